@@ -1,0 +1,4 @@
+//! pbxgate: an edge gateway between an on-prem IP-PBX and cloud voice
+//! platforms. See README.md and docs/ for the architecture.
+
+pub mod sip;

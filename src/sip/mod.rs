@@ -1,0 +1,3 @@
+//! The SIP stack: messages, transports and transactions.
+
+pub mod message;
