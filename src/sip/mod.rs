@@ -1,3 +1,4 @@
 //! The SIP stack: messages, transports and transactions.
 
 pub mod message;
+pub mod transport;
