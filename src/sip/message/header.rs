@@ -273,7 +273,9 @@ impl Headers {
     /// Folds a continuation line onto the last header (RFC 3261 §7.3.1).
     pub(crate) fn append_to_last(&mut self, text: &str) {
         if let Some(last) = self.0.last_mut() {
-            last.value.push(' ');
+            if !last.value.is_empty() {
+                last.value.push(' ');
+            }
             last.value.push_str(text);
         }
     }

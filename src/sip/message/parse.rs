@@ -261,7 +261,7 @@ fn parse_start_line(line: &[u8]) -> Result<StartLine, (u16, String)> {
     if line.contains('\0') {
         return Err((400, "start line contains a NUL byte".into()));
     }
-    if line.len() >= 4 && line[..4].eq_ignore_ascii_case("SIP/") {
+    if starts_with_sip_slash(line) {
         return parse_status_line(line);
     }
     let mut parts = line.split(' ');
@@ -271,6 +271,14 @@ fn parse_start_line(line: &[u8]) -> Result<StartLine, (u16, String)> {
         }
         _ if line.contains("  ") || line.ends_with(' ') || line.starts_with(' ') => {
             return Err((400, "Request-Line has extra spaces".into()))
+        }
+        _ if line
+            .rsplit(' ')
+            .next()
+            .is_some_and(|v| v.len() > 4 && starts_with_sip_slash(v))
+            && line.split(' ').count() > 3 =>
+        {
+            return Err((400, "Request-URI contains whitespace".into()))
         }
         _ => {
             return Err((
@@ -283,7 +291,7 @@ fn parse_start_line(line: &[u8]) -> Result<StartLine, (u16, String)> {
         return Err((400, format!("Request-Line method '{method}' is not a token")));
     }
     if !version.eq_ignore_ascii_case("SIP/2.0") {
-        if version.len() > 4 && version[..4].eq_ignore_ascii_case("SIP/") {
+        if version.len() > 4 && starts_with_sip_slash(version) {
             return Err((505, format!("SIP version {version} is not supported")));
         }
         return Err((400, format!("Request-Line version '{version}' is not SIP/2.0")));
@@ -325,6 +333,14 @@ fn parse_content_length(v: &str) -> Result<usize, String> {
         Ok(n) if n <= MAX_MESSAGE_SIZE => Ok(n),
         _ => Err(format!("Content-Length {v} exceeds the {MAX_MESSAGE_SIZE} byte limit")),
     }
+}
+
+/// Case-insensitive "SIP/" prefix, safe on any UTF-8 (no slicing inside a
+/// multi-byte character).
+fn starts_with_sip_slash(s: &str) -> bool {
+    s.as_bytes()
+        .get(..4)
+        .is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/"))
 }
 
 fn trim_bytes(b: &[u8]) -> &[u8] {

@@ -18,6 +18,11 @@ pub enum StreamItem {
 #[derive(Debug, Default)]
 pub struct StreamFramer {
     buf: Vec<u8>,
+    /// How far the search for the end of the header section got, so a
+    /// message trickling in byte by byte is scanned once, not once per read.
+    scanned: usize,
+    /// Header section found: where the body starts and how long it is.
+    pending: Option<(usize, usize)>,
 }
 
 impl StreamFramer {
@@ -42,6 +47,7 @@ impl StreamFramer {
         if crlf > 0 {
             let ping = self.buf[..crlf].windows(4).any(|w| w == b"\r\n\r\n");
             self.buf.drain(..crlf);
+            self.scanned = 0;
             if ping {
                 return Some(StreamItem::Ping);
             }
@@ -49,23 +55,49 @@ impl StreamFramer {
         if self.buf.is_empty() {
             return None;
         }
-        let Some((_, body_start)) = find_head_end(&self.buf) else {
+        let (body_start, length) = match self.pending {
+            Some(p) => p,
+            None => match self.find_frame() {
+                Ok(Some(p)) => p,
+                Ok(None) => return None,
+                Err(e) => return Some(StreamItem::Error(e)),
+            },
+        };
+        let total = body_start + length;
+        if self.buf.len() < total {
+            self.pending = Some((body_start, length));
+            return None;
+        }
+        let msg: Vec<u8> = self.buf.drain(..total).collect();
+        self.scanned = 0;
+        self.pending = None;
+        Some(StreamItem::Message(msg))
+    }
+
+    /// Looks for the end of the header section and its Content-Length.
+    fn find_frame(&mut self) -> Result<Option<(usize, usize)>, ParseError> {
+        let from = self.scanned.saturating_sub(3);
+        let found = find_head_end(&self.buf[from..]).map(|(e, b)| (e + from, b + from));
+        let Some((_, body_start)) = found else {
+            self.scanned = self.buf.len();
             if self.buf.len() > MAX_MESSAGE_SIZE {
                 let mut e = ParseError::drop(format!(
                     "header section exceeds the {MAX_MESSAGE_SIZE} byte limit"
                 ));
                 e.fatal_to_stream = true;
                 self.buf.clear();
-                return Some(StreamItem::Error(e));
+                self.scanned = 0;
+                return Err(e);
             }
-            return None;
+            return Ok(None);
         };
-        let length = match content_length(&self.buf[..body_start]) {
-            Some(n) if body_start + n <= MAX_MESSAGE_SIZE => n,
+        match content_length(&self.buf[..body_start]) {
+            Some(n) if body_start + n <= MAX_MESSAGE_SIZE => Ok(Some((body_start, n))),
             _ => {
                 // Missing, malformed, duplicated or oversized: the parser words
                 // the error (and finds what is needed to answer it).
                 let head: Vec<u8> = self.buf.drain(..).take(body_start).collect();
+                self.scanned = 0;
                 let mut e = match parse_message(&head, Framing::Stream) {
                     Err(e) => e,
                     Ok(_) => ParseError::drop(format!(
@@ -73,15 +105,9 @@ impl StreamFramer {
                     )),
                 };
                 e.fatal_to_stream = true;
-                return Some(StreamItem::Error(e));
+                Err(e)
             }
-        };
-        let total = body_start + length;
-        if self.buf.len() < total {
-            return None;
         }
-        let msg: Vec<u8> = self.buf.drain(..total).collect();
-        Some(StreamItem::Message(msg))
     }
 }
 
@@ -144,6 +170,20 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn byte_by_byte_arrival_frames_correctly() {
+        let mut f = StreamFramer::new();
+        let mut got = Vec::new();
+        for b in OPT.iter().chain(OPT.iter()) {
+            f.push(&[*b]);
+            while let Some(item) = f.next_item() {
+                got.push(item);
+            }
+        }
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got.iter().all(|i| matches!(i, StreamItem::Message(m) if m == OPT)));
     }
 
     #[test]
