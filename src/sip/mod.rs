@@ -1,4 +1,5 @@
 //! The SIP stack: messages, transports and transactions.
 
 pub mod message;
+pub mod transaction;
 pub mod transport;

@@ -1,0 +1,85 @@
+//! The ACK an INVITE client transaction sends for a non-2xx final response
+//! (RFC 3261 §17.1.1.3). The ACK for a 2xx is the dialog layer's: it is a
+//! new transaction-less request with its own branch.
+
+use crate::sip::message::{HeaderName, Method, Request, Response};
+
+/// Builds the ACK for a 3xx-6xx `response` to `invite`: the INVITE's
+/// Request-URI, Call-ID, From and CSeq number with method ACK, the To of
+/// the response (it carries the UAS's tag), only the INVITE's top Via (same
+/// branch, so it matches the server transaction), its Route headers, and
+/// Max-Forwards 70. Missing headers are left out rather than invented; a
+/// request accepted by `send_request` has them all.
+pub fn ack_for_non_2xx(invite: &Request, response: &Response) -> Request {
+    let mut ack = Request::new(Method::Ack, invite.uri.clone());
+    let h = &invite.headers;
+    if let Some(via) = h.values(&HeaderName::Via).next() {
+        ack.headers.push(HeaderName::Via, via);
+    }
+    ack.headers.push(HeaderName::MaxForwards, "70");
+    for route in h.get_all(&HeaderName::Route) {
+        ack.headers.push(HeaderName::Route, route);
+    }
+    if let Some(from) = h.get(&HeaderName::From) {
+        ack.headers.push(HeaderName::From, from);
+    }
+    if let Some(to) = response.headers.get(&HeaderName::To) {
+        ack.headers.push(HeaderName::To, to);
+    }
+    if let Some(call_id) = h.get(&HeaderName::CallId) {
+        ack.headers.push(HeaderName::CallId, call_id);
+    }
+    if let Ok(cseq) = h.cseq() {
+        ack.headers
+            .push(HeaderName::CSeq, format!("{} {}", cseq.seq, Method::Ack));
+    }
+    ack
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::message::{CSeq, Uri};
+
+    #[test]
+    fn copies_what_rfc3261_17_1_1_3_asks() {
+        let mut invite = Request::new(Method::Invite, Uri::parse("sip:bob@example.com").unwrap());
+        let h = &mut invite.headers;
+        h.push(
+            HeaderName::Via,
+            "SIP/2.0/UDP gw:5060;branch=z9hG4bKabc, SIP/2.0/UDP p:5060;branch=z9hG4bKp",
+        );
+        h.push(HeaderName::Via, "SIP/2.0/UDP q:5060;branch=z9hG4bKq");
+        h.push(HeaderName::MaxForwards, "69");
+        h.push(HeaderName::Route, "<sip:proxy1;lr>");
+        h.push(HeaderName::Route, "<sip:proxy2;lr>");
+        h.push(HeaderName::From, "<sip:alice@example.com>;tag=a1");
+        h.push(HeaderName::To, "<sip:bob@example.com>");
+        h.push(HeaderName::CallId, "call-1");
+        h.push(HeaderName::CSeq, "314 INVITE");
+        h.push(HeaderName::ContentType, "application/sdp");
+        invite.body = b"v=0\r\n".to_vec();
+        let resp = Response::for_request(&invite, 486, Some("b7"));
+
+        let ack = ack_for_non_2xx(&invite, &resp);
+        assert_eq!(ack.method, Method::Ack);
+        assert_eq!(ack.uri, invite.uri);
+        let vias: Vec<_> = ack.headers.values(&HeaderName::Via).collect();
+        assert_eq!(vias, vec!["SIP/2.0/UDP gw:5060;branch=z9hG4bKabc"]);
+        assert_eq!(ack.headers.to_tag().as_deref(), Some("b7"));
+        assert_eq!(ack.headers.from_tag().as_deref(), Some("a1"));
+        assert_eq!(ack.headers.call_id(), Some("call-1"));
+        assert_eq!(
+            ack.headers.cseq().unwrap(),
+            CSeq {
+                seq: 314,
+                method: Method::Ack
+            }
+        );
+        assert_eq!(ack.headers.get(&HeaderName::MaxForwards), Some("70"));
+        let routes: Vec<_> = ack.headers.get_all(&HeaderName::Route).collect();
+        assert_eq!(routes, vec!["<sip:proxy1;lr>", "<sip:proxy2;lr>"]);
+        assert!(ack.body.is_empty());
+        assert!(!ack.headers.contains(&HeaderName::ContentType));
+    }
+}

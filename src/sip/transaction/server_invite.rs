@@ -1,0 +1,480 @@
+//! The INVITE server transaction (RFC 3261 §17.2.1, with the RFC 6026
+//! Accepted state).
+//!
+//! ```text
+//!      INVITE received (100 Trying after 200 ms if the TU is silent)
+//!                 Proceeding ---- 2xx ----> Accepted (timer L)
+//!                     |                        |
+//!                  300-699                     |
+//!                     v                        |
+//!       Completed (timer G: UDP, timer H)      |
+//!                     | ACK                    |
+//!                     v                        |
+//!             Confirmed (timer I) ----> Terminated
+//! ```
+
+use std::time::Instant;
+
+use tracing::{debug, info};
+
+use crate::sip::message::{Request, Response};
+use crate::sip::transport::Peer;
+
+use super::error::TransactionError;
+use super::event::{ServerTransactionId, TransactionEvent};
+use super::output::Outputs;
+use super::timers::{due, earliest, Backoff, TimerConfig, TRYING_DELAY};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum State {
+    Proceeding,
+    Completed,
+    Confirmed,
+    Accepted,
+    Terminated,
+}
+
+/// What to do with an ACK that matched this transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AckDisposition {
+    Absorbed,
+    /// RFC 6026 §8.7: an ACK matching an Accepted transaction is the TU's.
+    PassUp,
+}
+
+#[derive(Debug)]
+pub(crate) struct ServerInvite {
+    id: ServerTransactionId,
+    state: State,
+    call_id: Box<str>,
+    /// Where responses go (RFC 3261 §18.2.2), worked out once.
+    target: Peer,
+    timers: TimerConfig,
+    /// The 100 Trying the transaction sends itself if the TU is silent.
+    trying: Option<(Instant, Response)>,
+    /// The last response sent, serialised once: the provisional re-sent on
+    /// INVITE retransmissions, then the final re-sent by timer G.
+    last_response: Vec<u8>,
+    final_status: Option<u16>,
+    /// Timer G (unreliable transports only).
+    retransmit: Option<Backoff>,
+    /// Timer H in Completed, I in Confirmed, L in Accepted.
+    deadline: Option<Instant>,
+}
+
+impl ServerInvite {
+    pub fn new(
+        id: ServerTransactionId,
+        request: &Request,
+        target: Peer,
+        timers: TimerConfig,
+        now: Instant,
+    ) -> Self {
+        let call_id: Box<str> = request.headers.call_id().unwrap_or("").into();
+        debug!(%id, %target, %call_id, "INVITE server transaction started");
+        ServerInvite {
+            id,
+            state: State::Proceeding,
+            call_id,
+            target,
+            timers,
+            // RFC 3261 §17.2.1: 100 Trying unless the TU answers within 200 ms.
+            trying: Some((
+                now + TRYING_DELAY,
+                Response::for_request(request, 100, None),
+            )),
+            last_response: Vec::new(),
+            final_status: None,
+            retransmit: None,
+            deadline: None,
+        }
+    }
+
+    pub fn is_terminated(&self) -> bool {
+        self.state == State::Terminated
+    }
+
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let trying = self.trying.as_ref().map(|(at, _)| *at);
+        earliest(
+            trying,
+            earliest(self.retransmit.map(|b| b.at), self.deadline),
+        )
+    }
+
+    /// The INVITE arrived again.
+    pub fn handle_retransmission(&mut self, out: &mut Outputs) {
+        match self.state {
+            // §17.2.1: re-send the most recent provisional, if any; in
+            // Completed, the final.
+            State::Proceeding | State::Completed if !self.last_response.is_empty() => {
+                debug!(id = %self.id, "INVITE retransmission: re-sending last response");
+                out.send(self.target, self.last_response.clone());
+            }
+            // Confirmed, and RFC 6026 Accepted (timer L): absorbed.
+            _ => debug!(id = %self.id, state = ?self.state, "INVITE retransmission absorbed"),
+        }
+    }
+
+    pub fn handle_ack(&mut self, now: Instant) -> AckDisposition {
+        match self.state {
+            State::Completed => {
+                // §17.2.1: the ACK stops G and H; timer I absorbs further ACKs.
+                self.retransmit = None;
+                let i = self
+                    .timers
+                    .t4_unless_reliable(self.target.transport.is_reliable());
+                if i.is_zero() {
+                    self.terminate("ACK received");
+                } else {
+                    self.state = State::Confirmed;
+                    self.deadline = Some(now + i);
+                    debug!(id = %self.id, "ACK received: Confirmed");
+                }
+                AckDisposition::Absorbed
+            }
+            State::Accepted => AckDisposition::PassUp,
+            _ => {
+                debug!(id = %self.id, state = ?self.state, "ACK absorbed");
+                AckDisposition::Absorbed
+            }
+        }
+    }
+
+    /// The TU's response. The caller has checked that the status is 100-699.
+    pub fn respond(
+        &mut self,
+        response: &Response,
+        now: Instant,
+        out: &mut Outputs,
+    ) -> Result<(), TransactionError> {
+        let status = response.status;
+        match (self.state, status) {
+            (State::Proceeding, 100..=199) => {
+                self.trying = None;
+                self.last_response = response.to_bytes();
+                out.send(self.target, self.last_response.clone());
+            }
+            (State::Proceeding, 200..=299) => {
+                // RFC 6026 §8.5: Accepted; the TU retransmits the 2xx and
+                // timer L absorbs INVITE retransmissions meanwhile.
+                self.trying = None;
+                self.final_status = Some(status);
+                out.send(self.target, response.to_bytes());
+                self.last_response = Vec::new();
+                self.state = State::Accepted;
+                self.deadline = Some(now + self.timers.t1_x64());
+            }
+            (State::Proceeding, _) => {
+                self.trying = None;
+                self.final_status = Some(status);
+                self.last_response = response.to_bytes();
+                out.send(self.target, self.last_response.clone());
+                self.state = State::Completed;
+                // §17.2.1: timer G (UDP) from T1 doubling up to T2; timer H.
+                if !self.target.transport.is_reliable() {
+                    self.retransmit =
+                        Some(Backoff::start(now, self.timers.t1, Some(self.timers.t2)));
+                }
+                self.deadline = Some(now + self.timers.t1_x64());
+            }
+            (State::Accepted, 200..=299) => {
+                // RFC 6026 §8.5: the TU's 2xx retransmissions pass through
+                // the Accepted transaction to the transport.
+                debug!(id = %self.id, status, "2xx retransmission from the TU");
+                out.send(self.target, response.to_bytes());
+            }
+            _ => {
+                return Err(TransactionError::AlreadyFinal {
+                    id: self.id,
+                    sent: self.final_status.unwrap_or_default(),
+                    attempted: status,
+                })
+            }
+        }
+        Ok(())
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant, out: &mut Outputs) {
+        if due(self.deadline, now) {
+            match self.state {
+                State::Completed => {
+                    out.event(TransactionEvent::AckTimeout { id: self.id });
+                    self.terminate("no ACK (timer H)");
+                }
+                State::Confirmed => self.terminate("ACK received"),
+                State::Accepted => self.terminate("2xx handed to the TU"),
+                State::Proceeding | State::Terminated => {}
+            }
+            return;
+        }
+        if let Some((at, _)) = &self.trying {
+            if *at <= now {
+                if let Some((_, trying)) = self.trying.take() {
+                    debug!(id = %self.id, "TU silent for 200 ms: sending 100 Trying");
+                    self.last_response = trying.to_bytes();
+                    out.send(self.target, self.last_response.clone());
+                }
+            }
+        }
+        if let Some(timer_g) = &mut self.retransmit {
+            if timer_g.at <= now {
+                debug!(id = %self.id, "timer G: retransmitting final response");
+                out.send(self.target, self.last_response.clone());
+                timer_g.advance(now);
+            }
+        }
+    }
+
+    fn terminate(&mut self, how: &str) {
+        self.state = State::Terminated;
+        self.retransmit = None;
+        self.deadline = None;
+        self.trying = None;
+        let (id, call_id) = (self.id, &*self.call_id);
+        match self.final_status {
+            Some(status) => {
+                info!(%id, call_id, "INVITE server transaction ended: {status} sent, {how}")
+            }
+            None => info!(%id, call_id, "INVITE server transaction ended: {how}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+    use super::super::{ServerTransactionId, TransactionError, TransactionEvent};
+    use crate::sip::message::{HeaderName, Request};
+    use crate::sip::transport::Peer;
+
+    const UAC: &str = "198.51.100.7:5060";
+    const VIA: &str = "SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKuac1";
+    const VIA_T: &str = "SIP/2.0/TCP 198.51.100.7:5060;branch=z9hG4bKuac1";
+
+    fn receive(h: &mut Harness, via: &str, from: Peer) -> (ServerTransactionId, Request) {
+        let req = request("INVITE", via, TO);
+        h.layer.handle_request(req.clone(), from, h.t0);
+        match &h.events()[..] {
+            [TransactionEvent::Request {
+                id,
+                request,
+                from: f,
+                cancels: None,
+            }] if *request == req && *f == from => (*id, req),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn status_of(bytes: &[u8]) -> u16 {
+        parse_response(bytes).status
+    }
+
+    #[test]
+    fn sends_100_trying_after_200_ms_of_tu_silence() {
+        let mut h = Harness::new();
+        let (_, req) = receive(&mut h, VIA, udp(UAC));
+        assert_eq!(h.layer.poll_timeout(), Some(h.at(200)));
+        h.layer.handle_timeout(h.at(199));
+        assert!(h.transmits().is_empty());
+        let sent = h.run_until(h.at(200));
+        assert_eq!(sent.len(), 1);
+        let (t, trying) = &sent[0];
+        assert_eq!(*t, 200);
+        assert_eq!(trying.to, udp(UAC));
+        let trying = parse_response(&trying.bytes);
+        assert_eq!(trying.status, 100);
+        assert_eq!(trying.headers.to_tag(), None);
+        assert_eq!(trying.headers.get(&HeaderName::Via), Some(VIA));
+        // A retransmitted INVITE gets the 100 again, and no new event.
+        h.layer.handle_request(req, udp(UAC), h.at(500));
+        let again = h.transmits();
+        assert_eq!(again.len(), 1);
+        assert_eq!(status_of(&again[0].bytes), 100);
+        assert!(h.events().is_empty());
+        assert_eq!(h.layer.poll_timeout(), None, "Proceeding has no timer");
+    }
+
+    #[test]
+    fn retransmitted_invite_gets_the_last_provisional_and_no_own_trying() {
+        let mut h = Harness::new();
+        let (id, req) = receive(&mut h, VIA, udp(UAC));
+        // Before any provisional the retransmission is absorbed.
+        h.layer.handle_request(req.clone(), udp(UAC), h.at(20));
+        assert!(h.transmits().is_empty());
+        h.layer.respond(id, response(&req, 180), h.at(50)).unwrap();
+        assert_eq!(status_of(&h.transmits()[0].bytes), 180);
+        assert!(
+            h.run_times(h.at(10_000)).is_empty(),
+            "no 100 after the TU spoke"
+        );
+        h.layer.respond(id, response(&req, 183), h.at(60)).unwrap();
+        h.transmits();
+        h.layer.handle_request(req, udp(UAC), h.at(600));
+        let again = h.transmits();
+        assert_eq!(again.len(), 1);
+        assert_eq!(status_of(&again[0].bytes), 183);
+        assert!(h.events().is_empty());
+    }
+
+    #[test]
+    fn non_2xx_final_is_retransmitted_on_timer_g_until_the_ack() {
+        let mut h = Harness::new();
+        let (id, req) = receive(&mut h, VIA, udp(UAC));
+        h.layer
+            .respond(id, response(&req, 480), h.at(1000))
+            .unwrap();
+        let first = h.transmits();
+        assert_eq!(status_of(&first[0].bytes), 480);
+        let sent = h.run_until(h.at(13_000));
+        let times: Vec<u64> = sent.iter().map(|(t, _)| *t).collect();
+        // RFC 3261 §17.2.1: T1 doubling, capped at T2.
+        assert_eq!(times, vec![1500, 2500, 4500, 8500, 12500]);
+        assert!(sent
+            .iter()
+            .all(|(_, t)| t.bytes == first[0].bytes && t.to == udp(UAC)));
+        // An INVITE retransmission in Completed gets the final too.
+        h.layer.handle_request(req.clone(), udp(UAC), h.at(13_000));
+        assert_eq!(status_of(&h.transmits()[0].bytes), 480);
+
+        let mut ack = request("ACK", VIA, "<sip:bob@example.com>;tag=b1");
+        ack.headers.set(HeaderName::CSeq, "1 ACK");
+        h.layer.handle_request(ack.clone(), udp(UAC), h.at(13_100));
+        assert!(h.events().is_empty(), "the ACK for a non-2xx is absorbed");
+        // G stopped; I = T4 absorbs further ACKs, then the transaction ends.
+        assert_eq!(h.layer.poll_timeout(), Some(h.at(18_100)));
+        h.layer.handle_request(ack, udp(UAC), h.at(14_000));
+        assert!(h.events().is_empty());
+        assert!(h.run_times(h.at(18_100)).is_empty());
+        assert!(h.layer.is_empty());
+        assert!(h.events().is_empty());
+    }
+
+    #[test]
+    fn missing_ack_is_reported_at_timer_h() {
+        let mut h = Harness::new();
+        let (id, req) = receive(&mut h, VIA, udp(UAC));
+        h.layer.respond(id, response(&req, 480), h.t0).unwrap();
+        h.transmits();
+        let times = h.run_times(h.at(40_000));
+        assert_eq!(
+            times,
+            vec![500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500]
+        );
+        assert_eq!(h.events(), vec![TransactionEvent::AckTimeout { id }]);
+        assert!(h.layer.is_empty());
+    }
+
+    #[test]
+    fn tcp_has_no_timer_g_and_no_timer_i() {
+        let mut h = Harness::new();
+        let (id, req) = receive(&mut h, VIA_T, tcp(UAC));
+        h.layer.respond(id, response(&req, 480), h.t0).unwrap();
+        let sent = h.transmits();
+        assert_eq!(sent[0].to, tcp(UAC), "same connection");
+        assert_eq!(h.layer.poll_timeout(), Some(h.at(32_000)), "only timer H");
+        let mut ack = request("ACK", VIA_T, "<sip:bob@example.com>;tag=b1");
+        ack.headers.set(HeaderName::CSeq, "1 ACK");
+        h.layer.handle_request(ack, tcp(UAC), h.at(100));
+        assert!(h.events().is_empty());
+        assert!(h.transmits().is_empty());
+        assert!(h.layer.is_empty());
+        assert_eq!(h.layer.poll_timeout(), None);
+    }
+
+    #[test]
+    fn tcp_missing_ack_still_times_out() {
+        let mut h = Harness::new();
+        let (id, req) = receive(&mut h, VIA_T, tcp(UAC));
+        h.layer.respond(id, response(&req, 603), h.t0).unwrap();
+        h.transmits();
+        assert!(h.run_times(h.at(40_000)).is_empty());
+        assert_eq!(h.events(), vec![TransactionEvent::AckTimeout { id }]);
+        assert!(h.layer.is_empty());
+    }
+
+    #[test]
+    fn two_xx_enters_accepted_absorbing_invite_retransmissions_for_timer_l() {
+        let mut h = Harness::new();
+        let (id, req) = receive(&mut h, VIA, udp(UAC));
+        h.layer.respond(id, response(&req, 200), h.at(100)).unwrap();
+        assert_eq!(status_of(&h.transmits()[0].bytes), 200);
+        h.layer.handle_request(req.clone(), udp(UAC), h.at(600));
+        assert!(
+            h.transmits().is_empty(),
+            "2xx retransmission is the TU's job"
+        );
+        assert!(h.events().is_empty());
+        // RFC 6026 §8.5: the TU's 2xx retransmissions go through.
+        h.layer.respond(id, response(&req, 200), h.at(600)).unwrap();
+        assert_eq!(h.transmits().len(), 1);
+        assert!(matches!(
+            h.layer.respond(id, response(&req, 486), h.at(700)),
+            Err(TransactionError::AlreadyFinal {
+                sent: 200,
+                attempted: 486,
+                ..
+            })
+        ));
+        // The ACK for the 2xx has its own branch: the dialog layer's.
+        let mut ack = request(
+            "ACK",
+            "SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKuac2",
+            "<sip:bob@example.com>;tag=b1",
+        );
+        ack.headers.set(HeaderName::CSeq, "1 ACK");
+        h.layer.handle_request(ack.clone(), udp(UAC), h.at(800));
+        assert_eq!(
+            h.events(),
+            vec![TransactionEvent::Ack {
+                request: ack,
+                from: udp(UAC)
+            }]
+        );
+        assert!(h.run_times(h.at(32_099)).is_empty());
+        assert_eq!(h.layer.len(), 1);
+        h.layer.handle_timeout(h.at(32_100));
+        assert!(h.layer.is_empty());
+    }
+
+    #[test]
+    fn respond_refuses_a_second_final_and_bad_input() {
+        let mut h = Harness::new();
+        let (id, req) = receive(&mut h, VIA, udp(UAC));
+        assert_eq!(
+            h.layer.respond(id, response(&req, 99), h.t0),
+            Err(TransactionError::InvalidStatus(99))
+        );
+        h.layer.respond(id, response(&req, 486), h.t0).unwrap();
+        let err = h.layer.respond(id, response(&req, 486), h.t0).unwrap_err();
+        assert_eq!(
+            err,
+            TransactionError::AlreadyFinal {
+                id,
+                sent: 486,
+                attempted: 486
+            }
+        );
+        assert!(err.to_string().contains("already sent final response 486"));
+        assert!(matches!(
+            h.layer.respond(id, response(&req, 180), h.t0),
+            Err(TransactionError::AlreadyFinal { .. })
+        ));
+        let unknown = ServerTransactionId(999);
+        assert_eq!(
+            h.layer.respond(unknown, response(&req, 200), h.t0),
+            Err(TransactionError::UnknownServerTransaction(unknown))
+        );
+        // Exactly one 486 went out.
+        assert_eq!(h.transmits().len(), 1);
+    }
+
+    #[test]
+    fn responses_follow_rport_to_the_source_port() {
+        let mut h = Harness::new();
+        let via = "SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bKnat;rport=40123;received=198.51.100.7";
+        let (id, req) = receive(&mut h, via, udp("198.51.100.7:40123"));
+        h.layer.respond(id, response(&req, 180), h.t0).unwrap();
+        assert_eq!(h.transmits()[0].to, udp("198.51.100.7:40123"));
+    }
+}
