@@ -1,4 +1,6 @@
 //! pbxgate: an edge gateway between an on-prem IP-PBX and cloud voice
 //! platforms. See README.md and docs/ for the architecture.
 
+pub mod config;
+pub mod gateway;
 pub mod sip;

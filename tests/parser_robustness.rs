@@ -8,9 +8,32 @@ use std::path::Path;
 use pbxgate::sip::message::{parse_message, Framing, SipMessage, StreamFramer, StreamItem};
 
 const INSERTS: &[&[u8]] = &[
-    b":", b";", b",", b"\"", b"<", b">", b"[", b"]", b"%", b"%4", b"@", b"?", b"=", b" ", b"\t",
-    b"\r\n", b"\r\n ", b"\0", b"\xff", "é".as_bytes(), "☎".as_bytes(), b"SIP/", b"z9hG4bK",
-    b"Content-Length: 99999\r\n", b"l: -1\r\n", b"\r\n\r\n",
+    b":",
+    b";",
+    b",",
+    b"\"",
+    b"<",
+    b">",
+    b"[",
+    b"]",
+    b"%",
+    b"%4",
+    b"@",
+    b"?",
+    b"=",
+    b" ",
+    b"\t",
+    b"\r\n",
+    b"\r\n ",
+    b"\0",
+    b"\xff",
+    "é".as_bytes(),
+    "☎".as_bytes(),
+    b"SIP/",
+    b"z9hG4bK",
+    b"Content-Length: 99999\r\n",
+    b"l: -1\r\n",
+    b"\r\n\r\n",
 ];
 
 fn mutate(rng: &mut fastrand::Rng, original: &[u8]) -> Vec<u8> {
@@ -60,14 +83,21 @@ fn mutated_corpus_never_panics_and_accepted_messages_round_trip() {
                 accepted += 1;
                 // What the gateway accepts, it can write out and read back
                 // to the same message.
-                let again = parse_message(&msg.to_bytes(), Framing::Stream)
-                    .unwrap_or_else(|e| panic!("re-parse of serialised {}: {e}\n{}", path.display(), String::from_utf8_lossy(&msg.to_bytes())));
+                let again = parse_message(&msg.to_bytes(), Framing::Stream).unwrap_or_else(|e| {
+                    panic!(
+                        "re-parse of serialised {}: {e}\n{}",
+                        path.display(),
+                        String::from_utf8_lossy(&msg.to_bytes())
+                    )
+                });
                 match (&msg, &again) {
                     (SipMessage::Request(a), SipMessage::Request(b)) => {
                         assert_eq!(a.method, b.method);
                         assert_eq!(a.body, b.body);
                     }
-                    (SipMessage::Response(a), SipMessage::Response(b)) => assert_eq!(a.status, b.status),
+                    (SipMessage::Response(a), SipMessage::Response(b)) => {
+                        assert_eq!(a.status, b.status)
+                    }
                     _ => panic!("request/response changed kind"),
                 }
             }

@@ -1,5 +1,6 @@
-//! The SIP stack: messages, transports and transactions.
+//! The SIP stack: messages, transports, transactions and the endpoint core.
 
+pub mod endpoint;
 pub mod message;
 pub mod transaction;
 pub mod transport;

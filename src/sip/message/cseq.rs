@@ -48,7 +48,10 @@ mod tests {
     fn parses_and_bounds() {
         assert_eq!(
             CSeq::parse("  4294967295   INVITE ").unwrap(),
-            CSeq { seq: u32::MAX, method: Method::Invite }
+            CSeq {
+                seq: u32::MAX,
+                method: Method::Invite
+            }
         );
         assert!(CSeq::parse("36893488147419103232 REGISTER").is_err());
         assert!(CSeq::parse("INVITE").is_err());

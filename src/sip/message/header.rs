@@ -404,7 +404,10 @@ mod tests {
     #[test]
     fn remove_first_value_of_multi_value_line() {
         let mut h = Headers::new();
-        h.push(HeaderName::Via, "SIP/2.0/UDP a;branch=z9hG4bK1, SIP/2.0/UDP b");
+        h.push(
+            HeaderName::Via,
+            "SIP/2.0/UDP a;branch=z9hG4bK1, SIP/2.0/UDP b",
+        );
         assert_eq!(
             h.remove_first_value(&HeaderName::Via).as_deref(),
             Some("SIP/2.0/UDP a;branch=z9hG4bK1")

@@ -73,7 +73,10 @@ impl Headers {
     }
 
     pub fn from_addr(&self) -> Result<NameAddr, String> {
-        NameAddr::parse(self.get(&HeaderName::From).ok_or("missing From header")?, "From")
+        NameAddr::parse(
+            self.get(&HeaderName::From).ok_or("missing From header")?,
+            "From",
+        )
     }
 
     pub fn to_addr(&self) -> Result<NameAddr, String> {

@@ -37,7 +37,9 @@ impl NameAddr {
             let display = &v[..end + 2];
             let rest = v[end + 2..].trim_start();
             if !rest.starts_with('<') {
-                return Err(format!("{what} has a quoted display name not followed by <URI>"));
+                return Err(format!(
+                    "{what} has a quoted display name not followed by <URI>"
+                ));
             }
             (Some(display.to_string()), rest)
         } else if let Some(lt) = v.find('<') {
@@ -51,10 +53,7 @@ impl NameAddr {
                     "{what} display name '{display}' has characters that need quoting"
                 ));
             }
-            (
-                (!display.is_empty()).then(|| display.to_string()),
-                &v[lt..],
-            )
+            ((!display.is_empty()).then(|| display.to_string()), &v[lt..])
         } else {
             (None, v)
         };
@@ -76,7 +75,11 @@ impl NameAddr {
             } else {
                 return Err(format!("{what} has unexpected text after '>'"));
             };
-            Ok(NameAddr { display, uri, params })
+            Ok(NameAddr {
+                display,
+                uri,
+                params,
+            })
         } else {
             // addr-spec: RFC 3261 §20.10 — a URI with ',', '?' or ';' must be in
             // <>, so any ';' here starts header parameters.
@@ -140,7 +143,11 @@ mod tests {
 
     #[test]
     fn forms() {
-        let n = NameAddr::parse(r#""Bell, Alexander" <sip:a.g.bell@example.com>;tag=43"#, "From").unwrap();
+        let n = NameAddr::parse(
+            r#""Bell, Alexander" <sip:a.g.bell@example.com>;tag=43"#,
+            "From",
+        )
+        .unwrap();
         assert_eq!(n.display.as_deref(), Some(r#""Bell, Alexander""#));
         assert_eq!(n.tag(), Some("43"));
         let n = NameAddr::parse("sip:caller@example.net;tag=134161461246", "From").unwrap();

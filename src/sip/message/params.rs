@@ -77,9 +77,7 @@ pub fn parse_params(text: &str, what: &str) -> Result<Params, String> {
                 ));
             }
             if !quoted && v.bytes().any(|b| b.is_ascii_whitespace() || b == b'"') {
-                return Err(format!(
-                    "{what} parameter '{name}' has a malformed value"
-                ));
+                return Err(format!("{what} parameter '{name}' has a malformed value"));
             }
         }
         out.push((name.to_string(), value.map(str::to_string)));

@@ -106,7 +106,10 @@ pub fn parse_message(buf: &[u8], framing: Framing) -> Result<SipMessage, ParseEr
         },
         None if framing == Framing::Stream => {
             fatal_to_stream = true;
-            note(400, "missing Content-Length header, required over TCP".into());
+            note(
+                400,
+                "missing Content-Length header, required over TCP".into(),
+            );
         }
         None => {}
     }
@@ -210,10 +213,13 @@ fn parse_header_lines<'a>(
         if line[0] == b' ' || line[0] == b'\t' {
             // RFC 3261 §7.3.1: a continuation line folds onto the previous one.
             match (last_ok, std::str::from_utf8(line)) {
-                (true, Ok(text)) if !text.contains('\0') => {
+                (true, Ok(text)) if !has_bare_nul(text) => {
                     headers.append_to_last(text.trim());
                 }
-                (true, _) => note(400, "folded header line is not valid UTF-8 or has a NUL byte".into()),
+                (true, _) => note(
+                    400,
+                    "folded header line is not valid UTF-8 or has a NUL byte".into(),
+                ),
                 (false, _) => note(400, "header section starts with a continuation line".into()),
             }
             continue;
@@ -222,10 +228,7 @@ fn parse_header_lines<'a>(
         let Some(colon) = line.iter().position(|&b| b == b':') else {
             note(
                 400,
-                format!(
-                    "header line without a colon: '{}'",
-                    preview(line)
-                ),
+                format!("header line without a colon: '{}'", preview(line)),
             );
             continue;
         };
@@ -241,12 +244,18 @@ fn parse_header_lines<'a>(
         let value = match std::str::from_utf8(value) {
             Ok(v) => v,
             Err(_) => {
-                note(400, format!("{} header is not valid UTF-8", HeaderName::from_wire(name)));
+                note(
+                    400,
+                    format!("{} header is not valid UTF-8", HeaderName::from_wire(name)),
+                );
                 continue;
             }
         };
-        if value.contains('\0') {
-            note(400, format!("{} header contains a NUL byte", HeaderName::from_wire(name)));
+        if has_bare_nul(value) {
+            note(
+                400,
+                format!("{} header contains a NUL byte", HeaderName::from_wire(name)),
+            );
             continue;
         }
         headers.push(HeaderName::from_wire(name), value);
@@ -288,13 +297,19 @@ fn parse_start_line(line: &[u8]) -> Result<StartLine, (u16, String)> {
         }
     };
     if !is_token(method) {
-        return Err((400, format!("Request-Line method '{method}' is not a token")));
+        return Err((
+            400,
+            format!("Request-Line method '{method}' is not a token"),
+        ));
     }
     if !version.eq_ignore_ascii_case("SIP/2.0") {
         if version.len() > 4 && starts_with_sip_slash(version) {
             return Err((505, format!("SIP version {version} is not supported")));
         }
-        return Err((400, format!("Request-Line version '{version}' is not SIP/2.0")));
+        return Err((
+            400,
+            format!("Request-Line version '{version}' is not SIP/2.0"),
+        ));
     }
     if uri.starts_with('<') {
         return Err((400, "Request-URI must not be enclosed in <>".into()));
@@ -327,12 +342,26 @@ fn parse_content_length(v: &str) -> Result<usize, String> {
         return Err(format!("Content-Length {v} is negative"));
     }
     if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("Content-Length '{}' is not a number", preview(v.as_bytes())));
+        return Err(format!(
+            "Content-Length '{}' is not a number",
+            preview(v.as_bytes())
+        ));
     }
     match v.parse::<usize>() {
         Ok(n) if n <= MAX_MESSAGE_SIZE => Ok(n),
-        _ => Err(format!("Content-Length {v} exceeds the {MAX_MESSAGE_SIZE} byte limit")),
+        _ => Err(format!(
+            "Content-Length {v} exceeds the {MAX_MESSAGE_SIZE} byte limit"
+        )),
     }
+}
+
+/// A NUL that is not the second half of a quoted-pair (`\` NUL is legal
+/// inside a quoted string, RFC 3261 §25.1; RFC 4475 §3.1.1.2).
+fn has_bare_nul(value: &str) -> bool {
+    let b = value.as_bytes();
+    b.iter()
+        .enumerate()
+        .any(|(i, &c)| c == 0 && (i == 0 || b[i - 1] != b'\\'))
 }
 
 /// Case-insensitive "SIP/" prefix, safe on any UTF-8 (no slicing inside a
@@ -357,5 +386,7 @@ fn trim_bytes(b: &[u8]) -> &[u8] {
 
 fn preview(b: &[u8]) -> String {
     let s = String::from_utf8_lossy(&b[..b.len().min(40)]);
-    s.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
+    s.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }

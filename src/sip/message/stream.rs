@@ -183,7 +183,9 @@ mod tests {
             }
         }
         assert_eq!(got.len(), 2, "{got:?}");
-        assert!(got.iter().all(|i| matches!(i, StreamItem::Message(m) if m == OPT)));
+        assert!(got
+            .iter()
+            .all(|i| matches!(i, StreamItem::Message(m) if m == OPT)));
     }
 
     #[test]

@@ -191,7 +191,10 @@ fn hex_value(b: u8) -> Option<u8> {
 pub enum Uri {
     Sip(SipUri),
     /// Any other scheme (tel:, urn:, http:, ...), kept as text.
-    Other { scheme: String, rest: String },
+    Other {
+        scheme: String,
+        rest: String,
+    },
 }
 
 impl Uri {
@@ -212,7 +215,10 @@ impl Uri {
         }
         let rest = &s[colon + 1..];
         if s.bytes().any(|b| b <= b' ' || b == 0x7f) {
-            return Err(format!("URI '{}' contains whitespace or control characters", shorten(s)));
+            return Err(format!(
+                "URI '{}' contains whitespace or control characters",
+                shorten(s)
+            ));
         }
         let secure = if scheme.eq_ignore_ascii_case("sip") {
             false
@@ -372,7 +378,10 @@ mod tests {
         assert_eq!(u.port, Some(5060));
         let u = sip("sip:user;par=u%40example.net@example.com");
         assert_eq!(u.user.as_deref(), Some("user;par=u%40example.net"));
-        assert_eq!(u.user_unescaped().as_deref(), Some("user;par=u@example.net"));
+        assert_eq!(
+            u.user_unescaped().as_deref(),
+            Some("user;par=u@example.net")
+        );
         assert!(Uri::parse("sip:[2001:db8::1").is_err());
         assert!(Uri::parse("sip:user@[::1]x").is_err());
     }
@@ -388,10 +397,7 @@ mod tests {
 
     #[test]
     fn other_schemes_are_opaque() {
-        assert_eq!(
-            Uri::parse("tel:+18882223333").unwrap().scheme(),
-            "tel"
-        );
+        assert_eq!(Uri::parse("tel:+18882223333").unwrap().scheme(), "tel");
         assert_eq!(Uri::parse("SIPS:a@b").unwrap().scheme(), "sips");
     }
 }

@@ -42,7 +42,10 @@ pub fn validate_request(req: &Request) -> Result<(), String> {
             return Err("Request-URI must not contain headers".into());
         }
     }
-    let cseq = h.get(&HeaderName::CSeq).map(CSeq::parse).unwrap_or_else(|| Err("missing CSeq header".into()))?;
+    let cseq = h
+        .get(&HeaderName::CSeq)
+        .map(CSeq::parse)
+        .unwrap_or_else(|| Err("missing CSeq header".into()))?;
     // An extension method is answered 501 whatever its CSeq says (RFC 4475 §3.1.2.18).
     if !req.method.is_extension() && cseq.method != req.method {
         return Err(format!(

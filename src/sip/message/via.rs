@@ -43,7 +43,11 @@ impl Via {
                     .ok_or("Via lacks a sent-by host")?
             };
             *slot = rest[..end].trim();
-            rest = if i < 2 { &rest[end + 1..] } else { &rest[end..] };
+            rest = if i < 2 {
+                &rest[end + 1..]
+            } else {
+                &rest[end..]
+            };
         }
         if !parts[0].eq_ignore_ascii_case("SIP") || parts[1] != "2.0" {
             return Err(format!(
@@ -69,8 +73,7 @@ impl Via {
         } else {
             sent_by.to_string()
         };
-        let (host, port) =
-            parse_host_port(&sent_by).map_err(|e| format!("Via sent-by: {e}"))?;
+        let (host, port) = parse_host_port(&sent_by).map_err(|e| format!("Via sent-by: {e}"))?;
         let params = match params {
             Some(p) => parse_params(p, "Via")?,
             None => Params::default(),
@@ -114,7 +117,9 @@ impl Via {
 
     /// `host:port` as used in transaction matching (port defaulted per transport).
     pub fn sent_by_key(&self) -> String {
-        let port = self.port.unwrap_or(if self.transport == "TLS" { 5061 } else { 5060 });
+        let port = self
+            .port
+            .unwrap_or(if self.transport == "TLS" { 5061 } else { 5060 });
         format!("{}:{}", self.host, port)
     }
 }
@@ -147,8 +152,14 @@ mod tests {
 
     #[test]
     fn rport_forms() {
-        assert_eq!(Via::parse("SIP/2.0/UDP h;rport").unwrap().rport(), Rport::Requested);
-        assert_eq!(Via::parse("SIP/2.0/UDP h;rport=5062").unwrap().rport(), Rport::Value(5062));
+        assert_eq!(
+            Via::parse("SIP/2.0/UDP h;rport").unwrap().rport(),
+            Rport::Requested
+        );
+        assert_eq!(
+            Via::parse("SIP/2.0/UDP h;rport=5062").unwrap().rport(),
+            Rport::Value(5062)
+        );
         assert_eq!(Via::parse("SIP/2.0/UDP h").unwrap().rport(), Rport::Absent);
         assert!(Via::parse("SIP/2.0/UDP h;rport=x").is_err());
     }
@@ -160,7 +171,9 @@ mod tests {
         assert!(Via::parse("SIP/2.0/UDP").is_err());
         assert!(Via::parse("SIP/2.0/UDP [::1").is_err());
         assert!(Via::parse("garbage").is_err());
-        assert!(!Via::parse("SIP/2.0/UDP h;branch=z9hG4bK").unwrap().has_rfc3261_branch());
+        assert!(!Via::parse("SIP/2.0/UDP h;branch=z9hG4bK")
+            .unwrap()
+            .has_rfc3261_branch());
     }
 
     #[test]

@@ -10,11 +10,18 @@ use crate::sip::message::{Method, Request, Response, Via};
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum ServerKey {
     /// RFC 3261 §17.2.3: the top Via branch (with the magic cookie), its
-    /// sent-by, and the method, with ACK standing for INVITE.
+    /// sent-by, and the method, with ACK standing for INVITE. Call-ID and
+    /// CSeq number are added: a retransmission, its CANCEL and the ACK of
+    /// a non-2xx all share them, so matching is unchanged for compliant
+    /// peers, while a peer that reuses one branch for different requests
+    /// (seen with broken clients) gets each of them answered instead of
+    /// having the later ones absorbed as retransmissions.
     Rfc3261 {
         branch: Box<str>,
         sent_by: Box<str>,
         method: Method,
+        call_id: Box<str>,
+        cseq: u32,
     },
     /// The RFC 2543 fallback for a top Via without an RFC 3261 branch.
     Rfc2543(Box<Rfc2543Key>),
@@ -50,10 +57,14 @@ impl ServerKey {
                 Method::Ack => Method::Invite,
                 ref m => m.clone(),
             };
+            let cseq = req.headers.cseq()?;
+            let call_id = req.headers.call_id().ok_or("missing Call-ID header")?;
             ServerKey::Rfc3261 {
                 branch: branch.into(),
                 sent_by: sent_by.into(),
                 method,
+                call_id: call_id.into(),
+                cseq: cseq.seq,
             }
         } else {
             let cseq = req.headers.cseq()?;
@@ -82,11 +93,17 @@ impl ServerKey {
     pub fn cancelled_invite(&self) -> ServerKey {
         match self {
             ServerKey::Rfc3261 {
-                branch, sent_by, ..
+                branch,
+                sent_by,
+                call_id,
+                cseq,
+                ..
             } => ServerKey::Rfc3261 {
                 branch: branch.clone(),
                 sent_by: sent_by.clone(),
                 method: Method::Invite,
+                call_id: call_id.clone(),
+                cseq: *cseq,
             },
             ServerKey::Rfc2543(k) => ServerKey::Rfc2543(Box::new(Rfc2543Key {
                 method: Method::Invite,

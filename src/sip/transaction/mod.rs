@@ -591,6 +591,27 @@ mod tests {
     }
 
     #[test]
+    fn reused_branch_with_another_call_id_or_cseq_is_another_transaction() {
+        let mut h = Harness::new();
+        let via = "SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKreused";
+        let a = request("OPTIONS", via, TO);
+        let mut b = a.clone();
+        b.headers
+            .set(HeaderName::CallId, "another-call@198.51.100.7");
+        let mut c = a.clone();
+        c.headers.set(HeaderName::CSeq, "2 OPTIONS");
+        h.layer.handle_request(a.clone(), udp(UAC), h.t0);
+        h.layer.handle_request(b, udp(UAC), h.t0);
+        h.layer.handle_request(c, udp(UAC), h.t0);
+        assert_eq!(h.events().len(), 3, "each request answered");
+        h.layer.handle_request(a, udp(UAC), h.at(10));
+        assert!(
+            h.events().is_empty(),
+            "a true retransmission is still absorbed"
+        );
+    }
+
+    #[test]
     fn rfc2543_request_without_cookie_is_matched_and_its_ack_absorbed() {
         let mut h = Harness::new();
         let via = "SIP/2.0/UDP 198.51.100.7:5060";

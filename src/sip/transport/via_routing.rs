@@ -88,7 +88,10 @@ mod tests {
         let via = r.headers.top_via().unwrap();
         assert_eq!(via.received(), Some("127.0.0.9"));
         assert_eq!(via.rport(), Rport::Value(40000));
-        assert_eq!(response_target(&from, Some(&via)).remote, "127.0.0.9:40000".parse().unwrap());
+        assert_eq!(
+            response_target(&from, Some(&via)).remote,
+            "127.0.0.9:40000".parse().unwrap()
+        );
     }
 
     #[test]
@@ -98,7 +101,10 @@ mod tests {
         stamp_received(&mut r, &from);
         let via = r.headers.top_via().unwrap();
         assert_eq!(via.received(), Some("127.0.0.9"));
-        assert_eq!(response_target(&from, Some(&via)).remote, "127.0.0.9:5070".parse().unwrap());
+        assert_eq!(
+            response_target(&from, Some(&via)).remote,
+            "127.0.0.9:5070".parse().unwrap()
+        );
         let via = Via::parse("SIP/2.0/UDP 127.0.0.9;branch=z9hG4bKa").unwrap();
         assert_eq!(response_target(&from, Some(&via)).remote.port(), 5060);
     }

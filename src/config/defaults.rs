@@ -1,0 +1,49 @@
+//! The configuration written on first start: the built-in defaults, with
+//! comments a person can follow. A test keeps it equal to `Config::default()`.
+
+pub const DEFAULT_CONFIG_TOML: &str = r#"# pbxgate configuration. Edit and restart (live reload comes with the web page).
+# Every field may be left out: the built-in default applies.
+
+[sip]
+# Sent as Server and User-Agent.
+user_agent = "pbxgate/0.1.0"
+# RFC 3261 timers in milliseconds: T1 (RTT estimate), T2 (max retransmit
+# interval for non-INVITE), T4 (max time a message stays in the network).
+t1_ms = 500
+t2_ms = 4000
+t4_ms = 5000
+
+# The side that faces the cloud platforms (Twilio, SignalWire, Retreaver...).
+[[listener]]
+name = "wan"
+side = "wan"
+bind = "0.0.0.0:5060"
+transports = ["udp", "tcp"]
+tcp_idle_timeout_s = 300
+
+# The side that faces the on-prem PBX (its SIP trunk points here).
+[[listener]]
+name = "lan"
+side = "lan"
+bind = "0.0.0.0:5080"
+transports = ["udp", "tcp"]
+tcp_idle_timeout_s = 300
+
+[log]
+# error, warn, info, debug or trace (RUST_LOG overrides it).
+level = "info"
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn written_default_equals_built_in_default() {
+        let mut expected = Config::default();
+        // The template pins the version it was written for.
+        expected.sip.user_agent = "pbxgate/0.1.0".into();
+        assert_eq!(Config::from_toml(DEFAULT_CONFIG_TOML).unwrap(), expected);
+    }
+}

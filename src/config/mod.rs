@@ -1,0 +1,13 @@
+//! The gateway's configuration: one typed `Config`, validated as a whole,
+//! stored as TOML in the data directory. The web page and JSON API (later)
+//! edit the same model through `ConfigStore`.
+
+mod defaults;
+mod error;
+mod schema;
+mod store;
+
+pub use defaults::DEFAULT_CONFIG_TOML;
+pub use error::ConfigError;
+pub use schema::{Config, ListenerConfig, LogConfig, Side, SipConfig, TransportName};
+pub use store::{ConfigStore, Loaded};

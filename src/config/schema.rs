@@ -1,0 +1,269 @@
+//! The configuration model. Every field has a safe default.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::error::ConfigError;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub sip: SipConfig,
+    #[serde(rename = "listener")]
+    pub listeners: Vec<ListenerConfig>,
+    pub log: LogConfig,
+}
+
+/// Which side of the box a listener faces: the cloud (`wan`) or the PBX (`lan`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    Wan,
+    Lan,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportName {
+    Udp,
+    Tcp,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerConfig {
+    pub name: String,
+    pub side: Side,
+    /// Address and port to bind, e.g. "0.0.0.0:5060" or "[::]:5060".
+    pub bind: SocketAddr,
+    #[serde(default = "default_transports")]
+    pub transports: Vec<TransportName>,
+    /// A TCP connection with no traffic for this long is closed.
+    #[serde(default = "default_tcp_idle")]
+    pub tcp_idle_timeout_s: u64,
+}
+
+fn default_transports() -> Vec<TransportName> {
+    vec![TransportName::Udp, TransportName::Tcp]
+}
+
+fn default_tcp_idle() -> u64 {
+    300
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SipConfig {
+    /// Sent as Server / User-Agent.
+    pub user_agent: String,
+    /// RFC 3261 §17 timers, in milliseconds.
+    pub t1_ms: u64,
+    pub t2_ms: u64,
+    pub t4_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// error, warn, info, debug or trace; RUST_LOG overrides it.
+    pub level: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            sip: SipConfig::default(),
+            listeners: vec![
+                ListenerConfig {
+                    name: "wan".into(),
+                    side: Side::Wan,
+                    bind: SocketAddr::from(([0, 0, 0, 0], 5060)),
+                    transports: default_transports(),
+                    tcp_idle_timeout_s: default_tcp_idle(),
+                },
+                ListenerConfig {
+                    name: "lan".into(),
+                    side: Side::Lan,
+                    bind: SocketAddr::from(([0, 0, 0, 0], 5080)),
+                    transports: default_transports(),
+                    tcp_idle_timeout_s: default_tcp_idle(),
+                },
+            ],
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for SipConfig {
+    fn default() -> Self {
+        SipConfig {
+            user_agent: concat!("pbxgate/", env!("CARGO_PKG_VERSION")).into(),
+            t1_ms: 500,
+            t2_ms: 4000,
+            t4_ms: 5000,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+        }
+    }
+}
+
+impl SipConfig {
+    pub fn t1(&self) -> Duration {
+        Duration::from_millis(self.t1_ms)
+    }
+    pub fn t2(&self) -> Duration {
+        Duration::from_millis(self.t2_ms)
+    }
+    pub fn t4(&self) -> Duration {
+        Duration::from_millis(self.t4_ms)
+    }
+}
+
+impl Config {
+    /// Parses and validates TOML text.
+    pub fn from_toml(text: &str) -> Result<Config, String> {
+        let cfg: Config = toml::from_str(text).map_err(|e| e.to_string())?;
+        cfg.validate().map_err(|e| e.to_string())?;
+        Ok(cfg)
+    }
+
+    pub fn to_toml(&self) -> String {
+        // Serialising plain structs of strings, numbers and lists cannot fail.
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// Checks what types alone cannot: uniqueness, ranges, consistency.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let s = &self.sip;
+        if s.user_agent.trim().is_empty() || s.user_agent.contains(['\r', '\n']) {
+            return Err(ConfigError::invalid(
+                "sip.user_agent",
+                "must be a non-empty single line",
+            ));
+        }
+        if !(50..=10_000).contains(&s.t1_ms) {
+            return Err(ConfigError::invalid(
+                "sip.t1_ms",
+                format!(
+                    "{} is outside 50..=10000 ms (RFC 3261 recommends 500)",
+                    s.t1_ms
+                ),
+            ));
+        }
+        if s.t2_ms < s.t1_ms || s.t2_ms > 60_000 {
+            return Err(ConfigError::invalid(
+                "sip.t2_ms",
+                format!(
+                    "{} must be at least sip.t1_ms ({}) and at most 60000",
+                    s.t2_ms, s.t1_ms
+                ),
+            ));
+        }
+        if !(100..=60_000).contains(&s.t4_ms) {
+            return Err(ConfigError::invalid(
+                "sip.t4_ms",
+                format!("{} is outside 100..=60000 ms", s.t4_ms),
+            ));
+        }
+        if self.listeners.is_empty() {
+            return Err(ConfigError::invalid(
+                "listener",
+                "at least one listener is needed",
+            ));
+        }
+        let mut names = HashSet::new();
+        let mut binds = HashSet::new();
+        for (i, l) in self.listeners.iter().enumerate() {
+            let field = |f: &str| format!("listener[{i}].{f}");
+            let name_ok = !l.name.is_empty()
+                && l.name.len() <= 32
+                && l.name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !name_ok {
+                return Err(ConfigError::invalid(
+                    field("name"),
+                    format!("'{}' must be 1-32 letters, digits, '-' or '_'", l.name),
+                ));
+            }
+            if !names.insert(l.name.as_str()) {
+                return Err(ConfigError::invalid(
+                    field("name"),
+                    format!("'{}' is used by another listener", l.name),
+                ));
+            }
+            if l.transports.is_empty() {
+                return Err(ConfigError::invalid(
+                    field("transports"),
+                    "list at least one of \"udp\", \"tcp\"",
+                ));
+            }
+            for t in &l.transports {
+                if !binds.insert((l.bind, *t)) {
+                    return Err(ConfigError::invalid(
+                        field("bind"),
+                        format!("{} {:?} is already bound by another listener", l.bind, t),
+                    ));
+                }
+            }
+            if l.tcp_idle_timeout_s < 5 {
+                return Err(ConfigError::invalid(
+                    field("tcp_idle_timeout_s"),
+                    "must be at least 5 seconds",
+                ));
+            }
+        }
+        let level = self.log.level.to_ascii_lowercase();
+        if !["error", "warn", "info", "debug", "trace"].contains(&level.as_str()) {
+            return Err(ConfigError::invalid(
+                "log.level",
+                format!(
+                    "'{}' is not one of error, warn, info, debug, trace",
+                    self.log.level
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_valid_and_round_trips() {
+        let c = Config::default();
+        c.validate().unwrap();
+        assert_eq!(Config::from_toml(&c.to_toml()).unwrap(), c);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e = Config::from_toml("[sip]\nt1_ms = 5\n").unwrap_err();
+        assert!(e.contains("sip.t1_ms"), "{e}");
+        let e = Config::from_toml("[sip]\nt1_msx = 5\n").unwrap_err();
+        assert!(e.contains("t1_msx"), "{e}");
+        let e = Config::from_toml(
+            "[[listener]]\nname='a'\nside='wan'\nbind='127.0.0.1:5060'\n[[listener]]\nname='a'\nside='lan'\nbind='127.0.0.1:5061'\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("listener[1].name"), "{e}");
+        let e = Config::from_toml("[[listener]]\nname='a'\nside='wan'\nbind='nope'\n").unwrap_err();
+        assert!(e.contains("bind"), "{e}");
+        let e = Config::from_toml("[[listener]]\nname='a'\nside='middle'\nbind='127.0.0.1:1'\n")
+            .unwrap_err();
+        assert!(e.contains("side") || e.contains("middle"), "{e}");
+        let e = Config::from_toml("[log]\nlevel='loud'\n").unwrap_err();
+        assert!(e.contains("log.level"), "{e}");
+    }
+}

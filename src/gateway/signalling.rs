@@ -1,0 +1,125 @@
+//! The signalling loop: the only owner of the `Endpoint`. Transports send
+//! it `Inbound` items; it steps the endpoint with the current time and
+//! sends what the endpoint wants sent.
+
+use std::net::UdpSocket;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_lite::FutureExt;
+use smol::channel::{Receiver, Sender};
+use smol::Async;
+use tracing::{debug, warn};
+
+use crate::sip::endpoint::Endpoint;
+use crate::sip::message::ParseError;
+use crate::sip::transport::{tcp, udp, ConnectionId, Peer, Transmit, Transport};
+
+/// What the transports hand to the signalling loop.
+#[derive(Debug)]
+pub enum Inbound {
+    Datagram {
+        bytes: Vec<u8>,
+        from: Peer,
+    },
+    StreamMessage {
+        bytes: Vec<u8>,
+        from: Peer,
+    },
+    /// The stream could not be framed; the connection is closing.
+    StreamError {
+        err: ParseError,
+        from: Peer,
+    },
+    KeepAlive,
+    ConnectionClosed(ConnectionId),
+}
+
+enum Wake {
+    Input(Inbound),
+    Timer,
+    Closed,
+}
+
+pub async fn run(
+    mut endpoint: Endpoint,
+    inbound: Receiver<Inbound>,
+    inbound_tx: Sender<Inbound>,
+    sockets: Vec<Option<Arc<Async<UdpSocket>>>>,
+    idle: Vec<Duration>,
+    connections: tcp::Connections,
+) {
+    loop {
+        let deadline = endpoint.poll_timeout();
+        let recv = async {
+            match inbound.recv().await {
+                Ok(i) => Wake::Input(i),
+                Err(_) => Wake::Closed,
+            }
+        };
+        let wake = match deadline {
+            Some(d) => {
+                recv.or(async {
+                    smol::Timer::at(d).await;
+                    Wake::Timer
+                })
+                .await
+            }
+            None => recv.await,
+        };
+        let now = Instant::now();
+        match wake {
+            Wake::Input(Inbound::Datagram { bytes, from }) => {
+                endpoint.handle_datagram(&bytes, from, now)
+            }
+            Wake::Input(Inbound::StreamMessage { bytes, from }) => {
+                endpoint.handle_stream_message(&bytes, from, now)
+            }
+            Wake::Input(Inbound::StreamError { err, from }) => {
+                endpoint.handle_parse_error(&err, from)
+            }
+            Wake::Input(Inbound::KeepAlive) => endpoint.note_keepalive(),
+            Wake::Input(Inbound::ConnectionClosed(id)) => connections.close(id),
+            Wake::Timer => {}
+            Wake::Closed => return,
+        }
+        if endpoint.poll_timeout().is_some_and(|d| d <= now) {
+            endpoint.handle_timeout(now);
+        }
+        while let Some(t) = endpoint.poll_transmit() {
+            send(t, &sockets, &idle, &connections, &inbound_tx).await;
+        }
+    }
+}
+
+async fn send(
+    t: Transmit,
+    sockets: &[Option<Arc<Async<UdpSocket>>>],
+    idle: &[Duration],
+    connections: &tcp::Connections,
+    inbound_tx: &Sender<Inbound>,
+) {
+    debug!(to = %t.to, "sending:\n{}", String::from_utf8_lossy(&t.bytes));
+    let listener = t.to.listener.0 as usize;
+    match t.to.transport {
+        Transport::Udp => match sockets.get(listener).and_then(Option::as_ref) {
+            Some(s) => udp::send(s, t.to.remote, &t.bytes).await,
+            None => warn!(to = %t.to, "no UDP socket on that listener; message not sent"),
+        },
+        Transport::Tcp => {
+            if let Err(bytes) = connections.send(t.to.connection, t.to.remote, t.bytes) {
+                debug!(to = %t.to, "connection gone; opening a new one");
+                tcp::connect_and_send(
+                    t.to.remote,
+                    t.to.listener,
+                    idle.get(listener)
+                        .copied()
+                        .unwrap_or(Duration::from_secs(300)),
+                    bytes,
+                    connections.clone(),
+                    inbound_tx.clone(),
+                );
+            }
+        }
+    }
+}

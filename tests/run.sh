@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The one test command. Installs what the tests need (idempotently), then
+# runs every check and test: formatting, lints, unit tests, the malformed
+# message corpus, end-to-end tests against real sipp peers, and the RFC 4475
+# torture run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# --- what the tests need -----------------------------------------------------
+need=()
+command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
+command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "tests/run.sh: installing ${need[*]}"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get -o DPkg::Lock::Timeout=300 update -qq
+    $sudo apt-get -o DPkg::Lock::Timeout=300 install -y -qq "${need[@]}" >/dev/null
+fi
+for tool in sipp tcpdump; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "tests/run.sh: $tool is still missing after apt-get" >&2; exit 1; }
+done
+
+# --- checks and tests --------------------------------------------------------
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets --quiet -- -D warnings
+echo "== cargo build --release (the end-to-end tests run 'cargo run --release' as a user would)"
+cargo build --release --quiet
+echo "== cargo test (unit, corpus, end-to-end with sipp, RFC 4475 torture run)"
+cargo test -- --test-threads 2
