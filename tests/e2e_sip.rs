@@ -271,6 +271,37 @@ fn tcp_crlf_ping_gets_pong_and_bad_framing_gets_400_then_close() {
 }
 
 #[test]
+fn idle_tcp_connection_is_closed() {
+    use std::io::Read;
+    // The listener section is appended by the harness; the idle timeout is
+    // set through a listener of its own on another port.
+    let gw = GatewayProcess::start(
+        "127.0.10.8",
+        35060,
+        "[[listener]]\nname = \"idle\"\nside = \"wan\"\nbind = \"127.0.10.8:35099\"\n\
+         transports = [\"tcp\"]\ntcp_idle_timeout_s = 5\n",
+    );
+    let mut s = std::net::TcpStream::connect("127.0.10.8:35099").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let start = Instant::now();
+    let mut buf = [0u8; 16];
+    let n = s
+        .read(&mut buf)
+        .expect("the gateway closes, it does not reset or hang");
+    let waited = start.elapsed();
+    assert_eq!(n, 0, "EOF expected");
+    assert!(
+        waited >= Duration::from_secs(4),
+        "closed too early: {waited:?}"
+    );
+    assert!(
+        gw.log().contains("closing idle TCP connection"),
+        "{}",
+        gw.log()
+    );
+}
+
+#[test]
 fn default_configuration_starts_with_cargo_run_release_and_answers_options() {
     use std::process::{Command, Stdio};
     let data = std::env::temp_dir().join(format!("pbxgate-default-{}", std::process::id()));

@@ -116,12 +116,13 @@ impl Endpoint {
                         interim_uas::answer(&request, cancels.is_some(), &tag, &mut self.stats);
                     resp.headers
                         .push(HeaderName::Server, self.user_agent.as_str());
-                    info!(
+                    // The transaction layer logs the outcome at info.
+                    debug!(
                         peer = %from,
                         method = %request.method,
                         call_id = request.headers.call_id().unwrap_or_default(),
                         status = resp.status,
-                        "answered request"
+                        "answering request"
                     );
                     if let Err(e) = self.transactions.respond(id, resp, now) {
                         debug!(error = %e, "could not answer request");
