@@ -1,5 +1,7 @@
-//! The SIP stack: messages, transports, transactions and the endpoint core.
+//! The SIP stack: messages, transports, transactions, digest authentication
+//! and the endpoint core.
 
+pub mod auth;
 pub mod endpoint;
 pub mod message;
 pub mod transaction;

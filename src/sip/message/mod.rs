@@ -19,7 +19,7 @@ mod via;
 pub use cseq::CSeq;
 pub use error::{ParseError, ReplyContext};
 pub use header::{split_list, Header, HeaderName, Headers};
-pub use method::{is_token, Method};
+pub use method::{is_token, is_token_char, Method};
 pub use name_addr::NameAddr;
 pub use params::Params;
 pub use parse::{parse_message, Framing, MAX_MESSAGE_SIZE};
