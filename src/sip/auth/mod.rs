@@ -5,15 +5,19 @@
 //!
 //! - [`Challenge`]: a `WWW-Authenticate` / `Proxy-Authenticate` value.
 //! - [`Credentials`]: an `Authorization` / `Proxy-Authorization` value.
+//! - [`DigestClient`]: answers challenges (registration, outbound calls),
+//!   counting nonce uses per realm.
 
 mod algorithm;
 mod auth_params;
 mod challenge;
+mod client;
 mod credentials;
 mod digest;
 
 pub use algorithm::Algorithm;
 pub use challenge::{challenges, credentials_header, Challenge, Qop};
+pub use client::{can_answer, choose, DigestClient};
 pub use credentials::Credentials;
 pub use digest::{response, DigestInput};
 
