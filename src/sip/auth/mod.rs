@@ -7,6 +7,33 @@
 //! - [`Credentials`]: an `Authorization` / `Proxy-Authorization` value.
 //! - [`DigestClient`]: answers challenges (registration, outbound calls),
 //!   counting nonce uses per realm.
+//! - [`DigestServer`]: challenges WAN peers with stateless HMAC-bound nonces
+//!   and verifies their answers, refusing replayed nonce counts.
+//!
+//! ```
+//! use pbxgate::sip::auth::{Algorithm, DigestClient, DigestServer, ServerConfig, Verdict};
+//! use pbxgate::sip::message::{Method, Uri};
+//!
+//! let mut server = DigestServer::new([7; 32], ServerConfig::default());
+//! let challenge = server.challenge("pbxgate", 1_000, false, Algorithm::Sha256);
+//!
+//! let mut client = DigestClient::new();
+//! let uri = "sip:+15551234567@gw.example.net";
+//! let credentials = client
+//!     .authorize(&challenge, "alice", "s3cret", &Method::Invite, uri, "c0ffee")
+//!     .unwrap();
+//!
+//! let request_uri = Uri::parse(uri).unwrap();
+//! let verdict = server.verify(
+//!     &credentials,
+//!     "pbxgate",
+//!     &Method::Invite,
+//!     &request_uri,
+//!     |user| (user == "alice").then(|| "s3cret".to_string()),
+//!     1_010,
+//! );
+//! assert_eq!(verdict, Verdict::Ok { username: "alice".into() });
+//! ```
 
 mod algorithm;
 mod auth_params;
@@ -14,12 +41,14 @@ mod challenge;
 mod client;
 mod credentials;
 mod digest;
+mod server;
 
 pub use algorithm::Algorithm;
 pub use challenge::{challenges, credentials_header, Challenge, Qop};
 pub use client::{can_answer, choose, DigestClient};
 pub use credentials::Credentials;
 pub use digest::{response, DigestInput};
+pub use server::{DigestServer, RejectReason, ServerConfig, Verdict};
 
 /// Why a challenge or credentials value could not be read, or why the client
 /// cannot answer a challenge. Parameters are named as they appear on the wire.
