@@ -29,6 +29,18 @@ bind = "0.0.0.0:5080"
 transports = ["udp", "tcp"]
 tcp_idle_timeout_s = 300
 
+# Registrations with cloud SIP domains. None by default; an example:
+# [[account]]
+# name = "signalwire"
+# registrar = "sip:example.sip.signalwire.com"
+# username = "pbx"
+# password = "secret"
+# expires_s = 3600
+# transport = "udp"            # or "tcp"
+# outbound_proxy = "sip:proxy.example.com"   # optional
+# public_address = "203.0.113.7:5060"        # optional; learned otherwise
+# keepalive_interval_s = 30   # NAT keep-alive; 0 = off
+
 [log]
 # error, warn, info, debug or trace (RUST_LOG overrides it).
 level = "info"

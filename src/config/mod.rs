@@ -2,11 +2,13 @@
 //! stored as TOML in the data directory. The web page and JSON API (later)
 //! edit the same model through `ConfigStore`.
 
+mod account;
 mod defaults;
 mod error;
 mod schema;
 mod store;
 
+pub use account::AccountConfig;
 pub use defaults::DEFAULT_CONFIG_TOML;
 pub use error::ConfigError;
 pub use schema::{Config, ListenerConfig, LogConfig, Side, SipConfig, TransportName};

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::account::AccountConfig;
 use super::error::ConfigError;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -14,6 +15,8 @@ pub struct Config {
     pub sip: SipConfig,
     #[serde(rename = "listener")]
     pub listeners: Vec<ListenerConfig>,
+    #[serde(rename = "account")]
+    pub accounts: Vec<AccountConfig>,
     pub log: LogConfig,
 }
 
@@ -92,6 +95,7 @@ impl Default for Config {
                     tcp_idle_timeout_s: default_tcp_idle(),
                 },
             ],
+            accounts: Vec::new(),
             log: LogConfig::default(),
         }
     }
@@ -222,6 +226,17 @@ impl Config {
                 ));
             }
         }
+        let listener_names: Vec<&str> = self.listeners.iter().map(|l| l.name.as_str()).collect();
+        let mut account_names = HashSet::new();
+        for (i, a) in self.accounts.iter().enumerate() {
+            a.validate(i, &listener_names)?;
+            if !account_names.insert(a.name.as_str()) {
+                return Err(ConfigError::invalid(
+                    format!("account[{i}].name"),
+                    format!("'{}' is used by another account", a.name),
+                ));
+            }
+        }
         let level = self.log.level.to_ascii_lowercase();
         if !["error", "warn", "info", "debug", "trace"].contains(&level.as_str()) {
             return Err(ConfigError::invalid(
@@ -263,6 +278,26 @@ mod tests {
         let e = Config::from_toml("[[listener]]\nname='a'\nside='middle'\nbind='127.0.0.1:1'\n")
             .unwrap_err();
         assert!(e.contains("side") || e.contains("middle"), "{e}");
+        let acct = |extra: &str| {
+            format!(
+                "[[account]]\nname='sw'\nregistrar='sip:example.sip.signalwire.com'\nusername='alice'\npassword='x'\n{extra}"
+            )
+        };
+        Config::from_toml(&acct("")).unwrap();
+        let e = Config::from_toml(&acct("listener='dmz'\n")).unwrap_err();
+        assert!(e.contains("account[0].listener"), "{e}");
+        let e = Config::from_toml(&acct("expires_s=5\n")).unwrap_err();
+        assert!(e.contains("account[0].expires_s"), "{e}");
+        let e = Config::from_toml(
+            "[[account]]\nname='a'\nregistrar='sip:bob@example.com'\nusername='alice'\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("account[0].registrar"), "{e}");
+        let e = Config::from_toml(
+            "[[account]]\nname='a'\nregistrar='sip:example.com;transport=tcp'\nusername='alice'\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("contradicts"), "{e}");
         let e = Config::from_toml("[log]\nlevel='loud'\n").unwrap_err();
         assert!(e.contains("log.level"), "{e}");
     }

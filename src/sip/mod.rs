@@ -4,5 +4,6 @@
 pub mod auth;
 pub mod endpoint;
 pub mod message;
+pub mod registration;
 pub mod transaction;
 pub mod transport;

@@ -1,0 +1,199 @@
+//! Accounts: registrations the gateway keeps with cloud SIP domains
+//! (SignalWire endpoints, Twilio/Retreaver credential setups, any registrar).
+
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+use super::error::ConfigError;
+use super::schema::TransportName;
+use crate::sip::message::Uri;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountConfig {
+    /// A short name for logs and the status page.
+    pub name: String,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Where REGISTER goes, e.g. "sip:example.sip.signalwire.com" or
+    /// "sip:203.0.113.5:5060".
+    pub registrar: String,
+    /// The user part of the address of record.
+    pub username: String,
+    /// The name to authenticate with, when it differs from `username`.
+    #[serde(default)]
+    pub auth_username: Option<String>,
+    #[serde(default)]
+    pub password: String,
+    /// The domain of the address of record; default: the registrar's host.
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// The registration lifetime asked for; the registrar may grant less.
+    #[serde(default = "default_expires")]
+    pub expires_s: u32,
+    #[serde(default = "default_transport")]
+    pub transport: TransportName,
+    /// Sent every request through this proxy (a loose route), if set.
+    #[serde(default)]
+    pub outbound_proxy: Option<String>,
+    /// The address the registrar should reach the gateway at, when it is
+    /// known and fixed (a port forward); otherwise learned from the
+    /// registrar's `received`/`rport`.
+    #[serde(default)]
+    pub public_address: Option<SocketAddr>,
+    /// The listener whose socket is used (normally the WAN one).
+    #[serde(default = "default_listener")]
+    pub listener: String,
+    /// NAT keep-alive interval (OPTIONS over UDP, CRLF over TCP); 0 = off.
+    #[serde(default = "default_keepalive")]
+    pub keepalive_interval_s: u64,
+    /// First retry delay after a failure; doubles up to `retry_max_s`.
+    #[serde(default = "default_retry_base")]
+    pub retry_base_s: u64,
+    #[serde(default = "default_retry_max")]
+    pub retry_max_s: u64,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_expires() -> u32 {
+    3600
+}
+fn default_transport() -> TransportName {
+    TransportName::Udp
+}
+fn default_listener() -> String {
+    "wan".into()
+}
+fn default_keepalive() -> u64 {
+    30
+}
+fn default_retry_base() -> u64 {
+    10
+}
+fn default_retry_max() -> u64 {
+    300
+}
+
+impl AccountConfig {
+    pub fn validate(&self, index: usize, listener_names: &[&str]) -> Result<(), ConfigError> {
+        let field = |f: &str| format!("account[{index}].{f}");
+        let name_ok = !self.name.is_empty()
+            && self.name.len() <= 32
+            && self
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !name_ok {
+            return Err(ConfigError::invalid(
+                field("name"),
+                format!("'{}' must be 1-32 letters, digits, '-' or '_'", self.name),
+            ));
+        }
+        match Uri::parse(&self.registrar) {
+            Ok(Uri::Sip(u)) if u.user.is_none() => {
+                if let Some(t) = u.params.value("transport") {
+                    let wanted = match self.transport {
+                        TransportName::Udp => "udp",
+                        TransportName::Tcp => "tcp",
+                    };
+                    if !t.eq_ignore_ascii_case(wanted) {
+                        return Err(ConfigError::invalid(
+                            field("registrar"),
+                            format!(
+                                "transport={t} in the URI contradicts transport = \"{wanted}\""
+                            ),
+                        ));
+                    }
+                }
+            }
+            Ok(Uri::Sip(_)) => {
+                return Err(ConfigError::invalid(
+                    field("registrar"),
+                    "must be the registrar's address without a user part, e.g. \"sip:example.com\"",
+                ))
+            }
+            Ok(_) => {
+                return Err(ConfigError::invalid(
+                    field("registrar"),
+                    "must be a sip: or sips: URI",
+                ))
+            }
+            Err(e) => return Err(ConfigError::invalid(field("registrar"), e)),
+        }
+        if let Some(p) = &self.outbound_proxy {
+            if !matches!(Uri::parse(p), Ok(Uri::Sip(_))) {
+                return Err(ConfigError::invalid(
+                    field("outbound_proxy"),
+                    format!("'{p}' is not a sip: URI"),
+                ));
+            }
+        }
+        let user_ok = |u: &str| {
+            !u.is_empty()
+                && u.len() <= 128
+                && u.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.!~*'()&=+$,;?/".contains(&b))
+        };
+        if !user_ok(&self.username) {
+            return Err(ConfigError::invalid(
+                field("username"),
+                "must be 1-128 characters of a SIP user part (letters, digits, -_.!~*'()&=+$,;?/)",
+            ));
+        }
+        if let Some(a) = &self.auth_username {
+            if a.is_empty() || a.contains(['"', '\\', '\r', '\n']) {
+                return Err(ConfigError::invalid(
+                    field("auth_username"),
+                    "must be non-empty, without quotes, backslashes or line breaks",
+                ));
+            }
+        }
+        if self.password.contains(['\r', '\n']) {
+            return Err(ConfigError::invalid(field("password"), "must be one line"));
+        }
+        if let Some(d) = &self.domain {
+            if crate::sip::message::Host::parse(d).is_err() {
+                return Err(ConfigError::invalid(
+                    field("domain"),
+                    format!("'{d}' is not a host name or address"),
+                ));
+            }
+        }
+        if !(10..=86_400).contains(&self.expires_s) {
+            return Err(ConfigError::invalid(
+                field("expires_s"),
+                format!("{} is outside 10..=86400 seconds", self.expires_s),
+            ));
+        }
+        if !listener_names.contains(&self.listener.as_str()) {
+            return Err(ConfigError::invalid(
+                field("listener"),
+                format!("no listener is named '{}'", self.listener),
+            ));
+        }
+        if self.keepalive_interval_s != 0 && !(5..=3600).contains(&self.keepalive_interval_s) {
+            return Err(ConfigError::invalid(
+                field("keepalive_interval_s"),
+                "must be 0 (off) or 5..=3600 seconds",
+            ));
+        }
+        if self.retry_base_s == 0 || self.retry_max_s < self.retry_base_s {
+            return Err(ConfigError::invalid(
+                field("retry_max_s"),
+                "retry_base_s must be at least 1 and retry_max_s at least retry_base_s",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The registrar URI, parsed (validation guarantees it is a SIP URI).
+    pub fn registrar_uri(&self) -> Option<crate::sip::message::SipUri> {
+        match Uri::parse(&self.registrar) {
+            Ok(Uri::Sip(u)) => Some(u),
+            _ => None,
+        }
+    }
+}

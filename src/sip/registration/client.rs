@@ -1,0 +1,655 @@
+//! The REGISTER client for one account (RFC 3261 §10.2), sans-IO: it is
+//! told the registrar's addresses, responses, transaction timeouts and the
+//! time, and it says which requests to send and when to wake it.
+
+use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use tracing::{info, warn};
+
+use super::backoff::{refresh_delay, retry_delay};
+use super::status::{RegistrationState, RegistrationStatus};
+use crate::sip::auth::{challenges, choose, Challenge, DigestClient};
+use crate::sip::message::{
+    HeaderName, Host, Method, NameAddr, Request, Response, Rport, SipUri, Uri, MAGIC_COOKIE,
+};
+use crate::sip::transport::Transport;
+
+/// What a registration needs to know about its account.
+#[derive(Clone, Debug)]
+pub struct RegistrationParams {
+    pub account: String,
+    /// The Request-URI of REGISTER (the registrar, no user part).
+    pub registrar: SipUri,
+    /// The address of record: sip:username@domain.
+    pub aor: SipUri,
+    pub auth_username: String,
+    pub password: String,
+    pub expires: u32,
+    pub transport: Transport,
+    pub outbound_proxy: Option<SipUri>,
+    pub public_address: Option<SocketAddr>,
+    pub keepalive: Option<Duration>,
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+    pub user_agent: String,
+}
+
+/// Why a request is sent, so its answer can be given back with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    Register,
+    Unregister,
+    /// An OPTIONS ping that keeps the NAT binding open and shows the
+    /// registrar still answers.
+    Keepalive,
+}
+
+/// A request to start a client transaction for.
+#[derive(Clone, Debug)]
+pub struct OutgoingRequest {
+    pub request: Request,
+    pub to: SocketAddr,
+    pub transport: Transport,
+    pub purpose: Purpose,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Timer {
+    /// Send a REGISTER (first try, retry after back-off, refresh).
+    Register,
+}
+
+#[derive(Debug)]
+struct Attempt {
+    /// Challenges answered in this attempt (a refresh's reused credentials do not count).
+    answered: u8,
+    last_nonce: Option<String>,
+    /// Raised by 423 during this attempt.
+    interval_raised: bool,
+}
+
+pub struct RegistrationClient {
+    params: RegistrationParams,
+    call_id: String,
+    from_tag: String,
+    cseq: u32,
+    rng: fastrand::Rng,
+    digest: DigestClient,
+    /// The last challenge answered, reused on refreshes (RFC 3261 §22.1
+    /// allows credentials to be sent pre-emptively in the same realm).
+    last_challenge: Option<(Challenge, bool)>,
+    local: Option<SocketAddr>,
+    learned: Option<SocketAddr>,
+    /// The Contact address held by the registrar, to remove it when it changes.
+    registered_contact: Option<SocketAddr>,
+    targets: Vec<SocketAddr>,
+    target: usize,
+    expires: u32,
+    attempt: Option<Attempt>,
+    failures: u32,
+    timer: Option<(Instant, Timer)>,
+    keepalive_at: Option<Instant>,
+    outbox: VecDeque<OutgoingRequest>,
+    state: RegistrationState,
+    stopping: bool,
+    /// The Contact address of the REGISTER most recently built.
+    sent_contact: Option<SocketAddr>,
+}
+
+impl RegistrationClient {
+    pub fn new(params: RegistrationParams, seed: u64) -> Self {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let call_id = format!("{:016x}{:016x}@pbxgate", rng.u64(..), rng.u64(..));
+        let from_tag = format!("{:016x}", rng.u64(..));
+        let expires = params.expires;
+        RegistrationClient {
+            params,
+            call_id,
+            from_tag,
+            cseq: 0,
+            rng,
+            digest: DigestClient::new(),
+            last_challenge: None,
+            local: None,
+            learned: None,
+            registered_contact: None,
+            targets: Vec::new(),
+            target: 0,
+            expires,
+            attempt: None,
+            failures: 0,
+            timer: None,
+            keepalive_at: None,
+            outbox: VecDeque::new(),
+            state: RegistrationState::Starting,
+            stopping: false,
+            sent_contact: None,
+        }
+    }
+
+    pub fn account(&self) -> &str {
+        &self.params.account
+    }
+
+    pub fn transport(&self) -> Transport {
+        self.params.transport
+    }
+
+    /// The registrar's addresses in the order to try them, and the local
+    /// address the gateway sends from. Registers at once if nothing is under way.
+    pub fn set_targets(&mut self, local: SocketAddr, targets: Vec<SocketAddr>, now: Instant) {
+        self.local = Some(local);
+        self.targets = targets;
+        self.target = 0;
+        if self.targets.is_empty() {
+            self.fail("the registrar's address could not be resolved".into(), now);
+        } else if self.attempt.is_none() && !self.stopping {
+            self.send_register(now);
+        }
+    }
+
+    /// The registrar's name did not resolve.
+    pub fn resolution_failed(&mut self, reason: String, now: Instant) {
+        self.fail(reason, now);
+    }
+
+    pub fn status(&self) -> RegistrationStatus {
+        RegistrationStatus {
+            account: self.params.account.clone(),
+            state: self.state.clone(),
+            public_address: self.contact_address(),
+            registrar: self.targets.get(self.target).copied(),
+        }
+    }
+
+    pub fn poll_request(&mut self) -> Option<OutgoingRequest> {
+        self.outbox.pop_front()
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match (self.timer.map(|t| t.0), self.keepalive_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some((at, Timer::Register)) = self.timer {
+            if at <= now {
+                self.timer = None;
+                if self.attempt.is_none() && !self.stopping && !self.targets.is_empty() {
+                    self.send_register(now);
+                }
+            }
+        }
+        if let Some(at) = self.keepalive_at {
+            if at <= now {
+                self.keepalive_at = None;
+                self.send_keepalive(now);
+            }
+        }
+    }
+
+    /// Sends the un-REGISTER (Expires: 0) when there is a binding to remove.
+    /// Returns whether one was sent.
+    pub fn stop(&mut self, now: Instant) -> bool {
+        self.stopping = true;
+        self.timer = None;
+        self.keepalive_at = None;
+        let registered = matches!(self.state, RegistrationState::Registered { .. });
+        if !registered || self.targets.is_empty() {
+            self.state = RegistrationState::Unregistered;
+            return false;
+        }
+        let req = self.build_register(0, None);
+        self.push(req, Purpose::Unregister);
+        let _ = now;
+        true
+    }
+
+    /// The answer to a request this client sent.
+    pub fn handle_response(&mut self, purpose: Purpose, resp: &Response, now: Instant) {
+        if resp.is_provisional() {
+            return;
+        }
+        match purpose {
+            Purpose::Keepalive => self.keepalive_answered(resp, now),
+            Purpose::Unregister => {
+                info!(account = %self.params.account, status = resp.status, "un-registered");
+                self.state = RegistrationState::Unregistered;
+            }
+            Purpose::Register => self.register_answered(resp, now),
+        }
+    }
+
+    /// Timer F fired for a request this client sent.
+    pub fn handle_transaction_timeout(&mut self, purpose: Purpose, now: Instant) {
+        match purpose {
+            Purpose::Unregister => self.state = RegistrationState::Unregistered,
+            Purpose::Keepalive => {
+                warn!(account = %self.params.account, "keep-alive unanswered; registering again");
+                self.attempt = None;
+                self.send_register(now);
+            }
+            Purpose::Register => {
+                let to = self.targets.get(self.target).copied();
+                self.attempt = None;
+                if self.failover() {
+                    self.send_register(now);
+                } else {
+                    let reason = match to {
+                        Some(a) => format!("no answer from the registrar at {a}"),
+                        None => "no answer from the registrar".into(),
+                    };
+                    self.fail(reason, now);
+                }
+            }
+        }
+    }
+
+    fn register_answered(&mut self, resp: &Response, now: Instant) {
+        if self.stopping {
+            return;
+        }
+        match resp.status {
+            200..=299 => self.registered(resp, now),
+            401 | 407 => self.challenged(resp, now),
+            423 => {
+                let min = resp
+                    .headers
+                    .get(&HeaderName::MinExpires)
+                    .and_then(|v| v.trim().parse::<u32>().ok());
+                let raised_before = self.attempt.as_ref().is_some_and(|a| a.interval_raised);
+                match min {
+                    Some(m) if m > self.expires && !raised_before => {
+                        info!(account = %self.params.account, min_expires = m, "registrar asks for a longer interval");
+                        self.expires = m;
+                        if let Some(a) = self.attempt.as_mut() {
+                            a.interval_raised = true;
+                        }
+                        self.resend(now);
+                    }
+                    _ => {
+                        self.attempt = None;
+                        self.fail(
+                            "423 Interval Too Brief without a usable Min-Expires".into(),
+                            now,
+                        )
+                    }
+                }
+            }
+            503 => {
+                self.attempt = None;
+                let retry_after = retry_after(resp);
+                if self.failover() {
+                    self.send_register(now);
+                } else {
+                    self.fail_with_delay(
+                        format!("{} {}", resp.status, resp.reason),
+                        retry_after,
+                        now,
+                    );
+                }
+            }
+            _ => {
+                self.attempt = None;
+                self.fail(format!("{} {}", resp.status, resp.reason), now);
+            }
+        }
+    }
+
+    fn registered(&mut self, resp: &Response, now: Instant) {
+        self.attempt = None;
+        self.learn_address(resp);
+        let contact = self.contact_address();
+        // RFC 3581: if the registrar sees us at another address than the
+        // Contact we gave, the binding is useless: register the right one.
+        if self.params.public_address.is_none()
+            && contact != self.registered_contact_sent()
+            && contact.is_some()
+        {
+            info!(account = %self.params.account, public = ?contact, "registrar sees another address; registering it");
+            // The registrar did bind the address we sent: remove it with the
+            // corrected registration.
+            self.registered_contact = self.sent_contact;
+            self.send_register(now);
+            return;
+        }
+        let granted = self.granted_expires(resp).unwrap_or(self.expires);
+        if granted == 0 {
+            self.fail("the registrar granted 0 seconds".into(), now);
+            return;
+        }
+        self.failures = 0;
+        self.registered_contact = contact;
+        let granted_d = Duration::from_secs(u64::from(granted));
+        let contact_text = self.contact_uri(contact).to_string();
+        if !matches!(self.state, RegistrationState::Registered { .. }) {
+            info!(account = %self.params.account, contact = %contact_text, expires = granted, "registered");
+        }
+        self.state = RegistrationState::Registered {
+            expires_at: now + granted_d,
+            contact: contact_text,
+        };
+        self.timer = Some((now + refresh_delay(granted_d), Timer::Register));
+        if let Some(k) = self.params.keepalive {
+            self.keepalive_at = Some(now + k);
+        }
+    }
+
+    fn challenged(&mut self, resp: &Response, now: Instant) {
+        let proxy = resp.status == 407;
+        let header = if proxy {
+            HeaderName::ProxyAuthenticate
+        } else {
+            HeaderName::WwwAuthenticate
+        };
+        let offered: Vec<Challenge> = challenges(&resp.headers, &header)
+            .into_iter()
+            .filter_map(Result::ok)
+            .collect();
+        let Some(challenge) = choose(&offered).cloned() else {
+            self.attempt = None;
+            self.fail(
+                format!(
+                    "{} with no digest challenge the gateway can answer",
+                    resp.status
+                ),
+                now,
+            );
+            return;
+        };
+        if self.params.password.is_empty() {
+            self.attempt = None;
+            self.fail(
+                format!(
+                    "the registrar asks for credentials ({} realm \"{}\") but none are configured",
+                    resp.status, challenge.realm
+                ),
+                now,
+            );
+            return;
+        }
+        let attempt = self.attempt.get_or_insert(Attempt {
+            answered: 0,
+            last_nonce: None,
+            interval_raised: false,
+        });
+        let same_nonce = attempt.last_nonce.as_deref() == Some(challenge.nonce.as_str());
+        if !challenge.stale && (attempt.answered >= 2 || (same_nonce && attempt.answered >= 1)) {
+            self.attempt = None;
+            self.last_challenge = None;
+            self.fail(
+                format!(
+                    "credentials rejected ({} again, realm \"{}\")",
+                    resp.status, challenge.realm
+                ),
+                now,
+            );
+            return;
+        }
+        // RFC 7616 §3.3: stale means the password was right; retry without
+        // counting it.
+        if !challenge.stale {
+            attempt.answered += 1;
+        }
+        attempt.last_nonce = Some(challenge.nonce.clone());
+        self.last_challenge = Some((challenge, proxy));
+        self.resend(now);
+    }
+
+    fn keepalive_answered(&mut self, resp: &Response, now: Instant) {
+        // Any answer shows the path is open; a changed mapping shows the NAT
+        // rebound, and the registrar holds a dead Contact.
+        let before = self.contact_address();
+        self.learn_address(resp);
+        if self.params.public_address.is_none()
+            && self.contact_address() != before
+            && self.attempt.is_none()
+        {
+            info!(account = %self.params.account, "NAT mapping changed; registering again");
+            self.send_register(now);
+            return;
+        }
+        if let Some(k) = self.params.keepalive {
+            if matches!(self.state, RegistrationState::Registered { .. }) {
+                self.keepalive_at = Some(now + k);
+            }
+        }
+    }
+
+    fn learn_address(&mut self, resp: &Response) {
+        let Ok(via) = resp.headers.top_via() else {
+            return;
+        };
+        let local = self.local;
+        let ip: Option<IpAddr> = via
+            .received()
+            .and_then(|r| r.trim_matches(['[', ']']).parse().ok())
+            .or_else(|| local.map(|l| l.ip()));
+        let port = match via.rport() {
+            Rport::Value(p) => Some(p),
+            _ => local.map(|l| l.port()),
+        };
+        if let (Some(ip), Some(port)) = (ip, port) {
+            self.learned = Some(SocketAddr::new(ip, port));
+        }
+    }
+
+    fn contact_address(&self) -> Option<SocketAddr> {
+        self.params.public_address.or(self.learned).or(self.local)
+    }
+
+    /// The Contact address of the REGISTER now under way (the one most
+    /// recently sent).
+    fn registered_contact_sent(&self) -> Option<SocketAddr> {
+        self.sent_contact
+    }
+
+    fn granted_expires(&self, resp: &Response) -> Option<u32> {
+        let ours = self.contact_address();
+        for v in resp.headers.values(&HeaderName::Contact) {
+            if let Ok(na) = NameAddr::parse(v, "Contact") {
+                if let Some(u) = na.uri.as_sip() {
+                    let matches = ours.is_some_and(|a| {
+                        u.host.ip() == Some(a.ip()) && u.port.unwrap_or(5060) == a.port()
+                    });
+                    if matches {
+                        if let Some(e) = na.params.value("expires").and_then(|e| e.parse().ok()) {
+                            return Some(e);
+                        }
+                    }
+                }
+            }
+        }
+        resp.headers
+            .get(&HeaderName::Expires)
+            .and_then(|e| e.trim().parse().ok())
+    }
+
+    fn failover(&mut self) -> bool {
+        if self.target + 1 < self.targets.len() {
+            self.target += 1;
+            true
+        } else {
+            self.target = 0;
+            false
+        }
+    }
+
+    fn fail(&mut self, reason: String, now: Instant) {
+        self.fail_with_delay(reason, None, now);
+    }
+
+    fn fail_with_delay(&mut self, reason: String, at_least: Option<Duration>, now: Instant) {
+        self.failures = self.failures.saturating_add(1);
+        let mut delay = retry_delay(
+            self.failures,
+            self.params.retry_base,
+            self.params.retry_max,
+            &mut self.rng,
+        );
+        if let Some(min) = at_least {
+            delay = delay.max(min.min(self.params.retry_max));
+        }
+        warn!(account = %self.params.account, %reason, attempts = self.failures, retry_in = ?delay, "registration failed");
+        self.keepalive_at = None;
+        self.state = RegistrationState::Failing {
+            reason,
+            attempts: self.failures,
+            next_attempt: now + delay,
+        };
+        self.timer = Some((now + delay, Timer::Register));
+    }
+
+    fn resend(&mut self, now: Instant) {
+        let _ = now;
+        let req = self.build_register(self.expires, self.last_challenge.clone());
+        self.push(req, Purpose::Register);
+    }
+
+    fn send_register(&mut self, now: Instant) {
+        let _ = now;
+        self.attempt = Some(Attempt {
+            answered: 0,
+            last_nonce: None,
+            interval_raised: false,
+        });
+        if !matches!(self.state, RegistrationState::Registered { .. }) {
+            self.state = RegistrationState::Registering;
+        }
+        let req = self.build_register(self.expires, self.last_challenge.clone());
+        self.push(req, Purpose::Register);
+    }
+
+    fn send_keepalive(&mut self, now: Instant) {
+        let _ = now;
+        let Some(to) = self.targets.get(self.target).copied() else {
+            return;
+        };
+        let mut req = Request::new(Method::Options, Uri::Sip(self.params.registrar.clone()));
+        self.cseq += 1;
+        self.common_headers(&mut req, Method::Options);
+        req.headers.push(HeaderName::Accept, "application/sdp");
+        self.outbox.push_back(OutgoingRequest {
+            request: req,
+            to,
+            transport: self.params.transport,
+            purpose: Purpose::Keepalive,
+        });
+    }
+
+    fn push(&mut self, request: Request, purpose: Purpose) {
+        if let Some(to) = self.targets.get(self.target).copied() {
+            self.outbox.push_back(OutgoingRequest {
+                request,
+                to,
+                transport: self.params.transport,
+                purpose,
+            });
+        }
+    }
+
+    fn contact_uri(&self, addr: Option<SocketAddr>) -> SipUri {
+        let host = addr
+            .map(|a| Host::from(a.ip()))
+            .unwrap_or(Host::Ipv4([0, 0, 0, 0].into()));
+        let mut u = SipUri::new(host, addr.map(|a| a.port()));
+        u.user = self.params.aor.user.clone();
+        if self.params.transport == Transport::Tcp {
+            u.params.set("transport", Some("tcp".into()));
+        }
+        u
+    }
+
+    fn common_headers(&mut self, req: &mut Request, method: Method) {
+        let local = self
+            .local
+            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 5060)));
+        let branch = format!("{MAGIC_COOKIE}{:016x}", self.rng.u64(..));
+        req.headers.push(
+            HeaderName::Via,
+            format!(
+                "SIP/2.0/{} {};branch={branch};rport",
+                self.params.transport.via_token(),
+                SocketAddr::new(local.ip(), local.port())
+            ),
+        );
+        req.headers.push(HeaderName::MaxForwards, "70");
+        if let Some(proxy) = &self.params.outbound_proxy {
+            let mut p = proxy.clone();
+            p.params.set("lr", None);
+            req.headers.push(HeaderName::Route, format!("<{p}>"));
+        }
+        req.headers.push(
+            HeaderName::From,
+            format!("<{}>;tag={}", self.params.aor, self.from_tag),
+        );
+        req.headers
+            .push(HeaderName::To, format!("<{}>", self.params.aor));
+        req.headers.push(HeaderName::CallId, self.call_id.clone());
+        req.headers
+            .push(HeaderName::CSeq, format!("{} {}", self.cseq, method));
+        req.headers
+            .push(HeaderName::UserAgent, self.params.user_agent.clone());
+    }
+
+    fn build_register(&mut self, expires: u32, challenge: Option<(Challenge, bool)>) -> Request {
+        let mut req = Request::new(Method::Register, Uri::Sip(self.params.registrar.clone()));
+        self.cseq += 1;
+        self.common_headers(&mut req, Method::Register);
+        let contact = self.contact_address();
+        self.sent_contact = contact;
+        req.headers.push(
+            HeaderName::Contact,
+            format!("<{}>;expires={expires}", self.contact_uri(contact)),
+        );
+        // A changed address: remove the old binding in the same request.
+        if expires > 0 {
+            if let Some(old) = self.registered_contact.filter(|o| Some(*o) != contact) {
+                req.headers.push(
+                    HeaderName::Contact,
+                    format!("<{}>;expires=0", self.contact_uri(Some(old))),
+                );
+            }
+        }
+        req.headers.push(HeaderName::Expires, expires.to_string());
+        req.headers
+            .push(HeaderName::Allow, crate::sip::endpoint::ALLOW);
+        if let Some((c, proxy)) = challenge {
+            let uri = self.params.registrar.to_string();
+            let cnonce = format!("{:016x}", self.rng.u64(..));
+            match self.digest.authorize(
+                &c,
+                &self.params.auth_username,
+                &self.params.password,
+                &Method::Register,
+                &uri,
+                &cnonce,
+            ) {
+                Ok(creds) => {
+                    let name = if proxy {
+                        HeaderName::ProxyAuthorization
+                    } else {
+                        HeaderName::Authorization
+                    };
+                    req.headers.push(name, creds.to_header_value());
+                }
+                Err(e) => {
+                    warn!(account = %self.params.account, error = %e, "cannot answer the challenge")
+                }
+            }
+        }
+        req
+    }
+}
+
+fn retry_after(resp: &Response) -> Option<Duration> {
+    resp.headers
+        .get(&HeaderName::RetryAfter)
+        .and_then(|v| v.split([';', '(']).next())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}

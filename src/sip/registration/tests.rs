@@ -1,0 +1,417 @@
+//! Time-stepped tests of the REGISTER client.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::sip::message::{HeaderName, Response, SipUri, Uri};
+use crate::sip::transport::Transport;
+
+const LOCAL: &str = "10.0.0.2:5060";
+const REGISTRAR: &str = "192.0.2.1:5060";
+
+fn sip(s: &str) -> SipUri {
+    match Uri::parse(s) {
+        Ok(Uri::Sip(u)) => u,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn params() -> RegistrationParams {
+    RegistrationParams {
+        account: "test".into(),
+        registrar: sip("sip:example.com"),
+        aor: sip("sip:alice@example.com"),
+        auth_username: "alice".into(),
+        password: "secret".into(),
+        expires: 3600,
+        transport: Transport::Udp,
+        outbound_proxy: None,
+        public_address: None,
+        keepalive: None,
+        retry_base: Duration::from_secs(10),
+        retry_max: Duration::from_secs(300),
+        user_agent: "pbxgate-test".into(),
+    }
+}
+
+struct Harness {
+    client: RegistrationClient,
+    t0: Instant,
+}
+
+impl Harness {
+    fn new(p: RegistrationParams) -> Self {
+        Harness {
+            client: RegistrationClient::new(p, 42),
+            t0: Instant::now(),
+        }
+    }
+    fn at(&self, secs: f64) -> Instant {
+        self.t0 + Duration::from_secs_f64(secs)
+    }
+    fn start(&mut self, targets: &[&str]) -> OutgoingRequest {
+        let t = targets.iter().map(|t| t.parse().unwrap()).collect();
+        self.client.set_targets(LOCAL.parse().unwrap(), t, self.t0);
+        self.next()
+    }
+    fn next(&mut self) -> OutgoingRequest {
+        self.client.poll_request().expect("a request to send")
+    }
+    fn none(&mut self) {
+        if let Some(r) = self.client.poll_request() {
+            panic!(
+                "unexpected request: {}",
+                String::from_utf8_lossy(&r.request.to_bytes())
+            );
+        }
+    }
+    fn answer(&mut self, out: &OutgoingRequest, resp: Response, at: f64) {
+        let now = self.at(at);
+        self.client.handle_response(out.purpose, &resp, now);
+    }
+    fn step(&mut self, to: f64) {
+        self.client.handle_timeout(self.at(to));
+    }
+}
+
+fn reply(out: &OutgoingRequest, status: u16) -> Response {
+    Response::for_request(&out.request, status, Some("reg-tag"))
+}
+
+fn ok(out: &OutgoingRequest, expires: u32) -> Response {
+    let mut r = reply(out, 200);
+    let contact = out
+        .request
+        .headers
+        .get(&HeaderName::Contact)
+        .unwrap()
+        .to_string();
+    let contact = contact.split(";expires").next().unwrap().to_string();
+    r.headers
+        .push(HeaderName::Contact, format!("{contact};expires={expires}"));
+    r
+}
+
+fn challenge(out: &OutgoingRequest, nonce: &str, extra: &str) -> Response {
+    let mut r = reply(out, 401);
+    r.headers.push(
+        HeaderName::WwwAuthenticate,
+        format!(
+            "Digest realm=\"example.com\", nonce=\"{nonce}\", qop=\"auth\", algorithm=MD5{extra}"
+        ),
+    );
+    r
+}
+
+fn header(out: &OutgoingRequest, name: HeaderName) -> &str {
+    out.request.headers.get(&name).unwrap_or("")
+}
+
+fn state(h: &Harness) -> RegistrationState {
+    h.client.status().state
+}
+
+#[test]
+fn challenge_answered_then_registered_and_refreshed_at_half_time() {
+    let mut h = Harness::new(params());
+    let first = h.start(&[REGISTRAR]);
+    assert_eq!(first.to, REGISTRAR.parse::<SocketAddr>().unwrap());
+    assert_eq!(header(&first, HeaderName::Expires), "3600");
+    assert!(header(&first, HeaderName::Authorization).is_empty());
+    h.answer(&first, challenge(&first, "n1", ""), 0.1);
+    let second = h.next();
+    let auth = header(&second, HeaderName::Authorization).to_string();
+    assert!(
+        auth.contains("nonce=\"n1\"") && auth.contains("nc=00000001"),
+        "{auth}"
+    );
+    assert_eq!(
+        header(&second, HeaderName::CallId),
+        header(&first, HeaderName::CallId),
+        "same Call-ID (§10.2.4)"
+    );
+    assert_eq!(
+        second.request.headers.cseq().unwrap().seq,
+        first.request.headers.cseq().unwrap().seq + 1
+    );
+    h.answer(&second, ok(&second, 120), 0.2);
+    assert!(matches!(state(&h), RegistrationState::Registered { .. }));
+    h.none();
+    assert_eq!(
+        h.client.poll_timeout(),
+        Some(h.at(0.2 + 60.0)),
+        "refresh at half of 120 s"
+    );
+    h.step(60.1);
+    h.none();
+    h.step(60.2);
+    let refresh = h.next();
+    let auth = header(&refresh, HeaderName::Authorization);
+    assert!(
+        auth.contains("nc=00000002"),
+        "credentials reused with the next count: {auth}"
+    );
+}
+
+#[test]
+fn long_grant_refreshes_at_half_and_short_grant_30_s_before() {
+    let mut h = Harness::new(params());
+    let r = h.start(&[REGISTRAR]);
+    h.answer(&r, ok(&r, 3600), 0.0);
+    assert_eq!(h.client.poll_timeout(), Some(h.at(1800.0)));
+    let mut h = Harness::new(params());
+    let r = h.start(&[REGISTRAR]);
+    h.answer(&r, ok(&r, 50), 0.0);
+    assert_eq!(h.client.poll_timeout(), Some(h.at(20.0)));
+}
+
+#[test]
+fn interval_too_brief_uses_min_expires() {
+    let mut h = Harness::new(params());
+    let first = h.start(&[REGISTRAR]);
+    let mut r = reply(&first, 423);
+    r.headers.push(HeaderName::MinExpires, "7200");
+    h.answer(&first, r, 0.1);
+    let second = h.next();
+    assert_eq!(header(&second, HeaderName::Expires), "7200");
+    assert!(header(&second, HeaderName::Contact).ends_with("expires=7200"));
+    h.answer(&second, ok(&second, 7200), 0.2);
+    assert!(matches!(state(&h), RegistrationState::Registered { .. }));
+}
+
+#[test]
+fn stale_nonce_is_retried_without_counting_a_failure() {
+    let mut h = Harness::new(params());
+    let first = h.start(&[REGISTRAR]);
+    h.answer(&first, challenge(&first, "n1", ""), 0.1);
+    let second = h.next();
+    h.answer(&second, challenge(&second, "n2", ", stale=true"), 0.2);
+    let third = h.next();
+    assert!(header(&third, HeaderName::Authorization).contains("nonce=\"n2\""));
+    h.answer(&third, challenge(&third, "n3", ", stale=TRUE"), 0.3);
+    let fourth = h.next();
+    h.answer(&fourth, ok(&fourth, 600), 0.4);
+    assert!(matches!(state(&h), RegistrationState::Registered { .. }));
+}
+
+#[test]
+fn wrong_password_fails_then_backs_off_exponentially_with_a_cap() {
+    let mut h = Harness::new(params());
+    let mut out = h.start(&[REGISTRAR]);
+    let mut now = 0.0;
+    let mut delays = Vec::new();
+    for _ in 0..8 {
+        h.answer(&out, challenge(&out, "same", ""), now);
+        let retry = h.next();
+        h.answer(&retry, challenge(&retry, "same", ""), now);
+        match state(&h) {
+            RegistrationState::Failing {
+                reason,
+                next_attempt,
+                ..
+            } => {
+                assert!(reason.contains("credentials rejected"), "{reason}");
+                let d = (next_attempt - h.at(now)).as_secs_f64();
+                delays.push(d);
+                now += d;
+            }
+            other => panic!("{other:?}"),
+        }
+        h.none();
+        h.step(now);
+        out = h.next();
+    }
+    for (i, d) in delays.iter().enumerate() {
+        let full = (10.0 * 2f64.powi(i as i32)).min(300.0);
+        assert!(
+            *d >= full / 2.0 - 1e-6 && *d <= full + 1e-6,
+            "attempt {i}: {d} not in [{}, {full}]",
+            full / 2.0
+        );
+    }
+}
+
+#[test]
+fn timeouts_back_off_and_registration_recovers() {
+    let mut h = Harness::new(params());
+    let first = h.start(&[REGISTRAR]);
+    h.client
+        .handle_transaction_timeout(first.purpose, h.at(32.0));
+    let next = match state(&h) {
+        RegistrationState::Failing {
+            reason,
+            next_attempt,
+            attempts,
+        } => {
+            assert!(
+                reason.contains("no answer from the registrar at 192.0.2.1:5060"),
+                "{reason}"
+            );
+            assert_eq!(attempts, 1);
+            next_attempt
+        }
+        other => panic!("{other:?}"),
+    };
+    h.client.handle_timeout(next);
+    let again = h.next();
+    h.answer(&again, ok(&again, 600), 40.0);
+    assert!(matches!(state(&h), RegistrationState::Registered { .. }));
+}
+
+#[test]
+fn service_unavailable_fails_over_to_the_next_target() {
+    let mut h = Harness::new(params());
+    let first = h.start(&[REGISTRAR, "192.0.2.2:5060"]);
+    h.answer(&first, reply(&first, 503), 0.1);
+    let second = h.next();
+    assert_eq!(second.to, "192.0.2.2:5060".parse::<SocketAddr>().unwrap());
+    h.answer(&second, ok(&second, 600), 0.2);
+    assert_eq!(
+        h.client.status().registrar,
+        Some("192.0.2.2:5060".parse().unwrap())
+    );
+}
+
+#[test]
+fn learned_public_address_is_registered_and_old_contact_removed() {
+    let mut h = Harness::new(params());
+    let first = h.start(&[REGISTRAR]);
+    assert!(header(&first, HeaderName::Contact).contains("10.0.0.2:5060"));
+    let mut r = ok(&first, 600);
+    let via =
+        header(&first, HeaderName::Via).replace(";rport", ";rport=40000;received=203.0.113.9");
+    r.headers.set(HeaderName::Via, via);
+    h.answer(&first, r, 0.1);
+    let second = h.next();
+    let contacts: Vec<&str> = second
+        .request
+        .headers
+        .values(&HeaderName::Contact)
+        .collect();
+    assert_eq!(contacts.len(), 2, "{contacts:?}");
+    assert!(
+        contacts[0].contains("203.0.113.9:40000") && contacts[0].ends_with("expires=3600"),
+        "{contacts:?}"
+    );
+    assert!(
+        contacts[1].contains("10.0.0.2:5060") && contacts[1].ends_with("expires=0"),
+        "the unusable binding is removed: {contacts:?}"
+    );
+    let mut r = ok(&second, 600);
+    let via =
+        header(&second, HeaderName::Via).replace(";rport", ";rport=40000;received=203.0.113.9");
+    r.headers.set(HeaderName::Via, via);
+    h.answer(&second, r, 0.2);
+    h.none();
+    assert_eq!(
+        h.client.status().public_address,
+        Some("203.0.113.9:40000".parse().unwrap())
+    );
+    assert!(
+        matches!(state(&h), RegistrationState::Registered { contact, .. } if contact.contains("203.0.113.9:40000"))
+    );
+
+    // The NAT rebinds: the keep-alive answer shows a new port; the new
+    // Contact is registered and the old one removed in the same request.
+    let mut p = params();
+    p.keepalive = Some(Duration::from_secs(30));
+    let mut h = Harness::new(p);
+    let first = h.start(&[REGISTRAR]);
+    let mut r = ok(&first, 600);
+    r.headers.set(
+        HeaderName::Via,
+        header(&first, HeaderName::Via).replace(";rport", ";rport=40000;received=203.0.113.9"),
+    );
+    h.answer(&first, r, 0.0);
+    let second = h.next();
+    let mut r = ok(&second, 600);
+    r.headers.set(
+        HeaderName::Via,
+        header(&second, HeaderName::Via).replace(";rport", ";rport=40000;received=203.0.113.9"),
+    );
+    h.answer(&second, r, 0.1);
+    h.step(30.1);
+    let ping = h.next();
+    assert_eq!(ping.purpose, Purpose::Keepalive);
+    assert_eq!(ping.request.method, crate::sip::message::Method::Options);
+    let mut r = reply(&ping, 200);
+    r.headers.set(
+        HeaderName::Via,
+        header(&ping, HeaderName::Via).replace(";rport", ";rport=40001;received=203.0.113.9"),
+    );
+    h.answer(&ping, r, 30.2);
+    let rereg = h.next();
+    let contacts: Vec<&str> = rereg.request.headers.values(&HeaderName::Contact).collect();
+    assert!(contacts[0].contains("203.0.113.9:40001"), "{contacts:?}");
+    assert!(
+        contacts
+            .iter()
+            .any(|c| c.contains("203.0.113.9:40000") && c.ends_with("expires=0")),
+        "{contacts:?}"
+    );
+}
+
+#[test]
+fn configured_public_address_is_used_as_is() {
+    let mut p = params();
+    p.public_address = Some("198.51.100.5:5070".parse().unwrap());
+    let mut h = Harness::new(p);
+    let first = h.start(&[REGISTRAR]);
+    assert!(header(&first, HeaderName::Contact).contains("198.51.100.5:5070"));
+    let mut r = ok(&first, 600);
+    r.headers.set(
+        HeaderName::Via,
+        header(&first, HeaderName::Via).replace(";rport", ";rport=40000;received=203.0.113.9"),
+    );
+    h.answer(&first, r, 0.1);
+    h.none();
+    assert!(matches!(state(&h), RegistrationState::Registered { .. }));
+}
+
+#[test]
+fn lost_keepalive_registers_again() {
+    let mut p = params();
+    p.keepalive = Some(Duration::from_secs(30));
+    let mut h = Harness::new(p);
+    let first = h.start(&[REGISTRAR]);
+    h.answer(&first, ok(&first, 3600), 0.0);
+    h.step(30.0);
+    let ping = h.next();
+    assert_eq!(ping.purpose, Purpose::Keepalive);
+    h.answer(&ping, reply(&ping, 404), 30.1);
+    h.none();
+    h.step(60.1);
+    let ping = h.next();
+    h.client
+        .handle_transaction_timeout(ping.purpose, h.at(92.0));
+    let again = h.next();
+    assert_eq!(again.purpose, Purpose::Register);
+}
+
+#[test]
+fn stop_unregisters_with_expires_zero() {
+    let mut h = Harness::new(params());
+    let first = h.start(&[REGISTRAR]);
+    h.answer(&first, ok(&first, 600), 0.0);
+    assert!(h.client.stop(h.at(5.0)));
+    let un = h.next();
+    assert_eq!(un.purpose, Purpose::Unregister);
+    assert_eq!(header(&un, HeaderName::Expires), "0");
+    assert!(header(&un, HeaderName::Contact).ends_with("expires=0"));
+    h.answer(&un, ok(&un, 0), 5.1);
+    assert_eq!(state(&h), RegistrationState::Unregistered);
+    assert_eq!(h.client.poll_timeout(), None);
+}
+
+#[test]
+fn no_password_configured_is_a_clear_failure() {
+    let mut p = params();
+    p.password.clear();
+    let mut h = Harness::new(p);
+    let first = h.start(&[REGISTRAR]);
+    h.answer(&first, challenge(&first, "n1", ""), 0.1);
+    assert!(
+        matches!(state(&h), RegistrationState::Failing { reason, .. } if reason.contains("none are configured"))
+    );
+}
