@@ -9,7 +9,6 @@ use std::time::Instant;
 
 use pbxgate::sip::endpoint::{Endpoint, EndpointConfig};
 use pbxgate::sip::message::{parse_message, Framing, StreamFramer, StreamItem};
-use pbxgate::sip::transaction::TimerConfig;
 use pbxgate::sip::transport::{ConnectionId, ListenerId, Peer, Transport};
 
 struct Row {
@@ -44,13 +43,7 @@ fn manifest(dir: &Path) -> Vec<Row> {
 /// Feeds one corpus message to a fresh endpoint and returns the final
 /// responses it sent as (status, reason).
 fn answers(bytes: &[u8], transport: Transport) -> Vec<(u16, String)> {
-    let mut ep = Endpoint::new(
-        EndpointConfig {
-            user_agent: "pbxgate-test".into(),
-            timers: TimerConfig::default(),
-        },
-        7,
-    );
+    let mut ep = Endpoint::new(EndpointConfig::basic("pbxgate-test"), 7);
     let from = Peer {
         listener: ListenerId(0),
         transport,

@@ -41,6 +41,19 @@ tcp_idle_timeout_s = 300
 # public_address = "203.0.113.7:5060"        # optional; learned otherwise
 # keepalive_interval_s = 30   # NAT keep-alive; 0 = off
 
+# Digest credentials WAN-side peers may present (e.g. Retreaver inbound SIP
+# by username/password). With no users, nothing is challenged.
+[inbound_auth]
+realm = "pbxgate"
+status = 401                  # or 407
+algorithms = ["MD5"]          # most preferred first: "SHA-256", "MD5", "SHA-512-256"
+methods = ["INVITE"]
+max_failures = 5              # failures from one source within failure_window_s
+failure_window_s = 60         # ... make the gateway ignore it for block_s
+block_s = 300
+nonce_lifetime_s = 300
+# users = [{ username = "retreaver", password = "secret" }]
+
 [log]
 # error, warn, info, debug or trace (RUST_LOG overrides it).
 level = "info"

@@ -5,11 +5,13 @@
 mod account;
 mod defaults;
 mod error;
+mod inbound_auth;
 mod schema;
 mod store;
 
 pub use account::AccountConfig;
 pub use defaults::DEFAULT_CONFIG_TOML;
 pub use error::ConfigError;
+pub use inbound_auth::{InboundAuthConfig, InboundUser};
 pub use schema::{Config, ListenerConfig, LogConfig, Side, SipConfig, TransportName};
 pub use store::{ConfigStore, Loaded};

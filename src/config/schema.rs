@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::account::AccountConfig;
 use super::error::ConfigError;
+use super::inbound_auth::InboundAuthConfig;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -17,6 +18,7 @@ pub struct Config {
     pub listeners: Vec<ListenerConfig>,
     #[serde(rename = "account")]
     pub accounts: Vec<AccountConfig>,
+    pub inbound_auth: InboundAuthConfig,
     pub log: LogConfig,
 }
 
@@ -96,6 +98,7 @@ impl Default for Config {
                 },
             ],
             accounts: Vec::new(),
+            inbound_auth: InboundAuthConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -237,6 +240,7 @@ impl Config {
                 ));
             }
         }
+        self.inbound_auth.validate()?;
         let level = self.log.level.to_ascii_lowercase();
         if !["error", "warn", "info", "debug", "trace"].contains(&level.as_str()) {
             return Err(ConfigError::invalid(

@@ -1,9 +1,12 @@
 //! Wiring: binds the configured listeners, runs the signalling loop that
 //! drives the sans-IO `Endpoint`, and routes its transmits to sockets.
 
+mod resolve;
 mod signalling;
+mod status;
 
 pub use signalling::Inbound;
+pub use status::{Snapshot, StatusBoard};
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
@@ -13,7 +16,10 @@ use smol::Async;
 
 use crate::config::{Config, TransportName};
 use crate::sip::endpoint::{Endpoint, EndpointConfig};
+use crate::sip::message::{SipUri, Uri};
+use crate::sip::registration::{RegistrationClient, RegistrationParams};
 use crate::sip::transaction::TimerConfig;
+use crate::sip::transport::Transport;
 use crate::sip::transport::{tcp, udp, ListenerId};
 
 /// A listener as bound: where it really listens (port 0 resolved).
@@ -41,6 +47,7 @@ pub struct Gateway {
     tcp_listeners: Vec<Option<Async<std::net::TcpListener>>>,
     idle: Vec<Duration>,
     config: Config,
+    status: StatusBoard,
 }
 
 impl Gateway {
@@ -93,11 +100,17 @@ impl Gateway {
             tcp_listeners,
             idle,
             config,
+            status: StatusBoard::default(),
         })
     }
 
+    /// What the gateway is doing, refreshed as it runs.
+    pub fn status(&self) -> StatusBoard {
+        self.status.clone()
+    }
+
     /// Runs until the process ends.
-    pub async fn run(self) {
+    pub async fn run(mut self) {
         let (tx, rx) = smol::channel::bounded::<Inbound>(4096);
         let connections = tcp::Connections::default();
         for (i, socket) in self.sockets.iter().enumerate() {
@@ -110,7 +123,10 @@ impl Gateway {
                 .detach();
             }
         }
-        for (i, l) in self.tcp_listeners.into_iter().enumerate() {
+        for (i, l) in std::mem::take(&mut self.tcp_listeners)
+            .into_iter()
+            .enumerate()
+        {
             if let Some(l) = l {
                 smol::spawn(tcp::accept_loop(
                     l,
@@ -123,7 +139,7 @@ impl Gateway {
             }
         }
         let sip = &self.config.sip;
-        let endpoint = Endpoint::new(
+        let mut endpoint = Endpoint::new(
             EndpointConfig {
                 user_agent: sip.user_agent.clone(),
                 timers: TimerConfig {
@@ -131,9 +147,166 @@ impl Gateway {
                     t2: sip.t2(),
                     t4: sip.t4(),
                 },
+                listener_sides: self.config.listeners.iter().map(|l| l.side).collect(),
+                inbound_auth: self.config.inbound_auth.clone(),
+                auth_secret: random_secret(),
             },
             fastrand::u64(..),
         );
-        signalling::run(endpoint, rx, tx, self.sockets, self.idle, connections).await;
+        self.start_registrations(&mut endpoint, &tx);
+        smol::spawn(watch_signals(tx.clone())).detach();
+        signalling::run(
+            endpoint,
+            rx,
+            tx,
+            self.sockets,
+            self.idle,
+            connections,
+            self.status,
+        )
+        .await;
+    }
+
+    /// Adds a registration per enabled account and starts finding its
+    /// registrar (or outbound proxy).
+    fn start_registrations(&self, endpoint: &mut Endpoint, tx: &smol::channel::Sender<Inbound>) {
+        for account in self.config.accounts.iter().filter(|a| a.enabled) {
+            let Some(listener_index) = self
+                .config
+                .listeners
+                .iter()
+                .position(|l| l.name == account.listener)
+            else {
+                continue;
+            };
+            let Some(registrar) = account.registrar_uri() else {
+                continue;
+            };
+            let transport = match account.transport {
+                TransportName::Udp => Transport::Udp,
+                TransportName::Tcp => Transport::Tcp,
+            };
+            let bound = &self.listeners[listener_index];
+            let listener_addr = match transport {
+                Transport::Udp => bound.udp,
+                Transport::Tcp => bound.tcp,
+            };
+            let Some(listener_addr) = listener_addr else {
+                tracing::warn!(account = %account.name, listener = %account.listener, "the listener does not speak {transport}; account not started");
+                continue;
+            };
+            let outbound_proxy =
+                account
+                    .outbound_proxy
+                    .as_deref()
+                    .and_then(|p| match Uri::parse(p) {
+                        Ok(Uri::Sip(u)) => Some(u),
+                        _ => None,
+                    });
+            let domain = account
+                .domain
+                .clone()
+                .unwrap_or_else(|| registrar.host.to_string());
+            let aor = match Uri::parse(&format!("sip:{}@{}", account.username, domain)) {
+                Ok(Uri::Sip(u)) => u,
+                _ => continue,
+            };
+            let params = RegistrationParams {
+                account: account.name.clone(),
+                registrar: SipUri {
+                    params: Default::default(),
+                    ..registrar.clone()
+                },
+                aor,
+                auth_username: account
+                    .auth_username
+                    .clone()
+                    .unwrap_or_else(|| account.username.clone()),
+                password: account.password.clone(),
+                expires: account.expires_s,
+                transport,
+                outbound_proxy: outbound_proxy.clone(),
+                public_address: account.public_address,
+                keepalive: (account.keepalive_interval_s > 0)
+                    .then(|| Duration::from_secs(account.keepalive_interval_s)),
+                retry_base: Duration::from_secs(account.retry_base_s),
+                retry_max: Duration::from_secs(account.retry_max_s),
+                user_agent: self.config.sip.user_agent.clone(),
+            };
+            let index = endpoint.add_registration(
+                RegistrationClient::new(params, fastrand::u64(..)),
+                ListenerId(listener_index as u16),
+            );
+            let next_hop = outbound_proxy.unwrap_or(registrar);
+            smol::spawn(find_registrar(
+                index,
+                next_hop,
+                transport,
+                listener_addr,
+                tx.clone(),
+            ))
+            .detach();
+        }
+    }
+}
+
+/// 32 bytes from the operating system's CSPRNG for the digest nonce HMAC.
+fn random_secret() -> [u8; 32] {
+    let mut secret = [0u8; 32];
+    if getrandom::getrandom(&mut secret).is_err() {
+        // No OS randomness (should not happen on Linux): fall back to a
+        // time-seeded generator so the gateway still runs; nonces are then
+        // guessable by a peer that can guess the start time.
+        tracing::warn!("no OS randomness; digest nonces are weaker");
+        let mut rng = fastrand::Rng::new();
+        rng.fill(&mut secret);
+    }
+    secret
+}
+
+/// Resolves a registrar until it succeeds (every 30 s), and tells the
+/// signalling loop.
+async fn find_registrar(
+    index: usize,
+    uri: SipUri,
+    transport: Transport,
+    listener: SocketAddr,
+    tx: smol::channel::Sender<Inbound>,
+) {
+    loop {
+        let msg = match resolve::targets(&uri, transport).await {
+            Ok(targets) => {
+                let local = resolve::local_address(listener, targets[0]);
+                let msg = Inbound::RegistrationTargets {
+                    index,
+                    local,
+                    targets,
+                };
+                let _ = tx.send(msg).await;
+                return;
+            }
+            Err(reason) => Inbound::RegistrationResolveFailed { index, reason },
+        };
+        if tx.send(msg).await.is_err() {
+            return;
+        }
+        smol::Timer::after(Duration::from_secs(30)).await;
+    }
+}
+
+/// The first SIGTERM/SIGINT starts a clean shutdown; a second one ends the
+/// process at once.
+async fn watch_signals(tx: smol::channel::Sender<Inbound>) {
+    use async_signal::{Signal, Signals};
+    use futures_lite::StreamExt;
+    let Ok(mut signals) = Signals::new([Signal::Term, Signal::Int]) else {
+        tracing::warn!("cannot watch SIGTERM/SIGINT; no clean shutdown");
+        return;
+    };
+    if signals.next().await.is_some() {
+        let _ = tx.send(Inbound::Shutdown).await;
+    }
+    if signals.next().await.is_some() {
+        std::process::exit(130);
     }
 }

@@ -2,14 +2,16 @@
 //! it `Inbound` items; it steps the endpoint with the current time and
 //! sends what the endpoint wants sent.
 
-use std::net::UdpSocket;
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_lite::FutureExt;
 use smol::channel::{Receiver, Sender};
 use smol::Async;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
+
+use super::status::StatusBoard;
 
 use crate::sip::endpoint::Endpoint;
 use crate::sip::message::ParseError;
@@ -33,7 +35,22 @@ pub enum Inbound {
     },
     KeepAlive,
     ConnectionClosed(ConnectionId),
+    /// A registrar's addresses were found.
+    RegistrationTargets {
+        index: usize,
+        local: SocketAddr,
+        targets: Vec<SocketAddr>,
+    },
+    RegistrationResolveFailed {
+        index: usize,
+        reason: String,
+    },
+    /// SIGTERM or SIGINT: un-register and stop.
+    Shutdown,
 }
+
+/// How long a clean shutdown waits for un-REGISTER answers.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 enum Wake {
     Input(Inbound),
@@ -48,9 +65,20 @@ pub async fn run(
     sockets: Vec<Option<Arc<Async<UdpSocket>>>>,
     idle: Vec<Duration>,
     connections: tcp::Connections,
+    status: StatusBoard,
 ) {
+    let mut stop_by: Option<Instant> = None;
     loop {
-        let deadline = endpoint.poll_timeout();
+        if let Some(stop) = stop_by {
+            if endpoint.shutdown_done() || Instant::now() >= stop {
+                info!("stopped");
+                return;
+            }
+        }
+        let deadline = match (endpoint.poll_timeout(), stop_by) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let recv = async {
             match inbound.recv().await {
                 Ok(i) => Wake::Input(i),
@@ -80,6 +108,21 @@ pub async fn run(
             }
             Wake::Input(Inbound::KeepAlive) => endpoint.note_keepalive(),
             Wake::Input(Inbound::ConnectionClosed(id)) => connections.close(id),
+            Wake::Input(Inbound::RegistrationTargets {
+                index,
+                local,
+                targets,
+            }) => endpoint.set_registration_targets(index, local, targets, now),
+            Wake::Input(Inbound::RegistrationResolveFailed { index, reason }) => {
+                endpoint.registration_resolution_failed(index, reason, now)
+            }
+            Wake::Input(Inbound::Shutdown) => {
+                if stop_by.is_none() {
+                    info!("shutting down: un-registering accounts");
+                    endpoint.shutdown(now);
+                    stop_by = Some(now + SHUTDOWN_GRACE);
+                }
+            }
             Wake::Timer => {}
             Wake::Closed => return,
         }
@@ -89,6 +132,7 @@ pub async fn run(
         while let Some(t) = endpoint.poll_transmit() {
             send(t, &sockets, &idle, &connections, &inbound_tx).await;
         }
+        status.update_registrations(endpoint.registration_status());
     }
 }
 

@@ -5,24 +5,51 @@
 //! monitors, INVITE answered with a clean 480.
 
 mod capabilities;
+mod inbound_auth;
 mod interim_uas;
+mod registrations;
 mod stats;
+
+#[cfg(test)]
+mod tests;
 
 pub use capabilities::{precheck, ACCEPT, ALLOW, SUPPORTED};
 pub use stats::EndpointStats;
 
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use tracing::{debug, info};
 
+use crate::config::{InboundAuthConfig, Side};
 use crate::sip::message::{parse_message, Framing, HeaderName, ParseError, Response, SipMessage};
+use crate::sip::registration::{RegistrationClient, RegistrationStatus};
 use crate::sip::transaction::{TimerConfig, TransactionEvent, TransactionLayer};
-use crate::sip::transport::{response_target, stamp_received, Peer, Transmit};
+use crate::sip::transport::{response_target, stamp_received, ListenerId, Peer, Transmit};
 
 #[derive(Clone, Debug)]
 pub struct EndpointConfig {
     pub user_agent: String,
     pub timers: TimerConfig,
+    /// The side of each listener, by `ListenerId`.
+    pub listener_sides: Vec<Side>,
+    pub inbound_auth: InboundAuthConfig,
+    /// Secret for the digest server's nonces; random per start.
+    pub auth_secret: [u8; 32],
+}
+
+impl EndpointConfig {
+    /// A configuration for tests and tools: default timers, one WAN listener,
+    /// no inbound authentication.
+    pub fn basic(user_agent: &str) -> Self {
+        EndpointConfig {
+            user_agent: user_agent.into(),
+            timers: TimerConfig::default(),
+            listener_sides: vec![Side::Wan],
+            inbound_auth: InboundAuthConfig::default(),
+            auth_secret: [7; 32],
+        }
+    }
 }
 
 pub struct Endpoint {
@@ -30,17 +57,71 @@ pub struct Endpoint {
     rng: fastrand::Rng,
     stats: EndpointStats,
     user_agent: String,
+    registrations: registrations::Registrations,
+    listener_sides: Vec<Side>,
+    inbound_auth: inbound_auth::InboundAuth,
 }
 
 impl Endpoint {
     /// `seed` feeds the random source for tags, so tests can fix it.
     pub fn new(config: EndpointConfig, seed: u64) -> Self {
+        let inbound_auth = inbound_auth::InboundAuth::new(
+            config.inbound_auth,
+            config.auth_secret,
+            seed,
+            Instant::now(),
+        );
         Endpoint {
+            listener_sides: config.listener_sides,
+            inbound_auth,
             transactions: TransactionLayer::new(config.timers),
             rng: fastrand::Rng::with_seed(seed),
             stats: EndpointStats::default(),
             user_agent: config.user_agent,
+            registrations: Default::default(),
         }
+    }
+
+    /// Adds an account's registration; it starts when its targets are known.
+    pub fn add_registration(&mut self, client: RegistrationClient, listener: ListenerId) -> usize {
+        self.registrations.add(client, listener)
+    }
+
+    /// The registrar's addresses for registration `index` (from DNS), and
+    /// the local address requests leave from.
+    pub fn set_registration_targets(
+        &mut self,
+        index: usize,
+        local: SocketAddr,
+        targets: Vec<SocketAddr>,
+        now: Instant,
+    ) {
+        if let Some(c) = self.registrations.client_mut(index) {
+            c.set_targets(local, targets, now);
+        }
+        self.registrations.pump(&mut self.transactions, now);
+    }
+
+    pub fn registration_resolution_failed(&mut self, index: usize, reason: String, now: Instant) {
+        if let Some(c) = self.registrations.client_mut(index) {
+            c.resolution_failed(reason, now);
+        }
+    }
+
+    /// What every registration is doing, for the status page and events.
+    pub fn registration_status(&self) -> Vec<RegistrationStatus> {
+        self.registrations.statuses()
+    }
+
+    /// Starts a clean shutdown: un-REGISTERs every account. Keep stepping
+    /// the endpoint until `shutdown_done` (or a deadline).
+    pub fn shutdown(&mut self, now: Instant) {
+        self.registrations.stop_all(now);
+        self.registrations.pump(&mut self.transactions, now);
+    }
+
+    pub fn shutdown_done(&self) -> bool {
+        !self.registrations.unregistering()
     }
 
     /// One UDP datagram.
@@ -67,6 +148,10 @@ impl Endpoint {
         match parse_message(bytes, framing) {
             Ok(SipMessage::Request(mut req)) => {
                 self.stats.requests_received += 1;
+                if self.is_wan(&from) && self.inbound_auth.is_blocked(from.remote.ip(), now) {
+                    self.stats.dropped_blocked += 1;
+                    return;
+                }
                 debug!(peer = %from, "received request:\n{}", String::from_utf8_lossy(bytes));
                 stamp_received(&mut req, &from);
                 self.transactions.handle_request(req, from, now);
@@ -112,8 +197,18 @@ impl Endpoint {
                     cancels,
                 } => {
                     let tag = self.new_tag();
-                    let mut resp: Response =
-                        interim_uas::answer(&request, cancels.is_some(), &tag, &mut self.stats);
+                    let auth = if self.is_wan(&from) {
+                        self.inbound_auth
+                            .check(&request, from.remote.ip(), &tag, now)
+                    } else {
+                        inbound_auth::AuthOutcome::Pass
+                    };
+                    let mut resp: Response = match auth {
+                        inbound_auth::AuthOutcome::Answer(r) => r,
+                        inbound_auth::AuthOutcome::Pass => {
+                            interim_uas::answer(&request, cancels.is_some(), &tag, &mut self.stats)
+                        }
+                    };
                     resp.headers
                         .push(HeaderName::Server, self.user_agent.as_str());
                     // The transaction layer logs the outcome at info.
@@ -131,13 +226,28 @@ impl Endpoint {
                 TransactionEvent::Ack { request, from } => {
                     debug!(peer = %from, call_id = request.headers.call_id().unwrap_or_default(), "ACK outside a transaction ignored: no dialogs yet");
                 }
+                TransactionEvent::Response { id, response } => {
+                    if !self.registrations.handle_response(id, &response, now) {
+                        debug!(
+                            status = response.status,
+                            "response for a transaction with no owner"
+                        );
+                    }
+                }
+                TransactionEvent::Timeout { id } => {
+                    if !self.registrations.handle_transaction_timeout(id, now) {
+                        debug!(%id, "timeout of a transaction with no owner");
+                    }
+                }
                 other => debug!(event = ?other, "transaction event with no user yet"),
             }
         }
+        self.registrations.pump(&mut self.transactions, now);
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
         self.transactions.handle_timeout(now);
+        self.registrations.handle_timeout(now);
         self.drain_events(now);
     }
 
@@ -146,7 +256,13 @@ impl Endpoint {
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.transactions.poll_timeout()
+        match (
+            self.transactions.poll_timeout(),
+            self.registrations.poll_timeout(),
+        ) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     pub fn stats(&self) -> &EndpointStats {
@@ -155,6 +271,10 @@ impl Endpoint {
 
     pub fn live_transactions(&self) -> usize {
         self.transactions.len()
+    }
+
+    fn is_wan(&self, peer: &Peer) -> bool {
+        self.listener_sides.get(peer.listener.0 as usize) == Some(&Side::Wan)
     }
 
     fn new_tag(&mut self) -> String {

@@ -11,4 +11,6 @@ pub struct EndpointStats {
     pub dropped_malformed: u64,
     pub options_answered: u64,
     pub invites_answered: u64,
+    /// Requests ignored because their source failed authentication too often.
+    pub dropped_blocked: u64,
 }

@@ -1,0 +1,29 @@
+//! State other parts of the program read (the status page, events): a
+//! snapshot the signalling loop refreshes after every step.
+
+use std::sync::{Arc, Mutex};
+
+use crate::sip::registration::RegistrationStatus;
+
+#[derive(Clone, Default)]
+pub struct StatusBoard {
+    inner: Arc<Mutex<Snapshot>>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    pub registrations: Vec<RegistrationStatus>,
+}
+
+impl StatusBoard {
+    pub fn snapshot(&self) -> Snapshot {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub(crate) fn update_registrations(&self, now: Vec<RegistrationStatus>) {
+        let mut s = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if s.registrations != now {
+            s.registrations = now;
+        }
+    }
+}

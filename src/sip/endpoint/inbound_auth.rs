@@ -1,0 +1,176 @@
+//! Digest authentication of WAN-side peers (RFC 3261 §22.2): requests of
+//! the configured methods must carry credentials for a configured user;
+//! sources that keep failing are ignored for a while.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use tracing::info;
+
+use crate::config::InboundAuthConfig;
+use crate::sip::auth::{Algorithm, Credentials, DigestServer, ServerConfig, Verdict};
+use crate::sip::message::{HeaderName, Request, Response};
+
+pub enum AuthOutcome {
+    /// Authenticated (or no authentication applies).
+    Pass,
+    /// Answer with this challenge or refusal.
+    Answer(Response),
+}
+
+struct Failures {
+    first: Instant,
+    count: u32,
+    blocked_until: Option<Instant>,
+}
+
+pub struct InboundAuth {
+    config: InboundAuthConfig,
+    algorithms: Vec<Algorithm>,
+    server: DigestServer,
+    epoch: Instant,
+    failures: HashMap<IpAddr, Failures>,
+}
+
+/// Failure records kept at most; the oldest are dropped beyond it so a
+/// spray of sources cannot grow memory without bound.
+const MAX_TRACKED_SOURCES: usize = 4096;
+
+impl InboundAuth {
+    pub fn new(config: InboundAuthConfig, secret: [u8; 32], nonce_seed: u64, now: Instant) -> Self {
+        let server = DigestServer::new(
+            secret,
+            ServerConfig {
+                nonce_lifetime_secs: config.nonce_lifetime_s,
+                nonce_seed,
+                ..ServerConfig::default()
+            },
+        );
+        InboundAuth {
+            algorithms: config.parsed_algorithms(),
+            config,
+            server,
+            epoch: now,
+            failures: HashMap::new(),
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        !self.config.users.is_empty()
+    }
+
+    /// Whether the source is being ignored after repeated failures.
+    pub fn is_blocked(&mut self, ip: IpAddr, now: Instant) -> bool {
+        match self.failures.get(&ip).and_then(|f| f.blocked_until) {
+            Some(until) if until > now => true,
+            Some(_) => {
+                self.failures.remove(&ip);
+                false
+            }
+            None => false,
+        }
+    }
+
+    pub fn check(
+        &mut self,
+        req: &Request,
+        source: IpAddr,
+        to_tag: &str,
+        now: Instant,
+    ) -> AuthOutcome {
+        if !self.enabled() || !self.config.methods.iter().any(|m| m == req.method.as_str()) {
+            return AuthOutcome::Pass;
+        }
+        let proxy = self.config.status == 407;
+        let header = if proxy {
+            HeaderName::ProxyAuthorization
+        } else {
+            HeaderName::Authorization
+        };
+        let now_secs = now.saturating_duration_since(self.epoch).as_secs();
+        let ours: Vec<Credentials> = req
+            .headers
+            .get_all(&header)
+            .filter_map(|v| Credentials::parse(v).ok())
+            .filter(|c| c.realm == self.config.realm)
+            .collect();
+        let Some(creds) = ours.first() else {
+            return AuthOutcome::Answer(self.challenge(req, to_tag, false, now_secs));
+        };
+        let users = &self.config.users;
+        let verdict = self.server.verify(
+            creds,
+            &self.config.realm,
+            &req.method,
+            &req.uri,
+            |name| {
+                users
+                    .iter()
+                    .find(|u| u.username == name)
+                    .map(|u| u.password.clone())
+            },
+            now_secs,
+        );
+        match verdict {
+            Verdict::Ok { username } => {
+                info!(%source, user = %username, method = %req.method, "authenticated");
+                self.failures.remove(&source);
+                AuthOutcome::Pass
+            }
+            Verdict::Stale => AuthOutcome::Answer(self.challenge(req, to_tag, true, now_secs)),
+            Verdict::Rejected(reason) => {
+                info!(%source, user = %creds.username, %reason, "authentication failed");
+                self.note_failure(source, now);
+                // The reason stays in the log: telling the peer whether the
+                // user or the password was wrong would help a guesser.
+                AuthOutcome::Answer(Response::for_request(req, 403, Some(to_tag)))
+            }
+        }
+    }
+
+    fn challenge(&mut self, req: &Request, to_tag: &str, stale: bool, now_secs: u64) -> Response {
+        let proxy = self.config.status == 407;
+        let mut r = Response::for_request(req, self.config.status, Some(to_tag));
+        let header = if proxy {
+            HeaderName::ProxyAuthenticate
+        } else {
+            HeaderName::WwwAuthenticate
+        };
+        for alg in self.algorithms.clone() {
+            let c = self
+                .server
+                .challenge(&self.config.realm, now_secs, stale, alg);
+            r.headers.push(header.clone(), c.to_header_value());
+        }
+        r
+    }
+
+    fn note_failure(&mut self, source: IpAddr, now: Instant) {
+        let window = Duration::from_secs(self.config.failure_window_s);
+        if self.failures.len() >= MAX_TRACKED_SOURCES && !self.failures.contains_key(&source) {
+            if let Some(oldest) = self
+                .failures
+                .iter()
+                .min_by_key(|(_, f)| f.first)
+                .map(|(ip, _)| *ip)
+            {
+                self.failures.remove(&oldest);
+            }
+        }
+        let f = self.failures.entry(source).or_insert(Failures {
+            first: now,
+            count: 0,
+            blocked_until: None,
+        });
+        if now.saturating_duration_since(f.first) > window {
+            f.first = now;
+            f.count = 0;
+        }
+        f.count += 1;
+        if f.count >= self.config.max_failures {
+            f.blocked_until = Some(now + Duration::from_secs(self.config.block_s));
+            info!(%source, failures = f.count, block_s = self.config.block_s, "too many authentication failures; ignoring the source");
+        }
+    }
+}
