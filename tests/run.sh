@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The one test command. Installs what the tests need (idempotently), then
 # runs every check and test: formatting, lints, unit tests, the malformed
-# message corpus, end-to-end tests against real sipp peers, and the RFC 4475
-# torture run.
+# message corpus, end-to-end tests against real sipp peers and a real DNS
+# server (dnsmasq), and the RFC 4475 torture run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +12,9 @@ command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
 command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+# dnsmasq is the real DNS server of tests/dns_e2e.rs (dnsmasq-base: the
+# binary only, no service that starts by itself). It lives in /usr/sbin.
+command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
 if [ ${#need[@]} -gt 0 ]; then
     echo "tests/run.sh: installing ${need[*]}"
     sudo=""
@@ -23,6 +26,7 @@ fi
 for tool in sipp tcpdump; do
     command -v "$tool" >/dev/null 2>&1 || { echo "tests/run.sh: $tool is still missing after apt-get" >&2; exit 1; }
 done
+command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || { echo "tests/run.sh: dnsmasq is still missing after apt-get" >&2; exit 1; }
 
 # --- checks and tests --------------------------------------------------------
 echo "== cargo fmt --check"

@@ -2,6 +2,7 @@
 //! and the endpoint core.
 
 pub mod auth;
+pub mod dns;
 pub mod endpoint;
 pub mod message;
 pub mod registration;
