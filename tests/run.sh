@@ -15,6 +15,9 @@ command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 # dnsmasq is the real DNS server of tests/dns_e2e.rs (dnsmasq-base: the
 # binary only, no service that starts by itself). It lives in /usr/sbin.
 command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
+# Kamailio is the SHA-256 registrar of tests/e2e_registration.rs (sipp 3.6
+# verifies only MD5). The tests run it on loopback themselves.
+command -v kamailio >/dev/null 2>&1 || [ -x /usr/sbin/kamailio ] || need+=(kamailio)
 if [ ${#need[@]} -gt 0 ]; then
     echo "tests/run.sh: installing ${need[*]}"
     sudo=""
@@ -27,6 +30,12 @@ for tool in sipp tcpdump; do
     command -v "$tool" >/dev/null 2>&1 || { echo "tests/run.sh: $tool is still missing after apt-get" >&2; exit 1; }
 done
 command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || { echo "tests/run.sh: dnsmasq is still missing after apt-get" >&2; exit 1; }
+command -v kamailio >/dev/null 2>&1 || [ -x /usr/sbin/kamailio ] || { echo "tests/run.sh: kamailio is still missing after apt-get" >&2; exit 1; }
+# The package enables a system service on port 5060; the tests need that
+# port for the gateway's defaults, so keep the service off where systemd runs.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled kamailio >/dev/null 2>&1; then
+    ${sudo:-} systemctl disable --now kamailio >/dev/null 2>&1 || true
+fi
 
 # --- checks and tests --------------------------------------------------------
 echo "== cargo fmt --check"

@@ -1,34 +1,49 @@
-//! Finding a registrar's addresses and the local address to reach it from.
-//!
-//! Interim: names are resolved with the system resolver (A/AAAA). RFC 3263
-//! SRV lookup and failover ordering replace this with the DNS module.
+//! Finding a registrar's addresses (RFC 3263: SRV, then A/AAAA, through
+//! the DNS module) and the local address to reach it from.
 
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
+use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 
-use crate::sip::message::{Host, SipUri};
+use crate::sip::dns::{Resolver, ResolverConfig};
+use crate::sip::message::{Host, SipUri, Uri};
 use crate::sip::transport::Transport;
 
-/// The addresses of `uri`, in the order to try them.
+/// The addresses of `uri` for `transport`, in the order to try them.
 pub async fn targets(uri: &SipUri, transport: Transport) -> Result<Vec<SocketAddr>, String> {
-    let default_port = if uri.secure { 5061 } else { 5060 };
-    let port = uri.port.unwrap_or(default_port);
-    let _ = transport;
-    match &uri.host {
-        Host::Ipv4(a) => Ok(vec![SocketAddr::new(IpAddr::V4(*a), port)]),
-        Host::Ipv6(a) => Ok(vec![SocketAddr::new(IpAddr::V6(*a), port)]),
-        Host::Domain(name) => {
-            let name = name.clone();
-            let found = smol::unblock(move || {
+    let mut uri = uri.clone();
+    if transport == Transport::Tcp && uri.params.value("transport").is_none() {
+        uri.params.set("transport", Some("tcp".into()));
+    }
+    match ResolverConfig::from_system() {
+        Ok(config) => {
+            let list = Resolver::new(config)
+                .locate(&Uri::Sip(uri.clone()))
+                .await
+                .map_err(|e| e.to_string())?;
+            let found: Vec<SocketAddr> = list
+                .targets()
+                .iter()
+                .filter(|t| t.transport == transport && !t.tls)
+                .map(|t| t.addr)
+                .collect();
+            if found.is_empty() {
+                return Err(format!("{} has no {transport} target", uri.host));
+            }
+            Ok(found)
+        }
+        // No usable resolv.conf: the system resolver still knows /etc/hosts.
+        Err(_) => {
+            let port = uri.port.unwrap_or(if uri.secure { 5061 } else { 5060 });
+            let name = match &uri.host {
+                Host::Domain(d) => d.clone(),
+                other => other.to_string().trim_matches(['[', ']']).to_string(),
+            };
+            smol::unblock(move || {
                 (name.as_str(), port)
                     .to_socket_addrs()
                     .map(|it| it.collect::<Vec<_>>())
                     .map_err(|e| format!("cannot resolve {name}: {e}"))
             })
-            .await?;
-            if found.is_empty() {
-                return Err(format!("{} has no address", uri.host));
-            }
-            Ok(found)
+            .await
         }
     }
 }

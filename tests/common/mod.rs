@@ -114,6 +114,20 @@ impl GatewayProcess {
         SocketAddr::new(self.ip, self.wan_port)
     }
 
+    /// SIGTERM, as systemd stops the service; waits for the process to end.
+    pub fn terminate(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let end = Instant::now() + timeout;
+        while Instant::now() < end {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
@@ -160,6 +174,66 @@ fn tail(s: &str, n: usize) -> &str {
 
 pub fn scenario(name: &str) -> PathBuf {
     Path::new(MANIFEST_DIR).join("tests/sipp").join(name)
+}
+
+/// A sipp running in the background (a registrar, a UAS), collected later.
+pub struct SippBackground {
+    child: Child,
+    work: PathBuf,
+}
+
+impl SippBackground {
+    pub fn start(args: &[&str]) -> SippBackground {
+        let work = std::env::temp_dir().join(format!(
+            "pbxgate-sipp-bg-{}-{}",
+            std::process::id(),
+            fastrand_suffix()
+        ));
+        std::fs::create_dir_all(&work).expect("sipp dir");
+        let child = Command::new("sipp")
+            .args(args)
+            .args(["-nostdin", "-timeout", "90s", "-timeout_error"])
+            .current_dir(&work)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(work.join("stdout")).expect("file"))
+            .stderr(std::fs::File::create(work.join("stderr")).expect("file"))
+            .spawn()
+            .expect("sipp must be installed (tests/run.sh installs sip-tester)");
+        // Let it bind before the gateway sends to it.
+        std::thread::sleep(Duration::from_millis(300));
+        SippBackground { child, work }
+    }
+
+    /// Waits for sipp to end by itself.
+    pub fn wait(mut self, timeout: Duration) -> SippRun {
+        let end = Instant::now() + timeout;
+        let code = loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                break status.code();
+            }
+            if Instant::now() > end {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let stdout = std::fs::read_to_string(self.work.join("stdout")).unwrap_or_default();
+        let stderr = std::fs::read_to_string(self.work.join("stderr")).unwrap_or_default();
+        SippRun {
+            code,
+            stdout,
+            stderr,
+        }
+    }
+}
+
+impl Drop for SippBackground {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.work);
+    }
 }
 
 /// Runs sipp to completion (killed after `timeout`).

@@ -96,6 +96,7 @@ pub struct RegistrationClient {
     stopping: bool,
     /// The Contact address of the REGISTER most recently built.
     sent_contact: Option<SocketAddr>,
+    unregister_challenged: bool,
 }
 
 impl RegistrationClient {
@@ -126,6 +127,7 @@ impl RegistrationClient {
             state: RegistrationState::Starting,
             stopping: false,
             sent_contact: None,
+            unregister_challenged: false,
         }
     }
 
@@ -217,6 +219,24 @@ impl RegistrationClient {
         match purpose {
             Purpose::Keepalive => self.keepalive_answered(resp, now),
             Purpose::Unregister => {
+                if matches!(resp.status, 401 | 407) && !self.unregister_challenged {
+                    // Registrars challenge the un-REGISTER like any other.
+                    self.unregister_challenged = true;
+                    let header = if resp.status == 407 {
+                        HeaderName::ProxyAuthenticate
+                    } else {
+                        HeaderName::WwwAuthenticate
+                    };
+                    let offered: Vec<Challenge> = challenges(&resp.headers, &header)
+                        .into_iter()
+                        .filter_map(Result::ok)
+                        .collect();
+                    if let Some(c) = choose(&offered).cloned() {
+                        let req = self.build_register(0, Some((c, resp.status == 407)));
+                        self.push(req, Purpose::Unregister);
+                        return;
+                    }
+                }
                 info!(account = %self.params.account, status = resp.status, "un-registered");
                 self.state = RegistrationState::Unregistered;
             }
@@ -396,6 +416,7 @@ impl RegistrationClient {
             attempt.answered += 1;
         }
         attempt.last_nonce = Some(challenge.nonce.clone());
+        info!(account = %self.params.account, realm = %challenge.realm, algorithm = %challenge.algorithm, stale = challenge.stale, "answering digest challenge");
         self.last_challenge = Some((challenge, proxy));
         self.resend(now);
     }

@@ -399,7 +399,12 @@ fn stop_unregisters_with_expires_zero() {
     assert_eq!(un.purpose, Purpose::Unregister);
     assert_eq!(header(&un, HeaderName::Expires), "0");
     assert!(header(&un, HeaderName::Contact).ends_with("expires=0"));
-    h.answer(&un, ok(&un, 0), 5.1);
+    h.answer(&un, challenge(&un, "n9", ""), 5.1);
+    let un = h.next();
+    assert_eq!(un.purpose, Purpose::Unregister);
+    assert!(header(&un, HeaderName::Authorization).contains("nonce=\"n9\""));
+    assert_eq!(header(&un, HeaderName::Expires), "0");
+    h.answer(&un, ok(&un, 0), 5.2);
     assert_eq!(state(&h), RegistrationState::Unregistered);
     assert_eq!(h.client.poll_timeout(), None);
 }
