@@ -271,3 +271,43 @@ fn callers_are_challenged_admitted_or_refused() {
         String::from_utf8_lossy(&replay.stderr)
     );
 }
+
+#[test]
+fn registers_over_tcp() {
+    let registrar = SippBackground::start(&[
+        "-sf",
+        scenario("registrar_423_uas.xml").to_str().unwrap(),
+        "-t",
+        "t1",
+        "-i",
+        "127.0.20.8",
+        "-p",
+        "35160",
+        "-m",
+        "1",
+    ]);
+    let gw = GatewayProcess::start(
+        "127.0.21.8",
+        35060,
+        &account("sip:127.0.20.8:35160", "transport = \"tcp\""),
+    );
+    let run = registrar.wait(Duration::from_secs(20));
+    run.assert_success("sipp registrar over TCP");
+    assert!(
+        wait_for_log(&gw, "registered", Duration::from_secs(5)),
+        "{}",
+        gw.log()
+    );
+    assert!(gw.log().contains("transport=tcp"), "{}", gw.log());
+    // sipp has ended and closed the connection: the gateway notices that
+    // its binding is unreachable and registers again.
+    assert!(
+        wait_for_log(
+            &gw,
+            "connection to the registrar closed; registering again",
+            Duration::from_secs(5)
+        ),
+        "{}",
+        gw.log()
+    );
+}

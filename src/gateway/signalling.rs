@@ -34,7 +34,10 @@ pub enum Inbound {
         from: Peer,
     },
     KeepAlive,
-    ConnectionClosed(ConnectionId),
+    ConnectionClosed {
+        id: ConnectionId,
+        remote: SocketAddr,
+    },
     /// A registrar's addresses were found.
     RegistrationTargets {
         index: usize,
@@ -107,7 +110,10 @@ pub async fn run(
                 endpoint.handle_parse_error(&err, from)
             }
             Wake::Input(Inbound::KeepAlive) => endpoint.note_keepalive(),
-            Wake::Input(Inbound::ConnectionClosed(id)) => connections.close(id),
+            Wake::Input(Inbound::ConnectionClosed { id, remote }) => {
+                connections.close(id);
+                endpoint.connection_lost(remote, now);
+            }
             Wake::Input(Inbound::RegistrationTargets {
                 index,
                 local,

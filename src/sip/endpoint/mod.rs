@@ -120,6 +120,12 @@ impl Endpoint {
         self.registrations.pump(&mut self.transactions, now);
     }
 
+    /// A TCP connection closed (by the peer, an error or the idle timer).
+    pub fn connection_lost(&mut self, remote: SocketAddr, now: Instant) {
+        self.registrations.connection_lost(remote, now);
+        self.registrations.pump(&mut self.transactions, now);
+    }
+
     pub fn shutdown_done(&self) -> bool {
         !self.registrations.unregistering()
     }

@@ -38,6 +38,15 @@ impl Registrations {
     /// Starts a client transaction for every request the clients queued.
     pub fn pump(&mut self, transactions: &mut TransactionLayer, now: Instant) {
         for (i, slot) in self.slots.iter_mut().enumerate() {
+            if let Some(remote) = slot.client.poll_crlf_ping() {
+                let to = Peer {
+                    listener: slot.listener,
+                    transport: crate::sip::transport::Transport::Tcp,
+                    remote,
+                    connection: None,
+                };
+                transactions.send_stateless(to, b"\r\n\r\n".to_vec());
+            }
             while let Some(out) = slot.client.poll_request() {
                 let to = Peer {
                     listener: slot.listener,
@@ -98,6 +107,12 @@ impl Registrations {
             .iter()
             .filter_map(|s| s.client.poll_timeout())
             .min()
+    }
+
+    pub fn connection_lost(&mut self, remote: std::net::SocketAddr, now: Instant) {
+        for slot in &mut self.slots {
+            slot.client.connection_lost(remote, now);
+        }
     }
 
     /// Un-registers every account; returns how many un-REGISTERs were sent.

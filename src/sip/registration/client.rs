@@ -97,6 +97,8 @@ pub struct RegistrationClient {
     /// The Contact address of the REGISTER most recently built.
     sent_contact: Option<SocketAddr>,
     unregister_challenged: bool,
+    /// A CRLF keep-alive to write on the TCP connection to this address.
+    crlf_ping: Option<SocketAddr>,
 }
 
 impl RegistrationClient {
@@ -128,6 +130,7 @@ impl RegistrationClient {
             stopping: false,
             sent_contact: None,
             unregister_challenged: false,
+            crlf_ping: None,
         }
     }
 
@@ -168,6 +171,24 @@ impl RegistrationClient {
 
     pub fn poll_request(&mut self) -> Option<OutgoingRequest> {
         self.outbox.pop_front()
+    }
+
+    /// A CRLF keep-alive to write on the TCP connection to the registrar.
+    pub fn poll_crlf_ping(&mut self) -> Option<SocketAddr> {
+        self.crlf_ping.take()
+    }
+
+    /// The TCP connection to `remote` closed. If it carried this
+    /// registration, the binding is unreachable: register again.
+    pub fn connection_lost(&mut self, remote: SocketAddr, now: Instant) {
+        let ours = self.params.transport == Transport::Tcp
+            && self.targets.get(self.target) == Some(&remote)
+            && matches!(self.state, RegistrationState::Registered { .. });
+        if ours && !self.stopping {
+            warn!(account = %self.params.account, %remote, "connection to the registrar closed; registering again");
+            self.attempt = None;
+            self.send_register(now);
+        }
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
@@ -546,10 +567,18 @@ impl RegistrationClient {
     }
 
     fn send_keepalive(&mut self, now: Instant) {
-        let _ = now;
         let Some(to) = self.targets.get(self.target).copied() else {
             return;
         };
+        if self.params.transport == Transport::Tcp {
+            // RFC 5626 §4.4.1: a double-CRLF ping on the connection; a lost
+            // connection is reported by the transport (`connection_lost`).
+            self.crlf_ping = Some(to);
+            if let Some(k) = self.params.keepalive {
+                self.keepalive_at = Some(now + k);
+            }
+            return;
+        }
         let mut req = Request::new(Method::Options, Uri::Sip(self.params.registrar.clone()));
         self.cseq += 1;
         self.common_headers(&mut req, Method::Options);

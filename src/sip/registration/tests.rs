@@ -420,3 +420,31 @@ fn no_password_configured_is_a_clear_failure() {
         matches!(state(&h), RegistrationState::Failing { reason, .. } if reason.contains("none are configured"))
     );
 }
+
+#[test]
+fn tcp_keepalive_is_a_crlf_ping_and_a_closed_connection_registers_again() {
+    let mut p = params();
+    p.transport = Transport::Tcp;
+    p.keepalive = Some(Duration::from_secs(30));
+    let mut h = Harness::new(p);
+    let first = h.start(&[REGISTRAR]);
+    assert!(header(&first, HeaderName::Via).starts_with("SIP/2.0/TCP"));
+    assert!(header(&first, HeaderName::Contact).contains(";transport=tcp"));
+    h.answer(&first, ok(&first, 3600), 0.0);
+    for n in 1..=3 {
+        h.step(30.0 * f64::from(n));
+        assert_eq!(
+            h.client.poll_crlf_ping(),
+            Some(REGISTRAR.parse().unwrap()),
+            "ping {n}"
+        );
+        h.none();
+    }
+    // Another connection closing means nothing to this registration.
+    h.client
+        .connection_lost("192.0.2.99:5060".parse().unwrap(), h.at(95.0));
+    h.none();
+    h.client
+        .connection_lost(REGISTRAR.parse().unwrap(), h.at(96.0));
+    assert_eq!(h.next().purpose, Purpose::Register);
+}

@@ -223,6 +223,11 @@ async fn read_loop(
         }
     }
     if let Some(id) = peer.connection {
-        let _ = inbound.send(Inbound::ConnectionClosed(id)).await;
+        let _ = inbound
+            .send(Inbound::ConnectionClosed {
+                id,
+                remote: peer.remote,
+            })
+            .await;
     }
 }
