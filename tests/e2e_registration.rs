@@ -311,3 +311,77 @@ fn registers_over_tcp() {
         gw.log()
     );
 }
+
+/// The registrar's name resolves through SRV (dnsmasq on loopback) to two
+/// targets; the preferred one is dead, so the REGISTER times out there and
+/// the gateway fails over to the second (RFC 3263 §4.3).
+#[test]
+fn registrar_found_by_srv_with_failover_to_the_next_target() {
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let dnsmasq = ["/usr/sbin/dnsmasq", "/usr/bin/dnsmasq"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .unwrap_or("dnsmasq");
+    let _dns = Kill(
+        Command::new(dnsmasq)
+            .args([
+                "--no-daemon",
+                "--conf-file=/dev/null",
+                "--pid-file=",
+                "--no-resolv",
+                "--no-hosts",
+                "--bind-interfaces",
+                "--listen-address=127.0.53.2",
+                "--port=5399",
+                "--local=/reg.test/",
+                "--srv-host=_sip._udp.reg.test,dead.reg.test,35160,10,0",
+                "--srv-host=_sip._udp.reg.test,live.reg.test,35160,20,0",
+                "--host-record=dead.reg.test,127.0.40.1",
+                "--host-record=live.reg.test,127.0.40.2",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dnsmasq (tests/run.sh installs dnsmasq-base)"),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let registrar = SippBackground::start(&[
+        "-sf",
+        scenario("registrar_423_uas.xml").to_str().unwrap(),
+        "-t",
+        "u1",
+        "-i",
+        "127.0.40.2",
+        "-p",
+        "35160",
+        "-m",
+        "1",
+    ]);
+    let gw = GatewayProcess::start(
+        "127.0.21.6",
+        35060,
+        &format!(
+            "[dns]\nnameservers = [\"127.0.53.2:5399\"]\n\n{}",
+            account("sip:reg.test", "")
+        ),
+    );
+    let run = registrar.wait(Duration::from_secs(40));
+    run.assert_success("registrar reached through SRV failover");
+    assert!(
+        wait_for_log(&gw, "registered", Duration::from_secs(5)),
+        "{}",
+        gw.log()
+    );
+    assert!(
+        gw.log().contains("127.0.40.2:35160"),
+        "registered through the second SRV target:\n{}",
+        gw.log()
+    );
+}

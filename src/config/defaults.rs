@@ -54,6 +54,10 @@ block_s = 300
 nonce_lifetime_s = 300
 # users = [{ username = "retreaver", password = "secret" }]
 
+[dns]
+# Nameservers for registrar and proxy names; empty = /etc/resolv.conf.
+nameservers = []
+
 [log]
 # error, warn, info, debug or trace (RUST_LOG overrides it).
 level = "info"

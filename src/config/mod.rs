@@ -13,5 +13,5 @@ pub use account::AccountConfig;
 pub use defaults::DEFAULT_CONFIG_TOML;
 pub use error::ConfigError;
 pub use inbound_auth::{InboundAuthConfig, InboundUser};
-pub use schema::{Config, ListenerConfig, LogConfig, Side, SipConfig, TransportName};
+pub use schema::{Config, DnsConfig, ListenerConfig, LogConfig, Side, SipConfig, TransportName};
 pub use store::{ConfigStore, Loaded};

@@ -19,7 +19,16 @@ pub struct Config {
     #[serde(rename = "account")]
     pub accounts: Vec<AccountConfig>,
     pub inbound_auth: InboundAuthConfig,
+    pub dns: DnsConfig,
     pub log: LogConfig,
+}
+
+/// Where names (registrars, proxies) are looked up.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsConfig {
+    /// Nameservers to ask, e.g. ["192.168.1.1:53"]; empty = /etc/resolv.conf.
+    pub nameservers: Vec<SocketAddr>,
 }
 
 /// Which side of the box a listener faces: the cloud (`wan`) or the PBX (`lan`).
@@ -99,6 +108,7 @@ impl Default for Config {
             ],
             accounts: Vec::new(),
             inbound_auth: InboundAuthConfig::default(),
+            dns: DnsConfig::default(),
             log: LogConfig::default(),
         }
     }

@@ -243,6 +243,7 @@ impl Gateway {
                 next_hop,
                 transport,
                 listener_addr,
+                self.config.dns.nameservers.clone(),
                 tx.clone(),
             ))
             .detach();
@@ -271,10 +272,11 @@ async fn find_registrar(
     uri: SipUri,
     transport: Transport,
     listener: SocketAddr,
+    nameservers: Vec<SocketAddr>,
     tx: smol::channel::Sender<Inbound>,
 ) {
     loop {
-        let msg = match resolve::targets(&uri, transport).await {
+        let msg = match resolve::targets(&uri, transport, &nameservers).await {
             Ok(targets) => {
                 let local = resolve::local_address(listener, targets[0]);
                 let msg = Inbound::RegistrationTargets {

@@ -8,12 +8,24 @@ use crate::sip::message::{Host, SipUri, Uri};
 use crate::sip::transport::Transport;
 
 /// The addresses of `uri` for `transport`, in the order to try them.
-pub async fn targets(uri: &SipUri, transport: Transport) -> Result<Vec<SocketAddr>, String> {
+pub async fn targets(
+    uri: &SipUri,
+    transport: Transport,
+    nameservers: &[SocketAddr],
+) -> Result<Vec<SocketAddr>, String> {
     let mut uri = uri.clone();
     if transport == Transport::Tcp && uri.params.value("transport").is_none() {
         uri.params.set("transport", Some("tcp".into()));
     }
-    match ResolverConfig::from_system() {
+    let config = match nameservers.first() {
+        Some(first) => {
+            let mut c = ResolverConfig::with_nameserver(*first);
+            c.nameservers = nameservers.to_vec();
+            Ok(c)
+        }
+        None => ResolverConfig::from_system(),
+    };
+    match config {
         Ok(config) => {
             let list = Resolver::new(config)
                 .locate(&Uri::Sip(uri.clone()))

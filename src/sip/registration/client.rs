@@ -368,7 +368,12 @@ impl RegistrationClient {
         let granted_d = Duration::from_secs(u64::from(granted));
         let contact_text = self.contact_uri(contact).to_string();
         if !matches!(self.state, RegistrationState::Registered { .. }) {
-            info!(account = %self.params.account, contact = %contact_text, expires = granted, "registered");
+            let registrar = self
+                .targets
+                .get(self.target)
+                .map(|a| a.to_string())
+                .unwrap_or_default();
+            info!(account = %self.params.account, %registrar, contact = %contact_text, expires = granted, "registered");
         }
         self.state = RegistrationState::Registered {
             expires_at: now + granted_d,
