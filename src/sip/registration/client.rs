@@ -99,7 +99,12 @@ pub struct RegistrationClient {
     unregister_challenged: bool,
     /// A CRLF keep-alive to write on the TCP connection to this address.
     crlf_ping: Option<SocketAddr>,
+    /// Re-registrations in a row for a changed address; bounded so that a
+    /// registrar reporting a different address each time cannot cause a storm.
+    address_changes: u8,
 }
+
+const MAX_ADDRESS_CHANGES: u8 = 2;
 
 impl RegistrationClient {
     pub fn new(params: RegistrationParams, seed: u64) -> Self {
@@ -131,6 +136,7 @@ impl RegistrationClient {
             sent_contact: None,
             unregister_challenged: false,
             crlf_ping: None,
+            address_changes: 0,
         }
     }
 
@@ -350,7 +356,9 @@ impl RegistrationClient {
         if self.params.public_address.is_none()
             && contact != self.registered_contact_sent()
             && contact.is_some()
+            && self.address_changes < MAX_ADDRESS_CHANGES
         {
+            self.address_changes += 1;
             info!(account = %self.params.account, public = ?contact, "registrar sees another address; registering it");
             // The registrar did bind the address we sent: remove it with the
             // corrected registration.
@@ -364,6 +372,7 @@ impl RegistrationClient {
             return;
         }
         self.failures = 0;
+        self.address_changes = 0;
         self.registered_contact = contact;
         let granted_d = Duration::from_secs(u64::from(granted));
         let contact_text = self.contact_uri(contact).to_string();

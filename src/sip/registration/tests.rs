@@ -448,3 +448,28 @@ fn tcp_keepalive_is_a_crlf_ping_and_a_closed_connection_registers_again() {
         .connection_lost(REGISTRAR.parse().unwrap(), h.at(96.0));
     assert_eq!(h.next().purpose, Purpose::Register);
 }
+
+#[test]
+fn a_registrar_reporting_a_new_address_every_time_causes_no_storm() {
+    let mut h = Harness::new(params());
+    let mut out = h.start(&[REGISTRAR]);
+    let mut sent = 1;
+    for port in 40000..40010 {
+        let mut r = ok(&out, 600);
+        r.headers.set(
+            HeaderName::Via,
+            header(&out, HeaderName::Via)
+                .replace(";rport", &format!(";rport={port};received=203.0.113.9")),
+        );
+        h.answer(&out, r, 0.0);
+        match h.client.poll_request() {
+            Some(next) => {
+                sent += 1;
+                out = next;
+            }
+            None => break,
+        }
+    }
+    assert!(sent <= 3, "{sent} REGISTERs for one registration");
+    assert!(matches!(state(&h), RegistrationState::Registered { .. }));
+}
