@@ -18,6 +18,22 @@ fn account(registrar: &str, extra: &str) -> String {
     )
 }
 
+/// sipp playing a registrar that answers 423 (Min-Expires: 120), then 200.
+fn registrar_423(ip: &str, transport: &str) -> SippBackground {
+    SippBackground::start(&[
+        "-sf",
+        scenario("registrar_423_uas.xml").to_str().unwrap(),
+        "-t",
+        transport,
+        "-i",
+        ip,
+        "-p",
+        "35160",
+        "-m",
+        "1",
+    ])
+}
+
 fn wait_for_log(gw: &GatewayProcess, needle: &str, timeout: Duration) -> bool {
     let end = Instant::now() + timeout;
     while Instant::now() < end {
@@ -82,18 +98,7 @@ fn registers_with_md5_refreshes_learns_its_address_and_unregisters() {
 
 #[test]
 fn interval_too_brief_is_retried_with_min_expires() {
-    let registrar = SippBackground::start(&[
-        "-sf",
-        scenario("registrar_423_uas.xml").to_str().unwrap(),
-        "-t",
-        "u1",
-        "-i",
-        "127.0.20.2",
-        "-p",
-        "35160",
-        "-m",
-        "1",
-    ]);
+    let registrar = registrar_423("127.0.20.2", "u1");
     let gw = GatewayProcess::start("127.0.21.2", 35060, &account("sip:127.0.20.2:35160", ""));
     let run = registrar.wait(Duration::from_secs(20));
     run.assert_success("sipp registrar answering 423 then 200");
@@ -120,18 +125,7 @@ fn recovers_after_the_registrar_was_down() {
         "{}",
         gw.log()
     );
-    let registrar = SippBackground::start(&[
-        "-sf",
-        scenario("registrar_423_uas.xml").to_str().unwrap(),
-        "-t",
-        "u1",
-        "-i",
-        "127.0.20.3",
-        "-p",
-        "35160",
-        "-m",
-        "1",
-    ]);
+    let registrar = registrar_423("127.0.20.3", "u1");
     let run = registrar.wait(Duration::from_secs(30));
     run.assert_success("registrar reached after it came up");
     assert!(
@@ -274,18 +268,7 @@ fn callers_are_challenged_admitted_or_refused() {
 
 #[test]
 fn registers_over_tcp() {
-    let registrar = SippBackground::start(&[
-        "-sf",
-        scenario("registrar_423_uas.xml").to_str().unwrap(),
-        "-t",
-        "t1",
-        "-i",
-        "127.0.20.8",
-        "-p",
-        "35160",
-        "-m",
-        "1",
-    ]);
+    let registrar = registrar_423("127.0.20.8", "t1");
     let gw = GatewayProcess::start(
         "127.0.21.8",
         35060,
@@ -352,18 +335,7 @@ fn registrar_found_by_srv_with_failover_to_the_next_target() {
             .expect("dnsmasq (tests/run.sh installs dnsmasq-base)"),
     );
     std::thread::sleep(Duration::from_millis(500));
-    let registrar = SippBackground::start(&[
-        "-sf",
-        scenario("registrar_423_uas.xml").to_str().unwrap(),
-        "-t",
-        "u1",
-        "-i",
-        "127.0.40.2",
-        "-p",
-        "35160",
-        "-m",
-        "1",
-    ]);
+    let registrar = registrar_423("127.0.40.2", "u1");
     let gw = GatewayProcess::start(
         "127.0.21.6",
         35060,

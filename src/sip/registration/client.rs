@@ -249,16 +249,7 @@ impl RegistrationClient {
                 if matches!(resp.status, 401 | 407) && !self.unregister_challenged {
                     // Registrars challenge the un-REGISTER like any other.
                     self.unregister_challenged = true;
-                    let header = if resp.status == 407 {
-                        HeaderName::ProxyAuthenticate
-                    } else {
-                        HeaderName::WwwAuthenticate
-                    };
-                    let offered: Vec<Challenge> = challenges(&resp.headers, &header)
-                        .into_iter()
-                        .filter_map(Result::ok)
-                        .collect();
-                    if let Some(c) = choose(&offered).cloned() {
+                    if let Some(c) = best_challenge(resp) {
                         let req = self.build_register(0, Some((c, resp.status == 407)));
                         self.push(req, Purpose::Unregister);
                         return;
@@ -396,16 +387,7 @@ impl RegistrationClient {
 
     fn challenged(&mut self, resp: &Response, now: Instant) {
         let proxy = resp.status == 407;
-        let header = if proxy {
-            HeaderName::ProxyAuthenticate
-        } else {
-            HeaderName::WwwAuthenticate
-        };
-        let offered: Vec<Challenge> = challenges(&resp.headers, &header)
-            .into_iter()
-            .filter_map(Result::ok)
-            .collect();
-        let Some(challenge) = choose(&offered).cloned() else {
+        let Some(challenge) = best_challenge(resp) else {
             self.attempt = None;
             self.fail(
                 format!(
@@ -708,6 +690,21 @@ impl RegistrationClient {
         }
         req
     }
+}
+
+/// The strongest digest challenge of a 401 (WWW-Authenticate) or 407
+/// (Proxy-Authenticate) that the gateway can answer.
+fn best_challenge(resp: &Response) -> Option<Challenge> {
+    let header = if resp.status == 407 {
+        HeaderName::ProxyAuthenticate
+    } else {
+        HeaderName::WwwAuthenticate
+    };
+    let offered: Vec<Challenge> = challenges(&resp.headers, &header)
+        .into_iter()
+        .filter_map(Result::ok)
+        .collect();
+    choose(&offered).cloned()
 }
 
 fn retry_after(resp: &Response) -> Option<Duration> {
