@@ -93,6 +93,12 @@ impl AccountConfig {
             ));
         }
         match Uri::parse(&self.registrar) {
+            Ok(Uri::Sip(u)) if u.secure => {
+                return Err(ConfigError::invalid(
+                    field("registrar"),
+                    "sips: needs TLS, which the gateway does not speak yet; use sip:",
+                ))
+            }
             Ok(Uri::Sip(u)) if u.user.is_none() => {
                 if let Some(t) = u.params.value("transport") {
                     let wanted = match self.transport {
@@ -180,10 +186,13 @@ impl AccountConfig {
                 "must be 0 (off) or 5..=3600 seconds",
             ));
         }
-        if self.retry_base_s == 0 || self.retry_max_s < self.retry_base_s {
+        if self.retry_base_s == 0
+            || self.retry_max_s < self.retry_base_s
+            || self.retry_max_s > 86_400
+        {
             return Err(ConfigError::invalid(
                 field("retry_max_s"),
-                "retry_base_s must be at least 1 and retry_max_s at least retry_base_s",
+                "retry_base_s must be at least 1, and retry_max_s between retry_base_s and 86400",
             ));
         }
         Ok(())

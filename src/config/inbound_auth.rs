@@ -87,6 +87,12 @@ impl InboundAuthConfig {
                 ));
             }
         }
+        if self.block_s > 86_400 || self.failure_window_s > 86_400 {
+            return Err(ConfigError::invalid(
+                f("block_s"),
+                "block_s and failure_window_s must be at most 86400 (a day)",
+            ));
+        }
         if self.max_failures == 0 || self.failure_window_s == 0 {
             return Err(ConfigError::invalid(
                 f("max_failures"),

@@ -276,23 +276,41 @@ async fn find_registrar(
     tx: smol::channel::Sender<Inbound>,
 ) {
     loop {
-        let msg = match resolve::targets(&uri, transport, &nameservers).await {
-            Ok(targets) => {
+        let found = resolve::targets(&uri, transport, &nameservers).await;
+        // Only targets of the listener's address family can be reached from
+        // its socket.
+        let found = found.map(|t| {
+            t.into_iter()
+                .filter(|a| a.is_ipv4() == listener.is_ipv4())
+                .collect::<Vec<_>>()
+        });
+        let (msg, again) = match found {
+            Ok(targets) if !targets.is_empty() => {
                 let local = resolve::local_address(listener, targets[0]);
                 let msg = Inbound::RegistrationTargets {
                     index,
                     local,
                     targets,
                 };
-                let _ = tx.send(msg).await;
-                return;
+                // Providers move their servers: look again now and then.
+                (msg, Duration::from_secs(300))
             }
-            Err(reason) => Inbound::RegistrationResolveFailed { index, reason },
+            Ok(_) => (
+                Inbound::RegistrationResolveFailed {
+                    index,
+                    reason: format!("{} has no address reachable from {listener}", uri.host),
+                },
+                Duration::from_secs(30),
+            ),
+            Err(reason) => (
+                Inbound::RegistrationResolveFailed { index, reason },
+                Duration::from_secs(30),
+            ),
         };
         if tx.send(msg).await.is_err() {
             return;
         }
-        smol::Timer::after(Duration::from_secs(30)).await;
+        smol::Timer::after(again).await;
     }
 }
 

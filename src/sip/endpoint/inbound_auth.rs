@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tracing::info;
 
 use crate::config::InboundAuthConfig;
-use crate::sip::auth::{Algorithm, Credentials, DigestServer, ServerConfig, Verdict};
+use crate::sip::auth::{Algorithm, Credentials, DigestServer, RejectReason, ServerConfig, Verdict};
 use crate::sip::message::{HeaderName, Request, Response};
 
 pub enum AuthOutcome {
@@ -60,8 +60,14 @@ impl InboundAuth {
         !self.config.users.is_empty()
     }
 
+    /// Whether requests of `method` must authenticate.
+    pub fn requires_auth(&self, method: &crate::sip::message::Method) -> bool {
+        self.enabled() && self.config.methods.iter().any(|m| m == method.as_str())
+    }
+
     /// Whether the source is being ignored after repeated failures.
     pub fn is_blocked(&mut self, ip: IpAddr, now: Instant) -> bool {
+        let ip = source_key(ip);
         match self.failures.get(&ip).and_then(|f| f.blocked_until) {
             Some(until) if until > now => true,
             Some(_) => {
@@ -79,7 +85,7 @@ impl InboundAuth {
         to_tag: &str,
         now: Instant,
     ) -> AuthOutcome {
-        if !self.enabled() || !self.config.methods.iter().any(|m| m == req.method.as_str()) {
+        if !self.requires_auth(&req.method) {
             return AuthOutcome::Pass;
         }
         let proxy = self.config.status == 407;
@@ -115,13 +121,27 @@ impl InboundAuth {
         match verdict {
             Verdict::Ok { username } => {
                 info!(%source, user = %username, method = %req.method, "authenticated");
-                self.failures.remove(&source);
+                self.failures.remove(&source_key(source));
                 AuthOutcome::Pass
             }
             Verdict::Stale => AuthOutcome::Answer(self.challenge(req, to_tag, true, now_secs)),
+            // A nonce the gateway never issued (garbage, another server's)
+            // proves nothing about the sender's password and costs a spoofer
+            // nothing: challenge again, count nothing.
+            Verdict::Rejected(RejectReason::ForgedNonce) => {
+                AuthOutcome::Answer(self.challenge(req, to_tag, false, now_secs))
+            }
             Verdict::Rejected(reason) => {
                 info!(%source, user = %creds.username, %reason, "authentication failed");
-                self.note_failure(source, now);
+                // Only a wrong answer to a nonce we issued counts towards
+                // blocking the source: a replayed nonce-count is refused, but
+                // may be a reordered retransmission or a spoof of one.
+                if matches!(
+                    reason,
+                    RejectReason::WrongPassword { .. } | RejectReason::UnknownUser { .. }
+                ) {
+                    self.note_failure(source, now);
+                }
                 // The reason stays in the log: telling the peer whether the
                 // user or the password was wrong would help a guesser.
                 AuthOutcome::Answer(Response::for_request(req, 403, Some(to_tag)))
@@ -147,12 +167,15 @@ impl InboundAuth {
     }
 
     fn note_failure(&mut self, source: IpAddr, now: Instant) {
+        let source = source_key(source);
         let window = Duration::from_secs(self.config.failure_window_s);
         if self.failures.len() >= MAX_TRACKED_SOURCES && !self.failures.contains_key(&source) {
+            // Evict a record that blocks nothing first, so spraying new
+            // sources cannot unblock a blocked one.
             if let Some(oldest) = self
                 .failures
                 .iter()
-                .min_by_key(|(_, f)| f.first)
+                .min_by_key(|(_, f)| (f.blocked_until.is_some(), f.first))
                 .map(|(ip, _)| *ip)
             {
                 self.failures.remove(&oldest);
@@ -171,6 +194,18 @@ impl InboundAuth {
         if f.count >= self.config.max_failures {
             f.blocked_until = Some(now + Duration::from_secs(self.config.block_s));
             info!(%source, failures = f.count, block_s = self.config.block_s, "too many authentication failures; ignoring the source");
+        }
+    }
+}
+
+/// The unit a failure is counted against: an IPv4 address, or an IPv6 /64
+/// (one subscriber's prefix, which a sender can hop across freely).
+fn source_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
         }
     }
 }

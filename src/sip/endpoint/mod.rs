@@ -154,7 +154,10 @@ impl Endpoint {
         match parse_message(bytes, framing) {
             Ok(SipMessage::Request(mut req)) => {
                 self.stats.requests_received += 1;
-                if self.is_wan(&from) && self.inbound_auth.is_blocked(from.remote.ip(), now) {
+                if self.is_wan(&from)
+                    && self.inbound_auth.requires_auth(&req.method)
+                    && self.inbound_auth.is_blocked(from.remote.ip(), now)
+                {
                     self.stats.dropped_blocked += 1;
                     return;
                 }

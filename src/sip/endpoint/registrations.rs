@@ -58,7 +58,12 @@ impl Registrations {
                     Ok(id) => {
                         self.owners.insert(id, (i, out.purpose));
                     }
-                    Err(e) => warn!(account = slot.client.account(), error = %e, "could not send"),
+                    Err(e) => {
+                        // Treated as unanswered, so the client backs off and
+                        // tries again instead of waiting for ever.
+                        warn!(account = slot.client.account(), error = %e, "could not send");
+                        slot.client.handle_transaction_timeout(out.purpose, now);
+                    }
                 }
             }
         }

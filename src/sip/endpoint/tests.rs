@@ -136,3 +136,22 @@ Max-Forwards: 70\r\nFrom: <sip:mon@example.net>;tag=1\r\nTo: <sip:gw.example.com
     ep.handle_datagram(options, peer(0, "203.0.113.10"), now);
     assert_eq!(finals(&mut ep)[0].status, 200);
 }
+
+#[test]
+fn forged_nonces_are_rechallenged_and_never_block_the_source() {
+    let mut ep = endpoint();
+    let now = Instant::now();
+    let from = peer(0, "203.0.113.80");
+    let forged = "Digest username=\"retreaver\", realm=\"pbxgate\", nonce=\"0000\", \
+                  uri=\"sip:+15551234567@gw.example.com\", response=\"00000000000000000000000000000000\", \
+                  algorithm=MD5, qop=auth, nc=00000001, cnonce=\"x\"";
+    for n in 0..10 {
+        ep.handle_datagram(&invite(200 + n, Some(forged)), from, now);
+        assert_eq!(
+            finals(&mut ep)[0].status,
+            401,
+            "a fresh challenge, not a 403"
+        );
+    }
+    assert_eq!(ep.stats().dropped_blocked, 0);
+}

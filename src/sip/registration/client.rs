@@ -65,6 +65,9 @@ enum Timer {
 struct Attempt {
     /// Challenges answered in this attempt (a refresh's reused credentials do not count).
     answered: u8,
+    /// stale=true challenges in this attempt; bounded so a registrar that
+    /// always says stale cannot keep the gateway in a REGISTER loop.
+    stale: u8,
     last_nonce: Option<String>,
     /// Raised by 423 during this attempt.
     interval_raised: bool,
@@ -151,19 +154,38 @@ impl RegistrationClient {
     /// The registrar's addresses in the order to try them, and the local
     /// address the gateway sends from. Registers at once if nothing is under way.
     pub fn set_targets(&mut self, local: SocketAddr, targets: Vec<SocketAddr>, now: Instant) {
+        if targets.is_empty() {
+            self.resolution_failed("the registrar's address could not be resolved".into(), now);
+            return;
+        }
+        if self.local == Some(local) && self.targets == targets {
+            return;
+        }
+        let current = self.targets.get(self.target).copied();
         self.local = Some(local);
         self.targets = targets;
-        self.target = 0;
-        if self.targets.is_empty() {
-            self.fail("the registrar's address could not be resolved".into(), now);
-        } else if self.attempt.is_none() && !self.stopping {
+        // Keep talking to the same server if it is still listed.
+        self.target = current
+            .and_then(|c| self.targets.iter().position(|t| *t == c))
+            .unwrap_or(0);
+        let idle = matches!(
+            self.state,
+            RegistrationState::Starting | RegistrationState::Failing { .. }
+        );
+        if idle && self.attempt.is_none() && !self.stopping {
+            self.timer = None;
             self.send_register(now);
         }
     }
 
-    /// The registrar's name did not resolve.
+    /// The registrar's name did not resolve. With addresses from an earlier
+    /// lookup the registration carries on with them.
     pub fn resolution_failed(&mut self, reason: String, now: Instant) {
-        self.fail(reason, now);
+        if self.targets.is_empty() {
+            self.fail(reason, now);
+        } else {
+            tracing::debug!(account = %self.params.account, %reason, "lookup failed; keeping the addresses known");
+        }
     }
 
     pub fn status(&self) -> RegistrationStatus {
@@ -192,7 +214,6 @@ impl RegistrationClient {
             && matches!(self.state, RegistrationState::Registered { .. });
         if ours && !self.stopping {
             warn!(account = %self.params.account, %remote, "connection to the registrar closed; registering again");
-            self.attempt = None;
             self.send_register(now);
         }
     }
@@ -227,12 +248,15 @@ impl RegistrationClient {
         self.stopping = true;
         self.timer = None;
         self.keepalive_at = None;
-        let registered = matches!(self.state, RegistrationState::Registered { .. });
-        if !registered || self.targets.is_empty() {
+        // A binding may exist if one was ever confirmed, or a REGISTER is
+        // under way (its 200 may already be on its way back).
+        let may_be_bound = self.registered_contact.is_some() || self.attempt.is_some();
+        if !may_be_bound || self.targets.is_empty() {
             self.state = RegistrationState::Unregistered;
             return false;
         }
-        let req = self.build_register(0, None);
+        self.attempt = None;
+        let req = self.build_register(0, self.last_challenge.clone());
         self.push(req, Purpose::Unregister);
         let _ = now;
         true
@@ -255,7 +279,11 @@ impl RegistrationClient {
                         return;
                     }
                 }
-                info!(account = %self.params.account, status = resp.status, "un-registered");
+                if resp.is_success() {
+                    info!(account = %self.params.account, status = resp.status, "un-registered");
+                } else {
+                    warn!(account = %self.params.account, status = resp.status, reason = %resp.reason, "the registrar refused the un-REGISTER; the binding expires by itself");
+                }
                 self.state = RegistrationState::Unregistered;
             }
             Purpose::Register => self.register_answered(resp, now),
@@ -268,7 +296,6 @@ impl RegistrationClient {
             Purpose::Unregister => self.state = RegistrationState::Unregistered,
             Purpose::Keepalive => {
                 warn!(account = %self.params.account, "keep-alive unanswered; registering again");
-                self.attempt = None;
                 self.send_register(now);
             }
             Purpose::Register => {
@@ -411,11 +438,16 @@ impl RegistrationClient {
         }
         let attempt = self.attempt.get_or_insert(Attempt {
             answered: 0,
+            stale: 0,
             last_nonce: None,
             interval_raised: false,
         });
         let same_nonce = attempt.last_nonce.as_deref() == Some(challenge.nonce.as_str());
-        if !challenge.stale && (attempt.answered >= 2 || (same_nonce && attempt.answered >= 1)) {
+        let too_stale = challenge.stale && (attempt.stale >= 2 || same_nonce);
+        if too_stale
+            || (!challenge.stale
+                && (attempt.answered >= 2 || (same_nonce && attempt.answered >= 1)))
+        {
             self.attempt = None;
             self.last_challenge = None;
             self.fail(
@@ -429,7 +461,9 @@ impl RegistrationClient {
         }
         // RFC 7616 §3.3: stale means the password was right; retry without
         // counting it.
-        if !challenge.stale {
+        if challenge.stale {
+            attempt.stale += 1;
+        } else {
             attempt.answered += 1;
         }
         attempt.last_nonce = Some(challenge.nonce.clone());
@@ -550,8 +584,14 @@ impl RegistrationClient {
 
     fn send_register(&mut self, now: Instant) {
         let _ = now;
+        // Nothing new once stopping; and never two REGISTERs at once (their
+        // answers would share one attempt).
+        if self.stopping || self.attempt.is_some() {
+            return;
+        }
         self.attempt = Some(Attempt {
             answered: 0,
+            stale: 0,
             last_nonce: None,
             interval_raised: false,
         });

@@ -473,3 +473,74 @@ fn a_registrar_reporting_a_new_address_every_time_causes_no_storm() {
     assert!(sent <= 3, "{sent} REGISTERs for one registration");
     assert!(matches!(state(&h), RegistrationState::Registered { .. }));
 }
+
+#[test]
+fn stop_while_registering_still_unregisters_and_nothing_new_starts() {
+    let mut h = Harness::new(params());
+    let first = h.start(&[REGISTRAR]);
+    assert!(h.client.stop(h.at(1.0)), "the in-flight REGISTER may bind");
+    let un = h.next();
+    assert_eq!(un.purpose, Purpose::Unregister);
+    assert_eq!(header(&un, HeaderName::Expires), "0");
+    // The late 200 of the first REGISTER and a lost connection start nothing.
+    h.answer(&first, ok(&first, 600), 1.1);
+    h.client
+        .connection_lost(REGISTRAR.parse().unwrap(), h.at(1.2));
+    h.client
+        .handle_transaction_timeout(Purpose::Keepalive, h.at(1.3));
+    h.none();
+    // Never registered, nothing under way: nothing to remove.
+    let mut h = Harness::new(params());
+    assert!(!h.client.stop(h.t0));
+}
+
+#[test]
+fn a_registrar_that_always_says_stale_is_a_failure_not_a_loop() {
+    let mut h = Harness::new(params());
+    let mut out = h.start(&[REGISTRAR]);
+    let mut sent = 1;
+    for n in 0..10 {
+        h.answer(&out, challenge(&out, &format!("s{n}"), ", stale=true"), 0.1);
+        match h.client.poll_request() {
+            Some(next) => {
+                sent += 1;
+                out = next;
+            }
+            None => break,
+        }
+    }
+    assert!(sent <= 4, "{sent}");
+    assert!(matches!(state(&h), RegistrationState::Failing { .. }));
+}
+
+#[test]
+fn looking_the_registrar_up_again_does_not_disturb_a_registration() {
+    let mut h = Harness::new(params());
+    let first = h.start(&[REGISTRAR, "192.0.2.2:5060"]);
+    h.answer(&first, ok(&first, 600), 0.0);
+    let local: SocketAddr = LOCAL.parse().unwrap();
+    h.client.set_targets(
+        local,
+        vec![
+            REGISTRAR.parse().unwrap(),
+            "192.0.2.2:5060".parse().unwrap(),
+        ],
+        h.at(300.0),
+    );
+    h.client.set_targets(
+        local,
+        vec![
+            "192.0.2.3:5060".parse().unwrap(),
+            REGISTRAR.parse().unwrap(),
+        ],
+        h.at(301.0),
+    );
+    h.client.resolution_failed("SERVFAIL".into(), h.at(302.0));
+    h.none();
+    assert!(matches!(state(&h), RegistrationState::Registered { .. }));
+    assert_eq!(
+        h.client.status().registrar,
+        Some(REGISTRAR.parse().unwrap()),
+        "same server kept"
+    );
+}
