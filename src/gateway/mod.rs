@@ -152,6 +152,7 @@ impl Gateway {
                 auth_secret: random_secret(),
             },
             fastrand::u64(..),
+            std::time::Instant::now(),
         );
         self.start_registrations(&mut endpoint, &tx);
         smol::spawn(watch_signals(tx.clone())).detach();

@@ -63,14 +63,11 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    /// `seed` feeds the random source for tags, so tests can fix it.
-    pub fn new(config: EndpointConfig, seed: u64) -> Self {
-        let inbound_auth = inbound_auth::InboundAuth::new(
-            config.inbound_auth,
-            config.auth_secret,
-            seed,
-            Instant::now(),
-        );
+    /// `seed` feeds the random source for tags, so tests can fix it; `now`
+    /// is the start of the digest server's nonce clock.
+    pub fn new(config: EndpointConfig, seed: u64, now: Instant) -> Self {
+        let inbound_auth =
+            inbound_auth::InboundAuth::new(config.inbound_auth, config.auth_secret, seed, now);
         Endpoint {
             listener_sides: config.listener_sides,
             inbound_auth,

@@ -19,7 +19,7 @@ fn endpoint() -> Endpoint {
         max_failures: 3,
         ..InboundAuthConfig::default()
     };
-    Endpoint::new(cfg, 1)
+    Endpoint::new(cfg, 1, Instant::now())
 }
 
 fn peer(listener: u16, ip: &str) -> Peer {

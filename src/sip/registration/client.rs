@@ -80,9 +80,11 @@ pub struct RegistrationClient {
     cseq: u32,
     rng: fastrand::Rng,
     digest: DigestClient,
-    /// The last challenge answered, reused on refreshes (RFC 3261 §22.1
-    /// allows credentials to be sent pre-emptively in the same realm).
-    last_challenge: Option<(Challenge, bool)>,
+    /// The challenges answered, one per (proxy or registrar, realm), reused
+    /// on every REGISTER: RFC 3261 §22.3 keeps both an outbound proxy's
+    /// and the registrar's credentials, and §22.1 allows sending them
+    /// pre-emptively in the same realm.
+    held_challenges: Vec<(Challenge, bool)>,
     local: Option<SocketAddr>,
     learned: Option<SocketAddr>,
     /// The Contact address held by the registrar, to remove it when it changes.
@@ -122,7 +124,7 @@ impl RegistrationClient {
             cseq: 0,
             rng,
             digest: DigestClient::new(),
-            last_challenge: None,
+            held_challenges: Vec::new(),
             local: None,
             learned: None,
             registered_contact: None,
@@ -256,7 +258,7 @@ impl RegistrationClient {
             return false;
         }
         self.attempt = None;
-        let req = self.build_register(0, self.last_challenge.clone());
+        let req = self.build_register(0);
         self.push(req, Purpose::Unregister);
         let _ = now;
         true
@@ -274,7 +276,8 @@ impl RegistrationClient {
                     // Registrars challenge the un-REGISTER like any other.
                     self.unregister_challenged = true;
                     if let Some(c) = best_challenge(resp) {
-                        let req = self.build_register(0, Some((c, resp.status == 407)));
+                        self.hold(c, resp.status == 407);
+                        let req = self.build_register(0);
                         self.push(req, Purpose::Unregister);
                         return;
                     }
@@ -449,7 +452,7 @@ impl RegistrationClient {
                 && (attempt.answered >= 2 || (same_nonce && attempt.answered >= 1)))
         {
             self.attempt = None;
-            self.last_challenge = None;
+            self.held_challenges.clear();
             self.fail(
                 format!(
                     "credentials rejected ({} again, realm \"{}\")",
@@ -468,7 +471,7 @@ impl RegistrationClient {
         }
         attempt.last_nonce = Some(challenge.nonce.clone());
         info!(account = %self.params.account, realm = %challenge.realm, algorithm = %challenge.algorithm, stale = challenge.stale, "answering digest challenge");
-        self.last_challenge = Some((challenge, proxy));
+        self.hold(challenge, proxy);
         self.resend(now);
     }
 
@@ -578,7 +581,7 @@ impl RegistrationClient {
 
     fn resend(&mut self, now: Instant) {
         let _ = now;
-        let req = self.build_register(self.expires, self.last_challenge.clone());
+        let req = self.build_register(self.expires);
         self.push(req, Purpose::Register);
     }
 
@@ -598,7 +601,7 @@ impl RegistrationClient {
         if !matches!(self.state, RegistrationState::Registered { .. }) {
             self.state = RegistrationState::Registering;
         }
-        let req = self.build_register(self.expires, self.last_challenge.clone());
+        let req = self.build_register(self.expires);
         self.push(req, Purpose::Register);
     }
 
@@ -682,7 +685,13 @@ impl RegistrationClient {
             .push(HeaderName::UserAgent, self.params.user_agent.clone());
     }
 
-    fn build_register(&mut self, expires: u32, challenge: Option<(Challenge, bool)>) -> Request {
+    fn hold(&mut self, challenge: Challenge, proxy: bool) {
+        self.held_challenges
+            .retain(|(c, p)| !(*p == proxy && c.realm == challenge.realm));
+        self.held_challenges.push((challenge, proxy));
+    }
+
+    fn build_register(&mut self, expires: u32) -> Request {
         let mut req = Request::new(Method::Register, Uri::Sip(self.params.registrar.clone()));
         self.cseq += 1;
         self.common_headers(&mut req, Method::Register);
@@ -704,7 +713,7 @@ impl RegistrationClient {
         req.headers.push(HeaderName::Expires, expires.to_string());
         req.headers
             .push(HeaderName::Allow, crate::sip::endpoint::ALLOW);
-        if let Some((c, proxy)) = challenge {
+        for (c, proxy) in self.held_challenges.clone() {
             let uri = self.params.registrar.to_string();
             let cnonce = format!("{:016x}", self.rng.u64(..));
             match self.digest.authorize(

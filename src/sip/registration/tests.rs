@@ -544,3 +544,26 @@ fn looking_the_registrar_up_again_does_not_disturb_a_registration() {
         "same server kept"
     );
 }
+
+#[test]
+fn proxy_and_registrar_challenges_are_both_answered() {
+    let mut h = Harness::new(params());
+    let first = h.start(&[REGISTRAR]);
+    let mut r = reply(&first, 407);
+    r.headers.push(
+        HeaderName::ProxyAuthenticate,
+        "Digest realm=\"proxy.example.com\", nonce=\"p1\", qop=\"auth\"",
+    );
+    h.answer(&first, r, 0.1);
+    let second = h.next();
+    assert!(header(&second, HeaderName::ProxyAuthorization).contains("nonce=\"p1\""));
+    h.answer(&second, challenge(&second, "r1", ""), 0.2);
+    let third = h.next();
+    assert!(
+        header(&third, HeaderName::ProxyAuthorization).contains("nonce=\"p1\""),
+        "proxy credentials kept"
+    );
+    assert!(header(&third, HeaderName::Authorization).contains("nonce=\"r1\""));
+    h.answer(&third, ok(&third, 600), 0.3);
+    assert!(matches!(state(&h), RegistrationState::Registered { .. }));
+}
