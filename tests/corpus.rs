@@ -59,7 +59,7 @@ fn answers(bytes: &[u8], transport: Transport) -> Vec<(u16, String)> {
             while let Some(item) = framer.next_item() {
                 match item {
                     StreamItem::Message(m) => ep.handle_stream_message(&m, from, now),
-                    StreamItem::Ping => ep.note_keepalive(),
+                    StreamItem::Ping | StreamItem::Pong => ep.note_keepalive(),
                     StreamItem::Error(e) => {
                         ep.handle_parse_error(&e, from);
                         break;

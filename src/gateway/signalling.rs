@@ -34,6 +34,10 @@ pub enum Inbound {
         from: Peer,
     },
     KeepAlive,
+    /// A CRLF pong on a connection to `remote`.
+    Pong {
+        remote: SocketAddr,
+    },
     ConnectionClosed {
         id: ConnectionId,
         remote: SocketAddr,
@@ -110,6 +114,7 @@ pub async fn run(
                 endpoint.handle_parse_error(&err, from)
             }
             Wake::Input(Inbound::KeepAlive) => endpoint.note_keepalive(),
+            Wake::Input(Inbound::Pong { remote }) => endpoint.pong_received(remote, now),
             Wake::Input(Inbound::ConnectionClosed { id, remote }) => {
                 connections.close(id);
                 endpoint.connection_lost(remote, now);
@@ -134,6 +139,11 @@ pub async fn run(
         }
         if endpoint.poll_timeout().is_some_and(|d| d <= now) {
             endpoint.handle_timeout(now);
+        }
+        // Close half-open connections first, so what is sent next to the
+        // same peer goes out on a new one.
+        while let Some(remote) = endpoint.poll_close_connection() {
+            connections.close_to(remote);
         }
         while let Some(t) = endpoint.poll_transmit() {
             send(t, &sockets, &idle, &connections, &inbound_tx).await;

@@ -117,6 +117,18 @@ impl Endpoint {
         self.registrations.pump(&mut self.transactions, now);
     }
 
+    /// A CRLF pong arrived on the connection to `remote`.
+    pub fn pong_received(&mut self, remote: SocketAddr, now: Instant) {
+        self.stats.keepalives += 1;
+        self.registrations.pong_received(remote, now);
+    }
+
+    /// A connection the transport should close: it stopped answering
+    /// keep-alives, so it is half-open.
+    pub fn poll_close_connection(&mut self) -> Option<SocketAddr> {
+        self.registrations.poll_close_connection()
+    }
+
     /// A TCP connection closed (by the peer, an error or the idle timer).
     pub fn connection_lost(&mut self, remote: SocketAddr, now: Instant) {
         self.registrations.connection_lost(remote, now);

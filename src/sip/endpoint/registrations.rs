@@ -114,6 +114,18 @@ impl Registrations {
             .min()
     }
 
+    pub fn pong_received(&mut self, remote: std::net::SocketAddr, now: Instant) {
+        for slot in &mut self.slots {
+            slot.client.pong_received(remote, now);
+        }
+    }
+
+    pub fn poll_close_connection(&mut self) -> Option<std::net::SocketAddr> {
+        self.slots
+            .iter_mut()
+            .find_map(|s| s.client.poll_close_connection())
+    }
+
     pub fn connection_lost(&mut self, remote: std::net::SocketAddr, now: Instant) {
         for slot in &mut self.slots {
             slot.client.connection_lost(remote, now);

@@ -11,6 +11,8 @@ pub enum StreamItem {
     Message(Vec<u8>),
     /// A double-CRLF ping (RFC 5626 §4.4.1): answer with a single CRLF.
     Ping,
+    /// A single CRLF between messages: the pong to a ping we sent.
+    Pong,
     /// The stream cannot be framed any more; answer if possible, then close.
     Error(ParseError),
 }
@@ -48,9 +50,11 @@ impl StreamFramer {
             let ping = self.buf[..crlf].windows(4).any(|w| w == b"\r\n\r\n");
             self.buf.drain(..crlf);
             self.scanned = 0;
-            if ping {
-                return Some(StreamItem::Ping);
-            }
+            return Some(if ping {
+                StreamItem::Ping
+            } else {
+                StreamItem::Pong
+            });
         }
         if self.buf.is_empty() {
             return None;
@@ -170,6 +174,17 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn single_crlf_is_a_pong() {
+        let mut f = StreamFramer::new();
+        f.push(b"\r\n");
+        assert!(matches!(f.next_item(), Some(StreamItem::Pong)));
+        f.push(b"\r\n");
+        f.push(OPT);
+        assert!(matches!(f.next_item(), Some(StreamItem::Pong)));
+        assert!(matches!(f.next_item(), Some(StreamItem::Message(_))));
     }
 
     #[test]

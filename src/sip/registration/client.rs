@@ -107,7 +107,15 @@ pub struct RegistrationClient {
     /// Re-registrations in a row for a changed address; bounded so that a
     /// registrar reporting a different address each time cannot cause a storm.
     address_changes: u8,
+    /// The registrar answered a CRLF ping once, so it speaks RFC 5626 and
+    /// a missing pong means the connection is dead (§4.4.1).
+    pong_seen: bool,
+    pong_deadline: Option<Instant>,
+    close_connection: Option<SocketAddr>,
 }
+
+/// RFC 5626 §4.4.1: a pong must arrive within 10 s of the ping.
+const PONG_TIMEOUT: Duration = Duration::from_secs(10);
 
 const MAX_ADDRESS_CHANGES: u8 = 2;
 
@@ -142,6 +150,9 @@ impl RegistrationClient {
             unregister_challenged: false,
             crlf_ping: None,
             address_changes: 0,
+            pong_seen: false,
+            pong_deadline: None,
+            close_connection: None,
         }
     }
 
@@ -208,6 +219,20 @@ impl RegistrationClient {
         self.crlf_ping.take()
     }
 
+    /// A CRLF pong on the connection to `remote`.
+    pub fn pong_received(&mut self, remote: SocketAddr, now: Instant) {
+        let _ = now;
+        if self.targets.get(self.target) == Some(&remote) {
+            self.pong_seen = true;
+            self.pong_deadline = None;
+        }
+    }
+
+    /// A connection the transport should close (no pong in time).
+    pub fn poll_close_connection(&mut self) -> Option<SocketAddr> {
+        self.close_connection.take()
+    }
+
     /// The TCP connection to `remote` closed. If it carried this
     /// registration, the binding is unreachable: register again.
     pub fn connection_lost(&mut self, remote: SocketAddr, now: Instant) {
@@ -221,10 +246,14 @@ impl RegistrationClient {
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match (self.timer.map(|t| t.0), self.keepalive_at) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.timer.map(|t| t.0),
+            self.keepalive_at,
+            self.pong_deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
@@ -234,6 +263,15 @@ impl RegistrationClient {
                 if self.attempt.is_none() && !self.stopping && !self.targets.is_empty() {
                     self.send_register(now);
                 }
+            }
+        }
+        if let Some(at) = self.pong_deadline {
+            if at <= now {
+                self.pong_deadline = None;
+                let remote = self.targets.get(self.target).copied();
+                warn!(account = %self.params.account, ?remote, "no pong from the registrar; closing the connection and registering again");
+                self.close_connection = remote;
+                self.send_register(now);
             }
         }
         if let Some(at) = self.keepalive_at {
@@ -613,6 +651,9 @@ impl RegistrationClient {
             // RFC 5626 §4.4.1: a double-CRLF ping on the connection; a lost
             // connection is reported by the transport (`connection_lost`).
             self.crlf_ping = Some(to);
+            if self.pong_seen {
+                self.pong_deadline = Some(now + PONG_TIMEOUT);
+            }
             if let Some(k) = self.params.keepalive {
                 self.keepalive_at = Some(now + k);
             }

@@ -567,3 +567,44 @@ fn proxy_and_registrar_challenges_are_both_answered() {
     h.answer(&third, ok(&third, 600), 0.3);
     assert!(matches!(state(&h), RegistrationState::Registered { .. }));
 }
+
+#[test]
+fn missing_pong_from_an_outbound_registrar_closes_and_registers_again() {
+    let mut p = params();
+    p.transport = Transport::Tcp;
+    p.keepalive = Some(Duration::from_secs(30));
+    let mut h = Harness::new(p);
+    let reg: SocketAddr = REGISTRAR.parse().unwrap();
+    let first = h.start(&[REGISTRAR]);
+    h.answer(&first, ok(&first, 3600), 0.0);
+    // First ping: the registrar answers, so it speaks RFC 5626.
+    h.step(30.0);
+    assert_eq!(h.client.poll_crlf_ping(), Some(reg));
+    h.client.pong_received(reg, h.at(30.1));
+    assert_eq!(h.client.poll_timeout(), Some(h.at(60.0)));
+    // Second ping: no pong within 10 s.
+    h.step(60.0);
+    assert_eq!(h.client.poll_crlf_ping(), Some(reg));
+    h.none();
+    h.step(69.9);
+    h.none();
+    h.step(70.0);
+    assert_eq!(h.client.poll_close_connection(), Some(reg));
+    assert_eq!(h.next().purpose, Purpose::Register);
+}
+
+#[test]
+fn a_registrar_that_never_pongs_is_not_expected_to() {
+    let mut p = params();
+    p.transport = Transport::Tcp;
+    p.keepalive = Some(Duration::from_secs(30));
+    let mut h = Harness::new(p);
+    let first = h.start(&[REGISTRAR]);
+    h.answer(&first, ok(&first, 3600), 0.0);
+    for n in 1..=4 {
+        h.step(30.0 * f64::from(n));
+        assert!(h.client.poll_crlf_ping().is_some());
+        h.none();
+        assert_eq!(h.client.poll_close_connection(), None);
+    }
+}

@@ -63,6 +63,11 @@ impl Connections {
         self.lock().writers.remove(&id);
     }
 
+    /// Closes every connection to `remote` (it stopped answering keep-alives).
+    pub fn close_to(&self, remote: SocketAddr) {
+        self.lock().writers.retain(|_, (addr, _)| *addr != remote);
+    }
+
     /// Queues bytes on the connection, or on another open one to the same
     /// address. Gives the bytes back when there is none.
     pub fn send(
@@ -212,6 +217,9 @@ async fn read_loop(
                     let _ = connections.send(peer.connection, peer.remote, b"\r\n".to_vec());
                     Inbound::KeepAlive
                 }
+                StreamItem::Pong => Inbound::Pong {
+                    remote: peer.remote,
+                },
                 StreamItem::Error(err) => {
                     let _ = inbound.send(Inbound::StreamError { err, from: peer }).await;
                     break 'read;
