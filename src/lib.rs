@@ -3,4 +3,5 @@
 
 pub mod config;
 pub mod gateway;
+pub mod policy;
 pub mod sip;
