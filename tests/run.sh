@@ -36,6 +36,10 @@ command -v kamailio >/dev/null 2>&1 || [ -x /usr/sbin/kamailio ] || { echo "test
 if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled kamailio >/dev/null 2>&1; then
     ${sudo:-} systemctl disable --now kamailio >/dev/null 2>&1 || true
 fi
+# Without systemd the package's init script may still have started it.
+if pgrep -f "kamailio.*/etc/kamailio" >/dev/null 2>&1; then
+    ${sudo:-} service kamailio stop >/dev/null 2>&1 || ${sudo:-} pkill -f "kamailio.*/etc/kamailio" || true
+fi
 
 # --- checks and tests --------------------------------------------------------
 echo "== cargo fmt --check"
