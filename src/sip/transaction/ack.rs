@@ -2,6 +2,7 @@
 //! (RFC 3261 §17.1.1.3). The ACK for a 2xx is the dialog layer's: it is a
 //! new transaction-less request with its own branch.
 
+use super::cancel::request_beside_invite;
 use crate::sip::message::{HeaderName, Method, Request, Response};
 
 /// Builds the ACK for a 3xx-6xx `response` to `invite`: the INVITE's
@@ -11,29 +12,8 @@ use crate::sip::message::{HeaderName, Method, Request, Response};
 /// Max-Forwards 70. Missing headers are left out rather than invented; a
 /// request accepted by `send_request` has them all.
 pub fn ack_for_non_2xx(invite: &Request, response: &Response) -> Request {
-    let mut ack = Request::new(Method::Ack, invite.uri.clone());
-    let h = &invite.headers;
-    if let Some(via) = h.values(&HeaderName::Via).next() {
-        ack.headers.push(HeaderName::Via, via);
-    }
-    ack.headers.push(HeaderName::MaxForwards, "70");
-    for route in h.get_all(&HeaderName::Route) {
-        ack.headers.push(HeaderName::Route, route);
-    }
-    if let Some(from) = h.get(&HeaderName::From) {
-        ack.headers.push(HeaderName::From, from);
-    }
-    if let Some(to) = response.headers.get(&HeaderName::To) {
-        ack.headers.push(HeaderName::To, to);
-    }
-    if let Some(call_id) = h.get(&HeaderName::CallId) {
-        ack.headers.push(HeaderName::CallId, call_id);
-    }
-    if let Ok(cseq) = h.cseq() {
-        ack.headers
-            .push(HeaderName::CSeq, format!("{} {}", cseq.seq, Method::Ack));
-    }
-    ack
+    let to = response.headers.get(&HeaderName::To);
+    request_beside_invite(invite, Method::Ack, to)
 }
 
 #[cfg(test)]

@@ -7,26 +7,39 @@ use crate::sip::message::{HeaderName, Method, Request};
 /// the INVITE's top Via (same branch: the UAS matches it to the INVITE by
 /// it, §9.2), the INVITE's Route headers, and Max-Forwards 70.
 pub fn cancel_for(invite: &Request) -> Request {
-    let mut cancel = Request::new(Method::Cancel, invite.uri.clone());
+    let to = invite.headers.get(&HeaderName::To);
+    request_beside_invite(invite, Method::Cancel, to)
+}
+
+/// A request that travels with `invite` through the same hops and matches
+/// its transaction: the INVITE's Request-URI, top Via (same branch), Route
+/// set, From, Call-ID and CSeq number, with `method`, the given To, and
+/// Max-Forwards 70 (RFC 3261 §9.1 for CANCEL, §17.1.1.3 for the non-2xx
+/// ACK). Missing headers are left out rather than invented.
+pub(super) fn request_beside_invite(invite: &Request, method: Method, to: Option<&str>) -> Request {
+    let mut req = Request::new(method.clone(), invite.uri.clone());
     let h = &invite.headers;
     if let Some(via) = h.values(&HeaderName::Via).next() {
-        cancel.headers.push(HeaderName::Via, via);
+        req.headers.push(HeaderName::Via, via);
     }
-    cancel.headers.push(HeaderName::MaxForwards, "70");
+    req.headers.push(HeaderName::MaxForwards, "70");
     for route in h.get_all(&HeaderName::Route) {
-        cancel.headers.push(HeaderName::Route, route);
+        req.headers.push(HeaderName::Route, route);
     }
-    for name in [HeaderName::From, HeaderName::To, HeaderName::CallId] {
-        if let Some(v) = h.get(&name) {
-            cancel.headers.push(name, v);
-        }
+    if let Some(from) = h.get(&HeaderName::From) {
+        req.headers.push(HeaderName::From, from);
+    }
+    if let Some(to) = to {
+        req.headers.push(HeaderName::To, to);
+    }
+    if let Some(call_id) = h.get(&HeaderName::CallId) {
+        req.headers.push(HeaderName::CallId, call_id);
     }
     if let Ok(cseq) = h.cseq() {
-        cancel
-            .headers
-            .push(HeaderName::CSeq, format!("{} {}", cseq.seq, Method::Cancel));
+        req.headers
+            .push(HeaderName::CSeq, format!("{} {}", cseq.seq, method));
     }
-    cancel
+    req
 }
 
 #[cfg(test)]
