@@ -1,7 +1,9 @@
 //! pbxgate: an edge gateway between an on-prem IP-PBX and cloud voice
 //! platforms. See README.md and docs/ for the architecture.
 
+pub mod call;
 pub mod config;
 pub mod gateway;
 pub mod policy;
+pub mod routing;
 pub mod sip;

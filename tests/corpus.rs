@@ -43,7 +43,12 @@ fn manifest(dir: &Path) -> Vec<Row> {
 /// Feeds one corpus message to a fresh endpoint and returns the final
 /// responses it sent as (status, reason).
 fn answers(bytes: &[u8], transport: Transport) -> Vec<(u16, String)> {
-    let mut ep = Endpoint::new(EndpointConfig::basic("pbxgate-test"), 7, Instant::now());
+    let mut ep = Endpoint::new(
+        EndpointConfig::basic("pbxgate-test"),
+        7,
+        Instant::now(),
+        std::time::SystemTime::now(),
+    );
     let from = Peer {
         listener: ListenerId(0),
         transport,

@@ -54,6 +54,15 @@ block_s = 300
 nonce_lifetime_s = 300
 # users = [{ username = "retreaver", password = "secret" }]
 
+# The B2BUA's limits.
+[calls]
+max_concurrent = 200          # the next call is answered 503 + Retry-After
+retry_after_s = 5
+failover_timeout_ms = 4000    # a target silent this long is dead: try the next
+max_redirects = 3             # 3xx from the PBX followed at most this often
+sdp = "passthrough"           # SDP relayed unchanged until the media layer lands
+history = 500                 # finished calls kept for the status page
+
 [dns]
 # Nameservers for registrar and proxy names; empty = /etc/resolv.conf.
 nameservers = []

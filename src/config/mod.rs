@@ -3,15 +3,19 @@
 //! edit the same model through `ConfigStore`.
 
 mod account;
+mod calls;
 mod defaults;
 mod error;
 mod inbound_auth;
+mod route;
 mod schema;
 mod store;
 
 pub use account::AccountConfig;
+pub use calls::{CallsConfig, SdpMode};
 pub use defaults::DEFAULT_CONFIG_TOML;
 pub use error::ConfigError;
 pub use inbound_auth::{InboundAuthConfig, InboundUser};
+pub use route::{HeaderActionConfig, HeaderActionKind, MatchConfig, RouteConfig, TargetConfig};
 pub use schema::{Config, DnsConfig, ListenerConfig, LogConfig, Side, SipConfig, TransportName};
 pub use store::{ConfigStore, Loaded};

@@ -7,8 +7,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::account::AccountConfig;
+use super::calls::CallsConfig;
 use super::error::ConfigError;
 use super::inbound_auth::InboundAuthConfig;
+use super::route::RouteConfig;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -19,6 +21,9 @@ pub struct Config {
     #[serde(rename = "account")]
     pub accounts: Vec<AccountConfig>,
     pub inbound_auth: InboundAuthConfig,
+    pub calls: CallsConfig,
+    #[serde(rename = "route")]
+    pub routes: Vec<RouteConfig>,
     pub dns: DnsConfig,
     pub log: LogConfig,
 }
@@ -108,6 +113,8 @@ impl Default for Config {
             ],
             accounts: Vec::new(),
             inbound_auth: InboundAuthConfig::default(),
+            calls: CallsConfig::default(),
+            routes: Vec::new(),
             dns: DnsConfig::default(),
             log: LogConfig::default(),
         }
@@ -251,6 +258,8 @@ impl Config {
             }
         }
         self.inbound_auth.validate()?;
+        self.calls.validate()?;
+        crate::routing::Router::from_config(&self.routes, &self.accounts)?;
         let level = self.log.level.to_ascii_lowercase();
         if !["error", "warn", "info", "debug", "trace"].contains(&level.as_str()) {
             return Err(ConfigError::invalid(

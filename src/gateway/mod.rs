@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use smol::Async;
 
+use crate::call::{B2buaConfig, ListenerInfo};
 use crate::config::{Config, TransportName};
+use crate::routing::Router;
 use crate::sip::endpoint::{Endpoint, EndpointConfig};
 use crate::sip::message::{SipUri, Uri};
 use crate::sip::registration::{RegistrationClient, RegistrationParams};
@@ -150,10 +152,20 @@ impl Gateway {
                 listener_sides: self.config.listeners.iter().map(|l| l.side).collect(),
                 inbound_auth: self.config.inbound_auth.clone(),
                 auth_secret: random_secret(),
+                calls: self.call_config(),
             },
             fastrand::u64(..),
             std::time::Instant::now(),
+            std::time::SystemTime::now(),
         );
+        for name in endpoint.call_target_names() {
+            smol::spawn(resolve::call_target_loop(
+                name,
+                self.config.dns.clone(),
+                tx.clone(),
+            ))
+            .detach();
+        }
         self.start_registrations(&mut endpoint, &tx);
         smol::spawn(watch_signals(tx.clone())).detach();
         signalling::run(
@@ -166,6 +178,39 @@ impl Gateway {
             self.status,
         )
         .await;
+    }
+
+    /// The B2BUA's view of the configuration and of the bound listeners.
+    fn call_config(&self) -> B2buaConfig {
+        let router = match Router::from_config(&self.config.routes, &self.config.accounts) {
+            Ok(r) => r,
+            Err(e) => {
+                // Config::validate compiled the same routes, so this is a bug.
+                tracing::error!(error = %e, "routes refused; no call will be routed");
+                Router::default()
+            }
+        };
+        let listeners = self
+            .config
+            .listeners
+            .iter()
+            .zip(&self.listeners)
+            .map(|(l, b)| ListenerInfo {
+                name: l.name.clone(),
+                side: l.side,
+                advertised: advertised_address(b.udp.or(b.tcp).unwrap_or(l.bind)),
+            })
+            .collect();
+        let sip = &self.config.sip;
+        B2buaConfig {
+            user_agent: sip.user_agent.clone(),
+            calls: self.config.calls.clone(),
+            listeners,
+            router: Arc::new(router),
+            accounts: self.config.accounts.clone(),
+            t1: sip.t1(),
+            t2: sip.t2(),
+        }
     }
 
     /// Adds a registration per enabled account and starts finding its
@@ -330,4 +375,32 @@ async fn watch_signals(tx: smol::channel::Sender<Inbound>) {
     if signals.next().await.is_some() {
         std::process::exit(130);
     }
+}
+
+/// The address to put in Via and Contact for a listener bound to `bound`.
+/// A wildcard bind (0.0.0.0, ::) is replaced by the address the host would
+/// send from on its default route; connecting a UDP socket sends nothing.
+fn advertised_address(bound: SocketAddr) -> SocketAddr {
+    if !bound.ip().is_unspecified() {
+        return bound;
+    }
+    let probe: SocketAddr = if bound.is_ipv4() {
+        SocketAddr::from(([192, 0, 2, 1], 9))
+    } else {
+        SocketAddr::from(([0x2001, 0xdb8, 0, 0, 0, 0, 0, 1], 9))
+    };
+    let any: SocketAddr = if bound.is_ipv4() {
+        SocketAddr::from(([0, 0, 0, 0], 0))
+    } else {
+        SocketAddr::from(([0u16; 8], 0))
+    };
+    let ip = UdpSocket::bind(any)
+        .and_then(|s| s.connect(probe).and_then(|_| s.local_addr()))
+        .map(|a| a.ip())
+        .unwrap_or(if bound.is_ipv4() {
+            std::net::IpAddr::from([127, 0, 0, 1])
+        } else {
+            std::net::IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1])
+        });
+    SocketAddr::new(ip, bound.port())
 }

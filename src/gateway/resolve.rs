@@ -80,3 +80,39 @@ pub fn local_address(listener: SocketAddr, target: SocketAddr) -> SocketAddr {
         .unwrap_or(listener.ip());
     SocketAddr::new(ip, listener.port())
 }
+
+/// Keeps the addresses of a call target's host name fresh: looked up at
+/// start, then every 5 minutes (every 30 s while it fails).
+pub async fn call_target_loop(
+    host: String,
+    dns: crate::config::DnsConfig,
+    tx: smol::channel::Sender<super::Inbound>,
+) {
+    let uri = match Host::parse(&host) {
+        Ok(h) => SipUri::new(h, None),
+        Err(e) => {
+            tracing::warn!(%host, error = %e, "call target host cannot be looked up");
+            return;
+        }
+    };
+    loop {
+        let wait = match targets(&uri, Transport::Udp, &dns.nameservers).await {
+            Ok(addrs) => {
+                tracing::debug!(%host, ?addrs, "call target resolved");
+                let msg = super::Inbound::CallTargetAddresses {
+                    host: host.clone(),
+                    addrs,
+                };
+                if tx.send(msg).await.is_err() {
+                    return;
+                }
+                std::time::Duration::from_secs(300)
+            }
+            Err(e) => {
+                tracing::warn!(%host, error = %e, "cannot resolve a call target; calls to it fail over");
+                std::time::Duration::from_secs(30)
+            }
+        };
+        smol::Timer::after(wait).await;
+    }
+}

@@ -52,6 +52,11 @@ pub enum Inbound {
         index: usize,
         reason: String,
     },
+    /// A call target's host name resolved.
+    CallTargetAddresses {
+        host: String,
+        addrs: Vec<SocketAddr>,
+    },
     /// SIGTERM or SIGINT: un-register and stop.
     Shutdown,
 }
@@ -126,6 +131,9 @@ pub async fn run(
             }) => endpoint.set_registration_targets(index, local, targets, now),
             Wake::Input(Inbound::RegistrationResolveFailed { index, reason }) => {
                 endpoint.registration_resolution_failed(index, reason, now)
+            }
+            Wake::Input(Inbound::CallTargetAddresses { host, addrs }) => {
+                endpoint.set_call_target_addresses(&host, addrs)
             }
             Wake::Input(Inbound::Shutdown) => {
                 if stop_by.is_none() {

@@ -3,8 +3,8 @@
 
 use crate::sip::message::{HeaderName, Method, Request, Response};
 
-/// Methods the gateway handles today. Grows as dialogs and REFER land.
-pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS";
+/// Methods the gateway handles (in dialogs, the others are relayed).
+pub const ALLOW: &str = crate::call::CALL_ALLOW;
 /// Body types the gateway understands.
 pub const ACCEPT: &str = "application/sdp";
 /// Option tags the gateway supports (none yet; RFC 4028 `timer` comes with

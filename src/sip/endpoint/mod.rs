@@ -1,12 +1,12 @@
 //! The SIP endpoint core, sans-IO: bytes in, bytes out. It parses, answers
 //! malformed requests statelessly, stamps Via, runs the transaction layer
-//! and gives each new request to the transaction user. Until the call path
-//! lands, the transaction user is `InterimUas`: OPTIONS answered for
-//! monitors, INVITE answered with a clean 480.
+//! and gives each new request to its transaction user: the B2BUA for calls
+//! and their dialogs, `local_uas` for the rest (OPTIONS for monitors, clean
+//! answers for requests that belong to nothing).
 
 mod capabilities;
 mod inbound_auth;
-mod interim_uas;
+mod local_uas;
 mod registrations;
 mod stats;
 
@@ -21,7 +21,8 @@ use std::time::Instant;
 
 use tracing::{debug, info};
 
-use crate::config::{InboundAuthConfig, Side};
+use crate::call::{B2bua, B2buaConfig, CallRecord, CallStats, ListenerInfo};
+use crate::config::{CallsConfig, InboundAuthConfig, Side};
 use crate::sip::message::{parse_message, Framing, HeaderName, ParseError, Response, SipMessage};
 use crate::sip::registration::{RegistrationClient, RegistrationStatus};
 use crate::sip::transaction::{TimerConfig, TransactionEvent, TransactionLayer};
@@ -36,6 +37,8 @@ pub struct EndpointConfig {
     pub inbound_auth: InboundAuthConfig,
     /// Secret for the digest server's nonces; random per start.
     pub auth_secret: [u8; 32],
+    /// The call path: routes, limits and the addresses calls use.
+    pub calls: B2buaConfig,
 }
 
 impl EndpointConfig {
@@ -48,6 +51,19 @@ impl EndpointConfig {
             listener_sides: vec![Side::Wan],
             inbound_auth: InboundAuthConfig::default(),
             auth_secret: [7; 32],
+            calls: B2buaConfig {
+                user_agent: user_agent.into(),
+                calls: CallsConfig::default(),
+                listeners: vec![ListenerInfo {
+                    name: "wan".into(),
+                    side: Side::Wan,
+                    advertised: std::net::SocketAddr::from(([127, 0, 0, 1], 5060)),
+                }],
+                router: Default::default(),
+                accounts: Vec::new(),
+                t1: TimerConfig::default().t1,
+                t2: TimerConfig::default().t2,
+            },
         }
     }
 }
@@ -60,12 +76,19 @@ pub struct Endpoint {
     registrations: registrations::Registrations,
     listener_sides: Vec<Side>,
     inbound_auth: inbound_auth::InboundAuth,
+    calls: B2bua,
 }
 
 impl Endpoint {
     /// `seed` feeds the random source for tags, so tests can fix it; `now`
     /// is the start of the digest server's nonce clock.
-    pub fn new(config: EndpointConfig, seed: u64, now: Instant) -> Self {
+    /// `wall` is the wall-clock time at `now`, for the dates of call records.
+    pub fn new(
+        config: EndpointConfig,
+        seed: u64,
+        now: Instant,
+        wall: std::time::SystemTime,
+    ) -> Self {
         let inbound_auth =
             inbound_auth::InboundAuth::new(config.inbound_auth, config.auth_secret, seed, now);
         Endpoint {
@@ -76,7 +99,30 @@ impl Endpoint {
             stats: EndpointStats::default(),
             user_agent: config.user_agent,
             registrations: Default::default(),
+            calls: B2bua::new(config.calls, seed, now, wall),
         }
+    }
+
+    /// Calls in progress and recently finished, for the status page.
+    pub fn call_records(&self) -> Vec<CallRecord> {
+        self.calls.records()
+    }
+
+    pub fn call_stats(&self) -> &CallStats {
+        self.calls.stats()
+    }
+
+    pub fn active_calls(&self) -> usize {
+        self.calls.active_calls()
+    }
+
+    /// Host names of call targets the shell should resolve.
+    pub fn call_target_names(&self) -> Vec<String> {
+        self.calls.names_to_resolve()
+    }
+
+    pub fn set_call_target_addresses(&mut self, host: &str, addrs: Vec<std::net::SocketAddr>) {
+        self.calls.set_resolved(host, addrs);
     }
 
     /// Adds an account's registration; it starts when its targets are known.
@@ -113,6 +159,7 @@ impl Endpoint {
     /// Starts a clean shutdown: un-REGISTERs every account. Keep stepping
     /// the endpoint until `shutdown_done` (or a deadline).
     pub fn shutdown(&mut self, now: Instant) {
+        self.calls.shutdown(&mut self.transactions, now);
         self.registrations.stop_all(now);
         self.registrations.pump(&mut self.transactions, now);
     }
@@ -221,43 +268,70 @@ impl Endpoint {
                     } else {
                         inbound_auth::AuthOutcome::Pass
                     };
-                    let mut resp: Response = match auth {
-                        inbound_auth::AuthOutcome::Answer(r) => r,
-                        inbound_auth::AuthOutcome::Pass => {
-                            interim_uas::answer(&request, cancels.is_some(), &tag, &mut self.stats)
+                    let request = match auth {
+                        inbound_auth::AuthOutcome::Answer(r) => {
+                            self.answer(id, &request, &from, r, now);
+                            continue;
                         }
+                        inbound_auth::AuthOutcome::Pass => request,
                     };
-                    resp.headers
-                        .push(HeaderName::Server, self.user_agent.as_str());
-                    // The transaction layer logs the outcome at info.
-                    debug!(
-                        peer = %from,
-                        method = %request.method,
-                        call_id = request.headers.call_id().unwrap_or_default(),
-                        status = resp.status,
-                        "answering request"
-                    );
-                    if let Err(e) = self.transactions.respond(id, resp, now) {
-                        debug!(error = %e, "could not answer request");
+                    if is_initial_invite(&request) {
+                        self.stats.invites_answered += 1;
+                        if let Some(r) = local_uas::refuse_invite(&request, &tag) {
+                            self.answer(id, &request, &from, r, now);
+                            continue;
+                        }
                     }
+                    let request = match self.calls.handle_request(
+                        &mut self.transactions,
+                        id,
+                        request,
+                        from,
+                        cancels,
+                        now,
+                    ) {
+                        Ok(()) => continue,
+                        Err(r) => *r,
+                    };
+                    let resp =
+                        local_uas::answer(&request, cancels.is_some(), &tag, &mut self.stats);
+                    self.answer(id, &request, &from, resp, now);
                 }
                 TransactionEvent::Ack { request, from } => {
-                    debug!(peer = %from, call_id = request.headers.call_id().unwrap_or_default(), "ACK outside a transaction ignored: no dialogs yet");
+                    let call_id = request.headers.call_id().unwrap_or_default().to_string();
+                    if !self.calls.handle_ack(&mut self.transactions, request, now) {
+                        debug!(peer = %from, call_id, "ACK for no dialog of ours ignored");
+                    }
                 }
                 TransactionEvent::Response { id, response } => {
-                    if !self.registrations.handle_response(id, &response, now) {
-                        debug!(
-                            status = response.status,
-                            "response for a transaction with no owner"
-                        );
+                    if !self.registrations.handle_response(id, &response, now)
+                        && !self
+                            .calls
+                            .handle_response(&mut self.transactions, id, response, now)
+                    {
+                        debug!("response for a transaction with no owner");
                     }
                 }
                 TransactionEvent::Timeout { id } => {
-                    if !self.registrations.handle_transaction_timeout(id, now) {
+                    if !self.registrations.handle_transaction_timeout(id, now)
+                        && !self
+                            .calls
+                            .handle_transaction_timeout(&mut self.transactions, id, now)
+                    {
                         debug!(%id, "timeout of a transaction with no owner");
                     }
                 }
-                other => debug!(event = ?other, "transaction event with no user yet"),
+                TransactionEvent::StrayResponse { response, from } => {
+                    if !self
+                        .calls
+                        .handle_stray_response(&mut self.transactions, &response)
+                    {
+                        debug!(peer = %from, status = response.status, "stray response ignored");
+                    }
+                }
+                TransactionEvent::AckTimeout { id } => {
+                    debug!(%id, "a final response was never acknowledged");
+                }
             }
         }
         self.registrations.pump(&mut self.transactions, now);
@@ -265,6 +339,7 @@ impl Endpoint {
 
     pub fn handle_timeout(&mut self, now: Instant) {
         self.transactions.handle_timeout(now);
+        self.calls.handle_timeout(&mut self.transactions, now);
         self.registrations.handle_timeout(now);
         self.drain_events(now);
     }
@@ -274,12 +349,37 @@ impl Endpoint {
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match (
+        [
             self.transactions.poll_timeout(),
             self.registrations.poll_timeout(),
-        ) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+            self.calls.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Answers a server transaction on the endpoint's own behalf.
+    fn answer(
+        &mut self,
+        id: crate::sip::transaction::ServerTransactionId,
+        request: &crate::sip::message::Request,
+        from: &Peer,
+        mut resp: Response,
+        now: Instant,
+    ) {
+        resp.headers
+            .push(HeaderName::Server, self.user_agent.as_str());
+        // The transaction layer logs the outcome at info.
+        debug!(
+            peer = %from,
+            method = %request.method,
+            call_id = request.headers.call_id().unwrap_or_default(),
+            status = resp.status,
+            "answering request"
+        );
+        if let Err(e) = self.transactions.respond(id, resp, now) {
+            debug!(error = %e, "could not answer request");
         }
     }
 
@@ -298,4 +398,8 @@ impl Endpoint {
     fn new_tag(&mut self) -> String {
         format!("{:016x}", self.rng.u64(..))
     }
+}
+
+fn is_initial_invite(req: &crate::sip::message::Request) -> bool {
+    req.method == crate::sip::message::Method::Invite && req.headers.to_tag().is_none()
 }

@@ -19,7 +19,7 @@ fn endpoint() -> Endpoint {
         max_failures: 3,
         ..InboundAuthConfig::default()
     };
-    Endpoint::new(cfg, 1, Instant::now())
+    Endpoint::new(cfg, 1, Instant::now(), std::time::SystemTime::now())
 }
 
 fn peer(listener: u16, ip: &str) -> Peer {

@@ -1,10 +1,24 @@
-//! The transaction user until the call path lands: answers every request
-//! correctly so monitors, health checks and scanners get clean answers.
+//! Requests the endpoint answers itself: OPTIONS for monitors, and clean
+//! answers for requests that belong to no call (scanners, stray BYEs).
 
 use crate::sip::message::{HeaderName, Method, Request, Response};
 
 use super::capabilities::{precheck, ACCEPT, ALLOW, SUPPORTED};
 use super::stats::EndpointStats;
+
+/// What an initial INVITE gets before it reaches the B2BUA, if it may not
+/// be processed: the §8.2.2 checks, and 483 for Max-Forwards 0 (the
+/// gateway forwards calls, so it must honour it).
+pub fn refuse_invite(req: &Request, to_tag: &str) -> Option<Response> {
+    if let Some(r) = precheck(req, to_tag) {
+        return Some(r);
+    }
+    let max_forwards = req
+        .headers
+        .get(&HeaderName::MaxForwards)
+        .and_then(|v| v.trim().parse::<u32>().ok());
+    (max_forwards == Some(0)).then(|| Response::for_request(req, 483, Some(to_tag)))
+}
 
 pub fn answer(
     req: &Request,
@@ -29,20 +43,10 @@ pub fn answer(
             r
         }
         Method::Invite => {
-            stats.invites_answered += 1;
-            let max_forwards = req
-                .headers
-                .get(&HeaderName::MaxForwards)
-                .and_then(|v| v.parse::<u32>().ok());
-            if max_forwards == Some(0) {
-                // The gateway forwards calls, so it must honour Max-Forwards.
-                Response::for_request(req, 483, Some(to_tag))
-            } else if in_dialog {
-                Response::for_request(req, 481, Some(to_tag))
-            } else {
-                Response::for_request(req, 480, Some(to_tag))
-                    .with_reason("Temporarily Unavailable (no route configured)")
-            }
+            // Initial INVITEs belong to the B2BUA; this one names a dialog
+            // that does not exist.
+            let _ = stats;
+            Response::for_request(req, 481, Some(to_tag))
         }
         // RFC 3261 §9.2: a CANCEL that matched is answered 200 even when the
         // INVITE already had its final response; one that matched nothing, 481.

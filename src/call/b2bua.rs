@@ -1,0 +1,1800 @@
+//! The back-to-back user agent, sans-IO: every call is two (or more)
+//! dialogs the gateway holds itself, one per far end. It is the transaction
+//! user of the endpoint for INVITE dialogs: it takes transaction events and
+//! the time, and drives the transaction layer.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use tracing::{debug, info, warn};
+
+use crate::config::{AccountConfig, CallsConfig, Side, TransportName};
+use crate::routing::{x_headers, CallTags, Router, Target};
+use crate::sip::auth::{challenges, choose, Challenge};
+use crate::sip::message::{HeaderName, Host, Method, NameAddr, Request, Response, SipUri, Uri};
+use crate::sip::transaction::{ClientTransactionId, ServerTransactionId, TransactionLayer};
+use crate::sip::transport::{response_target, ListenerId, Peer, Transport};
+
+use super::call::{Call, Transfer};
+use super::dialog::{contact_uri, Dialog};
+use super::leg::{Leg, LegCredentials, LegState, Pending2xx};
+use super::record::{CallRecord, Direction, HangupCause};
+
+/// Methods the B2BUA handles in dialogs, for Allow headers.
+pub const CALL_ALLOW: &str =
+    "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, MESSAGE, REFER, NOTIFY";
+
+/// What the B2BUA needs to know about the running gateway.
+#[derive(Clone, Debug)]
+pub struct B2buaConfig {
+    pub user_agent: String,
+    pub calls: CallsConfig,
+    /// Per listener (by `ListenerId`): its side and the address we advertise.
+    pub listeners: Vec<ListenerInfo>,
+    pub router: Arc<Router>,
+    pub accounts: Vec<AccountConfig>,
+    pub t1: Duration,
+    pub t2: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct ListenerInfo {
+    pub name: String,
+    pub side: Side,
+    pub advertised: SocketAddr,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum TimerKind {
+    /// Retransmit the 2xx this leg is waiting to have ACKed.
+    Retransmit2xx,
+    /// The callee has said nothing since our INVITE: next target.
+    Failover,
+    /// A transferor that has not hung up after a completed transfer.
+    DetachedBye,
+}
+
+#[derive(Clone, Debug)]
+enum ServerRole {
+    /// The caller's INVITE.
+    Invite,
+    /// A request relayed to the peer leg; its answer comes back here.
+    Relayed,
+}
+
+#[derive(Clone, Debug)]
+enum ClientRole {
+    /// The INVITE that sets up a callee leg.
+    Invite,
+    /// A request relayed from `from_leg` (server transaction `server`,
+    /// original request `original`).
+    Relay {
+        server: ServerTransactionId,
+        from_leg: usize,
+        original: Box<Request>,
+    },
+    /// Re-INVITE to the caller after a transfer: ACK its 2xx.
+    Rebridge,
+    /// BYE, CANCEL, NOTIFY: answers change nothing.
+    Fire,
+}
+
+/// Counters for the status page and benchmarks.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallStats {
+    pub started: u64,
+    pub answered: u64,
+    pub failed: u64,
+    pub rejected_busy: u64,
+    pub no_route: u64,
+    pub failovers: u64,
+    pub redirects: u64,
+    pub transfers: u64,
+}
+
+pub struct B2bua {
+    cfg: B2buaConfig,
+    rng: fastrand::Rng,
+    /// Wall-clock time at `epoch`, so records get dates without a clock read.
+    epoch: (Instant, SystemTime),
+    calls: HashMap<u64, Call>,
+    next_call: u64,
+    servers: HashMap<ServerTransactionId, (u64, usize, ServerRole)>,
+    clients: HashMap<ClientTransactionId, (u64, usize, ClientRole)>,
+    /// (Call-ID, our tag) of every leg → (call, leg).
+    dialogs: HashMap<(String, String), (u64, usize)>,
+    timers: BTreeSet<(Instant, u64, usize, TimerKind)>,
+    history: VecDeque<CallRecord>,
+    /// Addresses of target hosts that are names, filled by the shell.
+    resolved: HashMap<String, Vec<SocketAddr>>,
+    stats: CallStats,
+}
+
+impl B2bua {
+    pub fn new(cfg: B2buaConfig, seed: u64, now: Instant, wall: SystemTime) -> B2bua {
+        B2bua {
+            cfg,
+            rng: fastrand::Rng::with_seed(seed.rotate_left(17)),
+            epoch: (now, wall),
+            calls: HashMap::new(),
+            next_call: 1,
+            servers: HashMap::new(),
+            clients: HashMap::new(),
+            dialogs: HashMap::new(),
+            timers: BTreeSet::new(),
+            history: VecDeque::new(),
+            resolved: HashMap::new(),
+            stats: CallStats::default(),
+        }
+    }
+
+    pub fn stats(&self) -> &CallStats {
+        &self.stats
+    }
+
+    pub fn active_calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Records of calls in progress, then finished ones (newest last).
+    pub fn records(&self) -> Vec<CallRecord> {
+        let mut v: Vec<CallRecord> = self.history.iter().cloned().collect();
+        let mut live: Vec<&Call> = self.calls.values().collect();
+        live.sort_by_key(|c| c.id);
+        v.extend(live.into_iter().map(|c| c.record.clone()));
+        v
+    }
+
+    /// The addresses a target host name resolves to (from the shell's DNS).
+    pub fn set_resolved(&mut self, host: &str, addrs: Vec<SocketAddr>) {
+        self.resolved.insert(host.to_ascii_lowercase(), addrs);
+    }
+
+    /// Host names of route targets that need DNS before calls can use them.
+    pub fn names_to_resolve(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .cfg
+            .router
+            .targets()
+            .filter_map(|t| match &t.uri.host {
+                Host::Domain(n) => Some(n.to_ascii_lowercase()),
+                _ => None,
+            })
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.iter().next().map(|t| t.0)
+    }
+
+    // ----- requests ---------------------------------------------------
+
+    /// A new server transaction. Returns false when the request is not the
+    /// B2BUA's (no dialog of ours, not an INVITE): the endpoint answers it.
+    pub fn handle_request(
+        &mut self,
+        tx: &mut TransactionLayer,
+        id: ServerTransactionId,
+        req: Request,
+        from: Peer,
+        cancels: Option<ServerTransactionId>,
+        now: Instant,
+    ) -> Result<(), Box<Request>> {
+        if req.method == Method::Cancel {
+            let Some(invite) = cancels else {
+                return Err(Box::new(req));
+            };
+            let Some((call_id, _, ServerRole::Invite)) = self.servers.get(&invite).cloned() else {
+                return Err(Box::new(req));
+            };
+            let ok = Response::for_request(&req, 200, Some(&self.tag()));
+            self.respond(tx, id, ok, now);
+            self.with_call(tx, call_id, now, |b, tx, call| {
+                b.caller_cancelled(tx, call, now)
+            });
+            return Ok(());
+        }
+        let Some(tag) = req.headers.to_tag() else {
+            if req.method == Method::Invite {
+                self.new_call(tx, id, req, from, now);
+                return Ok(());
+            }
+            return Err(Box::new(req));
+        };
+        let found = req
+            .headers
+            .call_id()
+            .and_then(|c| self.dialogs.get(&(c.to_string(), tag)).copied());
+        let Some((cid, leg)) = found else {
+            return Err(Box::new(req));
+        };
+        self.with_call(tx, cid, now, |b, tx, call| {
+            b.in_dialog_request(tx, call, leg, id, req, now)
+        });
+        Ok(())
+    }
+
+    /// An ACK for a 2xx (outside any transaction). False if not ours.
+    pub fn handle_ack(&mut self, tx: &mut TransactionLayer, req: Request, now: Instant) -> bool {
+        let (Some(call_id), Some(tag)) = (req.headers.call_id(), req.headers.to_tag()) else {
+            return false;
+        };
+        let Some(&(cid, leg)) = self.dialogs.get(&(call_id.to_string(), tag)) else {
+            return false;
+        };
+        self.with_call(tx, cid, now, |b, tx, call| {
+            b.ack_received(tx, call, leg, req, now)
+        });
+        true
+    }
+
+    /// A response for a client transaction. False if not ours.
+    pub fn handle_response(
+        &mut self,
+        tx: &mut TransactionLayer,
+        id: ClientTransactionId,
+        resp: Response,
+        now: Instant,
+    ) -> bool {
+        let Some((cid, leg, role)) = self.clients.get(&id).cloned() else {
+            return false;
+        };
+        if resp.status >= 200 {
+            self.clients.remove(&id);
+        }
+        self.with_call(tx, cid, now, |b, tx, call| match role {
+            ClientRole::Invite => b.callee_invite_response(tx, call, leg, id, resp, now),
+            ClientRole::Relay {
+                server,
+                from_leg,
+                original,
+            } => b.relayed_response(tx, call, leg, server, from_leg, &original, resp, now),
+            ClientRole::Rebridge => {
+                if resp.is_success() {
+                    b.send_ack(tx, call, leg, &resp, None);
+                }
+            }
+            ClientRole::Fire => {}
+        });
+        true
+    }
+
+    /// Timer B/F of one of our client transactions. False if not ours.
+    pub fn handle_transaction_timeout(
+        &mut self,
+        tx: &mut TransactionLayer,
+        id: ClientTransactionId,
+        now: Instant,
+    ) -> bool {
+        let Some((cid, leg, role)) = self.clients.remove(&id) else {
+            return false;
+        };
+        self.with_call(tx, cid, now, |b, tx, call| match role {
+            ClientRole::Invite => {
+                let l = &mut call.legs[leg];
+                if l.state == LegState::Calling || l.state == LegState::Early {
+                    l.state = LegState::Terminated;
+                    if Some(leg) == call.callee && !l.abandoned {
+                        b.callee_failed(tx, call, leg, 408, "Request Timeout".into(), now);
+                    }
+                }
+            }
+            ClientRole::Relay { server, .. } => {
+                b.respond(tx, server, Response::new(408), now);
+                call.legs[leg].offer_in_flight = false;
+            }
+            ClientRole::Rebridge | ClientRole::Fire => {}
+        });
+        true
+    }
+
+    /// A 2xx retransmission that matched no transaction: re-send our ACK.
+    pub fn handle_stray_response(&mut self, tx: &mut TransactionLayer, resp: &Response) -> bool {
+        if !resp.is_success() {
+            return false;
+        }
+        let (Some(call_id), Some(tag)) = (resp.headers.call_id(), resp.headers.from_tag()) else {
+            return false;
+        };
+        let Some(&(cid, leg)) = self.dialogs.get(&(call_id.to_string(), tag)) else {
+            return false;
+        };
+        if let Some(l) = self.calls.get(&cid).and_then(|c| c.legs.get(leg)) {
+            if let Some(ack) = &l.last_ack {
+                tx.send_stateless(l.dialog.peer, ack.clone());
+            }
+        }
+        true
+    }
+
+    pub fn handle_timeout(&mut self, tx: &mut TransactionLayer, now: Instant) {
+        while let Some(&first) = self.timers.iter().next() {
+            if first.0 > now {
+                break;
+            }
+            self.timers.remove(&first);
+            let (_, cid, leg, kind) = first;
+            self.with_call(tx, cid, now, |b, tx, call| {
+                b.timer_fired(tx, call, leg, kind, now)
+            });
+        }
+    }
+
+    /// Ends every call: BYE to answered legs, CANCEL or 503 to the rest.
+    pub fn shutdown(&mut self, tx: &mut TransactionLayer, now: Instant) {
+        let ids: Vec<u64> = self.calls.keys().copied().collect();
+        for cid in ids {
+            self.with_call(tx, cid, now, |b, tx, call| {
+                b.end_call(tx, call, None, HangupCause::Shutdown, now);
+                if !call.caller().final_sent {
+                    b.fail_caller(
+                        tx,
+                        call,
+                        503,
+                        "Service Unavailable (shutting down)",
+                        None,
+                        now,
+                    );
+                }
+            });
+        }
+    }
+
+    // ----- call set-up ------------------------------------------------
+
+    fn new_call(
+        &mut self,
+        tx: &mut TransactionLayer,
+        id: ServerTransactionId,
+        req: Request,
+        from: Peer,
+        now: Instant,
+    ) {
+        let tag = self.tag();
+        let side = self.side_of(from.listener);
+        let reply_to = response_target(&from, req.headers.top_via().ok().as_ref());
+        let dialog = match Dialog::for_uas(&req, &tag, reply_to) {
+            Ok(d) => d,
+            Err(e) => {
+                let r = Response::for_request(&req, 400, Some(&tag))
+                    .with_reason(&format!("Bad Request ({e})"));
+                self.respond(tx, id, r, now);
+                return;
+            }
+        };
+        let record = self.new_record(&req, side, now);
+        if self.calls.len() >= self.cfg.calls.max_concurrent {
+            self.stats.rejected_busy += 1;
+            let mut r = Response::for_request(&req, 503, Some(&tag))
+                .with_reason("Service Unavailable (call limit reached)");
+            r.headers.push(
+                HeaderName::RetryAfter,
+                self.cfg.calls.retry_after_s.to_string(),
+            );
+            self.respond(tx, id, r, now);
+            warn!(limit = self.cfg.calls.max_concurrent, call_id = %record.caller_call_id, "call refused: concurrent-call limit reached");
+            self.finish_record(record, 503, HangupCause::Busy, now);
+            return;
+        }
+        let Some(route) = self.cfg.router.route(&req, side) else {
+            self.stats.no_route += 1;
+            let r = Response::for_request(&req, 480, Some(&tag))
+                .with_reason("Temporarily Unavailable (no route matches)");
+            self.respond(tx, id, r, now);
+            info!(call_id = %record.caller_call_id, from = %record.from, to = %record.to, "no route matches the call");
+            self.finish_record(record, 480, HangupCause::NoRoute, now);
+            return;
+        };
+        self.stats.started += 1;
+        let local = self.advertised(from.listener);
+        let custom_headers = route.headers.apply(&req.headers);
+        let mut leg = Leg::new(dialog, local, from.transport, req);
+        leg.invite_server = Some(id);
+        leg.state = LegState::Early;
+        let cid = self.next_call;
+        self.next_call += 1;
+        let mut record = record;
+        record.route = Some(route.name.clone());
+        info!(call = %record.id, route = %route.name, from = %record.from, to = %record.to, afid = record.retreaver_afid.as_deref().unwrap_or("-"), "new call");
+        let mut call = Call {
+            id: cid,
+            record,
+            route: Some(route),
+            legs: vec![leg],
+            callee: None,
+            next_target: 0,
+            redirects: 0,
+            last_failure: None,
+            custom_headers,
+            transfer: None,
+        };
+        self.servers.insert(id, (cid, 0, ServerRole::Invite));
+        self.dialogs.insert(
+            (
+                call.legs[0].dialog.call_id.clone(),
+                call.legs[0].dialog.local_tag.clone(),
+            ),
+            (cid, 0),
+        );
+        self.try_next_target(tx, &mut call, now);
+        self.put_back(call);
+    }
+
+    fn new_record(&mut self, req: &Request, side: Side, now: Instant) -> CallRecord {
+        let tags = CallTags::extract(&req.headers);
+        let user_of = |v: Option<&str>, what: &str| {
+            v.and_then(|v| NameAddr::parse(v, what).ok())
+                .map(|na| na.uri.to_string())
+                .unwrap_or_default()
+        };
+        CallRecord {
+            id: format!("{:016x}", self.rng.u64(..)),
+            direction: match side {
+                Side::Wan => Direction::Inbound,
+                Side::Lan => Direction::Outbound,
+            },
+            caller_call_id: req.headers.call_id().unwrap_or_default().to_string(),
+            callee_call_id: None,
+            from: user_of(req.headers.get(&HeaderName::From), "From"),
+            to: user_of(req.headers.get(&HeaderName::To), "To"),
+            route: None,
+            target: None,
+            retreaver_uuid: tags.uuid,
+            retreaver_key: tags.key,
+            retreaver_afid: tags.afid,
+            retreaver_sid: tags.sid,
+            x_headers: x_headers(&req.headers),
+            callee_x_headers: Vec::new(),
+            diversion: None,
+            started: self.wall(now),
+            answered: None,
+            ended: None,
+            final_status: None,
+            hangup_cause: None,
+        }
+    }
+
+    /// Tries the route's next target; answers the caller when none is left.
+    fn try_next_target(&mut self, tx: &mut TransactionLayer, call: &mut Call, now: Instant) {
+        let Some(route) = call.route.clone() else {
+            return;
+        };
+        while let Some(target) = route.targets.get(call.next_target) {
+            call.next_target += 1;
+            if call.next_target > 1 {
+                self.stats.failovers += 1;
+            }
+            match self.start_target(tx, call, target, now) {
+                Ok(()) => return,
+                Err(why) => {
+                    warn!(call = %call.record.id, target = %target.uri, "{why}; trying the next target");
+                    call.last_failure =
+                        Some((480, "Temporarily Unavailable (target unreachable)".into()));
+                }
+            }
+        }
+        let (status, reason) = call
+            .last_failure
+            .clone()
+            .unwrap_or((480, "Temporarily Unavailable".into()));
+        self.stats.failed += 1;
+        self.fail_caller(tx, call, status, &reason, None, now);
+        call.record
+            .hangup_cause
+            .get_or_insert(HangupCause::NoAnswer);
+    }
+
+    fn start_target(
+        &mut self,
+        tx: &mut TransactionLayer,
+        call: &mut Call,
+        target: &Target,
+        now: Instant,
+    ) -> Result<(), String> {
+        let transport = match target.transport {
+            TransportName::Udp => Transport::Udp,
+            TransportName::Tcp => Transport::Tcp,
+        };
+        let account = target
+            .account
+            .as_ref()
+            .and_then(|n| self.cfg.accounts.iter().find(|a| &a.name == n))
+            .cloned();
+        let credentials = match (&target.credentials, &account) {
+            (Some(c), _) => Some(LegCredentials {
+                username: c.username.clone(),
+                password: c.password.clone(),
+            }),
+            (None, Some(a)) if !a.password.is_empty() => Some(LegCredentials {
+                username: a
+                    .auth_username
+                    .clone()
+                    .unwrap_or_else(|| a.username.clone()),
+                password: a.password.clone(),
+            }),
+            _ => None,
+        };
+        let identity = account.as_ref().map(|a| {
+            let domain = a.domain.clone().unwrap_or_else(|| {
+                Uri::parse(&a.registrar)
+                    .ok()
+                    .and_then(|u| u.as_sip().map(|s| s.host.to_string()))
+                    .unwrap_or_default()
+            });
+            format!("sip:{}@{}", a.username, domain)
+        });
+        let mut extra = target.extra_headers.clone();
+        extra.retain(|(n, _)| !call.custom_headers.iter().any(|(c, _)| c == n));
+        let spec = CalleeSpec {
+            uri: target.uri.clone(),
+            transport,
+            credentials,
+            identity,
+            extra_headers: extra,
+            diversion: None,
+            referred_by: None,
+        };
+        self.start_callee(tx, call, spec, now).map(|_| ())
+    }
+
+    /// Sends an INVITE for a new callee leg and makes it the call's callee.
+    fn start_callee(
+        &mut self,
+        tx: &mut TransactionLayer,
+        call: &mut Call,
+        spec: CalleeSpec,
+        now: Instant,
+    ) -> Result<usize, String> {
+        let dest = self
+            .address_of(&spec.uri)
+            .ok_or_else(|| format!("no address known for {}", spec.uri.host))?;
+        let caller_side = self.side_of(call.caller().dialog.peer.listener);
+        let listener = self
+            .listener_for(caller_side, dest.ip())
+            .ok_or("no listener on the callee side")?;
+        let local = self.advertised(listener);
+        let caller = call.caller();
+        let caller_from = caller.invite.headers.from_addr().ok();
+        let display = caller_from.as_ref().and_then(|f| f.display.clone());
+        let from_uri = match &spec.identity {
+            Some(id) => id.clone(),
+            None => {
+                let user = caller_from
+                    .as_ref()
+                    .and_then(|f| f.uri.as_sip().and_then(|s| s.user.clone()))
+                    .unwrap_or_else(|| "anonymous".into());
+                format!("sip:{user}@{local}")
+            }
+        };
+        let local_addr = match display {
+            Some(d) => format!("{d} <{from_uri}>"),
+            None => format!("<{from_uri}>"),
+        };
+        let request_uri = Uri::Sip(spec.uri.clone());
+        let peer = Peer {
+            listener,
+            transport: spec.transport,
+            remote: dest,
+            connection: None,
+        };
+        let dialog = Dialog {
+            call_id: format!("{:016x}{:08x}@pbxgate", self.rng.u64(..), self.rng.u32(..)),
+            local_tag: self.tag(),
+            remote_tag: None,
+            local_addr,
+            remote_addr: format!("<{request_uri}>"),
+            local_cseq: 0,
+            remote_cseq: None,
+            remote_target: request_uri.clone(),
+            route_set: Vec::new(),
+            peer,
+        };
+        let max_forwards = caller
+            .invite
+            .headers
+            .get(&HeaderName::MaxForwards)
+            .and_then(|v| v.trim().parse::<u32>().ok())
+            .unwrap_or(70)
+            .clamp(1, 70)
+            - 1;
+        let body = caller.invite.body.clone();
+        let content_type = caller
+            .invite
+            .headers
+            .get(&HeaderName::ContentType)
+            .map(str::to_string);
+        let mut leg = Leg::new(
+            dialog,
+            local,
+            spec.transport,
+            Request::new(Method::Invite, request_uri),
+        );
+        let mut invite = leg.dialog.request(Method::Invite);
+        let h = &mut invite.headers;
+        h.set(HeaderName::MaxForwards, max_forwards.to_string());
+        h.push_front(HeaderName::Via, leg.via(&self.branch()));
+        h.push(HeaderName::Contact, leg.contact());
+        h.push(HeaderName::Allow, CALL_ALLOW);
+        h.push(HeaderName::UserAgent, self.cfg.user_agent.as_str());
+        if let Some(d) = &spec.diversion {
+            h.push(HeaderName::Other("Diversion".into()), d.as_str());
+        }
+        if let Some(r) = &spec.referred_by {
+            h.push(HeaderName::ReferredBy, r.as_str());
+        }
+        for (n, v) in call.custom_headers.iter().chain(spec.extra_headers.iter()) {
+            h.push(n.clone(), v.as_str());
+        }
+        if !body.is_empty() {
+            h.push(
+                HeaderName::ContentType,
+                content_type.unwrap_or_else(|| "application/sdp".into()),
+            );
+            invite.body = body;
+        }
+        leg.credentials = spec.credentials;
+        leg.target = Some(spec.uri.to_string());
+        leg.invite = invite.clone();
+        let client = tx
+            .send_request(invite, peer, now)
+            .map_err(|e| format!("cannot send the INVITE: {e}"))?;
+        leg.invite_client = Some(client);
+        let index = call.legs.len();
+        self.clients
+            .insert(client, (call.id, index, ClientRole::Invite));
+        self.dialogs.insert(
+            (leg.dialog.call_id.clone(), leg.dialog.local_tag.clone()),
+            (call.id, index),
+        );
+        let failover_at = now + Duration::from_millis(self.cfg.calls.failover_timeout_ms);
+        self.timers
+            .insert((failover_at, call.id, index, TimerKind::Failover));
+        debug!(call = %call.record.id, target = %spec.uri, %dest, "INVITE sent to the callee");
+        call.legs.push(leg);
+        if call.transfer.is_none() || call.callee.is_none() {
+            call.callee = Some(index);
+            call.record.callee_call_id = Some(call.legs[index].dialog.call_id.clone());
+            call.record.target = call.legs[index].target.clone();
+        }
+        Ok(index)
+    }
+
+    // ----- responses to the callee INVITE -----------------------------
+
+    fn callee_invite_response(
+        &mut self,
+        tx: &mut TransactionLayer,
+        call: &mut Call,
+        leg: usize,
+        id: ClientTransactionId,
+        resp: Response,
+        now: Instant,
+    ) {
+        let status = resp.status;
+        {
+            let l = &mut call.legs[leg];
+            l.heard_from = true;
+            if status > 100 && status < 300 && resp.headers.to_tag().is_some() {
+                l.dialog.update_from_response(&resp);
+                if l.state == LegState::Calling {
+                    l.state = LegState::Early;
+                }
+            }
+        }
+        if status == 100 {
+            return;
+        }
+        let is_transfer = call.transfer.map(|t| t.leg) == Some(leg);
+        let current = Some(leg) == call.callee || is_transfer;
+        let unwanted = !current || call.legs[leg].abandoned || call.legs[leg].cancel_pending;
+        if status < 200 {
+            call.legs[leg].provisional = true;
+            if unwanted {
+                if let Some(cancel) = tx.cancel_request(id) {
+                    self.fire(tx, call, leg, cancel, now);
+                }
+                return;
+            }
+            if !is_transfer && !call.caller().final_sent {
+                let r = self.caller_response(call, status, &resp.reason, Some(&resp));
+                if let Some(server) = call.legs[0].invite_server {
+                    self.respond(tx, server, r, now);
+                }
+            }
+            return;
+        }
+        if resp.is_success() {
+            call.legs[leg].state = LegState::Confirmed;
+            let seq = call.legs[leg].dialog.local_cseq;
+            if unwanted {
+                // A late answer from a leg we gave up on: take it and hang up.
+                self.send_ack(tx, call, leg, &resp, None);
+                self.send_bye(tx, call, leg, now);
+                return;
+            }
+            if is_transfer {
+                self.transfer_answered(tx, call, leg, &resp, now);
+                return;
+            }
+            call.record.callee_x_headers = x_headers(&resp.headers);
+            call.record.answered = Some(self.wall(now));
+            call.record.final_status = Some(status);
+            self.stats.answered += 1;
+            info!(call = %call.record.id, target = call.legs[leg].target.as_deref().unwrap_or("-"), "call answered");
+            let r = self.caller_response(call, status, &resp.reason, Some(&resp));
+            self.answer_with_2xx(tx, call, 0, r, leg, seq, now);
+            return;
+        }
+        // 3xx-6xx: the transaction layer has ACKed it.
+        call.legs[leg].state = LegState::Terminated;
+        if unwanted {
+            return;
+        }
+        if is_transfer {
+            self.transfer_failed(tx, call, leg, &resp, now);
+            return;
+        }
+        match status {
+            300..=399 => self.follow_redirect(tx, call, leg, &resp, now),
+            401 | 407 => {
+                if !self.retry_with_credentials(tx, call, leg, &resp, now) {
+                    self.callee_failed(
+                        tx,
+                        call,
+                        leg,
+                        403,
+                        "Forbidden (the target asks for credentials the route does not have)"
+                            .into(),
+                        now,
+                    );
+                }
+            }
+            _ => {
+                call.record.callee_x_headers = x_headers(&resp.headers);
+                self.callee_failed_with(tx, call, leg, &resp, now)
+            }
+        }
+    }
+
+    /// A callee failed with `resp`: the next target for 408/5xx, else the
+    /// answer goes back to the caller (486, 603, 404, ...).
+    fn callee_failed_with(
+        &mut self,
+        tx: &mut TransactionLayer,
+        call: &mut Call,
+        leg: usize,
+        resp: &Response,
+        now: Instant,
+    ) {
+        if resp.status == 408 || (500..600).contains(&resp.status) {
+            self.callee_failed(tx, call, leg, resp.status, resp.reason.clone(), now);
+            return;
+        }
+        info!(call = %call.record.id, status = resp.status, "callee refused the call");
+        self.stats.failed += 1;
+        call.record.hangup_cause = Some(HangupCause::Rejected);
+        self.fail_caller(tx, call, resp.status, &resp.reason.clone(), Some(resp), now);
+    }
+
+    /// The callee is out (timeout, 408, 5xx): fail over to the next target.
+    fn callee_failed(
+        &mut self,
+        tx: &mut TransactionLayer,
+        call: &mut Call,
+        leg: usize,
+        status: u16,
+        reason: String,
+        now: Instant,
+    ) {
+        info!(call = %call.record.id, target = call.legs[leg].target.as_deref().unwrap_or("-"), status, "target failed");
+        // 503 from a PBX means "this PBX", not "the gateway": never tell
+        // the platform to back off from us.
+        let (status, reason) = if status == 503 {
+            (480, "Temporarily Unavailable".to_string())
+        } else {
+            (status, reason)
+        };
+        call.last_failure = Some((status, reason));
+        if call.caller().final_sent {
+            return;
+        }
+        self.try_next_target(tx, call, now);
+    }
+
+    fn retry_with_credentials(
+        &mut self,
+        tx: &mut TransactionLayer,
+        call: &mut Call,
+        leg: usize,
+        resp: &Response,
+        now: Instant,
+    ) -> bool {
+        let Some(creds) = call.legs[leg].credentials.clone() else {
+            return false;
+        };
+        let header = if resp.status == 407 {
+            HeaderName::ProxyAuthenticate
+        } else {
+            HeaderName::WwwAuthenticate
+        };
+        let offered: Vec<Challenge> = challenges(&resp.headers, &header)
+            .into_iter()
+            .filter_map(Result::ok)
+            .collect();
+        let Some(challenge) = choose(&offered).cloned() else {
+            return false;
+        };
+        let l = &mut call.legs[leg];
+        // One retry per challenge, plus one for a stale nonce.
+        if l.auth_attempts >= 1 && !challenge.stale {
+            return false;
+        }
+        if l.auth_attempts >= 3 {
+            return false;
+        }
+        l.auth_attempts += 1;
+        let mut invite = l.invite.clone();
+        let uri = invite.uri.to_string();
+        let cnonce = format!("{:016x}", self.rng.u64(..));
+        let auth = match l.digest.authorize(
+            &challenge,
+            &creds.username,
+            &creds.password,
+            &Method::Invite,
+            &uri,
+            &cnonce,
+        ) {
+            Ok(a) => a,
+            Err(e) => {
+                warn!(call = %call.record.id, error = %e, "cannot answer the callee's challenge");
+                return false;
+            }
+        };
+        l.dialog.local_cseq += 1;
+        let seq = l.dialog.local_cseq;
+        let h = &mut invite.headers;
+        h.remove(&HeaderName::Via);
+        h.push_front(
+            HeaderName::Via,
+            l.via(&format!("z9hG4bK{:016x}", self.rng.u64(..))),
+        );
+        h.set(HeaderName::CSeq, format!("{seq} INVITE"));
+        let name = if resp.status == 407 {
+            HeaderName::ProxyAuthorization
+        } else {
+            HeaderName::Authorization
+        };
+        h.remove(&name);
+        h.push(name, auth.to_header_value());
+        l.invite = invite.clone();
+        l.state = LegState::Calling;
+        l.provisional = false;
+        let peer = l.dialog.peer;
+        match tx.send_request(invite, peer, now) {
+            Ok(id) => {
+                l.invite_client = Some(id);
+                self.clients.insert(id, (call.id, leg, ClientRole::Invite));
+                debug!(call = %call.record.id, status = resp.status, "INVITE re-sent with credentials");
+                true
+            }
+            Err(e) => {
+                warn!(call = %call.record.id, error = %e, "cannot re-send the INVITE");
+                false
+            }
+        }
+    }
+
+    fn follow_redirect(
+        &mut self,
+        tx: &mut TransactionLayer,
+        call: &mut Call,
+        leg: usize,
+        resp: &Response,
+        now: Instant,
+    ) {
+        let contact = contact_uri(resp.headers.get(&HeaderName::Contact));
+        let Some(Uri::Sip(uri)) = contact.filter(|_| call.redirects < self.cfg.calls.max_redirects)
+        else {
+            let r = resp.clone();
+            self.callee_failed_with(
+                tx,
+                call,
+                leg,
+                &Response {
+                    status: 480,
+                    reason: "Temporarily Unavailable (redirect not followed)".into(),
+                    ..r
+                },
+                now,
+            );
+            return;
+        };
+        call.redirects += 1;
+        self.stats.redirects += 1;
+        let from_target = call.legs[leg].target.clone().unwrap_or_default();
+        info!(call = %call.record.id, from = %from_target, to = %uri, "callee forwarded the call");
+        // The forwarded call is a new call in the records, carrying the
+        // diversion (as push-API carriers report it).
+        let mut old = call.record.clone();
+        old.final_status = Some(resp.status);
+        old.hangup_cause = Some(HangupCause::Forwarded);
+        old.ended = Some(self.wall(now));
+        self.push_history(old);
+        call.record.id = format!("{:016x}", self.rng.u64(..));
+        call.record.diversion = Some(from_target.clone());
+        call.record.started = self.wall(now);
+        let diversion = format!(
+            "<{from_target}>;reason=unconditional;counter={}",
+            call.redirects
+        );
+        let prev = &call.legs[leg];
+        let spec = CalleeSpec {
+            uri,
+            transport: prev.transport,
+            credentials: prev.credentials.clone(),
+            identity: None,
+            extra_headers: Vec::new(),
+            diversion: Some(diversion),
+            referred_by: None,
+        };
+        if let Err(why) = self.start_callee(tx, call, spec, now) {
+            warn!(call = %call.record.id, "cannot follow the redirect: {why}");
+            self.callee_failed(
+                tx,
+                call,
+                leg,
+                480,
+                "Temporarily Unavailable (redirect target unreachable)".into(),
+                now,
+            );
+        }
+    }
+
+    // ----- caller side ------------------------------------------------
+
+    fn caller_cancelled(&mut self, tx: &mut TransactionLayer, call: &mut Call, now: Instant) {
+        if call.caller().final_sent {
+            return; // §9.2: too late, the CANCEL changes nothing.
+        }
+        info!(call = %call.record.id, "caller cancelled");
+        call.record.hangup_cause = Some(HangupCause::Cancelled);
+        self.fail_caller(tx, call, 487, "Request Terminated", None, now);
+        let callees: Vec<usize> = (1..call.legs.len()).collect();
+        for leg in callees {
+            self.cancel_callee(tx, call, leg, now);
+        }
+    }
+
+    fn cancel_callee(
+        &mut self,
+        tx: &mut TransactionLayer,
+        call: &mut Call,
+        leg: usize,
+        now: Instant,
+    ) {
+        let l = &mut call.legs[leg];
+        if !matches!(l.state, LegState::Calling | LegState::Early) || l.cancel_pending {
+            return;
+        }
+        l.cancel_pending = true;
+        if l.provisional {
+            if let Some(cancel) = l.invite_client.and_then(|id| tx.cancel_request(id)) {
+                self.fire(tx, call, leg, cancel, now);
+            }
+        }
+        // Else the CANCEL goes when the first provisional arrives (§9.1).
+    }
+
+    /// A final non-2xx to the caller's INVITE; the call ends.
+    fn fail_caller(
+        &mut self,
+        tx: &mut TransactionLayer,
+        call: &mut Call,
+        status: u16,
+        reason: &str,
+        from: Option<&Response>,
+        now: Instant,
+    ) {
+        if call.caller().final_sent {
+            return;
+        }
+        let r = self.caller_response(call, status, reason, from);
+        if let Some(id) = call.legs[0].invite_server {
+            self.respond(tx, id, r, now);
+        }
+        call.legs[0].final_sent = true;
+        call.legs[0].state = LegState::Terminated;
+        call.record.final_status = Some(status);
+        call.record.ended = Some(self.wall(now));
+    }
+
+    /// A response to the caller's INVITE built from the callee's.
+    fn caller_response(
+        &self,
+        call: &Call,
+        status: u16,
+        reason: &str,
+        from: Option<&Response>,
+    ) -> Response {
+        let caller = call.caller();
+        let mut r = Response::for_request(&caller.invite, status, Some(&caller.dialog.local_tag));
+        r.reason = crate::sip::message::reason_phrase(status).to_string();
+        if !reason.is_empty() && !reason.contains(['\r', '\n']) {
+            r.reason = reason.to_string();
+        }
+        if (101..300).contains(&status) {
+            for rr in caller.invite.headers.values(&HeaderName::RecordRoute) {
+                r.headers.push(HeaderName::RecordRoute, rr);
+            }
+            r.headers.push(HeaderName::Contact, caller.contact());
+        }
+        if status >= 200 {
+            r.headers.push(HeaderName::Allow, CALL_ALLOW);
+        }
+        r.headers
+            .push(HeaderName::Server, self.cfg.user_agent.as_str());
+        if let Some(src) = from {
+            for h in src.headers.iter() {
+                if is_x_header(h.name.as_str()) {
+                    r.headers.push(h.name.clone(), h.value.as_str());
+                }
+            }
+            if !src.body.is_empty() && status < 300 {
+                if let Some(ct) = src.headers.get(&HeaderName::ContentType) {
+                    r.headers.push(HeaderName::ContentType, ct);
+                }
+                r.body = src.body.clone();
+            }
+        }
+        r
+    }
+
+    /// Sends a 2xx on `leg`'s server transaction and keeps retransmitting
+    /// it until the ACK, which is then passed on as the ACK of
+    /// (`ack_leg`, `ack_seq`).
+    #[allow(clippy::too_many_arguments)]
+    fn answer_with_2xx(
+        &mut self,
+        tx: &mut TransactionLayer,
+        call: &mut Call,
+        leg: usize,
+        resp: Response,
+        ack_leg: usize,
+        ack_seq: u32,
+        now: Instant,
+    ) {
+        let server = if leg == 0 && !call.legs[0].final_sent {
+            call.legs[0].invite_server
+        } else {
+            None
+        };
+        self.answer_2xx_on(tx, call, leg, server, resp, ack_leg, ack_seq, now);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn answer_2xx_on(
+        &mut self,
+        tx: &mut TransactionLayer,
+        call: &mut Call,
+        leg: usize,
+        server: Option<ServerTransactionId>,
+        resp: Response,
+        ack_leg: usize,
+        ack_seq: u32,
+        now: Instant,
+    ) {
+        let Some(server) = server else { return };
+        self.respond(tx, server, resp.clone(), now);
+        let cseq = resp.headers.cseq().map(|c| c.seq).unwrap_or(0);
+        let l = &mut call.legs[leg];
+        if leg == 0 {
+            l.final_sent = true;
+            l.state = LegState::Confirmed;
+        }
+        l.pending_2xx = Some(Pending2xx {
+            server,
+            response: resp,
+            cseq,
+            interval: self.cfg.t1,
+            next: now + self.cfg.t1,
+            give_up: now + self.cfg.t1 * 64,
+        });
+        l.ack_owed = Some((ack_leg, ack_seq));
+        self.timers
+            .insert((now + self.cfg.t1, call.id, leg, TimerKind::Retransmit2xx));
+    }
+
+    fn ack_received(
+        &mut self,
+        tx: &mut TransactionLayer,
+        call: &mut Call,
+        leg: usize,
+        req: Request,
+        _now: Instant,
+    ) {
+        let seq = req.headers.cseq().map(|c| c.seq).unwrap_or(0);
+        let l = &mut call.legs[leg];
+        match &l.pending_2xx {
+            Some(p) if p.cseq == seq => {}
+            _ => return, // a retransmitted ACK, or one for nothing pending
+        }
+        l.pending_2xx = None;
+        if let Some((other, other_seq)) = l.ack_owed.take() {
+            if call
+                .legs
+                .get(other)
+                .is_some_and(|o| o.state == LegState::Confirmed)
+            {
+                let body = (!req.body.is_empty()).then(|| {
+                    (
+                        req.headers
+                            .get(&HeaderName::ContentType)
+                            .unwrap_or("application/sdp")
+                            .to_string(),
+                        req.body.clone(),
+                    )
+                });
+                self.send_ack_seq(tx, call, other, other_seq, body);
+            }
+        }
+    }
+
+    fn send_ack(
+        &mut self,
+        tx: &mut TransactionLayer,
+        call: &mut Call,
+        leg: usize,
+        resp: &Response,
+        body: Option<(String, Vec<u8>)>,
+    ) {
+        let seq = resp
+            .headers
+            .cseq()
+            .map(|c| c.seq)
+            .unwrap_or(call.legs[leg].dialog.local_cseq);
+        self.send_ack_seq(tx, call, leg, seq, body);
+    }
+
+    fn send_ack_seq(
+        &mut self,
+        tx: &mut TransactionLayer,
+        call: &mut Call,
+        leg: usize,
+        seq: u32,
+        body: Option<(String, Vec<u8>)>,
+    ) {
+        let branch = self.branch();
+        let l = &mut call.legs[leg];
+        let mut ack = l.dialog.ack(seq);
+        ack.headers.push_front(HeaderName::Via, l.via(&branch));
+        if let Some((ct, b)) = body {
+            ack.headers.push(HeaderName::ContentType, ct);
+            ack.body = b;
+        }
+        let bytes = ack.to_bytes();
+        tx.send_stateless(l.dialog.peer, bytes.clone());
+        l.last_ack = Some(bytes);
+    }
+
+    // ----- in-dialog requests -----------------------------------------
+
+    fn in_dialog_request(
+        &mut self,
+        tx: &mut TransactionLayer,
+        call: &mut Call,
+        leg: usize,
+        id: ServerTransactionId,
+        req: Request,
+        now: Instant,
+    ) {
+        let seq = req.headers.cseq().map(|c| c.seq).unwrap_or(0);
+        if !call.legs[leg].dialog.accept_remote_cseq(seq, &req.method) {
+            let r = Response::for_request(&req, 500, None)
+                .with_reason("Server Internal Error (CSeq out of order)");
+            self.respond(tx, id, r, now);
+            return;
+        }
+        match req.method {
+            Method::Bye => self.bye_received(tx, call, leg, id, &req, now),
+            Method::Refer if leg != 0 && call.legs[leg].state == LegState::Confirmed => {
+                self.refer_received(tx, call, leg, id, &req, now)
+            }
+            _ => self.relay_request(tx, call, leg, id, req, now),
+        }
+    }
+
+    fn bye_received(
+        &mut self,
+        tx: &mut TransactionLayer,
+        call: &mut Call,
+        leg: usize,
+        id: ServerTransactionId,
+        req: &Request,
+        now: Instant,
+    ) {
+        let ok = Response::for_request(req, 200, None);
+        self.respond(tx, id, ok, now);
+        let was_live = call.legs[leg].is_live();
+        call.legs[leg].state = LegState::Terminated;
+        call.legs[leg].pending_2xx = None;
+        if !was_live {
+            return;
+        }
+        let Some(peer) = call.peer_of(leg) else {
+            // A transferor leaving after the transfer: nothing else to end.
+            return;
+        };
+        let cause = if leg == 0 {
+            HangupCause::CallerHangup
+        } else {
+            HangupCause::CalleeHangup
+        };
+        info!(call = %call.record.id, cause = ?cause, "hangup");
+        self.end_call(tx, call, Some(leg), cause, now);
+        let _ = peer;
+    }
+
+    /// Ends the call on every live leg except `except`.
+    fn end_call(
+        &mut self,
+        tx: &mut TransactionLayer,
+        call: &mut Call,
+        except: Option<usize>,
+        cause: HangupCause,
+        now: Instant,
+    ) {
+        call.record.hangup_cause.get_or_insert(cause);
+        call.record.ended.get_or_insert(self.wall(now));
+        for leg in 0..call.legs.len() {
+            if Some(leg) == except {
+                continue;
+            }
+            match call.legs[leg].state {
+                LegState::Confirmed => self.send_bye(tx, call, leg, now),
+                LegState::Calling | LegState::Early if leg != 0 => {
+                    self.cancel_callee(tx, call, leg, now)
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn send_bye(&mut self, tx: &mut TransactionLayer, call: &mut Call, leg: usize, now: Instant) {
+        let l = &mut call.legs[leg];
+        if l.state == LegState::Terminated {
+            return;
+        }
+        l.state = LegState::Terminated;
+        l.pending_2xx = None;
+        let bye = l.dialog.request(Method::Bye);
+        self.fire(tx, call, leg, bye, now);
+    }
+
+    /// Sends a request on `leg` whose answer changes nothing (BYE, CANCEL,
+    /// NOTIFY). A CANCEL arrives with its Via; the others get one here.
+    fn fire(
+        &mut self,
+        tx: &mut TransactionLayer,
+        call: &mut Call,
+        leg: usize,
+        mut req: Request,
+        now: Instant,
+    ) {
+        let l = &call.legs[leg];
+        if req.method != Method::Cancel {
+            req.headers
+                .push_front(HeaderName::Via, l.via(&self.branch()));
+            req.headers
+                .push(HeaderName::UserAgent, self.cfg.user_agent.as_str());
+        }
+        match tx.send_request(req, l.dialog.peer, now) {
+            Ok(id) => {
+                self.clients.insert(id, (call.id, leg, ClientRole::Fire));
+            }
+            Err(e) => debug!(call = %call.record.id, error = %e, "could not send"),
+        }
+    }
+
+    /// Passes an in-dialog request (re-INVITE, UPDATE, INFO, ...) to the
+    /// bridged leg; its answer comes back the same way.
+    fn relay_request(
+        &mut self,
+        tx: &mut TransactionLayer,
+        call: &mut Call,
+        leg: usize,
+        id: ServerTransactionId,
+        req: Request,
+        now: Instant,
+    ) {
+        let Some(other) = call
+            .peer_of(leg)
+            .filter(|&o| call.legs[o].state == LegState::Confirmed)
+        else {
+            let r = Response::for_request(&req, 481, None)
+                .with_reason("Call/Transaction Does Not Exist (no bridged leg)");
+            self.respond(tx, id, r, now);
+            return;
+        };
+        let offer = matches!(req.method, Method::Invite | Method::Update);
+        if offer && (call.legs[other].offer_in_flight || call.legs[leg].offer_in_flight) {
+            let r = Response::for_request(&req, 491, None);
+            self.respond(tx, id, r, now);
+            return;
+        }
+        let branch = self.branch();
+        let o = &mut call.legs[other];
+        let mut out = o.dialog.request(req.method.clone());
+        let h = &mut out.headers;
+        h.push_front(HeaderName::Via, o.via(&branch));
+        if offer {
+            h.push(HeaderName::Contact, o.contact());
+            o.offer_in_flight = true;
+        }
+        for hdr in req.headers.iter() {
+            let carry = is_x_header(hdr.name.as_str())
+                || matches!(
+                    hdr.name,
+                    HeaderName::ContentType
+                        | HeaderName::Event
+                        | HeaderName::SessionExpires
+                        | HeaderName::Subject
+                )
+                || hdr.name.as_str().eq_ignore_ascii_case("Subscription-State")
+                || hdr.name.as_str().eq_ignore_ascii_case("Info-Package");
+            if carry {
+                h.push(hdr.name.clone(), hdr.value.as_str());
+            }
+        }
+        out.body = req.body.clone();
+        let peer = o.dialog.peer;
+        self.servers.insert(id, (call.id, leg, ServerRole::Relayed));
+        match tx.send_request(out, peer, now) {
+            Ok(cid) => {
+                self.clients.insert(
+                    cid,
+                    (
+                        call.id,
+                        other,
+                        ClientRole::Relay {
+                            server: id,
+                            from_leg: leg,
+                            original: Box::new(req),
+                        },
+                    ),
+                );
+            }
+            Err(e) => {
+                call.legs[other].offer_in_flight = false;
+                debug!(error = %e, "could not relay");
+                self.respond(tx, id, Response::for_request(&req, 500, None), now);
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn relayed_response(
+        &mut self,
+        tx: &mut TransactionLayer,
+        call: &mut Call,
+        leg: usize,
+        server: ServerTransactionId,
+        from_leg: usize,
+        original: &Request,
+        resp: Response,
+        now: Instant,
+    ) {
+        if resp.status == 100 {
+            return;
+        }
+        if resp.status >= 200 {
+            call.legs[leg].offer_in_flight = false;
+        }
+        let mut r = Response::for_request(original, resp.status, None);
+        r.reason = resp.reason.clone();
+        for h in resp.headers.iter() {
+            if is_x_header(h.name.as_str())
+                || matches!(
+                    h.name,
+                    HeaderName::ContentType | HeaderName::SessionExpires | HeaderName::Require
+                )
+            {
+                r.headers.push(h.name.clone(), h.value.as_str());
+            }
+        }
+        if resp.status < 300 && original.method == Method::Invite {
+            r.headers
+                .push(HeaderName::Contact, call.legs[from_leg].contact());
+        }
+        r.body = resp.body.clone();
+        if original.method == Method::Invite && resp.is_success() {
+            let seq = resp.headers.cseq().map(|c| c.seq).unwrap_or(0);
+            if call.legs[from_leg].is_live() {
+                self.answer_2xx_on(tx, call, from_leg, Some(server), r, leg, seq, now);
+            } else {
+                self.send_ack(tx, call, leg, &resp, None);
+            }
+        } else {
+            self.respond(tx, server, r, now);
+        }
+        self.servers.remove(&server);
+    }
+
+    // ----- transfer (REFER from the callee) ---------------------------
+
+    fn refer_received(
+        &mut self,
+        tx: &mut TransactionLayer,
+        call: &mut Call,
+        leg: usize,
+        id: ServerTransactionId,
+        req: &Request,
+        now: Instant,
+    ) {
+        let refer_to = req
+            .headers
+            .get(&HeaderName::ReferTo)
+            .and_then(|v| NameAddr::parse(v, "Refer-To").ok());
+        let Some(Uri::Sip(mut uri)) = refer_to.map(|na| na.uri) else {
+            let r = Response::for_request(req, 400, None)
+                .with_reason("Bad Request (Refer-To is missing or not a sip: URI)");
+            self.respond(tx, id, r, now);
+            return;
+        };
+        if call.transfer.is_some() {
+            let r = Response::for_request(req, 491, None);
+            self.respond(tx, id, r, now);
+            return;
+        }
+        // Headers embedded in the Refer-To URI (?Replaces=...) are for
+        // attended transfer, which the gateway does not do: drop them.
+        uri.headers = None;
+        let mut accepted = Response::for_request(req, 202, None);
+        accepted
+            .headers
+            .push(HeaderName::Contact, call.legs[leg].contact());
+        self.respond(tx, id, accepted, now);
+        self.notify_sipfrag(tx, call, leg, "SIP/2.0 100 Trying", false, now);
+        self.stats.transfers += 1;
+        let from_target = call.legs[leg].target.clone().unwrap_or_default();
+        info!(call = %call.record.id, from = %from_target, to = %uri, "callee transfers the caller");
+        let spec = CalleeSpec {
+            uri,
+            transport: call.legs[leg].transport,
+            credentials: None,
+            identity: None,
+            extra_headers: Vec::new(),
+            diversion: Some(format!("<{from_target}>;reason=deflection;counter=1")),
+            referred_by: req.headers.get(&HeaderName::ReferredBy).map(str::to_string),
+        };
+        call.transfer = Some(Transfer {
+            referrer: leg,
+            leg: call.legs.len(),
+        });
+        if let Err(why) = self.start_callee(tx, call, spec, now) {
+            warn!(call = %call.record.id, "transfer failed: {why}");
+            call.transfer = None;
+            self.notify_sipfrag(tx, call, leg, "SIP/2.0 503 Service Unavailable", true, now);
+        }
+    }
+
+    fn notify_sipfrag(
+        &mut self,
+        tx: &mut TransactionLayer,
+        call: &mut Call,
+        leg: usize,
+        frag: &str,
+        last: bool,
+        now: Instant,
+    ) {
+        let l = &mut call.legs[leg];
+        if l.state != LegState::Confirmed {
+            return;
+        }
+        let mut n = l.dialog.request(Method::Notify);
+        n.headers.push(HeaderName::Event, "refer");
+        n.headers.push(
+            HeaderName::Other("Subscription-State".into()),
+            if last {
+                "terminated;reason=noresource"
+            } else {
+                "active;expires=60"
+            },
+        );
+        n.headers.push(HeaderName::Contact, l.contact());
+        n.headers
+            .push(HeaderName::ContentType, "message/sipfrag;version=2.0");
+        n.body = format!("{frag}\r\n").into_bytes();
+        self.fire(tx, call, leg, n, now);
+    }
+
+    fn transfer_answered(
+        &mut self,
+        tx: &mut TransactionLayer,
+        call: &mut Call,
+        leg: usize,
+        resp: &Response,
+        now: Instant,
+    ) {
+        let Some(t) = call.transfer.take() else {
+            return;
+        };
+        self.send_ack(tx, call, leg, resp, None);
+        // The caller now talks to the transfer target: a new call in the
+        // records, with the diversion; the transferor's call ends.
+        let mut old = call.record.clone();
+        old.hangup_cause = Some(HangupCause::Transferred);
+        old.ended = Some(self.wall(now));
+        self.push_history(old);
+        call.record.id = format!("{:016x}", self.rng.u64(..));
+        call.record.diversion = call.legs[t.referrer].target.clone();
+        call.record.started = self.wall(now);
+        call.record.answered = Some(self.wall(now));
+        call.record.callee_call_id = Some(call.legs[leg].dialog.call_id.clone());
+        call.record.target = call.legs[leg].target.clone();
+        call.record.callee_x_headers = x_headers(&resp.headers);
+        call.callee = Some(leg);
+        // Re-bridge: offer the caller the new party's media.
+        if call.legs[0].state == LegState::Confirmed && !resp.body.is_empty() {
+            let branch = self.branch();
+            let a = &mut call.legs[0];
+            let mut reinvite = a.dialog.request(Method::Invite);
+            reinvite.headers.push_front(HeaderName::Via, a.via(&branch));
+            reinvite.headers.push(HeaderName::Contact, a.contact());
+            reinvite.headers.push(
+                HeaderName::ContentType,
+                resp.headers
+                    .get(&HeaderName::ContentType)
+                    .unwrap_or("application/sdp"),
+            );
+            reinvite.body = resp.body.clone();
+            let peer = a.dialog.peer;
+            if let Ok(id) = tx.send_request(reinvite, peer, now) {
+                self.clients.insert(id, (call.id, 0, ClientRole::Rebridge));
+            }
+        }
+        self.notify_sipfrag(tx, call, t.referrer, "SIP/2.0 200 OK", true, now);
+        // RFC 5589: the transferor hangs up; if it does not, we do.
+        self.timers.insert((
+            now + self.cfg.t1 * 64,
+            call.id,
+            t.referrer,
+            TimerKind::DetachedBye,
+        ));
+    }
+
+    fn transfer_failed(
+        &mut self,
+        tx: &mut TransactionLayer,
+        call: &mut Call,
+        _leg: usize,
+        resp: &Response,
+        now: Instant,
+    ) {
+        let Some(t) = call.transfer.take() else {
+            return;
+        };
+        info!(call = %call.record.id, status = resp.status, "transfer target refused; the caller stays with the transferor");
+        call.callee = Some(t.referrer);
+        let frag = format!("SIP/2.0 {} {}", resp.status, resp.reason);
+        self.notify_sipfrag(tx, call, t.referrer, &frag, true, now);
+    }
+
+    // ----- timers -----------------------------------------------------
+
+    fn timer_fired(
+        &mut self,
+        tx: &mut TransactionLayer,
+        call: &mut Call,
+        leg: usize,
+        kind: TimerKind,
+        now: Instant,
+    ) {
+        match kind {
+            TimerKind::Retransmit2xx => {
+                let Some(p) = call.legs[leg].pending_2xx.as_mut() else {
+                    return;
+                };
+                if p.next > now {
+                    return; // superseded by a newer 2xx
+                }
+                if now >= p.give_up {
+                    call.legs[leg].pending_2xx = None;
+                    warn!(call = %call.record.id, "no ACK for the 2xx: ending the call");
+                    call.record
+                        .hangup_cause
+                        .get_or_insert(HangupCause::AckTimeout);
+                    self.send_bye(tx, call, leg, now);
+                    self.end_call(tx, call, Some(leg), HangupCause::AckTimeout, now);
+                    return;
+                }
+                let (server, response) = (p.server, p.response.clone());
+                p.interval = (p.interval * 2).min(self.cfg.t2);
+                p.next = now + p.interval;
+                let next = p.next;
+                if tx.respond(server, response.clone(), now).is_err() {
+                    tx.send_stateless(call.legs[leg].dialog.peer, response.to_bytes());
+                }
+                self.timers
+                    .insert((next, call.id, leg, TimerKind::Retransmit2xx));
+            }
+            TimerKind::Failover => {
+                let l = &mut call.legs[leg];
+                if l.heard_from || l.state != LegState::Calling || Some(leg) != call.callee {
+                    return;
+                }
+                l.abandoned = true;
+                warn!(call = %call.record.id, target = l.target.as_deref().unwrap_or("-"), "target silent: failing over");
+                self.callee_failed(tx, call, leg, 408, "Request Timeout".into(), now);
+            }
+            TimerKind::DetachedBye => {
+                if call.legs[leg].state == LegState::Confirmed && call.peer_of(leg).is_none() {
+                    self.send_bye(tx, call, leg, now);
+                }
+            }
+        }
+    }
+
+    // ----- bookkeeping ------------------------------------------------
+
+    /// Runs `f` on call `cid` taken out of the table, then puts it back, or
+    /// files its record when it is over.
+    fn with_call(
+        &mut self,
+        tx: &mut TransactionLayer,
+        cid: u64,
+        _now: Instant,
+        f: impl FnOnce(&mut Self, &mut TransactionLayer, &mut Call),
+    ) {
+        let Some(mut call) = self.calls.remove(&cid) else {
+            return;
+        };
+        f(self, tx, &mut call);
+        self.put_back(call);
+    }
+
+    fn put_back(&mut self, call: Call) {
+        if !call.is_done() {
+            self.calls.insert(call.id, call);
+            return;
+        }
+        for leg in &call.legs {
+            self.dialogs
+                .remove(&(leg.dialog.call_id.clone(), leg.dialog.local_tag.clone()));
+        }
+        let id = call.id;
+        self.servers.retain(|_, v| v.0 != id);
+        self.clients.retain(|_, v| v.0 != id);
+        let mut record = call.record;
+        if record.hangup_cause.is_none() {
+            record.hangup_cause = Some(HangupCause::CallerHangup);
+        }
+        debug!(call = %record.id, cause = ?record.hangup_cause, "call over");
+        self.push_history(record);
+    }
+
+    fn finish_record(
+        &mut self,
+        mut record: CallRecord,
+        status: u16,
+        cause: HangupCause,
+        now: Instant,
+    ) {
+        record.final_status = Some(status);
+        record.hangup_cause = Some(cause);
+        record.ended = Some(self.wall(now));
+        self.push_history(record);
+    }
+
+    fn push_history(&mut self, record: CallRecord) {
+        if self.cfg.calls.history == 0 {
+            return;
+        }
+        while self.history.len() >= self.cfg.calls.history {
+            self.history.pop_front();
+        }
+        self.history.push_back(record);
+    }
+
+    fn respond(
+        &mut self,
+        tx: &mut TransactionLayer,
+        id: ServerTransactionId,
+        mut r: Response,
+        now: Instant,
+    ) {
+        if !r.headers.contains(&HeaderName::Server) {
+            r.headers
+                .push(HeaderName::Server, self.cfg.user_agent.as_str());
+        }
+        if let Err(e) = tx.respond(id, r, now) {
+            debug!(error = %e, "could not answer");
+        }
+    }
+
+    fn wall(&self, now: Instant) -> SystemTime {
+        self.epoch.1 + now.saturating_duration_since(self.epoch.0)
+    }
+
+    fn tag(&mut self) -> String {
+        format!("{:016x}", self.rng.u64(..))
+    }
+
+    fn branch(&mut self) -> String {
+        format!("z9hG4bK{:016x}{:04x}", self.rng.u64(..), self.rng.u16(..))
+    }
+
+    fn side_of(&self, l: ListenerId) -> Side {
+        self.cfg
+            .listeners
+            .get(l.0 as usize)
+            .map(|i| i.side)
+            .unwrap_or(Side::Wan)
+    }
+
+    fn advertised(&self, l: ListenerId) -> SocketAddr {
+        self.cfg
+            .listeners
+            .get(l.0 as usize)
+            .map(|i| i.advertised)
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 5060)))
+    }
+
+    /// The listener a call that came in on `caller_side` leaves from: the
+    /// other side, of the same IP family as the destination when possible.
+    fn listener_for(&self, caller_side: Side, dest: IpAddr) -> Option<ListenerId> {
+        let other = match caller_side {
+            Side::Wan => Side::Lan,
+            Side::Lan => Side::Wan,
+        };
+        let candidates = || {
+            self.cfg
+                .listeners
+                .iter()
+                .enumerate()
+                .filter(move |(_, l)| l.side == other)
+        };
+        candidates()
+            .find(|(_, l)| l.advertised.is_ipv4() == dest.is_ipv4())
+            .or_else(|| candidates().next())
+            .map(|(i, _)| ListenerId(i as u16))
+    }
+
+    fn address_of(&self, uri: &SipUri) -> Option<SocketAddr> {
+        let port = uri.port.unwrap_or(5060);
+        match &uri.host {
+            Host::Domain(n) => self
+                .resolved
+                .get(&n.to_ascii_lowercase())
+                .and_then(|v| v.first())
+                .map(|a| {
+                    if uri.port.is_some() {
+                        SocketAddr::new(a.ip(), port)
+                    } else {
+                        *a
+                    }
+                }),
+            other => other.ip().map(|ip| SocketAddr::new(ip, port)),
+        }
+    }
+}
+
+/// Where a new callee leg goes and what it carries.
+struct CalleeSpec {
+    uri: SipUri,
+    transport: Transport,
+    credentials: Option<LegCredentials>,
+    /// The From URI to use (an account's address of record), if any.
+    identity: Option<String>,
+    extra_headers: Vec<(HeaderName, String)>,
+    diversion: Option<String>,
+    referred_by: Option<String>,
+}
+
+fn is_x_header(name: &str) -> bool {
+    name.len() > 2 && name.as_bytes()[..2].eq_ignore_ascii_case(b"x-")
+}

@@ -1,0 +1,13 @@
+//! The call path: the B2BUA that turns a call arriving on one side into a
+//! call on the other, the legs and dialogs it holds, and the call record.
+
+mod b2bua;
+#[allow(clippy::module_inception)]
+mod call;
+mod dialog;
+mod leg;
+mod record;
+
+pub use b2bua::{B2bua, B2buaConfig, CallStats, ListenerInfo, CALL_ALLOW};
+pub use dialog::Dialog;
+pub use record::{CallRecord, Direction, HangupCause};

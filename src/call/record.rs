@@ -1,0 +1,76 @@
+//! The record of one call: what the status page shows and what the events
+//! issue sends to webhooks. Written by the B2BUA as the call progresses.
+
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Cloud → PBX (arrived on a WAN listener).
+    Inbound,
+    /// PBX → cloud (arrived on a LAN listener).
+    Outbound,
+}
+
+/// Why a call ended, as events report it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HangupCause {
+    /// The caller hung up (BYE from the caller's side).
+    CallerHangup,
+    /// The callee hung up (BYE from the callee's side).
+    CalleeHangup,
+    /// The caller cancelled before the answer.
+    Cancelled,
+    /// The callee refused (4xx/5xx/6xx that is not failed over).
+    Rejected,
+    /// No target answered: all failed or timed out.
+    NoAnswer,
+    /// No route matched the call.
+    NoRoute,
+    /// The concurrent-call limit was reached.
+    Busy,
+    /// The callee forwarded the call (3xx); the forwarded call is a new record.
+    Forwarded,
+    /// The callee transferred the caller (REFER); the transferred call is a new record.
+    Transferred,
+    /// The caller never acknowledged the answer.
+    AckTimeout,
+    /// The gateway shut down.
+    Shutdown,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CallRecord {
+    /// The gateway's own identifier, stable across the legs.
+    pub id: String,
+    pub direction: Direction,
+    /// Call-ID of the leg towards the caller.
+    pub caller_call_id: String,
+    /// Call-ID of the leg towards the callee (the last one tried).
+    pub callee_call_id: Option<String>,
+    pub from: String,
+    pub to: String,
+    pub route: Option<String>,
+    /// The target URI the call went to (the last one tried).
+    pub target: Option<String>,
+    pub retreaver_uuid: Option<String>,
+    pub retreaver_key: Option<String>,
+    pub retreaver_afid: Option<String>,
+    pub retreaver_sid: Option<String>,
+    /// Every X- header of the INVITE, as received.
+    pub x_headers: Vec<(String, String)>,
+    /// X- headers of the callee's 200 OK and final responses (Twilio
+    /// reports them as `DialSipHeader_X-name=value`).
+    pub callee_x_headers: Vec<(String, String)>,
+    /// For a forwarded or transferred call: the target it was diverted from.
+    pub diversion: Option<String>,
+    pub started: SystemTime,
+    pub answered: Option<SystemTime>,
+    pub ended: Option<SystemTime>,
+    /// The final status sent to the caller (200 when answered).
+    pub final_status: Option<u16>,
+    pub hangup_cause: Option<HangupCause>,
+}

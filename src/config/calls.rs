@@ -1,0 +1,84 @@
+//! Limits and behaviour of the B2BUA that apply to every call.
+
+use serde::{Deserialize, Serialize};
+
+use super::error::ConfigError;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CallsConfig {
+    /// Calls in progress at most; the next one is answered 503 with
+    /// Retry-After so the platform tries elsewhere.
+    pub max_concurrent: usize,
+    /// The Retry-After of that 503, in seconds.
+    pub retry_after_s: u32,
+    /// A target that sends nothing at all (not even 100 Trying) within this
+    /// time is taken as dead and the next target is tried.
+    pub failover_timeout_ms: u64,
+    /// 3xx redirects followed per call at most.
+    pub max_redirects: u32,
+    /// How SDP crosses the gateway. Until the media layer lands, the only
+    /// mode is `passthrough`: bodies are relayed unchanged, so the two
+    /// ends exchange RTP directly.
+    pub sdp: SdpMode,
+    /// Finished calls kept in memory for the status page.
+    pub history: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SdpMode {
+    Passthrough,
+}
+
+impl Default for CallsConfig {
+    fn default() -> Self {
+        CallsConfig {
+            max_concurrent: 200,
+            retry_after_s: 5,
+            failover_timeout_ms: 4000,
+            max_redirects: 3,
+            sdp: SdpMode::Passthrough,
+            history: 500,
+        }
+    }
+}
+
+impl CallsConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(1..=100_000).contains(&self.max_concurrent) {
+            return Err(ConfigError::invalid(
+                "calls.max_concurrent",
+                format!("{} is outside 1..=100000", self.max_concurrent),
+            ));
+        }
+        if self.retry_after_s > 3600 {
+            return Err(ConfigError::invalid(
+                "calls.retry_after_s",
+                format!("{} is more than an hour (3600)", self.retry_after_s),
+            ));
+        }
+        if !(200..=60_000).contains(&self.failover_timeout_ms) {
+            return Err(ConfigError::invalid(
+                "calls.failover_timeout_ms",
+                format!("{} is outside 200..=60000 ms", self.failover_timeout_ms),
+            ));
+        }
+        if self.max_redirects > 10 {
+            return Err(ConfigError::invalid(
+                "calls.max_redirects",
+                format!(
+                    "{} is more than 10; redirect loops are cut there",
+                    self.max_redirects
+                ),
+            ));
+        }
+        if self.history > 100_000 {
+            return Err(ConfigError::invalid(
+                "calls.history",
+                format!("{} is more than 100000 records", self.history),
+            ));
+        }
+        Ok(())
+    }
+}
