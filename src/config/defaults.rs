@@ -54,6 +54,24 @@ block_s = 300
 nonce_lifetime_s = 300
 # users = [{ username = "retreaver", password = "secret" }]
 
+# Routes: which PBX queue or extension takes a call, by its headers. Tried in
+# order, first match wins; a route without `match` takes every call. None by
+# default: calls are answered 480 until a route is configured. An example:
+# [[route]]
+# name = "publisher-5678"
+# from = "wan"                 # calls from the cloud; "lan" = from the PBX
+# match = [{ header = "X-PH-RetreaverAFID", equals = "5678" }]
+#   # also: prefix = "..", regex = "..", present = true, absent = true;
+#   # subjects: header = "Name", dialled = true, caller = true
+# targets = [{ uri = "sip:queue1@192.168.1.10" }, { uri = "sip:queue2@192.168.1.11" }]
+#   # a target may add username/password (sent only when challenged),
+#   # transport = "tcp", account = "name", headers = ["X-Campaign-ID: 1234"]
+# headers = [
+#   { action = "rename", from = "X-PH-RetreaverAFID", name = "X-Publisher-ID" },
+#   { action = "set", name = "X-Queue", value = "sales" },
+#   { action = "strip", name = "X-PH-RetreaverKey" },
+# ]                            # X-PH-* pass by default; also "copy" and "pass"
+
 # The B2BUA's limits.
 [calls]
 max_concurrent = 200          # the next call is answered 503 + Retry-After
