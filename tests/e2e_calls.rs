@@ -29,7 +29,9 @@ fn cloud(name: &str, ip: &str, gw: &GatewayProcess, calls: u32, extra: &[&str]) 
     let s = sc(name);
     let m = calls.to_string();
     let remote = gw.wan().to_string();
-    let mut args = vec!["-sf", &s, &remote, "-i", ip, "-p", "35100", "-m", &m, "-l", "1"];
+    let mut args = vec![
+        "-sf", &s, &remote, "-i", ip, "-p", "35100", "-m", &m, "-l", "1",
+    ];
     args.extend_from_slice(extra);
     sipp(&args, T)
 }
@@ -61,8 +63,18 @@ fn calls_are_routed_by_afid_with_mapped_headers() {
     let cfg = format!(
         "{}{}{}",
         calls_toml(""),
-        route_toml("queue-a", Some("5678"), &["sip:queue-a@127.0.60.2:35090"], "queue-a"),
-        route_toml("queue-b", Some("9999"), &["sip:queue-b@127.0.60.3:35090"], "queue-b"),
+        route_toml(
+            "queue-a",
+            Some("5678"),
+            &["sip:queue-a@127.0.60.2:35090"],
+            "queue-a"
+        ),
+        route_toml(
+            "queue-b",
+            Some("9999"),
+            &["sip:queue-b@127.0.60.3:35090"],
+            "queue-b"
+        ),
     );
     let gw = GatewayProcess::start("127.0.60.1", 35060, &cfg);
     let a = pbx("call_pbx_uas_5678.xml", "127.0.60.2", 1, &[]);
@@ -70,11 +82,16 @@ fn calls_are_routed_by_afid_with_mapped_headers() {
     let csv = sc("call_afid.csv");
     cloud("call_cloud_uac.xml", "127.0.60.7", &gw, 2, &["-inf", &csv])
         .assert_success("cloud calls with AFID 5678 and 9999");
-    a.wait(T).assert_success("queue A got the 5678 call with its headers");
-    b.wait(T).assert_success("queue B got the 9999 call with its headers");
+    a.wait(T)
+        .assert_success("queue A got the 5678 call with its headers");
+    b.wait(T)
+        .assert_success("queue B got the 9999 call with its headers");
     let log = gw.log();
     assert_eq!(log.matches("new call").count(), 2, "{log}");
-    assert!(log.contains("route=queue-a") && log.contains("route=queue-b"), "{log}");
+    assert!(
+        log.contains("route=queue-a") && log.contains("route=queue-b"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -88,7 +105,8 @@ fn cancel_before_answer_ends_in_487_and_cancels_the_pbx() {
     let p = pbx("call_pbx_uas_ring.xml", "127.0.61.2", 1, &[]);
     cloud("call_cloud_uac_cancel.xml", "127.0.61.7", &gw, 1, &[])
         .assert_success("caller CANCELs and gets 487");
-    p.wait(T).assert_success("PBX got the CANCEL and answered 487");
+    p.wait(T)
+        .assert_success("PBX got the CANCEL and answered 487");
 }
 
 #[test]
@@ -146,7 +164,12 @@ fn busy_pbx_answer_goes_back_as_486() {
     let cfg = format!(
         "{}{}",
         calls_toml(""),
-        route_toml("q", None, &["sip:q@127.0.65.2:35090", "sip:never@127.0.65.3:35090"], "q")
+        route_toml(
+            "q",
+            None,
+            &["sip:q@127.0.65.2:35090", "sip:never@127.0.65.3:35090"],
+            "q"
+        )
     );
     let gw = GatewayProcess::start("127.0.65.1", 35060, &cfg);
     let p = pbx("call_pbx_uas_486.xml", "127.0.65.2", 1, &[]);
@@ -170,12 +193,24 @@ fn call_over_the_concurrent_limit_gets_503() {
     let first = {
         let s = sc("call_cloud_uac_wait_bye.xml");
         let remote = gw.wan().to_string();
-        SippBackground::start(&["-sf", &s, &remote, "-i", "127.0.66.7", "-p", "35100", "-m", "1"])
+        SippBackground::start(&[
+            "-sf",
+            &s,
+            &remote,
+            "-i",
+            "127.0.66.7",
+            "-p",
+            "35100",
+            "-m",
+            "1",
+        ])
     };
     std::thread::sleep(Duration::from_millis(800));
     cloud("call_cloud_uac_503.xml", "127.0.66.8", &gw, 1, &[])
         .assert_success("the second call gets 503 with Retry-After");
-    first.wait(T).assert_success("the first call was not disturbed");
+    first
+        .wait(T)
+        .assert_success("the first call was not disturbed");
     p.wait(T).assert_success("the PBX saw one call only");
     assert!(gw.log().contains("concurrent-call limit"), "{}", gw.log());
 }
@@ -188,14 +223,25 @@ fn a_302_from_the_pbx_is_followed_with_a_diversion() {
         route_toml("q", None, &["sip:q@127.0.67.2:35090"], "q")
     );
     let gw = GatewayProcess::start("127.0.67.1", 35060, &cfg);
-    let p = pbx("call_pbx_uas_302.xml", "127.0.67.2", 1, &["-key", "fwd_to", "127.0.67.4:35090"]);
+    let p = pbx(
+        "call_pbx_uas_302.xml",
+        "127.0.67.2",
+        1,
+        &["-key", "fwd_to", "127.0.67.4:35090"],
+    );
     let target = pbx("call_pbx_uas_forward_target.xml", "127.0.67.4", 1, &[]);
     let csv = sc("call_afid.csv");
     cloud("call_cloud_uac.xml", "127.0.67.7", &gw, 1, &["-inf", &csv])
         .assert_success("the call completes at the forward target");
     p.wait(T).assert_success("the PBX's 302 was ACKed");
-    target.wait(T).assert_success("the forward target got the call with Diversion");
-    assert!(gw.log().contains("callee forwarded the call"), "{}", gw.log());
+    target
+        .wait(T)
+        .assert_success("the forward target got the call with Diversion");
+    assert!(
+        gw.log().contains("callee forwarded the call"),
+        "{}",
+        gw.log()
+    );
 }
 
 #[test]
@@ -206,13 +252,24 @@ fn a_refer_from_the_pbx_moves_the_caller() {
         route_toml("q", None, &["sip:q@127.0.68.2:35090"], "q")
     );
     let gw = GatewayProcess::start("127.0.68.1", 35060, &cfg);
-    let p = pbx("call_pbx_uas_refer.xml", "127.0.68.2", 1, &["-key", "refer_to", "127.0.68.4:35090"]);
+    let p = pbx(
+        "call_pbx_uas_refer.xml",
+        "127.0.68.2",
+        1,
+        &["-key", "refer_to", "127.0.68.4:35090"],
+    );
     let target = pbx("call_pbx_uas_transfer_target.xml", "127.0.68.4", 1, &[]);
     cloud("call_cloud_uac_transfer.xml", "127.0.68.7", &gw, 1, &[])
         .assert_success("the caller is re-INVITEd to the transfer target and hangs up there");
     p.wait(T).assert_success("the PBX got 202 and the NOTIFYs");
-    target.wait(T).assert_success("the transfer target got the call and the caller's BYE");
-    assert!(gw.log().contains("callee transfers the caller"), "{}", gw.log());
+    target
+        .wait(T)
+        .assert_success("the transfer target got the call and the caller's BYE");
+    assert!(
+        gw.log().contains("callee transfers the caller"),
+        "{}",
+        gw.log()
+    );
 }
 
 /// Issue 3's last item: the far end challenges the outbound INVITE with
@@ -235,17 +292,40 @@ fn outbound_call_answers_a_407_with_the_targets_credentials() {
         "call_cloud_uas_407_headers.xml",
         "127.0.69.5",
         1,
-        &["-key", "auth_user", "pbxgate", "-trace_logs", "-log_file", &dl],
+        &[
+            "-key",
+            "auth_user",
+            "pbxgate",
+            "-trace_logs",
+            "-log_file",
+            &dl,
+        ],
     );
     let s = sc("call_pbx_uac_outbound.xml");
     let lan = format!("127.0.69.1:{}", gw.lan_port);
-    sipp(&["-sf", &s, &lan, "-i", "127.0.69.7", "-p", "35100", "-m", "1"], T)
-        .assert_success("the PBX's outbound call completes");
+    sipp(
+        &[
+            "-sf",
+            &s,
+            &lan,
+            "-i",
+            "127.0.69.7",
+            "-p",
+            "35100",
+            "-m",
+            "1",
+        ],
+        T,
+    )
+    .assert_success("the PBX's outbound call completes");
     buyer
         .wait(T)
         .assert_success("the buyer challenged with 407 and got the extra headers");
     let check = std::process::Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/verify_digest_log.py"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/peers/verify_digest_log.py"
+        ))
         .args([&dl, "pbxgate", "s3cret"])
         .output()
         .expect("python3");
