@@ -337,3 +337,105 @@ fn outbound_call_answers_a_407_with_the_targets_credentials() {
     );
     let _ = std::fs::remove_dir_all(&log_dir);
 }
+
+/// Sends one INVITE from `from_ip` over UDP and returns what came back
+/// within `wait` (None: nothing).
+fn raw_invite(from_ip: &str, to: std::net::SocketAddr, wait: Duration) -> Option<String> {
+    let sock = std::net::UdpSocket::bind((from_ip, 0)).expect("bind");
+    let local = sock.local_addr().expect("addr");
+    let msg = format!(
+        "INVITE sip:+18885550000@{to} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKscan{}\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:scanner@{local}>;tag=s1\r\nTo: <sip:+18885550000@{to}>\r\n\
+         Call-ID: scan-{}@{from_ip}\r\nCSeq: 1 INVITE\r\nContact: <sip:scanner@{local}>\r\n\
+         X-PH-RetreaverAFID: 5678\r\nContent-Length: 0\r\n\r\n",
+        local.port(),
+        local.port()
+    );
+    sock.send_to(msg.as_bytes(), to).expect("send");
+    sock.set_read_timeout(Some(wait)).expect("timeout");
+    let mut buf = [0u8; 4096];
+    sock.recv(&mut buf)
+        .ok()
+        .map(|n| String::from_utf8_lossy(&buf[..n]).into_owned())
+}
+
+#[test]
+fn sources_outside_the_allowlist_are_dropped_and_counted() {
+    let cfg = format!(
+        "{}{}",
+        calls_toml(""),
+        route_toml(
+            "queue-a",
+            None,
+            &["sip:queue-a@127.0.70.2:35090"],
+            "queue-a"
+        )
+    );
+    // The WAN default action is drop; only the cloud's address is listed.
+    let mut gw =
+        GatewayProcess::start_with_wan("127.0.70.1", 35060, &cfg, "allow = [\"127.0.70.7/32\"]\n");
+    let p = pbx("call_pbx_uas_5678.xml", "127.0.70.2", 1, &[]);
+    for scanner in ["127.0.70.8", "127.0.71.9"] {
+        assert_eq!(
+            raw_invite(scanner, gw.wan(), Duration::from_millis(1500)),
+            None,
+            "a source outside the allowlist gets nothing back"
+        );
+    }
+    // The listed cloud still gets through, to the PBX.
+    let csv = sc("call_afid.csv");
+    cloud("call_cloud_uac.xml", "127.0.70.7", &gw, 1, &["-inf", &csv])
+        .assert_success("the listed cloud address is admitted");
+    p.wait(T)
+        .assert_success("the PBX got exactly the admitted call");
+    gw.terminate(Duration::from_secs(10));
+    let log = gw.log();
+    assert_eq!(
+        log.matches("new call").count(),
+        1,
+        "only the admitted call reached the B2BUA\n{log}"
+    );
+    assert!(log.contains("dropped_not_allowed=2"), "{log}");
+    assert!(
+        log.contains("127.0.70.0/24=1") && log.contains("127.0.71.0/24=1"),
+        "denied sources are counted per prefix\n{log}"
+    );
+}
+
+#[test]
+fn sources_outside_the_allowlist_are_rejected_with_403_when_configured() {
+    let cfg = format!(
+        "{}{}",
+        calls_toml(""),
+        route_toml(
+            "queue-a",
+            None,
+            &["sip:queue-a@127.0.72.2:35090"],
+            "queue-a"
+        )
+    );
+    let mut gw = GatewayProcess::start_with_wan(
+        "127.0.72.1",
+        35060,
+        &cfg,
+        "allow = [\"127.0.72.7/32\"]\non_deny = \"reject\"\n",
+    );
+    cloud("call_cloud_uac_403.xml", "127.0.72.8", &gw, 1, &[])
+        .assert_success("a source outside the allowlist gets 403");
+    let answer = raw_invite("127.0.72.9", gw.wan(), Duration::from_secs(3)).unwrap_or_default();
+    assert!(
+        answer.starts_with("SIP/2.0 403 Forbidden (source address not allowed)"),
+        "{answer}"
+    );
+    gw.terminate(Duration::from_secs(10));
+    let log = gw.log();
+    assert!(!log.contains("new call"), "{log}");
+    // Every packet is counted: two INVITEs and sipp's ACK for its 403.
+    let rejected: u64 = log
+        .split("rejected_not_allowed=")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(rejected >= 3, "rejected packets counted: {rejected}\n{log}");
+}

@@ -14,12 +14,19 @@ t2_ms = 4000
 t4_ms = 5000
 
 # The side that faces the cloud platforms (Twilio, SignalWire, Retreaver...).
+# Only listed sources are admitted, checked before anything is parsed: add
+# your platform's signalling networks, e.g. allow = ["203.0.113.0/24"].
 [[listener]]
 name = "wan"
 side = "wan"
 bind = "0.0.0.0:5060"
 transports = ["udp", "tcp"]
 tcp_idle_timeout_s = 300
+# allow = ["127.0.0.1/32", "::1/128"]   # the default: this host only
+# on_deny = "drop"            # or "reject" (403); default drop on WAN
+admit = "allowlist"           # or "digest" / "either" (needs [inbound_auth] users)
+rate_per_s = 200              # packets per second per source; 0 = no limit
+burst = 400
 
 # The side that faces the on-prem PBX (its SIP trunk points here).
 [[listener]]
@@ -28,6 +35,11 @@ side = "lan"
 bind = "0.0.0.0:5080"
 transports = ["udp", "tcp"]
 tcp_idle_timeout_s = 300
+# allow: default loopback, 10/8, 172.16/12, 192.168/16, 169.254/16, fc00::/7, fe80::/10
+# on_deny = "reject"          # default on LAN: a PBX admin sees a 403
+admit = "allowlist"
+rate_per_s = 200
+burst = 400
 
 # Registrations with cloud SIP domains. None by default; an example:
 # [[account]]

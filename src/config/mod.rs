@@ -17,5 +17,8 @@ pub use defaults::DEFAULT_CONFIG_TOML;
 pub use error::ConfigError;
 pub use inbound_auth::{InboundAuthConfig, InboundUser};
 pub use route::{HeaderActionConfig, HeaderActionKind, MatchConfig, RouteConfig, TargetConfig};
-pub use schema::{Config, DnsConfig, ListenerConfig, LogConfig, Side, SipConfig, TransportName};
+pub use schema::{
+    default_allow, AdmitMode, Config, DenyAction, DnsConfig, ListenerConfig, LogConfig, Side,
+    SipConfig, TransportName,
+};
 pub use store::{ConfigStore, Loaded};

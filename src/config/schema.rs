@@ -63,6 +63,89 @@ pub struct ListenerConfig {
     /// A TCP connection with no traffic for this long is closed.
     #[serde(default = "default_tcp_idle")]
     pub tcp_idle_timeout_s: u64,
+    /// Source networks admitted (CIDR or address); absent = the side's
+    /// default (see `default_allow`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow: Option<Vec<String>>,
+    /// What sources outside `allow` get; absent = drop on WAN, reject on LAN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_deny: Option<DenyAction>,
+    /// How a peer is admitted: by the allowlist, by digest, or either.
+    #[serde(default)]
+    pub admit: AdmitMode,
+    /// Packets per second per source (token bucket); 0 = no limit.
+    #[serde(default = "default_rate")]
+    pub rate_per_s: u32,
+    #[serde(default = "default_burst")]
+    pub burst: u32,
+}
+
+/// What a source outside the allowlist gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DenyAction {
+    /// Nothing: a scanner learns nothing, not even that a SIP stack is here.
+    Drop,
+    /// 403 to requests, so a PBX admin sees why a call fails.
+    Reject,
+}
+
+/// How peers on a listener are admitted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AdmitMode {
+    /// Only listed sources (and, when `[inbound_auth]` has users, they must
+    /// also authenticate on the WAN side).
+    #[default]
+    Allowlist,
+    /// Any source, but its requests must pass digest authentication.
+    Digest,
+    /// Listed sources pass; others must pass digest authentication.
+    Either,
+}
+
+fn default_rate() -> u32 {
+    200
+}
+
+fn default_burst() -> u32 {
+    400
+}
+
+/// The allowlist of a listener without an explicit `allow`. WAN: this host
+/// only, so a local test works and the internet is dropped until the
+/// operator lists the platform's signalling networks. LAN: the private and
+/// link-local ranges a PBX lives in.
+pub fn default_allow(side: Side) -> Vec<String> {
+    let v: &[&str] = match side {
+        Side::Wan => &["127.0.0.1/32", "::1/128"],
+        Side::Lan => &[
+            "127.0.0.0/8",
+            "::1/128",
+            "10.0.0.0/8",
+            "172.16.0.0/12",
+            "192.168.0.0/16",
+            "169.254.0.0/16",
+            "fc00::/7",
+            "fe80::/10",
+        ],
+    };
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+impl ListenerConfig {
+    pub fn allow_list(&self) -> Vec<String> {
+        self.allow
+            .clone()
+            .unwrap_or_else(|| default_allow(self.side))
+    }
+
+    pub fn deny_action(&self) -> DenyAction {
+        self.on_deny.unwrap_or(match self.side {
+            Side::Wan => DenyAction::Drop,
+            Side::Lan => DenyAction::Reject,
+        })
+    }
 }
 
 fn default_transports() -> Vec<TransportName> {
@@ -102,6 +185,11 @@ impl Default for Config {
                     bind: SocketAddr::from(([0, 0, 0, 0], 5060)),
                     transports: default_transports(),
                     tcp_idle_timeout_s: default_tcp_idle(),
+                    allow: None,
+                    on_deny: None,
+                    admit: AdmitMode::Allowlist,
+                    rate_per_s: default_rate(),
+                    burst: default_burst(),
                 },
                 ListenerConfig {
                     name: "lan".into(),
@@ -109,6 +197,11 @@ impl Default for Config {
                     bind: SocketAddr::from(([0, 0, 0, 0], 5080)),
                     transports: default_transports(),
                     tcp_idle_timeout_s: default_tcp_idle(),
+                    allow: None,
+                    on_deny: None,
+                    admit: AdmitMode::Allowlist,
+                    rate_per_s: default_rate(),
+                    burst: default_burst(),
                 },
             ],
             accounts: Vec::new(),
@@ -238,6 +331,31 @@ impl Config {
                         format!("{} {:?} is already bound by another listener", l.bind, t),
                     ));
                 }
+            }
+            if let Some(allow) = &l.allow {
+                for (j, entry) in allow.iter().enumerate() {
+                    crate::policy::Allowlist::parse(&[entry]).map_err(|e| {
+                        ConfigError::invalid(format!("listener[{i}].allow[{j}]"), e)
+                    })?;
+                }
+            }
+            if l.rate_per_s > 1_000_000 {
+                return Err(ConfigError::invalid(
+                    field("rate_per_s"),
+                    format!("{} is more than 1000000 packets/s", l.rate_per_s),
+                ));
+            }
+            if l.rate_per_s > 0 && l.burst == 0 {
+                return Err(ConfigError::invalid(
+                    field("burst"),
+                    "must be at least 1 when rate_per_s is set",
+                ));
+            }
+            if l.admit != AdmitMode::Allowlist && self.inbound_auth.users.is_empty() {
+                return Err(ConfigError::invalid(
+                    field("admit"),
+                    "digest admission needs users under [inbound_auth]",
+                ));
             }
             if l.tcp_idle_timeout_s < 5 {
                 return Err(ConfigError::invalid(

@@ -16,6 +16,7 @@ use smol::Async;
 
 use crate::call::{B2buaConfig, ListenerInfo};
 use crate::config::{Config, TransportName};
+use crate::policy::Admission;
 use crate::routing::Router;
 use crate::sip::endpoint::{Endpoint, EndpointConfig};
 use crate::sip::message::{SipUri, Uri};
@@ -153,6 +154,7 @@ impl Gateway {
                 inbound_auth: self.config.inbound_auth.clone(),
                 auth_secret: random_secret(),
                 calls: self.call_config(),
+                admission: self.admission(),
             },
             fastrand::u64(..),
             std::time::Instant::now(),
@@ -178,6 +180,21 @@ impl Gateway {
             self.status,
         )
         .await;
+    }
+
+    /// Admission per listener. Config::validate parsed every allowlist, so
+    /// a failure here is a bug: that listener then admits nobody.
+    fn admission(&self) -> Vec<Admission> {
+        self.config
+            .listeners
+            .iter()
+            .map(|l| {
+                Admission::from_listener(l).unwrap_or_else(|e| {
+                    tracing::error!(listener = %l.name, error = %e, "allowlist refused; the listener admits nobody");
+                    Admission::deny_all(l)
+                })
+            })
+            .collect()
     }
 
     /// The B2BUA's view of the configuration and of the bound listeners.

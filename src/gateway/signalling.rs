@@ -137,6 +137,7 @@ pub async fn run(
             }
             Wake::Input(Inbound::Shutdown) => {
                 if stop_by.is_none() {
+                    endpoint.log_summary();
                     info!("shutting down: un-registering accounts");
                     endpoint.shutdown(now);
                     stop_by = Some(now + SHUTDOWN_GRACE);

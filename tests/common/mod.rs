@@ -25,6 +25,18 @@ impl GatewayProcess {
     /// Starts the gateway with `wan` on ip:wan_port and `lan` on
     /// ip:wan_port+20, plus any extra TOML. Waits until it says it listens.
     pub fn start(ip: &str, wan_port: u16, extra_toml: &str) -> GatewayProcess {
+        // Tests play many hosts on 127.0.0.0/8; the default WAN allowlist
+        // is 127.0.0.1 only.
+        Self::start_with_wan(ip, wan_port, extra_toml, "allow = [\"127.0.0.0/8\"]\n")
+    }
+
+    /// As `start`, with `wan_toml` added to the WAN listener's table.
+    pub fn start_with_wan(
+        ip: &str,
+        wan_port: u16,
+        extra_toml: &str,
+        wan_toml: &str,
+    ) -> GatewayProcess {
         let ip: IpAddr = ip.parse().expect("test IP");
         let lan_port = wan_port + 20;
         let data_dir = std::env::temp_dir().join(format!(
@@ -36,7 +48,7 @@ impl GatewayProcess {
         let _ = std::fs::remove_dir_all(&data_dir);
         std::fs::create_dir_all(&data_dir).expect("data dir");
         let config = format!(
-            "{extra_toml}\n[[listener]]\nname = \"wan\"\nside = \"wan\"\nbind = \"{ip}:{wan_port}\"\n\n\
+            "{extra_toml}\n[[listener]]\nname = \"wan\"\nside = \"wan\"\nbind = \"{ip}:{wan_port}\"\n{wan_toml}\n\
              [[listener]]\nname = \"lan\"\nside = \"lan\"\nbind = \"{ip}:{lan_port}\"\n"
         );
         std::fs::write(data_dir.join("pbxgate.toml"), config).expect("config");

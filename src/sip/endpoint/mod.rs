@@ -16,13 +16,15 @@ mod tests;
 pub use capabilities::{precheck, ACCEPT, ALLOW, SUPPORTED};
 pub use stats::EndpointStats;
 
-use std::net::SocketAddr;
-use std::time::Instant;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
 
-use tracing::{debug, info};
+use tracing::{debug, info, trace};
 
 use crate::call::{B2bua, B2buaConfig, CallRecord, CallStats, ListenerInfo};
-use crate::config::{CallsConfig, InboundAuthConfig, Side};
+use crate::config::{AdmitMode, CallsConfig, InboundAuthConfig, Side};
+use crate::policy::{Admission, DenyReason, Verdict};
 use crate::sip::message::{parse_message, Framing, HeaderName, ParseError, Response, SipMessage};
 use crate::sip::registration::{RegistrationClient, RegistrationStatus};
 use crate::sip::transaction::{TimerConfig, TransactionEvent, TransactionLayer};
@@ -39,6 +41,9 @@ pub struct EndpointConfig {
     pub auth_secret: [u8; 32],
     /// The call path: routes, limits and the addresses calls use.
     pub calls: B2buaConfig,
+    /// Admission per listener (by `ListenerId`); a listener without one
+    /// admits every source.
+    pub admission: Vec<Admission>,
 }
 
 impl EndpointConfig {
@@ -64,6 +69,7 @@ impl EndpointConfig {
                 t1: TimerConfig::default().t1,
                 t2: TimerConfig::default().t2,
             },
+            admission: Vec::new(),
         }
     }
 }
@@ -77,7 +83,15 @@ pub struct Endpoint {
     listener_sides: Vec<Side>,
     inbound_auth: inbound_auth::InboundAuth,
     calls: B2bua,
+    admission: Vec<Admission>,
+    /// Addresses the gateway sent to, and when: their answers and requests
+    /// are admitted whatever the allowlist says (a registrar, a target).
+    contacted: HashMap<IpAddr, Instant>,
+    last_now: Instant,
 }
+
+/// Contacted addresses are forgotten this long after the last packet sent.
+const CONTACTED_TTL: Duration = Duration::from_secs(3600);
 
 impl Endpoint {
     /// `seed` feeds the random source for tags, so tests can fix it; `now`
@@ -100,6 +114,9 @@ impl Endpoint {
             user_agent: config.user_agent,
             registrations: Default::default(),
             calls: B2bua::new(config.calls, seed, now, wall),
+            admission: config.admission,
+            contacted: HashMap::new(),
+            last_now: now,
         }
     }
 
@@ -202,6 +219,22 @@ impl Endpoint {
     }
 
     fn handle_bytes(&mut self, bytes: &[u8], framing: Framing, from: Peer, now: Instant) {
+        self.last_now = now;
+        let ip = from.remote.ip();
+        let trusted = self.is_contacted(ip, now);
+        if let Some(a) = self.admission.get_mut(from.listener.0 as usize) {
+            match a.check(ip, trusted, now) {
+                Verdict::Admit { .. } => {}
+                Verdict::Drop(reason) => {
+                    trace!(peer = %from, ?reason, "dropped by admission");
+                    return;
+                }
+                Verdict::Reject(reason) => {
+                    self.reject_source(bytes, framing, from, reason);
+                    return;
+                }
+            }
+        }
         if bytes.iter().all(|b| b.is_ascii_whitespace()) {
             // RFC 5626 CRLF keep-alive over UDP: nothing to parse or answer.
             self.stats.keepalives += 1;
@@ -262,7 +295,7 @@ impl Endpoint {
                     cancels,
                 } => {
                     let tag = self.new_tag();
-                    let auth = if self.is_wan(&from) {
+                    let auth = if self.auth_required(&from, now) {
                         self.inbound_auth
                             .check(&request, from.remote.ip(), &tag, now)
                     } else {
@@ -338,6 +371,7 @@ impl Endpoint {
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.last_now = now;
         self.transactions.handle_timeout(now);
         self.calls.handle_timeout(&mut self.transactions, now);
         self.registrations.handle_timeout(now);
@@ -345,7 +379,19 @@ impl Endpoint {
     }
 
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transactions.poll_transmit()
+        let t = self.transactions.poll_transmit()?;
+        // Only requests make a peer trusted: answering someone (a 403 to a
+        // scanner) must not open the allowlist to it.
+        if t.bytes.starts_with(b"SIP/2.0 ") {
+            return Some(t);
+        }
+        let now = self.last_now;
+        if self.contacted.len() >= 65_536 {
+            self.contacted
+                .retain(|_, at| now.saturating_duration_since(*at) < CONTACTED_TTL);
+        }
+        self.contacted.insert(t.to.remote.ip(), now);
+        Some(t)
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
@@ -389,6 +435,84 @@ impl Endpoint {
 
     pub fn live_transactions(&self) -> usize {
         self.transactions.len()
+    }
+
+    /// Whether a request from `from` must pass the digest server: on the
+    /// WAN side by default, or as its listener's `admit` mode says.
+    fn auth_required(&self, from: &Peer, now: Instant) -> bool {
+        let ip = from.remote.ip();
+        match self.admission.get(from.listener.0 as usize) {
+            Some(a) if a.mode() != AdmitMode::Allowlist => {
+                a.needs_auth(ip, self.is_contacted(ip, now))
+            }
+            _ => self.is_wan(from),
+        }
+    }
+
+    fn is_contacted(&self, ip: IpAddr, now: Instant) -> bool {
+        self.contacted
+            .get(&ip)
+            .is_some_and(|t| now.saturating_duration_since(*t) < CONTACTED_TTL)
+    }
+
+    /// A source outside the allowlist of a `reject` listener: requests get
+    /// 403 (statelessly, nothing is kept), anything else is dropped.
+    fn reject_source(&mut self, bytes: &[u8], framing: Framing, from: Peer, reason: DenyReason) {
+        let Ok(SipMessage::Request(req)) = parse_message(bytes, framing) else {
+            return;
+        };
+        if req.method == crate::sip::message::Method::Ack {
+            return;
+        }
+        let tag = self.new_tag();
+        let mut r = Response::for_request(&req, 403, Some(&tag)).with_reason(match reason {
+            DenyReason::NotAllowed => "Forbidden (source address not allowed)",
+            DenyReason::RateLimited => "Forbidden (rate limited)",
+        });
+        r.headers.push(HeaderName::Server, self.user_agent.as_str());
+        debug!(peer = %from, "request from a source not allowed: 403");
+        let to = response_target(&from, req.headers.top_via().ok().as_ref());
+        self.transactions.send_stateless(to, r.to_bytes());
+    }
+
+    /// Logs what the endpoint counted (at shutdown, for operators and tests).
+    pub fn log_summary(&self) {
+        for (i, a) in self.admission.iter().enumerate() {
+            let c = a.counters();
+            let top: Vec<String> = a
+                .denied_by_prefix()
+                .into_iter()
+                .take(5)
+                .map(|(net, n)| format!("{net}={n}"))
+                .collect();
+            info!(
+                listener = i,
+                admitted = c.admitted,
+                admitted_for_auth = c.admitted_for_auth,
+                dropped_not_allowed = c.dropped_not_allowed,
+                rejected_not_allowed = c.rejected_not_allowed,
+                dropped_rate_limited = c.dropped_rate_limited,
+                denied_prefixes = %top.join(" "),
+                "admission counters"
+            );
+        }
+        let s = self.calls.stats();
+        info!(
+            started = s.started,
+            answered = s.answered,
+            failed = s.failed,
+            busy = s.rejected_busy,
+            no_route = s.no_route,
+            failovers = s.failovers,
+            redirects = s.redirects,
+            transfers = s.transfers,
+            "call counters"
+        );
+    }
+
+    /// Admission counters per listener, for the status page and the log.
+    pub fn admission(&self) -> &[Admission] {
+        &self.admission
     }
 
     fn is_wan(&self, peer: &Peer) -> bool {

@@ -1,0 +1,346 @@
+//! Admission of a packet on one listener, decided on its raw source
+//! address before anything is parsed: the allowlist, the action for
+//! sources not on it, and the per-source rate limit.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::Instant;
+
+use ipnet::IpNet;
+
+use super::rate_limit::SourceRateLimiter;
+use super::Allowlist;
+use crate::config::{AdmitMode, DenyAction, ListenerConfig};
+
+/// Sources the rate limiter tracks at most per listener.
+const MAX_TRACKED_SOURCES: usize = 4096;
+/// Prefixes the denied-source counters keep at most.
+const MAX_PREFIXES: usize = 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DenyReason {
+    NotAllowed,
+    RateLimited,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Process the packet. `needs_auth`: requests from it must pass the
+    /// digest server (admitted by `digest`/`either`, not by the allowlist).
+    Admit {
+        needs_auth: bool,
+    },
+    Drop(DenyReason),
+    /// Answer requests 403, drop anything else.
+    Reject(DenyReason),
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AdmissionCounters {
+    pub admitted: u64,
+    pub admitted_for_auth: u64,
+    pub dropped_not_allowed: u64,
+    pub rejected_not_allowed: u64,
+    pub dropped_rate_limited: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Admission {
+    allowlist: Allowlist,
+    mode: AdmitMode,
+    on_deny: DenyAction,
+    limiter: SourceRateLimiter,
+    counters: AdmissionCounters,
+    denied_by_prefix: HashMap<IpNet, u64>,
+}
+
+impl Admission {
+    pub fn from_listener(l: &ListenerConfig) -> Result<Admission, String> {
+        Ok(Admission {
+            allowlist: Allowlist::parse(&l.allow_list())?,
+            mode: l.admit,
+            on_deny: l.deny_action(),
+            limiter: SourceRateLimiter::new(l.rate_per_s, l.burst, MAX_TRACKED_SOURCES),
+            counters: AdmissionCounters::default(),
+            denied_by_prefix: HashMap::new(),
+        })
+    }
+
+    /// A listener that admits nobody but the peers the gateway contacted.
+    pub fn deny_all(l: &ListenerConfig) -> Admission {
+        Admission {
+            allowlist: Allowlist::default(),
+            mode: AdmitMode::Allowlist,
+            on_deny: l.deny_action(),
+            limiter: SourceRateLimiter::new(l.rate_per_s, l.burst, MAX_TRACKED_SOURCES),
+            counters: AdmissionCounters::default(),
+            denied_by_prefix: HashMap::new(),
+        }
+    }
+
+    /// `trusted`: the gateway itself sent to this address (a registrar, a
+    /// call target answering), so the allowlist does not apply; the rate
+    /// limit does.
+    pub fn check(&mut self, ip: IpAddr, trusted: bool, now: Instant) -> Verdict {
+        let listed = trusted || self.allowlist.contains(ip);
+        let needs_auth = match (self.mode, listed) {
+            (AdmitMode::Allowlist, false) => {
+                self.count_denied(ip);
+                return match self.on_deny {
+                    DenyAction::Drop => {
+                        self.counters.dropped_not_allowed += 1;
+                        Verdict::Drop(DenyReason::NotAllowed)
+                    }
+                    DenyAction::Reject => {
+                        self.counters.rejected_not_allowed += 1;
+                        Verdict::Reject(DenyReason::NotAllowed)
+                    }
+                };
+            }
+            (AdmitMode::Allowlist, true) | (AdmitMode::Either, true) => false,
+            (AdmitMode::Digest, _) => !trusted,
+            (AdmitMode::Either, false) => true,
+        };
+        if !self.limiter.allow(ip, now) {
+            // Answering a flood would amplify it: always dropped.
+            self.counters.dropped_rate_limited += 1;
+            self.count_denied(ip);
+            return Verdict::Drop(DenyReason::RateLimited);
+        }
+        if needs_auth {
+            self.counters.admitted_for_auth += 1;
+        } else {
+            self.counters.admitted += 1;
+        }
+        Verdict::Admit { needs_auth }
+    }
+
+    /// Whether requests from `ip` must pass the digest server, without
+    /// counting anything (the packet was already admitted).
+    pub fn needs_auth(&self, ip: IpAddr, trusted: bool) -> bool {
+        match self.mode {
+            AdmitMode::Allowlist => false,
+            AdmitMode::Digest => !trusted,
+            AdmitMode::Either => !(trusted || self.allowlist.contains(ip)),
+        }
+    }
+
+    pub fn mode(&self) -> AdmitMode {
+        self.mode
+    }
+
+    pub fn counters(&self) -> &AdmissionCounters {
+        &self.counters
+    }
+
+    /// Who knocks: denied packets per /24 (IPv4) or /48 (IPv6), most first.
+    pub fn denied_by_prefix(&self) -> Vec<(IpNet, u64)> {
+        let mut v: Vec<(IpNet, u64)> = self
+            .denied_by_prefix
+            .iter()
+            .map(|(k, v)| (*k, *v))
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        v
+    }
+
+    fn count_denied(&mut self, ip: IpAddr) {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        let len = if ip.is_ipv4() { 24 } else { 48 };
+        let Ok(net) = IpNet::new(ip, len).map(|n| n.trunc()) else {
+            return;
+        };
+        if let Some(c) = self.denied_by_prefix.get_mut(&net) {
+            *c += 1;
+        } else if self.denied_by_prefix.len() < MAX_PREFIXES {
+            self.denied_by_prefix.insert(net, 1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, Side};
+
+    fn listener(extra: &str, side: &str) -> ListenerConfig {
+        let cfg = Config::from_toml(&format!(
+            "[[listener]]\nname='l'\nside='{side}'\nbind='127.0.0.1:5060'\n{extra}\n"
+        ))
+        .expect("config");
+        cfg.listeners[0].clone()
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn verdicts_by_mode_list_and_trust() {
+        let t = Instant::now();
+        let allow = "allow = ['198.51.100.0/24']";
+        type Row<'a> = (&'a str, &'a str, &'a str, bool, Verdict);
+        let rows: &[Row] = &[
+            (
+                "allowlist, listed",
+                "",
+                "198.51.100.7",
+                false,
+                Verdict::Admit { needs_auth: false },
+            ),
+            (
+                "allowlist, not listed, WAN drops",
+                "",
+                "203.0.113.1",
+                false,
+                Verdict::Drop(DenyReason::NotAllowed),
+            ),
+            (
+                "allowlist, not listed, reject",
+                "on_deny = 'reject'",
+                "203.0.113.1",
+                false,
+                Verdict::Reject(DenyReason::NotAllowed),
+            ),
+            (
+                "allowlist, trusted peer",
+                "",
+                "203.0.113.1",
+                true,
+                Verdict::Admit { needs_auth: false },
+            ),
+            (
+                "digest, anyone must authenticate",
+                "admit = 'digest'",
+                "198.51.100.7",
+                false,
+                Verdict::Admit { needs_auth: true },
+            ),
+            (
+                "digest, trusted peer",
+                "admit = 'digest'",
+                "203.0.113.1",
+                true,
+                Verdict::Admit { needs_auth: false },
+            ),
+            (
+                "either, listed",
+                "admit = 'either'",
+                "198.51.100.7",
+                false,
+                Verdict::Admit { needs_auth: false },
+            ),
+            (
+                "either, not listed",
+                "admit = 'either'",
+                "203.0.113.1",
+                false,
+                Verdict::Admit { needs_auth: true },
+            ),
+            (
+                "mapped IPv4 is IPv4",
+                "",
+                "::ffff:198.51.100.9",
+                false,
+                Verdict::Admit { needs_auth: false },
+            ),
+        ];
+        for (what, extra, src, trusted, expected) in rows {
+            let mut a =
+                Admission::from_listener(&listener(&format!("{allow}\n{extra}"), "wan")).unwrap();
+            assert_eq!(a.check(ip(src), *trusted, t), *expected, "{what}");
+        }
+    }
+
+    #[test]
+    fn rate_limited_sources_are_dropped_and_counted() {
+        let t = Instant::now();
+        let mut a = Admission::from_listener(&listener(
+            "rate_per_s = 1\nburst = 2\non_deny = 'reject'",
+            "wan",
+        ))
+        .unwrap();
+        let src = ip("127.0.0.1");
+        let verdicts: Vec<Verdict> = (0..4).map(|_| a.check(src, false, t)).collect();
+        assert_eq!(verdicts[1], Verdict::Admit { needs_auth: false });
+        assert_eq!(verdicts[2], Verdict::Drop(DenyReason::RateLimited));
+        assert_eq!(
+            a.check(ip("10.1.2.3"), false, t),
+            Verdict::Reject(DenyReason::NotAllowed)
+        );
+        assert_eq!(
+            a.check(ip("10.1.2.4"), false, t),
+            Verdict::Reject(DenyReason::NotAllowed)
+        );
+        let c = a.counters();
+        assert_eq!(
+            (c.admitted, c.dropped_rate_limited, c.rejected_not_allowed),
+            (2, 2, 2)
+        );
+        let by_prefix = a.denied_by_prefix();
+        assert_eq!(by_prefix[0], ("10.1.2.0/24".parse().unwrap(), 2));
+        assert_eq!(by_prefix[1], ("127.0.0.0/24".parse().unwrap(), 2));
+    }
+
+    #[test]
+    fn defaults_per_side() {
+        let t = Instant::now();
+        let mut wan = Admission::from_listener(&listener("", "wan")).unwrap();
+        assert_eq!(
+            wan.check(ip("127.0.0.1"), false, t),
+            Verdict::Admit { needs_auth: false }
+        );
+        assert_eq!(
+            wan.check(ip("::1"), false, t),
+            Verdict::Admit { needs_auth: false }
+        );
+        assert_eq!(
+            wan.check(ip("127.0.0.2"), false, t),
+            Verdict::Drop(DenyReason::NotAllowed)
+        );
+        assert_eq!(
+            wan.check(ip("192.168.1.5"), false, t),
+            Verdict::Drop(DenyReason::NotAllowed)
+        );
+        let mut lan = Admission::from_listener(&listener("", "lan")).unwrap();
+        assert_eq!(
+            lan.check(ip("192.168.1.5"), false, t),
+            Verdict::Admit { needs_auth: false }
+        );
+        assert_eq!(
+            lan.check(ip("10.9.8.7"), false, t),
+            Verdict::Admit { needs_auth: false }
+        );
+        assert_eq!(
+            lan.check(ip("fe80::1"), false, t),
+            Verdict::Admit { needs_auth: false }
+        );
+        assert_eq!(
+            lan.check(ip("8.8.8.8"), false, t),
+            Verdict::Reject(DenyReason::NotAllowed)
+        );
+        let _ = Side::Wan;
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        let rows = [
+            ("allow = ['10.0.0.0/33']", "listener[0].allow[0]"),
+            ("allow = ['10.0.0.1', 'nope']", "listener[0].allow[1]"),
+            ("rate_per_s = 10\nburst = 0", "listener[0].burst"),
+            ("rate_per_s = 2000000", "listener[0].rate_per_s"),
+            ("on_deny = 'explode'", "on_deny"),
+            ("admit = 'maybe'", "admit"),
+        ];
+        for (extra, field) in rows {
+            let e = Config::from_toml(&format!(
+                "[[listener]]\nname='l'\nside='wan'\nbind='127.0.0.1:5060'\n{extra}\n"
+            ))
+            .expect_err(extra);
+            assert!(e.contains(field), "{extra}: {e}");
+        }
+    }
+}
