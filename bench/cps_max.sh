@@ -1,30 +1,18 @@
 #!/usr/bin/env bash
-# Highest call rate pbxgate carries with 0 failed calls, stepping 500, 1000, 1500, 2000, 3000
-# calls/s through bench/cps.sh (pbxgate only, no Kamailio anchor).
-#
-# usage: bench/cps_max.sh [SECONDS] [RATES...]     (default: 10 s per step; rates as above)
-# Prints each step's cps.sh line, then "pbxgate max_rate_zero_failed=R" (0 if none passed).
-# A step passes when failed=0 and every offered call succeeded. Stepping stops at the first
-# failing step. Note: on a 2-core machine the sipp load tool (CPU 1) may saturate before
-# pbxgate does; compare with ../shared/bench/cps/direct.sh RATE SECONDS, sipp's own ceiling.
-set -euo pipefail
-
+# The highest call rate pbxgate carries with zero failed calls (steps of
+# bench/cps.sh without the anchor). On a 2-core machine the load tool
+# saturates first, so compare elements by CPU per call, not by this figure.
+# usage: bench/cps_max.sh [SECONDS] [RATES...]
+set -u
+S=${1:-10}; shift || true
+rates=${*:-500 1000 1500 2000 2500 3000}
 here=$(cd "$(dirname "$0")" && pwd)
-S=${1:-10}
-shift || true
-rates=("$@")
-[[ ${#rates[@]} -gt 0 ]] || rates=(500 1000 1500 2000 3000)
-
 best=0
-for r in "${rates[@]}"; do
-  rc=0
-  NO_ANCHOR=1 bash "$here/cps.sh" "$r" "$S" || rc=$?
-  if [[ $rc -eq 0 ]]; then
-    best=$r
-  else
-    echo "step rate=$r did not pass (exit $rc); stopping" >&2
-    break
-  fi
-  sleep 2   # let the ports and the UAS's timewait state go
+for r in $rates; do
+  line=$(PBXGATE_NO_ANCHOR=1 "$here/cps.sh" "$r" "$S" | grep '^pbxgate ')
+  echo "$line"
+  failed=$(echo "$line" | sed -n 's/.* failed=\([0-9]*\).*/\1/p')
+  ok=$(echo "$line" | sed -n 's/.* ok=\([0-9]*\).*/\1/p')
+  if [ "${failed:-1}" = 0 ] && [ "${ok:-0}" = $((r*S)) ]; then best=$r; else break; fi
 done
-echo "pbxgate max_rate_zero_failed=$best"
+echo "pbxgate highest rate with 0 failed calls: $best calls/s"

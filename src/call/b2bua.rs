@@ -1614,7 +1614,8 @@ impl B2bua {
                 }
                 let (server, response) = (p.server, p.response.clone());
                 p.interval = (p.interval * 2).min(self.cfg.t2);
-                p.next = now + p.interval;
+                // §13.3.1.4: give up at 64·T1 exactly, not at the next tick.
+                p.next = (now + p.interval).min(p.give_up);
                 let next = p.next;
                 if tx.respond(server, response.clone(), now).is_err() {
                     tx.send_stateless(call.legs[leg].dialog.peer, response.to_bytes());

@@ -8,6 +8,9 @@ mod dialog;
 mod leg;
 mod record;
 
+#[cfg(test)]
+mod tests;
+
 pub use b2bua::{B2bua, B2buaConfig, CallStats, ListenerInfo, CALL_ALLOW};
 pub use dialog::Dialog;
 pub use record::{CallRecord, Direction, HangupCause};

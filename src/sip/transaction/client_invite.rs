@@ -136,12 +136,14 @@ impl ClientInvite {
                 self.retransmit = None;
                 self.deadline = Some(now + self.timers.t1_x64());
                 self.final_status = Some(status);
+                self.release_request();
                 debug!(id = %self.id, status, "INVITE client transaction accepted");
                 self.pass_up(response, out);
             }
             (State::Calling | State::Proceeding, _) => {
                 // §17.1.1.2: a 300-699 is ACKed by the transaction itself.
                 self.ack = ack_for_non_2xx(&self.request, &response).to_bytes();
+                self.release_request();
                 out.send(self.to, self.ack.clone());
                 self.retransmit = None;
                 self.final_status = Some(status);
@@ -190,6 +192,22 @@ impl ClientInvite {
                 out.send(self.to, self.bytes.clone());
                 timer_a.advance(now);
             }
+        }
+    }
+
+    /// After a final response the INVITE is never sent again, but the
+    /// transaction lives on for 64·T1 (Accepted) or timer D (Completed):
+    /// keep only the Call-ID its log lines name, so thousands of recent
+    /// calls do not hold their INVITEs in memory.
+    fn release_request(&mut self) {
+        self.bytes = Vec::new();
+        self.request.body = Vec::new();
+        let call_id = self.request.headers.call_id().map(str::to_string);
+        self.request.headers = crate::sip::message::Headers::new();
+        if let Some(c) = call_id {
+            self.request
+                .headers
+                .push(crate::sip::message::HeaderName::CallId, c);
         }
     }
 

@@ -97,6 +97,8 @@ impl ClientNonInvite {
             (State::Trying | State::Proceeding, _) => {
                 self.final_status = Some(status);
                 self.retransmit = None;
+                // Never retransmitted again; timer K only absorbs finals.
+                self.bytes = Vec::new();
                 out.event(TransactionEvent::Response {
                     id: self.id,
                     response,

@@ -1,0 +1,314 @@
+//! The B2BUA through the endpoint's sans-IO interface, stepping time: what
+//! leaves towards which peer, and when.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::call::{B2buaConfig, ListenerInfo};
+use crate::config::{CallsConfig, Config, Side};
+use crate::routing::Router;
+use crate::sip::endpoint::{Endpoint, EndpointConfig};
+use crate::sip::message::{parse_message, Framing, SipMessage};
+use crate::sip::transaction::TimerConfig;
+use crate::sip::transport::{ListenerId, Peer, Transport};
+
+const WAN: &str = "192.0.2.1:5060";
+const LAN: &str = "10.0.0.1:5080";
+const CLOUD: &str = "198.51.100.7:5060";
+const PBX1: &str = "10.0.0.21:5060";
+const PBX2: &str = "10.0.0.22:5060";
+
+fn endpoint(calls: CallsConfig, now: Instant) -> Endpoint {
+    let routes = Config::from_toml(&format!(
+        "[[route]]\nname='q'\ntargets=[{{ uri='sip:q1@{PBX1}' }}, {{ uri='sip:q2@{PBX2}' }}]\n"
+    ))
+    .expect("routes");
+    let router = Router::from_config(&routes.routes, &[]).expect("router");
+    let mut cfg = EndpointConfig::basic("pbxgate-test");
+    cfg.listener_sides = vec![Side::Wan, Side::Lan];
+    cfg.calls = B2buaConfig {
+        user_agent: "pbxgate-test".into(),
+        calls,
+        listeners: vec![
+            ListenerInfo {
+                name: "wan".into(),
+                side: Side::Wan,
+                advertised: WAN.parse().unwrap(),
+            },
+            ListenerInfo {
+                name: "lan".into(),
+                side: Side::Lan,
+                advertised: LAN.parse().unwrap(),
+            },
+        ],
+        router: Arc::new(router),
+        accounts: Vec::new(),
+        t1: TimerConfig::default().t1,
+        t2: TimerConfig::default().t2,
+    };
+    Endpoint::new(cfg, 3, now, SystemTime::UNIX_EPOCH)
+}
+
+fn from(listener: u16, addr: &str) -> Peer {
+    Peer {
+        listener: ListenerId(listener),
+        transport: Transport::Udp,
+        remote: addr.parse().unwrap(),
+        connection: None,
+    }
+}
+
+fn invite() -> Vec<u8> {
+    format!(
+        "INVITE sip:+18885550000@{WAN} SIP/2.0\r\nVia: SIP/2.0/UDP {CLOUD};branch=z9hG4bKcloud1\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:+15551230000@cloud.example>;tag=c1\r\nTo: <sip:+18885550000@{WAN}>\r\n\
+         Call-ID: cloud-call-1\r\nCSeq: 1 INVITE\r\nContact: <sip:cloud@{CLOUD}>\r\n\
+         X-PH-RetreaverAFID: 5678\r\nContent-Type: application/sdp\r\nContent-Length: 4\r\n\r\nv=0\n"
+    )
+    .into_bytes()
+}
+
+/// What left the endpoint: (destination, first line, message).
+fn sent(ep: &mut Endpoint) -> Vec<(SocketAddr, String, SipMessage)> {
+    let mut out = Vec::new();
+    while let Some(t) = ep.poll_transmit() {
+        let line = String::from_utf8_lossy(&t.bytes)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let msg = parse_message(&t.bytes, Framing::Datagram).expect("the gateway sends valid SIP");
+        out.push((t.to.remote, line, msg));
+    }
+    out
+}
+
+fn answer(req: &SipMessage, status: u16, tag: &str, body: bool) -> Vec<u8> {
+    let SipMessage::Request(r) = req else {
+        panic!("not a request")
+    };
+    let mut resp = crate::sip::message::Response::for_request(r, status, Some(tag));
+    resp.headers.push(
+        crate::sip::message::HeaderName::Contact,
+        format!("<sip:pbx@{PBX1}>"),
+    );
+    if body {
+        resp.headers.push(
+            crate::sip::message::HeaderName::ContentType,
+            "application/sdp",
+        );
+        resp.body = b"v=0\n".to_vec();
+    }
+    resp.to_bytes()
+}
+
+fn step_until(
+    ep: &mut Endpoint,
+    mut now: Instant,
+    end: Instant,
+) -> Vec<(SocketAddr, String, SipMessage)> {
+    let mut out = Vec::new();
+    while let Some(at) = ep.poll_timeout() {
+        if at > end {
+            break;
+        }
+        now = now.max(at);
+        ep.handle_timeout(now);
+        out.extend(sent(ep));
+    }
+    out
+}
+
+#[test]
+fn a_silent_target_is_left_after_the_failover_timeout() {
+    let t0 = Instant::now();
+    let calls = CallsConfig {
+        failover_timeout_ms: 1500,
+        ..CallsConfig::default()
+    };
+    let mut ep = endpoint(calls, t0);
+    ep.handle_datagram(&invite(), from(0, CLOUD), t0);
+    let out = sent(&mut ep);
+    let first: Vec<_> = out
+        .iter()
+        .filter(|(_, l, _)| l.starts_with("INVITE"))
+        .collect();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].0, PBX1.parse::<SocketAddr>().unwrap());
+    assert!(first[0].1.contains("sip:q1@"), "{}", first[0].1);
+    // Retransmissions to the first target only until 1.5 s; then the second.
+    let out = step_until(&mut ep, t0, t0 + Duration::from_millis(1499));
+    assert!(!out.iter().any(|(to, _, _)| to.to_string() == PBX2));
+    let out = step_until(&mut ep, t0, t0 + Duration::from_millis(1500));
+    let second: Vec<_> = out
+        .iter()
+        .filter(|(to, l, _)| l.starts_with("INVITE") && to.to_string() == PBX2)
+        .collect();
+    assert_eq!(
+        second.len(),
+        1,
+        "{:?}",
+        out.iter().map(|o| &o.1).collect::<Vec<_>>()
+    );
+    assert_eq!(ep.call_stats().failovers, 1);
+}
+
+#[test]
+fn an_answer_is_retransmitted_until_the_ack_and_the_ack_is_passed_on() {
+    let t0 = Instant::now();
+    let mut ep = endpoint(CallsConfig::default(), t0);
+    ep.handle_datagram(&invite(), from(0, CLOUD), t0);
+    let out = sent(&mut ep);
+    let b_invite = &out
+        .iter()
+        .find(|(_, l, _)| l.starts_with("INVITE"))
+        .unwrap()
+        .2;
+    ep.handle_datagram(&answer(b_invite, 200, "pbx1", true), from(1, PBX1), t0);
+    let out = sent(&mut ep);
+    let ok: Vec<_> = out
+        .iter()
+        .filter(|(to, l, _)| l.starts_with("SIP/2.0 200") && to.to_string() == CLOUD)
+        .collect();
+    assert_eq!(ok.len(), 1, "the 200 is relayed to the caller");
+    assert!(
+        !out.iter().any(|(_, l, _)| l.starts_with("ACK")),
+        "the callee's ACK waits for the caller's"
+    );
+    // T1 = 500 ms: 2xx again at 0.5 s and 1.5 s.
+    let out = step_until(&mut ep, t0, t0 + Duration::from_millis(1600));
+    let re: Vec<_> = out
+        .iter()
+        .filter(|(_, l, _)| l.starts_with("SIP/2.0 200"))
+        .collect();
+    assert_eq!(re.len(), 2, "2xx retransmitted at T1 and 3·T1");
+    // The caller's ACK stops them and is passed on to the callee.
+    let SipMessage::Response(r200) = &ok[0].2 else {
+        panic!()
+    };
+    let to = r200
+        .headers
+        .get(&crate::sip::message::HeaderName::To)
+        .unwrap();
+    let ack = format!(
+        "ACK sip:pbxgate@{WAN} SIP/2.0\r\nVia: SIP/2.0/UDP {CLOUD};branch=z9hG4bKack1\r\nMax-Forwards: 70\r\n\
+         From: <sip:+15551230000@cloud.example>;tag=c1\r\nTo: {to}\r\nCall-ID: cloud-call-1\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+    );
+    let t1 = t0 + Duration::from_millis(1700);
+    ep.handle_datagram(ack.as_bytes(), from(0, CLOUD), t1);
+    let out = sent(&mut ep);
+    assert!(
+        out.iter()
+            .any(|(to, l, _)| l.starts_with("ACK") && to.to_string() == PBX1),
+        "ACK passed on"
+    );
+    let out = step_until(&mut ep, t1, t1 + Duration::from_secs(10));
+    assert!(
+        !out.iter().any(|(_, l, _)| l.starts_with("SIP/2.0 200")),
+        "no 2xx after the ACK"
+    );
+    assert_eq!(ep.active_calls(), 1, "the call is up");
+}
+
+#[test]
+fn no_ack_from_the_caller_ends_the_call_on_both_legs() {
+    let t0 = Instant::now();
+    let mut ep = endpoint(CallsConfig::default(), t0);
+    ep.handle_datagram(&invite(), from(0, CLOUD), t0);
+    let out = sent(&mut ep);
+    let b_invite = &out
+        .iter()
+        .find(|(_, l, _)| l.starts_with("INVITE"))
+        .unwrap()
+        .2;
+    ep.handle_datagram(&answer(b_invite, 200, "pbx1", true), from(1, PBX1), t0);
+    let out = step_until(&mut ep, t0, t0 + Duration::from_secs(33));
+    let byes: Vec<_> = out
+        .iter()
+        .filter(|(_, l, _)| l.starts_with("BYE"))
+        .map(|(to, _, _)| to.to_string())
+        .collect();
+    assert!(
+        byes.contains(&CLOUD.to_string()) && byes.contains(&PBX1.to_string()),
+        "{byes:?}"
+    );
+    let rec = ep.call_records().pop().unwrap();
+    assert_eq!(rec.hangup_cause, Some(crate::call::HangupCause::AckTimeout));
+}
+
+#[test]
+fn a_cancel_before_any_provisional_waits_for_one() {
+    let t0 = Instant::now();
+    let mut ep = endpoint(CallsConfig::default(), t0);
+    ep.handle_datagram(&invite(), from(0, CLOUD), t0);
+    let out = sent(&mut ep);
+    let b_invite = out
+        .iter()
+        .find(|(_, l, _)| l.starts_with("INVITE"))
+        .unwrap()
+        .2
+        .clone();
+    let cancel = format!(
+        "CANCEL sip:+18885550000@{WAN} SIP/2.0\r\nVia: SIP/2.0/UDP {CLOUD};branch=z9hG4bKcloud1\r\nMax-Forwards: 70\r\n\
+         From: <sip:+15551230000@cloud.example>;tag=c1\r\nTo: <sip:+18885550000@{WAN}>\r\nCall-ID: cloud-call-1\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n"
+    );
+    ep.handle_datagram(cancel.as_bytes(), from(0, CLOUD), t0);
+    let out = sent(&mut ep);
+    let to_cloud: Vec<&str> = out
+        .iter()
+        .filter(|(to, _, _)| to.to_string() == CLOUD)
+        .map(|(_, l, _)| l.as_str())
+        .collect();
+    assert!(
+        to_cloud.iter().any(|l| l.starts_with("SIP/2.0 200")),
+        "{to_cloud:?}"
+    );
+    assert!(
+        to_cloud.iter().any(|l| l.starts_with("SIP/2.0 487")),
+        "{to_cloud:?}"
+    );
+    assert!(
+        !out.iter().any(|(_, l, _)| l.starts_with("CANCEL")),
+        "§9.1: no CANCEL before a provisional"
+    );
+    ep.handle_datagram(&answer(&b_invite, 180, "pbx1", false), from(1, PBX1), t0);
+    let out = sent(&mut ep);
+    assert!(out
+        .iter()
+        .any(|(to, l, _)| l.starts_with("CANCEL") && to.to_string() == PBX1));
+    assert!(
+        !out.iter().any(|(to, _, _)| to.to_string() == CLOUD),
+        "the 180 is not relayed after the 487"
+    );
+}
+
+#[test]
+fn the_call_over_the_limit_gets_503_with_retry_after() {
+    let t0 = Instant::now();
+    let calls = CallsConfig {
+        max_concurrent: 1,
+        retry_after_s: 9,
+        ..CallsConfig::default()
+    };
+    let mut ep = endpoint(calls, t0);
+    ep.handle_datagram(&invite(), from(0, CLOUD), t0);
+    sent(&mut ep);
+    let second = String::from_utf8(invite())
+        .unwrap()
+        .replace("cloud-call-1", "cloud-call-2")
+        .replace("cloud1", "cloud2");
+    ep.handle_datagram(second.as_bytes(), from(0, CLOUD), t0);
+    let out = sent(&mut ep);
+    let busy = out
+        .iter()
+        .find(|(_, l, _)| l.starts_with("SIP/2.0 503"))
+        .expect("503");
+    assert!(
+        busy.2
+            .headers()
+            .get(&crate::sip::message::HeaderName::RetryAfter)
+            == Some("9")
+    );
+    assert_eq!(ep.call_stats().rejected_busy, 1);
+}
