@@ -157,7 +157,8 @@ impl B2bua {
         let mut v: Vec<String> = self
             .cfg
             .router
-            .targets()
+            .routes()
+            .flat_map(|r| r.targets.iter())
             .filter_map(|t| match &t.uri.host {
                 Host::Domain(n) => Some(n.to_ascii_lowercase()),
                 _ => None,

@@ -1,5 +1,6 @@
-//! Routes as written in the config: which calls they take, where they
-//! send them, and how headers are mapped. Compiled by `routing::Router`.
+//! Routes: which calls go where, and with which headers. This file is only
+//! the shape of the TOML; `crate::routing` compiles it, and that compilation
+//! is also the validation, so the two can never disagree.
 
 use serde::{Deserialize, Serialize};
 
@@ -8,18 +9,20 @@ use super::schema::{Side, TransportName};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
+    /// Unique; appears in logs and call records.
     pub name: String,
-    /// The side calls arrive on: `wan` (cloud → PBX) or `lan` (PBX → cloud).
+    /// The side the call arrives on.
     #[serde(default = "default_from")]
     pub from: Side,
-    /// All must match; none = a catch-all (default) route.
-    #[serde(default, rename = "match")]
+    /// All must pass; none = a catch-all route.
+    #[serde(default, rename = "match", skip_serializing_if = "Vec::is_empty")]
     pub matches: Vec<MatchConfig>,
-    /// Tried in order: the next on timeout, 408 or 5xx.
+    /// Tried in order; at least one. Defaulted so that a missing list gets
+    /// the same indexed error as an empty one.
     #[serde(default)]
     pub targets: Vec<TargetConfig>,
-    /// Applied in order to build the custom headers of the callee's INVITE.
-    #[serde(default)]
+    /// Applied in order to build the outgoing INVITE's custom headers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub headers: Vec<HeaderActionConfig>,
 }
 
@@ -28,74 +31,160 @@ fn default_from() -> Side {
 }
 
 /// One condition: a subject (`header`, `dialled` or `caller`) and a test
-/// (`equals`, `prefix`, `regex`, `present` or `absent`).
+/// (`equals`, `prefix`, `regex`, `present` or `absent`). Flat so the TOML
+/// stays one inline table; `routing::Match` turns it into an enum and says
+/// what is missing or doubled.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields)]
 pub struct MatchConfig {
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub header: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dialled: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caller: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub equals: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regex: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub present: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub absent: Option<bool>,
 }
 
-/// A SIP target as the Retreaver buyer form has it: the URI to dial, and
-/// optional credentials and headers that are separate from it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// Where to send a call. The URI says where; credentials are separate and
+/// used only when the far end challenges (never taken from the URI).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TargetConfig {
     pub uri: String,
-    #[serde(default = "default_transport")]
-    pub transport: TransportName,
-    /// Answers a 401/407 from the target; never derived from the URI.
+    /// Default: the URI's `transport=` parameter, else the account's, else UDP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport: Option<TransportName>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
-    /// Place the call as this [[account]] (its identity and credentials).
+    /// Place the call through this `[[account]]`: its credentials and its
+    /// outbound proxy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
-    /// Extra headers, "Name: value".
-    #[serde(default)]
+    /// Extra header lines for this target only, "Name: value".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub headers: Vec<String>,
-}
-
-fn default_transport() -> TransportName {
-    TransportName::Udp
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HeaderActionConfig {
-    pub action: HeaderActionKind,
-    /// The header produced, stripped or passed (a trailing * is a prefix
-    /// for `pass` and `strip`).
-    pub name: String,
-    /// The header read by `rename` and `copy`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub from: Option<String>,
-    /// The constant of `set`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum HeaderActionKind {
-    Pass,
     Rename,
     Set,
     Copy,
     Strip,
+    Pass,
+}
+
+/// One header action. Which of `from`/`value` an action needs is checked
+/// when the route is compiled, so the error can name the entry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderActionConfig {
+    pub action: HeaderActionKind,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    const EXAMPLE: &str = r#"
+[[account]]
+name = "cloud"
+registrar = "sip:sip.example.com"
+username = "pbx"
+password = "secret"
+
+[[route]]
+name = "afid-5678"
+from = "wan"
+match = [
+  { header = "X-PH-RetreaverAFID", equals = "5678" },
+  { dialled = true, prefix = "+1888" },
+  { caller = true, regex = "^\\+1555" },
+  { header = "X-Campaign-ID", present = true },
+  { header = "X-Test", absent = true },
+]
+targets = [
+  { uri = "sip:queue1@127.0.0.1:5090", transport = "udp" },
+  { uri = "sip:buyer@example.com", username = "u", password = "p", headers = ["X-Campaign-ID: 1234"] },
+  { account = "cloud", uri = "sip:+18885551234@sip.example.com" },
+]
+headers = [
+  { action = "rename", from = "X-PH-RetreaverAFID", name = "X-Publisher-ID" },
+  { action = "set", name = "X-Campaign-ID", value = "1234" },
+  { action = "copy", from = "X-PH-RetreaverSID", name = "X-Sub-ID" },
+  { action = "strip", name = "X-PH-RetreaverKey" },
+  { action = "pass", name = "X-Twilio-*" },
+]
+
+[[route]]
+name = "from-pbx"
+from = "lan"
+targets = [{ account = "cloud", uri = "sip:+18005550000@sip.example.com" }]
+"#;
+
+    #[test]
+    fn example_parses_and_round_trips() {
+        let cfg = match Config::from_toml(EXAMPLE) {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(cfg.routes.len(), 2);
+        let r = &cfg.routes[0];
+        assert_eq!(r.name, "afid-5678");
+        assert_eq!(r.from, Side::Wan);
+        assert_eq!(r.matches.len(), 5);
+        assert_eq!(
+            r.matches[2],
+            MatchConfig {
+                caller: Some(true),
+                regex: Some("^\\+1555".into()),
+                ..MatchConfig::default()
+            }
+        );
+        assert_eq!(r.targets.len(), 3);
+        assert_eq!(r.targets[0].transport, Some(TransportName::Udp));
+        assert_eq!(r.targets[1].username.as_deref(), Some("u"));
+        assert_eq!(
+            r.targets[1].headers,
+            vec!["X-Campaign-ID: 1234".to_string()]
+        );
+        assert_eq!(r.targets[2].account.as_deref(), Some("cloud"));
+        assert_eq!(r.headers.len(), 5);
+        assert_eq!(r.headers[4].action, HeaderActionKind::Pass);
+        assert_eq!(r.headers[4].name, "X-Twilio-*");
+        assert_eq!(cfg.routes[1].from, Side::Lan);
+        assert!(cfg.routes[1].matches.is_empty());
+
+        let again = match Config::from_toml(&cfg.to_toml()) {
+            Ok(c) => c,
+            Err(e) => panic!("{e}\n{}", cfg.to_toml()),
+        };
+        assert_eq!(again, cfg);
+    }
+
+    #[test]
+    fn no_routes_by_default() {
+        assert!(Config::default().routes.is_empty());
+        assert!(!Config::default().to_toml().contains("route"));
+    }
 }

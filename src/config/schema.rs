@@ -22,7 +22,8 @@ pub struct Config {
     pub accounts: Vec<AccountConfig>,
     pub inbound_auth: InboundAuthConfig,
     pub calls: CallsConfig,
-    #[serde(rename = "route")]
+    /// Tried in order; see docs/routing.md.
+    #[serde(rename = "route", skip_serializing_if = "Vec::is_empty")]
     pub routes: Vec<RouteConfig>,
     pub dns: DnsConfig,
     pub log: LogConfig,

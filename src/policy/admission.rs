@@ -91,6 +91,12 @@ impl Admission {
                         self.counters.dropped_not_allowed += 1;
                         Verdict::Drop(DenyReason::NotAllowed)
                     }
+                    // A 403 per packet would reflect a spoofed flood at its
+                    // victim: refused sources are rate-limited too.
+                    DenyAction::Reject if !self.limiter.allow(ip, now) => {
+                        self.counters.dropped_rate_limited += 1;
+                        Verdict::Drop(DenyReason::RateLimited)
+                    }
                     DenyAction::Reject => {
                         self.counters.rejected_not_allowed += 1;
                         Verdict::Reject(DenyReason::NotAllowed)
@@ -168,7 +174,8 @@ mod tests {
 
     fn listener(extra: &str, side: &str) -> ListenerConfig {
         let cfg = Config::from_toml(&format!(
-            "[[listener]]\nname='l'\nside='{side}'\nbind='127.0.0.1:5060'\n{extra}\n"
+            "[inbound_auth]\nusers = [{{ username = 'u', password = 'p' }}]\n\
+             [[listener]]\nname='l'\nside='{side}'\nbind='127.0.0.1:5060'\n{extra}\n"
         ))
         .expect("config");
         cfg.listeners[0].clone()
@@ -283,6 +290,27 @@ mod tests {
         let by_prefix = a.denied_by_prefix();
         assert_eq!(by_prefix[0], ("10.1.2.0/24".parse().unwrap(), 2));
         assert_eq!(by_prefix[1], ("127.0.0.0/24".parse().unwrap(), 2));
+    }
+
+    #[test]
+    fn refused_sources_get_403_only_within_the_rate() {
+        let t = Instant::now();
+        let mut a = Admission::from_listener(&listener(
+            "on_deny = 'reject'\nrate_per_s = 1\nburst = 2",
+            "wan",
+        ))
+        .unwrap();
+        let spoofed = ip("203.0.113.50");
+        let v: Vec<Verdict> = (0..4).map(|_| a.check(spoofed, false, t)).collect();
+        assert_eq!(
+            v,
+            vec![
+                Verdict::Reject(DenyReason::NotAllowed),
+                Verdict::Reject(DenyReason::NotAllowed),
+                Verdict::Drop(DenyReason::RateLimited),
+                Verdict::Drop(DenyReason::RateLimited),
+            ]
+        );
     }
 
     #[test]

@@ -1,208 +1,198 @@
-//! How a route maps the caller's headers onto the callee's INVITE: X-PH-*
-//! pass by default, then pass / rename / set / copy / strip in order.
+//! Which custom headers the outgoing INVITE carries, built from the incoming
+//! one. Retreaver's X-PH-* call tags pass by default (a buyer's PBX routes
+//! on them); everything else must be asked for, so nothing the caller sent
+//! reaches the PBX by accident.
 
 use crate::config::{ConfigError, HeaderActionConfig, HeaderActionKind};
-use crate::sip::message::{is_token, HeaderName, Headers};
+use crate::sip::message::{HeaderName, Headers};
 
-/// Headers the B2BUA builds itself on every leg; a route may not produce
-/// or pass them.
-pub const OWNED_HEADERS: &[&str] = &[
-    "Via",
-    "From",
-    "To",
-    "Call-ID",
-    "CSeq",
-    "Contact",
-    "Route",
-    "Record-Route",
-    "Max-Forwards",
-    "Content-Length",
-    "Content-Type",
-    "Authorization",
-    "Proxy-Authorization",
-    "v",
-    "f",
-    "t",
-    "i",
-    "m",
-    "l",
-    "c",
-];
+use super::header_text::{header_value, name_pattern, writable_name};
+use super::owned::is_owned;
+use super::pattern::NamePattern;
 
-const DEFAULT_PASS_PREFIX: &str = "X-PH-";
+const DEFAULT_PASS_PREFIX: &str = "x-ph-";
 
-#[derive(Clone, Debug)]
-enum NamePattern {
-    Exact(String),
-    Prefix(String),
-}
-
-impl NamePattern {
-    fn parse(s: &str) -> NamePattern {
-        match s.strip_suffix('*') {
-            Some(p) => NamePattern::Prefix(p.to_string()),
-            None => NamePattern::Exact(s.to_string()),
-        }
-    }
-
-    fn matches(&self, name: &str) -> bool {
-        match self {
-            NamePattern::Exact(e) => name.eq_ignore_ascii_case(e),
-            NamePattern::Prefix(p) => {
-                name.len() >= p.len()
-                    && name.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes())
-            }
-        }
-    }
-}
-
-#[derive(Clone, Debug)]
-enum Action {
-    Pass(NamePattern),
-    Rename { from: String, to: String },
-    Set { name: String, value: String },
-    Copy { from: String, to: String },
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HeaderAction {
+    /// The incoming values of `from`, under `name`; `from` is not sent.
+    Rename { from: HeaderName, name: HeaderName },
+    /// `name` with a constant value, replacing any `name` so far.
+    Set { name: HeaderName, value: String },
+    /// The incoming values of `from`, under `name` as well.
+    Copy { from: HeaderName, name: HeaderName },
+    /// Drops what matches from the headers built so far.
     Strip(NamePattern),
+    /// Adds the incoming headers that match (owned ones never).
+    Pass(NamePattern),
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HeaderPlan {
-    actions: Vec<Action>,
+    pub actions: Vec<HeaderAction>,
 }
 
-pub fn is_owned(name: &str) -> bool {
-    OWNED_HEADERS.iter().any(|o| o.eq_ignore_ascii_case(name))
-}
-
-/// Checks a header name a route produces: a token the B2BUA does not own.
-pub fn check_name(name: &str, field: &str, allow_star: bool) -> Result<(), ConfigError> {
-    let bare = if allow_star {
-        name.strip_suffix('*').unwrap_or(name)
-    } else {
-        name
-    };
-    if bare.is_empty() || !is_token(bare) {
-        return Err(ConfigError::invalid(
-            field,
-            format!("'{name}' is not a valid header name"),
-        ));
-    }
-    if is_owned(bare) {
-        return Err(ConfigError::invalid(
-            field,
-            format!("'{name}' is built by the gateway on each leg and cannot be set or passed by a route"),
-        ));
-    }
-    Ok(())
-}
-
-pub fn check_value(value: &str, field: &str) -> Result<(), ConfigError> {
-    if value.contains(['\r', '\n', '\0']) {
-        return Err(ConfigError::invalid(
-            field,
-            "a header value must be one line (no CR, LF or NUL)",
-        ));
-    }
-    Ok(())
+/// A header in the list being built. `origin` is the index of the incoming
+/// line it was passed from, so passing the same line twice adds it once.
+struct Entry {
+    name: HeaderName,
+    value: String,
+    origin: Option<usize>,
 }
 
 impl HeaderPlan {
+    /// `field` is the config path of the list, e.g. `route[0].headers`.
     pub fn compile(actions: &[HeaderActionConfig], field: &str) -> Result<HeaderPlan, ConfigError> {
-        let mut out = Vec::with_capacity(actions.len());
-        for (i, a) in actions.iter().enumerate() {
-            let f = |x: &str| format!("{field}[{i}].{x}");
-            let star = matches!(a.action, HeaderActionKind::Pass | HeaderActionKind::Strip);
-            check_name(&a.name, &f("name"), star)?;
-            let from = || -> Result<String, ConfigError> {
-                let from = a.from.clone().ok_or_else(|| {
-                    ConfigError::invalid(
-                        f("from"),
-                        "rename and copy need the header to read: from = \"Name\"",
-                    )
-                })?;
-                if !is_token(&from) {
-                    return Err(ConfigError::invalid(
-                        f("from"),
-                        format!("'{from}' is not a valid header name"),
-                    ));
-                }
-                Ok(from)
-            };
-            out.push(match a.action {
-                HeaderActionKind::Pass => Action::Pass(NamePattern::parse(&a.name)),
-                HeaderActionKind::Strip => Action::Strip(NamePattern::parse(&a.name)),
-                HeaderActionKind::Rename => Action::Rename {
-                    from: from()?,
-                    to: a.name.clone(),
-                },
-                HeaderActionKind::Copy => Action::Copy {
-                    from: from()?,
-                    to: a.name.clone(),
-                },
-                HeaderActionKind::Set => {
-                    let value = a.value.clone().ok_or_else(|| {
-                        ConfigError::invalid(f("value"), "set needs the constant: value = \"...\"")
-                    })?;
-                    check_value(&value, &f("value"))?;
-                    Action::Set {
-                        name: a.name.clone(),
-                        value,
-                    }
-                }
-            });
-        }
-        Ok(HeaderPlan { actions: out })
+        let actions = actions
+            .iter()
+            .enumerate()
+            .map(|(i, a)| compile_action(a, &format!("{field}[{i}]")))
+            .collect::<Result<_, _>>()?;
+        Ok(HeaderPlan { actions })
     }
 
-    /// The custom headers of the callee's INVITE, from the caller's.
+    /// The custom headers for the outgoing INVITE, in order.
     pub fn apply(&self, incoming: &Headers) -> Vec<(HeaderName, String)> {
-        let mut out: Vec<(String, String)> = incoming
+        let lines: Vec<_> = incoming.iter().collect();
+        let default_pass = NamePattern::Prefix(DEFAULT_PASS_PREFIX.into());
+        let mut out: Vec<Entry> = lines
             .iter()
-            .filter(|h| NamePattern::Prefix(DEFAULT_PASS_PREFIX.into()).matches(h.name.as_str()))
-            .map(|h| (h.name.as_str().to_string(), h.value.clone()))
+            .enumerate()
+            .filter(|(_, h)| default_pass.matches(&h.name))
+            .map(|(i, h)| Entry {
+                name: h.name.clone(),
+                value: h.value.clone(),
+                origin: Some(i),
+            })
             .collect();
-        let values_of = |name: &str| -> Vec<String> {
-            incoming
-                .iter()
-                .filter(|h| h.name.as_str().eq_ignore_ascii_case(name))
-                .map(|h| h.value.clone())
-                .collect()
+        let incoming_values = |from: &HeaderName| -> Vec<String> {
+            incoming.get_all(from).map(str::to_string).collect()
         };
-        for a in &self.actions {
-            match a {
-                Action::Pass(p) => {
-                    for h in incoming
-                        .iter()
-                        .filter(|h| p.matches(h.name.as_str()) && !is_owned(h.name.as_str()))
-                    {
-                        let name = h.name.as_str();
-                        if !out
-                            .iter()
-                            .any(|(n, v)| n.eq_ignore_ascii_case(name) && *v == h.value)
-                        {
-                            out.push((name.to_string(), h.value.clone()));
+        for action in &self.actions {
+            match action {
+                HeaderAction::Rename { from, name } => {
+                    let values = incoming_values(from);
+                    if values.is_empty() {
+                        out.retain(|e| &e.name != from);
+                    } else {
+                        replace(&mut out, &[from, name], name, values);
+                    }
+                }
+                HeaderAction::Set { name, value } => {
+                    replace(&mut out, &[name], name, vec![value.clone()]);
+                }
+                HeaderAction::Copy { from, name } => {
+                    let values = incoming_values(from);
+                    if !values.is_empty() {
+                        replace(&mut out, &[name], name, values);
+                    }
+                }
+                HeaderAction::Strip(pattern) => out.retain(|e| !pattern.matches(&e.name)),
+                HeaderAction::Pass(pattern) => {
+                    for (i, h) in lines.iter().enumerate() {
+                        let wanted = pattern.matches(&h.name) && !is_owned(&h.name);
+                        if wanted && !out.iter().any(|e| e.origin == Some(i)) {
+                            out.push(Entry {
+                                name: h.name.clone(),
+                                value: h.value.clone(),
+                                origin: Some(i),
+                            });
                         }
                     }
                 }
-                Action::Strip(p) => out.retain(|(n, _)| !p.matches(n)),
-                Action::Rename { from, to } => {
-                    out.retain(|(n, _)| {
-                        !n.eq_ignore_ascii_case(from) && !n.eq_ignore_ascii_case(to)
-                    });
-                    out.extend(values_of(from).into_iter().map(|v| (to.clone(), v)));
-                }
-                Action::Copy { from, to } => {
-                    out.retain(|(n, _)| !n.eq_ignore_ascii_case(to));
-                    out.extend(values_of(from).into_iter().map(|v| (to.clone(), v)));
-                }
-                Action::Set { name, value } => {
-                    out.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-                    out.push((name.clone(), value.clone()));
-                }
             }
         }
-        out.into_iter()
-            .map(|(n, v)| (HeaderName::from_wire(&n), v))
-            .collect()
+        out.into_iter().map(|e| (e.name, e.value)).collect()
     }
+}
+
+/// Removes every entry named in `drop` and puts `name: values` where the
+/// first of them was (or at the end), so a renamed header keeps its place.
+fn replace(out: &mut Vec<Entry>, drop: &[&HeaderName], name: &HeaderName, values: Vec<String>) {
+    let at = out
+        .iter()
+        .position(|e| drop.contains(&&e.name))
+        .unwrap_or(out.len());
+    // Everything before `at` survives the retain, so `at` stays in bounds.
+    out.retain(|e| !drop.contains(&&e.name));
+    let new = values.into_iter().map(|value| Entry {
+        name: name.clone(),
+        value,
+        origin: None,
+    });
+    out.splice(at..at, new);
+}
+
+fn compile_action(a: &HeaderActionConfig, field: &str) -> Result<HeaderAction, ConfigError> {
+    let f = |k: &str| format!("{field}.{k}");
+    let verb = match a.action {
+        HeaderActionKind::Rename => "rename",
+        HeaderActionKind::Set => "set",
+        HeaderActionKind::Copy => "copy",
+        HeaderActionKind::Strip => "strip",
+        HeaderActionKind::Pass => "pass",
+    };
+    if a.name.is_empty() {
+        return Err(ConfigError::invalid(
+            f("name"),
+            format!("'{verb}' needs name = \"Header-Name\""),
+        ));
+    }
+    let from = || match &a.from {
+        Some(from) => writable_name(&f("from"), from),
+        None => Err(ConfigError::invalid(
+            f("from"),
+            format!("'{verb}' needs from = \"Header-Name\" (the incoming header to read)"),
+        )),
+    };
+    let no_from = || match a.from {
+        Some(_) => Err(ConfigError::invalid(
+            f("from"),
+            format!("'{verb}' takes no from; remove it"),
+        )),
+        None => Ok(()),
+    };
+    let no_value = || match a.value {
+        Some(_) => Err(ConfigError::invalid(
+            f("value"),
+            format!("'{verb}' takes no value; remove it"),
+        )),
+        None => Ok(()),
+    };
+    Ok(match a.action {
+        HeaderActionKind::Rename | HeaderActionKind::Copy => {
+            no_value()?;
+            let from = from()?;
+            let name = writable_name(&f("name"), &a.name)?;
+            if a.action == HeaderActionKind::Rename {
+                HeaderAction::Rename { from, name }
+            } else {
+                HeaderAction::Copy { from, name }
+            }
+        }
+        HeaderActionKind::Set => {
+            no_from()?;
+            let name = writable_name(&f("name"), &a.name)?;
+            let Some(value) = &a.value else {
+                return Err(ConfigError::invalid(
+                    f("value"),
+                    "'set' needs value = \"...\"",
+                ));
+            };
+            let value = header_value(&f("value"), value)?;
+            HeaderAction::Set { name, value }
+        }
+        HeaderActionKind::Strip | HeaderActionKind::Pass => {
+            no_from()?;
+            no_value()?;
+            let strip = a.action == HeaderActionKind::Strip;
+            // Stripping everything then setting a few is a sensible plan;
+            // passing everything is not (Allow, Require... are per leg).
+            let pattern = name_pattern(&f("name"), &a.name, strip)?;
+            if strip {
+                HeaderAction::Strip(pattern)
+            } else {
+                HeaderAction::Pass(pattern)
+            }
+        }
+    })
 }

@@ -1,24 +1,34 @@
-//! One condition of a route, compiled: what it looks at and how it tests it.
+//! One route condition, compiled: what to look at in the INVITE and how to
+//! test it.
 
-use regex::Regex;
+use regex::{Regex, RegexBuilder};
 
 use crate::config::{ConfigError, MatchConfig};
-use crate::sip::message::{is_token, Request, Uri};
+use crate::sip::message::{HeaderName, Request, Uri};
+
+use super::header_text::header_name;
+
+/// Caps what one configured regex may cost: compiled program size and the
+/// lazy DFA's cache, both per regex. The regex crate matches in linear time,
+/// so a pattern cannot be slow per call, only big; these keep it small.
+const REGEX_SIZE_LIMIT: usize = 256 * 1024;
+const REGEX_PATTERN_MAX: usize = 1024;
 
 #[derive(Clone, Debug)]
-pub enum Subject {
-    /// A header by name (case-insensitive); any of its values may pass.
-    Header(String),
-    /// The dialled number: the Request-URI user, else the To URI user.
+pub enum MatchSubject {
+    /// Every line of this header (names compare case-insensitively).
+    Header(HeaderName),
+    /// The number called: the Request-URI user, else the To URI user.
     Dialled,
-    /// The caller: the From URI user.
+    /// The From URI user.
     Caller,
 }
 
 #[derive(Clone, Debug)]
-pub enum Test {
+pub enum MatchTest {
     Equals(String),
     Prefix(String),
+    /// Unanchored: the person writing it adds `^`/`$` when wanted.
     Regex(Regex),
     Present,
     Absent,
@@ -26,138 +36,187 @@ pub enum Test {
 
 #[derive(Clone, Debug)]
 pub struct Match {
-    pub subject: Subject,
-    pub test: Test,
+    pub subject: MatchSubject,
+    pub test: MatchTest,
 }
 
-/// Compiled regexes are bounded so that a config cannot exhaust memory.
-const REGEX_SIZE_LIMIT: usize = 256 * 1024;
-
 impl Match {
-    pub fn compile(c: &MatchConfig, field: &str) -> Result<Match, ConfigError> {
+    /// `field` is the config path of this item, e.g. `route[2].match[0]`.
+    pub fn compile(cfg: &MatchConfig, field: &str) -> Result<Match, ConfigError> {
+        let f = |name: &str| format!("{field}.{name}");
         let mut subjects = Vec::new();
-        if let Some(h) = &c.header {
-            if !is_token(h) {
-                return Err(ConfigError::invalid(
-                    format!("{field}.header"),
-                    format!("'{h}' is not a valid header name"),
-                ));
-            }
-            subjects.push(Subject::Header(h.clone()));
+        if let Some(h) = &cfg.header {
+            subjects.push(MatchSubject::Header(header_name(&f("header"), h)?));
         }
-        if c.dialled == Some(true) {
-            subjects.push(Subject::Dialled);
-        }
-        if c.caller == Some(true) {
-            subjects.push(Subject::Caller);
-        }
-        let subject = match subjects.len() {
-            1 => subjects.remove(0),
-            0 => {
-                return Err(ConfigError::invalid(
-                    field,
-                    "say what to match: header = \"Name\", dialled = true or caller = true",
-                ))
-            }
-            _ => {
-                return Err(ConfigError::invalid(
-                    field,
-                    "match one subject only (header, dialled or caller); add another match item for the others",
-                ))
-            }
-        };
-        let mut tests = Vec::new();
-        if let Some(v) = &c.equals {
-            tests.push(Test::Equals(v.clone()));
-        }
-        if let Some(v) = &c.prefix {
-            tests.push(Test::Prefix(v.clone()));
-        }
-        if let Some(v) = &c.regex {
-            let re = regex::RegexBuilder::new(v)
-                .size_limit(REGEX_SIZE_LIMIT)
-                .build()
-                .map_err(|e| {
-                    ConfigError::invalid(
-                        format!("{field}.regex"),
-                        format!("'{v}' is not a valid regex: {e}"),
-                    )
-                })?;
-            tests.push(Test::Regex(re));
-        }
-        if c.present == Some(true) {
-            tests.push(Test::Present);
-        }
-        if c.absent == Some(true) {
-            tests.push(Test::Absent);
-        }
-        let test =
-            match tests.len() {
-                1 => tests.remove(0),
-                0 => return Err(ConfigError::invalid(
-                    field,
-                    "say how to test it: equals, prefix, regex, present = true or absent = true",
-                )),
-                _ => {
+        for (flag, key, subject) in [
+            (cfg.dialled, "dialled", MatchSubject::Dialled),
+            (cfg.caller, "caller", MatchSubject::Caller),
+        ] {
+            match flag {
+                Some(true) => subjects.push(subject),
+                Some(false) => {
                     return Err(ConfigError::invalid(
-                        field,
-                        "give one test only per match item",
+                        f(key),
+                        format!("write {key} = true, or leave it out"),
                     ))
                 }
-            };
+                None => {}
+            }
+        }
+        if subjects.len() > 1 {
+            return Err(ConfigError::invalid(
+                field,
+                "has more than one subject; give exactly one of header = \"Name\", \
+                 dialled = true, caller = true (write several match items to test several)",
+            ));
+        }
+        let Some(subject) = subjects.pop() else {
+            return Err(ConfigError::invalid(
+                field,
+                "has no subject; give one of header = \"Name\", dialled = true, caller = true",
+            ));
+        };
+
+        let mut tests = Vec::new();
+        if let Some(v) = &cfg.equals {
+            tests.push(MatchTest::Equals(v.clone()));
+        }
+        if let Some(v) = &cfg.prefix {
+            tests.push(MatchTest::Prefix(v.clone()));
+        }
+        if let Some(p) = &cfg.regex {
+            tests.push(MatchTest::Regex(compile_regex(&f("regex"), p)?));
+        }
+        for (flag, key, test) in [
+            (cfg.present, "present", MatchTest::Present),
+            (cfg.absent, "absent", MatchTest::Absent),
+        ] {
+            match flag {
+                Some(true) => {
+                    if !matches!(subject, MatchSubject::Header(_)) {
+                        return Err(ConfigError::invalid(
+                            f(key),
+                            format!("{key} only applies to header = \"Name\""),
+                        ));
+                    }
+                    tests.push(test);
+                }
+                Some(false) => {
+                    let other = if key == "present" {
+                        "absent"
+                    } else {
+                        "present"
+                    };
+                    return Err(ConfigError::invalid(
+                        f(key),
+                        format!("write {key} = true, or {other} = true for the opposite"),
+                    ));
+                }
+                None => {}
+            }
+        }
+        if tests.len() > 1 {
+            return Err(ConfigError::invalid(
+                field,
+                "has more than one test; give exactly one of equals, prefix, regex, \
+                 present = true, absent = true",
+            ));
+        }
+        let Some(test) = tests.pop() else {
+            return Err(ConfigError::invalid(
+                field,
+                "has no test; add one of equals = \"...\", prefix = \"...\", regex = \"...\", \
+                 present = true, absent = true",
+            ));
+        };
         Ok(Match { subject, test })
     }
 
     pub fn matches(&self, req: &Request) -> bool {
         match &self.subject {
-            Subject::Header(name) => {
-                let mut values = req
-                    .headers
-                    .iter()
-                    .filter(|h| h.name.as_str().eq_ignore_ascii_case(name))
-                    .map(|h| h.value.trim());
+            MatchSubject::Header(name) => {
+                let mut values = req.headers.get_all(name).map(str::trim);
                 match &self.test {
-                    Test::Present => values.next().is_some(),
-                    Test::Absent => values.next().is_none(),
-                    t => values.any(|v| test_value(t, v)),
+                    MatchTest::Present => values.next().is_some(),
+                    MatchTest::Absent => values.next().is_none(),
+                    test => values.any(|v| test.passes(v)),
                 }
             }
-            Subject::Dialled => {
-                let user = uri_user(&req.uri)
-                    .or_else(|| req.headers.to_addr().ok().and_then(|na| uri_user(&na.uri)));
-                self.test_optional(user.as_deref())
-            }
-            Subject::Caller => {
-                let user = req
-                    .headers
-                    .from_addr()
-                    .ok()
-                    .and_then(|na| uri_user(&na.uri));
-                self.test_optional(user.as_deref())
-            }
-        }
-    }
-
-    fn test_optional(&self, v: Option<&str>) -> bool {
-        match (&self.test, v) {
-            (Test::Present, v) => v.is_some(),
-            (Test::Absent, v) => v.is_none(),
-            (t, Some(v)) => test_value(t, v),
-            (_, None) => false,
+            MatchSubject::Dialled => dialled(req).is_some_and(|v| self.test.passes(&v)),
+            MatchSubject::Caller => caller(req).is_some_and(|v| self.test.passes(&v)),
         }
     }
 }
 
-fn test_value(t: &Test, v: &str) -> bool {
-    match t {
-        Test::Equals(e) => v == e,
-        Test::Prefix(p) => v.starts_with(p.as_str()),
-        Test::Regex(r) => r.is_match(v),
-        Test::Present => true,
-        Test::Absent => false,
+impl MatchTest {
+    /// Present/absent are decided by the caller, which knows whether there
+    /// was a value at all.
+    fn passes(&self, value: &str) -> bool {
+        match self {
+            MatchTest::Equals(v) => value == v,
+            MatchTest::Prefix(p) => value.starts_with(p.as_str()),
+            MatchTest::Regex(r) => r.is_match(value),
+            MatchTest::Present => true,
+            MatchTest::Absent => false,
+        }
     }
 }
 
+fn compile_regex(field: &str, pattern: &str) -> Result<Regex, ConfigError> {
+    if pattern.len() > REGEX_PATTERN_MAX {
+        return Err(ConfigError::invalid(
+            field,
+            format!("the pattern is longer than {REGEX_PATTERN_MAX} characters"),
+        ));
+    }
+    RegexBuilder::new(pattern)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .dfa_size_limit(REGEX_SIZE_LIMIT)
+        .build()
+        .map_err(|e| match e {
+            regex::Error::CompiledTooBig(_) => ConfigError::invalid(
+                field,
+                "the pattern compiles too big; simplify it (fewer repetitions like {1000})",
+            ),
+            other => ConfigError::invalid(
+                field,
+                format!(
+                    "'{pattern}' is not a valid regular expression: {}",
+                    last_error_line(&other.to_string())
+                ),
+            ),
+        })
+}
+
+/// The regex crate's syntax errors draw the pattern and a caret over
+/// several lines, then `error: ...`; a config error is one line (it may
+/// become a log line or an HTTP body), and the pattern is already quoted.
+fn last_error_line(s: &str) -> String {
+    s.lines()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix("error:"))
+        .map(str::trim)
+        .map(str::to_string)
+        .unwrap_or_else(|| s.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+fn dialled(req: &Request) -> Option<String> {
+    uri_user(&req.uri).or_else(|| req.headers.to_addr().ok().and_then(|a| uri_user(&a.uri)))
+}
+
+fn caller(req: &Request) -> Option<String> {
+    req.headers.from_addr().ok().and_then(|a| uri_user(&a.uri))
+}
+
+/// The user of a SIP URI (unescaped), or the number of a tel: URI.
 fn uri_user(uri: &Uri) -> Option<String> {
-    uri.as_sip()?.user_unescaped().filter(|u| !u.is_empty())
+    match uri {
+        Uri::Sip(u) => u.user_unescaped(),
+        Uri::Other { scheme, rest } if scheme.eq_ignore_ascii_case("tel") => rest
+            .split(';')
+            .next()
+            .filter(|n| !n.is_empty())
+            .map(str::to_string),
+        Uri::Other { .. } => None,
+    }
 }

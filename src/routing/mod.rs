@@ -1,9 +1,13 @@
-//! Header-based routing, pure: which route takes a call (by X-PH-* and any
-//! other header, the dialled number or the caller), where it goes, and how
-//! its headers are mapped onto the callee's INVITE.
+//! Call routing: which route an incoming INVITE takes, where it is sent
+//! (ordered targets for failover) and which custom headers go with it.
+//! Everything here is pure and compiled once from the configuration, so a
+//! configuration that loads always yields a working `Router`.
 
 mod header_plan;
+mod header_text;
 mod matcher;
+mod owned;
+mod pattern;
 mod router;
 mod tags;
 mod target;
@@ -11,8 +15,10 @@ mod target;
 #[cfg(test)]
 mod tests;
 
-pub use header_plan::{HeaderPlan, OWNED_HEADERS};
-pub use matcher::{Match, Subject, Test};
+pub use header_plan::{HeaderAction, HeaderPlan};
+pub use matcher::{Match, MatchSubject, MatchTest};
+pub use owned::{is_owned, OWNED_HEADERS};
+pub use pattern::NamePattern;
 pub use router::{Route, Router};
-pub use tags::{is_x_header, x_headers, CallTags};
-pub use target::{Target, TargetCredentials};
+pub use tags::{x_headers, CallTags};
+pub use target::{Credentials, Target};

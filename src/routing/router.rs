@@ -1,93 +1,144 @@
-//! The ordered routes: the first whose side and conditions match a call
-//! takes it.
+//! Picks the route for an incoming call: the first, in configuration order,
+//! for the side the call arrived on whose conditions all pass.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::config::{AccountConfig, ConfigError, RouteConfig, Side};
-use crate::sip::message::Request;
+use crate::sip::message::{HeaderName, Headers, Request};
 
 use super::header_plan::HeaderPlan;
 use super::matcher::Match;
 use super::target::Target;
 
+/// What the B2BUA needs once a call is routed. Shared (`Arc`) so that a
+/// call keeps its route while a reloaded configuration replaces the router.
 #[derive(Clone, Debug)]
 pub struct Route {
     pub name: String,
     pub from: Side,
-    pub matches: Vec<Match>,
+    /// In failover order; never empty.
     pub targets: Vec<Target>,
     pub headers: HeaderPlan,
 }
 
+impl Route {
+    /// The custom headers for the INVITE sent to `target`: the route's
+    /// plan, then the target's own headers, which replace same-named ones
+    /// (the more specific setting wins).
+    pub fn outgoing_headers(
+        &self,
+        target: &Target,
+        incoming: &Headers,
+    ) -> Vec<(HeaderName, String)> {
+        let mut out = self.headers.apply(incoming);
+        out.retain(|(n, _)| !target.extra_headers.iter().any(|(t, _)| t == n));
+        out.extend(target.extra_headers.iter().cloned());
+        out
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    matches: Vec<Match>,
+    route: Arc<Route>,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Router {
-    routes: Vec<Arc<Route>>,
+    entries: Vec<Entry>,
 }
 
 impl Router {
+    /// Compiles and checks every route; the error names the field at fault.
     pub fn from_config(
         routes: &[RouteConfig],
         accounts: &[AccountConfig],
     ) -> Result<Router, ConfigError> {
         let mut names = HashSet::new();
-        let mut out = Vec::with_capacity(routes.len());
+        let mut catch_all: [Option<usize>; 2] = [None, None];
+        let mut entries = Vec::with_capacity(routes.len());
         for (i, r) in routes.iter().enumerate() {
             let field = format!("route[{i}]");
+            let f = |k: &str| format!("{field}.{k}");
             let name_ok = !r.name.is_empty()
                 && r.name.len() <= 64
                 && r.name
                     .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
             if !name_ok {
                 return Err(ConfigError::invalid(
-                    format!("{field}.name"),
+                    f("name"),
                     format!("'{}' must be 1-64 letters, digits, '-', '_' or '.'", r.name),
                 ));
             }
             if !names.insert(r.name.as_str()) {
                 return Err(ConfigError::invalid(
-                    format!("{field}.name"),
+                    f("name"),
                     format!("'{}' is used by another route", r.name),
                 ));
             }
-            if r.targets.is_empty() {
-                return Err(ConfigError::invalid(format!("{field}.targets"), "list at least one target, e.g. targets = [{ uri = \"sip:queue@192.168.1.10\" }]"));
+            // A route behind a catch-all for the same side can never be
+            // chosen; that is always a mistake in the order.
+            let side = match r.from {
+                Side::Wan => 0,
+                Side::Lan => 1,
+            };
+            if let Some(j) = catch_all[side] {
+                return Err(ConfigError::invalid(
+                    field,
+                    format!(
+                        "can never be chosen: route[{j}] '{}' before it has no match and takes \
+                         every call from this side; move the catch-all route last",
+                        routes[j].name
+                    ),
+                ));
+            }
+            if r.matches.is_empty() {
+                catch_all[side] = Some(i);
             }
             let matches = r
                 .matches
                 .iter()
                 .enumerate()
-                .map(|(j, m)| Match::compile(m, &format!("{field}.match[{j}]")))
-                .collect::<Result<Vec<_>, _>>()?;
+                .map(|(k, m)| Match::compile(m, &format!("{field}.match[{k}]")))
+                .collect::<Result<_, _>>()?;
+            if r.targets.is_empty() {
+                return Err(ConfigError::invalid(
+                    f("targets"),
+                    "at least one target is needed, e.g. targets = [{ uri = \"sip:queue@pbx.example.com\" }]",
+                ));
+            }
             let targets = r
                 .targets
                 .iter()
                 .enumerate()
-                .map(|(j, t)| Target::compile(t, &format!("{field}.targets[{j}]"), accounts))
-                .collect::<Result<Vec<_>, _>>()?;
-            let headers = HeaderPlan::compile(&r.headers, &format!("{field}.headers"))?;
-            out.push(Arc::new(Route {
-                name: r.name.clone(),
-                from: r.from,
+                .map(|(k, t)| Target::compile(t, &format!("{field}.targets[{k}]"), accounts))
+                .collect::<Result<_, _>>()?;
+            let headers = HeaderPlan::compile(&r.headers, &f("headers"))?;
+            entries.push(Entry {
                 matches,
-                targets,
-                headers,
-            }));
+                route: Arc::new(Route {
+                    name: r.name.clone(),
+                    from: r.from,
+                    targets,
+                    headers,
+                }),
+            });
         }
-        Ok(Router { routes: out })
+        Ok(Router { entries })
     }
 
-    /// The first route for a call that arrived on `side`, if any.
-    pub fn route(&self, req: &Request, side: Side) -> Option<Arc<Route>> {
-        self.routes
+    /// The route for a request that arrived on `arrived_on`, if any.
+    pub fn route(&self, req: &Request, arrived_on: Side) -> Option<Arc<Route>> {
+        self.entries
             .iter()
-            .find(|r| r.from == side && r.matches.iter().all(|m| m.matches(req)))
-            .cloned()
+            .find(|e| e.route.from == arrived_on && e.matches.iter().all(|m| m.matches(req)))
+            .map(|e| Arc::clone(&e.route))
     }
 
-    /// Every target of every route (for DNS lookups).
-    pub fn targets(&self) -> impl Iterator<Item = &Target> {
-        self.routes.iter().flat_map(|r| r.targets.iter())
+    /// Every route, in configuration order (for the status page).
+    pub fn routes(&self) -> impl Iterator<Item = &Arc<Route>> {
+        self.entries.iter().map(|e| &e.route)
     }
 }

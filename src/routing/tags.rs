@@ -1,44 +1,53 @@
-//! The values call-tracking platforms put in X-PH-* headers, kept in the
-//! call record for events (Retreaver: call UUID, postback key, publisher
-//! and sub-publisher).
+//! Retreaver's call tags (X-PH-RetreaverUUID/Key/AFID/SID on the INVITE it
+//! sends) and the X- headers kept in call records.
 
-use crate::sip::message::Headers;
+use crate::sip::message::{HeaderName, Headers};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CallTags {
+    /// The call's UUID.
     pub uuid: Option<String>,
+    /// The postback key.
     pub key: Option<String>,
+    /// The publisher (affiliate) id.
     pub afid: Option<String>,
+    /// The sub-publisher id, when one is set.
     pub sid: Option<String>,
 }
 
 impl CallTags {
+    /// First line of each tag, trimmed; an empty value counts as absent.
     pub fn extract(headers: &Headers) -> CallTags {
-        let get = |name: &str| {
+        let tag = |name: &str| {
             headers
-                .iter()
-                .find(|h| h.name.as_str().eq_ignore_ascii_case(name))
-                .map(|h| h.value.trim().to_string())
+                .get(&HeaderName::from_wire(name))
+                .map(str::trim)
                 .filter(|v| !v.is_empty())
+                .map(str::to_string)
         };
         CallTags {
-            uuid: get("X-PH-RetreaverUUID"),
-            key: get("X-PH-RetreaverKey"),
-            afid: get("X-PH-RetreaverAFID"),
-            sid: get("X-PH-RetreaverSID"),
+            uuid: tag("X-PH-RetreaverUUID"),
+            key: tag("X-PH-RetreaverKey"),
+            afid: tag("X-PH-RetreaverAFID"),
+            sid: tag("X-PH-RetreaverSID"),
         }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self == &CallTags::default()
     }
 }
 
-/// Every X- header, name as received, for the call record.
+/// Every X- header, in order, with the name spelled as received.
 pub fn x_headers(headers: &Headers) -> Vec<(String, String)> {
     headers
         .iter()
-        .filter(|h| is_x_header(h.name.as_str()))
+        .filter(|h| {
+            h.name
+                .as_str()
+                .get(..2)
+                .is_some_and(|p| p.eq_ignore_ascii_case("x-"))
+        })
         .map(|h| (h.name.as_str().to_string(), h.value.clone()))
         .collect()
-}
-
-pub fn is_x_header(name: &str) -> bool {
-    name.len() > 2 && name.as_bytes()[..2].eq_ignore_ascii_case(b"x-")
 }

@@ -1,99 +1,202 @@
-//! Where a route sends a call, compiled from the config.
+//! Where a routed call is sent. The URI is only the destination: its user
+//! part is the extension or queue to reach, never a login. Credentials are
+//! configured apart and used only when the far end challenges.
+
+use std::fmt;
 
 use crate::config::{AccountConfig, ConfigError, TargetConfig, TransportName};
 use crate::sip::message::{HeaderName, SipUri, Uri};
 
-use super::header_plan::{check_name, check_value};
+use super::header_text::header_line;
 
-/// Credentials that answer the target's challenge. Kept apart from the URI:
-/// the user part of the URI says where the call goes, not who logs in.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TargetCredentials {
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
     pub username: String,
     pub password: String,
 }
 
-#[derive(Clone, Debug)]
+// Keeps passwords out of logs and panic messages.
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"<hidden>")
+            .finish()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {
     pub uri: SipUri,
     pub transport: TransportName,
-    pub credentials: Option<TargetCredentials>,
+    /// Answers a 401/407 from this target; None = never authenticate.
+    pub credentials: Option<Credentials>,
+    /// Sent through this account (its credentials and outbound proxy).
     pub account: Option<String>,
+    /// Added for this target only, after the route's header plan.
     pub extra_headers: Vec<(HeaderName, String)>,
 }
 
 impl Target {
+    /// `field` is the config path of this target, e.g. `route[0].targets[1]`.
     pub fn compile(
-        c: &TargetConfig,
+        cfg: &TargetConfig,
         field: &str,
         accounts: &[AccountConfig],
     ) -> Result<Target, ConfigError> {
-        let f = |x: &str| format!("{field}.{x}");
-        let uri = match Uri::parse(c.uri.trim()) {
-            Ok(Uri::Sip(u)) if u.secure => {
-                return Err(ConfigError::invalid(
-                    f("uri"),
-                    "sips: needs TLS, which is not available yet; use sip:",
-                ))
-            }
-            Ok(Uri::Sip(u)) => u,
-            Ok(_) => {
-                return Err(ConfigError::invalid(
-                    f("uri"),
-                    format!("'{}' is not a sip: URI", c.uri),
-                ))
-            }
-            Err(e) => return Err(ConfigError::invalid(f("uri"), format!("'{}': {e}", c.uri))),
+        let f = |k: &str| format!("{field}.{k}");
+        let uri = target_uri(&f("uri"), &cfg.uri)?;
+        let account = match &cfg.account {
+            None => None,
+            Some(name) => match accounts.iter().find(|a| &a.name == name) {
+                Some(a) => Some(a),
+                None => {
+                    return Err(ConfigError::invalid(
+                        f("account"),
+                        format!("no [[account]] is named '{name}'"),
+                    ))
+                }
+            },
         };
-        let credentials = match (&c.username, &c.password) {
-            (Some(u), Some(p)) if !u.is_empty() => {
-                check_value(u, &f("username"))?;
-                check_value(p, &f("password"))?;
-                Some(TargetCredentials {
-                    username: u.clone(),
-                    password: p.clone(),
-                })
-            }
-            (None, None) => None,
-            (Some(u), None) if u.is_empty() => None,
-            (Some(_), _) => {
-                return Err(ConfigError::invalid(
+        let transport = transport(&f("transport"), cfg.transport, &uri, account)?;
+        let credentials =
+            match (&cfg.username, &cfg.password) {
+                (None, None) => None,
+                _ if account.is_some() => {
+                    return Err(ConfigError::invalid(
+                        f("username"),
+                        "the account's credentials are used for this target; remove username \
+                     and password, or the account",
+                    ))
+                }
+                (Some(_), None) => return Err(ConfigError::invalid(
                     f("password"),
-                    "a username needs its password",
-                ))
-            }
-            (None, Some(_)) => {
-                return Err(ConfigError::invalid(
+                    "a username needs a password; add password = \"...\" or remove the username",
+                )),
+                (None, Some(_)) => return Err(ConfigError::invalid(
                     f("username"),
-                    "a password needs its username",
-                ))
-            }
-        };
-        if let Some(a) = &c.account {
-            if !accounts.iter().any(|x| &x.name == a) {
-                return Err(ConfigError::invalid(
-                    f("account"),
-                    format!("no [[account]] is named '{a}'"),
-                ));
-            }
-        }
-        let mut extra_headers = Vec::new();
-        for (i, h) in c.headers.iter().enumerate() {
-            let hf = format!("{field}.headers[{i}]");
-            let (name, value) = h.split_once(':').ok_or_else(|| {
-                ConfigError::invalid(&hf, format!("'{h}' is not of the form \"Name: value\""))
-            })?;
-            let (name, value) = (name.trim(), value.trim());
-            check_name(name, &hf, false)?;
-            check_value(value, &hf)?;
-            extra_headers.push((HeaderName::from_wire(name), value.to_string()));
-        }
+                    "a password needs a username; add username = \"...\" or remove the password",
+                )),
+                (Some(u), Some(p)) => Some(credentials(field, u, p)?),
+            };
+        let extra_headers = cfg
+            .headers
+            .iter()
+            .enumerate()
+            .map(|(i, line)| header_line(&format!("{field}.headers[{i}]"), line))
+            .collect::<Result<_, _>>()?;
         Ok(Target {
             uri,
-            transport: c.transport,
+            transport,
             credentials,
-            account: c.account.clone(),
+            account: cfg.account.clone(),
             extra_headers,
         })
     }
+}
+
+fn target_uri(field: &str, text: &str) -> Result<SipUri, ConfigError> {
+    let uri = match Uri::parse(text.trim()) {
+        Ok(Uri::Sip(u)) if u.secure => {
+            return Err(ConfigError::invalid(
+                field,
+                "sips: means TLS, and TLS is not available yet; use sip:",
+            ))
+        }
+        Ok(Uri::Sip(u)) => u,
+        Ok(other) => {
+            return Err(ConfigError::invalid(
+                field,
+                format!(
+                    "'{text}' is a {}: URI; a target must be a sip: URI such as \
+                     \"sip:queue@pbx.example.com\"",
+                    other.scheme()
+                ),
+            ))
+        }
+        Err(e) => {
+            return Err(ConfigError::invalid(
+                field,
+                format!("'{text}' is not a SIP URI: {e}"),
+            ))
+        }
+    };
+    if uri.password.is_some() {
+        return Err(ConfigError::invalid(
+            field,
+            "the URI carries a password; put it in username/password instead",
+        ));
+    }
+    if uri.headers.is_some() {
+        return Err(ConfigError::invalid(
+            field,
+            "the URI carries ?headers; list them in the target's headers instead",
+        ));
+    }
+    Ok(uri)
+}
+
+/// The transport: as configured, else the URI's `transport=`, else the
+/// account's, else UDP. A configured value that the URI contradicts is a
+/// mistake one of them hides, so it is refused.
+fn transport(
+    field: &str,
+    configured: Option<TransportName>,
+    uri: &SipUri,
+    account: Option<&AccountConfig>,
+) -> Result<TransportName, ConfigError> {
+    let from_uri = match uri.params.value("transport") {
+        None => None,
+        Some(t) if t.eq_ignore_ascii_case("udp") => Some(TransportName::Udp),
+        Some(t) if t.eq_ignore_ascii_case("tcp") => Some(TransportName::Tcp),
+        Some(t) => {
+            return Err(ConfigError::invalid(
+                field,
+                format!("the URI asks for transport={t}; only udp and tcp are available"),
+            ))
+        }
+    };
+    match (configured, from_uri) {
+        (Some(c), Some(u)) if c != u => Err(ConfigError::invalid(
+            field,
+            format!(
+                "{} contradicts the URI's transport={}",
+                name_of(c),
+                name_of(u)
+            ),
+        )),
+        (Some(c), _) => Ok(c),
+        (None, Some(u)) => Ok(u),
+        (None, None) => Ok(account.map_or(TransportName::Udp, |a| a.transport)),
+    }
+}
+
+fn name_of(t: TransportName) -> &'static str {
+    match t {
+        TransportName::Udp => "udp",
+        TransportName::Tcp => "tcp",
+    }
+}
+
+fn credentials(field: &str, username: &str, password: &str) -> Result<Credentials, ConfigError> {
+    // Both go into a quoted digest parameter or its hash input.
+    if username.is_empty()
+        || username.contains(['"', '\\'])
+        || username.chars().any(char::is_control)
+    {
+        return Err(ConfigError::invalid(
+            format!("{field}.username"),
+            "must be non-empty, without quotes, backslashes or control characters",
+        ));
+    }
+    if password.is_empty() || password.chars().any(char::is_control) {
+        return Err(ConfigError::invalid(
+            format!("{field}.password"),
+            "must be non-empty and one line (no control characters)",
+        ));
+    }
+    Ok(Credentials {
+        username: username.to_string(),
+        password: password.to_string(),
+    })
 }
