@@ -54,6 +54,8 @@ enum TimerKind {
     Failover,
     /// A transferor that has not hung up after a completed transfer.
     DetachedBye,
+    /// RFC 4028: no session refresh arrived in time.
+    SessionExpiry,
 }
 
 #[derive(Clone, Debug)]
@@ -413,6 +415,7 @@ impl B2bua {
             last_failure: None,
             custom_headers,
             transfer: None,
+            session_deadline: None,
         };
         self.servers.insert(id, (cid, 0, ServerRole::Invite));
         self.dialogs.insert(
@@ -628,6 +631,12 @@ impl B2bua {
         if let Some(r) = &spec.referred_by {
             h.push(HeaderName::ReferredBy, r.as_str());
         }
+        // RFC 4028 is end to end through the gateway: the caller's request
+        // goes to the callee, the callee's answer back, and the refreshes
+        // are relayed; the gateway only enforces the expiry.
+        for (name, value) in session_timer_headers(&caller.invite.headers) {
+            h.push(name, value);
+        }
         for (n, v) in call.custom_headers.iter().chain(spec.extra_headers.iter()) {
             h.push(n.clone(), v.as_str());
         }
@@ -729,6 +738,7 @@ impl B2bua {
             info!(call = %call.record.id, target = call.legs[leg].target.as_deref().unwrap_or("-"), "call answered");
             let r = self.caller_response(call, status, &resp.reason, Some(&resp));
             self.answer_with_2xx(tx, call, 0, r, leg, seq, now);
+            self.arm_session_timer(call, &resp, now);
             return;
         }
         // 3xx-6xx: the transaction layer has ACKed it.
@@ -1043,6 +1053,11 @@ impl B2bua {
             for h in src.headers.iter() {
                 if is_x_header(h.name.as_str()) {
                     r.headers.push(h.name.clone(), h.value.as_str());
+                }
+            }
+            if status < 300 {
+                for (name, value) in session_timer_headers(&src.headers) {
+                    r.headers.push(name, value);
                 }
             }
             if !src.body.is_empty() && status < 300 {
@@ -1412,6 +1427,9 @@ impl B2bua {
                 .push(HeaderName::Contact, call.legs[from_leg].contact());
         }
         r.body = resp.body.clone();
+        if resp.is_success() && matches!(original.method, Method::Invite | Method::Update) {
+            self.arm_session_timer(call, &resp, now);
+        }
         if original.method == Method::Invite && resp.is_success() {
             let seq = resp.headers.cseq().map(|c| c.seq).unwrap_or(0);
             if call.legs[from_leg].is_live() {
@@ -1633,12 +1651,38 @@ impl B2bua {
                 warn!(call = %call.record.id, target = l.target.as_deref().unwrap_or("-"), "target silent: failing over");
                 self.callee_failed(tx, call, leg, 408, "Request Timeout".into(), now);
             }
+            TimerKind::SessionExpiry => {
+                if call.session_deadline.is_some_and(|d| d <= now) {
+                    warn!(call = %call.record.id, "session timer expired without a refresh: ending the call");
+                    call.session_deadline = None;
+                    self.end_call(tx, call, None, HangupCause::SessionExpired, now);
+                }
+            }
             TimerKind::DetachedBye => {
                 if call.legs[leg].state == LegState::Confirmed && call.peer_of(leg).is_none() {
                     self.send_bye(tx, call, leg, now);
                 }
             }
         }
+    }
+
+    /// RFC 4028 §10: with a session interval S in force, the session ends
+    /// if no refresh succeeded S - min(32 s, S/3) after the last one.
+    fn arm_session_timer(&mut self, call: &mut Call, resp: &Response, now: Instant) {
+        let Some(secs) = resp
+            .headers
+            .get(&HeaderName::SessionExpires)
+            .and_then(|v| v.split(';').next())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|s| *s > 0)
+        else {
+            return;
+        };
+        let s = Duration::from_secs(secs);
+        let at = now + s - Duration::from_secs(32).min(s / 3);
+        call.session_deadline = Some(at);
+        self.timers
+            .insert((at, call.id, 0, TimerKind::SessionExpiry));
     }
 
     // ----- bookkeeping ------------------------------------------------
@@ -1795,6 +1839,31 @@ struct CalleeSpec {
     extra_headers: Vec<(HeaderName, String)>,
     diversion: Option<String>,
     referred_by: Option<String>,
+}
+
+/// The RFC 4028 headers that travel from one leg to the other.
+fn session_timer_headers(h: &crate::sip::message::Headers) -> Vec<(HeaderName, String)> {
+    let mut out = Vec::new();
+    if let Some(v) = h.get(&HeaderName::SessionExpires) {
+        out.push((HeaderName::SessionExpires, v.to_string()));
+    }
+    if let Some(v) = h
+        .iter()
+        .find(|x| x.name.as_str().eq_ignore_ascii_case("Min-SE"))
+    {
+        out.push((v.name.clone(), v.value.clone()));
+    }
+    let names_timer = |name: &HeaderName| {
+        h.values(name)
+            .any(|t| t.trim().eq_ignore_ascii_case("timer"))
+    };
+    if names_timer(&HeaderName::Supported) {
+        out.push((HeaderName::Supported, "timer".to_string()));
+    }
+    if names_timer(&HeaderName::Require) {
+        out.push((HeaderName::Require, "timer".to_string()));
+    }
+    out
 }
 
 fn is_x_header(name: &str) -> bool {

@@ -34,6 +34,8 @@ pub struct Call {
     /// Headers every callee INVITE of this call carries (route mapping).
     pub custom_headers: Vec<(HeaderName, String)>,
     pub transfer: Option<Transfer>,
+    /// RFC 4028: when the session ends unless a refresh succeeds first.
+    pub session_deadline: Option<std::time::Instant>,
 }
 
 impl Call {

@@ -38,6 +38,8 @@ pub enum HangupCause {
     Transferred,
     /// The caller never acknowledged the answer.
     AckTimeout,
+    /// No session refresh (RFC 4028) arrived in time.
+    SessionExpired,
     /// The gateway shut down.
     Shutdown,
 }

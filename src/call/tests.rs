@@ -312,3 +312,125 @@ fn the_call_over_the_limit_gets_503_with_retry_after() {
     );
     assert_eq!(ep.call_stats().rejected_busy, 1);
 }
+
+/// Brings a call to the confirmed state (200 relayed, caller's ACK in) and
+/// returns the caller's 200.
+fn answered_call(ep: &mut Endpoint, t0: Instant, extra_200: &str) -> crate::sip::message::Response {
+    ep.handle_datagram(&invite(), from(0, CLOUD), t0);
+    let out = sent(ep);
+    let b_invite = &out
+        .iter()
+        .find(|(_, l, _)| l.starts_with("INVITE"))
+        .unwrap()
+        .2;
+    let mut ok = String::from_utf8(answer(b_invite, 200, "pbx1", true)).unwrap();
+    ok = ok.replacen("\r\n", &format!("\r\n{extra_200}"), 1);
+    ep.handle_datagram(ok.as_bytes(), from(1, PBX1), t0);
+    let out = sent(ep);
+    let SipMessage::Response(r200) = out
+        .into_iter()
+        .find(|(_, l, _)| l.starts_with("SIP/2.0 200"))
+        .unwrap()
+        .2
+    else {
+        panic!()
+    };
+    let to = r200
+        .headers
+        .get(&crate::sip::message::HeaderName::To)
+        .unwrap();
+    let ack = format!(
+        "ACK sip:pbxgate@{WAN} SIP/2.0\r\nVia: SIP/2.0/UDP {CLOUD};branch=z9hG4bKack1\r\nMax-Forwards: 70\r\n\
+         From: <sip:+15551230000@cloud.example>;tag=c1\r\nTo: {to}\r\nCall-ID: cloud-call-1\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+    );
+    ep.handle_datagram(ack.as_bytes(), from(0, CLOUD), t0);
+    sent(ep);
+    r200
+}
+
+#[test]
+fn session_timer_ends_a_call_that_is_never_refreshed() {
+    let t0 = Instant::now();
+    let mut ep = endpoint(CallsConfig::default(), t0);
+    let r200 = answered_call(
+        &mut ep,
+        t0,
+        "Session-Expires: 90;refresher=uac\r\nRequire: timer\r\n",
+    );
+    assert_eq!(
+        r200.headers
+            .get(&crate::sip::message::HeaderName::SessionExpires),
+        Some("90;refresher=uac"),
+        "the callee's session interval reaches the caller"
+    );
+    // RFC 4028 §10: BYE at S - min(32, S/3) = 60 s, not before.
+    let out = step_until(&mut ep, t0, t0 + Duration::from_millis(59_900));
+    assert!(!out.iter().any(|(_, l, _)| l.starts_with("BYE")));
+    let out = step_until(&mut ep, t0, t0 + Duration::from_secs(61));
+    let byes: Vec<String> = out
+        .iter()
+        .filter(|(_, l, _)| l.starts_with("BYE"))
+        .map(|(to, _, _)| to.to_string())
+        .collect();
+    assert!(
+        byes.contains(&CLOUD.to_string()) && byes.contains(&PBX1.to_string()),
+        "{byes:?}"
+    );
+    let rec = ep.call_records().pop().unwrap();
+    assert_eq!(
+        rec.hangup_cause,
+        Some(crate::call::HangupCause::SessionExpired)
+    );
+}
+
+#[test]
+fn a_relayed_refresh_keeps_the_session_alive() {
+    let t0 = Instant::now();
+    let mut ep = endpoint(CallsConfig::default(), t0);
+    let r200 = answered_call(&mut ep, t0, "Session-Expires: 90;refresher=uac\r\n");
+    let to = r200
+        .headers
+        .get(&crate::sip::message::HeaderName::To)
+        .unwrap()
+        .to_string();
+    // The caller refreshes with UPDATE at 50 s; the PBX answers with S again.
+    let t1 = t0 + Duration::from_secs(50);
+    step_until(&mut ep, t0, t1);
+    let update = format!(
+        "UPDATE sip:pbxgate@{WAN} SIP/2.0\r\nVia: SIP/2.0/UDP {CLOUD};branch=z9hG4bKupd1\r\nMax-Forwards: 70\r\n\
+         From: <sip:+15551230000@cloud.example>;tag=c1\r\nTo: {to}\r\nCall-ID: cloud-call-1\r\nCSeq: 2 UPDATE\r\n\
+         Session-Expires: 90;refresher=uac\r\nContent-Length: 0\r\n\r\n"
+    );
+    ep.handle_datagram(update.as_bytes(), from(0, CLOUD), t1);
+    let out = sent(&mut ep);
+    let relayed = &out
+        .iter()
+        .find(|(to, l, _)| l.starts_with("UPDATE") && to.to_string() == PBX1)
+        .expect("UPDATE relayed")
+        .2;
+    let SipMessage::Request(u) = relayed else {
+        panic!()
+    };
+    assert_eq!(
+        u.headers
+            .get(&crate::sip::message::HeaderName::SessionExpires),
+        Some("90;refresher=uac")
+    );
+    let mut ok = crate::sip::message::Response::for_request(u, 200, None);
+    ok.headers.push(
+        crate::sip::message::HeaderName::SessionExpires,
+        "90;refresher=uac",
+    );
+    ep.handle_datagram(&ok.to_bytes(), from(1, PBX1), t1);
+    let out = sent(&mut ep);
+    assert!(
+        out.iter()
+            .any(|(to, l, _)| l.starts_with("SIP/2.0 200") && to.to_string() == CLOUD),
+        "200 relayed"
+    );
+    // Not at 60 s any more; at 50 + 60 = 110 s.
+    let out = step_until(&mut ep, t1, t0 + Duration::from_secs(109));
+    assert!(!out.iter().any(|(_, l, _)| l.starts_with("BYE")));
+    let out = step_until(&mut ep, t1, t0 + Duration::from_secs(111));
+    assert!(out.iter().any(|(_, l, _)| l.starts_with("BYE")));
+}

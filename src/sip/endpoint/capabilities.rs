@@ -7,9 +7,9 @@ use crate::sip::message::{HeaderName, Method, Request, Response};
 pub const ALLOW: &str = crate::call::CALL_ALLOW;
 /// Body types the gateway understands.
 pub const ACCEPT: &str = "application/sdp";
-/// Option tags the gateway supports (none yet; RFC 4028 `timer` comes with
-/// the call path).
-pub const SUPPORTED: &[&str] = &[];
+/// Option tags the gateway supports: RFC 4028 session timers (negotiated
+/// end to end between the legs, enforced by the gateway).
+pub const SUPPORTED: &[&str] = &["timer"];
 
 /// The first check a request fails, as the response to send, or None when
 /// the request may be processed. `to_tag` is the tag for the answer.
