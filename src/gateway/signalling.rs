@@ -80,6 +80,9 @@ pub async fn run(
     status: StatusBoard,
 ) {
     let mut stop_by: Option<Instant> = None;
+    let mut calls_published = Instant::now()
+        .checked_sub(CALLS_PUBLISH_INTERVAL)
+        .unwrap_or_else(Instant::now);
     loop {
         if let Some(stop) = stop_by {
             if endpoint.shutdown_done() || Instant::now() >= stop {
@@ -158,8 +161,16 @@ pub async fn run(
             send(t, &sockets, &idle, &connections, &inbound_tx).await;
         }
         status.update_registrations(endpoint.registration_status());
+        // Call records change with every packet; copying them that often
+        // would cost more than the calls. Once a second is enough for a page.
+        if now.saturating_duration_since(calls_published) >= CALLS_PUBLISH_INTERVAL {
+            calls_published = now;
+            status.update_calls(endpoint.call_records(), endpoint.call_stats().clone());
+        }
     }
 }
+
+const CALLS_PUBLISH_INTERVAL: Duration = Duration::from_secs(1);
 
 async fn send(
     t: Transmit,

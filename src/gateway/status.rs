@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use crate::call::{CallRecord, CallStats};
 use crate::sip::registration::RegistrationStatus;
 
 #[derive(Clone, Default)]
@@ -13,6 +14,10 @@ pub struct StatusBoard {
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
     pub registrations: Vec<RegistrationStatus>,
+    /// Recently finished calls, then the calls in progress (refreshed once
+    /// a second).
+    pub calls: Vec<CallRecord>,
+    pub call_stats: CallStats,
 }
 
 impl StatusBoard {
@@ -25,5 +30,11 @@ impl StatusBoard {
         if s.registrations != now {
             s.registrations = now;
         }
+    }
+
+    pub(crate) fn update_calls(&self, calls: Vec<CallRecord>, stats: CallStats) {
+        let mut s = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        s.calls = calls;
+        s.call_stats = stats;
     }
 }
