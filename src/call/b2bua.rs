@@ -245,7 +245,9 @@ impl B2bua {
         now: Instant,
     ) -> bool {
         let Some((cid, leg, role)) = self.clients.get(&id).cloned() else {
-            return false;
+            // RFC 6026: the Accepted INVITE transaction passes up every 2xx
+            // retransmission; the callee did not get our ACK, so re-send it.
+            return self.handle_stray_response(tx, &resp);
         };
         if resp.status >= 200 {
             self.clients.remove(&id);

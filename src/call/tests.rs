@@ -325,27 +325,7 @@ fn answered_call(ep: &mut Endpoint, t0: Instant, extra_200: &str) -> crate::sip:
         .2;
     let mut ok = String::from_utf8(answer(b_invite, 200, "pbx1", true)).unwrap();
     ok = ok.replacen("\r\n", &format!("\r\n{extra_200}"), 1);
-    ep.handle_datagram(ok.as_bytes(), from(1, PBX1), t0);
-    let out = sent(ep);
-    let SipMessage::Response(r200) = out
-        .into_iter()
-        .find(|(_, l, _)| l.starts_with("SIP/2.0 200"))
-        .unwrap()
-        .2
-    else {
-        panic!()
-    };
-    let to = r200
-        .headers
-        .get(&crate::sip::message::HeaderName::To)
-        .unwrap();
-    let ack = format!(
-        "ACK sip:pbxgate@{WAN} SIP/2.0\r\nVia: SIP/2.0/UDP {CLOUD};branch=z9hG4bKack1\r\nMax-Forwards: 70\r\n\
-         From: <sip:+15551230000@cloud.example>;tag=c1\r\nTo: {to}\r\nCall-ID: cloud-call-1\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
-    );
-    ep.handle_datagram(ack.as_bytes(), from(0, CLOUD), t0);
-    sent(ep);
-    r200
+    answered_call_ack(ep, ok.as_bytes(), t0)
 }
 
 #[test]
@@ -433,4 +413,63 @@ fn a_relayed_refresh_keeps_the_session_alive() {
     assert!(!out.iter().any(|(_, l, _)| l.starts_with("BYE")));
     let out = step_until(&mut ep, t1, t0 + Duration::from_secs(111));
     assert!(out.iter().any(|(_, l, _)| l.starts_with("BYE")));
+}
+
+#[test]
+fn a_retransmitted_2xx_from_the_callee_is_acked_again() {
+    let t0 = Instant::now();
+    let mut ep = endpoint(CallsConfig::default(), t0);
+    ep.handle_datagram(&invite(), from(0, CLOUD), t0);
+    let out = sent(&mut ep);
+    let b_invite = out
+        .iter()
+        .find(|(_, l, _)| l.starts_with("INVITE"))
+        .unwrap()
+        .2
+        .clone();
+    let ok = answer(&b_invite, 200, "pbx1", true);
+    let _ = answered_call_ack(&mut ep, &ok, t0);
+    // The callee's 200 comes again (our ACK was lost): ACK again.
+    let t1 = t0 + Duration::from_millis(500);
+    ep.handle_datagram(&ok, from(1, PBX1), t1);
+    let out = sent(&mut ep);
+    let acks = out
+        .iter()
+        .filter(|(to, l, _)| l.starts_with("ACK") && to.to_string() == PBX1)
+        .count();
+    assert_eq!(
+        acks,
+        1,
+        "{:?}",
+        out.iter().map(|o| &o.1).collect::<Vec<_>>()
+    );
+}
+
+/// Relays the callee's 200, sends the caller's ACK for it, and returns the
+/// 200 the caller got.
+fn answered_call_ack(ep: &mut Endpoint, ok: &[u8], t0: Instant) -> crate::sip::message::Response {
+    ep.handle_datagram(ok, from(1, PBX1), t0);
+    let out = sent(ep);
+    let SipMessage::Response(r200) = out
+        .into_iter()
+        .find(|(_, l, _)| l.starts_with("SIP/2.0 200"))
+        .unwrap()
+        .2
+    else {
+        panic!()
+    };
+    let to = r200
+        .headers
+        .get(&crate::sip::message::HeaderName::To)
+        .unwrap();
+    let ack = format!(
+        "ACK sip:pbxgate@{WAN} SIP/2.0\r\nVia: SIP/2.0/UDP {CLOUD};branch=z9hG4bKack1\r\nMax-Forwards: 70\r\n\
+         From: <sip:+15551230000@cloud.example>;tag=c1\r\nTo: {to}\r\nCall-ID: cloud-call-1\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+    );
+    ep.handle_datagram(ack.as_bytes(), from(0, CLOUD), t0);
+    let out = sent(ep);
+    assert!(out
+        .iter()
+        .any(|(to, l, _)| l.starts_with("ACK") && to.to_string() == PBX1));
+    r200
 }
