@@ -1,0 +1,7 @@
+//! Media: SDP offer/answer, RTP relay, G.711 and DTMF. Sans-IO cores; the
+//! relay's hot path allocates nothing per packet.
+
+pub mod dtmf;
+pub mod g711;
+pub mod rtp;
+pub mod sdp;
