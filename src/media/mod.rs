@@ -3,5 +3,6 @@
 
 pub mod dtmf;
 pub mod g711;
+pub mod relay;
 pub mod rtp;
 pub mod sdp;

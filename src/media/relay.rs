@@ -1,0 +1,430 @@
+//! The relay decision for one call's media, sans-IO: which packets are
+//! accepted on each leg (symmetric RTP latching, RFC 4961 style, limited to
+//! the address the signalling named), where they go, what they are
+//! counted as, and when the media has stopped.
+//!
+//! The media thread owns the sockets; it hands every received packet to
+//! `MediaRelay::handle_packet` with the buffer it was read into and sends
+//! what comes back, so nothing is allocated per packet.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use super::rtp::{is_rtcp, RtpHeader};
+
+/// The two legs of a call's media: the caller's and the callee's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Caller,
+    Callee,
+}
+
+impl Side {
+    pub fn other(self) -> Side {
+        match self {
+            Side::Caller => Side::Callee,
+            Side::Callee => Side::Caller,
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Side::Caller => 0,
+            Side::Callee => 1,
+        }
+    }
+}
+
+/// What the signalling says about one leg's far end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Remote {
+    /// The address and port from the leg's SDP (c= and m=).
+    pub signalled: SocketAddr,
+    /// Accept (and latch to) any source, not only the signalled IP: for
+    /// peers whose media comes from other hosts than their SDP says.
+    pub any_source: bool,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LegStats {
+    pub packets_in: u64,
+    pub bytes_in: u64,
+    pub rtcp_in: u64,
+    /// Packets missing by sequence number (RFC 3550 A.3, simplified to
+    /// gaps seen in order).
+    pub lost: u64,
+    /// Interarrival jitter in timestamp units (RFC 3550 A.8).
+    pub jitter: u32,
+    pub dropped_foreign: u64,
+    pub dropped_malformed: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropReason {
+    /// From an address the signalling did not name.
+    Foreign,
+    Malformed,
+    /// The other leg has no destination yet (no SDP answer).
+    NoDestination,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Send the packet (as rewritten in the buffer) to `to` from the
+    /// socket of leg `from_side`.
+    Forward {
+        to: SocketAddr,
+        from_side: Side,
+    },
+    Drop(DropReason),
+}
+
+#[derive(Clone, Debug)]
+struct Leg {
+    remote: Option<Remote>,
+    /// The source latched to: where this leg's peer really sends from,
+    /// and so where its media goes.
+    latched: Option<SocketAddr>,
+    stats: LegStats,
+    last_seq: Option<u16>,
+    /// For jitter: previous (arrival in timestamp units, RTP timestamp).
+    last_transit: Option<i64>,
+    clock_rate: u32,
+}
+
+impl Leg {
+    fn new() -> Leg {
+        Leg {
+            remote: None,
+            latched: None,
+            stats: LegStats::default(),
+            last_seq: None,
+            last_transit: None,
+            clock_rate: 8000,
+        }
+    }
+
+    fn destination(&self) -> Option<SocketAddr> {
+        self.latched.or(self.remote.map(|r| r.signalled))
+    }
+
+    fn admits(&self, src: SocketAddr) -> bool {
+        match self.remote {
+            None => false,
+            Some(r) => r.any_source || same_ip(src.ip(), r.signalled.ip()),
+        }
+    }
+}
+
+fn same_ip(a: IpAddr, b: IpAddr) -> bool {
+    let canon = |ip: IpAddr| match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    };
+    canon(a) == canon(b)
+}
+
+#[derive(Clone, Debug)]
+pub struct MediaRelay {
+    legs: [Leg; 2],
+    epoch: Instant,
+    last_packet: Instant,
+    timeout: Duration,
+    /// On hold, silence is expected: the media timeout does not run.
+    on_hold: bool,
+}
+
+impl MediaRelay {
+    pub fn new(now: Instant, timeout: Duration) -> MediaRelay {
+        MediaRelay {
+            legs: [Leg::new(), Leg::new()],
+            epoch: now,
+            last_packet: now,
+            timeout,
+            on_hold: false,
+        }
+    }
+
+    /// The far end of `side` as the latest SDP gives it. A changed address
+    /// (re-INVITE) drops the latch: the peer moved.
+    pub fn set_remote(&mut self, side: Side, remote: Remote) {
+        let leg = &mut self.legs[side.index()];
+        if leg.remote.map(|r| r.signalled) != Some(remote.signalled) {
+            leg.latched = None;
+        }
+        leg.remote = Some(remote);
+    }
+
+    pub fn set_clock_rate(&mut self, side: Side, hz: u32) {
+        self.legs[side.index()].clock_rate = hz.max(1);
+    }
+
+    pub fn set_hold(&mut self, on_hold: bool, now: Instant) {
+        self.on_hold = on_hold;
+        self.last_packet = now;
+    }
+
+    pub fn stats(&self, side: Side) -> LegStats {
+        self.legs[side.index()].stats
+    }
+
+    /// A packet of `len` bytes in `buf` arrived on `side`'s socket from
+    /// `src`.
+    pub fn handle_packet(
+        &mut self,
+        side: Side,
+        src: SocketAddr,
+        buf: &[u8],
+        now: Instant,
+    ) -> Verdict {
+        let arrival = self.arrival_units(side, now);
+        let leg = &mut self.legs[side.index()];
+        if !leg.admits(src) {
+            leg.stats.dropped_foreign += 1;
+            return Verdict::Drop(DropReason::Foreign);
+        }
+        if is_rtcp(buf) {
+            leg.stats.rtcp_in += 1;
+        } else {
+            let Ok(h) = RtpHeader::parse(buf) else {
+                leg.stats.dropped_malformed += 1;
+                return Verdict::Drop(DropReason::Malformed);
+            };
+            leg.stats.packets_in += 1;
+            leg.stats.bytes_in += buf.len() as u64;
+            if let Some(last) = leg.last_seq {
+                let gap = h.sequence.wrapping_sub(last);
+                // Forward jumps below 3000 are loss; anything else is
+                // reordering or a new stream, not counted.
+                if (2..3000).contains(&gap) {
+                    leg.stats.lost += u64::from(gap - 1);
+                }
+                if gap != 0 && gap < 0x8000 {
+                    leg.last_seq = Some(h.sequence);
+                }
+            } else {
+                leg.last_seq = Some(h.sequence);
+            }
+            let transit = arrival - i64::from(h.timestamp);
+            if let Some(prev) = leg.last_transit {
+                let d = (transit - prev).unsigned_abs().min(u64::from(u32::MAX)) as i64;
+                let j = i64::from(leg.stats.jitter);
+                leg.stats.jitter = (j + (d - j) / 16).clamp(0, i64::from(u32::MAX)) as u32;
+            }
+            leg.last_transit = Some(transit);
+        }
+        // Symmetric RTP: the first packet from the signalled IP fixes the
+        // port it really comes from (a NAT may have changed it).
+        leg.latched = Some(src);
+        self.last_packet = now;
+        match self.legs[side.other().index()].destination() {
+            Some(to) => Verdict::Forward {
+                to,
+                from_side: side.other(),
+            },
+            None => Verdict::Drop(DropReason::NoDestination),
+        }
+    }
+
+    /// When the media timeout would fire, if it runs.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        (!self.on_hold).then_some(self.last_packet + self.timeout)
+    }
+
+    /// True once no packet came from either side for the timeout (and the
+    /// call is not on hold): the call should end.
+    pub fn timed_out(&self, now: Instant) -> bool {
+        self.poll_timeout().is_some_and(|at| now >= at)
+    }
+
+    fn arrival_units(&self, side: Side, now: Instant) -> i64 {
+        let hz = u128::from(self.legs[side.index()].clock_rate);
+        (now.saturating_duration_since(self.epoch).as_nanos() * hz / 1_000_000_000) as i64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::rtp::write_header;
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    fn rtp(seq: u16, ts: u32) -> Vec<u8> {
+        let mut p = vec![0u8; 172];
+        write_header(&mut p, false, 0, seq, ts, 0x1111);
+        p
+    }
+
+    fn relay(now: Instant) -> MediaRelay {
+        let mut r = MediaRelay::new(now, Duration::from_secs(30));
+        r.set_remote(
+            Side::Caller,
+            Remote {
+                signalled: addr("198.51.100.7:20000"),
+                any_source: false,
+            },
+        );
+        r.set_remote(
+            Side::Callee,
+            Remote {
+                signalled: addr("10.0.0.21:30000"),
+                any_source: false,
+            },
+        );
+        r
+    }
+
+    #[test]
+    fn media_goes_to_the_signalled_address_until_the_peer_is_heard() {
+        let t = Instant::now();
+        let mut r = relay(t);
+        // Caller → callee: the callee has not sent yet, so its SDP address.
+        assert_eq!(
+            r.handle_packet(Side::Caller, addr("198.51.100.7:20000"), &rtp(1, 160), t),
+            Verdict::Forward {
+                to: addr("10.0.0.21:30000"),
+                from_side: Side::Callee
+            }
+        );
+        // Nothing signalled for a leg yet: nowhere to send.
+        let mut fresh = MediaRelay::new(t, Duration::from_secs(30));
+        fresh.set_remote(
+            Side::Caller,
+            Remote {
+                signalled: addr("198.51.100.7:20000"),
+                any_source: false,
+            },
+        );
+        assert_eq!(
+            fresh.handle_packet(Side::Caller, addr("198.51.100.7:20000"), &rtp(1, 160), t),
+            Verdict::Drop(DropReason::NoDestination)
+        );
+    }
+
+    #[test]
+    fn the_port_a_nat_chose_is_latched_but_only_from_the_signalled_ip() {
+        let t = Instant::now();
+        let mut r = relay(t);
+        // The callee's packets come from another port (NAT): latched.
+        let v = r.handle_packet(Side::Callee, addr("10.0.0.21:41000"), &rtp(1, 0), t);
+        assert_eq!(
+            v,
+            Verdict::Forward {
+                to: addr("198.51.100.7:20000"),
+                from_side: Side::Caller
+            }
+        );
+        let v = r.handle_packet(Side::Caller, addr("198.51.100.7:20000"), &rtp(1, 0), t);
+        assert_eq!(
+            v,
+            Verdict::Forward {
+                to: addr("10.0.0.21:41000"),
+                from_side: Side::Callee
+            }
+        );
+        // A foreign address is neither relayed nor latched.
+        let v = r.handle_packet(Side::Callee, addr("203.0.113.66:41000"), &rtp(2, 160), t);
+        assert_eq!(v, Verdict::Drop(DropReason::Foreign));
+        let v = r.handle_packet(Side::Caller, addr("198.51.100.7:20000"), &rtp(2, 160), t);
+        assert_eq!(
+            v,
+            Verdict::Forward {
+                to: addr("10.0.0.21:41000"),
+                from_side: Side::Callee
+            }
+        );
+        assert_eq!(r.stats(Side::Callee).dropped_foreign, 1);
+        // Unless the leg is set to accept any source.
+        r.set_remote(
+            Side::Callee,
+            Remote {
+                signalled: addr("10.0.0.21:30000"),
+                any_source: true,
+            },
+        );
+        let v = r.handle_packet(Side::Callee, addr("203.0.113.66:41000"), &rtp(3, 320), t);
+        assert!(matches!(v, Verdict::Forward { .. }));
+    }
+
+    #[test]
+    fn a_new_sdp_address_drops_the_latch() {
+        let t = Instant::now();
+        let mut r = relay(t);
+        r.handle_packet(Side::Callee, addr("10.0.0.21:41000"), &rtp(1, 0), t);
+        r.set_remote(
+            Side::Callee,
+            Remote {
+                signalled: addr("10.0.0.22:30002"),
+                any_source: false,
+            },
+        );
+        let v = r.handle_packet(Side::Caller, addr("198.51.100.7:20000"), &rtp(1, 0), t);
+        assert_eq!(
+            v,
+            Verdict::Forward {
+                to: addr("10.0.0.22:30002"),
+                from_side: Side::Callee
+            }
+        );
+        assert_eq!(
+            r.handle_packet(Side::Callee, addr("10.0.0.21:41000"), &rtp(2, 160), t),
+            Verdict::Drop(DropReason::Foreign)
+        );
+    }
+
+    #[test]
+    fn loss_jitter_and_malformed_packets_are_counted() {
+        let t = Instant::now();
+        let mut r = relay(t);
+        let src = addr("198.51.100.7:20000");
+        // 20 ms packets, sequence 1..=10 without 4 and 7, arriving on time.
+        for seq in (1u16..=10).filter(|s| *s != 4 && *s != 7) {
+            let at = t + Duration::from_millis(20 * u64::from(seq));
+            r.handle_packet(Side::Caller, src, &rtp(seq, 160 * u32::from(seq)), at);
+        }
+        let s = r.stats(Side::Caller);
+        assert_eq!((s.packets_in, s.lost, s.jitter), (8, 2, 0));
+        // Late arrivals raise the jitter estimate.
+        r.handle_packet(
+            Side::Caller,
+            src,
+            &rtp(11, 160 * 11),
+            t + Duration::from_millis(20 * 11 + 15),
+        );
+        assert!(r.stats(Side::Caller).jitter > 0);
+        assert_eq!(
+            r.handle_packet(Side::Caller, src, &[0x80, 0, 1], t),
+            Verdict::Drop(DropReason::Malformed)
+        );
+        assert_eq!(
+            r.handle_packet(Side::Caller, src, &[0x80, 200, 0, 6, 0, 0, 0, 1], t),
+            Verdict::Forward {
+                to: addr("10.0.0.21:30000"),
+                from_side: Side::Callee
+            }
+        );
+        assert_eq!(r.stats(Side::Caller).rtcp_in, 1);
+    }
+
+    #[test]
+    fn silence_ends_the_call_unless_it_is_on_hold() {
+        let t = Instant::now();
+        let mut r = relay(t);
+        r.handle_packet(
+            Side::Caller,
+            addr("198.51.100.7:20000"),
+            &rtp(1, 0),
+            t + Duration::from_secs(5),
+        );
+        assert!(!r.timed_out(t + Duration::from_secs(34)));
+        assert!(r.timed_out(t + Duration::from_secs(35)));
+        r.set_hold(true, t + Duration::from_secs(35));
+        assert_eq!(r.poll_timeout(), None);
+        assert!(!r.timed_out(t + Duration::from_secs(500)));
+        r.set_hold(false, t + Duration::from_secs(500));
+        assert!(r.timed_out(t + Duration::from_secs(530)));
+    }
+}
