@@ -25,7 +25,8 @@ impl PortPool {
         if first == 0 || high <= first {
             return Err(PortRangeError::Empty(low, high));
         }
-        let pairs = (usize::from(high - first) + 1) / 2;
+        // Ports first..=high: (high - first + 1) / 2 whole pairs.
+        let pairs = usize::from(high - first).div_ceil(2);
         if pairs == 0 {
             return Err(PortRangeError::Empty(low, high));
         }
