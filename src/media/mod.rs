@@ -3,6 +3,7 @@
 
 pub mod dtmf;
 pub mod g711;
+pub mod negotiate;
 pub mod ports;
 pub mod relay;
 pub mod rtp;
