@@ -90,6 +90,8 @@ struct Leg {
     /// For jitter: previous (arrival in timestamp units, RTP timestamp).
     last_transit: Option<i64>,
     clock_rate: u32,
+    /// Payload types rewritten on packets from this leg (a handful).
+    pt_map: [Option<(u8, u8)>; 4],
 }
 
 impl Leg {
@@ -101,6 +103,7 @@ impl Leg {
             last_seq: None,
             last_transit: None,
             clock_rate: 8000,
+            pt_map: [None; 4],
         }
     }
 
@@ -166,6 +169,52 @@ impl MediaRelay {
 
     pub fn stats(&self, side: Side) -> LegStats {
         self.legs[side.index()].stats
+    }
+
+    /// An RTCP packet arrived on `side`'s RTCP socket (RTP port + 1) from
+    /// `src`: relayed to the other leg's RTCP port, without touching the
+    /// RTP latch.
+    pub fn handle_rtcp(&mut self, side: Side, src: SocketAddr, now: Instant) -> Verdict {
+        let leg = &mut self.legs[side.index()];
+        if !leg.admits(src) {
+            leg.stats.dropped_foreign += 1;
+            return Verdict::Drop(DropReason::Foreign);
+        }
+        leg.stats.rtcp_in += 1;
+        self.last_packet = now;
+        match self.legs[side.other().index()].destination() {
+            Some(to) => Verdict::Forward {
+                to: SocketAddr::new(to.ip(), to.port().wrapping_add(1)),
+                from_side: side.other(),
+            },
+            None => Verdict::Drop(DropReason::NoDestination),
+        }
+    }
+
+    /// Payload-type translation between the legs: `(from, to)` pairs applied
+    /// to packets leaving `side`'s peer towards the other leg (telephone-event
+    /// renumbering; audio codecs when both are static G.711 of one law).
+    pub fn set_payload_map(&mut self, side: Side, map: &[(u8, u8)]) {
+        let leg = &mut self.legs[side.index()];
+        leg.pt_map = [None; 4];
+        for (slot, pair) in leg.pt_map.iter_mut().zip(map) {
+            *slot = Some(*pair);
+        }
+    }
+
+    /// Rewrites a packet from `side` for the other leg (payload type);
+    /// called by the shell on a forwarded RTP packet.
+    pub fn rewrite(&self, side: Side, buf: &mut [u8]) {
+        let Some(&pt) = buf.get(1) else { return };
+        let pt = pt & 0x7f;
+        if let Some((_, to)) = self.legs[side.index()]
+            .pt_map
+            .iter()
+            .flatten()
+            .find(|(from, _)| *from == pt)
+        {
+            super::rtp::set_payload_type(buf, *to);
+        }
     }
 
     /// A packet of `len` bytes in `buf` arrived on `side`'s socket from
@@ -407,6 +456,57 @@ mod tests {
             }
         );
         assert_eq!(r.stats(Side::Caller).rtcp_in, 1);
+    }
+
+    #[test]
+    fn rtcp_goes_to_the_port_above_and_leaves_the_rtp_latch_alone() {
+        let t = Instant::now();
+        let mut r = relay(t);
+        r.handle_packet(Side::Callee, addr("10.0.0.21:41000"), &rtp(1, 0), t);
+        let v = r.handle_rtcp(Side::Callee, addr("10.0.0.21:41001"), t);
+        assert_eq!(
+            v,
+            Verdict::Forward {
+                to: addr("198.51.100.7:20001"),
+                from_side: Side::Caller
+            }
+        );
+        let v = r.handle_packet(Side::Caller, addr("198.51.100.7:20000"), &rtp(1, 0), t);
+        assert_eq!(
+            v,
+            Verdict::Forward {
+                to: addr("10.0.0.21:41000"),
+                from_side: Side::Callee
+            }
+        );
+        assert_eq!(
+            r.handle_rtcp(Side::Caller, addr("203.0.113.1:20001"), t),
+            Verdict::Drop(DropReason::Foreign)
+        );
+    }
+
+    #[test]
+    fn telephone_events_are_renumbered_between_legs() {
+        let t = Instant::now();
+        let mut r = relay(t);
+        r.set_payload_map(Side::Caller, &[(101, 96)]);
+        let mut p = rtp(1, 0);
+        crate::media::rtp::set_payload_type(&mut p, 101);
+        r.rewrite(Side::Caller, &mut p);
+        assert_eq!(RtpHeader::parse(&p).unwrap().payload_type, 96);
+        let mut audio = rtp(2, 160);
+        r.rewrite(Side::Caller, &mut audio);
+        assert_eq!(
+            RtpHeader::parse(&audio).unwrap().payload_type,
+            0,
+            "unmapped types pass unchanged"
+        );
+        r.rewrite(Side::Callee, &mut p);
+        assert_eq!(
+            RtpHeader::parse(&p).unwrap().payload_type,
+            96,
+            "maps are per direction"
+        );
     }
 
     #[test]
