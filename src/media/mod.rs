@@ -2,6 +2,7 @@
 //! relay's hot path allocates nothing per packet.
 
 pub mod dtmf;
+pub mod engine;
 pub mod g711;
 pub mod negotiate;
 pub mod ports;
