@@ -10,17 +10,21 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tracing::{debug, info, warn};
 
-use crate::config::{AccountConfig, CallsConfig, Side, TransportName};
+use crate::config::{AccountConfig, CallsConfig, MediaConfig, SdpMode, Side, TransportName};
+use crate::media::engine::{MediaCommand, MediaEvent};
+use crate::media::ports::PortPool;
+use crate::media::relay::{Remote, Side as MediaSide};
 use crate::routing::{x_headers, CallTags, Router, Target};
 use crate::sip::auth::{challenges, choose, Challenge};
 use crate::sip::message::{HeaderName, Host, Method, NameAddr, Request, Response, SipUri, Uri};
 use crate::sip::transaction::{ClientTransactionId, ServerTransactionId, TransactionLayer};
 use crate::sip::transport::{response_target, ListenerId, Peer, Transport};
 
-use super::call::{Call, Transfer};
+use super::call::{Call, CallMedia, Transfer};
 use super::dialog::{contact_uri, Dialog};
 use super::leg::{Leg, LegCredentials, LegState, Pending2xx};
-use super::record::{CallRecord, Direction, HangupCause};
+use super::media_bridge::{payload_maps, rewrite_answer, rewrite_offer};
+use super::record::{CallRecord, Direction, HangupCause, LegMediaStats, MediaSummary};
 
 /// Methods the B2BUA handles in dialogs, for Allow headers.
 pub const CALL_ALLOW: &str =
@@ -35,6 +39,7 @@ pub struct B2buaConfig {
     pub listeners: Vec<ListenerInfo>,
     pub router: Arc<Router>,
     pub accounts: Vec<AccountConfig>,
+    pub media: MediaConfig,
     pub t1: Duration,
     pub t2: Duration,
 }
@@ -112,10 +117,13 @@ pub struct B2bua {
     /// Addresses of target hosts that are names, filled by the shell.
     resolved: HashMap<String, Vec<SocketAddr>>,
     stats: CallStats,
+    ports: Option<PortPool>,
+    media_out: VecDeque<MediaCommand>,
 }
 
 impl B2bua {
     pub fn new(cfg: B2buaConfig, seed: u64, now: Instant, wall: SystemTime) -> B2bua {
+        let cfg_ports = (cfg.media.port_min, cfg.media.port_max);
         B2bua {
             cfg,
             rng: fastrand::Rng::with_seed(seed.rotate_left(17)),
@@ -129,6 +137,8 @@ impl B2bua {
             history: VecDeque::new(),
             resolved: HashMap::new(),
             stats: CallStats::default(),
+            ports: PortPool::new(cfg_ports.0, cfg_ports.1).ok(),
+            media_out: VecDeque::new(),
         }
     }
 
@@ -395,6 +405,51 @@ impl B2bua {
             self.finish_record(record, 480, HangupCause::NoRoute, now);
             return;
         };
+        let media = if self.cfg.calls.sdp == SdpMode::Anchor && !req.body.is_empty() {
+            let caller_ip = self.advertised(from.listener).ip();
+            // Checked now, so an unusable offer is refused before any
+            // target is called.
+            if let Err(refusal) = rewrite_offer(&req.body, caller_ip, 0) {
+                let r = Response::for_request(&req, 488, Some(&tag))
+                    .with_reason(&format!("Not Acceptable Here ({})", refusal.reason));
+                self.respond(tx, id, r, now);
+                info!(call_id = %record.caller_call_id, reason = %refusal.reason, "offer refused");
+                self.finish_record(record, 488, HangupCause::MediaFailed, now);
+                return;
+            }
+            let ports = self.ports.as_mut().and_then(|p| {
+                let a = p.allocate()?;
+                match p.allocate() {
+                    Some(b) => Some((a, b)),
+                    None => {
+                        p.release(a);
+                        None
+                    }
+                }
+            });
+            let Some((caller_port, callee_port)) = ports else {
+                let mut r = Response::for_request(&req, 503, Some(&tag))
+                    .with_reason("Service Unavailable (no media ports left)");
+                r.headers.push(
+                    HeaderName::RetryAfter,
+                    self.cfg.calls.retry_after_s.to_string(),
+                );
+                self.respond(tx, id, r, now);
+                warn!(call_id = %record.caller_call_id, "media port range exhausted: widen [media] port_min..port_max");
+                self.finish_record(record, 503, HangupCause::Busy, now);
+                return;
+            };
+            Some(CallMedia {
+                caller_local: SocketAddr::new(caller_ip, caller_port),
+                // The callee side's address is known with the first target.
+                callee_local: SocketAddr::new(caller_ip, callee_port),
+                opened: false,
+                caller_offer: None,
+                pending_offer: None,
+            })
+        } else {
+            None
+        };
         self.stats.started += 1;
         let local = self.advertised(from.listener);
         let custom_headers = route.headers.apply(&req.headers);
@@ -418,7 +473,9 @@ impl B2bua {
             custom_headers,
             transfer: None,
             session_deadline: None,
+            media,
         };
+        call.record.media_session = call.media.as_ref().map(|_| cid);
         self.servers.insert(id, (cid, 0, ServerRole::Invite));
         self.dialogs.insert(
             (
@@ -462,6 +519,8 @@ impl B2bua {
             ended: None,
             final_status: None,
             hangup_cause: None,
+            media: None,
+            media_session: None,
         }
     }
 
@@ -608,7 +667,35 @@ impl B2bua {
             .unwrap_or(70)
             .clamp(1, 70)
             - 1;
-        let body = caller.invite.body.clone();
+        let mut body = caller.invite.body.clone();
+        if let Some(m) = call.media.as_mut() {
+            m.callee_local = SocketAddr::new(local.ip(), m.callee_local.port());
+            match rewrite_offer(&body, local.ip(), m.callee_local.port()) {
+                Ok(offer) => {
+                    body = offer.body;
+                    if !m.opened {
+                        m.opened = true;
+                        self.media_out.push_back(MediaCommand::Open {
+                            session: call.id,
+                            caller_local: m.caller_local,
+                            callee_local: m.callee_local,
+                            timeout: Duration::from_secs(self.cfg.media.timeout_s),
+                        });
+                        self.media_out.push_back(MediaCommand::SetRemote {
+                            session: call.id,
+                            side: MediaSide::Caller,
+                            remote: Remote {
+                                signalled: offer.offerer_remote,
+                                any_source: self.cfg.media.any_source,
+                            },
+                        });
+                    }
+                    m.caller_offer = Some(offer.offered);
+                }
+                Err(r) => return Err(format!("cannot offer media: {}", r.reason)),
+            }
+        }
+        let caller = call.caller();
         let content_type = caller
             .invite
             .headers
@@ -713,7 +800,17 @@ impl B2bua {
                 return;
             }
             if !is_transfer && !call.caller().final_sent {
-                let r = self.caller_response(call, status, &resp.reason, Some(&resp));
+                let mut r = self.caller_response(call, status, &resp.reason, Some(&resp));
+                match self.anchor_answer(call, &resp) {
+                    Ok(Some(body)) => r.body = body,
+                    Ok(None) => {}
+                    Err(why) => {
+                        // An early answer we cannot use: ring without it.
+                        debug!(call = %call.record.id, "provisional SDP not relayed: {why}");
+                        r.body.clear();
+                        r.headers.remove(&HeaderName::ContentType);
+                    }
+                }
                 if let Some(server) = call.legs[0].invite_server {
                     self.respond(tx, server, r, now);
                 }
@@ -733,12 +830,27 @@ impl B2bua {
                 self.transfer_answered(tx, call, leg, &resp, now);
                 return;
             }
+            let anchored = match self.anchor_answer(call, &resp) {
+                Ok(b) => b,
+                Err(why) => {
+                    warn!(call = %call.record.id, "the callee's answer cannot be anchored: {why}");
+                    self.send_ack(tx, call, leg, &resp, None);
+                    self.send_bye(tx, call, leg, now);
+                    call.record.hangup_cause = Some(HangupCause::MediaFailed);
+                    let reason = format!("Not Acceptable Here ({why})");
+                    self.fail_caller(tx, call, 488, &reason, None, now);
+                    return;
+                }
+            };
             call.record.callee_x_headers = x_headers(&resp.headers);
             call.record.answered = Some(self.wall(now));
             call.record.final_status = Some(status);
             self.stats.answered += 1;
             info!(call = %call.record.id, target = call.legs[leg].target.as_deref().unwrap_or("-"), "call answered");
-            let r = self.caller_response(call, status, &resp.reason, Some(&resp));
+            let mut r = self.caller_response(call, status, &resp.reason, Some(&resp));
+            if let Some(body) = anchored {
+                r.body = body;
+            }
             self.answer_with_2xx(tx, call, 0, r, leg, seq, now);
             self.arm_session_timer(call, &resp, now);
             return;
@@ -1370,6 +1482,15 @@ impl B2bua {
         }
         out.body = req.body.clone();
         let peer = o.dialog.peer;
+        if offer && !req.body.is_empty() {
+            if let Err(why) = self.anchor_offer(call, leg, other, &mut out.body) {
+                call.legs[other].offer_in_flight = false;
+                let r = Response::for_request(&req, 488, None)
+                    .with_reason(&format!("Not Acceptable Here ({why})"));
+                self.respond(tx, id, r, now);
+                return;
+            }
+        }
         self.servers.insert(id, (call.id, leg, ServerRole::Relayed));
         match tx.send_request(out, peer, now) {
             Ok(cid) => {
@@ -1429,6 +1550,17 @@ impl B2bua {
                 .push(HeaderName::Contact, call.legs[from_leg].contact());
         }
         r.body = resp.body.clone();
+        if resp.is_success() && !resp.body.is_empty() {
+            match self.anchor_reanswer(call, from_leg, leg, &resp.body) {
+                Ok(Some(body)) => r.body = body,
+                Ok(None) => {}
+                Err(why) => {
+                    // The media keeps flowing as negotiated before.
+                    warn!(call = %call.record.id, "re-negotiated answer not usable: {why}");
+                    r.body.clear();
+                }
+            }
+        }
         if resp.is_success() && matches!(original.method, Method::Invite | Method::Update) {
             self.arm_session_timer(call, &resp, now);
         }
@@ -1559,8 +1691,17 @@ impl B2bua {
         call.record.target = call.legs[leg].target.clone();
         call.record.callee_x_headers = x_headers(&resp.headers);
         call.callee = Some(leg);
-        // Re-bridge: offer the caller the new party's media.
-        if call.legs[0].state == LegState::Confirmed && !resp.body.is_empty() {
+        // Re-bridge: offer the caller the new party's media (anchored: the
+        // gateway's own address again, with the new party's codecs).
+        let body = match self.anchor_answer(call, resp) {
+            Ok(Some(b)) => b,
+            Ok(None) => resp.body.clone(),
+            Err(why) => {
+                warn!(call = %call.record.id, "transfer target's SDP not usable: {why}");
+                Vec::new()
+            }
+        };
+        if call.legs[0].state == LegState::Confirmed && !body.is_empty() {
             let branch = self.branch();
             let a = &mut call.legs[0];
             let mut reinvite = a.dialog.request(Method::Invite);
@@ -1572,7 +1713,7 @@ impl B2bua {
                     .get(&HeaderName::ContentType)
                     .unwrap_or("application/sdp"),
             );
-            reinvite.body = resp.body.clone();
+            reinvite.body = body;
             let peer = a.dialog.peer;
             if let Ok(id) = tx.send_request(reinvite, peer, now) {
                 self.clients.insert(id, (call.id, 0, ClientRole::Rebridge));
@@ -1687,6 +1828,217 @@ impl B2bua {
             .insert((at, call.id, 0, TimerKind::SessionExpiry));
     }
 
+    // ----- media anchoring ---------------------------------------------
+
+    /// The caller's view of the callee's SDP answer when the call's media
+    /// is anchored (None: passthrough or no body), after telling the media
+    /// thread where the callee wants its audio.
+    fn anchor_answer(
+        &mut self,
+        call: &mut Call,
+        resp: &Response,
+    ) -> Result<Option<Vec<u8>>, String> {
+        let Some(m) = call.media.as_mut() else {
+            return Ok(None);
+        };
+        if resp.body.is_empty() {
+            return Ok(None);
+        }
+        let offered = m.caller_offer.as_ref().ok_or("no offer was made")?;
+        let a = rewrite_answer(
+            &resp.body,
+            offered,
+            m.caller_local.ip(),
+            m.caller_local.port(),
+        )
+        .map_err(|r| r.reason)?;
+        self.media_out.push_back(MediaCommand::SetRemote {
+            session: call.id,
+            side: MediaSide::Callee,
+            remote: Remote {
+                signalled: a.answerer_remote,
+                any_source: self.cfg.media.any_source,
+            },
+        });
+        let (from_caller, from_callee) = payload_maps(&a.plan);
+        for (side, map) in [
+            (MediaSide::Caller, from_caller),
+            (MediaSide::Callee, from_callee),
+        ] {
+            self.media_out.push_back(MediaCommand::SetPayloadMap {
+                session: call.id,
+                side,
+                map,
+            });
+        }
+        let summary = call.record.media.get_or_insert(MediaSummary {
+            caller: LegMediaStats::default(),
+            callee: LegMediaStats::default(),
+            caller_codec: None,
+            callee_codec: None,
+        });
+        summary.caller_codec = Some(a.plan.caller.codec.name());
+        summary.callee_codec = Some(a.plan.callee.codec.name());
+        Ok(Some(a.body))
+    }
+
+    /// Rewrites an in-dialog offer from `from` for leg `to` (re-INVITE,
+    /// UPDATE: hold, resume, a new address).
+    fn anchor_offer(
+        &mut self,
+        call: &mut Call,
+        from: usize,
+        to: usize,
+        body: &mut Vec<u8>,
+    ) -> Result<(), String> {
+        let Some(m) = call.media.as_mut() else {
+            return Ok(());
+        };
+        let local = if to == 0 {
+            m.caller_local
+        } else {
+            m.callee_local
+        };
+        let offer = rewrite_offer(body, local.ip(), local.port()).map_err(|r| r.reason)?;
+        *body = offer.body;
+        m.pending_offer = Some((from, offer.offered));
+        self.media_out.push_back(MediaCommand::SetRemote {
+            session: call.id,
+            side: media_side(from),
+            remote: Remote {
+                signalled: offer.offerer_remote,
+                any_source: self.cfg.media.any_source,
+            },
+        });
+        self.media_out.push_back(MediaCommand::SetHold {
+            session: call.id,
+            hold: offer.hold,
+        });
+        Ok(())
+    }
+
+    /// Rewrites the answer (from leg `answerer`) to an offer relayed from
+    /// leg `offerer`.
+    fn anchor_reanswer(
+        &mut self,
+        call: &mut Call,
+        offerer: usize,
+        answerer: usize,
+        body: &[u8],
+    ) -> Result<Option<Vec<u8>>, String> {
+        let Some(m) = call.media.as_mut() else {
+            return Ok(None);
+        };
+        let Some((from, offered)) = m.pending_offer.take() else {
+            return Err("an answer with no offer pending".into());
+        };
+        if from != offerer {
+            return Err("the answer does not match the pending offer".into());
+        }
+        let local = if offerer == 0 {
+            m.caller_local
+        } else {
+            m.callee_local
+        };
+        let a = rewrite_answer(body, &offered, local.ip(), local.port()).map_err(|r| r.reason)?;
+        self.media_out.push_back(MediaCommand::SetRemote {
+            session: call.id,
+            side: media_side(answerer),
+            remote: Remote {
+                signalled: a.answerer_remote,
+                any_source: self.cfg.media.any_source,
+            },
+        });
+        let (from_offerer, from_answerer) = payload_maps(&a.plan);
+        for (side, map) in [
+            (media_side(offerer), from_offerer),
+            (media_side(answerer), from_answerer),
+        ] {
+            self.media_out.push_back(MediaCommand::SetPayloadMap {
+                session: call.id,
+                side,
+                map,
+            });
+        }
+        Ok(Some(a.body))
+    }
+
+    /// The media thread's counters for a session that closed, filed into
+    /// the record (the call is usually over by then).
+    fn media_closed(&mut self, session: u64, caller: LegMediaStats, callee: LegMediaStats) {
+        let record = self
+            .calls
+            .get_mut(&session)
+            .map(|c| &mut c.record)
+            .or_else(|| {
+                self.history
+                    .iter_mut()
+                    .rev()
+                    .find(|r| r.media_session == Some(session))
+            });
+        if let Some(r) = record {
+            let m = r.media.get_or_insert(MediaSummary {
+                caller: LegMediaStats::default(),
+                callee: LegMediaStats::default(),
+                caller_codec: None,
+                callee_codec: None,
+            });
+            m.caller = caller;
+            m.callee = callee;
+        }
+    }
+
+    /// An event from the media thread.
+    pub fn handle_media_event(&mut self, tx: &mut TransactionLayer, ev: MediaEvent, now: Instant) {
+        match ev {
+            MediaEvent::TimedOut { session } => {
+                self.with_call(tx, session, now, |b, tx, call| {
+                    warn!(call = %call.record.id, "no media for [media] timeout_s: ending the call");
+                    b.end_call(tx, call, None, HangupCause::MediaTimeout, now);
+                    if !call.caller().final_sent {
+                        b.fail_caller(tx, call, 408, "Request Timeout (no media)", None, now);
+                    }
+                });
+            }
+            MediaEvent::Failed { session, reason } => {
+                self.with_call(tx, session, now, |b, tx, call| {
+                    warn!(call = %call.record.id, "{reason}");
+                    b.end_call(tx, call, None, HangupCause::MediaFailed, now);
+                    if !call.caller().final_sent {
+                        b.fail_caller(
+                            tx,
+                            call,
+                            503,
+                            "Service Unavailable (media ports)",
+                            None,
+                            now,
+                        );
+                    }
+                });
+            }
+            MediaEvent::Closed {
+                session,
+                caller,
+                callee,
+            } => {
+                let conv = |s: crate::media::relay::LegStats| LegMediaStats {
+                    packets: s.packets_in,
+                    bytes: s.bytes_in,
+                    lost: s.lost,
+                    jitter: s.jitter,
+                    rtcp: s.rtcp_in,
+                    dropped_foreign: s.dropped_foreign,
+                };
+                self.media_closed(session, conv(caller), conv(callee));
+            }
+        }
+    }
+
+    /// The next command for the media thread.
+    pub fn poll_media_command(&mut self) -> Option<MediaCommand> {
+        self.media_out.pop_front()
+    }
+
     // ----- bookkeeping ------------------------------------------------
 
     /// Runs `f` on call `cid` taken out of the table, then puts it back, or
@@ -1713,6 +2065,16 @@ impl B2bua {
         for leg in &call.legs {
             self.dialogs
                 .remove(&(leg.dialog.call_id.clone(), leg.dialog.local_tag.clone()));
+        }
+        if let Some(m) = &call.media {
+            if m.opened {
+                self.media_out
+                    .push_back(MediaCommand::Close { session: call.id });
+            }
+            if let Some(p) = self.ports.as_mut() {
+                p.release(m.caller_local.port());
+                p.release(m.callee_local.port());
+            }
         }
         let id = call.id;
         self.servers.retain(|_, v| v.0 != id);
@@ -1841,6 +2203,15 @@ struct CalleeSpec {
     extra_headers: Vec<(HeaderName, String)>,
     diversion: Option<String>,
     referred_by: Option<String>,
+}
+
+/// The media side of a call leg: leg 0 is the caller's.
+fn media_side(leg: usize) -> MediaSide {
+    if leg == 0 {
+        MediaSide::Caller
+    } else {
+        MediaSide::Callee
+    }
 }
 
 /// The RFC 4028 headers that travel from one leg to the other.

@@ -36,6 +36,21 @@ pub struct Call {
     pub transfer: Option<Transfer>,
     /// RFC 4028: when the session ends unless a refresh succeeds first.
     pub session_deadline: Option<std::time::Instant>,
+    /// The call's anchored media, when `[calls] sdp = "anchor"`.
+    pub media: Option<CallMedia>,
+}
+
+/// The gateway's media ports for a call and what is being negotiated.
+#[derive(Debug)]
+pub struct CallMedia {
+    pub caller_local: std::net::SocketAddr,
+    pub callee_local: std::net::SocketAddr,
+    /// The media thread was asked to bind the ports.
+    pub opened: bool,
+    /// The caller's offered audio stream (answers are settled against it).
+    pub caller_offer: Option<crate::media::sdp::Media>,
+    /// An in-dialog offer relayed from `leg`, awaiting its answer.
+    pub pending_offer: Option<(usize, crate::media::sdp::Media)>,
 }
 
 impl Call {

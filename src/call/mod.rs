@@ -6,6 +6,7 @@ mod b2bua;
 mod call;
 mod dialog;
 mod leg;
+mod media_bridge;
 mod record;
 
 #[cfg(test)]

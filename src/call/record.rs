@@ -40,6 +40,10 @@ pub enum HangupCause {
     AckTimeout,
     /// No session refresh (RFC 4028) arrived in time.
     SessionExpired,
+    /// No RTP from either side for `[media] timeout_s`.
+    MediaTimeout,
+    /// The media ports could not be opened, or the SDP was unusable.
+    MediaFailed,
     /// The gateway shut down.
     Shutdown,
 }
@@ -75,4 +79,28 @@ pub struct CallRecord {
     /// The final status sent to the caller (200 when answered).
     pub final_status: Option<u16>,
     pub hangup_cause: Option<HangupCause>,
+    /// Media counters per leg, when the gateway anchored the media.
+    pub media: Option<MediaSummary>,
+    /// The media session (the gateway's internal call number), to attach
+    /// the counters that arrive when the media thread closes it.
+    #[serde(skip)]
+    pub media_session: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MediaSummary {
+    pub caller: LegMediaStats,
+    pub callee: LegMediaStats,
+    pub caller_codec: Option<&'static str>,
+    pub callee_codec: Option<&'static str>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct LegMediaStats {
+    pub packets: u64,
+    pub bytes: u64,
+    pub lost: u64,
+    pub jitter: u32,
+    pub rtcp: u64,
+    pub dropped_foreign: u64,
 }

@@ -44,6 +44,7 @@ fn endpoint(calls: CallsConfig, now: Instant) -> Endpoint {
         ],
         router: Arc::new(router),
         accounts: Vec::new(),
+        media: crate::config::MediaConfig::default(),
         t1: TimerConfig::default().t1,
         t2: TimerConfig::default().t2,
     };

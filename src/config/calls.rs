@@ -17,9 +17,9 @@ pub struct CallsConfig {
     pub failover_timeout_ms: u64,
     /// 3xx redirects followed per call at most.
     pub max_redirects: u32,
-    /// How SDP crosses the gateway. Until the media layer lands, the only
-    /// mode is `passthrough`: bodies are relayed unchanged, so the two
-    /// ends exchange RTP directly.
+    /// How SDP crosses the gateway: `anchor` (the gateway's own address
+    /// and ports on each leg, RTP relayed through it) or `passthrough`
+    /// (bodies relayed unchanged; the two ends exchange RTP directly).
     pub sdp: SdpMode,
     /// Finished calls kept in memory for the status page.
     pub history: usize,
@@ -28,6 +28,7 @@ pub struct CallsConfig {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SdpMode {
+    Anchor,
     Passthrough,
 }
 

@@ -90,8 +90,15 @@ max_concurrent = 200          # the next call is answered 503 + Retry-After
 retry_after_s = 5
 failover_timeout_ms = 4000    # a target silent this long is dead: try the next
 max_redirects = 3             # 3xx from the PBX followed at most this often
-sdp = "passthrough"           # SDP relayed unchanged until the media layer lands
+sdp = "passthrough"           # or "anchor": RTP relayed through the gateway
 history = 500                 # finished calls kept for the status page
+
+# Media anchoring (with [calls] sdp = "anchor").
+[media]
+port_min = 20000              # RTP even, RTCP +1; two pairs per call
+port_max = 29999
+timeout_s = 60                # no RTP this long ends the call (not on hold)
+any_source = false            # accept RTP only from the IP the SDP named
 
 [dns]
 # Nameservers for registrar and proxy names; empty = /etc/resolv.conf.

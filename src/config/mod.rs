@@ -7,6 +7,7 @@ mod calls;
 mod defaults;
 mod error;
 mod inbound_auth;
+mod media;
 mod route;
 mod schema;
 mod store;
@@ -16,6 +17,7 @@ pub use calls::{CallsConfig, SdpMode};
 pub use defaults::DEFAULT_CONFIG_TOML;
 pub use error::ConfigError;
 pub use inbound_auth::{InboundAuthConfig, InboundUser};
+pub use media::MediaConfig;
 pub use route::{HeaderActionConfig, HeaderActionKind, MatchConfig, RouteConfig, TargetConfig};
 pub use schema::{
     default_allow, AdmitMode, Config, DenyAction, DnsConfig, ListenerConfig, LogConfig, Side,

@@ -10,6 +10,7 @@ use super::account::AccountConfig;
 use super::calls::CallsConfig;
 use super::error::ConfigError;
 use super::inbound_auth::InboundAuthConfig;
+use super::media::MediaConfig;
 use super::route::RouteConfig;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -22,6 +23,7 @@ pub struct Config {
     pub accounts: Vec<AccountConfig>,
     pub inbound_auth: InboundAuthConfig,
     pub calls: CallsConfig,
+    pub media: MediaConfig,
     /// Tried in order; see docs/routing.md.
     #[serde(rename = "route", skip_serializing_if = "Vec::is_empty")]
     pub routes: Vec<RouteConfig>,
@@ -208,6 +210,7 @@ impl Default for Config {
             accounts: Vec::new(),
             inbound_auth: InboundAuthConfig::default(),
             calls: CallsConfig::default(),
+            media: MediaConfig::default(),
             routes: Vec::new(),
             dns: DnsConfig::default(),
             log: LogConfig::default(),
@@ -378,6 +381,7 @@ impl Config {
         }
         self.inbound_auth.validate()?;
         self.calls.validate()?;
+        self.media.validate()?;
         crate::routing::Router::from_config(&self.routes, &self.accounts)?;
         let level = self.log.level.to_ascii_lowercase();
         if !["error", "warn", "info", "debug", "trace"].contains(&level.as_str()) {

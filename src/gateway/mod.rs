@@ -170,6 +170,23 @@ impl Gateway {
         }
         self.start_registrations(&mut endpoint, &tx);
         smol::spawn(watch_signals(tx.clone())).detach();
+        let (media_ev_tx, media_ev_rx) = smol::channel::unbounded();
+        let media = match crate::media::engine::spawn(media_ev_tx) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the media thread; anchored calls will fail");
+                smol::channel::unbounded().0
+            }
+        };
+        let forward = tx.clone();
+        smol::spawn(async move {
+            while let Ok(ev) = media_ev_rx.recv().await {
+                if forward.send(Inbound::Media(ev)).await.is_err() {
+                    return;
+                }
+            }
+        })
+        .detach();
         signalling::run(
             endpoint,
             rx,
@@ -178,6 +195,7 @@ impl Gateway {
             self.idle,
             connections,
             self.status,
+            media,
         )
         .await;
     }
@@ -225,6 +243,7 @@ impl Gateway {
             listeners,
             router: Arc::new(router),
             accounts: self.config.accounts.clone(),
+            media: self.config.media.clone(),
             t1: sip.t1(),
             t2: sip.t2(),
         }

@@ -57,6 +57,8 @@ pub enum Inbound {
         host: String,
         addrs: Vec<SocketAddr>,
     },
+    /// From the media thread.
+    Media(crate::media::engine::MediaEvent),
     /// SIGTERM or SIGINT: un-register and stop.
     Shutdown,
 }
@@ -78,6 +80,7 @@ pub async fn run(
     idle: Vec<Duration>,
     connections: tcp::Connections,
     status: StatusBoard,
+    media: Sender<crate::media::engine::MediaCommand>,
 ) {
     let mut stop_by: Option<Instant> = None;
     let mut calls_published = Instant::now()
@@ -138,6 +141,7 @@ pub async fn run(
             Wake::Input(Inbound::CallTargetAddresses { host, addrs }) => {
                 endpoint.set_call_target_addresses(&host, addrs)
             }
+            Wake::Input(Inbound::Media(ev)) => endpoint.handle_media_event(ev, now),
             Wake::Input(Inbound::Shutdown) => {
                 if stop_by.is_none() {
                     endpoint.log_summary();
@@ -159,6 +163,11 @@ pub async fn run(
         }
         while let Some(t) = endpoint.poll_transmit() {
             send(t, &sockets, &idle, &connections, &inbound_tx).await;
+        }
+        while let Some(cmd) = endpoint.poll_media_command() {
+            // Unbounded: a command is never dropped, and the media thread
+            // drains them faster than calls produce them.
+            let _ = media.try_send(cmd);
         }
         status.update_registrations(endpoint.registration_status());
         // Call records change with every packet; copying them that often

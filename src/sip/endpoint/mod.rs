@@ -66,6 +66,7 @@ impl EndpointConfig {
                 }],
                 router: Default::default(),
                 accounts: Vec::new(),
+                media: crate::config::MediaConfig::default(),
                 t1: TimerConfig::default().t1,
                 t2: TimerConfig::default().t2,
             },
@@ -131,6 +132,19 @@ impl Endpoint {
 
     pub fn active_calls(&self) -> usize {
         self.calls.active_calls()
+    }
+
+    /// The next command for the media thread.
+    pub fn poll_media_command(&mut self) -> Option<crate::media::engine::MediaCommand> {
+        self.calls.poll_media_command()
+    }
+
+    /// An event from the media thread (timeout, failure, final counters).
+    pub fn handle_media_event(&mut self, ev: crate::media::engine::MediaEvent, now: Instant) {
+        self.last_now = now;
+        self.calls
+            .handle_media_event(&mut self.transactions, ev, now);
+        self.drain_events(now);
     }
 
     /// Host names of call targets the shell should resolve.

@@ -1,0 +1,257 @@
+//! The SDP side of anchoring a call's media: each leg is offered and
+//! answered the gateway's own address and port for that leg, with codecs
+//! negotiated across the legs (`media::negotiate`). Pure: bodies in, bodies
+//! and media settings out; the B2BUA sends the settings to the media thread.
+
+use std::net::{IpAddr, SocketAddr};
+
+use crate::media::negotiate::{callee_offer, settle, MediaPlan};
+use crate::media::sdp::{Direction, Media, SessionDescription};
+
+/// A SIP answer for a body the gateway cannot anchor: 488 with a reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SdpRefusal {
+    pub reason: String,
+}
+
+fn refuse(reason: impl Into<String>) -> SdpRefusal {
+    SdpRefusal {
+        reason: reason.into(),
+    }
+}
+
+/// The first audio stream of a body, with its index.
+fn audio(sd: &SessionDescription) -> Option<usize> {
+    sd.media
+        .iter()
+        .position(|m| m.kind == "audio" && m.port != 0)
+}
+
+/// Where the sender of `sd` wants its audio.
+fn remote_of(sd: &SessionDescription, i: usize) -> Option<SocketAddr> {
+    Some(SocketAddr::new(sd.media_address(i)?, sd.media[i].port))
+}
+
+/// An offer received on one leg, rewritten for the other leg.
+#[derive(Clone, Debug)]
+pub struct RewrittenOffer {
+    pub body: Vec<u8>,
+    /// The offerer's audio stream as it offered it (to settle the answer).
+    pub offered: Media,
+    /// Where the offerer wants its audio.
+    pub offerer_remote: SocketAddr,
+    /// The offerer puts the other side on hold (sendonly or inactive).
+    pub hold: bool,
+}
+
+/// Rewrites an offer for the leg whose local media address is
+/// `local_ip:local_port`: our address, the offerer's codecs plus the other
+/// G.711 law and telephone-event; streams other than the first audio one
+/// are refused (port 0), as RFC 3264 §6 allows.
+pub fn rewrite_offer(
+    body: &[u8],
+    local_ip: IpAddr,
+    local_port: u16,
+) -> Result<RewrittenOffer, SdpRefusal> {
+    let mut sd = SessionDescription::parse(body).map_err(|e| refuse(format!("bad SDP: {e}")))?;
+    let i = audio(&sd).ok_or_else(|| refuse("no audio stream in the offer"))?;
+    let offerer_remote =
+        remote_of(&sd, i).ok_or_else(|| refuse("the audio stream has no address"))?;
+    let offered = sd.media[i].clone();
+    let hold = matches!(sd.direction(i), Direction::SendOnly | Direction::Inactive)
+        || offerer_remote.ip().is_unspecified();
+    let ours = callee_offer(&offered).map_err(|e| refuse(e.to_string()))?;
+    let dir = sd.direction(i);
+    sd.set_address(local_ip);
+    sd.origin.username = "pbxgate".into();
+    for (j, m) in sd.media.iter_mut().enumerate() {
+        if j != i {
+            m.port = 0;
+            continue;
+        }
+        m.port = local_port;
+        m.port_count = None;
+        m.formats = ours.formats.clone();
+        m.attributes.retain(|a| !is_codec_attr(&a.name));
+        m.attributes.splice(0..0, ours.attributes.clone());
+        m.set_direction(dir);
+    }
+    Ok(RewrittenOffer {
+        body: sd.to_bytes(),
+        offered,
+        offerer_remote,
+        hold,
+    })
+}
+
+/// An answer received on one leg, rewritten for the leg that made the
+/// offer.
+#[derive(Clone, Debug)]
+pub struct RewrittenAnswer {
+    pub body: Vec<u8>,
+    /// Codecs each side settled on: `caller` is the offerer's side here.
+    pub plan: MediaPlan,
+    /// Where the answerer wants its audio.
+    pub answerer_remote: SocketAddr,
+}
+
+/// Rewrites the answer to our offer for the offerer, whose original audio
+/// stream is `offered` and whose local media address is `local_ip:port`.
+pub fn rewrite_answer(
+    body: &[u8],
+    offered: &Media,
+    local_ip: IpAddr,
+    local_port: u16,
+) -> Result<RewrittenAnswer, SdpRefusal> {
+    let mut sd = SessionDescription::parse(body)
+        .map_err(|e| refuse(format!("bad SDP in the answer: {e}")))?;
+    let i = audio(&sd).ok_or_else(|| refuse("the answer accepts no audio stream"))?;
+    let answerer_remote =
+        remote_of(&sd, i).ok_or_else(|| refuse("the answer's audio stream has no address"))?;
+    let plan = settle(offered, &sd.media[i]).map_err(|e| refuse(e.to_string()))?;
+    let dir = sd.direction(i);
+    sd.set_address(local_ip);
+    sd.origin.username = "pbxgate".into();
+    let m = &mut sd.media[i];
+    m.port = local_port;
+    m.port_count = None;
+    // Answer the offerer with its own payload numbers (RFC 3264 §6.1).
+    let mut formats = vec![plan.caller.payload_type.to_string()];
+    let mut attrs = Vec::new();
+    for a in offered.attributes.iter().filter(|a| is_codec_attr(&a.name)) {
+        let pt = a
+            .value
+            .as_deref()
+            .and_then(|v| v.split(' ').next())
+            .and_then(|p| p.parse::<u8>().ok());
+        let wanted = pt == Some(plan.caller.payload_type)
+            || (pt.is_some() && pt == plan.caller.telephone_event);
+        if wanted {
+            attrs.push(a.clone());
+        }
+    }
+    if let Some(te) = plan.caller.telephone_event {
+        formats.push(te.to_string());
+    }
+    m.formats = formats;
+    m.attributes.retain(|a| !is_codec_attr(&a.name));
+    m.attributes.splice(0..0, attrs);
+    m.set_direction(dir);
+    Ok(RewrittenAnswer {
+        body: sd.to_bytes(),
+        plan,
+        answerer_remote,
+    })
+}
+
+fn is_codec_attr(name: &str) -> bool {
+    name.eq_ignore_ascii_case("rtpmap") || name.eq_ignore_ascii_case("fmtp")
+}
+
+/// Payload-type rewrites for packets from the offerer's side and from the
+/// answerer's side under `plan` (telephone-event renumbering).
+pub fn payload_maps(plan: &MediaPlan) -> (Vec<(u8, u8)>, Vec<(u8, u8)>) {
+    let mut from_caller = Vec::new();
+    let mut from_callee = Vec::new();
+    if let (Some(a), Some(b)) = (plan.caller.telephone_event, plan.callee.telephone_event) {
+        if a != b {
+            from_caller.push((a, b));
+            from_callee.push((b, a));
+        }
+    }
+    (from_caller, from_callee)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::negotiate::Codec;
+
+    const CLOUD_OFFER: &str = "v=0\r\no=root 1 1 IN IP4 198.51.100.7\r\ns=call\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\n\
+m=audio 20000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n\
+m=video 20002 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n";
+
+    #[test]
+    fn the_callee_gets_our_address_and_the_codecs_we_can_serve() {
+        let o = rewrite_offer(CLOUD_OFFER.as_bytes(), "10.0.0.1".parse().unwrap(), 30000).unwrap();
+        let text = String::from_utf8(o.body).unwrap();
+        assert!(text.contains("c=IN IP4 10.0.0.1\r\n"), "{text}");
+        assert!(text.contains("m=audio 30000 RTP/AVP 0 8 101\r\n"), "{text}");
+        assert!(
+            text.contains("a=rtpmap:8 PCMA/8000\r\n") && text.contains("a=ptime:20\r\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("m=video 0 RTP/AVP 96\r\n"),
+            "video refused: {text}"
+        );
+        assert!(
+            !text.contains("198.51.100.7"),
+            "no trace of the caller's address: {text}"
+        );
+        assert_eq!(o.offerer_remote, "198.51.100.7:20000".parse().unwrap());
+        assert!(!o.hold);
+        let hold = CLOUD_OFFER.replace("a=sendrecv", "a=sendonly");
+        assert!(
+            rewrite_offer(hold.as_bytes(), "10.0.0.1".parse().unwrap(), 30000)
+                .unwrap()
+                .hold
+        );
+    }
+
+    #[test]
+    fn the_caller_gets_an_answer_in_its_own_terms() {
+        let o = rewrite_offer(CLOUD_OFFER.as_bytes(), "10.0.0.1".parse().unwrap(), 30000).unwrap();
+        // The PBX only takes PCMA and has no telephone-event.
+        let pbx = "v=0\r\no=pbx 5 5 IN IP4 10.0.0.21\r\ns=-\r\nc=IN IP4 10.0.0.21\r\nt=0 0\r\nm=audio 40000 RTP/AVP 8\r\na=sendrecv\r\nm=video 0 RTP/AVP 96\r\n";
+        let a = rewrite_answer(
+            pbx.as_bytes(),
+            &o.offered,
+            "192.0.2.1".parse().unwrap(),
+            20100,
+        )
+        .unwrap();
+        assert_eq!(
+            (a.plan.caller.codec, a.plan.callee.codec),
+            (Codec::Pcmu, Codec::Pcma)
+        );
+        assert!(a.plan.transcodes());
+        assert_eq!(a.answerer_remote, "10.0.0.21:40000".parse().unwrap());
+        let text = String::from_utf8(a.body).unwrap();
+        assert!(text.contains("c=IN IP4 192.0.2.1\r\n"), "{text}");
+        assert!(text.contains("m=audio 20100 RTP/AVP 0 101\r\n"), "{text}");
+        assert!(
+            text.contains("a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n"),
+            "{text}"
+        );
+        assert!(!text.contains("PCMA"), "{text}");
+    }
+
+    #[test]
+    fn unusable_bodies_are_refused_with_a_reason() {
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let rows = [
+            ("garbage", "bad SDP"),
+            ("v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=video 5000 RTP/AVP 96\r\n", "no audio"),
+            ("v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 5000 RTP/AVP 18\r\n", "PCMU or PCMA"),
+        ];
+        for (body, words) in rows {
+            let e = rewrite_offer(body.as_bytes(), ip, 30000).unwrap_err();
+            assert!(e.reason.contains(words), "{body}: {}", e.reason);
+        }
+    }
+
+    #[test]
+    fn telephone_events_are_renumbered_only_when_both_sides_have_them() {
+        let o = rewrite_offer(CLOUD_OFFER.as_bytes(), "10.0.0.1".parse().unwrap(), 30000).unwrap();
+        let pbx = "v=0\r\no=pbx 5 5 IN IP4 10.0.0.21\r\ns=-\r\nc=IN IP4 10.0.0.21\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0 96\r\na=rtpmap:96 telephone-event/8000\r\n";
+        let a = rewrite_answer(
+            pbx.as_bytes(),
+            &o.offered,
+            "192.0.2.1".parse().unwrap(),
+            20100,
+        )
+        .unwrap();
+        assert_eq!(payload_maps(&a.plan), (vec![(101, 96)], vec![(96, 101)]));
+    }
+}
