@@ -148,9 +148,12 @@ fn is_codec_attr(name: &str) -> bool {
     name.eq_ignore_ascii_case("rtpmap") || name.eq_ignore_ascii_case("fmtp")
 }
 
+/// Payload-type pairs (from, to) rewritten on one direction's packets.
+pub type PayloadMap = Vec<(u8, u8)>;
+
 /// Payload-type rewrites for packets from the offerer's side and from the
 /// answerer's side under `plan` (telephone-event renumbering).
-pub fn payload_maps(plan: &MediaPlan) -> (Vec<(u8, u8)>, Vec<(u8, u8)>) {
+pub fn payload_maps(plan: &MediaPlan) -> (PayloadMap, PayloadMap) {
     let mut from_caller = Vec::new();
     let mut from_callee = Vec::new();
     if let (Some(a), Some(b)) = (plan.caller.telephone_event, plan.callee.telephone_event) {

@@ -187,17 +187,14 @@ impl Gateway {
             }
         })
         .detach();
-        signalling::run(
-            endpoint,
-            rx,
-            tx,
-            self.sockets,
-            self.idle,
+        let outlets = signalling::Outlets {
+            sockets: self.sockets,
+            idle: self.idle,
             connections,
-            self.status,
+            status: self.status,
             media,
-        )
-        .await;
+        };
+        signalling::run(endpoint, rx, tx, outlets).await;
     }
 
     /// Admission per listener. Config::validate parsed every allowlist, so

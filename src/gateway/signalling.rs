@@ -72,16 +72,29 @@ enum Wake {
     Closed,
 }
 
+/// Where the signalling loop's outputs go.
+pub struct Outlets {
+    pub sockets: Vec<Option<Arc<Async<UdpSocket>>>>,
+    /// TCP idle timeout per listener, for connections opened to send.
+    pub idle: Vec<Duration>,
+    pub connections: tcp::Connections,
+    pub status: StatusBoard,
+    pub media: Sender<crate::media::engine::MediaCommand>,
+}
+
 pub async fn run(
     mut endpoint: Endpoint,
     inbound: Receiver<Inbound>,
     inbound_tx: Sender<Inbound>,
-    sockets: Vec<Option<Arc<Async<UdpSocket>>>>,
-    idle: Vec<Duration>,
-    connections: tcp::Connections,
-    status: StatusBoard,
-    media: Sender<crate::media::engine::MediaCommand>,
+    outlets: Outlets,
 ) {
+    let Outlets {
+        sockets,
+        idle,
+        connections,
+        status,
+        media,
+    } = outlets;
     let mut stop_by: Option<Instant> = None;
     let mut calls_published = Instant::now()
         .checked_sub(CALLS_PUBLISH_INTERVAL)
