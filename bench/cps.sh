@@ -20,6 +20,9 @@ cat > "$w/pbxgate.toml" <<TOML
 [calls]
 max_concurrent = 100000
 history = 100
+# The same signalling work as the Kamailio anchor (a proxy relays SDP
+# untouched); the media relay has its own benchmark.
+sdp = "passthrough"
 
 [[route]]
 name = "publisher-5678"

@@ -39,7 +39,7 @@ impl Default for CallsConfig {
             retry_after_s: 5,
             failover_timeout_ms: 4000,
             max_redirects: 3,
-            sdp: SdpMode::Passthrough,
+            sdp: SdpMode::Anchor,
             history: 500,
         }
     }

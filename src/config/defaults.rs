@@ -90,7 +90,7 @@ max_concurrent = 200          # the next call is answered 503 + Retry-After
 retry_after_s = 5
 failover_timeout_ms = 4000    # a target silent this long is dead: try the next
 max_redirects = 3             # 3xx from the PBX followed at most this often
-sdp = "passthrough"           # or "anchor": RTP relayed through the gateway
+sdp = "anchor"                # RTP relayed through the gateway; or "passthrough"
 history = 500                 # finished calls kept for the status page
 
 # Media anchoring (with [calls] sdp = "anchor").
