@@ -24,3 +24,6 @@ pub use slice::{
     decode_alaw, decode_ulaw, encode_alaw, encode_ulaw, transcode_alaw_to_ulaw,
     transcode_ulaw_to_alaw,
 };
+
+#[cfg(test)]
+mod tests;
