@@ -20,7 +20,7 @@ use pbxgate::media::g711::*;
 
 const LONG: usize = 1 << 24;
 const FRAME: usize = 160;
-const FRAMES: usize = 256;
+const FRAMES: usize = 1024;
 
 fn thread_cpu() -> Duration {
     let mut ts = libc::timespec {

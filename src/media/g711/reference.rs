@@ -51,7 +51,8 @@ const fn top_bit(x: u16) -> u32 {
 /// µ-law encode (G.711 table 2a): 14-bit magnitude plus the bias of 33, so
 /// segment `k` (0..=7) holds biased magnitudes in `[32 << k, 64 << k)`; the
 /// four mantissa bits are the ones just below the segment's leading one.
-/// Magnitudes past the last decision value (8158) saturate to the top code.
+/// Biased magnitudes are held at 0x1FFF: beyond that lies only G.711's
+/// overload region, which belongs to the top code.
 /// The seven magnitude bits are sent inverted; the sign bit is 1 for
 /// positive samples.
 pub const fn ulaw_encode_reference(s: i16) -> u8 {
