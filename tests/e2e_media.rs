@@ -200,3 +200,75 @@ fn a_call_without_media_is_ended_by_the_media_timeout() {
     );
     assert!(gw.log().contains("no media"), "{}", gw.log());
 }
+
+/// The PBX accepts only the other G.711 law: the gateway transcodes, and
+/// what arrives is the caller's audio decoded and re-encoded in that law.
+#[test]
+fn audio_is_transcoded_when_the_pbx_takes_only_the_other_law() {
+    use pbxgate::media::g711::{alaw_decode, ulaw_encode};
+    let sent = pcap_rtp(PCAP);
+    let gw = GatewayProcess::start(
+        "127.0.82.1",
+        35060,
+        &media_config("sip:q@127.0.82.2:35090", ""),
+    );
+    let rtp = UdpSocket::bind("127.0.82.2:42000").expect("PBX RTP socket");
+    let pbx = SippBackground::start(&[
+        "-sf",
+        &sc("media_pbx_uas.xml"),
+        "-i",
+        "127.0.82.2",
+        "-p",
+        "35090",
+        "-m",
+        "1",
+        "-key",
+        "rtp_port",
+        "42000",
+        "-key",
+        "pt",
+        "0",
+    ]);
+    let remote = gw.wan().to_string();
+    let s = sc("media_cloud_uac_pcap.xml");
+    let caller = std::thread::spawn(move || {
+        sipp(
+            &[
+                "-sf",
+                &s,
+                &remote,
+                "-i",
+                "127.0.82.7",
+                "-mi",
+                "127.0.82.7",
+                "-mp",
+                "40000",
+                "-p",
+                "35100",
+                "-m",
+                "1",
+            ],
+            T,
+        )
+    });
+    let got = collect(&rtp, Duration::from_secs(2), Duration::from_secs(20));
+    caller
+        .join()
+        .expect("caller")
+        .assert_success("the caller played A-law and hung up");
+    pbx.wait(T)
+        .assert_success("the µ-law PBX answered and got the BYE");
+    assert_eq!(got.len(), sent.len(), "every packet relayed once");
+    for (i, ((p, _), orig)) in got.iter().zip(&sent).enumerate() {
+        assert_eq!(p[1] & 0x7f, 0, "packet {i} is PCMU");
+        let expected: Vec<u8> = orig[12..]
+            .iter()
+            .map(|a| ulaw_encode(alaw_decode(*a)))
+            .collect();
+        assert_eq!(
+            &p[12..],
+            &expected[..],
+            "packet {i}: A-law decoded and µ-law encoded"
+        );
+    }
+}

@@ -23,7 +23,7 @@ use crate::sip::transport::{response_target, ListenerId, Peer, Transport};
 use super::call::{Call, CallMedia, Transfer};
 use super::dialog::{contact_uri, Dialog};
 use super::leg::{Leg, LegCredentials, LegState, Pending2xx};
-use super::media_bridge::{payload_maps, rewrite_answer, rewrite_offer};
+use super::media_bridge::{payload_maps, rewrite_answer, rewrite_offer, transcodes};
 use super::record::{CallRecord, Direction, HangupCause, LegMediaStats, MediaSummary};
 
 /// Methods the B2BUA handles in dialogs, for Allow headers.
@@ -1860,17 +1860,7 @@ impl B2bua {
                 any_source: self.cfg.media.any_source,
             },
         });
-        let (from_caller, from_callee) = payload_maps(&a.plan);
-        for (side, map) in [
-            (MediaSide::Caller, from_caller),
-            (MediaSide::Callee, from_callee),
-        ] {
-            self.media_out.push_back(MediaCommand::SetPayloadMap {
-                session: call.id,
-                side,
-                map,
-            });
-        }
+        self.push_plan(call.id, &a.plan, MediaSide::Caller, MediaSide::Callee);
         let summary = call.record.media.get_or_insert(MediaSummary {
             caller: LegMediaStats::default(),
             callee: LegMediaStats::default(),
@@ -1949,18 +1939,30 @@ impl B2bua {
                 any_source: self.cfg.media.any_source,
             },
         });
-        let (from_offerer, from_answerer) = payload_maps(&a.plan);
-        for (side, map) in [
-            (media_side(offerer), from_offerer),
-            (media_side(answerer), from_answerer),
-        ] {
-            self.media_out.push_back(MediaCommand::SetPayloadMap {
-                session: call.id,
+        self.push_plan(call.id, &a.plan, media_side(offerer), media_side(answerer));
+        Ok(Some(a.body))
+    }
+
+    /// Tells the media thread how packets change between the legs under
+    /// `plan` (its `caller` is the offerer's side).
+    fn push_plan(
+        &mut self,
+        session: u64,
+        plan: &crate::media::negotiate::MediaPlan,
+        offerer: MediaSide,
+        answerer: MediaSide,
+    ) {
+        let (map_o, map_a) = payload_maps(plan);
+        let (tc_o, tc_a) = transcodes(plan);
+        for (side, map, transcode) in [(offerer, map_o, tc_o), (answerer, map_a, tc_a)] {
+            self.media_out
+                .push_back(MediaCommand::SetPayloadMap { session, side, map });
+            self.media_out.push_back(MediaCommand::SetTranscode {
+                session,
                 side,
-                map,
+                transcode,
             });
         }
-        Ok(Some(a.body))
     }
 
     /// The media thread's counters for a session that closed, filed into

@@ -5,7 +5,9 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use crate::media::negotiate::{callee_offer, settle, MediaPlan};
+use crate::media::g711::Law;
+use crate::media::negotiate::{callee_offer, settle, Codec, MediaPlan};
+use crate::media::relay::Transcode;
 use crate::media::sdp::{Direction, Media, SessionDescription};
 
 /// A SIP answer for a body the gateway cannot anchor: 488 with a reason.
@@ -148,6 +150,29 @@ fn is_codec_attr(name: &str) -> bool {
     name.eq_ignore_ascii_case("rtpmap") || name.eq_ignore_ascii_case("fmtp")
 }
 
+/// The transcoding of each direction under `plan`: (from the offerer's
+/// side, from the answerer's side); None both ways when the laws agree.
+pub fn transcodes(plan: &MediaPlan) -> (Option<Transcode>, Option<Transcode>) {
+    if !plan.transcodes() {
+        return (None, None);
+    }
+    let law = |c: Codec| match c {
+        Codec::Pcmu => Law::Ulaw,
+        Codec::Pcma => Law::Alaw,
+    };
+    let t = |from: &crate::media::negotiate::LegMedia, to: &crate::media::negotiate::LegMedia| {
+        Transcode {
+            from_pt: from.payload_type,
+            from: law(from.codec),
+            to_pt: to.payload_type,
+        }
+    };
+    (
+        Some(t(&plan.caller, &plan.callee)),
+        Some(t(&plan.callee, &plan.caller)),
+    )
+}
+
 /// Payload-type pairs (from, to) rewritten on one direction's packets.
 pub type PayloadMap = Vec<(u8, u8)>;
 
@@ -168,7 +193,6 @@ pub fn payload_maps(plan: &MediaPlan) -> (PayloadMap, PayloadMap) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::media::negotiate::Codec;
 
     const CLOUD_OFFER: &str = "v=0\r\no=root 1 1 IN IP4 198.51.100.7\r\ns=call\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\n\
 m=audio 20000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n\

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use smol::channel::{Receiver, Sender};
 use smol::{Async, LocalExecutor, Task, Timer};
 
-use super::relay::{LegStats, MediaRelay, Remote, Side, Verdict};
+use super::relay::{LegStats, MediaRelay, Remote, Side, Transcode, Verdict};
 
 /// What signalling asks of the media thread. `session` is the call's id.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,6 +37,12 @@ pub enum MediaCommand {
         session: u64,
         side: Side,
         map: Vec<(u8, u8)>,
+    },
+    /// Audio from `side` translated to the other law, or not.
+    SetTranscode {
+        session: u64,
+        side: Side,
+        transcode: Option<Transcode>,
     },
     SetHold {
         session: u64,
@@ -132,6 +138,15 @@ async fn run(ex: &LocalExecutor<'_>, commands: Receiver<MediaCommand>, events: S
             MediaCommand::SetPayloadMap { session, side, map } => {
                 if let Some((s, _)) = sessions.get(&session) {
                     s.relay.borrow_mut().set_payload_map(side, &map);
+                }
+            }
+            MediaCommand::SetTranscode {
+                session,
+                side,
+                transcode,
+            } => {
+                if let Some((s, _)) = sessions.get(&session) {
+                    s.relay.borrow_mut().set_transcode(side, transcode);
                 }
             }
             MediaCommand::SetHold { session, hold } => {

@@ -10,7 +10,19 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use super::g711::{alaw_to_ulaw, ulaw_to_alaw, Law};
 use super::rtp::{is_rtcp, RtpHeader};
+
+/// PCMU↔PCMA translation of the audio packets from one leg: same length,
+/// done in place on the received buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transcode {
+    /// The audio payload type this leg sends, and the law it is in.
+    pub from_pt: u8,
+    pub from: Law,
+    /// The payload type the other leg expects.
+    pub to_pt: u8,
+}
 
 /// The two legs of a call's media: the caller's and the callee's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,6 +104,7 @@ struct Leg {
     clock_rate: u32,
     /// Payload types rewritten on packets from this leg (a handful).
     pt_map: [Option<(u8, u8)>; 4],
+    transcode: Option<Transcode>,
 }
 
 impl Leg {
@@ -104,6 +117,7 @@ impl Leg {
             last_transit: None,
             clock_rate: 8000,
             pt_map: [None; 4],
+            transcode: None,
         }
     }
 
@@ -202,11 +216,33 @@ impl MediaRelay {
         }
     }
 
-    /// Rewrites a packet from `side` for the other leg (payload type);
-    /// called by the shell on a forwarded RTP packet.
+    /// Audio from `side` is translated to the other G.711 law (None: the
+    /// legs agree and audio passes byte for byte).
+    pub fn set_transcode(&mut self, side: Side, t: Option<Transcode>) {
+        self.legs[side.index()].transcode = t;
+    }
+
+    /// Rewrites a packet from `side` for the other leg (payload type,
+    /// G.711 law); called by the shell on a forwarded RTP packet.
     pub fn rewrite(&self, side: Side, buf: &mut [u8]) {
         let Some(&pt) = buf.get(1) else { return };
         let pt = pt & 0x7f;
+        if let Some(t) = self.legs[side.index()]
+            .transcode
+            .filter(|t| t.from_pt == pt)
+        {
+            if let Ok(h) = RtpHeader::parse(buf) {
+                let table: fn(u8) -> u8 = match t.from {
+                    Law::Ulaw => ulaw_to_alaw,
+                    Law::Alaw => alaw_to_ulaw,
+                };
+                for b in &mut buf[h.payload_start..h.payload_end] {
+                    *b = table(*b);
+                }
+                super::rtp::set_payload_type(buf, t.to_pt);
+            }
+            return;
+        }
         if let Some((_, to)) = self.legs[side.index()]
             .pt_map
             .iter()
@@ -507,6 +543,43 @@ mod tests {
             96,
             "maps are per direction"
         );
+    }
+
+    #[test]
+    fn audio_is_translated_between_laws_in_place() {
+        let t = Instant::now();
+        let mut r = relay(t);
+        r.set_transcode(
+            Side::Caller,
+            Some(Transcode {
+                from_pt: 0,
+                from: Law::Ulaw,
+                to_pt: 8,
+            }),
+        );
+        let mut p = rtp(1, 0);
+        for (i, b) in p[12..].iter_mut().enumerate() {
+            *b = i as u8;
+        }
+        let before = p.clone();
+        r.rewrite(Side::Caller, &mut p);
+        let h = RtpHeader::parse(&p).unwrap();
+        assert_eq!(h.payload_type, 8);
+        for (a, b) in before[12..].iter().zip(&p[12..]) {
+            assert_eq!(*b, ulaw_to_alaw(*a));
+        }
+        assert_eq!(p[..1], before[..1]);
+        assert_eq!(
+            p[2..12],
+            before[2..12],
+            "sequence, timestamp, SSRC untouched"
+        );
+        // Telephone-events are not audio: untouched by the transcoder.
+        let mut ev = rtp(2, 160);
+        crate::media::rtp::set_payload_type(&mut ev, 101);
+        let copy = ev.clone();
+        r.rewrite(Side::Caller, &mut ev);
+        assert_eq!(ev, copy);
     }
 
     #[test]
