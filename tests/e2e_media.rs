@@ -272,3 +272,82 @@ fn audio_is_transcoded_when_the_pbx_takes_only_the_other_law() {
         );
     }
 }
+
+/// RFC 2833 digits from the cloud (payload type 101) reach a PBX that uses
+/// payload type 96 for telephone-events: renumbered, event and duration
+/// untouched.
+#[test]
+fn rfc2833_digits_arrive_renumbered_on_the_other_leg() {
+    let sent = pcap_rtp("/usr/share/sip-tester/dtmf_2833_1.pcap");
+    let gw = GatewayProcess::start(
+        "127.0.83.1",
+        35060,
+        &media_config("sip:q@127.0.83.2:35090", ""),
+    );
+    let rtp = UdpSocket::bind("127.0.83.2:42000").expect("PBX RTP socket");
+    let pbx = SippBackground::start(&[
+        "-sf",
+        &sc("media_pbx_uas_te.xml"),
+        "-i",
+        "127.0.83.2",
+        "-p",
+        "35090",
+        "-m",
+        "1",
+        "-key",
+        "rtp_port",
+        "42000",
+        "-key",
+        "pt",
+        "0",
+    ]);
+    let remote = gw.wan().to_string();
+    let s = sc("media_cloud_uac_dtmf.xml");
+    let caller = std::thread::spawn(move || {
+        sipp(
+            &[
+                "-sf",
+                &s,
+                &remote,
+                "-i",
+                "127.0.83.7",
+                "-mi",
+                "127.0.83.7",
+                "-mp",
+                "40000",
+                "-p",
+                "35100",
+                "-m",
+                "1",
+            ],
+            T,
+        )
+    });
+    let got = collect(&rtp, Duration::from_secs(1), Duration::from_secs(15));
+    caller
+        .join()
+        .expect("caller")
+        .assert_success("the caller sent digit 1 and hung up");
+    pbx.wait(T)
+        .assert_success("the PBX answered and got the BYE");
+    assert_eq!(got.len(), sent.len(), "every event packet relayed once");
+    for (i, ((p, _), orig)) in got.iter().zip(&sent).enumerate() {
+        assert_eq!(
+            p[1] & 0x7f,
+            96,
+            "packet {i}: the PBX's telephone-event number"
+        );
+        assert_eq!(p[1] & 0x80, orig[1] & 0x80, "packet {i}: marker bit kept");
+        assert_eq!(p[12], 1, "packet {i}: digit 1");
+        assert_eq!(
+            &p[12..],
+            &orig[12..],
+            "packet {i}: event, end bit, volume, duration untouched"
+        );
+    }
+    assert_eq!(
+        got.iter().filter(|(p, _)| p[13] & 0x80 != 0).count(),
+        3,
+        "three end packets"
+    );
+}
