@@ -117,6 +117,7 @@ fn main() -> ExitCode {
         }
         println!("  SIP {}: {}", l.name, parts.join(", "));
     }
+    println!("  RTP:    {}", gateway.media_summary());
     println!("  web page: not built yet (it comes with the web page issue)");
 
     smol::block_on(gateway.run());

@@ -107,6 +107,20 @@ impl Gateway {
         })
     }
 
+    /// Where calls' media goes, for the start-up lines.
+    pub fn media_summary(&self) -> String {
+        let m = &self.config.media;
+        match self.config.calls.sdp {
+            crate::config::SdpMode::Anchor => format!(
+                "udp {}-{} on each listener's address (anchored)",
+                m.port_min, m.port_max
+            ),
+            crate::config::SdpMode::Passthrough => {
+                "not anchored ([calls] sdp = \"passthrough\"): the ends exchange RTP directly".into()
+            }
+        }
+    }
+
     /// What the gateway is doing, refreshed as it runs.
     pub fn status(&self) -> StatusBoard {
         self.status.clone()
