@@ -116,7 +116,8 @@ impl Gateway {
                 m.port_min, m.port_max
             ),
             crate::config::SdpMode::Passthrough => {
-                "not anchored ([calls] sdp = \"passthrough\"): the ends exchange RTP directly".into()
+                "not anchored ([calls] sdp = \"passthrough\"): the ends exchange RTP directly"
+                    .into()
             }
         }
     }
