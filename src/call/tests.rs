@@ -29,7 +29,12 @@ fn endpoint(calls: CallsConfig, now: Instant) -> Endpoint {
     cfg.listener_sides = vec![Side::Wan, Side::Lan];
     cfg.calls = B2buaConfig {
         user_agent: "pbxgate-test".into(),
-        calls,
+        // These tests are about signalling; anchoring has its own
+        // (media_bridge tests, tests/e2e_media.rs).
+        calls: CallsConfig {
+            sdp: crate::config::SdpMode::Passthrough,
+            ..calls
+        },
         listeners: vec![
             ListenerInfo {
                 name: "wan".into(),
