@@ -5,6 +5,7 @@ pub mod classify;
 pub mod detector;
 pub mod digit;
 pub mod goertzel;
+pub mod rfc4733;
 pub mod tone;
 
 #[cfg(test)]
