@@ -92,8 +92,15 @@ fn read_raw(path: &Path) -> Vec<i16> {
         .collect()
 }
 
-/// All paragraphs as 8 kHz speech, with half a second of silence between.
-fn speech() -> Vec<i16> {
+/// All paragraphs as 8 kHz speech, with half a second of silence between;
+/// synthesised once per test binary (tests run in parallel and would
+/// otherwise share, and delete, each other's temporary files).
+fn speech() -> &'static [i16] {
+    static SPEECH: std::sync::OnceLock<Vec<i16>> = std::sync::OnceLock::new();
+    SPEECH.get_or_init(synthesise_speech)
+}
+
+fn synthesise_speech() -> Vec<i16> {
     let espeak = require("espeak-ng");
     let sox = require("sox");
     let dir = TempDir(std::env::temp_dir().join(format!("pbxgate-talkoff-{}", std::process::id())));
@@ -155,9 +162,10 @@ fn speech_produces_no_digits() {
     let x = speech();
     let secs = x.len() as f64 / RATE;
     assert!(secs >= 60.0, "only {secs:.1} s of speech");
+    println!("talk-off on {secs:.1} s of speech");
     // As synthesised, 12 dB louder (clipping on peaks) and 20 dB quieter.
     for gain in [1.0, 4.0, 0.1] {
-        let y = scaled(&x, gain);
+        let y = scaled(x, gain);
         let ev = detect(&y);
         assert!(
             ev.is_empty(),
@@ -171,9 +179,13 @@ fn speech_produces_no_digits() {
 #[test]
 fn digits_over_speech_are_still_heard() {
     // The detector must not be so strict that a keypad pressed while the
-    // other side talks (speech 15 dB below the pair) goes unheard.
+    // other side talks goes unheard: speech at an RMS (pauses included)
+    // 15 dB below the pair's power (two tones at −6 dBm0: −3 dBm0).
     let x = speech();
-    let mut y = scaled(&x[..8000 * 12], 0.3);
+    let part = &x[..8000 * 12];
+    let gain = 10f64.powf((-18.0 - rms_dbm0(part)) / 20.0);
+    let mut y = scaled(part, gain);
+    assert!((rms_dbm0(&y) + 18.0).abs() < 0.5);
     let digits = "159#2A";
     for (i, c) in digits.chars().enumerate() {
         let d = Digit::from_symbol(c).expect("digit");
