@@ -18,6 +18,10 @@ command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq
 # Kamailio is the SHA-256 registrar of tests/e2e_registration.rs (sipp 3.6
 # verifies only MD5). The tests run it on loopback themselves.
 command -v kamailio >/dev/null 2>&1 || [ -x /usr/sbin/kamailio ] || need+=(kamailio)
+# Speech for the DTMF talk-off test (tests/dtmf_speech.rs): espeak-ng speaks,
+# sox resamples to 8 kHz.
+command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
+command -v sox >/dev/null 2>&1 || need+=(sox)
 if [ ${#need[@]} -gt 0 ]; then
     echo "tests/run.sh: installing ${need[*]}"
     sudo=""
@@ -26,7 +30,7 @@ if [ ${#need[@]} -gt 0 ]; then
     $sudo apt-get -o DPkg::Lock::Timeout=300 update -qq
     $sudo apt-get -o DPkg::Lock::Timeout=300 install -y -qq "${need[@]}" >/dev/null
 fi
-for tool in sipp tcpdump; do
+for tool in sipp tcpdump espeak-ng sox; do
     command -v "$tool" >/dev/null 2>&1 || { echo "tests/run.sh: $tool is still missing after apt-get" >&2; exit 1; }
 done
 command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || { echo "tests/run.sh: dnsmasq is still missing after apt-get" >&2; exit 1; }

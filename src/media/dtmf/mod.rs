@@ -1,2 +1,16 @@
 //! DTMF: RFC 4733 telephone-events and an in-band (Goertzel) detector
 //! meeting ITU-T Q.24, plus tone generation.
+
+pub mod classify;
+pub mod detector;
+pub mod digit;
+pub mod goertzel;
+pub mod rfc4733;
+pub mod tone;
+
+#[cfg(test)]
+mod detector_tests;
+
+pub use detector::{DtmfDetector, DtmfEvent};
+pub use digit::Digit;
+pub use tone::ToneGenerator;

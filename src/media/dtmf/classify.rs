@@ -1,0 +1,291 @@
+//! The decision on one analysis window: does it hold exactly one valid DTMF
+//! pair, steady, on frequency, within the twist and level limits and
+//! clean enough not to be speech or music? Time (confirmation over several
+//! windows, gaps) is the detector's business, not this file's.
+//!
+//! Method. The window is 104 samples (13 ms); the DFT bin spacing is
+//! therefore 8000/104 = 76.9 Hz. The plain (rectangular) DFT at the eight
+//! nominal frequencies picks the strongest row and column. For those two,
+//! four more bins at ±1 and ±2 spacings give, by `H(k) = ½R(k) − ¼R(k−1) −
+//! ¼R(k+1)`, the Hann-windowed bins at −1, 0, +1. Hann is used for the
+//! measurement because its sidelobes 3.5 bins away (941 Hz vs 1209 Hz, the
+//! closest row/column pair) are 42 dB down, where the rectangular window's
+//! are 21 dB down: at 8 dB twist the stronger tone would otherwise bend the
+//! weaker one's frequency estimate by more than the 1 % margin there is
+//! between the accept and reject tolerances. With Hann the ratio of the two
+//! largest bins gives the frequency offset in closed form,
+//! `δ = (2α − 1)/(α + 1)` with `α = |H(±1)|/|H(0)|`, and the amplitude
+//! follows from the known Hann response at δ.
+
+use super::digit::{Digit, HIGH_HZ, LOW_HZ};
+use super::goertzel::{Bin, Goertzel};
+use super::tone::peak_for_dbm0;
+
+/// Samples per analysis window.
+pub const WINDOW: usize = 104;
+/// Samples between consecutive windows (they overlap by half).
+pub const HOP: usize = WINDOW / 2;
+/// Samples per quarter window, the unit of the steadiness test.
+pub const QUARTER: usize = WINDOW / 4;
+/// Analysis sample rate.
+pub const RATE: f32 = 8000.0;
+/// DFT bin spacing of the window, Hz.
+pub const BIN_HZ: f32 = RATE / WINDOW as f32;
+
+/// Largest accepted frequency error of each tone, as a fraction. Q.24
+/// requires operation at ±1.5 % and non-operation at ±3.5 %; the midpoint
+/// leaves the same 1 % margin for estimation error on both sides.
+pub const FREQ_TOLERANCE: f32 = 0.025;
+
+/// Accepted twist, `level(high) − level(low)` in dB. Q.24 (the issue):
+/// operate from −8 dB to +4 dB. The limits sit 1 dB outside so that the
+/// amplitude estimate's error (largest with both tones 1.5 % off) never
+/// turns an in-limit pair down; pairs at −10 dB and +6 dB are rejected.
+pub const TWIST_MAX_DB: f32 = 5.0;
+pub const TWIST_MIN_DB: f32 = -9.0;
+
+/// Weakest tone accepted, dBm0. Q.24's operate range is −25 dBm0 to
+/// 0 dBm0 per frequency; with −8 dB twist at the bottom of that range the
+/// weaker tone is at −33 dBm0, so the floor is 3 dB below that.
+pub const MIN_TONE_DBM0: f64 = -36.0;
+
+/// Share of the window's power the two tones must carry. Speech and music
+/// spread power over many components; a DTMF pair in 10 dB of white noise
+/// still carries 91 % (the cut itself sits at 6 dB SNR).
+pub const MIN_PURITY: f32 = 0.80;
+
+/// Weakest quarter-window power relative to the strongest. A DTMF pair's
+/// power is constant; 0.5 tolerates the beat between the two tones over
+/// a 26-sample quarter (±15 %) plus noise, and rejects windows where the
+/// tone is missing for more than about half a quarter (≈ 13 samples),
+/// which is what gives the detector its sharp duration and pause limits.
+pub const MIN_STEADINESS: f32 = 0.5;
+
+/// Highest second harmonic of the high tone, relative to that tone, in
+/// power. Q.23 keeps a keypad's unwanted components 20 dB down; voiced
+/// speech has strong harmonics. The low tone's second harmonic (1394,
+/// 1540, 1704, 1882 Hz) falls within a bin of the column frequencies at
+/// this resolution, so it cannot be told apart and is not tested.
+pub const MAX_HARMONIC: f32 = 0.0316; // −15 dB
+
+/// Why a window was not a hit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Hit(Digit),
+    /// Below the level floor.
+    Quiet,
+    /// Too little of the power in the best row and column.
+    NotTonal,
+    /// Power varies across the window (the tone starts, stops or is not
+    /// a steady pair).
+    Unsteady,
+    OffFrequency,
+    Twist,
+    Harmonic,
+}
+
+/// What the detector already knows about a window when it asks for a
+/// verdict: the samples, the rectangular DFT at the eight nominal
+/// frequencies and the power of each quarter.
+pub struct Window<'a> {
+    pub samples: &'a [f32],
+    pub low: [Bin; 4],
+    pub high: [Bin; 4],
+    pub quarter_energy: [f32; 4],
+}
+
+/// Precomputed filters for the fine measurement, built once.
+#[derive(Clone, Debug)]
+pub struct Classifier {
+    // Rectangular bins at k = −2, −1, +1, +2 spacings around each nominal
+    // frequency (k = 0 comes joined from the half windows).
+    low_side: [[Goertzel; 4]; 4],
+    high_side: [[Goertzel; 4]; 4],
+    high_harmonic: [Goertzel; 4],
+    min_amp: f32,
+}
+
+impl Default for Classifier {
+    fn default() -> Self {
+        Classifier::new()
+    }
+}
+
+const SIDE_OFFSETS: [f32; 4] = [-2.0, -1.0, 1.0, 2.0];
+
+/// One tone's measurement: frequency offset in bins and peak amplitude.
+#[derive(Clone, Copy, Debug)]
+struct Tone {
+    delta: f32,
+    amp: f32,
+}
+
+impl Classifier {
+    pub fn new() -> Classifier {
+        let side = |f: f32| SIDE_OFFSETS.map(|k| Goertzel::new(f + k * BIN_HZ, RATE, WINDOW));
+        Classifier {
+            low_side: LOW_HZ.map(side),
+            high_side: HIGH_HZ.map(side),
+            high_harmonic: HIGH_HZ.map(|f| Goertzel::new(2.0 * f, RATE, WINDOW)),
+            min_amp: peak_for_dbm0(MIN_TONE_DBM0) as f32,
+        }
+    }
+
+    pub fn classify(&self, w: &Window<'_>) -> Verdict {
+        let n = WINDOW as f32;
+        let energy: f32 = w.quarter_energy.iter().sum();
+        let power = energy / n;
+        // Two tones at the floor carry min_amp² of power between them.
+        if power < self.min_amp * self.min_amp {
+            return Verdict::Quiet;
+        }
+        let row = strongest(&w.low);
+        let col = strongest(&w.high);
+        // Rectangular estimate of the pair's power (a tone of amplitude A
+        // on a bin gives |R| = A·N/2, power A²/2). Scalloping can cost up
+        // to 4 dB here, so the cut is loose; it only spares the fine
+        // measurement on windows that are plainly not a pair.
+        let rough = 2.0 * (w.low[row].norm_sqr() + w.high[col].norm_sqr()) / (n * n);
+        if rough < 0.25 * power {
+            return Verdict::NotTonal;
+        }
+        let (qmin, qmax) = w
+            .quarter_energy
+            .iter()
+            .fold((f32::MAX, 0.0f32), |(lo, hi), &e| (lo.min(e), hi.max(e)));
+        if qmin < MIN_STEADINESS * qmax {
+            return Verdict::Unsteady;
+        }
+        let low = measure(&self.low_side[row], w.low[row], w.samples);
+        let high = measure(&self.high_side[col], w.high[col], w.samples);
+        let off = |t: Tone, f: f32| (t.delta * BIN_HZ / f).abs() > FREQ_TOLERANCE;
+        if off(low, LOW_HZ[row]) || off(high, HIGH_HZ[col]) {
+            return Verdict::OffFrequency;
+        }
+        if low.amp < self.min_amp || high.amp < self.min_amp {
+            return Verdict::Quiet;
+        }
+        let twist = (high.amp * high.amp) / (low.amp * low.amp);
+        if twist > db_to_power(TWIST_MAX_DB) || twist < db_to_power(TWIST_MIN_DB) {
+            return Verdict::Twist;
+        }
+        let tones = (low.amp * low.amp + high.amp * high.amp) / 2.0;
+        if tones < MIN_PURITY * power {
+            return Verdict::NotTonal;
+        }
+        let h = self.high_harmonic[col].run(w.samples).abs() * 2.0 / n;
+        if h * h > MAX_HARMONIC * high.amp * high.amp {
+            return Verdict::Harmonic;
+        }
+        match Digit::from_keypad_position(row, col) {
+            Some(d) => Verdict::Hit(d),
+            None => Verdict::NotTonal,
+        }
+    }
+}
+
+fn db_to_power(db: f32) -> f32 {
+    10f32.powf(db / 10.0)
+}
+
+fn strongest(bins: &[Bin; 4]) -> usize {
+    let mut best = 0;
+    for (i, b) in bins.iter().enumerate() {
+        if b.norm_sqr() > bins[best].norm_sqr() {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Frequency offset and amplitude of the tone near one nominal frequency.
+fn measure(side: &[Goertzel; 4], centre: Bin, x: &[f32]) -> Tone {
+    let r = [
+        side[0].run(x),
+        side[1].run(x),
+        centre,
+        side[2].run(x),
+        side[3].run(x),
+    ];
+    let hann = |k: usize| (r[k].scale(0.5) + (r[k - 1] + r[k + 1]).scale(-0.25)).abs();
+    let (below, mid, above) = (hann(1), hann(2), hann(3));
+    let (side_mag, sign) = if above >= below {
+        (above, 1.0)
+    } else {
+        (below, -1.0)
+    };
+    if mid <= 0.0 {
+        return Tone {
+            delta: f32::INFINITY,
+            amp: 0.0,
+        };
+    }
+    let alpha = side_mag / mid;
+    let delta = sign * (2.0 * alpha - 1.0) / (alpha + 1.0);
+    // A tone of amplitude A gives |H(0)| = A·N/4·W(δ); measure from the
+    // larger of the two bins, where the response is flatter.
+    let n = WINDOW as f32;
+    let amp = if alpha > 1.0 {
+        4.0 * side_mag / (n * hann_response(1.0 - delta.abs()))
+    } else {
+        4.0 * mid / (n * hann_response(delta))
+    };
+    Tone { delta, amp }
+}
+
+/// Hann window's normalised amplitude response at `x` bins off centre,
+/// sinc(x)/(1 − x²), in its large-N form (the N = 104 form differs by
+/// under 2e-4).
+fn hann_response(x: f32) -> f32 {
+    let x = x.abs();
+    if (x - 1.0).abs() < 1e-4 {
+        return 0.5;
+    }
+    if x < 1e-6 {
+        return 1.0;
+    }
+    let px = std::f32::consts::PI * x;
+    (px.sin() / px / (1.0 - x * x)).abs()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hann_response_shape() {
+        assert!((hann_response(0.0) - 1.0).abs() < 1e-6);
+        assert!((hann_response(1.0) - 0.5).abs() < 1e-6);
+        assert!((hann_response(0.5) - 0.8488).abs() < 1e-3);
+        assert!(hann_response(2.0) < 1e-6);
+    }
+
+    fn analyse(x: &[f32]) -> (Tone, Tone) {
+        let c = Classifier::new();
+        let g = |f: f32| Goertzel::new(f, RATE, WINDOW).run(x);
+        (
+            measure(&c.low_side[0], g(LOW_HZ[0]), x),
+            measure(&c.high_side[3], g(HIGH_HZ[3]), x),
+        )
+    }
+
+    #[test]
+    fn measures_offset_and_amplitude() {
+        for (fl, fh) in [(697.0, 1633.0), (707.5, 1657.5), (686.5, 1608.5)] {
+            let x: Vec<f32> = (0..WINDOW)
+                .map(|n| {
+                    let t = n as f32 / RATE;
+                    5000.0 * (std::f32::consts::TAU * fl * t).sin()
+                        + 2000.0 * (std::f32::consts::TAU * fh * t + 1.0).sin()
+                })
+                .collect();
+            let (lo, hi) = analyse(&x);
+            let lo_hz = 697.0 + lo.delta * BIN_HZ;
+            let hi_hz = 1633.0 + hi.delta * BIN_HZ;
+            assert!((lo_hz - fl).abs() < 2.0, "{lo_hz} vs {fl}");
+            assert!((hi_hz - fh).abs() < 2.0, "{hi_hz} vs {fh}");
+            assert!((lo.amp / 5000.0 - 1.0).abs() < 0.03, "{}", lo.amp);
+            assert!((hi.amp / 2000.0 - 1.0).abs() < 0.03, "{}", hi.amp);
+        }
+    }
+}
