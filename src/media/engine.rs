@@ -210,17 +210,13 @@ async fn relay_loop(s: Rc<Session>, side: Side, rtcp: bool) {
         let verdict = {
             let mut relay = s.relay.borrow_mut();
             if rtcp {
-                relay.handle_rtcp(side, src, now)
+                relay.handle_rtcp(side, src, n, now)
             } else {
-                let v = relay.handle_packet(side, src, &buf[..n], now);
-                if matches!(v, Verdict::Forward { .. }) {
-                    relay.rewrite(side, &mut buf[..n]);
-                }
-                v
+                relay.handle_packet(side, src, &mut buf, n, now)
             }
         };
-        if let Verdict::Forward { to, from_side } = verdict {
-            let _ = s.socket(from_side, rtcp).send_to(&buf[..n], to).await;
+        if let Verdict::Forward { to, from_side, len } = verdict {
+            let _ = s.socket(from_side, rtcp).send_to(&buf[..len], to).await;
         }
     }
 }

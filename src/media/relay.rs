@@ -78,6 +78,9 @@ pub enum DropReason {
     Malformed,
     /// The other leg has no destination yet (no SDP answer).
     NoDestination,
+    /// Taken in by a conversion (a repeated RFC 4733 end packet turned
+    /// into tones, audio replaced by events): nothing to send for it.
+    Absorbed,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,6 +90,8 @@ pub enum Verdict {
     Forward {
         to: SocketAddr,
         from_side: Side,
+        /// Bytes of the (rewritten) buffer to send.
+        len: usize,
     },
     Drop(DropReason),
 }
@@ -188,7 +193,13 @@ impl MediaRelay {
     /// An RTCP packet arrived on `side`'s RTCP socket (RTP port + 1) from
     /// `src`: relayed to the other leg's RTCP port, without touching the
     /// RTP latch.
-    pub fn handle_rtcp(&mut self, side: Side, src: SocketAddr, now: Instant) -> Verdict {
+    pub fn handle_rtcp(
+        &mut self,
+        side: Side,
+        src: SocketAddr,
+        len: usize,
+        now: Instant,
+    ) -> Verdict {
         let leg = &mut self.legs[side.index()];
         if !leg.admits(src) {
             leg.stats.dropped_foreign += 1;
@@ -200,6 +211,7 @@ impl MediaRelay {
             Some(to) => Verdict::Forward {
                 to: SocketAddr::new(to.ip(), to.port().wrapping_add(1)),
                 from_side: side.other(),
+                len,
             },
             None => Verdict::Drop(DropReason::NoDestination),
         }
@@ -222,26 +234,27 @@ impl MediaRelay {
         self.legs[side.index()].transcode = t;
     }
 
-    /// Rewrites a packet from `side` for the other leg (payload type,
-    /// G.711 law); called by the shell on a forwarded RTP packet.
-    pub fn rewrite(&self, side: Side, buf: &mut [u8]) {
-        let Some(&pt) = buf.get(1) else { return };
+    /// Rewrites the `len`-byte packet from `side` in `buf` for the other
+    /// leg (payload type, G.711 law); returns the length to send.
+    fn rewrite(&mut self, side: Side, buf: &mut [u8], len: usize) -> Option<usize> {
+        let packet = &mut buf[..len];
+        let &pt = packet.get(1)?;
         let pt = pt & 0x7f;
         if let Some(t) = self.legs[side.index()]
             .transcode
             .filter(|t| t.from_pt == pt)
         {
-            if let Ok(h) = RtpHeader::parse(buf) {
+            if let Ok(h) = RtpHeader::parse(packet) {
                 let table: fn(u8) -> u8 = match t.from {
                     Law::Ulaw => ulaw_to_alaw,
                     Law::Alaw => alaw_to_ulaw,
                 };
-                for b in &mut buf[h.payload_start..h.payload_end] {
+                for b in &mut packet[h.payload_start..h.payload_end] {
                     *b = table(*b);
                 }
-                super::rtp::set_payload_type(buf, t.to_pt);
+                super::rtp::set_payload_type(packet, t.to_pt);
             }
-            return;
+            return Some(len);
         }
         if let Some((_, to)) = self.legs[side.index()]
             .pt_map
@@ -249,34 +262,41 @@ impl MediaRelay {
             .flatten()
             .find(|(from, _)| *from == pt)
         {
-            super::rtp::set_payload_type(buf, *to);
+            super::rtp::set_payload_type(packet, *to);
         }
+        Some(len)
     }
 
     /// A packet of `len` bytes in `buf` arrived on `side`'s socket from
-    /// `src`.
+    /// `src`. When it is to be forwarded it is rewritten in `buf` for the
+    /// other leg (which may change its length: the whole buffer is
+    /// writable scratch space) and the verdict says how many bytes to send.
     pub fn handle_packet(
         &mut self,
         side: Side,
         src: SocketAddr,
-        buf: &[u8],
+        buf: &mut [u8],
+        len: usize,
         now: Instant,
     ) -> Verdict {
+        let len = len.min(buf.len());
         let arrival = self.arrival_units(side, now);
         let leg = &mut self.legs[side.index()];
         if !leg.admits(src) {
             leg.stats.dropped_foreign += 1;
             return Verdict::Drop(DropReason::Foreign);
         }
-        if is_rtcp(buf) {
+        let packet = &buf[..len];
+        let rtcp = is_rtcp(packet);
+        if rtcp {
             leg.stats.rtcp_in += 1;
         } else {
-            let Ok(h) = RtpHeader::parse(buf) else {
+            let Ok(h) = RtpHeader::parse(packet) else {
                 leg.stats.dropped_malformed += 1;
                 return Verdict::Drop(DropReason::Malformed);
             };
             leg.stats.packets_in += 1;
-            leg.stats.bytes_in += buf.len() as u64;
+            leg.stats.bytes_in += len as u64;
             if let Some(last) = leg.last_seq {
                 let gap = h.sequence.wrapping_sub(last);
                 // Forward jumps below 3000 are loss; anything else is
@@ -302,12 +322,22 @@ impl MediaRelay {
         // port it really comes from (a NAT may have changed it).
         leg.latched = Some(src);
         self.last_packet = now;
-        match self.legs[side.other().index()].destination() {
-            Some(to) => Verdict::Forward {
-                to,
-                from_side: side.other(),
-            },
-            None => Verdict::Drop(DropReason::NoDestination),
+        let Some(to) = self.legs[side.other().index()].destination() else {
+            return Verdict::Drop(DropReason::NoDestination);
+        };
+        // RTCP multiplexed on the RTP port (RFC 5761) passes untouched.
+        let len = if rtcp {
+            len
+        } else {
+            match self.rewrite(side, buf, len) {
+                Some(n) => n,
+                None => return Verdict::Drop(DropReason::Absorbed),
+            }
+        };
+        Verdict::Forward {
+            to,
+            from_side: side.other(),
+            len,
         }
     }
 
@@ -343,6 +373,26 @@ mod tests {
         p
     }
 
+    /// Hands a copy of `p` to the relay as the engine would: in a
+    /// packet-sized scratch buffer.
+    fn handle(r: &mut MediaRelay, side: Side, src: SocketAddr, p: &[u8], now: Instant) -> Verdict {
+        let mut buf = [0u8; 2048];
+        buf[..p.len()].copy_from_slice(p);
+        r.handle_packet(side, src, &mut buf, p.len(), now)
+    }
+
+    /// Runs `p` through the relay from `side` and returns what leaves.
+    fn forward(r: &mut MediaRelay, side: Side, p: &mut Vec<u8>) -> Verdict {
+        let src = r.legs[side.index()].remote.expect("remote").signalled;
+        let mut buf = [0u8; 2048];
+        buf[..p.len()].copy_from_slice(p);
+        let v = r.handle_packet(side, src, &mut buf, p.len(), Instant::now());
+        if let Verdict::Forward { len, .. } = v {
+            *p = buf[..len].to_vec();
+        }
+        v
+    }
+
     fn relay(now: Instant) -> MediaRelay {
         let mut r = MediaRelay::new(now, Duration::from_secs(30));
         r.set_remote(
@@ -368,10 +418,17 @@ mod tests {
         let mut r = relay(t);
         // Caller → callee: the callee has not sent yet, so its SDP address.
         assert_eq!(
-            r.handle_packet(Side::Caller, addr("198.51.100.7:20000"), &rtp(1, 160), t),
+            handle(
+                &mut r,
+                Side::Caller,
+                addr("198.51.100.7:20000"),
+                &rtp(1, 160),
+                t
+            ),
             Verdict::Forward {
                 to: addr("10.0.0.21:30000"),
-                from_side: Side::Callee
+                from_side: Side::Callee,
+                len: 172,
             }
         );
         // Nothing signalled for a leg yet: nowhere to send.
@@ -384,7 +441,13 @@ mod tests {
             },
         );
         assert_eq!(
-            fresh.handle_packet(Side::Caller, addr("198.51.100.7:20000"), &rtp(1, 160), t),
+            handle(
+                &mut fresh,
+                Side::Caller,
+                addr("198.51.100.7:20000"),
+                &rtp(1, 160),
+                t
+            ),
             Verdict::Drop(DropReason::NoDestination)
         );
     }
@@ -394,31 +457,52 @@ mod tests {
         let t = Instant::now();
         let mut r = relay(t);
         // The callee's packets come from another port (NAT): latched.
-        let v = r.handle_packet(Side::Callee, addr("10.0.0.21:41000"), &rtp(1, 0), t);
+        let v = handle(&mut r, Side::Callee, addr("10.0.0.21:41000"), &rtp(1, 0), t);
         assert_eq!(
             v,
             Verdict::Forward {
                 to: addr("198.51.100.7:20000"),
-                from_side: Side::Caller
+                from_side: Side::Caller,
+                len: 172,
             }
         );
-        let v = r.handle_packet(Side::Caller, addr("198.51.100.7:20000"), &rtp(1, 0), t);
+        let v = handle(
+            &mut r,
+            Side::Caller,
+            addr("198.51.100.7:20000"),
+            &rtp(1, 0),
+            t,
+        );
         assert_eq!(
             v,
             Verdict::Forward {
                 to: addr("10.0.0.21:41000"),
-                from_side: Side::Callee
+                from_side: Side::Callee,
+                len: 172,
             }
         );
         // A foreign address is neither relayed nor latched.
-        let v = r.handle_packet(Side::Callee, addr("203.0.113.66:41000"), &rtp(2, 160), t);
+        let v = handle(
+            &mut r,
+            Side::Callee,
+            addr("203.0.113.66:41000"),
+            &rtp(2, 160),
+            t,
+        );
         assert_eq!(v, Verdict::Drop(DropReason::Foreign));
-        let v = r.handle_packet(Side::Caller, addr("198.51.100.7:20000"), &rtp(2, 160), t);
+        let v = handle(
+            &mut r,
+            Side::Caller,
+            addr("198.51.100.7:20000"),
+            &rtp(2, 160),
+            t,
+        );
         assert_eq!(
             v,
             Verdict::Forward {
                 to: addr("10.0.0.21:41000"),
-                from_side: Side::Callee
+                from_side: Side::Callee,
+                len: 172,
             }
         );
         assert_eq!(r.stats(Side::Callee).dropped_foreign, 1);
@@ -430,7 +514,13 @@ mod tests {
                 any_source: true,
             },
         );
-        let v = r.handle_packet(Side::Callee, addr("203.0.113.66:41000"), &rtp(3, 320), t);
+        let v = handle(
+            &mut r,
+            Side::Callee,
+            addr("203.0.113.66:41000"),
+            &rtp(3, 320),
+            t,
+        );
         assert!(matches!(v, Verdict::Forward { .. }));
     }
 
@@ -438,7 +528,7 @@ mod tests {
     fn a_new_sdp_address_drops_the_latch() {
         let t = Instant::now();
         let mut r = relay(t);
-        r.handle_packet(Side::Callee, addr("10.0.0.21:41000"), &rtp(1, 0), t);
+        handle(&mut r, Side::Callee, addr("10.0.0.21:41000"), &rtp(1, 0), t);
         r.set_remote(
             Side::Callee,
             Remote {
@@ -446,16 +536,29 @@ mod tests {
                 any_source: false,
             },
         );
-        let v = r.handle_packet(Side::Caller, addr("198.51.100.7:20000"), &rtp(1, 0), t);
+        let v = handle(
+            &mut r,
+            Side::Caller,
+            addr("198.51.100.7:20000"),
+            &rtp(1, 0),
+            t,
+        );
         assert_eq!(
             v,
             Verdict::Forward {
                 to: addr("10.0.0.22:30002"),
-                from_side: Side::Callee
+                from_side: Side::Callee,
+                len: 172,
             }
         );
         assert_eq!(
-            r.handle_packet(Side::Callee, addr("10.0.0.21:41000"), &rtp(2, 160), t),
+            handle(
+                &mut r,
+                Side::Callee,
+                addr("10.0.0.21:41000"),
+                &rtp(2, 160),
+                t
+            ),
             Verdict::Drop(DropReason::Foreign)
         );
     }
@@ -468,12 +571,19 @@ mod tests {
         // 20 ms packets, sequence 1..=10 without 4 and 7, arriving on time.
         for seq in (1u16..=10).filter(|s| *s != 4 && *s != 7) {
             let at = t + Duration::from_millis(20 * u64::from(seq));
-            r.handle_packet(Side::Caller, src, &rtp(seq, 160 * u32::from(seq)), at);
+            handle(
+                &mut r,
+                Side::Caller,
+                src,
+                &rtp(seq, 160 * u32::from(seq)),
+                at,
+            );
         }
         let s = r.stats(Side::Caller);
         assert_eq!((s.packets_in, s.lost, s.jitter), (8, 2, 0));
         // Late arrivals raise the jitter estimate.
-        r.handle_packet(
+        handle(
+            &mut r,
             Side::Caller,
             src,
             &rtp(11, 160 * 11),
@@ -481,14 +591,15 @@ mod tests {
         );
         assert!(r.stats(Side::Caller).jitter > 0);
         assert_eq!(
-            r.handle_packet(Side::Caller, src, &[0x80, 0, 1], t),
+            handle(&mut r, Side::Caller, src, &[0x80, 0, 1], t),
             Verdict::Drop(DropReason::Malformed)
         );
         assert_eq!(
-            r.handle_packet(Side::Caller, src, &[0x80, 200, 0, 6, 0, 0, 0, 1], t),
+            handle(&mut r, Side::Caller, src, &[0x80, 200, 0, 6, 0, 0, 0, 1], t),
             Verdict::Forward {
                 to: addr("10.0.0.21:30000"),
-                from_side: Side::Callee
+                from_side: Side::Callee,
+                len: 8,
             }
         );
         assert_eq!(r.stats(Side::Caller).rtcp_in, 1);
@@ -498,25 +609,33 @@ mod tests {
     fn rtcp_goes_to_the_port_above_and_leaves_the_rtp_latch_alone() {
         let t = Instant::now();
         let mut r = relay(t);
-        r.handle_packet(Side::Callee, addr("10.0.0.21:41000"), &rtp(1, 0), t);
-        let v = r.handle_rtcp(Side::Callee, addr("10.0.0.21:41001"), t);
+        handle(&mut r, Side::Callee, addr("10.0.0.21:41000"), &rtp(1, 0), t);
+        let v = r.handle_rtcp(Side::Callee, addr("10.0.0.21:41001"), 172, t);
         assert_eq!(
             v,
             Verdict::Forward {
                 to: addr("198.51.100.7:20001"),
-                from_side: Side::Caller
+                from_side: Side::Caller,
+                len: 172,
             }
         );
-        let v = r.handle_packet(Side::Caller, addr("198.51.100.7:20000"), &rtp(1, 0), t);
+        let v = handle(
+            &mut r,
+            Side::Caller,
+            addr("198.51.100.7:20000"),
+            &rtp(1, 0),
+            t,
+        );
         assert_eq!(
             v,
             Verdict::Forward {
                 to: addr("10.0.0.21:41000"),
-                from_side: Side::Callee
+                from_side: Side::Callee,
+                len: 172,
             }
         );
         assert_eq!(
-            r.handle_rtcp(Side::Caller, addr("203.0.113.1:20001"), t),
+            r.handle_rtcp(Side::Caller, addr("203.0.113.1:20001"), 172, t),
             Verdict::Drop(DropReason::Foreign)
         );
     }
@@ -528,16 +647,16 @@ mod tests {
         r.set_payload_map(Side::Caller, &[(101, 96)]);
         let mut p = rtp(1, 0);
         crate::media::rtp::set_payload_type(&mut p, 101);
-        r.rewrite(Side::Caller, &mut p);
+        forward(&mut r, Side::Caller, &mut p);
         assert_eq!(RtpHeader::parse(&p).unwrap().payload_type, 96);
         let mut audio = rtp(2, 160);
-        r.rewrite(Side::Caller, &mut audio);
+        forward(&mut r, Side::Caller, &mut audio);
         assert_eq!(
             RtpHeader::parse(&audio).unwrap().payload_type,
             0,
             "unmapped types pass unchanged"
         );
-        r.rewrite(Side::Callee, &mut p);
+        forward(&mut r, Side::Callee, &mut p);
         assert_eq!(
             RtpHeader::parse(&p).unwrap().payload_type,
             96,
@@ -562,7 +681,7 @@ mod tests {
             *b = i as u8;
         }
         let before = p.clone();
-        r.rewrite(Side::Caller, &mut p);
+        forward(&mut r, Side::Caller, &mut p);
         let h = RtpHeader::parse(&p).unwrap();
         assert_eq!(h.payload_type, 8);
         for (a, b) in before[12..].iter().zip(&p[12..]) {
@@ -578,7 +697,7 @@ mod tests {
         let mut ev = rtp(2, 160);
         crate::media::rtp::set_payload_type(&mut ev, 101);
         let copy = ev.clone();
-        r.rewrite(Side::Caller, &mut ev);
+        forward(&mut r, Side::Caller, &mut ev);
         assert_eq!(ev, copy);
     }
 
@@ -586,7 +705,8 @@ mod tests {
     fn silence_ends_the_call_unless_it_is_on_hold() {
         let t = Instant::now();
         let mut r = relay(t);
-        r.handle_packet(
+        handle(
+            &mut r,
             Side::Caller,
             addr("198.51.100.7:20000"),
             &rtp(1, 0),
