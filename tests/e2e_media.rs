@@ -9,6 +9,10 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use common::{scenario, sipp, GatewayProcess, SippBackground};
+use pbxgate::media::dtmf::rfc4733::TelephoneEvent;
+use pbxgate::media::dtmf::{Digit, DtmfDetector, ToneGenerator};
+use pbxgate::media::g711::Law;
+use pbxgate::media::rtp::RtpHeader;
 
 const T: Duration = Duration::from_secs(60);
 const PCAP: &str = "/usr/share/sip-tester/g711a.pcap";
@@ -349,5 +353,238 @@ fn rfc2833_digits_arrive_renumbered_on_the_other_leg() {
         got.iter().filter(|(p, _)| p[13] & 0x80 != 0).count(),
         3,
         "three end packets"
+    );
+}
+
+/// The digits a G.711 stream carries as tones, with their lengths in
+/// samples, read by the gateway's own Q.24 detector.
+fn tones_in(packets: &[Vec<u8>], law: Law) -> Vec<(char, u64)> {
+    let mut det = DtmfDetector::new();
+    let mut got = Vec::new();
+    let mut on = |e: pbxgate::media::dtmf::DtmfEvent| {
+        if let Some(end) = e.end_sample {
+            got.push((e.digit.symbol(), end - e.start_sample));
+        }
+    };
+    for p in packets {
+        let h = RtpHeader::parse(p).expect("RTP from the gateway");
+        let payload = &p[h.payload_start..h.payload_end];
+        let mut pcm = vec![0i16; payload.len()];
+        law.decode_slice(payload, &mut pcm);
+        det.push(&pcm, &mut on);
+    }
+    det.push(&[0; 1600], &mut on);
+    got
+}
+
+#[test]
+fn rfc2833_digits_become_tones_for_a_target_set_to_inband() {
+    let config = "[sip]\nt1_ms = 100\n[calls]\nsdp = \"anchor\"\n[media]\nport_min = 30000\nport_max = 30999\n\
+         [[route]]\nname = \"q\"\ntargets = [{ uri = \"sip:q@127.0.84.2:35090\", dtmf = \"inband\" }]\n";
+    let gw = GatewayProcess::start("127.0.84.1", 35060, config);
+    let rtp = UdpSocket::bind("127.0.84.2:42000").expect("PBX RTP socket");
+    // This PBX would take events (telephone-event 96), but the target is
+    // set to in-band: the setting, not the SDP, decides.
+    let pbx = SippBackground::start(&[
+        "-sf",
+        &sc("media_pbx_uas_te.xml"),
+        "-i",
+        "127.0.84.2",
+        "-p",
+        "35090",
+        "-m",
+        "1",
+        "-key",
+        "rtp_port",
+        "42000",
+        "-key",
+        "pt",
+        "0",
+    ]);
+    let remote = gw.wan().to_string();
+    let s = sc("media_cloud_uac_dtmf.xml");
+    let caller = std::thread::spawn(move || {
+        sipp(
+            &[
+                "-sf",
+                &s,
+                &remote,
+                "-i",
+                "127.0.84.7",
+                "-mi",
+                "127.0.84.7",
+                "-mp",
+                "40000",
+                "-p",
+                "35100",
+                "-m",
+                "1",
+            ],
+            T,
+        )
+    });
+    let got = collect(&rtp, Duration::from_secs(1), Duration::from_secs(15));
+    caller
+        .join()
+        .expect("caller")
+        .assert_success("the caller sent digit 1 as RFC 2833 and hung up");
+    pbx.wait(T)
+        .assert_success("the PBX answered and got the BYE");
+    let packets: Vec<Vec<u8>> = got.into_iter().map(|(p, _)| p).collect();
+    assert!(!packets.is_empty(), "the PBX received audio");
+    for p in &packets {
+        let h = RtpHeader::parse(p).expect("RTP");
+        assert_eq!(h.payload_type, 0, "tones in the PBX's PCMU, no events");
+    }
+    let seqs: Vec<u16> = packets
+        .iter()
+        .map(|p| RtpHeader::parse(p).expect("RTP").sequence)
+        .collect();
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0].wrapping_add(1)),
+        "one stream without holes: {seqs:?}"
+    );
+    let digits = tones_in(&packets, Law::Ulaw);
+    assert_eq!(digits.len(), 1, "one digit heard: {digits:?}");
+    assert_eq!(digits[0].0, '1', "the digit the cloud sent");
+    assert!(
+        (2000..=2500).contains(&digits[0].1),
+        "about the event's 280 ms: {} samples",
+        digits[0].1
+    );
+}
+
+/// 20 ms PCMU packets of `pcm` from sequence 1000, timestamp 160000.
+fn pcmu_packets(pcm: &[i16]) -> Vec<Vec<u8>> {
+    pcm.chunks(160)
+        .enumerate()
+        .map(|(i, c)| {
+            let mut p = vec![0u8; 12 + c.len()];
+            p[0] = 0x80;
+            p[2..4].copy_from_slice(&(1000 + i as u16).to_be_bytes());
+            p[4..8].copy_from_slice(&(160_000 + 160 * i as u32).to_be_bytes());
+            p[8..12].copy_from_slice(&0x0b0c_0d0eu32.to_be_bytes());
+            Law::Ulaw.encode_slice(c, &mut p[12..]);
+            p
+        })
+        .collect()
+}
+
+#[test]
+fn tones_from_an_inband_pbx_reach_the_cloud_as_rfc2833_events() {
+    let gw = GatewayProcess::start(
+        "127.0.85.1",
+        35060,
+        &media_config("sip:q@127.0.85.2:35090", ""),
+    );
+    let pbx_rtp = UdpSocket::bind("127.0.85.2:42000").expect("PBX RTP socket");
+    let cloud_rtp = UdpSocket::bind("127.0.85.7:40010").expect("cloud RTP socket");
+    let pbx = SippBackground::start(&[
+        "-sf",
+        &sc("media_pbx_uas.xml"),
+        "-i",
+        "127.0.85.2",
+        "-p",
+        "35090",
+        "-m",
+        "1",
+        "-key",
+        "rtp_port",
+        "42000",
+        "-key",
+        "pt",
+        "0",
+    ]);
+    let remote = gw.wan().to_string();
+    let s = sc("media_cloud_uac_listen.xml");
+    let caller = std::thread::spawn(move || {
+        sipp(
+            &[
+                "-sf",
+                &s,
+                &remote,
+                "-i",
+                "127.0.85.7",
+                "-mi",
+                "127.0.85.7",
+                "-mp",
+                "40000",
+                "-p",
+                "35100",
+                "-m",
+                "1",
+                "-key",
+                "rtp_port",
+                "40010",
+            ],
+            T,
+        )
+    });
+    // The PBX (no telephone-event in its SDP) dials 7 then # in-band.
+    let mut pcm = vec![0i16; 8 * 1400];
+    for (digit, from_ms, ms) in [('7', 200u64, 150u64), ('#', 650, 100)] {
+        let d = Digit::from_symbol(digit).expect("digit");
+        let at = (from_ms * 8) as usize;
+        ToneGenerator::digit(d, -10.0, ms * 8).fill(&mut pcm[at..]);
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let to_gw: SocketAddr = "127.0.85.1:30002".parse().expect("addr");
+    for p in pcmu_packets(&pcm) {
+        pbx_rtp.send_to(&p, to_gw).expect("send");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let got = collect(
+        &cloud_rtp,
+        Duration::from_millis(800),
+        Duration::from_secs(10),
+    );
+    caller
+        .join()
+        .expect("caller")
+        .assert_success("the cloud was answered on the expected port and hung up");
+    pbx.wait(T)
+        .assert_success("the PBX answered and got the BYE");
+    let parsed: Vec<(RtpHeader, Vec<u8>)> = got
+        .into_iter()
+        .map(|(p, _)| (RtpHeader::parse(&p).expect("RTP"), p))
+        .collect();
+    let events: Vec<(RtpHeader, TelephoneEvent)> = parsed
+        .iter()
+        .filter(|(h, _)| h.payload_type == 101)
+        .map(|(h, p)| {
+            (
+                *h,
+                TelephoneEvent::decode(&p[h.payload_start..h.payload_end]).expect("event"),
+            )
+        })
+        .collect();
+    // One event per digit: the packets of each share a timestamp.
+    let mut digits: Vec<(u32, u8)> = events.iter().map(|(h, e)| (h.timestamp, e.event)).collect();
+    digits.dedup();
+    assert_eq!(
+        digits.iter().map(|d| d.1).collect::<Vec<_>>(),
+        [7, 11],
+        "7 then # as events 7 and 11"
+    );
+    for (ts, code) in &digits {
+        let of: Vec<&(RtpHeader, TelephoneEvent)> =
+            events.iter().filter(|(h, _)| h.timestamp == *ts).collect();
+        assert!(of[0].0.marker, "event {code} starts with the marker bit");
+        assert_eq!(
+            of.iter().filter(|(_, e)| e.end).count(),
+            3,
+            "event {code}: three ends"
+        );
+    }
+    // Where the tones were: 7 at 200 ms, # at 650 ms (timestamp units).
+    let offset = |ts: u32| i64::from(ts.wrapping_sub(160_000));
+    assert!((1500..=1700).contains(&offset(digits[0].0)), "{digits:?}");
+    assert!((5100..=5300).contains(&offset(digits[1].0)), "{digits:?}");
+    // Audio around the digits still flows, in one numbered stream.
+    assert!(parsed.iter().filter(|(h, _)| h.payload_type == 0).count() >= 30);
+    let seqs: Vec<u16> = parsed.iter().map(|(h, _)| h.sequence).collect();
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0].wrapping_add(1)),
+        "one stream without holes: {seqs:?}"
     );
 }

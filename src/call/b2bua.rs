@@ -10,7 +10,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tracing::{debug, info, warn};
 
-use crate::config::{AccountConfig, CallsConfig, MediaConfig, SdpMode, Side, TransportName};
+use crate::config::{
+    AccountConfig, CallsConfig, DtmfMode, MediaConfig, SdpMode, Side, TransportName,
+};
 use crate::media::engine::{MediaCommand, MediaEvent};
 use crate::media::ports::PortPool;
 use crate::media::relay::{Remote, Side as MediaSide};
@@ -23,7 +25,7 @@ use crate::sip::transport::{response_target, ListenerId, Peer, Transport};
 use super::call::{Call, CallMedia, Transfer};
 use super::dialog::{contact_uri, Dialog};
 use super::leg::{Leg, LegCredentials, LegState, Pending2xx};
-use super::media_bridge::{payload_maps, rewrite_answer, rewrite_offer, transcodes};
+use super::media_bridge::{dtmf_paths, payload_maps, rewrite_answer, rewrite_offer, transcodes};
 use super::record::{CallRecord, Direction, HangupCause, LegMediaStats, MediaSummary};
 
 /// Methods the B2BUA handles in dialogs, for Allow headers.
@@ -409,7 +411,7 @@ impl B2bua {
             let caller_ip = self.advertised(from.listener).ip();
             // Checked now, so an unusable offer is refused before any
             // target is called.
-            if let Err(refusal) = rewrite_offer(&req.body, caller_ip, 0) {
+            if let Err(refusal) = rewrite_offer(&req.body, caller_ip, 0, DtmfMode::Auto) {
                 let r = Response::for_request(&req, 488, Some(&tag))
                     .with_reason(&format!("Not Acceptable Here ({})", refusal.reason));
                 self.respond(tx, id, r, now);
@@ -446,6 +448,8 @@ impl B2bua {
                 opened: false,
                 caller_offer: None,
                 pending_offer: None,
+                caller_dtmf: route.caller_dtmf,
+                callee_dtmf: DtmfMode::Auto,
             })
         } else {
             None
@@ -603,6 +607,7 @@ impl B2bua {
             extra_headers: extra,
             diversion: None,
             referred_by: None,
+            dtmf: target.dtmf,
         };
         self.start_callee(tx, call, spec, now).map(|_| ())
     }
@@ -670,7 +675,8 @@ impl B2bua {
         let mut body = caller.invite.body.clone();
         if let Some(m) = call.media.as_mut() {
             m.callee_local = SocketAddr::new(local.ip(), m.callee_local.port());
-            match rewrite_offer(&body, local.ip(), m.callee_local.port()) {
+            m.callee_dtmf = spec.dtmf;
+            match rewrite_offer(&body, local.ip(), m.callee_local.port(), spec.dtmf) {
                 Ok(offer) => {
                     body = offer.body;
                     if !m.opened {
@@ -1066,6 +1072,11 @@ impl B2bua {
             extra_headers: Vec::new(),
             diversion: Some(diversion),
             referred_by: None,
+            // The redirect stands in for the target: same way of DTMF.
+            dtmf: call
+                .media
+                .as_ref()
+                .map_or(DtmfMode::Auto, |m| m.callee_dtmf),
         };
         if let Err(why) = self.start_callee(tx, call, spec, now) {
             warn!(call = %call.record.id, "cannot follow the redirect: {why}");
@@ -1623,6 +1634,7 @@ impl B2bua {
             extra_headers: Vec::new(),
             diversion: Some(format!("<{from_target}>;reason=deflection;counter=1")),
             referred_by: req.headers.get(&HeaderName::ReferredBy).map(str::to_string),
+            dtmf: DtmfMode::Auto,
         };
         call.transfer = Some(Transfer {
             referrer: leg,
@@ -1845,11 +1857,13 @@ impl B2bua {
             return Ok(None);
         }
         let offered = m.caller_offer.as_ref().ok_or("no offer was made")?;
+        let (caller_dtmf, callee_dtmf) = (m.caller_dtmf, m.callee_dtmf);
         let a = rewrite_answer(
             &resp.body,
             offered,
             m.caller_local.ip(),
             m.caller_local.port(),
+            caller_dtmf,
         )
         .map_err(|r| r.reason)?;
         self.media_out.push_back(MediaCommand::SetRemote {
@@ -1860,7 +1874,12 @@ impl B2bua {
                 any_source: self.cfg.media.any_source,
             },
         });
-        self.push_plan(call.id, &a.plan, MediaSide::Caller, MediaSide::Callee);
+        self.push_plan(
+            call.id,
+            &a.plan,
+            (MediaSide::Caller, caller_dtmf),
+            (MediaSide::Callee, callee_dtmf),
+        );
         let summary = call.record.media.get_or_insert(MediaSummary {
             caller: LegMediaStats::default(),
             callee: LegMediaStats::default(),
@@ -1889,7 +1908,8 @@ impl B2bua {
         } else {
             m.callee_local
         };
-        let offer = rewrite_offer(body, local.ip(), local.port()).map_err(|r| r.reason)?;
+        let offer =
+            rewrite_offer(body, local.ip(), local.port(), m.dtmf_of(to)).map_err(|r| r.reason)?;
         *body = offer.body;
         m.pending_offer = Some((from, offer.offered));
         self.media_out.push_back(MediaCommand::SetRemote {
@@ -1930,7 +1950,9 @@ impl B2bua {
         } else {
             m.callee_local
         };
-        let a = rewrite_answer(body, &offered, local.ip(), local.port()).map_err(|r| r.reason)?;
+        let modes = (m.dtmf_of(offerer), m.dtmf_of(answerer));
+        let a = rewrite_answer(body, &offered, local.ip(), local.port(), modes.0)
+            .map_err(|r| r.reason)?;
         self.media_out.push_back(MediaCommand::SetRemote {
             session: call.id,
             side: media_side(answerer),
@@ -1939,28 +1961,43 @@ impl B2bua {
                 any_source: self.cfg.media.any_source,
             },
         });
-        self.push_plan(call.id, &a.plan, media_side(offerer), media_side(answerer));
+        self.push_plan(
+            call.id,
+            &a.plan,
+            (media_side(offerer), modes.0),
+            (media_side(answerer), modes.1),
+        );
         Ok(Some(a.body))
     }
 
     /// Tells the media thread how packets change between the legs under
-    /// `plan` (its `caller` is the offerer's side).
+    /// `plan` (its `caller` is the offerer's side); each side comes with
+    /// its leg's DTMF mode.
     fn push_plan(
         &mut self,
         session: u64,
         plan: &crate::media::negotiate::MediaPlan,
-        offerer: MediaSide,
-        answerer: MediaSide,
+        (offerer, offerer_dtmf): (MediaSide, DtmfMode),
+        (answerer, answerer_dtmf): (MediaSide, DtmfMode),
     ) {
         let (map_o, map_a) = payload_maps(plan);
         let (tc_o, tc_a) = transcodes(plan);
-        for (side, map, transcode) in [(offerer, map_o, tc_o), (answerer, map_a, tc_a)] {
+        let (dtmf_o, dtmf_a) = dtmf_paths(plan, offerer_dtmf, answerer_dtmf);
+        for (side, map, transcode, path) in [
+            (offerer, map_o, tc_o, dtmf_o),
+            (answerer, map_a, tc_a, dtmf_a),
+        ] {
             self.media_out
                 .push_back(MediaCommand::SetPayloadMap { session, side, map });
             self.media_out.push_back(MediaCommand::SetTranscode {
                 session,
                 side,
                 transcode,
+            });
+            self.media_out.push_back(MediaCommand::SetDtmf {
+                session,
+                side,
+                path,
             });
         }
     }
@@ -2205,6 +2242,8 @@ struct CalleeSpec {
     extra_headers: Vec<(HeaderName, String)>,
     diversion: Option<String>,
     referred_by: Option<String>,
+    /// How the callee carries DTMF (the target's setting).
+    dtmf: DtmfMode,
 }
 
 /// The media side of a call leg: leg 0 is the caller's.

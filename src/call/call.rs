@@ -51,6 +51,20 @@ pub struct CallMedia {
     pub caller_offer: Option<crate::media::sdp::Media>,
     /// An in-dialog offer relayed from `leg`, awaiting its answer.
     pub pending_offer: Option<(usize, crate::media::sdp::Media)>,
+    /// How the caller's leg and the current callee's carry DTMF.
+    pub caller_dtmf: crate::config::DtmfMode,
+    pub callee_dtmf: crate::config::DtmfMode,
+}
+
+impl CallMedia {
+    /// The DTMF mode of leg `leg` (0: the caller).
+    pub fn dtmf_of(&self, leg: usize) -> crate::config::DtmfMode {
+        if leg == 0 {
+            self.caller_dtmf
+        } else {
+            self.callee_dtmf
+        }
+    }
 }
 
 impl Call {

@@ -5,8 +5,10 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use crate::config::DtmfMode;
+use crate::media::dtmf::convert::{AudioFormat, DetectPath, DtmfPath, RenderPath};
 use crate::media::g711::Law;
-use crate::media::negotiate::{callee_offer, settle, Codec, MediaPlan};
+use crate::media::negotiate::{callee_offer, settle, Codec, LegMedia, MediaPlan};
 use crate::media::relay::Transcode;
 use crate::media::sdp::{Direction, Media, SessionDescription};
 
@@ -47,13 +49,15 @@ pub struct RewrittenOffer {
 }
 
 /// Rewrites an offer for the leg whose local media address is
-/// `local_ip:local_port`: our address, the offerer's codecs plus the other
-/// G.711 law and telephone-event; streams other than the first audio one
+/// `local_ip:local_port` and whose DTMF mode is `dtmf`: our address, the
+/// offerer's codecs plus the other G.711 law and (unless the leg is
+/// in-band only) telephone-event; streams other than the first audio one
 /// are refused (port 0), as RFC 3264 §6 allows.
 pub fn rewrite_offer(
     body: &[u8],
     local_ip: IpAddr,
     local_port: u16,
+    dtmf: DtmfMode,
 ) -> Result<RewrittenOffer, SdpRefusal> {
     let mut sd = SessionDescription::parse(body).map_err(|e| refuse(format!("bad SDP: {e}")))?;
     let i = audio(&sd).ok_or_else(|| refuse("no audio stream in the offer"))?;
@@ -62,7 +66,8 @@ pub fn rewrite_offer(
     let offered = sd.media[i].clone();
     let hold = matches!(sd.direction(i), Direction::SendOnly | Direction::Inactive)
         || offerer_remote.ip().is_unspecified();
-    let ours = callee_offer(&offered).map_err(|e| refuse(e.to_string()))?;
+    let ours =
+        callee_offer(&offered, dtmf != DtmfMode::Inband).map_err(|e| refuse(e.to_string()))?;
     let dir = sd.direction(i);
     sd.set_address(local_ip);
     sd.origin.username = "pbxgate".into();
@@ -98,19 +103,25 @@ pub struct RewrittenAnswer {
 }
 
 /// Rewrites the answer to our offer for the offerer, whose original audio
-/// stream is `offered` and whose local media address is `local_ip:port`.
+/// stream is `offered`, whose local media address is `local_ip:port` and
+/// whose DTMF mode is `dtmf` (an in-band offerer is not answered
+/// telephone-event even if it offered it).
 pub fn rewrite_answer(
     body: &[u8],
     offered: &Media,
     local_ip: IpAddr,
     local_port: u16,
+    dtmf: DtmfMode,
 ) -> Result<RewrittenAnswer, SdpRefusal> {
     let mut sd = SessionDescription::parse(body)
         .map_err(|e| refuse(format!("bad SDP in the answer: {e}")))?;
     let i = audio(&sd).ok_or_else(|| refuse("the answer accepts no audio stream"))?;
     let answerer_remote =
         remote_of(&sd, i).ok_or_else(|| refuse("the answer's audio stream has no address"))?;
-    let plan = settle(offered, &sd.media[i]).map_err(|e| refuse(e.to_string()))?;
+    let mut plan = settle(offered, &sd.media[i]).map_err(|e| refuse(e.to_string()))?;
+    if dtmf == DtmfMode::Inband {
+        plan.caller.telephone_event = None;
+    }
     let dir = sd.direction(i);
     sd.set_address(local_ip);
     sd.origin.username = "pbxgate".into();
@@ -156,10 +167,6 @@ pub fn transcodes(plan: &MediaPlan) -> (Option<Transcode>, Option<Transcode>) {
     if !plan.transcodes() {
         return (None, None);
     }
-    let law = |c: Codec| match c {
-        Codec::Pcmu => Law::Ulaw,
-        Codec::Pcma => Law::Alaw,
-    };
     let t = |from: &crate::media::negotiate::LegMedia, to: &crate::media::negotiate::LegMedia| {
         Transcode {
             from_pt: from.payload_type,
@@ -171,6 +178,59 @@ pub fn transcodes(plan: &MediaPlan) -> (Option<Transcode>, Option<Transcode>) {
         Some(t(&plan.caller, &plan.callee)),
         Some(t(&plan.callee, &plan.caller)),
     )
+}
+
+/// The DTMF conversions of each direction under `plan`, given the DTMF
+/// modes of the offerer's leg and the answerer's: (on packets from the
+/// offerer, on packets from the answerer).
+pub fn dtmf_paths(plan: &MediaPlan, offerer: DtmfMode, answerer: DtmfMode) -> (DtmfPath, DtmfPath) {
+    (
+        dtmf_path(&plan.caller, &plan.callee, answerer),
+        dtmf_path(&plan.callee, &plan.caller, offerer),
+    )
+}
+
+/// Digits from the leg `from` to the leg `to`, which is in mode `to_mode`.
+fn dtmf_path(from: &LegMedia, to: &LegMedia, to_mode: DtmfMode) -> DtmfPath {
+    let audio = |l: &LegMedia| AudioFormat {
+        law: law(l.codec),
+        payload_type: l.payload_type,
+    };
+    // What the receiving leg takes: events where it negotiated them, and
+    // tones where it has no events or asked for both.
+    let to_events = match to_mode {
+        DtmfMode::Inband => None,
+        _ => to.telephone_event,
+    };
+    let to_tones = to_events.is_none() || to_mode == DtmfMode::Both;
+    match from.telephone_event {
+        // The source sends events: render them when the receiver needs
+        // tones; events alone are only renumbered (`payload_maps`).
+        Some(events_in) => DtmfPath {
+            render: to_tones.then_some(RenderPath {
+                events_in,
+                tones_out: audio(to),
+                also_events: to_events,
+            }),
+            detect: None,
+        },
+        // The source has tones only: listen when the receiver takes events.
+        None => DtmfPath {
+            render: None,
+            detect: to_events.map(|events_out| DetectPath {
+                audio_in: audio(from),
+                events_out,
+                keep_audio: to_tones,
+            }),
+        },
+    }
+}
+
+fn law(c: Codec) -> Law {
+    match c {
+        Codec::Pcmu => Law::Ulaw,
+        Codec::Pcma => Law::Alaw,
+    }
 }
 
 /// Payload-type pairs (from, to) rewritten on one direction's packets.
@@ -200,7 +260,13 @@ m=video 20002 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n";
 
     #[test]
     fn the_callee_gets_our_address_and_the_codecs_we_can_serve() {
-        let o = rewrite_offer(CLOUD_OFFER.as_bytes(), "10.0.0.1".parse().unwrap(), 30000).unwrap();
+        let o = rewrite_offer(
+            CLOUD_OFFER.as_bytes(),
+            "10.0.0.1".parse().unwrap(),
+            30000,
+            DtmfMode::Auto,
+        )
+        .unwrap();
         let text = String::from_utf8(o.body).unwrap();
         assert!(text.contains("c=IN IP4 10.0.0.1\r\n"), "{text}");
         assert!(text.contains("m=audio 30000 RTP/AVP 0 8 101\r\n"), "{text}");
@@ -220,15 +286,26 @@ m=video 20002 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n";
         assert!(!o.hold);
         let hold = CLOUD_OFFER.replace("a=sendrecv", "a=sendonly");
         assert!(
-            rewrite_offer(hold.as_bytes(), "10.0.0.1".parse().unwrap(), 30000)
-                .unwrap()
-                .hold
+            rewrite_offer(
+                hold.as_bytes(),
+                "10.0.0.1".parse().unwrap(),
+                30000,
+                DtmfMode::Auto
+            )
+            .unwrap()
+            .hold
         );
     }
 
     #[test]
     fn the_caller_gets_an_answer_in_its_own_terms() {
-        let o = rewrite_offer(CLOUD_OFFER.as_bytes(), "10.0.0.1".parse().unwrap(), 30000).unwrap();
+        let o = rewrite_offer(
+            CLOUD_OFFER.as_bytes(),
+            "10.0.0.1".parse().unwrap(),
+            30000,
+            DtmfMode::Auto,
+        )
+        .unwrap();
         // The PBX only takes PCMA and has no telephone-event.
         let pbx = "v=0\r\no=pbx 5 5 IN IP4 10.0.0.21\r\ns=-\r\nc=IN IP4 10.0.0.21\r\nt=0 0\r\nm=audio 40000 RTP/AVP 8\r\na=sendrecv\r\nm=video 0 RTP/AVP 96\r\n";
         let a = rewrite_answer(
@@ -236,6 +313,7 @@ m=video 20002 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n";
             &o.offered,
             "192.0.2.1".parse().unwrap(),
             20100,
+            DtmfMode::Auto,
         )
         .unwrap();
         assert_eq!(
@@ -263,22 +341,111 @@ m=video 20002 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n";
             ("v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 5000 RTP/AVP 18\r\n", "PCMU or PCMA"),
         ];
         for (body, words) in rows {
-            let e = rewrite_offer(body.as_bytes(), ip, 30000).unwrap_err();
+            let e = rewrite_offer(body.as_bytes(), ip, 30000, DtmfMode::Auto).unwrap_err();
             assert!(e.reason.contains(words), "{body}: {}", e.reason);
         }
     }
 
     #[test]
     fn telephone_events_are_renumbered_only_when_both_sides_have_them() {
-        let o = rewrite_offer(CLOUD_OFFER.as_bytes(), "10.0.0.1".parse().unwrap(), 30000).unwrap();
+        let o = rewrite_offer(
+            CLOUD_OFFER.as_bytes(),
+            "10.0.0.1".parse().unwrap(),
+            30000,
+            DtmfMode::Auto,
+        )
+        .unwrap();
         let pbx = "v=0\r\no=pbx 5 5 IN IP4 10.0.0.21\r\ns=-\r\nc=IN IP4 10.0.0.21\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0 96\r\na=rtpmap:96 telephone-event/8000\r\n";
         let a = rewrite_answer(
             pbx.as_bytes(),
             &o.offered,
             "192.0.2.1".parse().unwrap(),
             20100,
+            DtmfMode::Auto,
         )
         .unwrap();
         assert_eq!(payload_maps(&a.plan), (vec![(101, 96)], vec![(96, 101)]));
+    }
+
+    #[test]
+    fn dtmf_crosses_between_legs_that_carry_it_differently() {
+        use crate::media::negotiate::LegMedia;
+        let leg = |codec, te| LegMedia {
+            codec,
+            payload_type: match codec {
+                Codec::Pcmu => 0,
+                Codec::Pcma => 8,
+            },
+            telephone_event: te,
+        };
+        let cloud = leg(Codec::Pcmu, Some(101));
+        let analog = leg(Codec::Pcma, None);
+        let pbx_te = leg(Codec::Pcmu, Some(96));
+        let plan = |caller, callee| MediaPlan { caller, callee };
+        let ulaw = AudioFormat {
+            law: Law::Ulaw,
+            payload_type: 0,
+        };
+        let alaw = AudioFormat {
+            law: Law::Alaw,
+            payload_type: 8,
+        };
+        use DtmfMode::*;
+        // Cloud events ↔ a leg without telephone-event: tones one way,
+        // detection the other.
+        let (from_cloud, from_analog) = dtmf_paths(&plan(cloud, analog), Auto, Auto);
+        assert_eq!(
+            from_cloud.render,
+            Some(RenderPath {
+                events_in: 101,
+                tones_out: alaw,
+                also_events: None
+            })
+        );
+        assert_eq!(from_cloud.detect, None);
+        assert_eq!(
+            from_analog.detect,
+            Some(DetectPath {
+                audio_in: alaw,
+                events_out: 101,
+                keep_audio: false
+            })
+        );
+        // Both sides with events: nothing to convert (renumbering only).
+        let (a, b) = dtmf_paths(&plan(cloud, pbx_te), Auto, Rfc4733);
+        assert!(a.is_empty() && b.is_empty());
+        // A leg set to `both` gets tones and events; its own events are
+        // used as they are.
+        let (a, b) = dtmf_paths(&plan(cloud, pbx_te), Auto, Both);
+        assert_eq!(
+            a.render,
+            Some(RenderPath {
+                events_in: 101,
+                tones_out: ulaw,
+                also_events: Some(96)
+            })
+        );
+        assert!(b.is_empty());
+        // `inband` ignores telephone-event even where it was negotiated.
+        let (a, b) = dtmf_paths(&plan(cloud, pbx_te), Auto, Inband);
+        assert_eq!(a.render.map(|r| r.also_events), Some(None));
+        assert_eq!(b.detect, None, "the cloud leg's events: nothing to detect");
+        // Two legs without events: tones pass as audio.
+        let (a, b) = dtmf_paths(&plan(analog, analog), Auto, Auto);
+        assert!(a.is_empty() && b.is_empty());
+    }
+
+    #[test]
+    fn an_inband_leg_is_neither_offered_nor_answered_telephone_event() {
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let o = rewrite_offer(CLOUD_OFFER.as_bytes(), ip, 30000, DtmfMode::Inband).unwrap();
+        let text = String::from_utf8(o.body).unwrap();
+        assert!(text.contains("m=audio 30000 RTP/AVP 0 8\r\n"), "{text}");
+        assert!(!text.contains("telephone-event"), "{text}");
+        let pbx = "v=0\r\no=pbx 5 5 IN IP4 10.0.0.21\r\ns=-\r\nc=IN IP4 10.0.0.21\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0 96\r\na=rtpmap:96 telephone-event/8000\r\n";
+        let a = rewrite_answer(pbx.as_bytes(), &o.offered, ip, 20100, DtmfMode::Inband).unwrap();
+        let text = String::from_utf8(a.body).unwrap();
+        assert!(text.contains("m=audio 20100 RTP/AVP 0\r\n"), "{text}");
+        assert_eq!(a.plan.caller.telephone_event, None);
     }
 }

@@ -4,6 +4,30 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ConfigError;
 
+/// How a leg carries DTMF digits. The gateway converts between legs that
+/// differ: RFC 4733 events become tones for a leg that takes tones, and
+/// tones detected in a leg's audio become events for a leg that takes
+/// events.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DtmfMode {
+    /// RFC 4733 events when the leg's SDP has telephone-event, else tones.
+    #[default]
+    Auto,
+    /// RFC 4733 events (tones when the leg refuses telephone-event).
+    Rfc4733,
+    /// Tones in the audio only: telephone-event is not offered to the leg.
+    Inband,
+    /// Events and tones: the leg gets both.
+    Both,
+}
+
+impl DtmfMode {
+    pub fn is_default(&self) -> bool {
+        *self == DtmfMode::Auto
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MediaConfig {

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::media::DtmfMode;
 use super::schema::{Side, TransportName};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -24,6 +25,9 @@ pub struct RouteConfig {
     /// Applied in order to build the outgoing INVITE's custom headers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub headers: Vec<HeaderActionConfig>,
+    /// How the arriving leg (the caller) carries DTMF.
+    #[serde(default, skip_serializing_if = "DtmfMode::is_default")]
+    pub caller_dtmf: DtmfMode,
 }
 
 fn default_from() -> Side {
@@ -75,6 +79,10 @@ pub struct TargetConfig {
     /// Extra header lines for this target only, "Name: value".
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub headers: Vec<String>,
+    /// How this target carries DTMF (e.g. "inband" for an analog gateway
+    /// that only hears tones).
+    #[serde(default, skip_serializing_if = "DtmfMode::is_default")]
+    pub dtmf: DtmfMode,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

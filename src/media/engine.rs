@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use smol::channel::{Receiver, Sender};
 use smol::{Async, LocalExecutor, Task, Timer};
 
-use super::relay::{LegStats, MediaRelay, Remote, Side, Transcode, Verdict};
+use super::dtmf::convert::DtmfPath;
+use super::relay::{LegStats, MediaRelay, Remote, Side, Transcode, Verdict, ADDED_PACKET_MAX};
 
 /// What signalling asks of the media thread. `session` is the call's id.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,6 +44,12 @@ pub enum MediaCommand {
         session: u64,
         side: Side,
         transcode: Option<Transcode>,
+    },
+    /// DTMF conversion on packets from `side`.
+    SetDtmf {
+        session: u64,
+        side: Side,
+        path: DtmfPath,
     },
     SetHold {
         session: u64,
@@ -149,6 +156,15 @@ async fn run(ex: &LocalExecutor<'_>, commands: Receiver<MediaCommand>, events: S
                     s.relay.borrow_mut().set_transcode(side, transcode);
                 }
             }
+            MediaCommand::SetDtmf {
+                session,
+                side,
+                path,
+            } => {
+                if let Some((s, _)) = sessions.get(&session) {
+                    s.relay.borrow_mut().set_dtmf(side, path);
+                }
+            }
             MediaCommand::SetHold { session, hold } => {
                 if let Some((s, _)) = sessions.get(&session) {
                     s.relay.borrow_mut().set_hold(hold, Instant::now());
@@ -200,6 +216,7 @@ const PACKET_BUFFER: usize = 2048;
 
 async fn relay_loop(s: Rc<Session>, side: Side, rtcp: bool) {
     let mut buf = [0u8; PACKET_BUFFER];
+    let mut added = [0u8; ADDED_PACKET_MAX];
     loop {
         let Ok((n, src)) = s.socket(side, rtcp).recv_from(&mut buf).await else {
             // ICMP errors surface here on some systems: keep reading.
@@ -207,16 +224,21 @@ async fn relay_loop(s: Rc<Session>, side: Side, rtcp: bool) {
             continue;
         };
         let now = Instant::now();
-        let verdict = {
+        let (verdict, added_len) = {
             let mut relay = s.relay.borrow_mut();
             if rtcp {
-                relay.handle_rtcp(side, src, n, now)
+                (relay.handle_rtcp(side, src, n, now), 0)
             } else {
-                relay.handle_packet(side, src, &mut buf, n, now)
+                let v = relay.handle_packet(side, src, &mut buf, n, now);
+                (v, relay.take_added(side, &mut added))
             }
         };
         if let Verdict::Forward { to, from_side, len } = verdict {
-            let _ = s.socket(from_side, rtcp).send_to(&buf[..len], to).await;
+            let out = s.socket(from_side, rtcp);
+            let _ = out.send_to(&buf[..len], to).await;
+            if added_len > 0 {
+                let _ = out.send_to(&added[..added_len], to).await;
+            }
         }
     }
 }

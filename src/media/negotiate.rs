@@ -103,9 +103,9 @@ fn telephone_event_in(m: &Media) -> Option<u8> {
 
 /// The audio formats to offer the callee, from the caller's offer: the
 /// caller's G.711 laws in its order, then the other law (which the gateway
-/// transcodes to), then telephone-event (the caller's number, or 101: the
-/// gateway converts in-band tones).
-pub fn callee_offer(caller: &Media) -> Result<CalleeOffer, NegotiationError> {
+/// transcodes to), then, `with_events`, telephone-event (the caller's
+/// number, or 101: the gateway converts between events and tones).
+pub fn callee_offer(caller: &Media, with_events: bool) -> Result<CalleeOffer, NegotiationError> {
     let mut laws = g711_in(caller);
     if laws.is_empty() {
         return Err(NegotiationError::NoCommonCodec);
@@ -117,7 +117,9 @@ pub fn callee_offer(caller: &Media) -> Result<CalleeOffer, NegotiationError> {
     }
     let te = telephone_event_in(caller).unwrap_or(DEFAULT_TELEPHONE_EVENT_PT);
     let mut formats: Vec<String> = laws.iter().map(|c| c.payload_type().to_string()).collect();
-    formats.push(te.to_string());
+    if with_events {
+        formats.push(te.to_string());
+    }
     let attr = |name: &str, value: String| Attribute {
         name: name.into(),
         value: Some(value),
@@ -126,8 +128,10 @@ pub fn callee_offer(caller: &Media) -> Result<CalleeOffer, NegotiationError> {
         .iter()
         .map(|c| attr("rtpmap", format!("{} {}/8000", c.payload_type(), c.name())))
         .collect();
-    attributes.push(attr("rtpmap", format!("{te} telephone-event/8000")));
-    attributes.push(attr("fmtp", format!("{te} 0-15")));
+    if with_events {
+        attributes.push(attr("rtpmap", format!("{te} telephone-event/8000")));
+        attributes.push(attr("fmtp", format!("{te} 0-15")));
+    }
     Ok(CalleeOffer {
         formats,
         attributes,
@@ -232,13 +236,13 @@ mod tests {
             ),
         ];
         for (what, formats, attrs, expected) in rows {
-            let got = callee_offer(&media(formats, attrs)).map(|o| o.formats);
+            let got = callee_offer(&media(formats, attrs), true).map(|o| o.formats);
             let expected = expected
                 .clone()
                 .map(|v| v.into_iter().map(String::from).collect::<Vec<_>>());
             assert_eq!(got, expected, "{what}");
         }
-        let offer = callee_offer(&media("8", "")).unwrap();
+        let offer = callee_offer(&media("8", ""), true).unwrap();
         let values: Vec<(&str, &str)> = offer
             .attributes
             .iter()

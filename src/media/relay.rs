@@ -10,6 +10,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use super::dtmf::convert::{Converted, DtmfConverter, DtmfPath};
 use super::g711::{alaw_to_ulaw, ulaw_to_alaw, Law};
 use super::rtp::{is_rtcp, RtpHeader};
 
@@ -23,6 +24,9 @@ pub struct Transcode {
     /// The payload type the other leg expects.
     pub to_pt: u8,
 }
+
+/// Most bytes `MediaRelay::take_added` hands out.
+pub const ADDED_PACKET_MAX: usize = super::dtmf::convert::EVENT_PACKET;
 
 /// The two legs of a call's media: the caller's and the callee's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,6 +114,9 @@ struct Leg {
     /// Payload types rewritten on packets from this leg (a handful).
     pt_map: [Option<(u8, u8)>; 4],
     transcode: Option<Transcode>,
+    /// DTMF converted on its way from this leg, when the legs carry it
+    /// differently.
+    dtmf: Option<DtmfConverter>,
 }
 
 impl Leg {
@@ -123,6 +130,7 @@ impl Leg {
             clock_rate: 8000,
             pt_map: [None; 4],
             transcode: None,
+            dtmf: None,
         }
     }
 
@@ -234,35 +242,67 @@ impl MediaRelay {
         self.legs[side.index()].transcode = t;
     }
 
-    /// Rewrites the `len`-byte packet from `side` in `buf` for the other
-    /// leg (payload type, G.711 law); returns the length to send.
+    /// How DTMF is converted on packets from `side` (an empty path: not
+    /// at all). The state of a conversion under way is dropped.
+    pub fn set_dtmf(&mut self, side: Side, path: DtmfPath) {
+        self.legs[side.index()].dtmf = (!path.is_empty()).then(|| DtmfConverter::new(path));
+    }
+
+    /// Digits converted on packets from `side`: (rendered as tones,
+    /// detected and sent as events).
+    pub fn dtmf_counts(&self, side: Side) -> (u32, u32) {
+        self.legs[side.index()]
+            .dtmf
+            .as_ref()
+            .map_or((0, 0), |c| (c.digits_rendered(), c.digits_detected()))
+    }
+
+    /// The packet a conversion adds right after the one just forwarded from
+    /// `side` (same destination), copied into `out` (at least
+    /// `ADDED_PACKET_MAX` bytes); its length, 0 when there is none.
+    pub fn take_added(&mut self, side: Side, out: &mut [u8]) -> usize {
+        self.legs[side.index()]
+            .dtmf
+            .as_mut()
+            .map_or(0, |c| c.take_added(out))
+    }
+
+    /// Rewrites the `len`-byte RTP packet from `side` in `buf` for the
+    /// other leg (DTMF conversion, payload type, G.711 law); returns the
+    /// length to send, None when nothing is.
     fn rewrite(&mut self, side: Side, buf: &mut [u8], len: usize) -> Option<usize> {
-        let packet = &mut buf[..len];
-        let &pt = packet.get(1)?;
-        let pt = pt & 0x7f;
-        if let Some(t) = self.legs[side.index()]
-            .transcode
-            .filter(|t| t.from_pt == pt)
-        {
-            if let Ok(h) = RtpHeader::parse(packet) {
-                let table: fn(u8) -> u8 = match t.from {
-                    Law::Ulaw => ulaw_to_alaw,
-                    Law::Alaw => alaw_to_ulaw,
-                };
-                for b in &mut packet[h.payload_start..h.payload_end] {
-                    *b = table(*b);
+        let h = RtpHeader::parse(&buf[..len]).ok()?;
+        let leg = &mut self.legs[side.index()];
+        if let Some(conv) = leg.dtmf.as_mut() {
+            match conv.convert(&h, buf) {
+                Converted::Absorb => return None,
+                Converted::Forward(n) => {
+                    conv.finish(h.sequence, &mut buf[..n]);
+                    return Some(n);
                 }
-                super::rtp::set_payload_type(packet, t.to_pt);
+                Converted::Pass => {}
             }
-            return Some(len);
         }
-        if let Some((_, to)) = self.legs[side.index()]
+        let packet = &mut buf[..len];
+        if let Some(t) = leg.transcode.filter(|t| t.from_pt == h.payload_type) {
+            let table: fn(u8) -> u8 = match t.from {
+                Law::Ulaw => ulaw_to_alaw,
+                Law::Alaw => alaw_to_ulaw,
+            };
+            for b in &mut packet[h.payload_start..h.payload_end] {
+                *b = table(*b);
+            }
+            super::rtp::set_payload_type(packet, t.to_pt);
+        } else if let Some((_, to)) = leg
             .pt_map
             .iter()
             .flatten()
-            .find(|(from, _)| *from == pt)
+            .find(|(from, _)| *from == h.payload_type)
         {
             super::rtp::set_payload_type(packet, *to);
+        }
+        if let Some(conv) = leg.dtmf.as_mut() {
+            conv.finish(h.sequence, packet);
         }
         Some(len)
     }

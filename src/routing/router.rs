@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use crate::config::{AccountConfig, ConfigError, RouteConfig, Side};
+use crate::config::{AccountConfig, ConfigError, DtmfMode, RouteConfig, Side};
 use crate::sip::message::{HeaderName, Headers, Request};
 
 use super::header_plan::HeaderPlan;
@@ -20,6 +20,8 @@ pub struct Route {
     /// In failover order; never empty.
     pub targets: Vec<Target>,
     pub headers: HeaderPlan,
+    /// How the caller's leg carries DTMF.
+    pub caller_dtmf: DtmfMode,
 }
 
 impl Route {
@@ -123,6 +125,7 @@ impl Router {
                     from: r.from,
                     targets,
                     headers,
+                    caller_dtmf: r.caller_dtmf,
                 }),
             });
         }

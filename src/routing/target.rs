@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::config::{AccountConfig, ConfigError, TargetConfig, TransportName};
+use crate::config::{AccountConfig, ConfigError, DtmfMode, TargetConfig, TransportName};
 use crate::sip::message::{HeaderName, SipUri, Uri};
 
 use super::header_text::header_line;
@@ -35,6 +35,7 @@ pub struct Target {
     pub account: Option<String>,
     /// Added for this target only, after the route's header plan.
     pub extra_headers: Vec<(HeaderName, String)>,
+    pub dtmf: DtmfMode,
 }
 
 impl Target {
@@ -91,6 +92,7 @@ impl Target {
             credentials,
             account: cfg.account.clone(),
             extra_headers,
+            dtmf: cfg.dtmf,
         })
     }
 }

@@ -2,12 +2,15 @@
 //! meeting ITU-T Q.24, plus tone generation.
 
 pub mod classify;
+pub mod convert;
 pub mod detector;
 pub mod digit;
 pub mod goertzel;
 pub mod rfc4733;
 pub mod tone;
 
+#[cfg(test)]
+mod convert_tests;
 #[cfg(test)]
 mod detector_tests;
 

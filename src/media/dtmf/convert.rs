@@ -1,0 +1,393 @@
+//! DTMF crossing between legs that carry it differently, sans-IO and in
+//! place on RTP packets: RFC 4733 events from one leg rendered as tones in
+//! the other leg's audio, and tones found in one leg's audio sent to the
+//! other as RFC 4733 events.
+//!
+//! One `DtmfConverter` per direction (packets from one leg to the other).
+//! It keeps the stream one stream: the source's SSRC, its timestamps for
+//! audio, the event timestamp for events (RFC 4733 §2.5.1.2), and sequence
+//! numbers without holes where it absorbs or adds packets.
+//!
+//! Rendering (events → tones). Each event packet becomes an audio packet
+//! holding the samples its duration adds to what was already rendered, at
+//! `timestamp = event timestamp + samples rendered`, so the tone is as long
+//! as the event and sits where the event said. Repeated end packets and
+//! updates that add nothing are absorbed; the source's own audio during the
+//! event is absorbed too (it would overlap the tone). An event whose end
+//! never arrives stops when audio more than [`STALE_EVENT`] samples past it
+//! shows up.
+//!
+//! Detection (tones → events). The source's audio is decoded and fed to
+//! the Q.24 detector; a confirmed digit starts an `EventSender` at the
+//! timestamp where the tone began, and each later audio packet of the
+//! source carries that sender's due packet instead of (or, for a `both`
+//! leg, besides) its audio. The first ~40 ms of a tone, before it is
+//! confirmed, cannot be taken back and go through as audio. End packets
+//! ride on the audio that follows the tone, one per packet, so a source
+//! that stops sending at the end of a digit delays them.
+
+use super::detector::{DtmfDetector, DtmfEvent};
+use super::digit::Digit;
+use super::rfc4733::{EventSender, TelephoneEvent};
+use super::tone::ToneGenerator;
+use crate::media::g711::Law;
+use crate::media::rtp::{set_sequence, write_header, RtpHeader};
+
+/// Samples of audio past the rendered part of an event after which an
+/// event without an end is taken as over (200 ms).
+pub const STALE_EVENT: u32 = 1600;
+/// Most samples rendered from one event packet (an update every 125 ms at
+/// most; longer gaps are lost time, not a longer packet).
+pub const MAX_RENDER: usize = 1000;
+/// Volume (−dBm0) of events made from detected tones.
+pub const DETECTED_VOLUME: u8 = 10;
+/// Length of a generated event packet (fixed header and one block), also
+/// the most a converter adds next to a packet.
+pub const EVENT_PACKET: usize = 16;
+
+/// The receiving leg's G.711 audio: its law and payload type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AudioFormat {
+    pub law: Law,
+    pub payload_type: u8,
+}
+
+/// How digits cross in one direction; built by signalling from the
+/// negotiated media and each leg's DTMF mode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DtmfPath {
+    /// Render the source's events (this payload type) as tones.
+    pub render: Option<RenderPath>,
+    /// Detect tones in the source's audio and send them as events.
+    pub detect: Option<DetectPath>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RenderPath {
+    /// The source's telephone-event payload type.
+    pub events_in: u8,
+    /// The receiver's audio, which the tones are written in.
+    pub tones_out: AudioFormat,
+    /// The receiver also takes the events (`both`): they go on,
+    /// renumbered to this payload type, next to the tones.
+    pub also_events: Option<u8>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DetectPath {
+    /// The source's audio, which is listened to.
+    pub audio_in: AudioFormat,
+    /// The receiver's telephone-event payload type.
+    pub events_out: u8,
+    /// The receiver also keeps the tones in its audio (`both`); otherwise
+    /// audio is replaced by events while a digit lasts.
+    pub keep_audio: bool,
+}
+
+impl DtmfPath {
+    pub fn is_empty(&self) -> bool {
+        self.render.is_none() && self.detect.is_none()
+    }
+}
+
+/// What became of a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Converted {
+    /// Not DTMF business: the relay rewrites it as usual.
+    Pass,
+    /// Rewritten into this many bytes of the buffer; send as is.
+    Forward(usize),
+    /// Nothing to send for it.
+    Absorb,
+}
+
+#[derive(Clone, Debug)]
+struct Rendering {
+    timestamp: u32,
+    event: u8,
+    tone: ToneGenerator,
+    rendered: u32,
+    ended: bool,
+}
+
+#[derive(Clone, Debug)]
+struct Detecting {
+    path: DetectPath,
+    detector: DtmfDetector,
+    sender: Option<EventSender>,
+}
+
+/// The converter of one direction.
+#[derive(Clone, Debug)]
+pub struct DtmfConverter {
+    render: Option<RenderPath>,
+    rendering: Option<Rendering>,
+    detecting: Option<Box<Detecting>>,
+    /// Added to every sequence number leaving, so absorbed and added
+    /// packets leave no holes or doubles.
+    seq_delta: u16,
+    last_seq: Option<u16>,
+    extra: [u8; EVENT_PACKET],
+    extra_len: usize,
+    /// Digits seen, either way (for the call record and logs).
+    digits_rendered: u32,
+    digits_detected: u32,
+}
+
+impl DtmfConverter {
+    pub fn new(path: DtmfPath) -> DtmfConverter {
+        DtmfConverter {
+            render: path.render,
+            rendering: None,
+            detecting: path.detect.map(|p| {
+                Box::new(Detecting {
+                    path: p,
+                    detector: DtmfDetector::new(),
+                    sender: None,
+                })
+            }),
+            seq_delta: 0,
+            last_seq: None,
+            extra: [0; EVENT_PACKET],
+            extra_len: 0,
+            digits_rendered: 0,
+            digits_detected: 0,
+        }
+    }
+
+    pub fn digits_rendered(&self) -> u32 {
+        self.digits_rendered
+    }
+
+    pub fn digits_detected(&self) -> u32 {
+        self.digits_detected
+    }
+
+    /// Converts the RTP packet `buf[..len]` (already parsed as `h`) in
+    /// place. Call `finish` on whatever is then sent.
+    pub fn convert(&mut self, h: &RtpHeader, buf: &mut [u8]) -> Converted {
+        self.extra_len = 0;
+        if let Some(r) = self.render {
+            if h.payload_type == r.events_in {
+                return self.render_event(r, h, buf);
+            }
+            if let Some(cur) = &self.rendering {
+                if !cur.ended {
+                    let past = h
+                        .timestamp
+                        .wrapping_sub(cur.timestamp.wrapping_add(cur.rendered));
+                    if (past as i32) > STALE_EVENT as i32 {
+                        self.rendering = None;
+                    } else {
+                        return self.absorb(h.sequence);
+                    }
+                }
+            }
+        }
+        match self.detecting.as_mut() {
+            Some(d) if h.payload_type == d.path.audio_in.payload_type => {
+                let keep = d.path.keep_audio;
+                match self.detect(h, buf) {
+                    Some(n) if keep => {
+                        self.extra_len = n;
+                        Converted::Pass
+                    }
+                    Some(n) => Converted::Forward(n),
+                    None if !keep && self.digit_sounding() => self.absorb(h.sequence),
+                    None => Converted::Pass,
+                }
+            }
+            _ => Converted::Pass,
+        }
+    }
+
+    /// Renumbers the packet about to be sent (`buf`, sequence `seq` as
+    /// received) and the packet added after it, if any (`take_added`).
+    pub fn finish(&mut self, seq: u16, buf: &mut [u8]) {
+        if self.newer(seq) {
+            self.last_seq = Some(seq);
+        }
+        let out = seq.wrapping_add(self.seq_delta);
+        if self.seq_delta != 0 {
+            set_sequence(buf, out);
+        }
+        if self.extra_len > 0 {
+            self.seq_delta = self.seq_delta.wrapping_add(1);
+            set_sequence(&mut self.extra[..self.extra_len], out.wrapping_add(1));
+        }
+    }
+
+    /// The packet to send right after the one just finished (an event next
+    /// to audio for a `both` leg), copied into `out`; its length, 0 if none.
+    pub fn take_added(&mut self, out: &mut [u8]) -> usize {
+        let n = std::mem::take(&mut self.extra_len);
+        match out.get_mut(..n) {
+            Some(dst) => {
+                dst.copy_from_slice(&self.extra[..n]);
+                n
+            }
+            None => 0,
+        }
+    }
+
+    fn newer(&self, seq: u16) -> bool {
+        self.last_seq
+            .is_none_or(|last| seq != last && seq.wrapping_sub(last) < 0x8000)
+    }
+
+    /// A packet is dropped: later ones move down by one, unless it was a
+    /// copy of one already counted (RFC 4733 end packets repeat their
+    /// sequence number).
+    fn absorb(&mut self, seq: u16) -> Converted {
+        if self.newer(seq) {
+            self.last_seq = Some(seq);
+            self.seq_delta = self.seq_delta.wrapping_sub(1);
+        }
+        Converted::Absorb
+    }
+
+    fn digit_sounding(&self) -> bool {
+        self.detecting
+            .as_ref()
+            .is_some_and(|d| d.sender.as_ref().is_some_and(|s| !s.is_done()))
+    }
+
+    fn render_event(&mut self, r: RenderPath, h: &RtpHeader, buf: &mut [u8]) -> Converted {
+        let Ok(ev) = TelephoneEvent::decode(
+            buf.get(h.payload_start..h.payload_end.min(h.payload_start + 4))
+                .unwrap_or(&[]),
+        ) else {
+            return self.absorb(h.sequence);
+        };
+        let Some(digit) = Digit::from_event_code(ev.event) else {
+            // Not a DTMF event (flash, tones): nothing to render.
+            return self.absorb(h.sequence);
+        };
+        let same = self
+            .rendering
+            .as_ref()
+            .is_some_and(|c| c.timestamp == h.timestamp && c.event == ev.event);
+        if !same {
+            self.rendering = Some(Rendering {
+                timestamp: h.timestamp,
+                event: ev.event,
+                // Volume is the pair's power; each tone gets half of it.
+                tone: ToneGenerator::digit(digit, -f64::from(ev.volume.min(40)) - 3.0, u64::MAX),
+                rendered: 0,
+                ended: false,
+            });
+            self.digits_rendered += 1;
+        }
+        if let Some(also) = r.also_events {
+            // The event goes on too, as a clean single-block packet.
+            write_header(
+                &mut self.extra,
+                h.marker,
+                also,
+                h.sequence,
+                h.timestamp,
+                h.ssrc,
+            );
+            if let Ok(block) = ev.encode() {
+                self.extra[12..16].copy_from_slice(&block);
+            }
+        }
+        let Some(cur) = self.rendering.as_mut() else {
+            return Converted::Pass;
+        };
+        if cur.ended {
+            return self.event_without_tone(r, h, buf);
+        }
+        let want = u32::from(ev.duration).saturating_sub(cur.rendered) as usize;
+        let n = want.min(MAX_RENDER).min(buf.len().saturating_sub(12));
+        cur.ended = ev.end;
+        if n == 0 {
+            return self.event_without_tone(r, h, buf);
+        }
+        let mut pcm = [0i16; MAX_RENDER];
+        cur.tone.fill(&mut pcm[..n]);
+        let ts = cur.timestamp.wrapping_add(cur.rendered);
+        let marker = cur.rendered == 0;
+        cur.rendered += n as u32;
+        let fmt = r.tones_out;
+        write_header(buf, marker, fmt.payload_type, h.sequence, ts, h.ssrc);
+        fmt.law.encode_slice(&pcm[..n], &mut buf[12..12 + n]);
+        if r.also_events.is_some() {
+            self.extra_len = EVENT_PACKET;
+        }
+        Converted::Forward(12 + n)
+    }
+
+    /// An event packet that adds no tone: a `both` receiver still gets it
+    /// as an event, anyone else nothing.
+    fn event_without_tone(&mut self, r: RenderPath, h: &RtpHeader, buf: &mut [u8]) -> Converted {
+        match (r.also_events, buf.get_mut(..EVENT_PACKET)) {
+            (Some(_), Some(out)) => {
+                out.copy_from_slice(&self.extra);
+                Converted::Forward(EVENT_PACKET)
+            }
+            _ => self.absorb(h.sequence),
+        }
+    }
+
+    /// Feeds the audio to the detector; returns the length of an event
+    /// packet due now, written into `self.extra` when audio is kept and
+    /// into `buf` otherwise.
+    fn detect(&mut self, h: &RtpHeader, buf: &mut [u8]) -> Option<usize> {
+        let d = self.detecting.as_mut()?;
+        let payload = buf.get(h.payload_start..h.payload_end)?;
+        let mut pcm = [0i16; MAX_RENDER];
+        let n = payload.len().min(MAX_RENDER);
+        d.path
+            .audio_in
+            .law
+            .decode_slice(&payload[..n], &mut pcm[..n]);
+        // Sample index → RTP timestamp, anchored on this packet so lost
+        // packets do not shift later events.
+        let base = h.timestamp.wrapping_sub(d.detector.samples_seen() as u32);
+        let mut started: Option<(Digit, u64)> = None;
+        let mut ended: Option<u64> = None;
+        d.detector
+            .push(&pcm[..n], &mut |e: DtmfEvent| match e.end_sample {
+                None => started = Some((e.digit, e.start_sample)),
+                Some(end) => ended = Some(end),
+            });
+        if let (Some(end), Some(s)) = (ended, d.sender.as_mut()) {
+            s.stop(base.wrapping_add(end as u32));
+        }
+        if let Some((digit, start)) = started {
+            if let Some(s) = d.sender.as_mut() {
+                s.stop(base.wrapping_add(start as u32));
+            }
+            d.sender = Some(EventSender::new(
+                digit.event_code(),
+                DETECTED_VOLUME,
+                base.wrapping_add(start as u32),
+                (n as u32).max(1),
+            ));
+            self.digits_detected += 1;
+        }
+        let s = d.sender.as_mut()?;
+        let pkt = s.poll(h.timestamp.wrapping_add(n as u32));
+        if s.is_done() {
+            d.sender = None;
+        }
+        let pkt = pkt?;
+        let block = pkt.payload.encode().ok()?;
+        let out: &mut [u8] = if d.path.keep_audio {
+            &mut self.extra
+        } else {
+            buf
+        };
+        write_header(
+            out,
+            pkt.marker,
+            d.path.events_out,
+            h.sequence,
+            pkt.timestamp,
+            h.ssrc,
+        )?;
+        out.get_mut(12..16)?.copy_from_slice(&block);
+        Some(EVENT_PACKET)
+    }
+}
