@@ -275,6 +275,19 @@ fn audio_is_transcoded_when_the_pbx_takes_only_the_other_law() {
             "packet {i}: A-law decoded and µ-law encoded"
         );
     }
+    // The call's record, as logged when its media closes: codec and
+    // counters per leg.
+    let line = gw.wait_for_log_line(&["call media"], Duration::from_secs(5));
+    for field in [
+        "caller_codec=\"PCMA\"",
+        &format!("caller_packets={}", sent.len()),
+        "caller_lost=0",
+        "callee_codec=\"PCMU\"",
+        "callee_packets=0",
+        "foreign_dropped=0",
+    ] {
+        assert!(line.contains(field), "{field} in: {line}");
+    }
 }
 
 /// RFC 2833 digits from the cloud (payload type 101) reach a PBX that uses
@@ -587,4 +600,12 @@ fn tones_from_an_inband_pbx_reach_the_cloud_as_rfc2833_events() {
         seqs.windows(2).all(|w| w[1] == w[0].wrapping_add(1)),
         "one stream without holes: {seqs:?}"
     );
+    let line = gw.wait_for_log_line(&["call media"], Duration::from_secs(5));
+    for field in [
+        "callee_packets=70",
+        "callee_lost=0",
+        "callee_dtmf_detected=2",
+    ] {
+        assert!(line.contains(field), "{field} in: {line}");
+    }
 }

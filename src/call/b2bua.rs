@@ -2024,6 +2024,26 @@ impl B2bua {
             });
             m.caller = caller;
             m.callee = callee;
+            // The call's media in one line, per leg: what came in from it
+            // and what was converted on its way to the other leg.
+            let (a, b) = (&m.caller, &m.callee);
+            info!(
+                call = %r.id,
+                caller_codec = m.caller_codec.unwrap_or("-"),
+                caller_packets = a.packets,
+                caller_lost = a.lost,
+                caller_jitter = a.jitter,
+                caller_dtmf_rendered = a.dtmf_rendered,
+                caller_dtmf_detected = a.dtmf_detected,
+                callee_codec = m.callee_codec.unwrap_or("-"),
+                callee_packets = b.packets,
+                callee_lost = b.lost,
+                callee_jitter = b.jitter,
+                callee_dtmf_rendered = b.dtmf_rendered,
+                callee_dtmf_detected = b.dtmf_detected,
+                foreign_dropped = a.dropped_foreign + b.dropped_foreign,
+                "call media"
+            );
         }
     }
 
@@ -2067,6 +2087,8 @@ impl B2bua {
                     jitter: s.jitter,
                     rtcp: s.rtcp_in,
                     dropped_foreign: s.dropped_foreign,
+                    dtmf_rendered: s.dtmf_rendered,
+                    dtmf_detected: s.dtmf_detected,
                 };
                 self.media_closed(session, conv(caller), conv(callee));
             }

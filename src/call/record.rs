@@ -103,4 +103,8 @@ pub struct LegMediaStats {
     pub jitter: u32,
     pub rtcp: u64,
     pub dropped_foreign: u64,
+    /// DTMF digits from this leg converted for the other one: events
+    /// rendered as tones, tones detected and sent as events.
+    pub dtmf_rendered: u32,
+    pub dtmf_detected: u32,
 }

@@ -73,6 +73,9 @@ pub struct LegStats {
     pub jitter: u32,
     pub dropped_foreign: u64,
     pub dropped_malformed: u64,
+    /// DTMF from this leg converted for the other (see `DtmfConverter`).
+    pub dtmf_rendered: u32,
+    pub dtmf_detected: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -195,7 +198,12 @@ impl MediaRelay {
     }
 
     pub fn stats(&self, side: Side) -> LegStats {
-        self.legs[side.index()].stats
+        let (dtmf_rendered, dtmf_detected) = self.dtmf_counts(side);
+        LegStats {
+            dtmf_rendered,
+            dtmf_detected,
+            ..self.legs[side.index()].stats
+        }
     }
 
     /// An RTCP packet arrived on `side`'s RTCP socket (RTP port + 1) from

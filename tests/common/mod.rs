@@ -113,6 +113,22 @@ impl GatewayProcess {
         );
     }
 
+    /// Waits for a log line holding every one of `needles`; returns it.
+    pub fn wait_for_log_line(&self, needles: &[&str], timeout: Duration) -> String {
+        let end = Instant::now() + timeout;
+        while Instant::now() < end {
+            let log = self.log();
+            if let Some(line) = log.lines().find(|l| needles.iter().all(|n| l.contains(n))) {
+                return line.to_string();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "gateway logged no line with {needles:?} within {timeout:?}; stderr:\n{}",
+            self.log()
+        );
+    }
+
     pub fn stdout(&self) -> String {
         self.stdout.lock().unwrap().clone()
     }
