@@ -77,7 +77,11 @@ nonce_lifetime_s = 300
 #   # subjects: header = "Name", dialled = true, caller = true
 # targets = [{ uri = "sip:queue1@192.168.1.10" }, { uri = "sip:queue2@192.168.1.11" }]
 #   # a target may add username/password (sent only when challenged),
-#   # transport = "tcp", account = "name", headers = ["X-Campaign-ID: 1234"]
+#   # transport = "tcp", account = "name", headers = ["X-Campaign-ID: 1234"],
+#   # dtmf = "inband" (how the target carries DTMF: "auto", the default, uses
+#   # RFC 4733 events when its SDP has telephone-event and tones otherwise;
+#   # "rfc4733", "inband" or "both")
+# caller_dtmf = "auto"         # the same for the caller's leg
 # headers = [
 #   { action = "rename", from = "X-PH-RetreaverAFID", name = "X-Publisher-ID" },
 #   { action = "set", name = "X-Queue", value = "sales" },

@@ -195,4 +195,21 @@ targets = [{ account = "cloud", uri = "sip:+18005550000@sip.example.com" }]
         assert!(Config::default().routes.is_empty());
         assert!(!Config::default().to_toml().contains("route"));
     }
+
+    #[test]
+    fn dtmf_modes_parse_default_to_auto_and_a_wrong_one_is_named() {
+        let cfg = Config::from_toml(
+            "[[route]]\nname = \"a\"\ncaller_dtmf = \"rfc4733\"\ntargets = [{ uri = \"sip:q@10.0.0.2\", dtmf = \"inband\" }, { uri = \"sip:r@10.0.0.3\" }]\n",
+        )
+        .expect("config");
+        let r = &cfg.routes[0];
+        assert_eq!(r.caller_dtmf, DtmfMode::Rfc4733);
+        assert_eq!(r.targets[0].dtmf, DtmfMode::Inband);
+        assert_eq!(r.targets[1].dtmf, DtmfMode::Auto);
+        let e = Config::from_toml(
+            "[[route]]\nname = \"a\"\ntargets = [{ uri = \"sip:q@10.0.0.2\", dtmf = \"loud\" }]\n",
+        )
+        .expect_err("refused");
+        assert!(e.contains("loud") && e.contains("inband"), "{e}");
+    }
 }
