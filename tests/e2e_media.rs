@@ -609,3 +609,111 @@ fn tones_from_an_inband_pbx_reach_the_cloud_as_rfc2833_events() {
         assert!(line.contains(field), "{field} in: {line}");
     }
 }
+
+/// A call from the cloud to a gateway behind NAT, public address
+/// 127.0.86.200: the cloud's scenario checks the answer's Contact and SDP
+/// and sends its BYE to that Contact.
+fn call_through_nat(gw: &GatewayProcess, net: &str) {
+    let ip_pbx = format!("{net}.2");
+    let cloud_ip = format!("{net}.7");
+    let pbx = SippBackground::start(&[
+        "-sf",
+        &sc("media_pbx_uas.xml"),
+        "-i",
+        &ip_pbx,
+        "-p",
+        "35090",
+        "-m",
+        "1",
+        "-key",
+        "rtp_port",
+        "42000",
+        "-key",
+        "pt",
+        "0",
+    ]);
+    sipp(
+        &[
+            "-sf",
+            &sc("call_cloud_uac_nat.xml"),
+            &gw.wan().to_string(),
+            "-i",
+            &cloud_ip,
+            "-mi",
+            &cloud_ip,
+            "-mp",
+            "40000",
+            "-p",
+            "35100",
+            "-m",
+            "1",
+        ],
+        T,
+    )
+    .assert_success("the cloud got the public address in Contact and SDP and hung up");
+    pbx.wait(T)
+        .assert_success("the PBX answered and got the BYE");
+}
+
+#[test]
+fn behind_nat_calls_advertise_the_configured_public_address() {
+    let gw = GatewayProcess::start_with_wan(
+        "127.0.86.1",
+        35060,
+        &media_config("sip:q@127.0.86.2:35090", ""),
+        "allow = [\"127.0.0.0/8\"]\npublic_address = \"127.0.86.200\"\n",
+    );
+    call_through_nat(&gw, "127.0.86");
+}
+
+#[test]
+fn behind_nat_calls_advertise_the_address_the_registrar_reports() {
+    // The registrar says it sees the gateway at 127.0.86.200 (Via
+    // received=): the gateway re-registers with it and uses it for calls.
+    let registrar = SippBackground::start(&[
+        "-sf",
+        &sc("registrar_md5_uas.xml"),
+        "-t",
+        "u1",
+        "-i",
+        "127.0.87.5",
+        "-p",
+        "35160",
+        "-m",
+        "1",
+        "-key",
+        "auth_user",
+        "alice",
+        "-key",
+        "auth_pass",
+        "secret",
+        "-key",
+        "expires",
+        "60",
+        "-key",
+        "min_refreshes",
+        "1",
+        "-key",
+        "public_ip",
+        "127.0.86.200",
+        "-key",
+        "public_port",
+        "35060",
+    ]);
+    let account = "[[account]]\nname = \"cloud\"\nregistrar = \"sip:127.0.87.5:35160\"\nusername = \"alice\"\n\
+                   password = \"secret\"\nexpires_s = 60\nkeepalive_interval_s = 0\n";
+    let mut gw = GatewayProcess::start(
+        "127.0.87.1",
+        35060,
+        &media_config("sip:q@127.0.87.2:35090", account),
+    );
+    gw.wait_for_log_line(
+        &["public address the registrar reports"],
+        Duration::from_secs(10),
+    );
+    call_through_nat(&gw, "127.0.87");
+    assert!(gw.terminate(Duration::from_secs(10)).is_some(), "stops");
+    registrar
+        .wait(Duration::from_secs(20))
+        .assert_success("the registrar saw the learned address in the refresh and the un-REGISTER");
+}

@@ -51,6 +51,8 @@ pub struct ListenerInfo {
     pub name: String,
     pub side: Side,
     pub advertised: SocketAddr,
+    /// Configured public address (NAT): replaces `advertised`'s IP.
+    pub public: Option<IpAddr>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -121,6 +123,8 @@ pub struct B2bua {
     stats: CallStats,
     ports: Option<PortPool>,
     media_out: VecDeque<MediaCommand>,
+    /// Per listener, a public IP a registrar reported (NAT).
+    learned_public: Vec<Option<IpAddr>>,
 }
 
 impl B2bua {
@@ -141,6 +145,7 @@ impl B2bua {
             stats: CallStats::default(),
             ports: PortPool::new(cfg_ports.0, cfg_ports.1).ok(),
             media_out: VecDeque::new(),
+            learned_public: Vec::new(),
         }
     }
 
@@ -2207,12 +2212,44 @@ impl B2bua {
             .unwrap_or(Side::Wan)
     }
 
+    /// Our address on listener `l` as peers see it: the configured public
+    /// address, else one a registrar reported, else the bound one.
     fn advertised(&self, l: ListenerId) -> SocketAddr {
-        self.cfg
-            .listeners
-            .get(l.0 as usize)
-            .map(|i| i.advertised)
-            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 5060)))
+        let Some(info) = self.cfg.listeners.get(l.0 as usize) else {
+            return SocketAddr::from(([127, 0, 0, 1], 5060));
+        };
+        let learned = self.learned_public.get(l.0 as usize).copied().flatten();
+        match info.public.or(learned) {
+            Some(ip) => SocketAddr::new(ip, info.advertised.port()),
+            None => info.advertised,
+        }
+    }
+
+    /// The public IP a registrar reported for listener `l` (None: forget
+    /// it). New calls on that listener advertise it; calls under way keep
+    /// what they were set up with.
+    pub fn set_learned_public(&mut self, l: ListenerId, ip: Option<IpAddr>) {
+        let i = l.0 as usize;
+        // The address we are bound to is no news: not behind NAT.
+        let ip = ip.filter(|ip| {
+            !ip.is_unspecified()
+                && self
+                    .cfg
+                    .listeners
+                    .get(i)
+                    .is_some_and(|x| x.advertised.ip() != *ip)
+        });
+        if self.learned_public.len() <= i {
+            self.learned_public.resize(i + 1, None);
+        }
+        if self.learned_public[i] != ip {
+            if let (Some(ip), Some(info)) = (ip, self.cfg.listeners.get(i)) {
+                if info.public.is_none() {
+                    info!(listener = %info.name, address = %ip, "calls on this listener now advertise the public address the registrar reports");
+                }
+            }
+            self.learned_public[i] = ip;
+        }
     }
 
     /// The listener a call that came in on `caller_side` leaves from: the

@@ -40,11 +40,13 @@ fn endpoint(calls: CallsConfig, now: Instant) -> Endpoint {
                 name: "wan".into(),
                 side: Side::Wan,
                 advertised: WAN.parse().unwrap(),
+                public: None,
             },
             ListenerInfo {
                 name: "lan".into(),
                 side: Side::Lan,
                 advertised: LAN.parse().unwrap(),
+                public: None,
             },
         ],
         router: Arc::new(router),

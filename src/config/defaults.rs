@@ -27,6 +27,9 @@ tcp_idle_timeout_s = 300
 admit = "allowlist"           # or "digest" / "either" (needs [inbound_auth] users)
 rate_per_s = 200              # packets per second per source; 0 = no limit
 burst = 400
+# public_address = "198.51.100.20"   # behind NAT with ports forwarded: put in
+#                             # Contact and SDP; default: what a registrar
+#                             # reports (Via received=), else the bound address
 
 # The side that faces the on-prem PBX (its SIP trunk points here).
 [[listener]]

@@ -1,7 +1,7 @@
 //! The configuration model. Every field has a safe default.
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -81,6 +81,13 @@ pub struct ListenerConfig {
     pub rate_per_s: u32,
     #[serde(default = "default_burst")]
     pub burst: u32,
+    /// The address peers on this side reach the gateway at, when it sits
+    /// behind NAT (a router's public IP with the SIP and media ports
+    /// forwarded): put in Via, Contact and SDP for calls on this listener.
+    /// Absent: the public address a registrar reports through this
+    /// listener (`received`), else the bound address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_address: Option<IpAddr>,
 }
 
 /// What a source outside the allowlist gets.
@@ -193,6 +200,7 @@ impl Default for Config {
                     admit: AdmitMode::Allowlist,
                     rate_per_s: default_rate(),
                     burst: default_burst(),
+                    public_address: None,
                 },
                 ListenerConfig {
                     name: "lan".into(),
@@ -205,6 +213,7 @@ impl Default for Config {
                     admit: AdmitMode::Allowlist,
                     rate_per_s: default_rate(),
                     burst: default_burst(),
+                    public_address: None,
                 },
             ],
             accounts: Vec::new(),

@@ -246,6 +246,7 @@ impl Gateway {
                 name: l.name.clone(),
                 side: l.side,
                 advertised: advertised_address(b.udp.or(b.tcp).unwrap_or(l.bind)),
+                public: l.public_address,
             })
             .collect();
         let sip = &self.config.sip;

@@ -63,6 +63,7 @@ impl EndpointConfig {
                     name: "wan".into(),
                     side: Side::Wan,
                     advertised: std::net::SocketAddr::from(([127, 0, 0, 1], 5060)),
+                    public: None,
                 }],
                 router: Default::default(),
                 accounts: Vec::new(),
@@ -118,6 +119,14 @@ impl Endpoint {
             admission: config.admission,
             contacted: HashMap::new(),
             last_now: now,
+        }
+    }
+
+    /// Tells the B2BUA the public address each registrar reports, so calls
+    /// on a listener behind NAT advertise the address peers can reach.
+    fn share_public_addresses(&mut self) {
+        for (listener, ip) in self.registrations.public_addresses() {
+            self.calls.set_learned_public(listener, ip);
         }
     }
 
@@ -351,10 +360,11 @@ impl Endpoint {
                     }
                 }
                 TransactionEvent::Response { id, response } => {
-                    if !self.registrations.handle_response(id, &response, now)
-                        && !self
-                            .calls
-                            .handle_response(&mut self.transactions, id, response, now)
+                    if self.registrations.handle_response(id, &response, now) {
+                        self.share_public_addresses();
+                    } else if !self
+                        .calls
+                        .handle_response(&mut self.transactions, id, response, now)
                     {
                         debug!("response for a transaction with no owner");
                     }

@@ -2,6 +2,7 @@
 //! own, so that responses and timeouts reach the client that sent the request.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::time::Instant;
 
 use tracing::warn;
@@ -29,6 +30,14 @@ impl Registrations {
 
     pub fn client_mut(&mut self, index: usize) -> Option<&mut RegistrationClient> {
         self.slots.get_mut(index).map(|s| &mut s.client)
+    }
+
+    /// Per registration, its listener and the public IP its registrar
+    /// sees (configured or learned), if known.
+    pub fn public_addresses(&self) -> impl Iterator<Item = (ListenerId, Option<IpAddr>)> + '_ {
+        self.slots
+            .iter()
+            .map(|s| (s.listener, s.client.status().public_address.map(|a| a.ip())))
     }
 
     pub fn statuses(&self) -> Vec<RegistrationStatus> {
