@@ -55,8 +55,28 @@ fn inputs() -> [(&'static str, Vec<i16>); 3] {
     ]
 }
 
+/// File name of each input for `PBXGATE_DTMF_DUMP` (bench/dtmf.sh).
+fn file_name(name: &str) -> String {
+    name.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join("_")
+        + ".s16"
+}
+
 fn main() {
     let budget = Duration::from_millis(400);
+    // bench/dtmf.sh runs the anchor (spandsp) on exactly these signals.
+    if let Ok(dir) = std::env::var("PBXGATE_DTMF_DUMP") {
+        for (name, x) in inputs() {
+            let bytes: Vec<u8> = x.iter().flat_map(|s| s.to_le_bytes()).collect();
+            let path = std::path::Path::new(&dir).join(file_name(name));
+            if let Err(e) = std::fs::write(&path, bytes) {
+                eprintln!("dtmf bench: cannot write {}: {e}", path.display());
+                std::process::exit(1);
+            }
+        }
+    }
     println!("dtmf: in-band detector, 8 kHz i16 in 160-sample frames, CPU time on one core");
     for (name, x) in inputs() {
         let mut det = DtmfDetector::new();
@@ -70,10 +90,17 @@ fn main() {
             }
         });
         let msps = x.len() as f64 / ns * 1e3;
+        let mut once = DtmfDetector::new();
+        let mut digits = 0u64;
+        once.push(&x, &mut |e| digits += u64::from(e.end_sample.is_some()));
+        once.push(&[0; 800], &mut |e| {
+            digits += u64::from(e.end_sample.is_some())
+        });
         println!(
-            "  {name:<18} {msps:>7.1} Msamples/s  {:>6.0} real-time channels  ({:.1} µs per second of audio)",
+            "  {name:<18} {msps:>7.1} Msamples/s  {:>6.0} real-time channels  ({:.1} µs per second of audio)  digits={digits}  file={}",
             msps * 1e6 / 8000.0,
-            ns / 1e3
+            ns / 1e3,
+            file_name(name)
         );
         black_box(events);
     }

@@ -18,7 +18,7 @@
 //! follows from the known Hann response at δ.
 
 use super::digit::{Digit, HIGH_HZ, LOW_HZ};
-use super::goertzel::{Bin, Goertzel};
+use super::goertzel::{run_bank, Bin, Goertzel};
 use super::tone::peak_for_dbm0;
 
 /// Samples per analysis window.
@@ -156,8 +156,23 @@ impl Classifier {
         if qmin < MIN_STEADINESS * qmax {
             return Verdict::Unsteady;
         }
-        let low = measure(&self.low_side[row], w.low[row], w.samples);
-        let high = measure(&self.high_side[col], w.high[col], w.samples);
+        // The eight side bins of the row and the column, and the column's
+        // second harmonic, in one pass.
+        let (l, h) = (&self.low_side[row], &self.high_side[col]);
+        let bank = [
+            l[0],
+            l[1],
+            l[2],
+            l[3],
+            h[0],
+            h[1],
+            h[2],
+            h[3],
+            self.high_harmonic[col],
+        ];
+        let s = run_bank(&bank, w.samples);
+        let low = measure([s[0], s[1], s[2], s[3]], w.low[row]);
+        let high = measure([s[4], s[5], s[6], s[7]], w.high[col]);
         let off = |t: Tone, f: f32| (t.delta * BIN_HZ / f).abs() > FREQ_TOLERANCE;
         if off(low, LOW_HZ[row]) || off(high, HIGH_HZ[col]) {
             return Verdict::OffFrequency;
@@ -173,7 +188,7 @@ impl Classifier {
         if tones < MIN_PURITY * power {
             return Verdict::NotTonal;
         }
-        let h = self.high_harmonic[col].run(w.samples).abs() * 2.0 / n;
+        let h = s[8].abs() * 2.0 / n;
         if h * h > MAX_HARMONIC * high.amp * high.amp {
             return Verdict::Harmonic;
         }
@@ -198,15 +213,10 @@ fn strongest(bins: &[Bin; 4]) -> usize {
     best
 }
 
-/// Frequency offset and amplitude of the tone near one nominal frequency.
-fn measure(side: &[Goertzel; 4], centre: Bin, x: &[f32]) -> Tone {
-    let r = [
-        side[0].run(x),
-        side[1].run(x),
-        centre,
-        side[2].run(x),
-        side[3].run(x),
-    ];
+/// Frequency offset and amplitude of the tone near one nominal frequency,
+/// from the bins around it (`side`, in `SIDE_OFFSETS` order) and on it.
+fn measure(side: [Bin; 4], centre: Bin) -> Tone {
+    let r = [side[0], side[1], centre, side[2], side[3]];
     let hann = |k: usize| (r[k].scale(0.5) + (r[k - 1] + r[k + 1]).scale(-0.25)).abs();
     let (below, mid, above) = (hann(1), hann(2), hann(3));
     let (side_mag, sign) = if above >= below {
@@ -264,8 +274,8 @@ mod tests {
         let c = Classifier::new();
         let g = |f: f32| Goertzel::new(f, RATE, WINDOW).run(x);
         (
-            measure(&c.low_side[0], g(LOW_HZ[0]), x),
-            measure(&c.high_side[3], g(HIGH_HZ[3]), x),
+            measure(run_bank(&c.low_side[0], x), g(LOW_HZ[0])),
+            measure(run_bank(&c.high_side[3], x), g(HIGH_HZ[3])),
         )
     }
 

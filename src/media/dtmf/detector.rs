@@ -21,7 +21,7 @@
 
 use super::classify::{Classifier, Verdict, Window, HOP, QUARTER, RATE, WINDOW};
 use super::digit::{Digit, HIGH_HZ, LOW_HZ};
-use super::goertzel::{Bin, Goertzel};
+use super::goertzel::{run_bank, Bin, Goertzel};
 
 /// Consecutive hit windows that confirm a digit.
 pub const CONFIRM_HITS: u32 = 4;
@@ -140,8 +140,8 @@ impl DtmfDetector {
 
     fn end_of_hop(&mut self, out: &mut impl FnMut(DtmfEvent)) {
         let half = &self.window[HOP..];
-        let cur_low = self.half_low.map(|g| g.run(half));
-        let cur_high = self.half_high.map(|g| g.run(half));
+        let cur_low = run_bank(&self.half_low, half);
+        let cur_high = run_bank(&self.half_high, half);
         let quarters = [energy(&half[..QUARTER]), energy(&half[QUARTER..])];
         if self.have_prev {
             let join = |a: Bin, b: Bin, s: Bin| a + b * s;
