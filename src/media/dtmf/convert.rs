@@ -163,8 +163,9 @@ impl DtmfConverter {
         self.digits_detected
     }
 
-    /// Converts the RTP packet `buf[..len]` (already parsed as `h`) in
-    /// place. Call `finish` on whatever is then sent.
+    /// Converts the RTP packet at the start of `buf` (already parsed as
+    /// `h`) in place; the rest of `buf` is room to grow into. Call
+    /// `finish` on whatever is then sent.
     pub fn convert(&mut self, h: &RtpHeader, buf: &mut [u8]) -> Converted {
         self.extra_len = 0;
         if let Some(r) = self.render {
