@@ -4,6 +4,8 @@
 pub mod dtmf;
 pub mod engine;
 pub mod g711;
+#[cfg(target_os = "linux")]
+mod mmsg;
 pub mod negotiate;
 pub mod ports;
 pub mod relay;
