@@ -2,17 +2,28 @@
 //! packets by `MediaRelay`'s decisions. Signalling talks to it only through
 //! `MediaCommand`s and hears back `MediaEvent`s; they share no locks.
 //!
-//! One thread, one single-threaded executor, one task per socket: a packet
-//! is read into a fixed buffer, decided on, rewritten in place and sent,
-//! with no allocation on the way.
+//! One thread. On Linux it runs its own epoll loop (`epoll_loop.rs`):
+//! up to 32 datagrams per `recvmmsg` from each ready socket, decided on,
+//! rewritten in place in fixed buffers and sent with one `sendmmsg` per
+//! outgoing socket, with no allocation on the way. Elsewhere a
+//! single-threaded smol executor runs one task per socket, one datagram at
+//! a time.
 
+#[cfg(not(target_os = "linux"))]
 use std::cell::RefCell;
+#[cfg(not(target_os = "linux"))]
 use std::collections::HashMap;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
+#[cfg(not(target_os = "linux"))]
+use std::net::UdpSocket;
+#[cfg(not(target_os = "linux"))]
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use smol::channel::{Receiver, Sender};
+#[cfg(not(target_os = "linux"))]
+use smol::channel::Receiver;
+use smol::channel::Sender;
+#[cfg(not(target_os = "linux"))]
 use smol::{Async, LocalExecutor, Task, Timer};
 
 use super::relay::{LegStats, MediaRelay, Remote, Side, Transcode, Verdict};
@@ -67,12 +78,14 @@ pub enum MediaEvent {
     },
 }
 
+#[cfg(not(target_os = "linux"))]
 struct Session {
     relay: RefCell<MediaRelay>,
     /// caller RTP, caller RTCP, callee RTP, callee RTCP.
     sockets: [Rc<Async<UdpSocket>>; 4],
 }
 
+#[cfg(not(target_os = "linux"))]
 impl Session {
     fn socket(&self, side: Side, rtcp: bool) -> &Async<UdpSocket> {
         let base = match side {
@@ -90,12 +103,18 @@ pub fn spawn(events: Sender<MediaEvent>) -> std::io::Result<Sender<MediaCommand>
     std::thread::Builder::new()
         .name("pbxgate-media".into())
         .spawn(move || {
-            let ex = LocalExecutor::new();
-            smol::block_on(ex.run(run(&ex, rx, events)));
+            #[cfg(target_os = "linux")]
+            super::epoll_loop::run(rx, events);
+            #[cfg(not(target_os = "linux"))]
+            {
+                let ex = LocalExecutor::new();
+                smol::block_on(ex.run(run(&ex, rx, events)));
+            }
         })?;
     Ok(tx)
 }
 
+#[cfg(not(target_os = "linux"))]
 async fn run(ex: &LocalExecutor<'_>, commands: Receiver<MediaCommand>, events: Sender<MediaEvent>) {
     let mut sessions: HashMap<u64, (Rc<Session>, Vec<Task<()>>)> = HashMap::new();
     while let Ok(cmd) = commands.recv().await {
@@ -179,6 +198,7 @@ async fn run(ex: &LocalExecutor<'_>, commands: Receiver<MediaCommand>, events: S
     }
 }
 
+#[cfg(not(target_os = "linux"))]
 fn open(caller: SocketAddr, callee: SocketAddr, timeout: Duration) -> std::io::Result<Session> {
     let bind = |a: SocketAddr, plus: u16| -> std::io::Result<Rc<Async<UdpSocket>>> {
         let addr = SocketAddr::new(a.ip(), a.port().wrapping_add(plus));
@@ -196,10 +216,10 @@ fn open(caller: SocketAddr, callee: SocketAddr, timeout: Duration) -> std::io::R
 }
 
 /// The relay's decision on one received packet (RTP, or RTCP on the
-/// RTCP socket): the only place the engine calls into `MediaRelay` for
-/// packets, on both the batched and the one-by-one path.
-fn decide(
-    s: &Session,
+/// RTCP socket): the only place the media thread calls into `MediaRelay`
+/// for packets, on both the Linux loop and the one-by-one path.
+pub(super) fn decide(
+    relay: &mut MediaRelay,
     side: Side,
     rtcp: bool,
     src: SocketAddr,
@@ -207,7 +227,6 @@ fn decide(
     n: usize,
     now: Instant,
 ) -> Verdict {
-    let mut relay = s.relay.borrow_mut();
     if rtcp {
         relay.handle_rtcp(side, src, n, now)
     } else {
@@ -215,69 +234,7 @@ fn decide(
     }
 }
 
-/// Linux: up to `BATCH` datagrams per readiness wake with one `recvmmsg`,
-/// the forwarded ones sent with one `sendmmsg` per outgoing socket. The
-/// buffers and syscall arrays are allocated once, when the task starts.
-#[cfg(target_os = "linux")]
-async fn relay_loop(s: Rc<Session>, side: Side, rtcp: bool) {
-    use super::mmsg::{Batch, BATCH};
-    use std::os::fd::AsRawFd;
-
-    let mut b = Batch::new();
-    let socket = s.socket(side, rtcp);
-    loop {
-        let n = match socket.read_with(|u| b.recv(u.as_raw_fd())).await {
-            Ok(n) => n,
-            Err(_) => {
-                // ICMP errors surface here on some systems: keep reading.
-                Timer::after(Duration::from_millis(1)).await;
-                continue;
-            }
-        };
-        let now = Instant::now();
-        // Forwarded packets are queued for one outgoing socket at a time;
-        // a packet for another socket flushes the queue first.
-        let mut out_side: Option<Side> = None;
-        for i in 0..n {
-            let Some(src) = b.source(i) else { continue };
-            let len = b.lens[i];
-            let verdict = decide(&s, side, rtcp, src, &mut b.bufs[i], len, now);
-            if let Verdict::Forward { to, from_side, len } = verdict {
-                if out_side.is_some_and(|o| o != from_side) {
-                    if let Some(o) = out_side {
-                        flush(s.socket(o, rtcp), &mut b).await;
-                    }
-                }
-                out_side = Some(from_side);
-                b.queue(i, len, to);
-            }
-        }
-        if let Some(o) = out_side {
-            flush(s.socket(o, rtcp), &mut b).await;
-        }
-        if n == BATCH {
-            // More may be waiting: let the other sockets' tasks run first.
-            smol::future::yield_now().await;
-        }
-    }
-}
-
-/// Sends what `b` has queued from `out`: one `sendmmsg`, then one by one
-/// (waiting for the socket to be writable) whatever it did not take.
-#[cfg(target_os = "linux")]
-async fn flush(out: &Async<UdpSocket>, b: &mut super::mmsg::Batch) {
-    use std::os::fd::AsRawFd;
-
-    let sent = b.send_queued(out.get_ref().as_raw_fd()).unwrap_or(0);
-    for k in sent..b.queued() {
-        if let (bytes, Some(to)) = b.queued_at(k) {
-            let _ = out.send_to(bytes, to).await;
-        }
-    }
-    b.clear_queue();
-}
-
-/// Elsewhere: one datagram at a time.
+/// Elsewhere: one datagram at a time, one task per socket.
 #[cfg(not(target_os = "linux"))]
 async fn relay_loop(s: Rc<Session>, side: Side, rtcp: bool) {
     /// Largest datagram relayed; RTP for voice is a few hundred bytes.
@@ -290,14 +247,14 @@ async fn relay_loop(s: Rc<Session>, side: Side, rtcp: bool) {
             continue;
         };
         let now = Instant::now();
-        if let Verdict::Forward { to, from_side, len } =
-            decide(&s, side, rtcp, src, &mut buf, n, now)
-        {
+        let verdict = decide(&mut s.relay.borrow_mut(), side, rtcp, src, &mut buf, n, now);
+        if let Verdict::Forward { to, from_side, len } = verdict {
             let _ = s.socket(from_side, rtcp).send_to(&buf[..len], to).await;
         }
     }
 }
 
+#[cfg(not(target_os = "linux"))]
 async fn watch_timeout(s: Rc<Session>, session: u64, events: Sender<MediaEvent>) {
     loop {
         let next = s.relay.borrow().poll_timeout();
@@ -321,6 +278,8 @@ async fn watch_timeout(s: Rc<Session>, session: u64, events: Sender<MediaEvent>)
 mod tests {
     use super::*;
     use crate::media::rtp::{write_header, RtpHeader};
+    use smol::Timer;
+    use std::net::UdpSocket;
 
     fn recv(sock: &UdpSocket) -> Option<(Vec<u8>, SocketAddr)> {
         let mut b = [0u8; 2048];

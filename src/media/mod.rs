@@ -3,6 +3,8 @@
 
 pub mod dtmf;
 pub mod engine;
+#[cfg(target_os = "linux")]
+mod epoll_loop;
 pub mod g711;
 #[cfg(target_os = "linux")]
 mod mmsg;
