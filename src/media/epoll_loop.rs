@@ -192,18 +192,21 @@ pub(super) fn run(commands: Receiver<MediaCommand>, events: Sender<MediaEvent>) 
             .wait(&mut ready, check_at.saturating_duration_since(now));
         // Sockets first, commands after: a Close cannot leave a stale key
         // behind in this turn's list.
+        // One clock read per turn: the packets of a turn were all waiting
+        // when epoll_wait returned.
+        let now = Instant::now();
         for ev in &ready[..n] {
             if ev.u64 == WAKE_KEY {
                 woken = true;
             } else {
-                lp.socket_ready(ev.u64);
+                lp.socket_ready(ev.u64, now);
             }
         }
     }
 }
 
 impl Loop {
-    fn socket_ready(&mut self, key: u64) {
+    fn socket_ready(&mut self, key: u64, now: Instant) {
         let slot = (key / 4) as usize;
         let index = (key % 4) as usize;
         let (side, rtcp) = side_of(index);
@@ -217,7 +220,6 @@ impl Loop {
                 // Drained, or an ICMP error the read has now consumed.
                 Err(_) => return,
             };
-            let now = Instant::now();
             // Forwarded packets are queued for one outgoing socket at a
             // time; a packet for another socket flushes the queue first.
             let mut out: Option<usize> = None;
