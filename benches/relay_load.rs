@@ -1,7 +1,8 @@
 //! Drives pbxgate's real media engine (`pbxgate::media::engine::spawn`, one
 //! session per call, `MediaCommand::Open`/`SetRemote`/`SetTranscode`) for
 //! `bench/rtp.sh`. The media thread is pinned to CPU 0, the rest of this
-//! process to CPU 1. A counting global allocator counts allocations in the
+//! process to CPU 1 (`RELAY_LOAD_MEDIA_CPU=1` swaps them, for the latency
+//! mode). A counting global allocator counts allocations in the
 //! whole process.
 //!
 //! Two modes:
@@ -109,11 +110,17 @@ fn start_engine() -> (
             libc::setrlimit(libc::RLIMIT_NOFILE, &r);
         }
     }
-    pin(0);
+    // RELAY_LOAD_MEDIA_CPU=1 swaps the CPUs (to tell a noisy CPU 0 from
+    // the relay's own cost).
+    let media_cpu = match std::env::var("RELAY_LOAD_MEDIA_CPU").as_deref() {
+        Ok("1") => 1,
+        _ => 0,
+    };
+    pin(media_cpu);
     let (ev_tx, ev_rx) = smol::channel::unbounded();
     let cmd = spawn(ev_tx).expect("media thread");
     std::thread::sleep(Duration::from_millis(50));
-    pin(1);
+    pin(1 - media_cpu);
     let tid = std::fs::read_dir("/proc/self/task")
         .expect("/proc/self/task")
         .filter_map(|e| e.ok())
@@ -244,17 +251,13 @@ fn rtpload_mode(args: &[String]) {
     let t0 = Instant::now();
     let at = |s: f64| t0 + Duration::from_secs_f64(s);
     sleep_until(at(w_start));
-    let (cpu0, a0, m0) = (
-        thread_cpu_ns(tid),
-        ALLOCS.load(Ordering::Relaxed),
-        Instant::now(),
-    );
+    // The clock and /proc reads allocate: the allocation count is taken
+    // inside them, so the window holds only what the engine does.
+    let (cpu0, m0) = (thread_cpu_ns(tid), Instant::now());
+    let a0 = ALLOCS.load(Ordering::SeqCst);
     sleep_until(at(w_start + w_len));
-    let (cpu1, a1, m1) = (
-        thread_cpu_ns(tid),
-        ALLOCS.load(Ordering::Relaxed),
-        Instant::now(),
-    );
+    let a1 = ALLOCS.load(Ordering::SeqCst);
+    let (cpu1, m1) = (thread_cpu_ns(tid), Instant::now());
     while !Path::new(stop).exists() {
         std::thread::sleep(Duration::from_millis(20));
     }
