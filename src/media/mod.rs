@@ -3,7 +3,11 @@
 
 pub mod dtmf;
 pub mod engine;
+#[cfg(target_os = "linux")]
+mod epoll_loop;
 pub mod g711;
+#[cfg(target_os = "linux")]
+mod mmsg;
 pub mod negotiate;
 pub mod ports;
 pub mod relay;

@@ -293,12 +293,11 @@ impl MediaRelay {
         }
         let packet = &mut buf[..len];
         if let Some(t) = leg.transcode.filter(|t| t.from_pt == h.payload_type) {
-            let table: fn(u8) -> u8 = match t.from {
-                Law::Ulaw => ulaw_to_alaw,
-                Law::Alaw => alaw_to_ulaw,
-            };
-            for b in &mut packet[h.payload_start..h.payload_end] {
-                *b = table(*b);
+            // One loop per law, so each is a plain table lookup per byte.
+            let payload = &mut packet[h.payload_start..h.payload_end];
+            match t.from {
+                Law::Ulaw => payload.iter_mut().for_each(|b| *b = ulaw_to_alaw(*b)),
+                Law::Alaw => payload.iter_mut().for_each(|b| *b = alaw_to_ulaw(*b)),
             }
             super::rtp::set_payload_type(packet, t.to_pt);
         } else if let Some((_, to)) = leg

@@ -1,0 +1,519 @@
+//! Drives pbxgate's real media engine (`pbxgate::media::engine::spawn`, one
+//! session per call, `MediaCommand::Open`/`SetRemote`/`SetTranscode`) for
+//! `bench/rtp.sh`. The media thread is pinned to CPU 0, the rest of this
+//! process to CPU 1 (`RELAY_LOAD_MEDIA_CPU=1` swaps them, for the latency
+//! mode). A counting global allocator counts allocations in the
+//! whole process.
+//!
+//! Two modes:
+//!
+//! `relay_load rtpload CALLS MODE PORTS DESTS STOP WINDOW_START WINDOW_LEN`
+//!   MODE is `passthrough` or `transcode`. Waits for PORTS (written by
+//!   `../shared/bench/rtp/rtpload.c`: "addr port" per stream, caller then
+//!   callee of each call), opens a session per call on 127.0.0.x ports
+//!   28000–29999 (500 calls per address), writes DESTS, and runs until the
+//!   file STOP appears. The media thread's CPU time (schedstat, ns) and the
+//!   allocations are taken over WINDOW_LEN seconds starting WINDOW_START
+//!   seconds after DESTS is written (rtpload's measured window). Prints
+//!   `media_thread_cpu_ns=… allocs=… window_s=… packets_in=…` on exit.
+//!
+//! `relay_load latency CALLS SECONDS`
+//!   Its own load, on CPU 1: CALLS calls of two 50 packet/s streams
+//!   (172-byte RTP, spread over each 20 ms, sent in 1 ms ticks), each
+//!   packet's send time kept by sequence number and the receive time taken
+//!   when it is read back. First straight through the kernel loopback
+//!   (stream A's socket sends to B's), then through pbxgate's relay
+//!   (passthrough). Prints p50/p99/p99.9/max one-way times for both and
+//!   the media thread's CPU time per packet for the relayed run.
+//!   Load sockets: 127.0.2.x ports 28000–29999.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::Write;
+use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use pbxgate::media::engine::{spawn, MediaCommand, MediaEvent};
+use pbxgate::media::g711::Law;
+use pbxgate::media::relay::{Remote, Side, Transcode};
+
+struct Counting;
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: every call goes to the system allocator unchanged; counting
+// touches one atomic.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc_zeroed(l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.realloc(p, l, n) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        unsafe { System.dealloc(p, l) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const BASE_PORT: u16 = 28000;
+const CALLS_PER_ADDRESS: usize = 500;
+
+/// The relay's two local RTP ports for call `i` (RTCP is +1).
+fn relay_ports(i: usize) -> (SocketAddr, SocketAddr) {
+    let ip = format!("127.0.0.{}", 1 + i / CALLS_PER_ADDRESS);
+    let port = BASE_PORT + 4 * (i % CALLS_PER_ADDRESS) as u16;
+    (
+        format!("{ip}:{port}").parse().expect("address"),
+        format!("{ip}:{}", port + 2).parse().expect("address"),
+    )
+}
+
+fn pin(cpu: usize) {
+    // SAFETY: a zeroed cpu_set_t is empty; CPU_SET and sched_setaffinity
+    // only touch the set we own. pid 0 is the calling thread.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            eprintln!("relay_load: cannot pin to CPU {cpu}");
+        }
+    }
+}
+
+/// Starts the engine with its thread on CPU 0 (threads inherit the
+/// creator's affinity), then moves this thread to CPU 1. Returns the
+/// command sender, the event receiver and the media thread's id.
+fn start_engine() -> (
+    smol::channel::Sender<MediaCommand>,
+    smol::channel::Receiver<MediaEvent>,
+    u32,
+) {
+    // 4 sockets per call in the relay (and 2 more in the latency load).
+    // SAFETY: getrlimit/setrlimit on a struct we own.
+    unsafe {
+        let mut r = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 {
+            r.rlim_cur = r.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+        }
+    }
+    // RELAY_LOAD_MEDIA_CPU=1 swaps the CPUs (to tell a noisy CPU 0 from
+    // the relay's own cost).
+    let media_cpu = match std::env::var("RELAY_LOAD_MEDIA_CPU").as_deref() {
+        Ok("1") => 1,
+        _ => 0,
+    };
+    pin(media_cpu);
+    let (ev_tx, ev_rx) = smol::channel::unbounded();
+    let cmd = spawn(ev_tx).expect("media thread");
+    std::thread::sleep(Duration::from_millis(50));
+    pin(1 - media_cpu);
+    let tid = std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task")
+        .filter_map(|e| e.ok())
+        .find(|e| {
+            std::fs::read_to_string(e.path().join("comm"))
+                .is_ok_and(|c| c.trim_end() == "pbxgate-media")
+        })
+        .and_then(|e| e.file_name().to_str().and_then(|s| s.parse().ok()))
+        .expect("the pbxgate-media thread");
+    (cmd, ev_rx, tid)
+}
+
+/// CPU time the thread has run, in ns (schedstat's first field).
+fn thread_cpu_ns(tid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/self/task/{tid}/schedstat"))
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|f| f.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// Opens one session per `(caller, callee)` pair of far ends and returns
+/// where each stream must send (caller's, then callee's, per call).
+fn open_calls(
+    cmd: &smol::channel::Sender<MediaCommand>,
+    events: &smol::channel::Receiver<MediaEvent>,
+    peers: &[(SocketAddr, SocketAddr)],
+    transcode: bool,
+) -> Vec<SocketAddr> {
+    let mut dests = Vec::with_capacity(2 * peers.len());
+    let send = |c| cmd.send_blocking(c).expect("media thread running");
+    for (i, (a, b)) in peers.iter().enumerate() {
+        let session = i as u64 + 1;
+        let (caller_local, callee_local) = relay_ports(i);
+        send(MediaCommand::Open {
+            session,
+            caller_local,
+            callee_local,
+            timeout: Duration::from_secs(3600),
+        });
+        for (side, remote) in [(Side::Caller, a), (Side::Callee, b)] {
+            send(MediaCommand::SetRemote {
+                session,
+                side,
+                remote: Remote {
+                    signalled: *remote,
+                    any_source: false,
+                },
+            });
+        }
+        if transcode {
+            for (side, from_pt, from, to_pt) in [
+                (Side::Caller, 0, Law::Ulaw, 8),
+                (Side::Callee, 8, Law::Alaw, 0),
+            ] {
+                send(MediaCommand::SetTranscode {
+                    session,
+                    side,
+                    transcode: Some(Transcode {
+                        from_pt,
+                        from,
+                        to_pt,
+                    }),
+                });
+            }
+        }
+        dests.push(caller_local);
+        dests.push(callee_local);
+    }
+    // Commands are taken in order: once the channel is empty and a moment
+    // has passed, every Open has bound or failed.
+    while !cmd.is_empty() {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    if let Ok(MediaEvent::Failed { reason, .. }) = events.try_recv() {
+        eprintln!("relay_load: {reason}");
+        std::process::exit(1);
+    }
+    dests
+}
+
+fn rtpload_mode(args: &[String]) {
+    let [calls, mode, ports, dests, stop, w_start, w_len] = args else {
+        usage()
+    };
+    let calls: usize = calls.parse().unwrap_or_else(|_| usage());
+    let transcode = match mode.as_str() {
+        "passthrough" => false,
+        "transcode" => true,
+        _ => usage(),
+    };
+    let w_start: f64 = w_start.parse().unwrap_or_else(|_| usage());
+    let w_len: f64 = w_len.parse().unwrap_or_else(|_| usage());
+    let (cmd, events, tid) = start_engine();
+    let started = Instant::now();
+    while !Path::new(ports).exists() {
+        if started.elapsed() > Duration::from_secs(120) {
+            eprintln!("relay_load: no {ports}");
+            std::process::exit(1);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let text = std::fs::read_to_string(ports).expect("ports file");
+    let streams: Vec<SocketAddr> = text
+        .lines()
+        .filter_map(|l| {
+            let (ip, port) = l.split_once(' ')?;
+            format!("{ip}:{port}").parse().ok()
+        })
+        .collect();
+    if streams.len() != 2 * calls {
+        eprintln!(
+            "relay_load: {} streams in {ports}, want {}",
+            streams.len(),
+            2 * calls
+        );
+        std::process::exit(1);
+    }
+    let peers: Vec<_> = streams.chunks(2).map(|c| (c[0], c[1])).collect();
+    let to = open_calls(&cmd, &events, &peers, transcode);
+    let mut out = String::new();
+    for a in &to {
+        out.push_str(&format!("{} {}\n", a.ip(), a.port()));
+    }
+    let tmp = format!("{dests}.tmp");
+    std::fs::write(&tmp, out).expect("dests file");
+    std::fs::rename(&tmp, dests).expect("dests file");
+    let t0 = Instant::now();
+    let at = |s: f64| t0 + Duration::from_secs_f64(s);
+    sleep_until(at(w_start));
+    // The clock and /proc reads allocate: the allocation count is taken
+    // inside them, so the window holds only what the engine does.
+    let (cpu0, m0) = (thread_cpu_ns(tid), Instant::now());
+    let a0 = ALLOCS.load(Ordering::SeqCst);
+    sleep_until(at(w_start + w_len));
+    let a1 = ALLOCS.load(Ordering::SeqCst);
+    let (cpu1, m1) = (thread_cpu_ns(tid), Instant::now());
+    while !Path::new(stop).exists() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Totals from the relay's own counters, for the record.
+    let mut packets_in = 0;
+    for i in 0..calls {
+        let _ = cmd.send_blocking(MediaCommand::Close {
+            session: i as u64 + 1,
+        });
+    }
+    let mut closed = 0;
+    while closed < calls {
+        match events.recv_blocking() {
+            Ok(MediaEvent::Closed { caller, callee, .. }) => {
+                packets_in += caller.packets_in + callee.packets_in;
+                closed += 1;
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    println!(
+        "media_thread_cpu_ns={} allocs={} window_s={:.3} packets_in={packets_in}",
+        cpu1 - cpu0,
+        a1 - a0,
+        (m1 - m0).as_secs_f64()
+    );
+}
+
+fn sleep_until(t: Instant) {
+    let now = Instant::now();
+    if t > now {
+        std::thread::sleep(t - now);
+    }
+}
+
+/// One stream of the latency load: a socket, where it sends, and the send
+/// times of its last 64 packets by sequence number.
+struct Stream {
+    sock: UdpSocket,
+    to: SocketAddr,
+    /// The stream whose packets arrive on this socket.
+    peer: usize,
+    seq: u16,
+    sent_at: [u64; 64],
+    received: u64,
+}
+
+fn mono_ns(base: Instant) -> u64 {
+    base.elapsed().as_nanos() as u64
+}
+
+/// Runs the latency load for `warm + secs` seconds over `streams`;
+/// returns one-way times (ns) of the packets received after the warm-up,
+/// sorted, and packets sent/received in that time.
+fn run_load(streams: &mut [Stream], warm: f64, secs: f64) -> (Vec<u32>, u64, u64) {
+    let n = streams.len();
+    // SAFETY: plain epoll/timerfd syscalls on descriptors we own; the
+    // event array is ours and sized for the call.
+    let ep = unsafe { libc::epoll_create1(0) };
+    for (i, s) in streams.iter().enumerate() {
+        let mut e = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: i as u64,
+        };
+        unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, s.sock.as_raw_fd(), &mut e) };
+    }
+    let tfd = unsafe { libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_NONBLOCK) };
+    let ms = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 1_000_000,
+    };
+    let it = libc::itimerspec {
+        it_interval: ms,
+        it_value: ms,
+    };
+    unsafe { libc::timerfd_settime(tfd, 0, &it, std::ptr::null_mut()) };
+    let mut e = libc::epoll_event {
+        events: libc::EPOLLIN as u32,
+        u64: n as u64,
+    };
+    unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, tfd, &mut e) };
+
+    let base = Instant::now();
+    let gap_ns = 20_000_000 / n as u64;
+    let warm_ns = (warm * 1e9) as u64;
+    let end_ns = ((warm + secs) * 1e9) as u64;
+    let mut lat: Vec<u32> = Vec::with_capacity((secs * 50.0 * n as f64) as usize + 1024);
+    let mut next: u64 = 0; // the next send slot
+    let (mut sent, mut got) = (0u64, 0u64);
+    let mut evs = [libc::epoll_event { events: 0, u64: 0 }; 256];
+    let mut pkt = [0u8; 172];
+    let mut buf = [0u8; 2048];
+    pkt[0] = 0x80;
+    loop {
+        let now = mono_ns(base);
+        if now >= end_ns + 200_000_000 {
+            break;
+        }
+        let k = unsafe { libc::epoll_wait(ep, evs.as_mut_ptr(), evs.len() as i32, 100) };
+        for ev in evs.iter().take(k.max(0) as usize) {
+            let id = ev.u64 as usize;
+            if id == n {
+                let mut x = 0u64;
+                unsafe { libc::read(tfd, (&mut x as *mut u64).cast(), 8) };
+                let now = mono_ns(base);
+                if now >= end_ns {
+                    continue;
+                }
+                while next * gap_ns <= now {
+                    let s = &mut streams[(next % n as u64) as usize];
+                    pkt[2..4].copy_from_slice(&s.seq.to_be_bytes());
+                    pkt[4..8].copy_from_slice(&((next / n as u64) as u32 * 160).to_be_bytes());
+                    let t = mono_ns(base);
+                    s.sent_at[usize::from(s.seq) % 64] = t;
+                    if s.sock.send_to(&pkt, s.to).is_ok() && t >= warm_ns {
+                        sent += 1;
+                    }
+                    s.seq = s.seq.wrapping_add(1);
+                    next += 1;
+                }
+                continue;
+            }
+            // One read per event: the registration is level-triggered, so
+            // a second datagram is reported again, and the read that would
+            // only say "empty" is saved (syscalls are this load's cost).
+            if let Ok((len, _)) = streams[id].sock.recv_from(&mut buf) {
+                let t = mono_ns(base);
+                if len < 12 {
+                    continue;
+                }
+                let seq = u16::from_be_bytes([buf[2], buf[3]]);
+                let peer = streams[id].peer;
+                let at = streams[peer].sent_at[usize::from(seq) % 64];
+                streams[id].received += 1;
+                if at >= warm_ns && at < end_ns {
+                    got += 1;
+                    lat.push((t.saturating_sub(at)).min(u64::from(u32::MAX)) as u32);
+                }
+            }
+        }
+    }
+    unsafe {
+        libc::close(tfd);
+        libc::close(ep);
+    }
+    lat.sort_unstable();
+    (lat, sent, got)
+}
+
+fn pct(v: &[u32], p: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1;
+    f64::from(v[i]) / 1000.0
+}
+
+fn latency_mode(args: &[String]) {
+    let [calls, secs] = args else { usage() };
+    let calls: usize = calls.parse().unwrap_or_else(|_| usage());
+    let secs: f64 = secs.parse().unwrap_or_else(|_| usage());
+    if calls == 0 || calls > 2 * CALLS_PER_ADDRESS {
+        usage();
+    }
+    let (cmd, events, tid) = start_engine();
+    let mut streams: Vec<Stream> = (0..2 * calls)
+        .map(|i| {
+            let a = format!("127.0.2.{}:{}", 1 + i / 2000, BASE_PORT as usize + i % 2000);
+            let sock = UdpSocket::bind(&a).unwrap_or_else(|e| {
+                eprintln!("relay_load: bind {a}: {e}");
+                std::process::exit(1)
+            });
+            sock.set_nonblocking(true).expect("non-blocking");
+            Stream {
+                to: sock.local_addr().expect("bound"),
+                sock,
+                peer: i ^ 1,
+                seq: 0,
+                sent_at: [0; 64],
+                received: 0,
+            }
+        })
+        .collect();
+    // Straight through the kernel: each stream sends to its peer's socket.
+    for i in 0..streams.len() {
+        streams[i].to = streams[i ^ 1].sock.local_addr().expect("bound");
+    }
+    let warm = 2.0;
+    let (direct, d_sent, d_got) = run_load(&mut streams, warm, secs);
+    // Through pbxgate: each call a session, streams send to its ports.
+    let peers: Vec<_> = streams
+        .chunks(2)
+        .map(|c| {
+            (
+                c[0].sock.local_addr().expect("bound"),
+                c[1].sock.local_addr().expect("bound"),
+            )
+        })
+        .collect();
+    let dests = open_calls(&cmd, &events, &peers, false);
+    for (s, d) in streams.iter_mut().zip(&dests) {
+        s.to = *d;
+    }
+    // Drain what the direct run left.
+    let mut buf = [0u8; 2048];
+    for s in &streams {
+        while s.sock.recv_from(&mut buf).is_ok() {}
+    }
+    let before: u64 = streams.iter().map(|s| s.received).sum();
+    let c0 = thread_cpu_ns(tid);
+    let (relayed, r_sent, r_got) = run_load(&mut streams, warm, secs);
+    let cpu = thread_cpu_ns(tid) - c0;
+    let total_in = streams.iter().map(|s| s.received).sum::<u64>() - before;
+    let mut o = std::io::stdout().lock();
+    for (name, v, sent, got) in [
+        ("kernel", &direct, d_sent, d_got),
+        ("pbxgate", &relayed, r_sent, r_got),
+    ] {
+        let _ = writeln!(
+            o,
+            "latency path={name} calls={calls} pps={} sent={sent} received={got} lost={} \
+             p50_us={:.1} p99_us={:.1} p999_us={:.1} max_us={:.1}",
+            calls * 100,
+            sent.saturating_sub(got),
+            pct(v, 0.5),
+            pct(v, 0.99),
+            pct(v, 0.999),
+            pct(v, 1.0)
+        );
+    }
+    let _ = writeln!(
+        o,
+        "latency added_by_pbxgate p50_us={:.1} p99_us={:.1} media_thread_cpu_ns_per_packet={:.0} \
+         (over {total_in} packets incl. warm-up)",
+        pct(&relayed, 0.5) - pct(&direct, 0.5),
+        pct(&relayed, 0.99) - pct(&direct, 0.99),
+        cpu as f64 / total_in.max(1) as f64
+    );
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: relay_load rtpload CALLS passthrough|transcode PORTS DESTS STOP WINDOW_START WINDOW_LEN\n\
+         \x20      relay_load latency CALLS SECONDS"
+    );
+    std::process::exit(2)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // `cargo bench` passes --bench; ignore flags.
+    let args: Vec<String> = args.into_iter().filter(|a| !a.starts_with("--")).collect();
+    match args.first().map(String::as_str) {
+        Some("rtpload") => rtpload_mode(&args[1..]),
+        Some("latency") => latency_mode(&args[1..]),
+        _ => usage(),
+    }
+}

@@ -1,0 +1,436 @@
+//! The media thread's loop on Linux: its own epoll set over every media
+//! socket (level-triggered, registered once), `recvmmsg` of up to `BATCH`
+//! datagrams per ready socket and one `sendmmsg` per outgoing socket, from
+//! one `Batch` allocated when the thread starts.
+//!
+//! Why not smol's reactor here (the rest of the gateway uses it): async-io
+//! 2.6 re-arms each socket with `epoll_ctl` after every wake (one-shot
+//! registration) and allocates on every reactor turn (the `Vec` of wakers
+//! it collects, and with any timer pending a `BTreeMap::split_off` of its
+//! timer map). At 200 calls that was 0.52 allocations and about 3× the C
+//! ceiling's CPU per packet (docs/media.md). This loop does one
+//! `epoll_wait` per turn for all ready sockets and nothing else per wake.
+//!
+//! Commands still arrive on the smol channel: the loop polls a `recv()`
+//! future with a waker that writes to an eventfd in the epoll set, so a
+//! command wakes the loop and no thread is added. Media timeouts are looked
+//! at every `TIMEOUT_CHECK`.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+use smol::channel::{Receiver, Sender};
+
+use super::engine::{decide, MediaCommand, MediaEvent, Received};
+use super::mmsg::{Batch, BATCH};
+use super::relay::{MediaRelay, Side, Verdict, ADDED_PACKET_MAX};
+
+/// How often sessions are looked at for the media timeout.
+const TIMEOUT_CHECK: Duration = Duration::from_millis(100);
+/// Batches read from one socket per turn before the others get theirs
+/// (level-triggered: what is left is reported again next turn).
+const ROUNDS_PER_SOCKET: usize = 4;
+/// The eventfd's key in the epoll set (sockets use slot * 4 + index).
+const WAKE_KEY: u64 = u64::MAX;
+
+struct Session {
+    id: u64,
+    relay: MediaRelay,
+    /// caller RTP, caller RTCP, callee RTP, callee RTCP.
+    sockets: [UdpSocket; 4],
+    timeout_reported: bool,
+}
+
+fn socket_index(side: Side, rtcp: bool) -> usize {
+    let base = match side {
+        Side::Caller => 0,
+        Side::Callee => 2,
+    };
+    base + usize::from(rtcp)
+}
+
+fn side_of(index: usize) -> (Side, bool) {
+    let side = if index < 2 {
+        Side::Caller
+    } else {
+        Side::Callee
+    };
+    (side, index % 2 == 1)
+}
+
+/// Wakes the loop from whichever thread sends a command.
+struct EventFdWaker(OwnedFd);
+
+impl Wake for EventFdWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a local to the eventfd we own. A
+        // full counter (EAGAIN) already means "wake up".
+        unsafe { libc::write(self.0.as_raw_fd(), (&one as *const u64).cast(), 8) };
+    }
+}
+
+struct Epoll(OwnedFd);
+
+impl Epoll {
+    fn new() -> io::Result<Epoll> {
+        // SAFETY: plain syscall; the fd is owned from here on.
+        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fd is a new descriptor nobody else owns.
+        Ok(Epoll(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+
+    fn add(&self, fd: RawFd, key: u64) -> io::Result<()> {
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: key,
+        };
+        // SAFETY: registers a descriptor we own with an event we own.
+        if unsafe { libc::epoll_ctl(self.0.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    fn wait(&self, events: &mut [libc::epoll_event], timeout: Duration) -> usize {
+        let ms = timeout.as_millis().clamp(1, 1000) as i32;
+        // SAFETY: the kernel writes at most events.len() entries.
+        let n = unsafe {
+            libc::epoll_wait(
+                self.0.as_raw_fd(),
+                events.as_mut_ptr(),
+                events.len() as i32,
+                ms,
+            )
+        };
+        n.max(0) as usize
+    }
+}
+
+struct Loop {
+    epoll: Epoll,
+    slots: Vec<Option<Session>>,
+    free: Vec<usize>,
+    by_id: HashMap<u64, usize>,
+    batch: Box<Batch>,
+    /// A packet a DTMF conversion adds after a forwarded one.
+    added: [u8; ADDED_PACKET_MAX],
+    events: Sender<MediaEvent>,
+}
+
+/// Runs the media thread until the command channel closes.
+pub(super) fn run(commands: Receiver<MediaCommand>, events: Sender<MediaEvent>) {
+    let setup = || -> io::Result<(Epoll, Arc<EventFdWaker>)> {
+        let epoll = Epoll::new()?;
+        // SAFETY: plain syscall; the fd is owned from here on.
+        let efd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if efd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: efd is a new descriptor nobody else owns.
+        let waker = Arc::new(EventFdWaker(unsafe { OwnedFd::from_raw_fd(efd) }));
+        epoll.add(efd, WAKE_KEY)?;
+        Ok((epoll, waker))
+    };
+    let (epoll, wake) = match setup() {
+        Ok(x) => x,
+        Err(e) => {
+            tracing::error!("media thread cannot start its event loop: {e}");
+            return;
+        }
+    };
+    let mut lp = Loop {
+        epoll,
+        slots: Vec::new(),
+        free: Vec::new(),
+        by_id: HashMap::new(),
+        batch: Batch::new(),
+        added: [0; ADDED_PACKET_MAX],
+        events,
+    };
+    let waker = Waker::from(wake.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut next: Pin<Box<_>> = Box::pin(commands.recv());
+    let mut ready = [libc::epoll_event { events: 0, u64: 0 }; 64];
+    let mut check_at = Instant::now() + TIMEOUT_CHECK;
+    let mut woken = true;
+    loop {
+        if woken {
+            // SAFETY: reads the eventfd's 8-byte counter into a local.
+            let mut x = 0u64;
+            unsafe { libc::read(wake.0.as_raw_fd(), (&mut x as *mut u64).cast(), 8) };
+            loop {
+                match next.as_mut().poll(&mut cx) {
+                    Poll::Ready(Ok(cmd)) => {
+                        lp.command(cmd);
+                        next = Box::pin(commands.recv());
+                    }
+                    // Signalling is gone: so is the media.
+                    Poll::Ready(Err(_)) => return,
+                    Poll::Pending => break,
+                }
+            }
+            woken = false;
+        }
+        let now = Instant::now();
+        if now >= check_at {
+            lp.check_timeouts(now);
+            check_at = now + TIMEOUT_CHECK;
+        }
+        let n = lp
+            .epoll
+            .wait(&mut ready, check_at.saturating_duration_since(now));
+        // Sockets first, commands after: a Close cannot leave a stale key
+        // behind in this turn's list.
+        // One clock read per turn: the packets of a turn were all waiting
+        // when epoll_wait returned.
+        let now = Instant::now();
+        for ev in &ready[..n] {
+            if ev.u64 == WAKE_KEY {
+                woken = true;
+            } else {
+                lp.socket_ready(ev.u64, now);
+            }
+        }
+    }
+}
+
+impl Loop {
+    fn socket_ready(&mut self, key: u64, now: Instant) {
+        let slot = (key / 4) as usize;
+        let index = (key % 4) as usize;
+        let (side, rtcp) = side_of(index);
+        let Some(Some(s)) = self.slots.get_mut(slot) else {
+            return;
+        };
+        let b = &mut self.batch;
+        for _ in 0..ROUNDS_PER_SOCKET {
+            let n = match b.recv(s.sockets[index].as_raw_fd()) {
+                Ok(n) => n,
+                // Drained, or an ICMP error the read has now consumed.
+                Err(_) => return,
+            };
+            // Forwarded packets are queued for one outgoing socket at a
+            // time; a packet for another socket flushes the queue first.
+            let mut out: Option<usize> = None;
+            for i in 0..n {
+                let Some(src) = b.source(i) else { continue };
+                let len = b.lens[i];
+                let got = Received {
+                    side,
+                    rtcp,
+                    src,
+                    len,
+                };
+                let (verdict, added_len) =
+                    decide(&mut s.relay, got, &mut b.bufs[i], &mut self.added, now);
+                if let Verdict::Forward { to, from_side, len } = verdict {
+                    let o = socket_index(from_side, rtcp);
+                    if out.is_some_and(|q| q != o) {
+                        if let Some(q) = out {
+                            flush(&s.sockets[q], b);
+                        }
+                    }
+                    out = Some(o);
+                    b.queue(i, len, to);
+                    if added_len > 0 {
+                        // Rare (DTMF for a `both` leg): sent at once, after
+                        // what is queued, so the order holds.
+                        flush(&s.sockets[o], b);
+                        out = None;
+                        send_one(&s.sockets[o], &self.added[..added_len], to);
+                    }
+                }
+            }
+            if let Some(q) = out {
+                flush(&s.sockets[q], b);
+            }
+            if n < BATCH {
+                return;
+            }
+        }
+    }
+
+    fn command(&mut self, cmd: MediaCommand) {
+        let session = |lp: &mut Loop, id: u64| lp.by_id.get(&id).copied();
+        match cmd {
+            MediaCommand::Open {
+                session: id,
+                caller_local,
+                callee_local,
+                timeout,
+            } => {
+                if let Err(e) = self.open(id, caller_local, callee_local, timeout) {
+                    let reason =
+                        format!("cannot bind media ports {caller_local}/{callee_local}: {e}");
+                    let _ = self.events.try_send(MediaEvent::Failed {
+                        session: id,
+                        reason,
+                    });
+                }
+            }
+            MediaCommand::SetRemote {
+                session: id,
+                side,
+                remote,
+            } => {
+                if let Some(s) = session(self, id).and_then(|i| self.slots[i].as_mut()) {
+                    s.relay.set_remote(side, remote);
+                }
+            }
+            MediaCommand::SetPayloadMap {
+                session: id,
+                side,
+                map,
+            } => {
+                if let Some(s) = session(self, id).and_then(|i| self.slots[i].as_mut()) {
+                    s.relay.set_payload_map(side, &map);
+                }
+            }
+            MediaCommand::SetTranscode {
+                session: id,
+                side,
+                transcode,
+            } => {
+                if let Some(s) = session(self, id).and_then(|i| self.slots[i].as_mut()) {
+                    s.relay.set_transcode(side, transcode);
+                }
+            }
+            MediaCommand::SetDtmf {
+                session: id,
+                side,
+                path,
+            } => {
+                if let Some(s) = session(self, id).and_then(|i| self.slots[i].as_mut()) {
+                    s.relay.set_dtmf(side, path);
+                }
+            }
+            MediaCommand::SetHold { session: id, hold } => {
+                if let Some(s) = session(self, id).and_then(|i| self.slots[i].as_mut()) {
+                    s.relay.set_hold(hold, Instant::now());
+                }
+            }
+            MediaCommand::Close { session: id } => {
+                let Some(i) = self.by_id.remove(&id) else {
+                    return;
+                };
+                let Some(s) = self.slots[i].take() else {
+                    return;
+                };
+                self.free.push(i);
+                let closed = MediaEvent::Closed {
+                    session: id,
+                    caller: s.relay.stats(Side::Caller),
+                    callee: s.relay.stats(Side::Callee),
+                };
+                // The sockets close (and leave the epoll set) before the
+                // event says the ports are free.
+                drop(s);
+                let _ = self.events.try_send(closed);
+            }
+        }
+    }
+
+    fn open(
+        &mut self,
+        id: u64,
+        caller: SocketAddr,
+        callee: SocketAddr,
+        timeout: Duration,
+    ) -> io::Result<()> {
+        let bind = |a: SocketAddr, plus: u16| -> io::Result<UdpSocket> {
+            let s = UdpSocket::bind(SocketAddr::new(a.ip(), a.port().wrapping_add(plus)))?;
+            s.set_nonblocking(true)?;
+            Ok(s)
+        };
+        let sockets = [
+            bind(caller, 0)?,
+            bind(caller, 1)?,
+            bind(callee, 0)?,
+            bind(callee, 1)?,
+        ];
+        // A reopened id replaces the old session (its sockets close).
+        if let Some(old) = self.by_id.remove(&id) {
+            self.slots[old] = None;
+            self.free.push(old);
+        }
+        let slot = self.free.pop().unwrap_or_else(|| {
+            self.slots.push(None);
+            self.slots.len() - 1
+        });
+        for (k, s) in sockets.iter().enumerate() {
+            if let Err(e) = self.epoll.add(s.as_raw_fd(), (slot * 4 + k) as u64) {
+                self.free.push(slot);
+                return Err(e);
+            }
+        }
+        self.slots[slot] = Some(Session {
+            id,
+            relay: MediaRelay::new(Instant::now(), timeout),
+            sockets,
+            timeout_reported: false,
+        });
+        self.by_id.insert(id, slot);
+        Ok(())
+    }
+
+    fn check_timeouts(&mut self, now: Instant) {
+        for s in self.slots.iter_mut().flatten() {
+            if !s.timeout_reported && s.relay.timed_out(now) {
+                s.timeout_reported = true;
+                let _ = self.events.try_send(MediaEvent::TimedOut { session: s.id });
+            }
+        }
+    }
+}
+
+/// Sends what `b` has queued from `out`: one `sendmmsg`, then one by one
+/// whatever it did not take, waiting (briefly) for the socket to be
+/// writable when its buffer is full.
+fn flush(out: &UdpSocket, b: &mut Batch) {
+    let sent = b.send_queued(out.as_raw_fd()).unwrap_or(0);
+    for k in sent..b.queued() {
+        let (bytes, to) = b.queued_at(k);
+        let Some(to) = to else { continue };
+        for _ in 0..2 {
+            match out.send_to(bytes, to) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait_writable(out),
+                _ => break,
+            }
+        }
+    }
+    b.clear_queue();
+}
+
+/// One datagram, waiting (briefly) for room once if the socket is full.
+fn send_one(out: &UdpSocket, bytes: &[u8], to: SocketAddr) {
+    for _ in 0..2 {
+        match out.send_to(bytes, to) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait_writable(out),
+            _ => break,
+        }
+    }
+}
+
+fn wait_writable(s: &UdpSocket) {
+    let mut p = libc::pollfd {
+        fd: s.as_raw_fd(),
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: polls one descriptor we own, for at most 10 ms.
+    unsafe { libc::poll(&mut p, 1, 10) };
+}

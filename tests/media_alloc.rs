@@ -1,0 +1,269 @@
+//! The media path allocates nothing per relayed packet: the real engine
+//! (`pbxgate::media::engine::spawn`) relays between real loopback sockets
+//! while a counting global allocator counts every allocation in the
+//! process (all threads). Its own test binary, so the allocator is only
+//! here. The test fails on a single allocation in the window.
+//!
+//! `PBXGATE_ALLOC_TRACE=1` prints a backtrace of the first few, to find
+//! where they come from. (That is how smol's reactor was found to allocate
+//! on every wake, which is why the media thread has its own epoll loop on
+//! Linux: docs/media.md.)
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use pbxgate::media::dtmf::convert::{AudioFormat, DetectPath, DtmfPath};
+use pbxgate::media::engine::{spawn, MediaCommand, MediaEvent};
+use pbxgate::media::g711::{alaw_to_ulaw, ulaw_to_alaw, Law};
+use pbxgate::media::relay::{Remote, Side, Transcode};
+use pbxgate::media::rtp::write_header;
+
+struct Counting;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+static TRACE: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    static IN_TRACE: Cell<bool> = const { Cell::new(false) };
+}
+
+impl Counting {
+    fn count(&self) {
+        if !COUNTING.load(Ordering::Relaxed) {
+            return;
+        }
+        let seen = ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // The backtrace allocates too: those are skipped by a per-thread
+        // flag (and counted, which does not matter once one is seen).
+        if TRACE.load(Ordering::Relaxed) && seen < 5 && !IN_TRACE.with(|t| t.replace(true)) {
+            eprintln!(
+                "allocation on thread {:?}:\n{}",
+                std::thread::current().name(),
+                std::backtrace::Backtrace::force_capture()
+            );
+            IN_TRACE.with(|t| t.set(false));
+        }
+    }
+}
+
+// SAFETY: every call is passed to the system allocator unchanged; the
+// counting only touches atomics and a thread-local flag.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        self.count();
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        self.count();
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        self.count();
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const PACKET: usize = 172;
+/// Packets sent each way before reading them back: several per wake, so
+/// the batched path (and its partial batches) is what is measured.
+const BURST: usize = 16;
+
+struct Call {
+    caller: UdpSocket,
+    callee: UdpSocket,
+    caller_local: SocketAddr,
+    callee_local: SocketAddr,
+    /// Payload types each side sends; what the other receives.
+    pt_caller: u8,
+    pt_callee: u8,
+}
+
+/// `dtmf`: both directions listen for in-band digits (the detector runs
+/// on every packet; the test's payloads hold none, so audio is unchanged).
+fn open(
+    cmd: &smol::channel::Sender<MediaCommand>,
+    session: u64,
+    n: u8,
+    transcode: bool,
+    dtmf: bool,
+) -> Call {
+    let caller = UdpSocket::bind(format!("127.0.95.{}:0", 10 + n)).unwrap();
+    let callee = UdpSocket::bind(format!("127.0.95.{}:0", 20 + n)).unwrap();
+    for s in [&caller, &callee] {
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    }
+    let caller_local: SocketAddr = format!("127.0.95.{}:{}", 1 + 2 * n, 32000 + 4 * u16::from(n))
+        .parse()
+        .unwrap();
+    let callee_local: SocketAddr = format!("127.0.95.{}:{}", 2 + 2 * n, 32002 + 4 * u16::from(n))
+        .parse()
+        .unwrap();
+    let send = |c: MediaCommand| cmd.send_blocking(c).unwrap();
+    send(MediaCommand::Open {
+        session,
+        caller_local,
+        callee_local,
+        timeout: Duration::from_secs(60),
+    });
+    for (side, peer) in [(Side::Caller, &caller), (Side::Callee, &callee)] {
+        send(MediaCommand::SetRemote {
+            session,
+            side,
+            remote: Remote {
+                signalled: peer.local_addr().unwrap(),
+                any_source: false,
+            },
+        });
+    }
+    let (pt_caller, pt_callee) = if transcode { (0, 8) } else { (0, 0) };
+    if transcode {
+        send(MediaCommand::SetTranscode {
+            session,
+            side: Side::Caller,
+            transcode: Some(Transcode {
+                from_pt: 0,
+                from: Law::Ulaw,
+                to_pt: 8,
+            }),
+        });
+        send(MediaCommand::SetTranscode {
+            session,
+            side: Side::Callee,
+            transcode: Some(Transcode {
+                from_pt: 8,
+                from: Law::Alaw,
+                to_pt: 0,
+            }),
+        });
+    }
+    if dtmf {
+        for side in [Side::Caller, Side::Callee] {
+            send(MediaCommand::SetDtmf {
+                session,
+                side,
+                path: DtmfPath {
+                    render: None,
+                    detect: Some(DetectPath {
+                        audio_in: AudioFormat {
+                            law: Law::Ulaw,
+                            payload_type: 0,
+                        },
+                        events_out: 101,
+                        keep_audio: true,
+                    }),
+                },
+            });
+        }
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    Call {
+        caller,
+        callee,
+        caller_local,
+        callee_local,
+        pt_caller,
+        pt_callee,
+    }
+}
+
+fn fill(p: &mut [u8; PACKET], pt: u8, seq: u16) {
+    write_header(p, false, pt, seq, u32::from(seq) * 160, 0x00a1_10c0);
+    for (i, b) in p[12..].iter_mut().enumerate() {
+        *b = (i as u8) ^ (seq as u8);
+    }
+}
+
+/// Sends `bursts` × BURST packets each way and checks every one that
+/// comes back (sequence, payload type, payload as the law says). Touches
+/// only stack arrays and std sockets, which do not allocate.
+fn relay(call: &Call, first_seq: u16, bursts: usize, transcode: bool) {
+    let mut p = [0u8; PACKET];
+    let mut got = [0u8; 2048];
+    let mut seq = first_seq;
+    for _ in 0..bursts {
+        for k in 0..BURST as u16 {
+            fill(&mut p, call.pt_caller, seq.wrapping_add(k));
+            call.caller.send_to(&p, call.caller_local).unwrap();
+            fill(&mut p, call.pt_callee, seq.wrapping_add(k));
+            call.callee.send_to(&p, call.callee_local).unwrap();
+        }
+        for (to, sent_pt, from_law) in [
+            (&call.callee, call.pt_caller, Law::Ulaw),
+            (&call.caller, call.pt_callee, Law::Alaw),
+        ] {
+            for k in 0..BURST as u16 {
+                let s = seq.wrapping_add(k);
+                let (n, _) = to.recv_from(&mut got).expect("relayed packet");
+                assert_eq!(n, PACKET);
+                assert_eq!(u16::from_be_bytes([got[2], got[3]]), s, "in order");
+                fill(&mut p, sent_pt, s);
+                let want_pt = if transcode { 8 - sent_pt } else { sent_pt };
+                assert_eq!(got[1] & 0x7f, want_pt);
+                for (a, b) in p[12..].iter().zip(&got[12..n]) {
+                    let want = match (transcode, from_law) {
+                        (false, _) => *a,
+                        (true, Law::Ulaw) => ulaw_to_alaw(*a),
+                        (true, Law::Alaw) => alaw_to_ulaw(*a),
+                    };
+                    assert_eq!(*b, want);
+                }
+            }
+        }
+        seq = seq.wrapping_add(BURST as u16);
+    }
+}
+
+/// Relays 5000 packets each way (passthrough, PCMU↔PCMA transcoding, and
+/// passthrough with the in-band DTMF detector listening both ways)
+/// after a warm-up, counting allocations in the whole process.
+#[test]
+fn relaying_allocates_nothing_per_packet() {
+    TRACE.store(
+        std::env::var_os("PBXGATE_ALLOC_TRACE").is_some(),
+        Ordering::Relaxed,
+    );
+    let (ev_tx, ev_rx) = smol::channel::unbounded::<MediaEvent>();
+    let cmd = spawn(ev_tx).unwrap();
+    let mut report = Vec::new();
+    for (session, n, transcode, dtmf) in [
+        (1u64, 0u8, false, false),
+        (2, 1, true, false),
+        (3, 2, false, true),
+    ] {
+        let call = open(&cmd, session, n, transcode, dtmf);
+        relay(&call, 0, 500 / BURST, transcode);
+        ALLOCS.store(0, Ordering::SeqCst);
+        COUNTING.store(true, Ordering::SeqCst);
+        relay(&call, 1000, 5000_usize.div_ceil(BURST), transcode);
+        COUNTING.store(false, Ordering::SeqCst);
+        let allocs = ALLOCS.load(Ordering::SeqCst);
+        let packets = 2 * 5000_usize.div_ceil(BURST) * BURST;
+        report.push((transcode, dtmf, allocs, packets));
+        cmd.send_blocking(MediaCommand::Close { session }).unwrap();
+        assert!(ev_rx.recv_blocking().is_ok());
+    }
+    for (transcode, dtmf, allocs, packets) in &report {
+        eprintln!(
+            "transcode={transcode} dtmf={dtmf}: {allocs} allocations while relaying {packets} packets \
+             ({:.4} per packet)",
+            *allocs as f64 / *packets as f64
+        );
+    }
+    for (transcode, dtmf, allocs, packets) in report {
+        assert_eq!(
+            allocs, 0,
+            "transcode={transcode} dtmf={dtmf}: {allocs} allocations for {packets} relayed packets \
+             (PBXGATE_ALLOC_TRACE=1 shows where)"
+        );
+    }
+}
