@@ -32,7 +32,8 @@ use std::io::Write;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pbxgate::media::engine::{spawn, MediaCommand, MediaEvent};
@@ -408,6 +409,90 @@ fn run_load(streams: &mut [Stream], warm: f64, secs: f64) -> (Vec<u32>, u64, u64
     (lat, sent, got)
 }
 
+/// The least a userspace relay can do, as an anchor for the latency
+/// figure: one thread on the media thread's CPU, two sockets per call
+/// (127.0.3.x), epoll, and each datagram sent on with `send_to` to the
+/// other stream, no checks, no rewriting. Returns where each stream must
+/// send, the stop flag and the thread.
+fn spawn_minimal_relay(
+    peers: &[(SocketAddr, SocketAddr)],
+    cpu: usize,
+) -> (
+    Vec<SocketAddr>,
+    Arc<AtomicBool>,
+    std::thread::JoinHandle<(u64, u64)>,
+) {
+    let mut socks = Vec::with_capacity(2 * peers.len());
+    let mut dests = Vec::with_capacity(2 * peers.len());
+    for i in 0..2 * peers.len() {
+        let a = format!("127.0.3.{}:{}", 1 + i / 2000, BASE_PORT as usize + i % 2000);
+        let s = UdpSocket::bind(&a).unwrap_or_else(|e| {
+            eprintln!("relay_load: bind {a}: {e}");
+            std::process::exit(1)
+        });
+        s.set_nonblocking(true).expect("non-blocking");
+        dests.push(s.local_addr().expect("bound"));
+        socks.push(s);
+    }
+    // Socket 2i gets the caller's packets and sends them to the callee
+    // from 2i+1, and the other way round.
+    let to: Vec<SocketAddr> = (0..socks.len())
+        .map(|k| {
+            if k % 2 == 0 {
+                peers[k / 2].1
+            } else {
+                peers[k / 2].0
+            }
+        })
+        .collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let t = std::thread::spawn(move || {
+        pin(cpu);
+        // SAFETY: epoll syscalls on descriptors this thread owns; the
+        // event array is ours and sized for the call.
+        let ep = unsafe { libc::epoll_create1(0) };
+        for (k, s) in socks.iter().enumerate() {
+            let mut e = libc::epoll_event {
+                events: libc::EPOLLIN as u32,
+                u64: k as u64,
+            };
+            unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, s.as_raw_fd(), &mut e) };
+        }
+        let mut evs = [libc::epoll_event { events: 0, u64: 0 }; 64];
+        let mut buf = [0u8; 2048];
+        let mut relayed = 0u64;
+        let cpu = || {
+            std::fs::read_to_string("/proc/thread-self/schedstat")
+                .ok()
+                .and_then(|s| s.split_whitespace().next().and_then(|f| f.parse().ok()))
+                .unwrap_or(0u64)
+        };
+        let c0 = cpu();
+        while !flag.load(Ordering::Relaxed) {
+            let n = unsafe { libc::epoll_wait(ep, evs.as_mut_ptr(), evs.len() as i32, 100) };
+            for ev in evs.iter().take(n.max(0) as usize) {
+                let k = ev.u64 as usize;
+                while let Ok((len, _)) = socks[k].recv_from(&mut buf) {
+                    let _ = socks[k ^ 1].send_to(&buf[..len], to[k]);
+                    relayed += 1;
+                }
+            }
+        }
+        unsafe { libc::close(ep) };
+        (cpu() - c0, relayed)
+    });
+    (dests, stop, t)
+}
+
+/// Reads away what a previous run left in the load's sockets.
+fn drain(streams: &[Stream]) {
+    let mut buf = [0u8; 2048];
+    for s in streams {
+        while s.sock.recv_from(&mut buf).is_ok() {}
+    }
+}
+
 fn pct(v: &[u32], p: f64) -> f64 {
     if v.is_empty() {
         return f64::NAN;
@@ -448,7 +533,6 @@ fn latency_mode(args: &[String]) {
     }
     let warm = 2.0;
     let (direct, d_sent, d_got) = run_load(&mut streams, warm, secs);
-    // Through pbxgate: each call a session, streams send to its ports.
     let peers: Vec<_> = streams
         .chunks(2)
         .map(|c| {
@@ -458,15 +542,23 @@ fn latency_mode(args: &[String]) {
             )
         })
         .collect();
+    // Through the least a relay can do, on the media thread's CPU.
+    let media_cpu = usize::from(std::env::var("RELAY_LOAD_MEDIA_CPU").as_deref() == Ok("1"));
+    let (minimal_dests, stop, minimal) = spawn_minimal_relay(&peers, media_cpu);
+    for (s, d) in streams.iter_mut().zip(&minimal_dests) {
+        s.to = *d;
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    drain(&streams);
+    let (least, m_sent, m_got) = run_load(&mut streams, warm, secs);
+    stop.store(true, Ordering::Relaxed);
+    let (minimal_cpu, minimal_packets) = minimal.join().unwrap_or((0, 0));
+    // Through pbxgate: each call a session, streams send to its ports.
     let dests = open_calls(&cmd, &events, &peers, false);
     for (s, d) in streams.iter_mut().zip(&dests) {
         s.to = *d;
     }
-    // Drain what the direct run left.
-    let mut buf = [0u8; 2048];
-    for s in &streams {
-        while s.sock.recv_from(&mut buf).is_ok() {}
-    }
+    drain(&streams);
     let before: u64 = streams.iter().map(|s| s.received).sum();
     let c0 = thread_cpu_ns(tid);
     let (relayed, r_sent, r_got) = run_load(&mut streams, warm, secs);
@@ -475,6 +567,7 @@ fn latency_mode(args: &[String]) {
     let mut o = std::io::stdout().lock();
     for (name, v, sent, got) in [
         ("kernel", &direct, d_sent, d_got),
+        ("minimal_relay", &least, m_sent, m_got),
         ("pbxgate", &relayed, r_sent, r_got),
     ] {
         let _ = writeln!(
@@ -496,6 +589,14 @@ fn latency_mode(args: &[String]) {
         pct(&relayed, 0.5) - pct(&direct, 0.5),
         pct(&relayed, 0.99) - pct(&direct, 0.99),
         cpu as f64 / total_in.max(1) as f64
+    );
+    let _ = writeln!(
+        o,
+        "latency added_by_minimal_relay p50_us={:.1} p99_us={:.1} cpu_ns_per_packet={:.0} \
+         (one thread, recv_from/send_to, nothing else: what any userspace relay pays here)",
+        pct(&least, 0.5) - pct(&direct, 0.5),
+        pct(&least, 0.99) - pct(&direct, 0.99),
+        minimal_cpu as f64 / minimal_packets.max(1) as f64,
     );
 }
 
