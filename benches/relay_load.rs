@@ -485,6 +485,24 @@ fn spawn_minimal_relay(
     (dests, stop, t)
 }
 
+/// (steal, total) ticks of `cpu` from /proc/stat: time the hypervisor
+/// gave that virtual CPU's slot to someone else.
+fn cpu_steal(cpu: usize) -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let name = format!("cpu{cpu}");
+    stat.lines()
+        .find(|l| l.split_whitespace().next() == Some(name.as_str()))
+        .map(|l| {
+            let f: Vec<u64> = l
+                .split_whitespace()
+                .skip(1)
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            (f.get(7).copied().unwrap_or(0), f.iter().take(8).sum())
+        })
+        .unwrap_or((0, 0))
+}
+
 /// Reads away what a previous run left in the load's sockets.
 fn drain(streams: &[Stream]) {
     let mut buf = [0u8; 2048];
@@ -561,7 +579,9 @@ fn latency_mode(args: &[String]) {
     drain(&streams);
     let before: u64 = streams.iter().map(|s| s.received).sum();
     let c0 = thread_cpu_ns(tid);
+    let s0 = cpu_steal(media_cpu);
     let (relayed, r_sent, r_got) = run_load(&mut streams, warm, secs);
+    let s1 = cpu_steal(media_cpu);
     let cpu = thread_cpu_ns(tid) - c0;
     let total_in = streams.iter().map(|s| s.received).sum::<u64>() - before;
     let mut o = std::io::stdout().lock();
@@ -589,6 +609,11 @@ fn latency_mode(args: &[String]) {
         pct(&relayed, 0.5) - pct(&direct, 0.5),
         pct(&relayed, 0.99) - pct(&direct, 0.99),
         cpu as f64 / total_in.max(1) as f64
+    );
+    let _ = writeln!(
+        o,
+        "latency steal_on_media_cpu_pct={:.1} (hypervisor steal during pbxgate's run)",
+        100.0 * (s1.0 - s0.0) as f64 / (s1.1 - s0.1).max(1) as f64
     );
     let _ = writeln!(
         o,
