@@ -13,13 +13,18 @@
 # 3. ../shared/bench/rtp/rtpengine.sh SECONDS CALLS (Debian's rtpengine-daemon, apt-installed by
 #    that script when missing). PBXGATE_NO_RTPENGINE=1 skips it.
 # 4. Latency at LAT_CALLS (default 500) calls, 100 pkt/s each: relay_load's own load timestamps
-#    packets and prints p50/p99 one-way times through the kernel loopback and through pbxgate.
+#    packets and prints p50/p99 one-way times through the kernel loopback, a minimal relay (the
+#    anchor: what any userspace relay adds here) and pbxgate, and the hypervisor's steal time on
+#    the media CPU. Run LAT_RUNS times (default 5): one run's p99 moves by milliseconds with the
+#    VM's steal, so the median of the runs' added p99 is printed for both relays.
+#    LAT_MEDIA_CPU=1 puts the relays on CPU 1 and the load on CPU 0 (the VM's CPUs differ in
+#    steal).
 #    PBXGATE_NO_LATENCY=1 skips it.
 # Ports: pbxgate's media 127.0.0.x:28000-29999 (500 calls per address); rtpload 127.0.1.x:27000-
 # 27999 (its own); the latency load 127.0.2.x:28000-29999; the ceiling 127.0.0.1:26000-26002.
 # Run nothing heavy beside it; run one benchmark at a time.
 set -eu
-S=${1:-10}; CALLS=${2:-200}; WARM=4; LAT_CALLS=${LAT_CALLS:-500}
+S=${1:-10}; CALLS=${2:-200}; WARM=4; LAT_CALLS=${LAT_CALLS:-500}; LAT_RUNS=${LAT_RUNS:-5}
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared="$root/../shared/bench/rtp"
 [ -f "$shared/rtpload.c" ] || { echo "bench/rtp.sh: $shared/rtpload.c not found (../shared beside the checkout)" >&2; exit 1; }
@@ -54,7 +59,7 @@ ceil_ns=$(sed -n 's/^ceiling batch=32 .*cpu_ns_per_packet=\([0-9]*\).*/\1/p' "$w
 for mode in passthrough transcode; do
   pt_b=0; [ $mode = passthrough ] || pt_b=8
   rm -f "$w/ports" "$w/dests" "$w/stop"
-  "$drv" rtpload "$CALLS" $mode "$w/ports" "$w/dests" "$w/stop" $((WARM)).32 "$S" >"$w/drv" 2>"$w/drv.err" & dp=$!
+  RELAY_LOAD_MEDIA_CPU=0 "$drv" rtpload "$CALLS" $mode "$w/ports" "$w/dests" "$w/stop" $((WARM)).32 "$S" >"$w/drv" 2>"$w/drv.err" & dp=$!
   taskset -c 1 "$w/rtpload" "$CALLS" $WARM "$S" $dp "$w/ports" "$w/dests" 0 $pt_b >"$w/load" & lp=$!
   wait $lp || { echo "rtpload failed" >&2; cat "$w/drv.err" >&2; exit 1; }; lp=""
   touch "$w/stop"; wait $dp || { cat "$w/drv.err" >&2; exit 1; }; dp=""
@@ -83,7 +88,9 @@ fi
 
 # 4. latency
 if [ -z "${PBXGATE_NO_LATENCY:-}" ]; then
-  "$drv" latency "$LAT_CALLS" "$S" | tee "$w/latency"
+  for _ in $(seq "$LAT_RUNS"); do
+    RELAY_LOAD_MEDIA_CPU="${LAT_MEDIA_CPU:-0}" "$drv" latency "$LAT_CALLS" "$S" | tee -a "$w/latency"
+  done
 fi
 
 echo
@@ -99,5 +106,15 @@ if [ -f "$w/rtpengine" ]; then
     while read -r mode ns lost; do
       row "rtpengine $mode" "$ns" "$lost" "$(awk -v c="$ceil_ns" -v p="$ns" 'BEGIN { printf "%.2f", c / p }')"
     done
+fi
+if [ -s "$w/latency" ]; then
+  median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "%.0f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+  added() { sed -n "s/^latency added_by_$1 .*p99_us=\([-0-9.]*\).*/\1/p" "$w/latency"; }
+  steal=$(sed -n 's/^latency steal_on_media_cpu_pct=\([0-9.]*\).*/\1/p' "$w/latency" | tr '\n' ' ')
+  echo
+  echo "# latency, $LAT_CALLS calls, $LAT_RUNS runs: added one-way p99 over the kernel loopback (µs)"
+  echo "pbxgate        runs: $(added pbxgate | tr '\n' ' ') median $(added pbxgate | median) (target < 1000)"
+  echo "minimal relay  runs: $(added minimal_relay | tr '\n' ' ') median $(added minimal_relay | median)"
+  echo "steal on the media CPU per run (%): $steal"
 fi
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

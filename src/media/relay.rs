@@ -400,8 +400,10 @@ impl MediaRelay {
     }
 
     fn arrival_units(&self, side: Side, now: Instant) -> i64 {
-        let hz = u128::from(self.legs[side.index()].clock_rate);
-        (now.saturating_duration_since(self.epoch).as_nanos() * hz / 1_000_000_000) as i64
+        // In f64: exact to the sample for months, and no 128-bit
+        // division on every packet.
+        let hz = f64::from(self.legs[side.index()].clock_rate);
+        (now.saturating_duration_since(self.epoch).as_secs_f64() * hz) as i64
     }
 }
 
