@@ -128,6 +128,11 @@ struct Loop {
     batch: Box<Batch>,
     /// A packet a DTMF conversion adds after a forwarded one.
     added: [u8; ADDED_PACKET_MAX],
+    /// Packets dropped because an outgoing socket's buffer was full, and
+    /// how many of them were already reported.
+    full_drops: u64,
+    full_drops_logged: u64,
+    drops_logged_at: Option<Instant>,
     events: Sender<MediaEvent>,
 }
 
@@ -159,6 +164,9 @@ pub(super) fn run(commands: Receiver<MediaCommand>, events: Sender<MediaEvent>) 
         by_id: HashMap::new(),
         batch: Batch::new(),
         added: [0; ADDED_PACKET_MAX],
+        full_drops: 0,
+        full_drops_logged: 0,
+        drops_logged_at: None,
         events,
     };
     let waker = Waker::from(wake.clone());
@@ -241,7 +249,7 @@ impl Loop {
                     let o = socket_index(from_side, rtcp);
                     if out.is_some_and(|q| q != o) {
                         if let Some(q) = out {
-                            flush(&s.sockets[q], b);
+                            self.full_drops += flush(&s.sockets[q], b);
                         }
                     }
                     out = Some(o);
@@ -249,14 +257,16 @@ impl Loop {
                     if added_len > 0 {
                         // Rare (DTMF for a `both` leg): sent at once, after
                         // what is queued, so the order holds.
-                        flush(&s.sockets[o], b);
+                        self.full_drops += flush(&s.sockets[o], b);
                         out = None;
-                        send_one(&s.sockets[o], &self.added[..added_len], to);
+                        if !send_one(&s.sockets[o], &self.added[..added_len], to) {
+                            self.full_drops += 1;
+                        }
                     }
                 }
             }
             if let Some(q) = out {
-                flush(&s.sockets[q], b);
+                self.full_drops += flush(&s.sockets[q], b);
             }
             if n < BATCH {
                 return;
@@ -388,6 +398,19 @@ impl Loop {
     }
 
     fn check_timeouts(&mut self, now: Instant) {
+        // At most one line per 10 s, with what was dropped since the last.
+        let quiet = self
+            .drops_logged_at
+            .is_none_or(|t| now.saturating_duration_since(t) >= Duration::from_secs(10));
+        if self.full_drops > self.full_drops_logged && quiet {
+            self.drops_logged_at = Some(now);
+            tracing::warn!(
+                dropped = self.full_drops - self.full_drops_logged,
+                total = self.full_drops,
+                "media packets dropped: an outgoing socket's buffer was full (the host cannot send as fast as media arrives)"
+            );
+            self.full_drops_logged = self.full_drops;
+        }
         for s in self.slots.iter_mut().flatten() {
             if !s.timeout_reported && s.relay.timed_out(now) {
                 s.timeout_reported = true;
@@ -398,39 +421,23 @@ impl Loop {
 }
 
 /// Sends what `b` has queued from `out`: one `sendmmsg`, then one by one
-/// whatever it did not take, waiting (briefly) for the socket to be
-/// writable when its buffer is full.
-fn flush(out: &UdpSocket, b: &mut Batch) {
+/// whatever it did not take; returns how many were dropped because the
+/// socket's buffer was full. Waiting for room would hold up every other
+/// call on this thread, and audio that cannot leave now is late anyway.
+fn flush(out: &UdpSocket, b: &mut Batch) -> u64 {
     let sent = b.send_queued(out.as_raw_fd()).unwrap_or(0);
+    let mut dropped = 0;
     for k in sent..b.queued() {
         let (bytes, to) = b.queued_at(k);
         let Some(to) = to else { continue };
-        for _ in 0..2 {
-            match out.send_to(bytes, to) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait_writable(out),
-                _ => break,
-            }
-        }
+        dropped += u64::from(!send_one(out, bytes, to));
     }
     b.clear_queue();
+    dropped
 }
 
-/// One datagram, waiting (briefly) for room once if the socket is full.
-fn send_one(out: &UdpSocket, bytes: &[u8], to: SocketAddr) {
-    for _ in 0..2 {
-        match out.send_to(bytes, to) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait_writable(out),
-            _ => break,
-        }
-    }
-}
-
-fn wait_writable(s: &UdpSocket) {
-    let mut p = libc::pollfd {
-        fd: s.as_raw_fd(),
-        events: libc::POLLOUT,
-        revents: 0,
-    };
-    // SAFETY: polls one descriptor we own, for at most 10 ms.
-    unsafe { libc::poll(&mut p, 1, 10) };
+/// One datagram; false when the socket's buffer was full and it was
+/// dropped (other errors, e.g. an ICMP report, are the peer's business).
+fn send_one(out: &UdpSocket, bytes: &[u8], to: SocketAddr) -> bool {
+    !matches!(out.send_to(bytes, to), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
 }
