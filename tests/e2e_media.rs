@@ -8,7 +8,7 @@ mod common;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use common::{scenario, sipp, GatewayProcess, SippBackground};
+use common::{scenario, sipp, GatewayProcess, SippBackground, SippRun};
 use pbxgate::media::dtmf::rfc4733::TelephoneEvent;
 use pbxgate::media::dtmf::{Digit, DtmfDetector, ToneGenerator};
 use pbxgate::media::g711::Law;
@@ -19,6 +19,61 @@ const PCAP: &str = "/usr/share/sip-tester/g711a.pcap";
 
 fn sc(name: &str) -> String {
     scenario(name).to_str().expect("path").to_string()
+}
+
+/// The PBX's signalling: sipp playing `scenario` on NET.2:35090 and
+/// answering with media at NET.2:42000 (a socket the test owns) in
+/// payload type `pt`.
+fn pbx_uas(net: &str, scenario: &str, pt: &str) -> SippBackground {
+    SippBackground::start(&[
+        "-sf",
+        &sc(scenario),
+        "-i",
+        &format!("{net}.2"),
+        "-p",
+        "35090",
+        "-m",
+        "1",
+        "-key",
+        "rtp_port",
+        "42000",
+        "-key",
+        "pt",
+        pt,
+    ])
+}
+
+/// The cloud caller, in its own thread: sipp playing `scenario` from
+/// NET.7:35100 (its media on NET.7:40000) to the gateway's WAN side, with
+/// `extra` arguments.
+fn cloud_uac(
+    gw: &GatewayProcess,
+    net: &str,
+    scenario: &str,
+    extra: &[&str],
+) -> std::thread::JoinHandle<SippRun> {
+    let ip = format!("{net}.7");
+    let mut args: Vec<String> = [
+        sc(scenario),
+        gw.wan().to_string(),
+        "-i".into(),
+        ip.clone(),
+        "-mi".into(),
+        ip,
+        "-mp".into(),
+        "40000".into(),
+        "-p".into(),
+        "35100".into(),
+        "-m".into(),
+        "1".into(),
+    ]
+    .into();
+    args.insert(0, "-sf".into());
+    args.extend(extra.iter().map(|a| a.to_string()));
+    std::thread::spawn(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        sipp(&args, T)
+    })
 }
 
 /// RTP packets (UDP payloads) of a pcap file (Ethernet or raw IPv4 frames).
@@ -80,44 +135,8 @@ fn pcma_passes_through_the_anchor_byte_exact_and_foreign_rtp_does_not() {
         &media_config("sip:q@127.0.80.2:35090", ""),
     );
     let rtp = UdpSocket::bind("127.0.80.2:42000").expect("PBX RTP socket");
-    let pbx = SippBackground::start(&[
-        "-sf",
-        &sc("media_pbx_uas.xml"),
-        "-i",
-        "127.0.80.2",
-        "-p",
-        "35090",
-        "-m",
-        "1",
-        "-key",
-        "rtp_port",
-        "42000",
-        "-key",
-        "pt",
-        "8",
-    ]);
-    let remote = gw.wan().to_string();
-    let s = sc("media_cloud_uac_pcap.xml");
-    let caller = std::thread::spawn(move || {
-        sipp(
-            &[
-                "-sf",
-                &s,
-                &remote,
-                "-i",
-                "127.0.80.7",
-                "-mi",
-                "127.0.80.7",
-                "-mp",
-                "40000",
-                "-p",
-                "35100",
-                "-m",
-                "1",
-            ],
-            T,
-        )
-    });
+    let pbx = pbx_uas("127.0.80", "media_pbx_uas.xml", "8");
+    let caller = cloud_uac(&gw, "127.0.80", "media_cloud_uac_pcap.xml", &[]);
     // A stranger sprays the gateway's caller-side port (the first pair of
     // [media] port_min) while the call runs.
     let foreign = UdpSocket::bind("127.0.80.66:0").expect("bind");
@@ -165,38 +184,12 @@ fn a_call_without_media_is_ended_by_the_media_timeout() {
         35060,
         &media_config("sip:q@127.0.81.2:35090", "timeout_s = 5"),
     );
-    let pbx = SippBackground::start(&[
-        "-sf",
-        &sc("media_pbx_uas.xml"),
-        "-i",
-        "127.0.81.2",
-        "-p",
-        "35090",
-        "-m",
-        "1",
-        "-key",
-        "rtp_port",
-        "42000",
-        "-key",
-        "pt",
-        "0",
-    ]);
+    let pbx = pbx_uas("127.0.81", "media_pbx_uas.xml", "0");
     let started = Instant::now();
-    sipp(
-        &[
-            "-sf",
-            &sc("call_cloud_uac_wait_bye.xml"),
-            &gw.wan().to_string(),
-            "-i",
-            "127.0.81.7",
-            "-p",
-            "35100",
-            "-m",
-            "1",
-        ],
-        T,
-    )
-    .assert_success("the silent caller gets a BYE from the gateway");
+    cloud_uac(&gw, "127.0.81", "call_cloud_uac_wait_bye.xml", &[])
+        .join()
+        .expect("caller")
+        .assert_success("the silent caller gets a BYE from the gateway");
     pbx.wait(T).assert_success("the silent PBX gets a BYE too");
     assert!(
         started.elapsed() >= Duration::from_secs(5),
@@ -217,44 +210,8 @@ fn audio_is_transcoded_when_the_pbx_takes_only_the_other_law() {
         &media_config("sip:q@127.0.82.2:35090", ""),
     );
     let rtp = UdpSocket::bind("127.0.82.2:42000").expect("PBX RTP socket");
-    let pbx = SippBackground::start(&[
-        "-sf",
-        &sc("media_pbx_uas.xml"),
-        "-i",
-        "127.0.82.2",
-        "-p",
-        "35090",
-        "-m",
-        "1",
-        "-key",
-        "rtp_port",
-        "42000",
-        "-key",
-        "pt",
-        "0",
-    ]);
-    let remote = gw.wan().to_string();
-    let s = sc("media_cloud_uac_pcap.xml");
-    let caller = std::thread::spawn(move || {
-        sipp(
-            &[
-                "-sf",
-                &s,
-                &remote,
-                "-i",
-                "127.0.82.7",
-                "-mi",
-                "127.0.82.7",
-                "-mp",
-                "40000",
-                "-p",
-                "35100",
-                "-m",
-                "1",
-            ],
-            T,
-        )
-    });
+    let pbx = pbx_uas("127.0.82", "media_pbx_uas.xml", "0");
+    let caller = cloud_uac(&gw, "127.0.82", "media_cloud_uac_pcap.xml", &[]);
     let got = collect(&rtp, Duration::from_secs(2), Duration::from_secs(20));
     caller
         .join()
@@ -302,44 +259,8 @@ fn rfc2833_digits_arrive_renumbered_on_the_other_leg() {
         &media_config("sip:q@127.0.83.2:35090", ""),
     );
     let rtp = UdpSocket::bind("127.0.83.2:42000").expect("PBX RTP socket");
-    let pbx = SippBackground::start(&[
-        "-sf",
-        &sc("media_pbx_uas_te.xml"),
-        "-i",
-        "127.0.83.2",
-        "-p",
-        "35090",
-        "-m",
-        "1",
-        "-key",
-        "rtp_port",
-        "42000",
-        "-key",
-        "pt",
-        "0",
-    ]);
-    let remote = gw.wan().to_string();
-    let s = sc("media_cloud_uac_dtmf.xml");
-    let caller = std::thread::spawn(move || {
-        sipp(
-            &[
-                "-sf",
-                &s,
-                &remote,
-                "-i",
-                "127.0.83.7",
-                "-mi",
-                "127.0.83.7",
-                "-mp",
-                "40000",
-                "-p",
-                "35100",
-                "-m",
-                "1",
-            ],
-            T,
-        )
-    });
+    let pbx = pbx_uas("127.0.83", "media_pbx_uas_te.xml", "0");
+    let caller = cloud_uac(&gw, "127.0.83", "media_cloud_uac_dtmf.xml", &[]);
     let got = collect(&rtp, Duration::from_secs(1), Duration::from_secs(15));
     caller
         .join()
@@ -398,44 +319,8 @@ fn rfc2833_digits_become_tones_for_a_target_set_to_inband() {
     let rtp = UdpSocket::bind("127.0.84.2:42000").expect("PBX RTP socket");
     // This PBX would take events (telephone-event 96), but the target is
     // set to in-band: the setting, not the SDP, decides.
-    let pbx = SippBackground::start(&[
-        "-sf",
-        &sc("media_pbx_uas_te.xml"),
-        "-i",
-        "127.0.84.2",
-        "-p",
-        "35090",
-        "-m",
-        "1",
-        "-key",
-        "rtp_port",
-        "42000",
-        "-key",
-        "pt",
-        "0",
-    ]);
-    let remote = gw.wan().to_string();
-    let s = sc("media_cloud_uac_dtmf.xml");
-    let caller = std::thread::spawn(move || {
-        sipp(
-            &[
-                "-sf",
-                &s,
-                &remote,
-                "-i",
-                "127.0.84.7",
-                "-mi",
-                "127.0.84.7",
-                "-mp",
-                "40000",
-                "-p",
-                "35100",
-                "-m",
-                "1",
-            ],
-            T,
-        )
-    });
+    let pbx = pbx_uas("127.0.84", "media_pbx_uas_te.xml", "0");
+    let caller = cloud_uac(&gw, "127.0.84", "media_cloud_uac_dtmf.xml", &[]);
     let got = collect(&rtp, Duration::from_secs(1), Duration::from_secs(15));
     caller
         .join()
@@ -492,47 +377,13 @@ fn tones_from_an_inband_pbx_reach_the_cloud_as_rfc2833_events() {
     );
     let pbx_rtp = UdpSocket::bind("127.0.85.2:42000").expect("PBX RTP socket");
     let cloud_rtp = UdpSocket::bind("127.0.85.7:40010").expect("cloud RTP socket");
-    let pbx = SippBackground::start(&[
-        "-sf",
-        &sc("media_pbx_uas.xml"),
-        "-i",
-        "127.0.85.2",
-        "-p",
-        "35090",
-        "-m",
-        "1",
-        "-key",
-        "rtp_port",
-        "42000",
-        "-key",
-        "pt",
-        "0",
-    ]);
-    let remote = gw.wan().to_string();
-    let s = sc("media_cloud_uac_listen.xml");
-    let caller = std::thread::spawn(move || {
-        sipp(
-            &[
-                "-sf",
-                &s,
-                &remote,
-                "-i",
-                "127.0.85.7",
-                "-mi",
-                "127.0.85.7",
-                "-mp",
-                "40000",
-                "-p",
-                "35100",
-                "-m",
-                "1",
-                "-key",
-                "rtp_port",
-                "40010",
-            ],
-            T,
-        )
-    });
+    let pbx = pbx_uas("127.0.85", "media_pbx_uas.xml", "0");
+    let caller = cloud_uac(
+        &gw,
+        "127.0.85",
+        "media_cloud_uac_listen.xml",
+        &["-key", "rtp_port", "40010"],
+    );
     // The PBX (no telephone-event in its SDP) dials 7 then # in-band.
     let mut pcm = vec![0i16; 8 * 1400];
     for (digit, from_ms, ms) in [('7', 200u64, 150u64), ('#', 650, 100)] {
@@ -614,43 +465,11 @@ fn tones_from_an_inband_pbx_reach_the_cloud_as_rfc2833_events() {
 /// 127.0.86.200: the cloud's scenario checks the answer's Contact and SDP
 /// and sends its BYE to that Contact.
 fn call_through_nat(gw: &GatewayProcess, net: &str) {
-    let ip_pbx = format!("{net}.2");
-    let cloud_ip = format!("{net}.7");
-    let pbx = SippBackground::start(&[
-        "-sf",
-        &sc("media_pbx_uas.xml"),
-        "-i",
-        &ip_pbx,
-        "-p",
-        "35090",
-        "-m",
-        "1",
-        "-key",
-        "rtp_port",
-        "42000",
-        "-key",
-        "pt",
-        "0",
-    ]);
-    sipp(
-        &[
-            "-sf",
-            &sc("call_cloud_uac_nat.xml"),
-            &gw.wan().to_string(),
-            "-i",
-            &cloud_ip,
-            "-mi",
-            &cloud_ip,
-            "-mp",
-            "40000",
-            "-p",
-            "35100",
-            "-m",
-            "1",
-        ],
-        T,
-    )
-    .assert_success("the cloud got the public address in Contact and SDP and hung up");
+    let pbx = pbx_uas(net, "media_pbx_uas.xml", "0");
+    cloud_uac(gw, net, "call_cloud_uac_nat.xml", &[])
+        .join()
+        .expect("caller")
+        .assert_success("the cloud got the public address in Contact and SDP and hung up");
     pbx.wait(T)
         .assert_success("the PBX answered and got the BYE");
 }
