@@ -275,14 +275,13 @@ impl MediaRelay {
             .map_or(0, |c| c.take_added(out))
     }
 
-    /// Rewrites the `len`-byte RTP packet from `side` in `buf` for the
-    /// other leg (DTMF conversion, payload type, G.711 law); returns the
-    /// length to send, None when nothing is.
-    fn rewrite(&mut self, side: Side, buf: &mut [u8], len: usize) -> Option<usize> {
-        let h = RtpHeader::parse(&buf[..len]).ok()?;
+    /// Rewrites the `len`-byte RTP packet from `side` (header `h`) in `buf`
+    /// for the other leg (DTMF conversion, payload type, G.711 law);
+    /// returns the length to send, None when nothing is.
+    fn rewrite(&mut self, side: Side, h: &RtpHeader, buf: &mut [u8], len: usize) -> Option<usize> {
         let leg = &mut self.legs[side.index()];
         if let Some(conv) = leg.dtmf.as_mut() {
-            match conv.convert(&h, buf) {
+            match conv.convert(h, buf) {
                 Converted::Absorb => return None,
                 Converted::Forward(n) => {
                     conv.finish(h.sequence, &mut buf[..n]);
@@ -334,8 +333,10 @@ impl MediaRelay {
             return Verdict::Drop(DropReason::Foreign);
         }
         let packet = &buf[..len];
-        let rtcp = is_rtcp(packet);
-        if rtcp {
+        // The RTP header, parsed once for the counters and the rewriting;
+        // None for RTCP multiplexed on the RTP port (RFC 5761).
+        let mut header = None;
+        if is_rtcp(packet) {
             leg.stats.rtcp_in += 1;
         } else {
             let Ok(h) = RtpHeader::parse(packet) else {
@@ -364,6 +365,7 @@ impl MediaRelay {
                 leg.stats.jitter = (j + (d - j) / 16).clamp(0, i64::from(u32::MAX)) as u32;
             }
             leg.last_transit = Some(transit);
+            header = Some(h);
         }
         // Symmetric RTP: the first packet from the signalled IP fixes the
         // port it really comes from (a NAT may have changed it).
@@ -372,14 +374,13 @@ impl MediaRelay {
         let Some(to) = self.legs[side.other().index()].destination() else {
             return Verdict::Drop(DropReason::NoDestination);
         };
-        // RTCP multiplexed on the RTP port (RFC 5761) passes untouched.
-        let len = if rtcp {
-            len
-        } else {
-            match self.rewrite(side, buf, len) {
+        // RTCP passes untouched.
+        let len = match header {
+            None => len,
+            Some(h) => match self.rewrite(side, &h, buf, len) {
                 Some(n) => n,
                 None => return Verdict::Drop(DropReason::Absorbed),
-            }
+            },
         };
         Verdict::Forward {
             to,
