@@ -19,12 +19,15 @@
 //!
 //! `relay_load latency CALLS SECONDS`
 //!   Its own load, on CPU 1: CALLS calls of two 50 packet/s streams
-//!   (172-byte RTP, spread over each 20 ms, sent in 1 ms ticks), each
-//!   packet's send time kept by sequence number and the receive time taken
-//!   when it is read back. First straight through the kernel loopback
-//!   (stream A's socket sends to B's), then through pbxgate's relay
-//!   (passthrough). Prints p50/p99/p99.9/max one-way times for both and
-//!   the media thread's CPU time per packet for the relayed run.
+//!   (172-byte RTP), each stream at its own random phase in the 20 ms, sent
+//!   on time by a loop that spins on its CPU. A packet's one-way time runs
+//!   from just before its `send_to` to the kernel's arrival stamp
+//!   (`SO_TIMESTAMPNS`) on the receiving socket, so the load thread's own
+//!   delay in reading is not counted. First straight through the kernel
+//!   loopback (stream A's socket sends to B's), then through a minimal
+//!   relay (the anchor), then through pbxgate's relay (passthrough).
+//!   Prints p50/p99/p99.9/max one-way times for each, the relays' CPU time
+//!   per packet and the hypervisor's steal on the relays' CPU.
 //!   Load sockets: 127.0.2.x ports 28000–29999.
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -307,17 +310,91 @@ struct Stream {
     received: u64,
 }
 
-fn mono_ns(base: Instant) -> u64 {
-    base.elapsed().as_nanos() as u64
+/// CLOCK_REALTIME in ns: the clock the kernel's receive timestamps
+/// (`SO_TIMESTAMPNS`) are taken on.
+fn realtime_ns() -> u64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: writes the struct we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut t) };
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
+/// Asks the kernel to stamp each datagram with the time it reached the
+/// socket, so a packet's one-way time ends when it arrived, not when the
+/// (busy) load thread got round to reading it.
+fn stamp_arrivals(sock: &UdpSocket) {
+    let on: libc::c_int = 1;
+    // SAFETY: setsockopt on a descriptor we own, with an int option.
+    let r = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_TIMESTAMPNS,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r != 0 {
+        eprintln!(
+            "relay_load: SO_TIMESTAMPNS: {}",
+            std::io::Error::last_os_error()
+        );
+        std::process::exit(1);
+    }
+}
+
+/// One datagram from `fd` and the kernel's arrival time (realtime ns).
+fn recv_stamped(fd: i32, buf: &mut [u8]) -> Option<(usize, u64)> {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let mut control = [0u64; 16];
+    // SAFETY: msghdr points at our iovec and control buffer, both live
+    // for the call; the cmsg walk stays inside `control` (CMSG_* check
+    // msg_controllen).
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&control);
+        let n = libc::recvmsg(fd, &mut msg, libc::MSG_DONTWAIT);
+        if n < 0 {
+            return None;
+        }
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_TIMESTAMPNS {
+                let ts: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                return Some((
+                    n as usize,
+                    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64,
+                ));
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+        Some((n as usize, realtime_ns()))
+    }
 }
 
 /// Runs the latency load for `warm + secs` seconds over `streams`;
 /// returns one-way times (ns) of the packets received after the warm-up,
 /// sorted, and packets sent/received in that time.
+///
+/// Each stream sends every 20 ms at its own phase, drawn at random (fixed
+/// seed) as independent calls' packet clocks are: arrivals bunch and gap
+/// as they would at a real box, neither in lockstep bursts nor evenly
+/// spaced. The loop spins on its own CPU so a send leaves at its time; a
+/// packet's time runs from just before its `send_to` to the kernel's
+/// arrival stamp on the receiving socket.
 fn run_load(streams: &mut [Stream], warm: f64, secs: f64) -> (Vec<u32>, u64, u64) {
     let n = streams.len();
-    // SAFETY: plain epoll/timerfd syscalls on descriptors we own; the
-    // event array is ours and sized for the call.
+    // SAFETY: plain epoll syscalls on descriptors we own; the event array
+    // is ours and sized for the call.
     let ep = unsafe { libc::epoll_create1(0) };
     for (i, s) in streams.iter().enumerate() {
         let mut e = libc::epoll_event {
@@ -326,26 +403,13 @@ fn run_load(streams: &mut [Stream], warm: f64, secs: f64) -> (Vec<u32>, u64, u64
         };
         unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, s.sock.as_raw_fd(), &mut e) };
     }
-    let tfd = unsafe { libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_NONBLOCK) };
-    let ms = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 1_000_000,
-    };
-    let it = libc::itimerspec {
-        it_interval: ms,
-        it_value: ms,
-    };
-    unsafe { libc::timerfd_settime(tfd, 0, &it, std::ptr::null_mut()) };
-    let mut e = libc::epoll_event {
-        events: libc::EPOLLIN as u32,
-        u64: n as u64,
-    };
-    unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, tfd, &mut e) };
-
-    let base = Instant::now();
-    let gap_ns = 20_000_000 / n as u64;
-    let warm_ns = (warm * 1e9) as u64;
-    let end_ns = ((warm + secs) * 1e9) as u64;
+    const PERIOD_NS: u64 = 20_000_000;
+    let mut rng = fastrand::Rng::with_seed(4733);
+    let mut schedule: Vec<(u64, usize)> = (0..n).map(|i| (rng.u64(..PERIOD_NS), i)).collect();
+    schedule.sort_unstable();
+    let base = realtime_ns();
+    let warm_ns = base + (warm * 1e9) as u64;
+    let end_ns = base + ((warm + secs) * 1e9) as u64;
     let mut lat: Vec<u32> = Vec::with_capacity((secs * 50.0 * n as f64) as usize + 1024);
     let mut next: u64 = 0; // the next send slot
     let (mut sent, mut got) = (0u64, 0u64);
@@ -354,39 +418,34 @@ fn run_load(streams: &mut [Stream], warm: f64, secs: f64) -> (Vec<u32>, u64, u64
     let mut buf = [0u8; 2048];
     pkt[0] = 0x80;
     loop {
-        let now = mono_ns(base);
+        let now = realtime_ns();
         if now >= end_ns + 200_000_000 {
             break;
         }
-        let k = unsafe { libc::epoll_wait(ep, evs.as_mut_ptr(), evs.len() as i32, 100) };
+        loop {
+            let cycle = next / n as u64;
+            let (phase, id) = schedule[(next % n as u64) as usize];
+            if now >= end_ns || base + cycle * PERIOD_NS + phase > now {
+                break;
+            }
+            let s = &mut streams[id];
+            pkt[2..4].copy_from_slice(&s.seq.to_be_bytes());
+            pkt[4..8].copy_from_slice(&(cycle as u32 * 160).to_be_bytes());
+            let t = realtime_ns();
+            s.sent_at[usize::from(s.seq) % 64] = t;
+            if s.sock.send_to(&pkt, s.to).is_ok() && t >= warm_ns {
+                sent += 1;
+            }
+            s.seq = s.seq.wrapping_add(1);
+            next += 1;
+        }
+        let timeout = if now < end_ns { 0 } else { 10 };
+        let k = unsafe { libc::epoll_wait(ep, evs.as_mut_ptr(), evs.len() as i32, timeout) };
         for ev in evs.iter().take(k.max(0) as usize) {
             let id = ev.u64 as usize;
-            if id == n {
-                let mut x = 0u64;
-                unsafe { libc::read(tfd, (&mut x as *mut u64).cast(), 8) };
-                let now = mono_ns(base);
-                if now >= end_ns {
-                    continue;
-                }
-                while next * gap_ns <= now {
-                    let s = &mut streams[(next % n as u64) as usize];
-                    pkt[2..4].copy_from_slice(&s.seq.to_be_bytes());
-                    pkt[4..8].copy_from_slice(&((next / n as u64) as u32 * 160).to_be_bytes());
-                    let t = mono_ns(base);
-                    s.sent_at[usize::from(s.seq) % 64] = t;
-                    if s.sock.send_to(&pkt, s.to).is_ok() && t >= warm_ns {
-                        sent += 1;
-                    }
-                    s.seq = s.seq.wrapping_add(1);
-                    next += 1;
-                }
-                continue;
-            }
             // One read per event: the registration is level-triggered, so
-            // a second datagram is reported again, and the read that would
-            // only say "empty" is saved (syscalls are this load's cost).
-            if let Ok((len, _)) = streams[id].sock.recv_from(&mut buf) {
-                let t = mono_ns(base);
+            // a second datagram is reported again.
+            if let Some((len, t)) = recv_stamped(streams[id].sock.as_raw_fd(), &mut buf) {
                 if len < 12 {
                     continue;
                 }
@@ -401,10 +460,7 @@ fn run_load(streams: &mut [Stream], warm: f64, secs: f64) -> (Vec<u32>, u64, u64
             }
         }
     }
-    unsafe {
-        libc::close(tfd);
-        libc::close(ep);
-    }
+    unsafe { libc::close(ep) };
     lat.sort_unstable();
     (lat, sent, got)
 }
@@ -535,6 +591,7 @@ fn latency_mode(args: &[String]) {
                 std::process::exit(1)
             });
             sock.set_nonblocking(true).expect("non-blocking");
+            stamp_arrivals(&sock);
             Stream {
                 to: sock.local_addr().expect("bound"),
                 sock,
