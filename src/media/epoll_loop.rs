@@ -1,5 +1,5 @@
 //! The media thread's loop on Linux: its own epoll set over every media
-//! socket (level-triggered, registered once), `recvmmsg` of up to `BATCH`
+//! socket (edge-triggered, registered once), `recvmmsg` of up to `BATCH`
 //! datagrams per ready socket and one `sendmmsg` per outgoing socket, from
 //! one `Batch` allocated when the thread starts.
 //!
@@ -35,7 +35,7 @@ use super::relay::{MediaRelay, Side, Verdict, ADDED_PACKET_MAX};
 /// How often sessions are looked at for the media timeout.
 const TIMEOUT_CHECK: Duration = Duration::from_millis(100);
 /// Batches read from one socket per turn before the others get theirs
-/// (level-triggered: what is left is reported again next turn).
+/// (what is left is read at the end of the next turn: `Loop::unread`).
 const ROUNDS_PER_SOCKET: usize = 4;
 /// The eventfd's key in the epoll set (sockets use slot * 4 + index).
 const WAKE_KEY: u64 = u64::MAX;
@@ -93,9 +93,12 @@ impl Epoll {
         Ok(Epoll(unsafe { OwnedFd::from_raw_fd(fd) }))
     }
 
-    fn add(&self, fd: RawFd, key: u64) -> io::Result<()> {
+    /// Registers `fd` for reading; `edge` reports it only when data
+    /// arrives, so a drained socket is not polled again on the next wait.
+    fn add(&self, fd: RawFd, key: u64, edge: bool) -> io::Result<()> {
+        let edge = if edge { libc::EPOLLET as u32 } else { 0 };
         let mut ev = libc::epoll_event {
-            events: libc::EPOLLIN as u32,
+            events: libc::EPOLLIN as u32 | edge,
             u64: key,
         };
         // SAFETY: registers a descriptor we own with an event we own.
@@ -105,8 +108,14 @@ impl Epoll {
         Ok(())
     }
 
-    fn wait(&self, events: &mut [libc::epoll_event], timeout: Duration) -> usize {
-        let ms = timeout.as_millis().clamp(1, 1000) as i32;
+    /// Waits at most `timeout` (rounded up to 1 ms), or not at all when
+    /// `poll` is set.
+    fn wait(&self, events: &mut [libc::epoll_event], timeout: Duration, poll: bool) -> usize {
+        let ms = if poll {
+            0
+        } else {
+            timeout.as_millis().clamp(1, 1000) as i32
+        };
         // SAFETY: the kernel writes at most events.len() entries.
         let n = unsafe {
             libc::epoll_wait(
@@ -134,6 +143,12 @@ struct Loop {
     full_drops_logged: u64,
     drops_logged_at: Option<Instant>,
     events: Sender<MediaEvent>,
+    /// Sockets left with data after their share of a turn: edge-triggered,
+    /// they are not reported again until more arrives, so the loop comes
+    /// back to them itself (and does not sleep while there are any).
+    unread: Vec<u64>,
+    /// Last turn's `unread`, being read this turn.
+    revisit: Vec<u64>,
 }
 
 /// Runs the media thread until the command channel closes.
@@ -147,7 +162,7 @@ pub(super) fn run(commands: Receiver<MediaCommand>, events: Sender<MediaEvent>) 
         }
         // SAFETY: efd is a new descriptor nobody else owns.
         let waker = Arc::new(EventFdWaker(unsafe { OwnedFd::from_raw_fd(efd) }));
-        epoll.add(efd, WAKE_KEY)?;
+        epoll.add(efd, WAKE_KEY, false)?;
         Ok((epoll, waker))
     };
     let (epoll, wake) = match setup() {
@@ -157,18 +172,7 @@ pub(super) fn run(commands: Receiver<MediaCommand>, events: Sender<MediaEvent>) 
             return;
         }
     };
-    let mut lp = Loop {
-        epoll,
-        slots: Vec::new(),
-        free: Vec::new(),
-        by_id: HashMap::new(),
-        batch: Batch::new(),
-        added: [0; ADDED_PACKET_MAX],
-        full_drops: 0,
-        full_drops_logged: 0,
-        drops_logged_at: None,
-        events,
-    };
+    let mut lp = Loop::new(epoll, events);
     let waker = Waker::from(wake.clone());
     let mut cx = Context::from_waker(&waker);
     let mut next: Pin<Box<_>> = Box::pin(commands.recv());
@@ -198,25 +202,59 @@ pub(super) fn run(commands: Receiver<MediaCommand>, events: Sender<MediaEvent>) 
             lp.check_timeouts(now);
             check_at = now + TIMEOUT_CHECK;
         }
-        let n = lp
-            .epoll
-            .wait(&mut ready, check_at.saturating_duration_since(now));
-        // Sockets first, commands after: a Close cannot leave a stale key
-        // behind in this turn's list.
+        let n = lp.epoll.wait(
+            &mut ready,
+            check_at.saturating_duration_since(now),
+            !lp.unread.is_empty(),
+        );
         // One clock read per turn: the packets of a turn were all waiting
         // when epoll_wait returned.
-        let now = Instant::now();
-        for ev in &ready[..n] {
-            if ev.u64 == WAKE_KEY {
-                woken = true;
-            } else {
-                lp.socket_ready(ev.u64, now);
-            }
-        }
+        woken |= lp.serve(&ready[..n], Instant::now());
     }
 }
 
 impl Loop {
+    fn new(epoll: Epoll, events: Sender<MediaEvent>) -> Loop {
+        Loop {
+            epoll,
+            slots: Vec::new(),
+            free: Vec::new(),
+            by_id: HashMap::new(),
+            batch: Batch::new(),
+            added: [0; ADDED_PACKET_MAX],
+            full_drops: 0,
+            full_drops_logged: 0,
+            drops_logged_at: None,
+            events,
+            unread: Vec::with_capacity(256),
+            revisit: Vec::with_capacity(256),
+        }
+    }
+
+    /// One turn: the sockets epoll reported, then those left with data
+    /// last turn. Returns whether the command eventfd was reported.
+    fn serve(&mut self, ready: &[libc::epoll_event], now: Instant) -> bool {
+        // Sockets first, commands after (at the top of the next turn): a
+        // Close cannot leave a stale key behind in this turn's list; a
+        // stale key in `unread` finds its slot empty, or reads a new
+        // session's socket, which is harmless.
+        std::mem::swap(&mut self.unread, &mut self.revisit);
+        let mut woken = false;
+        for ev in ready {
+            if ev.u64 == WAKE_KEY {
+                woken = true;
+            } else {
+                self.socket_ready(ev.u64, now);
+            }
+        }
+        for i in 0..self.revisit.len() {
+            let key = self.revisit[i];
+            self.socket_ready(key, now);
+        }
+        self.revisit.clear();
+        woken
+    }
+
     fn socket_ready(&mut self, key: u64, now: Instant) {
         let slot = (key / 4) as usize;
         let index = (key % 4) as usize;
@@ -225,11 +263,15 @@ impl Loop {
             return;
         };
         let b = &mut self.batch;
+        let mut full = false;
         for _ in 0..ROUNDS_PER_SOCKET {
+            full = false;
             let n = match b.recv(s.sockets[index].as_raw_fd()) {
                 Ok(n) => n,
-                // Drained, or an ICMP error the read has now consumed.
-                Err(_) => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                // An error report the read has now consumed; datagrams
+                // may still wait behind it.
+                Err(_) => continue,
             };
             // Forwarded packets are queued for one outgoing socket at a
             // time; a packet for another socket flushes the queue first.
@@ -271,6 +313,10 @@ impl Loop {
             if n < BATCH {
                 return;
             }
+            full = true;
+        }
+        if full {
+            self.unread.push(key);
         }
     }
 
@@ -382,7 +428,7 @@ impl Loop {
             self.slots.len() - 1
         });
         for (k, s) in sockets.iter().enumerate() {
-            if let Err(e) = self.epoll.add(s.as_raw_fd(), (slot * 4 + k) as u64) {
+            if let Err(e) = self.epoll.add(s.as_raw_fd(), (slot * 4 + k) as u64, true) {
                 self.free.push(slot);
                 return Err(e);
             }
@@ -440,4 +486,65 @@ fn flush(out: &UdpSocket, b: &mut Batch) -> u64 {
 /// dropped (other errors, e.g. an ICMP report, are the peer's business).
 fn send_one(out: &UdpSocket, bytes: &[u8], to: SocketAddr) -> bool {
     !matches!(out.send_to(bytes, to), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::relay::Remote;
+    use crate::media::rtp::write_header;
+
+    /// Edge-triggered sockets are reported once per arrival: a backlog
+    /// longer than one socket's share of a turn must still be read to the
+    /// end without another packet arriving, and without sleeping.
+    #[test]
+    fn a_backlog_longer_than_one_turn_is_read_out_in_the_next_without_new_arrivals() {
+        let (ev_tx, _ev_rx) = smol::channel::unbounded();
+        let mut lp = Loop::new(Epoll::new().unwrap(), ev_tx);
+        let caller = UdpSocket::bind("127.0.91.7:0").unwrap();
+        let callee = UdpSocket::bind("127.0.91.21:0").unwrap();
+        callee.set_nonblocking(true).unwrap();
+        let caller_local: SocketAddr = "127.0.91.1:31100".parse().unwrap();
+        let callee_local: SocketAddr = "127.0.91.2:31102".parse().unwrap();
+        lp.command(MediaCommand::Open {
+            session: 1,
+            caller_local,
+            callee_local,
+            timeout: Duration::from_secs(30),
+        });
+        for (side, sock) in [(Side::Caller, &caller), (Side::Callee, &callee)] {
+            lp.command(MediaCommand::SetRemote {
+                session: 1,
+                side,
+                remote: Remote {
+                    signalled: sock.local_addr().unwrap(),
+                    any_source: false,
+                },
+            });
+        }
+        let share = ROUNDS_PER_SOCKET * BATCH;
+        let total = share + 12;
+        let mut p = [0u8; 172];
+        for seq in 0..total {
+            write_header(&mut p, false, 0, seq as u16, 160 * seq as u32, 0x5eed);
+            caller.send_to(&p, caller_local).unwrap();
+        }
+        let received = || {
+            let mut b = [0u8; 2048];
+            std::iter::from_fn(|| callee.recv_from(&mut b).ok()).count()
+        };
+        let mut ready = [libc::epoll_event { events: 0, u64: 0 }; 8];
+
+        let n = lp.epoll.wait(&mut ready, Duration::from_millis(500), false);
+        assert_eq!(n, 1, "the caller's RTP socket is reported");
+        lp.serve(&ready[..n], Instant::now());
+        assert_eq!(received(), share, "one socket's share per turn");
+        assert_eq!(lp.unread.len(), 1, "the rest is remembered");
+
+        let n = lp.epoll.wait(&mut ready, Duration::from_millis(500), true);
+        assert_eq!(n, 0, "edge-triggered: no new arrival, no report");
+        lp.serve(&ready[..n], Instant::now());
+        assert_eq!(received(), total - share, "the rest is read this turn");
+        assert!(lp.unread.is_empty());
+    }
 }
