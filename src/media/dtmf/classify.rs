@@ -98,11 +98,44 @@ pub struct Window<'a> {
 #[derive(Clone, Debug)]
 pub struct Classifier {
     // Rectangular bins at k = −2, −1, +1, +2 spacings around each nominal
-    // frequency (k = 0 comes joined from the half windows).
-    low_side: [[Goertzel; 4]; 4],
-    high_side: [[Goertzel; 4]; 4],
-    high_harmonic: [Goertzel; 4],
+    // frequency (k = 0 comes from the detector) and at the high tones'
+    // second harmonics, each over half a window: two halves join into the
+    // window's bin, as the detector's nominal bins do.
+    low_side: [[HalfBin; 4]; 4],
+    high_side: [[HalfBin; 4]; 4],
+    high_harmonic: [HalfBin; 4],
     min_amp: f32,
+    /// Windows classified so far (one per hop).
+    windows: u64,
+    /// The second half's fine bins of the last window that got that far:
+    /// the next window's first half, when it asks for the same row and
+    /// column. A held digit then costs half the fine measurement.
+    last_half: Option<LastHalf>,
+}
+
+/// One frequency's filter over half a window, and e^{-jω·HOP}, which moves
+/// the second half's phase reference to the window's start.
+#[derive(Clone, Copy, Debug)]
+struct HalfBin {
+    filter: Goertzel,
+    shift: Bin,
+}
+
+impl HalfBin {
+    fn new(freq_hz: f32) -> HalfBin {
+        HalfBin {
+            filter: Goertzel::new(freq_hz, RATE, HOP),
+            shift: Bin::rotation(std::f32::consts::TAU * freq_hz / RATE * HOP as f32),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct LastHalf {
+    window: u64,
+    row: usize,
+    col: usize,
+    bins: [Bin; 9],
 }
 
 impl Default for Classifier {
@@ -122,16 +155,53 @@ struct Tone {
 
 impl Classifier {
     pub fn new() -> Classifier {
-        let side = |f: f32| SIDE_OFFSETS.map(|k| Goertzel::new(f + k * BIN_HZ, RATE, WINDOW));
+        let side = |f: f32| SIDE_OFFSETS.map(|k| HalfBin::new(f + k * BIN_HZ));
         Classifier {
             low_side: LOW_HZ.map(side),
             high_side: HIGH_HZ.map(side),
-            high_harmonic: HIGH_HZ.map(|f| Goertzel::new(2.0 * f, RATE, WINDOW)),
+            high_harmonic: HIGH_HZ.map(|f| HalfBin::new(2.0 * f)),
             min_amp: peak_for_dbm0(MIN_TONE_DBM0) as f32,
+            windows: 0,
+            last_half: None,
         }
     }
 
-    pub fn classify(&self, w: &Window<'_>) -> Verdict {
+    /// The eight side bins of `row` and `col` and the column's second
+    /// harmonic over the whole window, `SIDE_OFFSETS` order. Computed per
+    /// half and joined; the first half comes from the previous window when
+    /// it measured the same pair.
+    fn fine_bins(&mut self, samples: &[f32], row: usize, col: usize) -> [Bin; 9] {
+        let (l, h) = (&self.low_side[row], &self.high_side[col]);
+        let bins = [
+            l[0],
+            l[1],
+            l[2],
+            l[3],
+            h[0],
+            h[1],
+            h[2],
+            h[3],
+            self.high_harmonic[col],
+        ];
+        let filters = bins.map(|b| b.filter);
+        let second = run_bank(&filters, &samples[HOP..WINDOW]);
+        let first = match self.last_half {
+            Some(h) if h.window + 1 == self.windows && h.row == row && h.col == col => h.bins,
+            _ => run_bank(&filters, &samples[..HOP]),
+        };
+        self.last_half = Some(LastHalf {
+            window: self.windows,
+            row,
+            col,
+            bins: second,
+        });
+        std::array::from_fn(|i| first[i] + second[i] * bins[i].shift)
+    }
+
+    /// `w.samples` must be the whole window, and consecutive calls must be
+    /// consecutive windows (one hop apart), as the detector makes them.
+    pub fn classify(&mut self, w: &Window<'_>) -> Verdict {
+        self.windows += 1;
         let n = WINDOW as f32;
         let energy: f32 = w.quarter_energy.iter().sum();
         let power = energy / n;
@@ -156,21 +226,7 @@ impl Classifier {
         if qmin < MIN_STEADINESS * qmax {
             return Verdict::Unsteady;
         }
-        // The eight side bins of the row and the column, and the column's
-        // second harmonic, in one pass.
-        let (l, h) = (&self.low_side[row], &self.high_side[col]);
-        let bank = [
-            l[0],
-            l[1],
-            l[2],
-            l[3],
-            h[0],
-            h[1],
-            h[2],
-            h[3],
-            self.high_harmonic[col],
-        ];
-        let s = run_bank(&bank, w.samples);
+        let s = self.fine_bins(w.samples, row, col);
         let low = measure([s[0], s[1], s[2], s[3]], w.low[row]);
         let high = measure([s[4], s[5], s[6], s[7]], w.high[col]);
         let off = |t: Tone, f: f32| (t.delta * BIN_HZ / f).abs() > FREQ_TOLERANCE;
@@ -271,12 +327,56 @@ mod tests {
     }
 
     fn analyse(x: &[f32]) -> (Tone, Tone) {
-        let c = Classifier::new();
         let g = |f: f32| Goertzel::new(f, RATE, WINDOW).run(x);
+        let side = |f: f32| SIDE_OFFSETS.map(|k| g(f + k * BIN_HZ));
         (
-            measure(run_bank(&c.low_side[0], x), g(LOW_HZ[0])),
-            measure(run_bank(&c.high_side[3], x), g(HIGH_HZ[3])),
+            measure(side(LOW_HZ[0]), g(LOW_HZ[0])),
+            measure(side(HIGH_HZ[3]), g(HIGH_HZ[3])),
         )
+    }
+
+    /// A window measured from two joined halves, the first kept from the
+    /// previous window, gives what the whole window gives.
+    #[test]
+    fn joined_halves_match_the_whole_window_across_consecutive_windows() {
+        let x: Vec<f32> = (0..3 * HOP)
+            .map(|n| {
+                let t = n as f32 / RATE;
+                6000.0 * (std::f32::consts::TAU * 706.0 * t).sin()
+                    + 3000.0 * (std::f32::consts::TAU * 1460.0 * t + 0.3).sin()
+            })
+            .collect();
+        let mut c = Classifier::new();
+        let bins = |w: &[f32], col: usize| {
+            let g = |f: f32| Goertzel::new(f, RATE, WINDOW).run(w);
+            let mut v: Vec<Bin> = SIDE_OFFSETS.map(|k| g(LOW_HZ[0] + k * BIN_HZ)).to_vec();
+            v.extend(SIDE_OFFSETS.map(|k| g(HIGH_HZ[col] + k * BIN_HZ)));
+            v.push(g(2.0 * HIGH_HZ[col]));
+            v
+        };
+        let whole = |w: &[f32]| bins(w, 1);
+        let check = |got: [Bin; 9], want: Vec<Bin>| {
+            let scale = want.iter().map(|b| b.abs()).fold(0.0f32, f32::max);
+            for (a, b) in got.iter().zip(&want) {
+                let d = Bin::new(a.re - b.re, a.im - b.im).abs();
+                assert!(d < 1e-4 * scale, "{a:?} vs {b:?}");
+            }
+        };
+        let first = &x[..WINDOW];
+        c.windows += 1;
+        check(c.fine_bins(first, 0, 1), whole(first));
+        // The next window's first half is the last one's second: with it
+        // blanked out, the result can only be right if the kept half is used.
+        let second = &x[HOP..HOP + WINDOW];
+        let mut blanked = second.to_vec();
+        blanked[..HOP].fill(0.0);
+        c.windows += 1;
+        check(c.fine_bins(&blanked, 0, 1), whole(second));
+        // Another pair, or a skipped window, measures both halves afresh.
+        c.windows += 1;
+        check(c.fine_bins(&blanked, 0, 2), bins(&blanked, 2));
+        c.windows += 2;
+        check(c.fine_bins(&blanked, 0, 2), bins(&blanked, 2));
     }
 
     #[test]
