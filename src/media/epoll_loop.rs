@@ -46,6 +46,10 @@ struct Session {
     /// caller RTP, caller RTCP, callee RTP, callee RTCP.
     sockets: [UdpSocket; 4],
     timeout_reported: bool,
+    /// Which of `sockets` (bit per index) are in `Loop::unread`, so a
+    /// socket flooded turn after turn is listed once, not once more per
+    /// turn.
+    unread: u8,
 }
 
 fn socket_index(side: Side, rtcp: bool) -> usize {
@@ -231,14 +235,22 @@ impl Loop {
         }
     }
 
-    /// One turn: the sockets epoll reported, then those left with data
-    /// last turn. Returns whether the command eventfd was reported.
+    /// One turn: the sockets left with data last turn (their backlog is
+    /// the oldest), then those epoll reported. Returns whether the command eventfd was reported.
     fn serve(&mut self, ready: &[libc::epoll_event], now: Instant) -> bool {
         // Sockets first, commands after (at the top of the next turn): a
         // Close cannot leave a stale key behind in this turn's list; a
         // stale key in `unread` finds its slot empty, or reads a new
         // session's socket, which is harmless.
         std::mem::swap(&mut self.unread, &mut self.revisit);
+        for i in 0..self.revisit.len() {
+            let key = self.revisit[i];
+            if let Some(Some(s)) = self.slots.get_mut((key / 4) as usize) {
+                s.unread &= !(1 << (key % 4));
+            }
+            self.socket_ready(key, now);
+        }
+        self.revisit.clear();
         let mut woken = false;
         for ev in ready {
             if ev.u64 == WAKE_KEY {
@@ -247,11 +259,6 @@ impl Loop {
                 self.socket_ready(ev.u64, now);
             }
         }
-        for i in 0..self.revisit.len() {
-            let key = self.revisit[i];
-            self.socket_ready(key, now);
-        }
-        self.revisit.clear();
         woken
     }
 
@@ -315,7 +322,8 @@ impl Loop {
             }
             full = true;
         }
-        if full {
+        if full && s.unread & (1 << index) == 0 {
+            s.unread |= 1 << index;
             self.unread.push(key);
         }
     }
@@ -438,6 +446,7 @@ impl Loop {
             relay: MediaRelay::new(Instant::now(), timeout),
             sockets,
             timeout_reported: false,
+            unread: 0,
         });
         self.by_id.insert(id, slot);
         Ok(())
@@ -546,5 +555,46 @@ mod tests {
         lp.serve(&ready[..n], Instant::now());
         assert_eq!(received(), total - share, "the rest is read this turn");
         assert!(lp.unread.is_empty());
+    }
+
+    /// A socket that still has more than a share after every read is
+    /// listed once, however often it is read in a turn.
+    #[test]
+    fn a_flooded_socket_is_listed_once() {
+        let (ev_tx, _ev_rx) = smol::channel::unbounded();
+        let mut lp = Loop::new(Epoll::new().unwrap(), ev_tx);
+        let flood = UdpSocket::bind("127.0.91.8:0").unwrap();
+        let caller_local: SocketAddr = "127.0.91.3:31104".parse().unwrap();
+        lp.command(MediaCommand::Open {
+            session: 1,
+            caller_local,
+            callee_local: "127.0.91.4:31106".parse().unwrap(),
+            timeout: Duration::from_secs(30),
+        });
+        // Room for more than two shares (the kernel caps the request).
+        let room: libc::c_int = 4 << 20;
+        let fd = lp.slots[0].as_ref().unwrap().sockets[0].as_raw_fd();
+        // SAFETY: setsockopt on a socket the loop owns, with an int.
+        unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&room as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        let share = ROUNDS_PER_SOCKET * BATCH;
+        let p = [0x80u8; 172];
+        for _ in 0..2 * share + 10 {
+            flood.send_to(&p, caller_local).unwrap();
+        }
+        let key = 0; // slot 0, caller RTP
+        let now = Instant::now();
+        lp.socket_ready(key, now);
+        lp.socket_ready(key, now);
+        assert_eq!(lp.unread, vec![key], "listed once");
+        lp.serve(&[], now);
+        assert!(lp.unread.is_empty(), "read out: {:?}", lp.unread);
     }
 }
