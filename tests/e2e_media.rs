@@ -536,3 +536,40 @@ fn behind_nat_calls_advertise_the_address_the_registrar_reports() {
         .wait(Duration::from_secs(20))
         .assert_success("the registrar saw the learned address in the refresh and the un-REGISTER");
 }
+
+/// With two media threads, consecutive calls (consecutive session ids)
+/// land on different threads; each relays its audio whole.
+#[test]
+fn calls_on_either_media_thread_are_relayed() {
+    let sent = pcap_rtp(PCAP);
+    let gw = GatewayProcess::start(
+        "127.0.88.1",
+        35060,
+        &media_config("sip:q@127.0.88.2:35090", "threads = 2"),
+    );
+    gw.wait_for_output("2 media thread(s)", Duration::from_secs(5));
+    let rtp = UdpSocket::bind("127.0.88.2:42000").expect("PBX RTP socket");
+    for call in 1..=2 {
+        let pbx = pbx_uas("127.0.88", "media_pbx_uas.xml", "8");
+        let caller = cloud_uac(&gw, "127.0.88", "media_cloud_uac_pcap.xml", &[]);
+        let got = collect(&rtp, Duration::from_secs(2), Duration::from_secs(20));
+        caller
+            .join()
+            .expect("caller")
+            .assert_success("the caller played its audio and hung up");
+        pbx.wait(T)
+            .assert_success("the PBX answered and got the BYE");
+        assert_eq!(
+            got.len(),
+            sent.len(),
+            "call {call}: every packet relayed once"
+        );
+        for (i, ((p, _), orig)) in got.iter().zip(&sent).enumerate() {
+            assert_eq!(
+                p[12..],
+                orig[12..],
+                "call {call}, packet {i}: byte-exact audio"
+            );
+        }
+    }
+}

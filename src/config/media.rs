@@ -40,7 +40,15 @@ pub struct MediaConfig {
     /// Accept media from any address, not only the IP the SDP named (for
     /// platforms whose media servers differ from their SDP address).
     pub any_source: bool,
+    /// Media threads; 0 picks one per CPU but one (for signalling, the
+    /// web page and the rest), at least one. A call's packets stay on one
+    /// thread; threads are for boards where one core cannot carry all
+    /// the calls.
+    pub threads: u16,
 }
+
+/// Most media threads a config may ask for.
+pub const MAX_MEDIA_THREADS: u16 = 64;
 
 impl Default for MediaConfig {
     fn default() -> Self {
@@ -49,6 +57,7 @@ impl Default for MediaConfig {
             port_max: 29999,
             timeout_s: 60,
             any_source: false,
+            threads: 0,
         }
     }
 }
@@ -67,6 +76,15 @@ impl MediaConfig {
                 ),
             ));
         }
+        if self.threads > MAX_MEDIA_THREADS {
+            return Err(ConfigError::invalid(
+                "media.threads",
+                format!(
+                    "{} is more than {MAX_MEDIA_THREADS}; 0 picks one per CPU but one",
+                    self.threads
+                ),
+            ));
+        }
         if !(5..=3600).contains(&self.timeout_s) {
             return Err(ConfigError::invalid(
                 "media.timeout_s",
@@ -74,5 +92,40 @@ impl MediaConfig {
             ));
         }
         Ok(())
+    }
+
+    /// How many media threads to start: `threads`, or for 0 one per CPU
+    /// but one, at least one.
+    pub fn thread_count(&self) -> usize {
+        match self.threads {
+            0 => std::thread::available_parallelism()
+                .map_or(1, |n| n.get().saturating_sub(1))
+                .max(1),
+            n => usize::from(n),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_threads_default_to_the_cpus_but_one_and_are_bounded() {
+        let auto = MediaConfig::default();
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(auto.thread_count(), cpus.saturating_sub(1).max(1));
+        let three = MediaConfig {
+            threads: 3,
+            ..MediaConfig::default()
+        };
+        assert_eq!(three.thread_count(), 3);
+        assert!(three.validate().is_ok());
+        let many = MediaConfig {
+            threads: MAX_MEDIA_THREADS + 1,
+            ..MediaConfig::default()
+        };
+        let err = many.validate().unwrap_err().to_string();
+        assert!(err.contains("media.threads"), "{err}");
     }
 }

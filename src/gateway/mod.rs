@@ -112,8 +112,10 @@ impl Gateway {
         let m = &self.config.media;
         match self.config.calls.sdp {
             crate::config::SdpMode::Anchor => format!(
-                "udp {}-{} on each listener's address (anchored)",
-                m.port_min, m.port_max
+                "udp {}-{} on each listener's address (anchored), {} media thread(s)",
+                m.port_min,
+                m.port_max,
+                m.thread_count()
             ),
             crate::config::SdpMode::Passthrough => {
                 "not anchored ([calls] sdp = \"passthrough\"): the ends exchange RTP directly"
@@ -186,11 +188,12 @@ impl Gateway {
         self.start_registrations(&mut endpoint, &tx);
         smol::spawn(watch_signals(tx.clone())).detach();
         let (media_ev_tx, media_ev_rx) = smol::channel::unbounded();
-        let media = match crate::media::engine::spawn(media_ev_tx) {
+        let threads = self.config.media.thread_count();
+        let media = match crate::media::engine::MediaEngine::start(media_ev_tx, threads) {
             Ok(m) => m,
             Err(e) => {
-                tracing::error!(error = %e, "cannot start the media thread; anchored calls will fail");
-                smol::channel::unbounded().0
+                tracing::error!(error = %e, threads, "cannot start the media threads; anchored calls will fail");
+                crate::media::engine::MediaEngine::none()
             }
         };
         let forward = tx.clone();

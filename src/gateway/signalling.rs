@@ -79,7 +79,7 @@ pub struct Outlets {
     pub idle: Vec<Duration>,
     pub connections: tcp::Connections,
     pub status: StatusBoard,
-    pub media: Sender<crate::media::engine::MediaCommand>,
+    pub media: crate::media::engine::MediaEngine,
 }
 
 pub async fn run(
@@ -180,7 +180,7 @@ pub async fn run(
         while let Some(cmd) = endpoint.poll_media_command() {
             // Unbounded: a command is never dropped, and the media thread
             // drains them faster than calls produce them.
-            let _ = media.try_send(cmd);
+            let _ = media.send(cmd);
         }
         status.update_registrations(endpoint.registration_status());
         // Call records change with every packet; copying them that often

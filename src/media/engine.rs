@@ -2,7 +2,9 @@
 //! packets by `MediaRelay`'s decisions. Signalling talks to it only through
 //! `MediaCommand`s and hears back `MediaEvent`s; they share no locks.
 //!
-//! One thread. On Linux it runs its own epoll loop (`epoll_loop.rs`):
+//! One thread, or several (`MediaEngine`): each owns the sessions whose id
+//! falls to it, so a call's packets never cross threads. On Linux each runs
+//! its own epoll loop (`epoll_loop.rs`):
 //! up to 32 datagrams per `recvmmsg` from each ready socket, decided on,
 //! rewritten in place in fixed buffers and sent with one `sendmmsg` per
 //! outgoing socket, with no allocation on the way. Elsewhere a
@@ -71,6 +73,72 @@ pub enum MediaCommand {
     },
 }
 
+impl MediaCommand {
+    /// The call the command is about.
+    pub fn session(&self) -> u64 {
+        match self {
+            MediaCommand::Open { session, .. }
+            | MediaCommand::SetRemote { session, .. }
+            | MediaCommand::SetPayloadMap { session, .. }
+            | MediaCommand::SetTranscode { session, .. }
+            | MediaCommand::SetDtmf { session, .. }
+            | MediaCommand::SetHold { session, .. }
+            | MediaCommand::Close { session } => *session,
+        }
+    }
+}
+
+/// Media threads, each with its own sessions: a session's commands all
+/// go to the thread its id picks, so one call's packets stay on one thread
+/// and the threads share nothing but the event channel. More than one
+/// lets a multi-core board relay more calls than one core carries.
+#[derive(Clone, Debug)]
+pub struct MediaEngine {
+    threads: Vec<Sender<MediaCommand>>,
+}
+
+impl MediaEngine {
+    /// Starts `threads` media threads (at least one), named
+    /// `pbxgate-media` when alone, else `pbxgate-media0`, `pbxgate-media1`…
+    pub fn start(events: Sender<MediaEvent>, threads: usize) -> std::io::Result<MediaEngine> {
+        let n = threads.max(1);
+        let threads = (0..n)
+            .map(|i| {
+                let name = if n == 1 {
+                    "pbxgate-media".to_string()
+                } else {
+                    format!("pbxgate-media{i}")
+                };
+                spawn_named(events.clone(), name)
+            })
+            .collect::<std::io::Result<Vec<_>>>()?;
+        Ok(MediaEngine { threads })
+    }
+
+    /// An engine whose commands go nowhere: for a gateway whose media
+    /// threads could not start (anchored calls then fail, and say so).
+    pub fn none() -> MediaEngine {
+        MediaEngine {
+            threads: Vec::new(),
+        }
+    }
+
+    pub fn threads(&self) -> usize {
+        self.threads.len()
+    }
+
+    /// Hands `cmd` to its session's thread. Unbounded channels: a command
+    /// is never dropped while the thread runs. False when there is no
+    /// thread to take it.
+    pub fn send(&self, cmd: MediaCommand) -> bool {
+        if self.threads.is_empty() {
+            return false;
+        }
+        let i = (cmd.session() % self.threads.len() as u64) as usize;
+        self.threads[i].try_send(cmd).is_ok()
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MediaEvent {
     /// The ports could not be bound: the call cannot have media.
@@ -106,18 +174,20 @@ impl Session {
 /// Starts the media thread. Commands go in through the returned sender;
 /// events come out on `events`.
 pub fn spawn(events: Sender<MediaEvent>) -> std::io::Result<Sender<MediaCommand>> {
+    spawn_named(events, "pbxgate-media".into())
+}
+
+fn spawn_named(events: Sender<MediaEvent>, name: String) -> std::io::Result<Sender<MediaCommand>> {
     let (tx, rx) = smol::channel::unbounded::<MediaCommand>();
-    std::thread::Builder::new()
-        .name("pbxgate-media".into())
-        .spawn(move || {
-            #[cfg(target_os = "linux")]
-            super::epoll_loop::run(rx, events);
-            #[cfg(not(target_os = "linux"))]
-            {
-                let ex = LocalExecutor::new();
-                smol::block_on(ex.run(run(&ex, rx, events)));
-            }
-        })?;
+    std::thread::Builder::new().name(name).spawn(move || {
+        #[cfg(target_os = "linux")]
+        super::epoll_loop::run(rx, events);
+        #[cfg(not(target_os = "linux"))]
+        {
+            let ex = LocalExecutor::new();
+            smol::block_on(ex.run(run(&ex, rx, events)));
+        }
+    })?;
     Ok(tx)
 }
 
@@ -487,5 +557,91 @@ mod tests {
             }
         }
         send(MediaCommand::Close { session: 2 });
+    }
+
+    /// Two threads: sessions 1 and 2 go to different ones (by id), both
+    /// relay, and both threads run under their names.
+    #[test]
+    fn an_engine_of_two_threads_relays_the_sessions_of_both() {
+        let (ev_tx, _ev_rx) = smol::channel::unbounded();
+        let engine = MediaEngine::start(ev_tx, 2).unwrap();
+        assert_eq!(engine.threads(), 2);
+        let mut ends = Vec::new();
+        for session in 1..=2u64 {
+            let caller = UdpSocket::bind(format!("127.0.92.{}:0", 10 + session)).unwrap();
+            let callee = UdpSocket::bind(format!("127.0.92.{}:0", 20 + session)).unwrap();
+            callee
+                .set_read_timeout(Some(Duration::from_millis(500)))
+                .unwrap();
+            let caller_local: SocketAddr = format!("127.0.92.1:{}", 31200 + 4 * session)
+                .parse()
+                .unwrap();
+            let callee_local: SocketAddr = format!("127.0.92.2:{}", 31202 + 4 * session)
+                .parse()
+                .unwrap();
+            assert!(engine.send(MediaCommand::Open {
+                session,
+                caller_local,
+                callee_local,
+                timeout: Duration::from_secs(30),
+            }));
+            for (side, sock) in [(Side::Caller, &caller), (Side::Callee, &callee)] {
+                assert!(engine.send(MediaCommand::SetRemote {
+                    session,
+                    side,
+                    remote: Remote {
+                        signalled: sock.local_addr().unwrap(),
+                        any_source: false,
+                    },
+                }));
+            }
+            ends.push((caller, callee, caller_local));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        for (k, (caller, callee, caller_local)) in ends.iter().enumerate() {
+            let mut p = vec![0u8; 172];
+            write_header(&mut p, false, 0, 1, 160, 0x100 + k as u32);
+            caller.send_to(&p, caller_local).unwrap();
+            assert_eq!(
+                recv(callee).map(|r| r.0),
+                Some(p),
+                "session {} relays",
+                k + 1
+            );
+        }
+        let names: Vec<String> = std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("comm")).ok())
+            .map(|c| c.trim_end().to_string())
+            .collect();
+        for name in ["pbxgate-media0", "pbxgate-media1"] {
+            assert!(names.iter().any(|n| n == name), "{name} in {names:?}");
+        }
+    }
+
+    /// Every command of a session goes to the same thread, and sessions
+    /// with consecutive ids to different ones.
+    #[test]
+    fn commands_are_routed_to_their_sessions_thread() {
+        let (tx0, rx0) = smol::channel::unbounded();
+        let (tx1, rx1) = smol::channel::unbounded();
+        let engine = MediaEngine {
+            threads: vec![tx0, tx1],
+        };
+        for session in [4u64, 5] {
+            assert!(engine.send(MediaCommand::SetHold {
+                session,
+                hold: true
+            }));
+            assert!(engine.send(MediaCommand::Close { session }));
+        }
+        let got = |rx: &smol::channel::Receiver<MediaCommand>| -> Vec<u64> {
+            std::iter::from_fn(|| rx.try_recv().ok())
+                .map(|c| c.session())
+                .collect()
+        };
+        assert_eq!(got(&rx0), vec![4, 4]);
+        assert_eq!(got(&rx1), vec![5, 5]);
+        assert!(!MediaEngine::none().send(MediaCommand::Close { session: 1 }));
     }
 }
