@@ -106,7 +106,7 @@ port_min = 20000              # RTP even, RTCP +1; two pairs per call
 port_max = 29999
 timeout_s = 60                # no RTP this long ends the call (not on hold)
 any_source = false            # accept RTP only from the IP the SDP named
-threads = 0                   # media threads; 0 = one per CPU but one (at least one)
+threads = 0                   # media threads, read at start; 0 = one per CPU but one
 
 [dns]
 # Nameservers for registrar and proxy names; empty = /etc/resolv.conf.

@@ -43,7 +43,7 @@ pub struct MediaConfig {
     /// Media threads; 0 picks one per CPU but one (for signalling, the
     /// web page and the rest), at least one. A call's packets stay on one
     /// thread; threads are for boards where one core cannot carry all
-    /// the calls.
+    /// the calls. Read when the gateway starts: a change takes a restart.
     pub threads: u16,
 }
 
