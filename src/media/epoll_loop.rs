@@ -328,8 +328,13 @@ impl Loop {
         }
     }
 
+    /// The relay of session `id`, if it is open.
+    fn relay(&mut self, id: u64) -> Option<&mut MediaRelay> {
+        let i = *self.by_id.get(&id)?;
+        self.slots.get_mut(i)?.as_mut().map(|s| &mut s.relay)
+    }
+
     fn command(&mut self, cmd: MediaCommand) {
-        let session = |lp: &mut Loop, id: u64| lp.by_id.get(&id).copied();
         match cmd {
             MediaCommand::Open {
                 session: id,
@@ -351,8 +356,8 @@ impl Loop {
                 side,
                 remote,
             } => {
-                if let Some(s) = session(self, id).and_then(|i| self.slots[i].as_mut()) {
-                    s.relay.set_remote(side, remote);
+                if let Some(r) = self.relay(id) {
+                    r.set_remote(side, remote);
                 }
             }
             MediaCommand::SetPayloadMap {
@@ -360,8 +365,8 @@ impl Loop {
                 side,
                 map,
             } => {
-                if let Some(s) = session(self, id).and_then(|i| self.slots[i].as_mut()) {
-                    s.relay.set_payload_map(side, &map);
+                if let Some(r) = self.relay(id) {
+                    r.set_payload_map(side, &map);
                 }
             }
             MediaCommand::SetTranscode {
@@ -369,8 +374,8 @@ impl Loop {
                 side,
                 transcode,
             } => {
-                if let Some(s) = session(self, id).and_then(|i| self.slots[i].as_mut()) {
-                    s.relay.set_transcode(side, transcode);
+                if let Some(r) = self.relay(id) {
+                    r.set_transcode(side, transcode);
                 }
             }
             MediaCommand::SetDtmf {
@@ -378,13 +383,13 @@ impl Loop {
                 side,
                 path,
             } => {
-                if let Some(s) = session(self, id).and_then(|i| self.slots[i].as_mut()) {
-                    s.relay.set_dtmf(side, path);
+                if let Some(r) = self.relay(id) {
+                    r.set_dtmf(side, path);
                 }
             }
             MediaCommand::SetHold { session: id, hold } => {
-                if let Some(s) = session(self, id).and_then(|i| self.slots[i].as_mut()) {
-                    s.relay.set_hold(hold, Instant::now());
+                if let Some(r) = self.relay(id) {
+                    r.set_hold(hold, Instant::now());
                 }
             }
             MediaCommand::Close { session: id } => {

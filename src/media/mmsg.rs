@@ -46,20 +46,9 @@ impl Batch {
     /// (never 0: no datagram is `WouldBlock`). Sizes go to `lens`,
     /// sources to `source(i)`.
     pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
+        let whole = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
         for i in 0..BATCH {
-            self.iov[i] = libc::iovec {
-                iov_base: self.bufs[i].as_mut_ptr().cast(),
-                iov_len: PACKET_BUFFER,
-            };
-            let h = &mut self.hdrs[i];
-            h.msg_hdr.msg_name = (&mut self.addrs[i] as *mut libc::sockaddr_storage).cast();
-            h.msg_hdr.msg_namelen = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-            h.msg_hdr.msg_iov = &mut self.iov[i];
-            h.msg_hdr.msg_iovlen = 1;
-            h.msg_hdr.msg_control = std::ptr::null_mut();
-            h.msg_hdr.msg_controllen = 0;
-            h.msg_hdr.msg_flags = 0;
-            h.msg_len = 0;
+            self.point(i, i, PACKET_BUFFER, whole);
         }
         // SAFETY: `hdrs` holds BATCH headers whose name and iovec pointers
         // point into `self`, which stays borrowed for the call.
@@ -84,6 +73,25 @@ impl Batch {
             self.addr_lens[i] = self.hdrs[i].msg_hdr.msg_namelen;
         }
         Ok(n)
+    }
+
+    /// Points header `j` at buffer `i` (its first `len` bytes) and at
+    /// address slot `i` (`name_len` bytes of it).
+    #[inline]
+    fn point(&mut self, j: usize, i: usize, len: usize, name_len: libc::socklen_t) {
+        self.iov[j] = libc::iovec {
+            iov_base: self.bufs[i].as_mut_ptr().cast(),
+            iov_len: len,
+        };
+        let h = &mut self.hdrs[j];
+        h.msg_hdr.msg_name = (&mut self.addrs[i] as *mut libc::sockaddr_storage).cast();
+        h.msg_hdr.msg_namelen = name_len;
+        h.msg_hdr.msg_iov = &mut self.iov[j];
+        h.msg_hdr.msg_iovlen = 1;
+        h.msg_hdr.msg_control = std::ptr::null_mut();
+        h.msg_hdr.msg_controllen = 0;
+        h.msg_hdr.msg_flags = 0;
+        h.msg_len = 0;
     }
 
     /// Where datagram `i` of the last `recv` came from (None for an
@@ -130,19 +138,7 @@ impl Batch {
         for j in 0..k {
             let (i, len) = self.out[j];
             let i = usize::from(i);
-            self.iov[j] = libc::iovec {
-                iov_base: self.bufs[i].as_mut_ptr().cast(),
-                iov_len: usize::from(len),
-            };
-            let h = &mut self.hdrs[j];
-            h.msg_hdr.msg_name = (&mut self.addrs[i] as *mut libc::sockaddr_storage).cast();
-            h.msg_hdr.msg_namelen = self.addr_lens[i];
-            h.msg_hdr.msg_iov = &mut self.iov[j];
-            h.msg_hdr.msg_iovlen = 1;
-            h.msg_hdr.msg_control = std::ptr::null_mut();
-            h.msg_hdr.msg_controllen = 0;
-            h.msg_hdr.msg_flags = 0;
-            h.msg_len = 0;
+            self.point(j, i, usize::from(len), self.addr_lens[i]);
         }
         // SAFETY: the first `k` headers point into `self`, borrowed for
         // the call; the kernel only reads them.
