@@ -180,7 +180,13 @@ pub async fn run(
         while let Some(cmd) = endpoint.poll_media_command() {
             // Unbounded: a command is never dropped, and the media thread
             // drains them faster than calls produce them.
-            let _ = media.send(cmd);
+            let session = cmd.session();
+            if !media.send(cmd) {
+                tracing::error!(
+                    session,
+                    "media command refused: no media thread is running (see the start-up error)"
+                );
+            }
         }
         status.update_registrations(endpoint.registration_status());
         // Call records change with every packet; copying them that often

@@ -115,8 +115,9 @@ impl MediaEngine {
         Ok(MediaEngine { threads })
     }
 
-    /// An engine whose commands go nowhere: for a gateway whose media
-    /// threads could not start (anchored calls then fail, and say so).
+    /// An engine that takes no command (`send` is false): for a gateway
+    /// whose media threads could not start. Anchored calls then get no
+    /// media; the start-up error and one line per refused command say why.
     pub fn none() -> MediaEngine {
         MediaEngine {
             threads: Vec::new(),

@@ -35,7 +35,7 @@ use super::relay::{MediaRelay, Side, Verdict, ADDED_PACKET_MAX};
 /// How often sessions are looked at for the media timeout.
 const TIMEOUT_CHECK: Duration = Duration::from_millis(100);
 /// Batches read from one socket per turn before the others get theirs
-/// (what is left is read at the end of the next turn: `Loop::unread`).
+/// (what is left is read first in the next turn: `Loop::unread`).
 const ROUNDS_PER_SOCKET: usize = 4;
 /// The eventfd's key in the epoll set (sockets use slot * 4 + index).
 const WAKE_KEY: u64 = u64::MAX;
