@@ -573,3 +573,54 @@ fn calls_on_either_media_thread_are_relayed() {
         }
     }
 }
+
+/// Both legs PCMU (the cloud offers PCMU and telephone-event, the PBX
+/// answers PCMU): the PBX's audio reaches the cloud byte for byte.
+#[test]
+fn pcmu_passes_through_the_anchor_byte_exact() {
+    let gw = GatewayProcess::start(
+        "127.0.89.1",
+        35060,
+        &media_config("sip:q@127.0.89.2:35090", ""),
+    );
+    let pbx_rtp = UdpSocket::bind("127.0.89.2:42000").expect("PBX RTP socket");
+    let cloud_rtp = UdpSocket::bind("127.0.89.7:40010").expect("cloud RTP socket");
+    let pbx = pbx_uas("127.0.89", "media_pbx_uas.xml", "0");
+    let caller = cloud_uac(
+        &gw,
+        "127.0.89",
+        "media_cloud_uac_listen.xml",
+        &["-key", "rtp_port", "40010"],
+    );
+    // A second of noise-like audio over the whole µ-law range.
+    let mut x = 0x1234_5678u32;
+    let pcm: Vec<i16> = (0..8000)
+        .map(|_| {
+            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (x >> 16) as i16
+        })
+        .collect();
+    let sent = pcmu_packets(&pcm);
+    std::thread::sleep(Duration::from_millis(1500));
+    let to_gw: SocketAddr = "127.0.89.1:30002".parse().expect("addr");
+    for p in &sent {
+        pbx_rtp.send_to(p, to_gw).expect("send");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let got = collect(
+        &cloud_rtp,
+        Duration::from_millis(800),
+        Duration::from_secs(10),
+    );
+    caller
+        .join()
+        .expect("caller")
+        .assert_success("the cloud was answered and hung up");
+    pbx.wait(T)
+        .assert_success("the PBX answered and got the BYE");
+    assert_eq!(got.len(), sent.len(), "every packet relayed once");
+    for (i, ((p, _), orig)) in got.iter().zip(&sent).enumerate() {
+        assert_eq!(p[1] & 0x7f, 0, "packet {i} is PCMU");
+        assert_eq!(p[12..], orig[12..], "packet {i}: byte-exact audio");
+    }
+}
