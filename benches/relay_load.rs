@@ -41,6 +41,7 @@ use std::time::{Duration, Instant};
 
 use pbxgate::media::engine::{spawn, MediaCommand, MediaEvent};
 use pbxgate::media::g711::Law;
+use pbxgate::media::latch::SourceRules;
 use pbxgate::media::relay::{Remote, Side, Transcode};
 
 struct Counting;
@@ -163,15 +164,13 @@ fn open_calls(
             caller_local,
             callee_local,
             timeout: Duration::from_secs(3600),
+            sources: SourceRules::default(),
         });
         for (side, remote) in [(Side::Caller, a), (Side::Callee, b)] {
             send(MediaCommand::SetRemote {
                 session,
                 side,
-                remote: Remote {
-                    signalled: *remote,
-                    any_source: false,
-                },
+                remote: Remote::at(*remote),
             });
         }
         if transcode {

@@ -18,6 +18,7 @@ use std::time::Duration;
 use pbxgate::media::dtmf::convert::{AudioFormat, DetectPath, DtmfPath};
 use pbxgate::media::engine::{spawn, MediaCommand, MediaEvent};
 use pbxgate::media::g711::{alaw_to_ulaw, ulaw_to_alaw, Law};
+use pbxgate::media::latch::SourceRules;
 use pbxgate::media::relay::{Remote, Side, Transcode};
 use pbxgate::media::rtp::write_header;
 
@@ -114,15 +115,13 @@ fn open(
         caller_local,
         callee_local,
         timeout: Duration::from_secs(60),
+        sources: SourceRules::default(),
     });
     for (side, peer) in [(Side::Caller, &caller), (Side::Callee, &callee)] {
         send(MediaCommand::SetRemote {
             session,
             side,
-            remote: Remote {
-                signalled: peer.local_addr().unwrap(),
-                any_source: false,
-            },
+            remote: Remote::at(peer.local_addr().unwrap()),
         });
     }
     let (pt_caller, pt_callee) = if transcode { (0, 8) } else { (0, 0) };

@@ -14,6 +14,7 @@ use crate::config::{
     AccountConfig, CallsConfig, DtmfMode, MediaConfig, SdpMode, Side, TransportName,
 };
 use crate::media::engine::{MediaCommand, MediaEvent};
+use crate::media::latch::SourceRules;
 use crate::media::ports::PortPool;
 use crate::media::relay::{Remote, Side as MediaSide};
 use crate::routing::{x_headers, CallTags, Router, Target};
@@ -122,6 +123,8 @@ pub struct B2bua {
     resolved: HashMap<String, Vec<SocketAddr>>,
     stats: CallStats,
     ports: Option<PortPool>,
+    /// Which sources calls' media is taken from (`[media] source`...).
+    sources: SourceRules,
     media_out: VecDeque<MediaCommand>,
     /// Per listener, a public IP a registrar reported (NAT).
     learned_public: Vec<Option<IpAddr>>,
@@ -131,6 +134,7 @@ impl B2bua {
     pub fn new(cfg: B2buaConfig, seed: u64, now: Instant, wall: SystemTime) -> B2bua {
         let cfg_ports = (cfg.media.port_min, cfg.media.port_max);
         B2bua {
+            sources: SourceRules::from_config(&cfg.media),
             cfg,
             rng: fastrand::Rng::with_seed(seed.rotate_left(17)),
             epoch: (now, wall),
@@ -691,13 +695,14 @@ impl B2bua {
                             caller_local: m.caller_local,
                             callee_local: m.callee_local,
                             timeout: Duration::from_secs(self.cfg.media.timeout_s),
+                            sources: self.sources.clone(),
                         });
                         self.media_out.push_back(MediaCommand::SetRemote {
                             session: call.id,
                             side: MediaSide::Caller,
                             remote: Remote {
                                 signalled: offer.offerer_remote,
-                                any_source: self.cfg.media.any_source,
+                                payload_types: offer.offerer_payload_types,
                             },
                         });
                     }
@@ -1871,20 +1876,23 @@ impl B2bua {
             caller_dtmf,
         )
         .map_err(|r| r.reason)?;
-        self.media_out.push_back(MediaCommand::SetRemote {
-            session: call.id,
-            side: MediaSide::Callee,
-            remote: Remote {
-                signalled: a.answerer_remote,
-                any_source: self.cfg.media.any_source,
-            },
-        });
+        // The plan before the address: packets the callee sent before its
+        // answer was applied are relayed as soon as the address is, and
+        // must be translated like the rest.
         self.push_plan(
             call.id,
             &a.plan,
             (MediaSide::Caller, caller_dtmf),
             (MediaSide::Callee, callee_dtmf),
         );
+        self.media_out.push_back(MediaCommand::SetRemote {
+            session: call.id,
+            side: MediaSide::Callee,
+            remote: Remote {
+                signalled: a.answerer_remote,
+                payload_types: a.answerer_payload_types,
+            },
+        });
         let summary = call.record.media.get_or_insert(MediaSummary {
             caller: LegMediaStats::default(),
             callee: LegMediaStats::default(),
@@ -1922,7 +1930,7 @@ impl B2bua {
             side: media_side(from),
             remote: Remote {
                 signalled: offer.offerer_remote,
-                any_source: self.cfg.media.any_source,
+                payload_types: offer.offerer_payload_types,
             },
         });
         self.media_out.push_back(MediaCommand::SetHold {
@@ -1958,20 +1966,21 @@ impl B2bua {
         let modes = (m.dtmf_of(offerer), m.dtmf_of(answerer));
         let a = rewrite_answer(body, &offered, local.ip(), local.port(), modes.0)
             .map_err(|r| r.reason)?;
-        self.media_out.push_back(MediaCommand::SetRemote {
-            session: call.id,
-            side: media_side(answerer),
-            remote: Remote {
-                signalled: a.answerer_remote,
-                any_source: self.cfg.media.any_source,
-            },
-        });
+        // The plan first, as in `anchor_answer`.
         self.push_plan(
             call.id,
             &a.plan,
             (media_side(offerer), modes.0),
             (media_side(answerer), modes.1),
         );
+        self.media_out.push_back(MediaCommand::SetRemote {
+            session: call.id,
+            side: media_side(answerer),
+            remote: Remote {
+                signalled: a.answerer_remote,
+                payload_types: a.answerer_payload_types,
+            },
+        });
         Ok(Some(a.body))
     }
 
@@ -2032,8 +2041,16 @@ impl B2bua {
             // The call's media in one line, per leg: what came in from it
             // and what was converted on its way to the other leg.
             let (a, b) = (&m.caller, &m.callee);
+            // "198.51.100.7:20000 (sdp)" or "203.0.113.9:41000 (learned)".
+            let source = |l: &LegMediaStats| match l.source {
+                Some(s) if l.source_learned => format!("{s} (learned)"),
+                Some(s) => format!("{s} (sdp)"),
+                None => "-".into(),
+            };
             info!(
                 call = %r.id,
+                caller_source = %source(a),
+                callee_source = %source(b),
                 caller_codec = m.caller_codec.unwrap_or("-"),
                 caller_packets = a.packets,
                 caller_lost = a.lost,
@@ -2047,6 +2064,8 @@ impl B2bua {
                 callee_dtmf_rendered = b.dtmf_rendered,
                 callee_dtmf_detected = b.dtmf_detected,
                 foreign_dropped = a.dropped_foreign + b.dropped_foreign,
+                held = a.held + b.held,
+                held_dropped = a.dropped_held + b.dropped_held,
                 "call media"
             );
         }
@@ -2092,6 +2111,10 @@ impl B2bua {
                     jitter: s.jitter,
                     rtcp: s.rtcp_in,
                     dropped_foreign: s.dropped_foreign,
+                    held: s.held,
+                    dropped_held: s.dropped_held,
+                    source: s.source,
+                    source_learned: s.source_learned,
                     dtmf_rendered: s.dtmf_rendered,
                     dtmf_detected: s.dtmf_detected,
                 };

@@ -8,6 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use crate::config::DtmfMode;
 use crate::media::dtmf::convert::{AudioFormat, DetectPath, DtmfPath, RenderPath};
 use crate::media::g711::Law;
+use crate::media::latch::PayloadTypes;
 use crate::media::negotiate::{callee_offer, settle, Codec, LegMedia, MediaPlan};
 use crate::media::relay::Transcode;
 use crate::media::sdp::{Direction, Media, SessionDescription};
@@ -31,6 +32,11 @@ fn audio(sd: &SessionDescription) -> Option<usize> {
         .position(|m| m.kind == "audio" && m.port != 0)
 }
 
+/// The payload types a stream lists (what its sender may send).
+fn payload_types(m: &Media) -> PayloadTypes {
+    PayloadTypes::of(m.formats.iter().filter_map(|f| f.trim().parse::<u8>().ok()))
+}
+
 /// Where the sender of `sd` wants its audio.
 fn remote_of(sd: &SessionDescription, i: usize) -> Option<SocketAddr> {
     Some(SocketAddr::new(sd.media_address(i)?, sd.media[i].port))
@@ -44,6 +50,8 @@ pub struct RewrittenOffer {
     pub offered: Media,
     /// Where the offerer wants its audio.
     pub offerer_remote: SocketAddr,
+    /// The payload types the offerer may send.
+    pub offerer_payload_types: PayloadTypes,
     /// The offerer puts the other side on hold (sendonly or inactive).
     pub hold: bool,
 }
@@ -85,6 +93,7 @@ pub fn rewrite_offer(
     }
     Ok(RewrittenOffer {
         body: sd.to_bytes(),
+        offerer_payload_types: payload_types(&offered),
         offered,
         offerer_remote,
         hold,
@@ -100,6 +109,8 @@ pub struct RewrittenAnswer {
     pub plan: MediaPlan,
     /// Where the answerer wants its audio.
     pub answerer_remote: SocketAddr,
+    /// The payload types the answerer may send.
+    pub answerer_payload_types: PayloadTypes,
 }
 
 /// Rewrites the answer to our offer for the offerer, whose original audio
@@ -119,6 +130,7 @@ pub fn rewrite_answer(
     let answerer_remote =
         remote_of(&sd, i).ok_or_else(|| refuse("the answer's audio stream has no address"))?;
     let mut plan = settle(offered, &sd.media[i]).map_err(|e| refuse(e.to_string()))?;
+    let answerer_payload_types = payload_types(&sd.media[i]);
     if dtmf == DtmfMode::Inband {
         plan.caller.telephone_event = None;
     }
@@ -154,6 +166,7 @@ pub fn rewrite_answer(
         body: sd.to_bytes(),
         plan,
         answerer_remote,
+        answerer_payload_types,
     })
 }
 

@@ -103,6 +103,14 @@ pub struct LegMediaStats {
     pub jitter: u32,
     pub rtcp: u64,
     pub dropped_foreign: u64,
+    /// Held until the call's media was set up, then relayed; held and
+    /// dropped (too many, too old).
+    pub held: u64,
+    pub dropped_held: u64,
+    /// Where the leg's media came from (the latched source), and whether
+    /// that was learned rather than the SDP's address.
+    pub source: Option<std::net::SocketAddr>,
+    pub source_learned: bool,
     /// DTMF digits from this leg converted for the other one: events
     /// rendered as tones, tones detected and sent as events.
     pub dtmf_rendered: u32,

@@ -105,7 +105,15 @@ history = 500                 # finished calls kept for the status page
 port_min = 20000              # RTP even, RTCP +1; two pairs per call
 port_max = 29999
 timeout_s = 60                # no RTP this long ends the call (not on hold)
-any_source = false            # accept RTP only from the IP the SDP named
+# Where a leg's RTP is taken from: "learn" takes the SDP address at once
+# and another source (NAT, multi-homed hosts, media servers apart from
+# signalling) after learn_packets in-sequence packets; "strict" only the
+# IP the SDP named; "any" every source.
+source = "learn"
+learn_packets = 3
+learn_window_ms = 2000        # the SDP address may still replace a learned source
+relearn_after_ms = 5000       # a latched source silent this long can be replaced
+allow = []                    # networks learning may take (CIDR); empty = any
 threads = 0                   # media threads, read at start; 0 = one per CPU but one
 
 [dns]

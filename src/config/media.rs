@@ -1,5 +1,9 @@
-//! Where the gateway anchors RTP: the port range and how strict latching is.
+//! Where the gateway anchors RTP: the port range and which sources a leg's
+//! media is taken from.
 
+use std::net::IpAddr;
+
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use super::error::ConfigError;
@@ -22,10 +26,35 @@ pub enum DtmfMode {
     Both,
 }
 
+impl SourceMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceMode::Learn => "learn",
+            SourceMode::Strict => "strict",
+            SourceMode::Any => "any",
+        }
+    }
+}
+
 impl DtmfMode {
     pub fn is_default(&self) -> bool {
         *self == DtmfMode::Auto
     }
+}
+
+/// Which sources a leg's RTP is accepted from (see `media::latch`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceMode {
+    /// The SDP address at once; another source after a run of
+    /// well-formed packets (NAT, multi-homed hosts, media servers apart
+    /// from signalling).
+    #[default]
+    Learn,
+    /// Only the IP the SDP named.
+    Strict,
+    /// Any source; media goes to the latest.
+    Any,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -37,9 +66,23 @@ pub struct MediaConfig {
     pub port_max: u16,
     /// No RTP from either side for this long ends the call (not on hold).
     pub timeout_s: u64,
-    /// Accept media from any address, not only the IP the SDP named (for
-    /// platforms whose media servers differ from their SDP address).
-    pub any_source: bool,
+    /// Which sources a leg's media is taken from: "learn", "strict", "any".
+    pub source: SourceMode,
+    /// Consecutive in-sequence RTP packets that latch a source other than
+    /// the SDP address (learn).
+    pub learn_packets: u8,
+    /// After a leg's first packet, how long its SDP address may still
+    /// replace a learned source (learn).
+    pub learn_window_ms: u64,
+    /// A latched source silent this long lets another be learned.
+    pub relearn_after_ms: u64,
+    /// Networks (CIDR) learning may take a source from; empty = any (cloud
+    /// media comes from other networks than its signalling).
+    pub allow: Vec<String>,
+    /// Replaced by `source`; read so old files still load (see
+    /// `warnings`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub any_source: Option<bool>,
     /// Media threads; 0 picks one per CPU but one (for signalling, the
     /// web page and the rest), at least one. A call's packets stay on one
     /// thread; threads are for boards where one core cannot carry all
@@ -56,7 +99,12 @@ impl Default for MediaConfig {
             port_min: 20000,
             port_max: 29999,
             timeout_s: 60,
-            any_source: false,
+            source: SourceMode::Learn,
+            learn_packets: 3,
+            learn_window_ms: 2000,
+            relearn_after_ms: 5000,
+            allow: Vec::new(),
+            any_source: None,
             threads: 0,
         }
     }
@@ -85,6 +133,32 @@ impl MediaConfig {
                 ),
             ));
         }
+        if !(1..=32).contains(&self.learn_packets) {
+            return Err(ConfigError::invalid(
+                "media.learn_packets",
+                format!("{} is outside 1..=32 packets", self.learn_packets),
+            ));
+        }
+        if self.learn_window_ms > 60_000 {
+            return Err(ConfigError::invalid(
+                "media.learn_window_ms",
+                format!("{} is more than 60000 ms", self.learn_window_ms),
+            ));
+        }
+        if !(100..=3_600_000).contains(&self.relearn_after_ms) {
+            return Err(ConfigError::invalid(
+                "media.relearn_after_ms",
+                format!("{} is outside 100..=3600000 ms", self.relearn_after_ms),
+            ));
+        }
+        for (i, entry) in self.allow.iter().enumerate() {
+            entry.trim().parse::<IpNet>().or_else(|_| entry.trim().parse::<IpAddr>().map(IpNet::from)).map_err(|_| {
+                ConfigError::invalid(
+                    format!("media.allow[{i}]"),
+                    format!("'{entry}' is not a network (CIDR such as 203.0.113.0/24) or an address"),
+                )
+            })?;
+        }
         if !(5..=3600).contains(&self.timeout_s) {
             return Err(ConfigError::invalid(
                 "media.timeout_s",
@@ -92,6 +166,53 @@ impl MediaConfig {
             ));
         }
         Ok(())
+    }
+
+    /// The source mode in force: `source`, except that the old
+    /// `any_source = true` still means "any" when `source` was left at its
+    /// default.
+    pub fn source_mode(&self) -> SourceMode {
+        match (self.source, self.any_source) {
+            (SourceMode::Learn, Some(true)) => SourceMode::Any,
+            (mode, _) => mode,
+        }
+    }
+
+    /// The networks of `allow` (validated).
+    pub fn allow_networks(&self) -> Vec<IpNet> {
+        self.allow
+            .iter()
+            .filter_map(|e| {
+                let e = e.trim();
+                e.parse::<IpNet>()
+                    .ok()
+                    .or_else(|| e.parse::<IpAddr>().ok().map(IpNet::from))
+            })
+            .map(|n| n.trunc())
+            .collect()
+    }
+
+    /// What an admin should change: settings that still work but are
+    /// replaced.
+    pub fn warnings(&self) -> Vec<String> {
+        match self.any_source {
+            None => Vec::new(),
+            Some(true) if self.source == SourceMode::Learn => vec![
+                "media.any_source is replaced by media.source: any_source = true is read as \
+                 source = \"any\"; write that instead"
+                    .into(),
+            ],
+            Some(true) => vec![format!(
+                "media.any_source is replaced by media.source and ignored here: source = \"{}\" \
+                 applies; remove any_source",
+                self.source.name()
+            )],
+            Some(false) => vec![format!(
+                "media.any_source is replaced by media.source and ignored: source = \"{}\" applies \
+                 (\"strict\" is what any_source = false meant); remove any_source",
+                self.source.name()
+            )],
+        }
     }
 
     /// How many media threads to start: `threads`, or for 0 one per CPU
@@ -127,5 +248,51 @@ mod tests {
         };
         let err = many.validate().unwrap_err().to_string();
         assert!(err.contains("media.threads"), "{err}");
+    }
+
+    #[test]
+    fn source_learning_is_the_default_and_the_old_key_still_loads_with_a_warning() {
+        use crate::config::Config;
+        let d = Config::from_toml("").expect("empty config");
+        assert_eq!(d.media.source_mode(), SourceMode::Learn);
+        assert!(d.media.warnings().is_empty());
+        let old = Config::from_toml("[media]\nany_source = true\n").expect("old key");
+        assert_eq!(old.media.source_mode(), SourceMode::Any);
+        let w = old.media.warnings().join(" ");
+        assert!(w.contains("media.source") && w.contains("\"any\""), "{w}");
+        // The default file of earlier versions said any_source = false:
+        // learning applies, and the warning says what was meant.
+        let old = Config::from_toml("[media]\nany_source = false\n").expect("old key");
+        assert_eq!(old.media.source_mode(), SourceMode::Learn);
+        assert!(old.media.warnings()[0].contains("strict"));
+        let both = Config::from_toml("[media]\nany_source = true\nsource = \"strict\"\n")
+            .expect("both keys");
+        assert_eq!(both.media.source_mode(), SourceMode::Strict);
+        assert!(both.media.warnings()[0].contains("ignored"));
+        let e = Config::from_toml("[media]\nsource = \"loose\"\n").unwrap_err();
+        assert!(e.contains("loose"), "{e}");
+    }
+
+    #[test]
+    fn learning_settings_are_checked() {
+        use crate::config::Config;
+        for (toml, field) in [
+            ("learn_packets = 0", "media.learn_packets"),
+            ("learn_window_ms = 60001", "media.learn_window_ms"),
+            ("relearn_after_ms = 50", "media.relearn_after_ms"),
+            ("allow = [\"10.0.0.0/8\", \"not-a-net\"]", "media.allow[1]"),
+        ] {
+            let e = Config::from_toml(&format!("[media]\n{toml}\n")).unwrap_err();
+            assert!(e.contains(field), "{toml}: {e}");
+        }
+        let ok = Config::from_toml("[media]\nallow = [\"203.0.113.0/24\", \"198.51.100.7\"]\n")
+            .expect("allow");
+        assert_eq!(
+            ok.media.allow_networks(),
+            vec![
+                "203.0.113.0/24".parse::<IpNet>().unwrap(),
+                "198.51.100.7/32".parse::<IpNet>().unwrap()
+            ]
+        );
     }
 }

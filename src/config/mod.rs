@@ -17,7 +17,7 @@ pub use calls::{CallsConfig, SdpMode};
 pub use defaults::DEFAULT_CONFIG_TOML;
 pub use error::ConfigError;
 pub use inbound_auth::{InboundAuthConfig, InboundUser};
-pub use media::{DtmfMode, MediaConfig};
+pub use media::{DtmfMode, MediaConfig, SourceMode};
 pub use route::{HeaderActionConfig, HeaderActionKind, MatchConfig, RouteConfig, TargetConfig};
 pub use schema::{
     default_allow, AdmitMode, Config, DenyAction, DnsConfig, ListenerConfig, LogConfig, Side,

@@ -112,10 +112,11 @@ impl Gateway {
         let m = &self.config.media;
         match self.config.calls.sdp {
             crate::config::SdpMode::Anchor => format!(
-                "udp {}-{} on each listener's address (anchored), {} media thread(s)",
+                "udp {}-{} on each listener's address (anchored), {} media thread(s), sources: {}",
                 m.port_min,
                 m.port_max,
-                m.thread_count()
+                m.thread_count(),
+                m.source_mode().name()
             ),
             crate::config::SdpMode::Passthrough => {
                 "not anchored ([calls] sdp = \"passthrough\"): the ends exchange RTP directly"
@@ -187,6 +188,9 @@ impl Gateway {
         }
         self.start_registrations(&mut endpoint, &tx);
         smol::spawn(watch_signals(tx.clone())).detach();
+        for w in self.config.media.warnings() {
+            tracing::warn!("configuration: {w}");
+        }
         let (media_ev_tx, media_ev_rx) = smol::channel::unbounded();
         let threads = self.config.media.thread_count();
         let media = match crate::media::engine::MediaEngine::start(media_ev_tx, threads) {
@@ -199,7 +203,7 @@ impl Gateway {
         let forward = tx.clone();
         smol::spawn(async move {
             while let Ok(ev) = media_ev_rx.recv().await {
-                if forward.send(Inbound::Media(ev)).await.is_err() {
+                if forward.send(Inbound::Media(Box::new(ev))).await.is_err() {
                     return;
                 }
             }

@@ -58,7 +58,7 @@ pub enum Inbound {
         addrs: Vec<SocketAddr>,
     },
     /// From the media thread.
-    Media(crate::media::engine::MediaEvent),
+    Media(Box<crate::media::engine::MediaEvent>),
     /// SIGTERM or SIGINT: un-register and stop.
     Shutdown,
 }
@@ -154,7 +154,7 @@ pub async fn run(
             Wake::Input(Inbound::CallTargetAddresses { host, addrs }) => {
                 endpoint.set_call_target_addresses(&host, addrs)
             }
-            Wake::Input(Inbound::Media(ev)) => endpoint.handle_media_event(ev, now),
+            Wake::Input(Inbound::Media(ev)) => endpoint.handle_media_event(*ev, now),
             Wake::Input(Inbound::Shutdown) => {
                 if stop_by.is_none() {
                     endpoint.log_summary();
@@ -174,19 +174,31 @@ pub async fn run(
         while let Some(remote) = endpoint.poll_close_connection() {
             connections.close_to(remote);
         }
-        while let Some(t) = endpoint.poll_transmit() {
-            send(t, &sockets, &idle, &connections, &inbound_tx).await;
-        }
+        // Media first, applied before any message of this step leaves: a
+        // 200 or an ACK lets its peer send RTP at once, and those first
+        // packets must find their leg set up.
+        let mut media_sent = false;
         while let Some(cmd) = endpoint.poll_media_command() {
             // Unbounded: a command is never dropped, and the media thread
             // drains them faster than calls produce them.
             let session = cmd.session();
-            if !media.send(cmd) {
+            if media.send(cmd) {
+                media_sent = true;
+            } else {
                 tracing::error!(
                     session,
                     "media command refused: no media thread is running (see the start-up error)"
                 );
             }
+        }
+        if media_sent && !media.barrier(MEDIA_BARRIER_LIMIT).await {
+            warn!(
+                "a media thread did not confirm its commands within {} ms; sending on",
+                MEDIA_BARRIER_LIMIT.as_millis()
+            );
+        }
+        while let Some(t) = endpoint.poll_transmit() {
+            send(t, &sockets, &idle, &connections, &inbound_tx).await;
         }
         status.update_registrations(endpoint.registration_status());
         // Call records change with every packet; copying them that often
@@ -199,6 +211,9 @@ pub async fn run(
 }
 
 const CALLS_PUBLISH_INTERVAL: Duration = Duration::from_secs(1);
+/// Longest the signalling waits for the media threads to apply what it
+/// sent them (they take microseconds unless the host is starved).
+const MEDIA_BARRIER_LIMIT: Duration = Duration::from_millis(200);
 
 async fn send(
     t: Transmit,

@@ -20,15 +20,16 @@ use std::net::SocketAddr;
 use std::net::UdpSocket;
 #[cfg(not(target_os = "linux"))]
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-#[cfg(not(target_os = "linux"))]
-use smol::channel::Receiver;
-use smol::channel::Sender;
+use smol::channel::{Receiver, Sender};
 #[cfg(not(target_os = "linux"))]
 use smol::{Async, LocalExecutor, Task, Timer};
 
 use super::dtmf::convert::DtmfPath;
+use super::latch::SourceRules;
 use super::relay::{LegStats, MediaRelay, Remote, Side, Transcode, Verdict, ADDED_PACKET_MAX};
 
 /// What signalling asks of the media thread. `session` is the call's id.
@@ -40,7 +41,13 @@ pub enum MediaCommand {
         caller_local: SocketAddr,
         callee_local: SocketAddr,
         timeout: Duration,
+        /// Which sources each leg's media is taken from.
+        sources: SourceRules,
     },
+    /// A leg's far end from a new offer or answer. Sent after the
+    /// settings that come with the same answer (payload map, transcoding,
+    /// DTMF), because packets held for want of it are relayed as soon as
+    /// it is applied.
     SetRemote {
         session: u64,
         side: Side,
@@ -71,6 +78,12 @@ pub enum MediaCommand {
     Close {
         session: u64,
     },
+    /// Answered with `token` on the engine's barrier channel once every
+    /// command sent before it is applied (see `MediaEngine::barrier`).
+    /// Not a session's: `session()` is meaningless for it.
+    Barrier {
+        token: u64,
+    },
 }
 
 impl MediaCommand {
@@ -84,6 +97,7 @@ impl MediaCommand {
             | MediaCommand::SetDtmf { session, .. }
             | MediaCommand::SetHold { session, .. }
             | MediaCommand::Close { session } => *session,
+            MediaCommand::Barrier { .. } => 0,
         }
     }
 }
@@ -95,13 +109,19 @@ impl MediaCommand {
 #[derive(Clone, Debug)]
 pub struct MediaEngine {
     threads: Vec<Sender<MediaCommand>>,
+    /// Where the threads answer `Barrier`s.
+    barriers: Option<Receiver<u64>>,
+    /// Threads sent a command since the last barrier (bit per thread).
+    dirty: Arc<AtomicU64>,
+    next_token: Arc<AtomicU64>,
 }
 
 impl MediaEngine {
     /// Starts `threads` media threads (at least one), named
     /// `pbxgate-media` when alone, else `pbxgate-media0`, `pbxgate-media1`…
     pub fn start(events: Sender<MediaEvent>, threads: usize) -> std::io::Result<MediaEngine> {
-        let n = threads.max(1);
+        let n = threads.clamp(1, 64);
+        let (acks, barriers) = smol::channel::unbounded();
         let threads = (0..n)
             .map(|i| {
                 let name = if n == 1 {
@@ -109,10 +129,15 @@ impl MediaEngine {
                 } else {
                     format!("pbxgate-media{i}")
                 };
-                spawn_named(events.clone(), name)
+                spawn_named(events.clone(), acks.clone(), name)
             })
             .collect::<std::io::Result<Vec<_>>>()?;
-        Ok(MediaEngine { threads })
+        Ok(MediaEngine {
+            threads,
+            barriers: Some(barriers),
+            dirty: Arc::new(AtomicU64::new(0)),
+            next_token: Arc::new(AtomicU64::new(1)),
+        })
     }
 
     /// An engine that takes no command (`send` is false): for a gateway
@@ -121,6 +146,9 @@ impl MediaEngine {
     pub fn none() -> MediaEngine {
         MediaEngine {
             threads: Vec::new(),
+            barriers: None,
+            dirty: Arc::new(AtomicU64::new(0)),
+            next_token: Arc::new(AtomicU64::new(1)),
         }
     }
 
@@ -136,7 +164,42 @@ impl MediaEngine {
             return false;
         }
         let i = (cmd.session() % self.threads.len() as u64) as usize;
+        self.dirty.fetch_or(1 << i, Ordering::Relaxed);
         self.threads[i].try_send(cmd).is_ok()
+    }
+
+    /// Waits until every thread that was sent a command since the last
+    /// barrier has applied it, at most `limit`. Signalling calls it before
+    /// sending what lets a peer start its media (the 200 to a caller, an
+    /// ACK), so the peer's first packets find their leg set up. False when
+    /// a thread did not answer in time.
+    pub async fn barrier(&self, limit: Duration) -> bool {
+        let dirty = self.dirty.swap(0, Ordering::Relaxed);
+        let Some(acks) = self.barriers.as_ref() else {
+            return true;
+        };
+        let token = self.next_token.fetch_add(1, Ordering::Relaxed);
+        let mut waiting = 0;
+        for (i, t) in self.threads.iter().enumerate() {
+            if dirty & (1 << i) != 0 && t.try_send(MediaCommand::Barrier { token }).is_ok() {
+                waiting += 1;
+            }
+        }
+        let deadline = Instant::now() + limit;
+        while waiting > 0 {
+            let ack = smol::future::or(async { acks.recv().await.ok() }, async {
+                smol::Timer::at(deadline).await;
+                None
+            })
+            .await;
+            match ack {
+                // An answer to an earlier barrier that gave up waiting.
+                Some(t) if t != token => {}
+                Some(_) => waiting -= 1,
+                None => return false,
+            }
+        }
+        true
     }
 }
 
@@ -174,26 +237,37 @@ impl Session {
 
 /// Starts the media thread. Commands go in through the returned sender;
 /// events come out on `events`.
+/// (`Barrier`s are answered on a channel nobody reads.)
 pub fn spawn(events: Sender<MediaEvent>) -> std::io::Result<Sender<MediaCommand>> {
-    spawn_named(events, "pbxgate-media".into())
+    let (acks, _) = smol::channel::unbounded();
+    spawn_named(events, acks, "pbxgate-media".into())
 }
 
-fn spawn_named(events: Sender<MediaEvent>, name: String) -> std::io::Result<Sender<MediaCommand>> {
+fn spawn_named(
+    events: Sender<MediaEvent>,
+    acks: Sender<u64>,
+    name: String,
+) -> std::io::Result<Sender<MediaCommand>> {
     let (tx, rx) = smol::channel::unbounded::<MediaCommand>();
     std::thread::Builder::new().name(name).spawn(move || {
         #[cfg(target_os = "linux")]
-        super::epoll_loop::run(rx, events);
+        super::epoll_loop::run(rx, events, acks);
         #[cfg(not(target_os = "linux"))]
         {
             let ex = LocalExecutor::new();
-            smol::block_on(ex.run(run(&ex, rx, events)));
+            smol::block_on(ex.run(run(&ex, rx, events, acks)));
         }
     })?;
     Ok(tx)
 }
 
 #[cfg(not(target_os = "linux"))]
-async fn run(ex: &LocalExecutor<'_>, commands: Receiver<MediaCommand>, events: Sender<MediaEvent>) {
+async fn run(
+    ex: &LocalExecutor<'_>,
+    commands: Receiver<MediaCommand>,
+    events: Sender<MediaEvent>,
+    acks: Sender<u64>,
+) {
     let mut sessions: HashMap<u64, (Rc<Session>, Vec<Task<()>>)> = HashMap::new();
     while let Ok(cmd) = commands.recv().await {
         match cmd {
@@ -202,7 +276,8 @@ async fn run(ex: &LocalExecutor<'_>, commands: Receiver<MediaCommand>, events: S
                 caller_local,
                 callee_local,
                 timeout,
-            } => match open(caller_local, callee_local, timeout) {
+                sources,
+            } => match open(caller_local, callee_local, timeout, sources) {
                 Ok(s) => {
                     let s = Rc::new(s);
                     let mut tasks = Vec::with_capacity(5);
@@ -230,6 +305,7 @@ async fn run(ex: &LocalExecutor<'_>, commands: Receiver<MediaCommand>, events: S
             } => {
                 if let Some((s, _)) = sessions.get(&session) {
                     s.relay.borrow_mut().set_remote(side, remote);
+                    release_held(s).await;
                 }
             }
             MediaCommand::SetPayloadMap { session, side, map } => {
@@ -281,18 +357,55 @@ async fn run(ex: &LocalExecutor<'_>, commands: Receiver<MediaCommand>, events: S
                     let _ = events.send(closed).await;
                 }
             }
+            MediaCommand::Barrier { token } => {
+                let _ = acks.try_send(token);
+            }
+        }
+    }
+}
+
+/// Relays the packets a session held until its legs were set up.
+#[cfg(not(target_os = "linux"))]
+async fn release_held(s: &Session) {
+    let mut buf = [0u8; 2048];
+    let mut added = [0u8; ADDED_PACKET_MAX];
+    loop {
+        let verdict = {
+            let mut relay = s.relay.borrow_mut();
+            let Some((side, src, len, arrived)) = relay.pop_held(&mut buf, Instant::now()) else {
+                return;
+            };
+            let got = Received {
+                side,
+                rtcp: false,
+                src,
+                len,
+            };
+            decide(&mut relay, got, &mut buf, &mut added, arrived)
+        };
+        if let (Verdict::Forward { to, from_side, len }, added_len) = verdict {
+            let out = s.socket(from_side, false);
+            let _ = out.send_to(&buf[..len], to).await;
+            if added_len > 0 {
+                let _ = out.send_to(&added[..added_len], to).await;
+            }
         }
     }
 }
 
 #[cfg(not(target_os = "linux"))]
-fn open(caller: SocketAddr, callee: SocketAddr, timeout: Duration) -> std::io::Result<Session> {
+fn open(
+    caller: SocketAddr,
+    callee: SocketAddr,
+    timeout: Duration,
+    sources: SourceRules,
+) -> std::io::Result<Session> {
     let bind = |a: SocketAddr, plus: u16| -> std::io::Result<Rc<Async<UdpSocket>>> {
         let addr = SocketAddr::new(a.ip(), a.port().wrapping_add(plus));
         Ok(Rc::new(Async::<UdpSocket>::bind(addr)?))
     };
     Ok(Session {
-        relay: RefCell::new(MediaRelay::new(Instant::now(), timeout)),
+        relay: RefCell::new(MediaRelay::new(Instant::now(), timeout, sources)),
         sockets: [
             bind(caller, 0)?,
             bind(caller, 1)?,
@@ -429,22 +542,17 @@ mod tests {
             caller_local,
             callee_local,
             timeout: Duration::from_millis(800),
+            sources: SourceRules::default(),
         });
         send(MediaCommand::SetRemote {
             session: 1,
             side: Side::Caller,
-            remote: Remote {
-                signalled: caller.local_addr().unwrap(),
-                any_source: false,
-            },
+            remote: Remote::at(caller.local_addr().unwrap()),
         });
         send(MediaCommand::SetRemote {
             session: 1,
             side: Side::Callee,
-            remote: Remote {
-                signalled: callee.local_addr().unwrap(),
-                any_source: false,
-            },
+            remote: Remote::at(callee.local_addr().unwrap()),
         });
         send(MediaCommand::SetPayloadMap {
             session: 1,
@@ -522,15 +630,13 @@ mod tests {
             caller_local,
             callee_local,
             timeout: Duration::from_secs(30),
+            sources: SourceRules::default(),
         });
         for (side, peer) in [(Side::Caller, &caller), (Side::Callee, &callee)] {
             send(MediaCommand::SetRemote {
                 session: 2,
                 side,
-                remote: Remote {
-                    signalled: peer.local_addr().unwrap(),
-                    any_source: false,
-                },
+                remote: Remote::at(peer.local_addr().unwrap()),
             });
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -585,15 +691,13 @@ mod tests {
                 caller_local,
                 callee_local,
                 timeout: Duration::from_secs(30),
+                sources: SourceRules::default(),
             }));
             for (side, sock) in [(Side::Caller, &caller), (Side::Callee, &callee)] {
                 assert!(engine.send(MediaCommand::SetRemote {
                     session,
                     side,
-                    remote: Remote {
-                        signalled: sock.local_addr().unwrap(),
-                        any_source: false,
-                    },
+                    remote: Remote::at(sock.local_addr().unwrap()),
                 }));
             }
             ends.push((caller, callee, caller_local));
@@ -628,6 +732,7 @@ mod tests {
         let (tx1, rx1) = smol::channel::unbounded();
         let engine = MediaEngine {
             threads: vec![tx0, tx1],
+            ..MediaEngine::none()
         };
         for session in [4u64, 5] {
             assert!(engine.send(MediaCommand::SetHold {

@@ -29,7 +29,8 @@ use std::time::{Duration, Instant};
 use smol::channel::{Receiver, Sender};
 
 use super::engine::{decide, MediaCommand, MediaEvent, Received};
-use super::mmsg::{Batch, BATCH};
+use super::latch::SourceRules;
+use super::mmsg::{Batch, BATCH, PACKET_BUFFER};
 use super::relay::{MediaRelay, Side, Verdict, ADDED_PACKET_MAX};
 
 /// How often sessions are looked at for the media timeout.
@@ -147,6 +148,10 @@ struct Loop {
     full_drops_logged: u64,
     drops_logged_at: Option<Instant>,
     events: Sender<MediaEvent>,
+    /// Where `Barrier` commands are answered.
+    acks: Sender<u64>,
+    /// Where a held packet is taken out to be relayed.
+    scratch: Box<[u8; PACKET_BUFFER]>,
     /// Sockets left with data after their share of a turn: edge-triggered,
     /// they are not reported again until more arrives, so the loop comes
     /// back to them itself (and does not sleep while there are any).
@@ -156,7 +161,7 @@ struct Loop {
 }
 
 /// Runs the media thread until the command channel closes.
-pub(super) fn run(commands: Receiver<MediaCommand>, events: Sender<MediaEvent>) {
+pub(super) fn run(commands: Receiver<MediaCommand>, events: Sender<MediaEvent>, acks: Sender<u64>) {
     let setup = || -> io::Result<(Epoll, Arc<EventFdWaker>)> {
         let epoll = Epoll::new()?;
         // SAFETY: plain syscall; the fd is owned from here on.
@@ -176,7 +181,7 @@ pub(super) fn run(commands: Receiver<MediaCommand>, events: Sender<MediaEvent>) 
             return;
         }
     };
-    let mut lp = Loop::new(epoll, events);
+    let mut lp = Loop::new(epoll, events, acks);
     let waker = Waker::from(wake.clone());
     let mut cx = Context::from_waker(&waker);
     let mut next: Pin<Box<_>> = Box::pin(commands.recv());
@@ -218,7 +223,7 @@ pub(super) fn run(commands: Receiver<MediaCommand>, events: Sender<MediaEvent>) 
 }
 
 impl Loop {
-    fn new(epoll: Epoll, events: Sender<MediaEvent>) -> Loop {
+    fn new(epoll: Epoll, events: Sender<MediaEvent>, acks: Sender<u64>) -> Loop {
         Loop {
             epoll,
             slots: Vec::new(),
@@ -230,6 +235,8 @@ impl Loop {
             full_drops_logged: 0,
             drops_logged_at: None,
             events,
+            acks,
+            scratch: Box::new([0; PACKET_BUFFER]),
             unread: Vec::with_capacity(256),
             revisit: Vec::with_capacity(256),
         }
@@ -341,8 +348,9 @@ impl Loop {
                 caller_local,
                 callee_local,
                 timeout,
+                sources,
             } => {
-                if let Err(e) = self.open(id, caller_local, callee_local, timeout) {
+                if let Err(e) = self.open(id, caller_local, callee_local, timeout, sources) {
                     let reason =
                         format!("cannot bind media ports {caller_local}/{callee_local}: {e}");
                     let _ = self.events.try_send(MediaEvent::Failed {
@@ -358,6 +366,7 @@ impl Loop {
             } => {
                 if let Some(r) = self.relay(id) {
                     r.set_remote(side, remote);
+                    self.release_held(id);
                 }
             }
             MediaCommand::SetPayloadMap {
@@ -410,6 +419,43 @@ impl Loop {
                 drop(s);
                 let _ = self.events.try_send(closed);
             }
+            MediaCommand::Barrier { token } => {
+                let _ = self.acks.try_send(token);
+            }
+        }
+    }
+
+    /// Relays what session `id` held until its legs were set up, each
+    /// packet decided on as if it had just arrived (at its arrival time).
+    fn release_held(&mut self, id: u64) {
+        let Some(&i) = self.by_id.get(&id) else {
+            return;
+        };
+        let Some(Some(s)) = self.slots.get_mut(i) else {
+            return;
+        };
+        if !s.relay.has_held() {
+            return;
+        }
+        let now = Instant::now();
+        let buf = &mut self.scratch[..];
+        while let Some((side, src, len, arrived)) = s.relay.pop_held(buf, now) {
+            let got = Received {
+                side,
+                rtcp: false,
+                src,
+                len,
+            };
+            let (verdict, added_len) = decide(&mut s.relay, got, buf, &mut self.added, arrived);
+            if let Verdict::Forward { to, from_side, len } = verdict {
+                let out = &s.sockets[socket_index(from_side, false)];
+                if !send_one(out, &buf[..len], to) {
+                    self.full_drops += 1;
+                }
+                if added_len > 0 && !send_one(out, &self.added[..added_len], to) {
+                    self.full_drops += 1;
+                }
+            }
         }
     }
 
@@ -419,6 +465,7 @@ impl Loop {
         caller: SocketAddr,
         callee: SocketAddr,
         timeout: Duration,
+        sources: SourceRules,
     ) -> io::Result<()> {
         let bind = |a: SocketAddr, plus: u16| -> io::Result<UdpSocket> {
             let s = UdpSocket::bind(SocketAddr::new(a.ip(), a.port().wrapping_add(plus)))?;
@@ -448,7 +495,7 @@ impl Loop {
         }
         self.slots[slot] = Some(Session {
             id,
-            relay: MediaRelay::new(Instant::now(), timeout),
+            relay: MediaRelay::new(Instant::now(), timeout, sources),
             sockets,
             timeout_reported: false,
             unread: 0,
@@ -505,6 +552,7 @@ fn send_one(out: &UdpSocket, bytes: &[u8], to: SocketAddr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::media::latch::SourceRules;
     use crate::media::relay::Remote;
     use crate::media::rtp::write_header;
 
@@ -514,7 +562,7 @@ mod tests {
     #[test]
     fn a_backlog_longer_than_one_turn_is_read_out_in_the_next_without_new_arrivals() {
         let (ev_tx, _ev_rx) = smol::channel::unbounded();
-        let mut lp = Loop::new(Epoll::new().unwrap(), ev_tx);
+        let mut lp = Loop::new(Epoll::new().unwrap(), ev_tx, smol::channel::unbounded().0);
         let caller = UdpSocket::bind("127.0.91.7:0").unwrap();
         let callee = UdpSocket::bind("127.0.91.21:0").unwrap();
         callee.set_nonblocking(true).unwrap();
@@ -525,15 +573,13 @@ mod tests {
             caller_local,
             callee_local,
             timeout: Duration::from_secs(30),
+            sources: SourceRules::default(),
         });
         for (side, sock) in [(Side::Caller, &caller), (Side::Callee, &callee)] {
             lp.command(MediaCommand::SetRemote {
                 session: 1,
                 side,
-                remote: Remote {
-                    signalled: sock.local_addr().unwrap(),
-                    any_source: false,
-                },
+                remote: Remote::at(sock.local_addr().unwrap()),
             });
         }
         let share = ROUNDS_PER_SOCKET * BATCH;
@@ -567,7 +613,7 @@ mod tests {
     #[test]
     fn a_flooded_socket_is_listed_once() {
         let (ev_tx, _ev_rx) = smol::channel::unbounded();
-        let mut lp = Loop::new(Epoll::new().unwrap(), ev_tx);
+        let mut lp = Loop::new(Epoll::new().unwrap(), ev_tx, smol::channel::unbounded().0);
         let flood = UdpSocket::bind("127.0.91.8:0").unwrap();
         let caller_local: SocketAddr = "127.0.91.3:31104".parse().unwrap();
         lp.command(MediaCommand::Open {
@@ -575,6 +621,7 @@ mod tests {
             caller_local,
             callee_local: "127.0.91.4:31106".parse().unwrap(),
             timeout: Duration::from_secs(30),
+            sources: SourceRules::default(),
         });
         // Room for more than two shares (the kernel caps the request).
         let room: libc::c_int = 4 << 20;

@@ -6,6 +6,7 @@ pub mod engine;
 #[cfg(target_os = "linux")]
 mod epoll_loop;
 pub mod g711;
+pub mod latch;
 #[cfg(target_os = "linux")]
 mod mmsg;
 pub mod negotiate;

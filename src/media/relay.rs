@@ -1,18 +1,31 @@
 //! The relay decision for one call's media, sans-IO: which packets are
-//! accepted on each leg (symmetric RTP latching, RFC 4961 style, limited to
-//! the address the signalling named), where they go, what they are
-//! counted as, and when the media has stopped.
+//! accepted on each leg (symmetric RTP, RFC 4961, with the source learned
+//! as `latch.rs` describes), where they go, what they are counted as, and
+//! when the media has stopped.
 //!
 //! The media thread owns the sockets; it hands every received packet to
 //! `MediaRelay::handle_packet` with the buffer it was read into and sends
 //! what comes back, so nothing is allocated per packet.
+//!
+//! A packet that arrives before the signalling has told where it may go
+//! (its leg's SDP, or the other leg's, not applied yet: an answerer may
+//! send as soon as its 200 leaves) is held, at most `HELD_PER_LEG` per leg
+//! for `HELD_FOR`, and handed back by `pop_held` once it can be relayed.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::dtmf::convert::{Converted, DtmfConverter, DtmfPath};
 use super::g711::{alaw_to_ulaw, ulaw_to_alaw, Law};
+use super::latch::{Decision, Latch, PayloadTypes, RtpFacts, SourceRules};
 use super::rtp::{is_rtcp, RtpHeader};
+
+/// Packets held per leg before the signalling says where they go.
+pub const HELD_PER_LEG: usize = 16;
+/// How long a held packet is worth relaying.
+pub const HELD_FOR: Duration = Duration::from_millis(500);
+/// Largest packet held (voice RTP is a few hundred bytes).
+pub const HELD_PACKET_MAX: usize = 1500;
 
 /// PCMU↔PCMA translation of the audio packets from one leg: same length,
 /// done in place on the received buffer.
@@ -56,9 +69,19 @@ impl Side {
 pub struct Remote {
     /// The address and port from the leg's SDP (c= and m=).
     pub signalled: SocketAddr,
-    /// Accept (and latch to) any source, not only the signalled IP: for
-    /// peers whose media comes from other hosts than their SDP says.
-    pub any_source: bool,
+    /// The payload types the leg may send (its offer's or answer's); a
+    /// source is learned only from packets of these. Empty: any.
+    pub payload_types: PayloadTypes,
+}
+
+impl Remote {
+    /// A far end at `signalled` that may send any payload type.
+    pub fn at(signalled: SocketAddr) -> Remote {
+        Remote {
+            signalled,
+            payload_types: PayloadTypes::default(),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -73,6 +96,14 @@ pub struct LegStats {
     pub jitter: u32,
     pub dropped_foreign: u64,
     pub dropped_malformed: u64,
+    /// Held until the signalling said where they go, then relayed.
+    pub held: u64,
+    /// Held but dropped: too many, too old, or too big to hold.
+    pub dropped_held: u64,
+    /// The source the leg's media was latched to last, and whether it was
+    /// learned (not the SDP's IP).
+    pub source: Option<SocketAddr>,
+    pub source_learned: bool,
     /// DTMF from this leg converted for the other (see `DtmfConverter`).
     pub dtmf_rendered: u32,
     pub dtmf_detected: u32,
@@ -88,6 +119,8 @@ pub enum DropReason {
     /// Taken in by a conversion (a repeated RFC 4733 end packet turned
     /// into tones, audio replaced by events): nothing to send for it.
     Absorbed,
+    /// Kept until the signalling says where it goes (`pop_held`).
+    Held,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,12 +136,89 @@ pub enum Verdict {
     Drop(DropReason),
 }
 
+/// A packet kept for later (see `HELD_FOR`).
+#[derive(Clone)]
+struct HeldPacket {
+    src: SocketAddr,
+    arrived: Instant,
+    len: usize,
+    data: [u8; HELD_PACKET_MAX],
+}
+
+/// A leg's held packets, oldest first; allocated the first time the leg
+/// holds one and kept for the call, so holding never allocates again.
+#[derive(Clone)]
+struct HeldQueue {
+    packets: [Option<HeldPacket>; HELD_PER_LEG],
+    /// Index of the oldest.
+    head: usize,
+    count: usize,
+}
+
+impl HeldQueue {
+    fn new() -> Box<HeldQueue> {
+        Box::new(HeldQueue {
+            packets: std::array::from_fn(|_| None),
+            head: 0,
+            count: 0,
+        })
+    }
+
+    /// Adds a packet; when full the oldest makes room (fresh audio is
+    /// worth more). Returns whether one was pushed out.
+    fn push(&mut self, src: SocketAddr, data: &[u8], arrived: Instant) -> bool {
+        let evicted = self.count == HELD_PER_LEG;
+        if evicted {
+            self.head = (self.head + 1) % HELD_PER_LEG;
+            self.count -= 1;
+        }
+        let at = (self.head + self.count) % HELD_PER_LEG;
+        match &mut self.packets[at] {
+            Some(slot) => {
+                slot.src = src;
+                slot.arrived = arrived;
+                slot.len = data.len();
+                slot.data[..data.len()].copy_from_slice(data);
+            }
+            empty => {
+                let mut packet = HeldPacket {
+                    src,
+                    arrived,
+                    len: data.len(),
+                    data: [0; HELD_PACKET_MAX],
+                };
+                packet.data[..data.len()].copy_from_slice(data);
+                *empty = Some(packet);
+            }
+        }
+        self.count += 1;
+        evicted
+    }
+
+    fn pop(&mut self) -> Option<&HeldPacket> {
+        if self.count == 0 {
+            return None;
+        }
+        let at = self.head;
+        self.head = (self.head + 1) % HELD_PER_LEG;
+        self.count -= 1;
+        self.packets[at].as_ref()
+    }
+}
+
+impl std::fmt::Debug for HeldQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HeldQueue({} packets)", self.count)
+    }
+}
+
 #[derive(Clone, Debug)]
 struct Leg {
     remote: Option<Remote>,
-    /// The source latched to: where this leg's peer really sends from,
-    /// and so where its media goes.
-    latched: Option<SocketAddr>,
+    /// Where this leg's peer really sends from, and so where its media
+    /// goes.
+    latch: Latch,
+    held: Option<Box<HeldQueue>>,
     stats: LegStats,
     last_seq: Option<u16>,
     /// For jitter: previous (arrival in timestamp units, RTP timestamp).
@@ -126,7 +236,8 @@ impl Leg {
     fn new() -> Leg {
         Leg {
             remote: None,
-            latched: None,
+            latch: Latch::default(),
+            held: None,
             stats: LegStats::default(),
             last_seq: None,
             last_transit: None,
@@ -138,28 +249,43 @@ impl Leg {
     }
 
     fn destination(&self) -> Option<SocketAddr> {
-        self.latched.or(self.remote.map(|r| r.signalled))
+        self.remote.map(|r| self.latch.destination(r.signalled))
     }
 
-    fn admits(&self, src: SocketAddr) -> bool {
-        match self.remote {
-            None => false,
-            Some(r) => r.any_source || same_ip(src.ip(), r.signalled.ip()),
+    fn has_held(&self) -> bool {
+        self.held.as_ref().is_some_and(|h| h.count > 0)
+    }
+
+    /// Loss and jitter of an RTP packet that arrived at `arrival` (in
+    /// timestamp units).
+    fn count_arrival(&mut self, h: &RtpHeader, arrival: i64) {
+        if let Some(last) = self.last_seq {
+            let gap = h.sequence.wrapping_sub(last);
+            // Forward jumps below 3000 are loss; anything else is
+            // reordering or a new stream, not counted.
+            if (2..3000).contains(&gap) {
+                self.stats.lost += u64::from(gap - 1);
+            }
+            if gap != 0 && gap < 0x8000 {
+                self.last_seq = Some(h.sequence);
+            }
+        } else {
+            self.last_seq = Some(h.sequence);
         }
+        let transit = arrival - i64::from(h.timestamp);
+        if let Some(prev) = self.last_transit {
+            let d = (transit - prev).unsigned_abs().min(u64::from(u32::MAX)) as i64;
+            let j = i64::from(self.stats.jitter);
+            self.stats.jitter = (j + (d - j) / 16).clamp(0, i64::from(u32::MAX)) as u32;
+        }
+        self.last_transit = Some(transit);
     }
-}
-
-fn same_ip(a: IpAddr, b: IpAddr) -> bool {
-    let canon = |ip: IpAddr| match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-        v4 => v4,
-    };
-    canon(a) == canon(b)
 }
 
 #[derive(Clone, Debug)]
 pub struct MediaRelay {
     legs: [Leg; 2],
+    sources: SourceRules,
     epoch: Instant,
     last_packet: Instant,
     timeout: Duration,
@@ -168,9 +294,10 @@ pub struct MediaRelay {
 }
 
 impl MediaRelay {
-    pub fn new(now: Instant, timeout: Duration) -> MediaRelay {
+    pub fn new(now: Instant, timeout: Duration, sources: SourceRules) -> MediaRelay {
         MediaRelay {
             legs: [Leg::new(), Leg::new()],
+            sources,
             epoch: now,
             last_packet: now,
             timeout,
@@ -178,14 +305,64 @@ impl MediaRelay {
         }
     }
 
-    /// The far end of `side` as the latest SDP gives it. A changed address
-    /// (re-INVITE) drops the latch: the peer moved.
+    /// The far end of `side` as the latest offer or answer gives it:
+    /// learning reopens, and a changed address drops the latch (the peer
+    /// moved). Packets held for want of it become ready (`pop_held`).
     pub fn set_remote(&mut self, side: Side, remote: Remote) {
         let leg = &mut self.legs[side.index()];
-        if leg.remote.map(|r| r.signalled) != Some(remote.signalled) {
-            leg.latched = None;
-        }
+        let moved = leg.remote.map(|r| r.signalled) != Some(remote.signalled);
+        leg.latch.reopen(moved);
         leg.remote = Some(remote);
+    }
+
+    /// Whether any packet is held (for the media thread: look at
+    /// `pop_held` after a command).
+    pub fn has_held(&self) -> bool {
+        self.legs.iter().any(Leg::has_held)
+    }
+
+    /// The oldest held packet that can now be relayed, copied into `buf`:
+    /// (its leg, source, length, arrival). The caller hands it to
+    /// `handle_packet` as if it had just arrived. Packets held longer than
+    /// `HELD_FOR` by `now` are dropped on the way.
+    pub fn pop_held(
+        &mut self,
+        buf: &mut [u8],
+        now: Instant,
+    ) -> Option<(Side, SocketAddr, usize, Instant)> {
+        for side in [Side::Caller, Side::Callee] {
+            let ready = self.legs[side.index()].remote.is_some()
+                && self.legs[side.other().index()].destination().is_some();
+            if !ready {
+                continue;
+            }
+            let leg = &mut self.legs[side.index()];
+            let Some(q) = leg.held.as_mut() else { continue };
+            while let Some(p) = q.pop() {
+                if now.saturating_duration_since(p.arrived) > HELD_FOR || p.len > buf.len() {
+                    leg.stats.dropped_held += 1;
+                    continue;
+                }
+                buf[..p.len].copy_from_slice(&p.data[..p.len]);
+                return Some((side, p.src, p.len, p.arrived));
+            }
+        }
+        None
+    }
+
+    /// Keeps a packet that arrived before it could be relayed.
+    fn hold(&mut self, side: Side, src: SocketAddr, packet: &[u8], now: Instant) -> Verdict {
+        let leg = &mut self.legs[side.index()];
+        if packet.len() > HELD_PACKET_MAX {
+            leg.stats.dropped_held += 1;
+            return Verdict::Drop(DropReason::NoDestination);
+        }
+        let q = leg.held.get_or_insert_with(HeldQueue::new);
+        if q.push(src, packet, now) {
+            leg.stats.dropped_held += 1;
+        }
+        leg.stats.held += 1;
+        Verdict::Drop(DropReason::Held)
     }
 
     pub fn set_clock_rate(&mut self, side: Side, hz: u32) {
@@ -199,10 +376,14 @@ impl MediaRelay {
 
     pub fn stats(&self, side: Side) -> LegStats {
         let (dtmf_rendered, dtmf_detected) = self.dtmf_counts(side);
+        let leg = &self.legs[side.index()];
+        let source = leg.latch.source();
         LegStats {
             dtmf_rendered,
             dtmf_detected,
-            ..self.legs[side.index()].stats
+            source: source.map(|s| s.0),
+            source_learned: source.is_some_and(|s| s.1),
+            ..leg.stats
         }
     }
 
@@ -216,8 +397,12 @@ impl MediaRelay {
         len: usize,
         now: Instant,
     ) -> Verdict {
+        let mode = self.sources.mode;
         let leg = &mut self.legs[side.index()];
-        if !leg.admits(src) {
+        let admitted = leg
+            .remote
+            .is_some_and(|r| leg.latch.admits_rtcp(mode, r.signalled, src));
+        if !admitted {
             leg.stats.dropped_foreign += 1;
             return Verdict::Drop(DropReason::Foreign);
         }
@@ -326,54 +511,54 @@ impl MediaRelay {
         now: Instant,
     ) -> Verdict {
         let len = len.min(buf.len());
+        let Some(remote) = self.legs[side.index()].remote else {
+            return self.hold(side, src, &buf[..len], now);
+        };
+        let Some(to) = self.legs[side.other().index()].destination() else {
+            return self.hold(side, src, &buf[..len], now);
+        };
         let arrival = self.arrival_units(side, now);
         let leg = &mut self.legs[side.index()];
-        if !leg.admits(src) {
+        let packet = &buf[..len];
+        // The RTP header, parsed once for learning, the counters and the
+        // rewriting; None for RTCP multiplexed on the RTP port (RFC 5761).
+        let header = if is_rtcp(packet) {
+            None
+        } else {
+            match RtpHeader::parse(packet) {
+                Ok(h) => Some(h),
+                Err(_) => {
+                    leg.stats.dropped_malformed += 1;
+                    return Verdict::Drop(DropReason::Malformed);
+                }
+            }
+        };
+        let facts = header.as_ref().map(|h| RtpFacts {
+            sequence: h.sequence,
+            payload_type: h.payload_type,
+            ssrc: h.ssrc,
+        });
+        let decision = leg.latch.check(
+            &self.sources,
+            remote.signalled,
+            remote.payload_types,
+            src,
+            facts,
+            now,
+        );
+        if decision == Decision::Reject {
             leg.stats.dropped_foreign += 1;
             return Verdict::Drop(DropReason::Foreign);
         }
-        let packet = &buf[..len];
-        // The RTP header, parsed once for the counters and the rewriting;
-        // None for RTCP multiplexed on the RTP port (RFC 5761).
-        let mut header = None;
-        if is_rtcp(packet) {
-            leg.stats.rtcp_in += 1;
-        } else {
-            let Ok(h) = RtpHeader::parse(packet) else {
-                leg.stats.dropped_malformed += 1;
-                return Verdict::Drop(DropReason::Malformed);
-            };
-            leg.stats.packets_in += 1;
-            leg.stats.bytes_in += len as u64;
-            if let Some(last) = leg.last_seq {
-                let gap = h.sequence.wrapping_sub(last);
-                // Forward jumps below 3000 are loss; anything else is
-                // reordering or a new stream, not counted.
-                if (2..3000).contains(&gap) {
-                    leg.stats.lost += u64::from(gap - 1);
-                }
-                if gap != 0 && gap < 0x8000 {
-                    leg.last_seq = Some(h.sequence);
-                }
-            } else {
-                leg.last_seq = Some(h.sequence);
+        match &header {
+            None => leg.stats.rtcp_in += 1,
+            Some(h) => {
+                leg.stats.packets_in += 1;
+                leg.stats.bytes_in += len as u64;
+                leg.count_arrival(h, arrival);
             }
-            let transit = arrival - i64::from(h.timestamp);
-            if let Some(prev) = leg.last_transit {
-                let d = (transit - prev).unsigned_abs().min(u64::from(u32::MAX)) as i64;
-                let j = i64::from(leg.stats.jitter);
-                leg.stats.jitter = (j + (d - j) / 16).clamp(0, i64::from(u32::MAX)) as u32;
-            }
-            leg.last_transit = Some(transit);
-            header = Some(h);
         }
-        // Symmetric RTP: the first packet from the signalled IP fixes the
-        // port it really comes from (a NAT may have changed it).
-        leg.latched = Some(src);
         self.last_packet = now;
-        let Some(to) = self.legs[side.other().index()].destination() else {
-            return Verdict::Drop(DropReason::NoDestination);
-        };
         // RTCP passes untouched.
         let len = match header {
             None => len,
@@ -411,6 +596,7 @@ impl MediaRelay {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::SourceMode;
     use crate::media::rtp::write_header;
 
     fn addr(s: &str) -> SocketAddr {
@@ -443,22 +629,20 @@ mod tests {
         v
     }
 
+    /// The tests written before source learning: `strict` keeps what they
+    /// check.
     fn relay(now: Instant) -> MediaRelay {
-        let mut r = MediaRelay::new(now, Duration::from_secs(30));
-        r.set_remote(
-            Side::Caller,
-            Remote {
-                signalled: addr("198.51.100.7:20000"),
-                any_source: false,
-            },
-        );
-        r.set_remote(
-            Side::Callee,
-            Remote {
-                signalled: addr("10.0.0.21:30000"),
-                any_source: false,
-            },
-        );
+        relay_with(now, SourceMode::Strict)
+    }
+
+    fn relay_with(now: Instant, mode: SourceMode) -> MediaRelay {
+        let rules = SourceRules {
+            mode,
+            ..SourceRules::default()
+        };
+        let mut r = MediaRelay::new(now, Duration::from_secs(30), rules);
+        r.set_remote(Side::Caller, Remote::at(addr("198.51.100.7:20000")));
+        r.set_remote(Side::Callee, Remote::at(addr("10.0.0.21:30000")));
         r
     }
 
@@ -482,14 +666,8 @@ mod tests {
             }
         );
         // Nothing signalled for a leg yet: nowhere to send.
-        let mut fresh = MediaRelay::new(t, Duration::from_secs(30));
-        fresh.set_remote(
-            Side::Caller,
-            Remote {
-                signalled: addr("198.51.100.7:20000"),
-                any_source: false,
-            },
-        );
+        let mut fresh = MediaRelay::new(t, Duration::from_secs(30), SourceRules::default());
+        fresh.set_remote(Side::Caller, Remote::at(addr("198.51.100.7:20000")));
         assert_eq!(
             handle(
                 &mut fresh,
@@ -498,7 +676,7 @@ mod tests {
                 &rtp(1, 160),
                 t
             ),
-            Verdict::Drop(DropReason::NoDestination)
+            Verdict::Drop(DropReason::Held)
         );
     }
 
@@ -556,16 +734,10 @@ mod tests {
             }
         );
         assert_eq!(r.stats(Side::Callee).dropped_foreign, 1);
-        // Unless the leg is set to accept any source.
-        r.set_remote(
-            Side::Callee,
-            Remote {
-                signalled: addr("10.0.0.21:30000"),
-                any_source: true,
-            },
-        );
+        // Unless the session accepts any source.
+        let mut any = relay_with(t, SourceMode::Any);
         let v = handle(
-            &mut r,
+            &mut any,
             Side::Callee,
             addr("203.0.113.66:41000"),
             &rtp(3, 320),
@@ -579,13 +751,7 @@ mod tests {
         let t = Instant::now();
         let mut r = relay(t);
         handle(&mut r, Side::Callee, addr("10.0.0.21:41000"), &rtp(1, 0), t);
-        r.set_remote(
-            Side::Callee,
-            Remote {
-                signalled: addr("10.0.0.22:30002"),
-                any_source: false,
-            },
-        );
+        r.set_remote(Side::Callee, Remote::at(addr("10.0.0.22:30002")));
         let v = handle(
             &mut r,
             Side::Caller,
@@ -769,5 +935,162 @@ mod tests {
         assert!(!r.timed_out(t + Duration::from_secs(500)));
         r.set_hold(false, t + Duration::from_secs(500));
         assert!(r.timed_out(t + Duration::from_secs(530)));
+    }
+
+    /// Hands every held packet that is ready back to the relay, as the
+    /// media thread does after a command; returns the verdicts.
+    fn release(r: &mut MediaRelay, now: Instant) -> Vec<(SocketAddr, Verdict)> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 2048];
+        while let Some((side, src, len, arrived)) = r.pop_held(&mut buf, now) {
+            assert!(arrived <= now);
+            out.push((src, r.handle_packet(side, src, &mut buf, len, arrived)));
+        }
+        out
+    }
+
+    #[test]
+    fn packets_before_the_answer_is_applied_are_held_then_relayed_in_order() {
+        let t = Instant::now();
+        let mut r = MediaRelay::new(t, Duration::from_secs(30), SourceRules::default());
+        let caller = addr("198.51.100.7:20000");
+        let callee = addr("10.0.0.21:30000");
+        r.set_remote(Side::Caller, Remote::at(caller));
+        // The callee sends as soon as its 200 leaves, before the gateway
+        // has applied its answer: held, not dropped.
+        for seq in 1..=3u16 {
+            let at = t + Duration::from_millis(20 * u64::from(seq));
+            assert_eq!(
+                handle(
+                    &mut r,
+                    Side::Callee,
+                    callee,
+                    &rtp(seq, 160 * u32::from(seq)),
+                    at
+                ),
+                Verdict::Drop(DropReason::Held)
+            );
+        }
+        // So are the caller's packets: the callee has no address yet.
+        assert_eq!(
+            handle(&mut r, Side::Caller, caller, &rtp(1, 160), t),
+            Verdict::Drop(DropReason::Held)
+        );
+        assert!(r.has_held());
+        assert!(release(&mut r, t).is_empty(), "nothing can go yet");
+        r.set_remote(Side::Callee, Remote::at(callee));
+        let out = release(&mut r, t + Duration::from_millis(70));
+        assert_eq!(out.len(), 4);
+        assert_eq!(
+            out[0],
+            (
+                caller,
+                Verdict::Forward {
+                    to: callee,
+                    from_side: Side::Callee,
+                    len: 172
+                }
+            )
+        );
+        for (src, v) in &out[1..] {
+            assert_eq!(*src, callee);
+            assert_eq!(
+                *v,
+                Verdict::Forward {
+                    to: caller,
+                    from_side: Side::Caller,
+                    len: 172
+                }
+            );
+        }
+        assert!(!r.has_held());
+        let s = r.stats(Side::Callee);
+        assert_eq!((s.held, s.dropped_held, s.packets_in), (3, 0, 3));
+    }
+
+    #[test]
+    fn holding_keeps_the_newest_sixteen_for_half_a_second() {
+        let t = Instant::now();
+        let mut r = MediaRelay::new(t, Duration::from_secs(30), SourceRules::default());
+        let caller = addr("198.51.100.7:20000");
+        let callee = addr("10.0.0.21:30000");
+        r.set_remote(Side::Caller, Remote::at(caller));
+        for seq in 0..20u16 {
+            let at = t + Duration::from_millis(20 * u64::from(seq));
+            handle(
+                &mut r,
+                Side::Callee,
+                callee,
+                &rtp(seq, 160 * u32::from(seq)),
+                at,
+            );
+        }
+        r.set_remote(Side::Callee, Remote::at(callee));
+        // At 0.8 s: packets 0..=3 were pushed out by newer ones, 4..=14
+        // (arrived before 0.3 s) are too old; 15..=19 go.
+        let mut buf = [0u8; 2048];
+        let mut seqs = Vec::new();
+        while let Some((_, _, len, _)) = r.pop_held(&mut buf, t + Duration::from_millis(800)) {
+            seqs.push(RtpHeader::parse(&buf[..len]).expect("rtp").sequence);
+        }
+        assert_eq!(seqs, vec![15, 16, 17, 18, 19]);
+        let s = r.stats(Side::Callee);
+        assert_eq!((s.held, s.dropped_held), (20, 15));
+    }
+
+    #[test]
+    fn a_source_other_than_the_sdp_is_learned_and_every_packet_relayed() {
+        let t = Instant::now();
+        let mut r = relay_with(t, SourceMode::Learn);
+        let real = addr("127.0.0.1:41000");
+        for seq in 1..=5u16 {
+            let at = t + Duration::from_millis(20 * u64::from(seq));
+            assert_eq!(
+                handle(
+                    &mut r,
+                    Side::Caller,
+                    real,
+                    &rtp(seq, 160 * u32::from(seq)),
+                    at
+                ),
+                Verdict::Forward {
+                    to: addr("10.0.0.21:30000"),
+                    from_side: Side::Callee,
+                    len: 172
+                },
+                "packet {seq}"
+            );
+        }
+        // The callee's media now goes where the caller really is.
+        let v = handle(&mut r, Side::Callee, addr("10.0.0.21:30000"), &rtp(1, 0), t);
+        assert_eq!(
+            v,
+            Verdict::Forward {
+                to: real,
+                from_side: Side::Caller,
+                len: 172
+            }
+        );
+        let s = r.stats(Side::Caller);
+        assert_eq!((s.source, s.source_learned), (Some(real), true));
+        // A third source is refused and counted.
+        let v = handle(
+            &mut r,
+            Side::Caller,
+            addr("127.0.0.99:5000"),
+            &rtp(50, 0),
+            t,
+        );
+        assert_eq!(v, Verdict::Drop(DropReason::Foreign));
+        assert_eq!(r.stats(Side::Caller).dropped_foreign, 1);
+        // RTCP follows: from the learned host, not from the SDP's.
+        assert!(matches!(
+            r.handle_rtcp(Side::Caller, addr("127.0.0.1:41001"), 80, t),
+            Verdict::Forward { .. }
+        ));
+        assert_eq!(
+            r.handle_rtcp(Side::Caller, addr("198.51.100.7:20001"), 80, t),
+            Verdict::Drop(DropReason::Foreign)
+        );
     }
 }
