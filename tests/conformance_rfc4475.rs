@@ -1,10 +1,15 @@
 //! RFC 4475 torture messages (shared/conformance, beside the checkout) sent
 //! to the real gateway by the shared runner: every invalid request answered,
 //! no valid request answered 400, and the gateway still alive.
+//!
+//! The runner is looked for in `PBXGATE_CONFORMANCE_DIR` when that is set,
+//! else in `../shared/conformance`. A checkout on its own skips the test and
+//! says so; with `CI` set (`.ci/run` sets it) a missing runner fails it, so
+//! CI cannot pass without having run the torture messages.
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::GatewayProcess;
@@ -13,16 +18,37 @@ use common::GatewayProcess;
 /// Call-ID to answer by.
 const ANSWERED: u32 = 43;
 
+/// The folder holding `rfc4475/run.sh`, and where that choice came from.
+fn conformance_dir() -> (PathBuf, &'static str) {
+    match std::env::var_os("PBXGATE_CONFORMANCE_DIR") {
+        Some(dir) if !dir.is_empty() => (PathBuf::from(dir), "PBXGATE_CONFORMANCE_DIR"),
+        _ => (
+            Path::new(common::MANIFEST_DIR).join("../shared/conformance"),
+            "shared/ beside the checkout; PBXGATE_CONFORMANCE_DIR names another folder",
+        ),
+    }
+}
+
+/// CI services set `CI` (to "true", "1", ...); an empty value counts as unset.
+fn ci_is_set() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
+}
+
 #[test]
 fn rfc4475_torture_run() {
-    let runner = Path::new(common::MANIFEST_DIR).join("../shared/conformance/rfc4475/run.sh");
+    let (dir, source) = conformance_dir();
+    let runner = dir.join("rfc4475/run.sh");
     if !runner.exists() {
-        // CI and developer machines have shared/ beside the checkout; a
-        // clone on its own does not, and says so instead of passing quietly.
-        eprintln!(
-            "SKIPPED: {} not found (shared/ is not beside this checkout)",
+        let missing = format!(
+            "the RFC 4475 runner is missing: {} not found (looked there from {source})",
             runner.display()
         );
+        // A clone on its own has no shared/ and says so instead of passing
+        // quietly; CI must run the messages, so there it is a failure.
+        if ci_is_set() {
+            panic!("CI is set, so this test may not be skipped: {missing}");
+        }
+        eprintln!("SKIPPED: {missing}");
         return;
     }
     let mut gw = GatewayProcess::start("127.0.20.1", 35070, "");
