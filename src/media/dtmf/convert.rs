@@ -25,10 +25,20 @@
 //! confirmed, cannot be taken back and go through as audio. End packets
 //! ride on the audio that follows the tone, one per packet, so a source
 //! that stops sending at the end of a digit delays them.
+//!
+//! The detector confirms a tone's end ~40 ms after it (six windows
+//! without it), so updates report only as far as the tone has been heard
+//! and the final duration is the tone's measured length, not the packets
+//! that ran while the end was being confirmed. A digit that follows
+//! closely (a 40 ms pause) can be confirmed before the previous one's
+//! three end packets (RFC 4733 §2.5.1.4) are out: those are then owed and
+//! sent at once, ahead of the new event's first packet, two per audio
+//! packet where the audio is replaced (one in its place, one added) and
+//! one where it is kept; the new event's first packet waits its turn.
 
 use super::detector::{DtmfDetector, DtmfEvent};
 use super::digit::Digit;
-use super::rfc4733::{EventSender, TelephoneEvent};
+use super::rfc4733::{EventPacket, EventSender, TelephoneEvent};
 use super::tone::ToneGenerator;
 use crate::media::g711::Law;
 use crate::media::rtp::{set_sequence, write_header, RtpHeader};
@@ -44,6 +54,10 @@ pub const DETECTED_VOLUME: u8 = 10;
 /// Length of a generated event packet (fixed header and one block), also
 /// the most a converter adds next to a packet.
 pub const EVENT_PACKET: usize = 16;
+/// Most event packets owed at once by digits that ended as the next one
+/// started: a digit owes at most its three final packets (and three for a
+/// segment boundary, §2.5.1.3), and at most two digits can be owing.
+const OWED: usize = 12;
 
 /// The receiving leg's G.711 audio: its law and payload type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,6 +129,40 @@ struct Detecting {
     path: DetectPath,
     detector: DtmfDetector,
     sender: Option<EventSender>,
+    owed: Owed,
+}
+
+/// Packets of ended digits that must go out before the current one's,
+/// oldest first; fixed room, nothing allocated per packet.
+#[derive(Clone, Debug, Default)]
+struct Owed {
+    packets: [Option<EventPacket>; OWED],
+    len: usize,
+}
+
+impl Owed {
+    fn push(&mut self, p: EventPacket) {
+        // Cannot fill up (see `OWED`); were it to, the newest copy is the
+        // one to lose, as the earlier ones carry the same content.
+        if let Some(slot) = self.packets.get_mut(self.len) {
+            *slot = Some(p);
+            self.len += 1;
+        }
+    }
+
+    fn pop(&mut self) -> Option<EventPacket> {
+        if self.len == 0 {
+            return None;
+        }
+        let first = self.packets[0].take();
+        self.packets[..self.len].rotate_left(1);
+        self.len -= 1;
+        first
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
 }
 
 /// The converter of one direction.
@@ -144,6 +192,7 @@ impl DtmfConverter {
                     path: p,
                     detector: DtmfDetector::new(),
                     sender: None,
+                    owed: Owed::default(),
                 })
             }),
             seq_delta: 0,
@@ -189,10 +238,6 @@ impl DtmfConverter {
             Some(d) if h.payload_type == d.path.audio_in.payload_type => {
                 let keep = d.path.keep_audio;
                 match self.detect(h, buf) {
-                    Some(n) if keep => {
-                        self.extra_len = n;
-                        Converted::Pass
-                    }
                     Some(n) => Converted::Forward(n),
                     None if !keep && self.digit_sounding() => self.absorb(h.sequence),
                     None => Converted::Pass,
@@ -250,7 +295,7 @@ impl DtmfConverter {
     fn digit_sounding(&self) -> bool {
         self.detecting
             .as_ref()
-            .is_some_and(|d| d.sender.as_ref().is_some_and(|s| !s.is_done()))
+            .is_some_and(|d| !d.owed.is_empty() || d.sender.as_ref().is_some_and(|s| !s.is_done()))
     }
 
     fn render_event(&mut self, r: RenderPath, h: &RtpHeader, buf: &mut [u8]) -> Converted {
@@ -331,9 +376,10 @@ impl DtmfConverter {
         }
     }
 
-    /// Feeds the audio to the detector; returns the length of an event
-    /// packet due now, written into `self.extra` when audio is kept and
-    /// into `buf` otherwise.
+    /// Feeds the audio to the detector and writes the event packets due:
+    /// where audio is replaced, the first into `buf` (its length is
+    /// returned) and a second, if owed, into `self.extra`; where audio is
+    /// kept, one into `self.extra`.
     fn detect(&mut self, h: &RtpHeader, buf: &mut [u8]) -> Option<usize> {
         let d = self.detecting.as_mut()?;
         let payload = buf.get(h.payload_start..h.payload_end)?;
@@ -346,49 +392,81 @@ impl DtmfConverter {
         // Sample index → RTP timestamp, anchored on this packet so lost
         // packets do not shift later events.
         let base = h.timestamp.wrapping_sub(d.detector.samples_seen() as u32);
-        let mut started: Option<(Digit, u64)> = None;
-        let mut ended: Option<u64> = None;
-        d.detector
-            .push(&pcm[..n], &mut |e: DtmfEvent| match e.end_sample {
-                None => started = Some((e.digit, e.start_sample)),
-                Some(end) => ended = Some(end),
-            });
-        if let (Some(end), Some(s)) = (ended, d.sender.as_mut()) {
-            s.stop(base.wrapping_add(end as u32));
-        }
-        if let Some((digit, start)) = started {
-            if let Some(s) = d.sender.as_mut() {
-                s.stop(base.wrapping_add(start as u32));
+        let ts = |sample: u64| base.wrapping_add(sample as u32);
+        let now = h.timestamp.wrapping_add(n as u32);
+        let interval = (n as u32).max(1);
+        let Detecting {
+            detector,
+            sender,
+            owed,
+            ..
+        } = &mut **d;
+        let mut started = 0;
+        detector.push(&pcm[..n], &mut |e: DtmfEvent| match e.end_sample {
+            Some(end) => {
+                if let Some(s) = sender.as_mut() {
+                    s.stop(ts(end));
+                }
             }
-            d.sender = Some(EventSender::new(
-                digit.event_code(),
-                DETECTED_VOLUME,
-                base.wrapping_add(start as u32),
-                (n as u32).max(1),
-            ));
-            self.digits_detected += 1;
+            None => {
+                if let Some(mut prev) = sender.take() {
+                    // Ended by this digit or just before it: whatever it
+                    // still owes goes first, at once.
+                    prev.stop(ts(e.start_sample));
+                    prev.hurry();
+                    for _ in 0..OWED {
+                        match prev.poll(now) {
+                            Some(p) => owed.push(p),
+                            None => break,
+                        }
+                    }
+                }
+                *sender = Some(EventSender::new(
+                    e.digit.event_code(),
+                    DETECTED_VOLUME,
+                    ts(e.start_sample),
+                    interval,
+                ));
+                started += 1;
+            }
+        });
+        self.digits_detected += started;
+        if let (Some(s), Some(heard)) = (sender.as_mut(), detector.heard_until()) {
+            s.heard_until(ts(heard));
         }
-        let s = d.sender.as_mut()?;
-        let pkt = s.poll(h.timestamp.wrapping_add(n as u32));
-        if s.is_done() {
-            d.sender = None;
-        }
-        let pkt = pkt?;
-        let block = pkt.payload.encode().ok()?;
-        let out: &mut [u8] = if d.path.keep_audio {
-            &mut self.extra
-        } else {
-            buf
+        let keep = d.path.keep_audio;
+        let events_out = d.path.events_out;
+        let mut polled = false;
+        let mut next = || {
+            if let Some(p) = d.owed.pop() {
+                return Some(p);
+            }
+            if std::mem::replace(&mut polled, true) {
+                return None;
+            }
+            let s = d.sender.as_mut()?;
+            let p = s.poll(now);
+            if s.is_done() {
+                d.sender = None;
+            }
+            p
         };
-        write_header(
-            out,
-            pkt.marker,
-            d.path.events_out,
-            h.sequence,
-            pkt.timestamp,
-            h.ssrc,
-        )?;
-        out.get_mut(12..16)?.copy_from_slice(&block);
-        Some(EVENT_PACKET)
+        let write = |out: &mut [u8], p: EventPacket| -> Option<usize> {
+            let block = p.payload.encode().ok()?;
+            write_header(out, p.marker, events_out, h.sequence, p.timestamp, h.ssrc)?;
+            out.get_mut(12..EVENT_PACKET)?.copy_from_slice(&block);
+            Some(EVENT_PACKET)
+        };
+        if keep {
+            if let Some(p) = next() {
+                self.extra_len = write(&mut self.extra, p).unwrap_or(0);
+            }
+            return None;
+        }
+        let first = write(buf, next()?)?;
+        if let Some(p) = next() {
+            self.extra_len = write(&mut self.extra, p).unwrap_or(0);
+        }
+        Some(first)
     }
 }

@@ -10,30 +10,30 @@ use super::{Digit, DtmfDetector, ToneGenerator};
 use crate::media::g711::Law;
 use crate::media::rtp::{write_header, RtpHeader};
 
-const PCMU: AudioFormat = AudioFormat {
+pub(super) const PCMU: AudioFormat = AudioFormat {
     law: Law::Ulaw,
     payload_type: 0,
 };
-const PCMA: AudioFormat = AudioFormat {
+pub(super) const PCMA: AudioFormat = AudioFormat {
     law: Law::Alaw,
     payload_type: 8,
 };
 
 /// One packet out of the converter (the main one or an added one).
 #[derive(Clone, Debug)]
-struct Out {
-    h: RtpHeader,
-    bytes: Vec<u8>,
+pub(super) struct Out {
+    pub(super) h: RtpHeader,
+    pub(super) bytes: Vec<u8>,
 }
 
 impl Out {
-    fn payload(&self) -> &[u8] {
+    pub(super) fn payload(&self) -> &[u8] {
         &self.bytes[self.h.payload_start..self.h.payload_end]
     }
 }
 
 /// Runs `packet` through `c` as the relay does; returns what is sent.
-fn run(c: &mut DtmfConverter, packet: &[u8]) -> Vec<Out> {
+pub(super) fn run(c: &mut DtmfConverter, packet: &[u8]) -> Vec<Out> {
     let mut buf = [0u8; 2048];
     buf[..packet.len()].copy_from_slice(packet);
     let h = RtpHeader::parse(packet).expect("test packet");
@@ -66,7 +66,7 @@ fn event_packet(seq: u16, ts: u32, marker: bool, ev: TelephoneEvent) -> Vec<u8> 
     p
 }
 
-fn audio_packet(seq: u16, ts: u32, fmt: AudioFormat, pcm: &[i16]) -> Vec<u8> {
+pub(super) fn audio_packet(seq: u16, ts: u32, fmt: AudioFormat, pcm: &[i16]) -> Vec<u8> {
     let mut p = vec![0u8; 12 + pcm.len()];
     write_header(&mut p, false, fmt.payload_type, seq, ts, 0x5eed);
     fmt.law.encode_slice(pcm, &mut p[12..]);
@@ -116,7 +116,7 @@ fn detect_digits(law: Law, packets: &[Out]) -> Vec<(Digit, u64)> {
     got
 }
 
-fn assert_contiguous(out: &[Out]) {
+pub(super) fn assert_contiguous(out: &[Out]) {
     for w in out.windows(2) {
         assert_eq!(
             w[1].h.sequence,

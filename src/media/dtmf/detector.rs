@@ -15,9 +15,17 @@
 //!   of 10 ms must not split a digit. A different digit confirmed while
 //!   one is active ends the first and starts the second at once.
 //!
-//! Events carry the first sample of the first hit window as `start_sample`
-//! and the sample after the last hit window as `end_sample`; both are
-//! within a quarter window (≈ 3 ms) plus one hop of the tone's real edges.
+//! Edges. A window hits only when the tone is missing from at most about
+//! half a quarter ([`EDGE`], 13 samples) at one end, and windows start a
+//! hop (52 samples) apart, so the first hit window starts between 13
+//! samples before the tone's onset and 39 after it, and the last one ends
+//! between 39 before its offset and 13 after it. Events report the middle
+//! of those spans, `first_start − EDGE` and `last_end + EDGE`: each edge
+//! within about half a hop (26 samples, 3.3 ms, plus the beat between the
+//! tones) of the real one, the length within 6 ms, where the bare window
+//! edges made it up to 10 ms short (`detector_tests`: measured start
+//! −30…+32, end −33…+31, length −46…+42 samples). An RFC 4733 event made
+//! from the digit gets the tone's length, not the detector's latency.
 
 use super::classify::{Classifier, Verdict, Window, HOP, QUARTER, RATE, WINDOW};
 use super::digit::{Digit, HIGH_HZ, LOW_HZ};
@@ -27,6 +35,10 @@ use super::goertzel::{run_bank, Bin, Goertzel};
 pub const CONFIRM_HITS: u32 = 4;
 /// Consecutive windows without the digit that end it.
 pub const END_MISSES: u32 = 6;
+/// Samples by which a hit window's edge overlaps silence at most (half a
+/// quarter: see `classify::MIN_STEADINESS`); the edge estimates are the
+/// first hit window's start minus this and the last one's end plus this.
+pub const EDGE: u64 = (QUARTER / 2) as u64;
 
 /// A digit seen in the signal. Emitted twice per digit: once when it is
 /// confirmed (`end_sample: None`) and once when it stops, with the same
@@ -34,9 +46,11 @@ pub const END_MISSES: u32 = 6;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DtmfEvent {
     pub digit: Digit,
-    /// Index (from the first sample pushed) where the tone was first seen.
+    /// Index (from the first sample pushed) where the tone began, as
+    /// estimated from the first hit window.
     pub start_sample: u64,
-    /// Index just after the tone was last seen; `None` while it lasts.
+    /// Index just after the tone ended, as estimated from the last hit
+    /// window; `None` while it lasts.
     pub end_sample: Option<u64>,
 }
 
@@ -116,6 +130,14 @@ impl DtmfDetector {
     /// The digit currently sounding, if one is confirmed.
     pub fn active(&self) -> Option<Digit> {
         self.active.map(|a| a.digit)
+    }
+
+    /// How far the confirmed digit is known to sound so far: the end it
+    /// would get if it stopped now. It only grows, up to the digit's
+    /// `end_sample`, so a sender reporting the duration while the end is
+    /// unconfirmed never reports more than the final one.
+    pub fn heard_until(&self) -> Option<u64> {
+        self.active.map(|a| a.last_hit_end + EDGE)
     }
 
     /// Feeds samples; calls `out` for every digit start and end they
@@ -204,8 +226,8 @@ impl DtmfDetector {
             if a.misses >= END_MISSES || confirmed.is_some() {
                 out(DtmfEvent {
                     digit: a.digit,
-                    start_sample: a.start,
-                    end_sample: Some(a.last_hit_end),
+                    start_sample: a.start.saturating_sub(EDGE),
+                    end_sample: Some(a.last_hit_end + EDGE),
                 });
                 self.active = None;
             }
@@ -219,7 +241,7 @@ impl DtmfDetector {
             });
             out(DtmfEvent {
                 digit: c.digit,
-                start_sample: c.first_start,
+                start_sample: c.first_start.saturating_sub(EDGE),
                 end_sample: None,
             });
         }

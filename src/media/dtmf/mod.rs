@@ -12,6 +12,8 @@ pub mod tone;
 #[cfg(test)]
 mod convert_tests;
 #[cfg(test)]
+mod convert_timing_tests;
+#[cfg(test)]
 mod detector_tests;
 
 pub use detector::{DtmfDetector, DtmfEvent};

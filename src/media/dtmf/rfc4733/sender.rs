@@ -15,7 +15,13 @@
 //! * past 0xFFFF samples (8.2 s at 8 kHz) the event is cut into segments
 //!   (§2.5.1.3): the segment's last packet reports 0xFFFF without the E
 //!   bit, also three times, and the next segment carries the timestamp
-//!   where the previous one ended, without the marker bit.
+//!   where the previous one ended, without the marker bit;
+//! * an event whose end is only known some time after it happened (an
+//!   in-band tone, confirmed over by a detector) is told how far it is
+//!   known to last (`heard_until`) and no update reports more, so the
+//!   final duration is the largest the receiver sees;
+//! * when the next event must start before the final copies are out,
+//!   `hurry` makes them all due at once rather than lose them.
 
 use super::{TelephoneEvent, MAX_VOLUME};
 
@@ -47,6 +53,10 @@ pub struct EventSender {
     reported: u64,
     sent_any: bool,
     end: Option<u64>,
+    // Elapsed samples the event is known to last so far, when its end is
+    // confirmed late; updates report no more.
+    heard: Option<u64>,
+    hurry: bool,
     repeat: Option<(EventPacket, u8)>,
     done: bool,
 }
@@ -69,9 +79,29 @@ impl EventSender {
             reported: 0,
             sent_any: false,
             end: None,
+            heard: None,
+            hurry: false,
             repeat: None,
             done: false,
         }
+    }
+
+    /// The event is known to last at least until `ts`, and its end may lie
+    /// anywhere after. From the first call, updates report no more than the
+    /// latest such point: a receiver keeps the largest duration it sees, so
+    /// an update running ahead of a late-confirmed end would make the
+    /// event longer than the final packet says.
+    pub fn heard_until(&mut self, ts: u32) {
+        let at = self.elapsed_at(ts);
+        self.heard = Some(self.heard.map_or(at, |h| h.max(at)));
+    }
+
+    /// The next event is about to start (call after `stop`): every packet
+    /// still owed (the final one and its copies, RFC 4733 §2.5.1.4) is
+    /// due at once, so they all go out before the next event's first
+    /// packet instead of an interval apart.
+    pub fn hurry(&mut self) {
+        self.hurry = true;
     }
 
     /// The event ended at `end_ts`. Only the first call counts. An end
@@ -81,9 +111,13 @@ impl EventSender {
         if self.end.is_some() {
             return;
         }
-        let back = i64::from(end_ts.wrapping_sub(self.last_now) as i32);
-        let end = (self.elapsed as i64 + back).max(self.reported as i64);
-        self.end = Some(u64::try_from(end).unwrap_or(0));
+        self.end = Some(self.elapsed_at(end_ts).max(self.reported));
+    }
+
+    /// `ts` as samples since the start, on the clock `poll` last saw.
+    fn elapsed_at(&self, ts: u32) -> u64 {
+        let back = i64::from(ts.wrapping_sub(self.last_now) as i32);
+        u64::try_from(self.elapsed as i64 + back).unwrap_or(0)
     }
 
     /// True once the last copy of the final packet has been handed out.
@@ -103,8 +137,9 @@ impl EventSender {
         if self.done {
             return None;
         }
+        let due = self.hurry || self.elapsed >= self.next_due;
         if let Some((pkt, left)) = self.repeat {
-            if self.elapsed < self.next_due {
+            if !due {
                 return None;
             }
             if left > 1 {
@@ -126,15 +161,16 @@ impl EventSender {
         let seg_ts = self.start_ts.wrapping_add(self.seg_start as u32);
         if let Some(end) = self.end {
             let d = end.saturating_sub(self.seg_start);
-            if d <= MAX_SEGMENT && self.elapsed >= end {
+            if d <= MAX_SEGMENT && (self.elapsed >= end || self.hurry) {
                 return Some(self.final_packet(seg_ts, d, true));
             }
         }
-        if self.elapsed < self.next_due {
+        if !due {
             return None;
         }
-        let now = self.end.map_or(self.elapsed, |e| e.min(self.elapsed));
-        let d = now - self.seg_start;
+        let known = self.heard.map_or(self.elapsed, |h| h.min(self.elapsed));
+        let now = self.end.map_or(known, |e| e.min(self.elapsed));
+        let d = now.saturating_sub(self.seg_start);
         if d >= MAX_SEGMENT {
             return Some(self.final_packet(seg_ts, MAX_SEGMENT, false));
         }
@@ -277,6 +313,57 @@ mod tests {
                 .collect::<std::collections::BTreeSet<_>>()
                 .len()
         );
+    }
+
+    #[test]
+    fn updates_report_only_what_was_heard() {
+        // An in-band tone from 0 whose end (at 300) is confirmed at 600:
+        // heard up to 100 by 160, 250 by 320, 300 by 480 and after.
+        let mut s = EventSender::new(4, 10, 0, 160);
+        let mut sent = Vec::new();
+        for (now, heard) in [(160u32, 100u32), (320, 250), (480, 300), (640, 300)] {
+            s.heard_until(heard);
+            if now == 640 {
+                s.stop(300);
+            }
+            sent.extend(s.poll(now));
+        }
+        let durations: Vec<(bool, u16)> = sent
+            .iter()
+            .map(|p| (p.payload.end, p.payload.duration))
+            .collect();
+        assert_eq!(
+            durations,
+            [(false, 100), (false, 250), (false, 300), (true, 300)]
+        );
+        // A later, smaller report changes nothing.
+        s.heard_until(50);
+        assert_eq!(s.poll(800).map(|p| p.payload.duration), Some(300));
+    }
+
+    #[test]
+    fn hurried_final_copies_go_out_at_once() {
+        let mut s = EventSender::new(2, 10, 0, 160);
+        assert!(s.poll(160).is_some());
+        s.stop(200);
+        let first = s.poll(320).expect("end");
+        assert!(first.payload.end && first.payload.duration == 200);
+        assert_eq!(s.poll(330), None, "a copy waits for its interval");
+        s.hurry();
+        assert_eq!(s.poll(330), Some(first));
+        assert_eq!(s.poll(330), Some(first));
+        assert!(s.is_done());
+        assert_eq!(s.poll(330), None);
+        // Hurried before its end went out: all three at once.
+        let mut s = EventSender::new(2, 10, 0, 160);
+        assert!(s.poll(160).is_some());
+        s.stop(250);
+        s.hurry();
+        let three: Vec<_> = (0..4).filter_map(|_| s.poll(260)).collect();
+        assert_eq!(three.len(), 3);
+        assert!(three
+            .iter()
+            .all(|p| p.payload.end && p.payload.duration == 250 && !p.marker));
     }
 
     #[test]
