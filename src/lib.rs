@@ -6,5 +6,6 @@ pub mod config;
 pub mod gateway;
 pub mod media;
 pub mod policy;
+pub mod random;
 pub mod routing;
 pub mod sip;

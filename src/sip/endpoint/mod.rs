@@ -25,6 +25,7 @@ use tracing::{debug, info, trace};
 use crate::call::{B2bua, B2buaConfig, CallRecord, CallStats, ListenerInfo};
 use crate::config::{AdmitMode, CallsConfig, InboundAuthConfig, Side};
 use crate::policy::{Admission, DenyReason, Verdict};
+use crate::random::IdGenerator;
 use crate::sip::message::{parse_message, Framing, HeaderName, ParseError, Response, SipMessage};
 use crate::sip::registration::{RegistrationClient, RegistrationStatus};
 use crate::sip::transaction::{TimerConfig, TransactionEvent, TransactionLayer};
@@ -78,7 +79,7 @@ impl EndpointConfig {
 
 pub struct Endpoint {
     transactions: TransactionLayer,
-    rng: fastrand::Rng,
+    ids: IdGenerator,
     stats: EndpointStats,
     user_agent: String,
     registrations: registrations::Registrations,
@@ -96,26 +97,32 @@ pub struct Endpoint {
 const CONTACTED_TTL: Duration = Duration::from_secs(3600);
 
 impl Endpoint {
-    /// `seed` feeds the random source for tags, so tests can fix it; `now`
-    /// is the start of the digest server's nonce clock.
+    /// `ids` makes the tags (the shell keys it from the OS, tests seed it);
+    /// `now` is the start of the digest server's nonce clock.
     /// `wall` is the wall-clock time at `now`, for the dates of call records.
     pub fn new(
         config: EndpointConfig,
-        seed: u64,
+        mut ids: IdGenerator,
         now: Instant,
         wall: std::time::SystemTime,
     ) -> Self {
-        let inbound_auth =
-            inbound_auth::InboundAuth::new(config.inbound_auth, config.auth_secret, seed, now);
+        let nonce_seed = ids.u64();
+        let calls_ids = ids.fork();
+        let inbound_auth = inbound_auth::InboundAuth::new(
+            config.inbound_auth,
+            config.auth_secret,
+            nonce_seed,
+            now,
+        );
         Endpoint {
             listener_sides: config.listener_sides,
             inbound_auth,
             transactions: TransactionLayer::new(config.timers),
-            rng: fastrand::Rng::with_seed(seed),
+            ids,
             stats: EndpointStats::default(),
             user_agent: config.user_agent,
             registrations: Default::default(),
-            calls: B2bua::new(config.calls, seed, now, wall),
+            calls: B2bua::new(config.calls, calls_ids, now, wall),
             admission: config.admission,
             contacted: HashMap::new(),
             last_now: now,
@@ -544,7 +551,7 @@ impl Endpoint {
     }
 
     fn new_tag(&mut self) -> String {
-        format!("{:016x}", self.rng.u64(..))
+        self.ids.tag()
     }
 }
 
