@@ -4,6 +4,7 @@
 pub mod call;
 pub mod config;
 pub mod gateway;
+pub mod logging;
 pub mod media;
 pub mod policy;
 pub mod random;

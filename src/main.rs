@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use pbxgate::config::{Config, ConfigStore};
+use pbxgate::config::ConfigStore;
 use pbxgate::gateway::Gateway;
 
 const USAGE: &str = "usage: pbxgate [--data-dir DIR] [--config FILE] [--check-config]
@@ -50,18 +50,6 @@ fn parse_args() -> Result<Option<Args>, String> {
     Ok(Some(args))
 }
 
-fn init_logging(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(config.log.level.to_ascii_lowercase())
-    });
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .init();
-}
-
 fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(Some(a)) => a,
@@ -86,7 +74,7 @@ fn main() -> ExitCode {
         println!("{}: ok", store.path().display());
         return ExitCode::SUCCESS;
     }
-    init_logging(&loaded.config);
+    pbxgate::logging::init(&loaded.config.log.level);
     let gateway = match Gateway::bind(loaded.config) {
         Ok(g) => g,
         Err(e) => {

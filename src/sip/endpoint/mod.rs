@@ -24,6 +24,7 @@ use tracing::{debug, info, trace};
 
 use crate::call::{B2bua, B2buaConfig, CallRecord, CallStats, ListenerInfo};
 use crate::config::{AdmitMode, CallsConfig, InboundAuthConfig, Side};
+use crate::logging::{Dump, Escaped};
 use crate::policy::{Admission, DenyReason, Verdict};
 use crate::random::IdGenerator;
 use crate::sip::message::{parse_message, Framing, HeaderName, ParseError, Response, SipMessage};
@@ -280,13 +281,13 @@ impl Endpoint {
                     self.stats.dropped_blocked += 1;
                     return;
                 }
-                debug!(peer = %from, "received request:\n{}", String::from_utf8_lossy(bytes));
+                debug!(peer = %from, "received request:\n{}", Dump(bytes));
                 stamp_received(&mut req, &from);
                 self.transactions.handle_request(req, from, now);
             }
             Ok(SipMessage::Response(resp)) => {
                 self.stats.responses_received += 1;
-                debug!(peer = %from, "received response:\n{}", String::from_utf8_lossy(bytes));
+                debug!(peer = %from, "received response:\n{}", Dump(bytes));
                 self.transactions.handle_response(resp, from, now);
             }
             Err(e) => self.handle_parse_error(&e, from),
@@ -302,7 +303,7 @@ impl Endpoint {
         match err.answer(&tag) {
             Some((mut resp, ctx)) => {
                 self.stats.rejected_answered += 1;
-                info!(peer = %from, status = resp.status, reason = %err.reason, "rejected malformed request");
+                info!(peer = %from, status = resp.status, reason = %Escaped(&err.reason), "rejected malformed request");
                 resp.headers
                     .push(HeaderName::Server, self.user_agent.as_str());
                 let to = response_target(&from, ctx.top_via.as_ref());
@@ -310,7 +311,7 @@ impl Endpoint {
             }
             None => {
                 self.stats.dropped_malformed += 1;
-                debug!(peer = %from, reason = %err.reason, "dropped unanswerable message");
+                debug!(peer = %from, reason = %Escaped(&err.reason), "dropped unanswerable message");
             }
         }
     }
