@@ -4,7 +4,9 @@
 pub mod call;
 pub mod config;
 pub mod gateway;
+pub mod logging;
 pub mod media;
 pub mod policy;
+pub mod random;
 pub mod routing;
 pub mod sip;

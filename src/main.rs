@@ -1,11 +1,14 @@
 //! The `pbxgate` binary: reads the command line, loads (or creates) the
 //! configuration, binds the listeners, says where everything is, and runs.
 
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use pbxgate::config::{Config, ConfigStore};
+use pbxgate::config::ConfigStore;
 use pbxgate::gateway::Gateway;
+use pbxgate::logging::Escaped;
 
 const USAGE: &str = "usage: pbxgate [--data-dir DIR] [--config FILE] [--check-config]
 
@@ -13,59 +16,89 @@ const USAGE: &str = "usage: pbxgate [--data-dir DIR] [--config FILE] [--check-co
                    (default: $PBXGATE_DATA_DIR, else ./data)
   --config FILE    the configuration file (default: DIR/pbxgate.toml; written
                    with the built-in defaults when it does not exist)
-  --check-config   validate the configuration and exit
-  --version        print the version and exit";
+  --check-config   validate the configuration and exit; writes nothing
+  --version        print the version and exit
 
+  --data-dir=DIR and --config=FILE work as well.";
+
+#[derive(Debug, PartialEq)]
 struct Args {
     data_dir: PathBuf,
     config: Option<PathBuf>,
     check_only: bool,
 }
 
-fn parse_args() -> Result<Option<Args>, String> {
+#[derive(Debug, PartialEq)]
+enum Command {
+    Run(Args),
+    Version,
+    Help,
+}
+
+/// Reads the arguments as the OS gave them: a directory or file name may be
+/// any bytes (Linux paths are), an option must be one of ours.
+fn parse_args(
+    argv: impl IntoIterator<Item = OsString>,
+    env_data_dir: Option<OsString>,
+) -> Result<Command, String> {
     let mut args = Args {
-        data_dir: std::env::var_os("PBXGATE_DATA_DIR")
+        data_dir: env_data_dir
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("data")),
         config: None,
         check_only: false,
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--data-dir" => args.data_dir = it.next().ok_or("--data-dir needs a directory")?.into(),
-            "--config" => args.config = Some(it.next().ok_or("--config needs a file")?.into()),
-            "--check-config" => args.check_only = true,
-            "--version" | "-V" => {
-                println!("pbxgate {}", env!("CARGO_PKG_VERSION"));
-                return Ok(None);
+    let mut it = argv.into_iter();
+    while let Some(arg) = it.next() {
+        // `--name=value` is `--name value`.
+        let (name, inline) = match arg.as_bytes().iter().position(|&b| b == b'=') {
+            Some(i) if arg.as_bytes().starts_with(b"--") => (
+                &arg.as_bytes()[..i],
+                Some(OsStr::from_bytes(&arg.as_bytes()[i + 1..]).to_os_string()),
+            ),
+            _ => (arg.as_bytes(), None),
+        };
+        let Ok(name) = std::str::from_utf8(name) else {
+            return Err(format!(
+                "argument '{}' is not valid UTF-8, so it is no option pbxgate knows\n{USAGE}",
+                Escaped(arg.as_bytes())
+            ));
+        };
+        let mut value = |what: &str| -> Result<OsString, String> {
+            match inline.clone().or_else(|| it.next()) {
+                Some(v) if !v.is_empty() => Ok(v),
+                _ => Err(format!("{name} needs {what}\n{USAGE}")),
             }
-            "--help" | "-h" => {
-                println!("{USAGE}");
-                return Ok(None);
+        };
+        match name {
+            "--data-dir" => args.data_dir = value("a directory")?.into(),
+            "--config" => args.config = Some(value("a file")?.into()),
+            "--check-config" if inline.is_none() => args.check_only = true,
+            "--version" | "-V" if inline.is_none() => return Ok(Command::Version),
+            "--help" | "-h" if inline.is_none() => return Ok(Command::Help),
+            _ => {
+                return Err(format!(
+                    "unknown argument '{}'\n{USAGE}",
+                    Escaped(arg.as_bytes())
+                ))
             }
-            other => return Err(format!("unknown argument '{other}'\n{USAGE}")),
         }
     }
-    Ok(Some(args))
-}
-
-fn init_logging(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(config.log.level.to_ascii_lowercase())
-    });
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .init();
+    Ok(Command::Run(args))
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(Some(a)) => a,
-        Ok(None) => return ExitCode::SUCCESS,
+    let argv = std::env::args_os().skip(1);
+    let args = match parse_args(argv, std::env::var_os("PBXGATE_DATA_DIR")) {
+        Ok(Command::Run(a)) => a,
+        Ok(Command::Version) => {
+            println!("pbxgate {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::Help) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
         Err(e) => {
             eprintln!("pbxgate: {e}");
             return ExitCode::from(2);
@@ -75,6 +108,9 @@ fn main() -> ExitCode {
         Some(path) => ConfigStore::at(path.clone()),
         None => ConfigStore::in_data_dir(&args.data_dir),
     };
+    if args.check_only {
+        return check_config(&store);
+    }
     let loaded = match store.load_or_init() {
         Ok(l) => l,
         Err(e) => {
@@ -82,11 +118,10 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    if args.check_only {
-        println!("{}: ok", store.path().display());
-        return ExitCode::SUCCESS;
+    pbxgate::logging::init(&loaded.config.log.level);
+    if let Some(wide) = store.wide_mode() {
+        tracing::warn!("{wide}");
     }
-    init_logging(&loaded.config);
     let gateway = match Gateway::bind(loaded.config) {
         Ok(g) => g,
         Err(e) => {
@@ -122,4 +157,108 @@ fn main() -> ExitCode {
 
     smol::block_on(gateway.run());
     ExitCode::SUCCESS
+}
+
+/// `--check-config`: validates the file, or the built-in defaults when
+/// there is none, and writes nothing (no data directory, no file).
+fn check_config(store: &ConfigStore) -> ExitCode {
+    let checked = match store.check() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("pbxgate: configuration refused: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    if let Some(wide) = store.wide_mode() {
+        eprintln!("pbxgate: warning: {wide}");
+    }
+    if checked.exists {
+        println!("{}: ok", store.path().display());
+    } else {
+        println!(
+            "{}: not there; the built-in defaults are valid and would be written there on the first start",
+            store.path().display()
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&[u8]]) -> Result<Command, String> {
+        let argv = args.iter().map(|a| OsStr::from_bytes(a).to_os_string());
+        parse_args(argv, None)
+    }
+
+    fn run(data_dir: &str, config: Option<&str>, check_only: bool) -> Command {
+        Command::Run(Args {
+            data_dir: data_dir.into(),
+            config: config.map(PathBuf::from),
+            check_only,
+        })
+    }
+
+    #[test]
+    fn both_forms_of_a_value_are_read() {
+        let want = run("/srv/d", Some("/etc/p.toml"), true);
+        let two_words: &[&[u8]] = &[
+            b"--data-dir",
+            b"/srv/d",
+            b"--config",
+            b"/etc/p.toml",
+            b"--check-config",
+        ];
+        let one_word: &[&[u8]] = &[
+            b"--data-dir=/srv/d",
+            b"--config=/etc/p.toml",
+            b"--check-config",
+        ];
+        assert_eq!(parse(two_words).unwrap(), want);
+        assert_eq!(parse(one_word).unwrap(), want);
+        // Only the first '=' splits: a value may hold more.
+        assert_eq!(
+            parse(&[b"--data-dir=a=b"]).unwrap(),
+            run("a=b", None, false)
+        );
+    }
+
+    #[test]
+    fn defaults_come_from_the_environment_then_data() {
+        assert_eq!(parse(&[]).unwrap(), run("data", None, false));
+        let from_env = parse_args(Vec::<OsString>::new(), Some("/var/lib/p".into()));
+        assert_eq!(from_env.unwrap(), run("/var/lib/p", None, false));
+    }
+
+    #[test]
+    fn a_path_may_be_any_bytes() {
+        let got = parse(&[b"--data-dir=/tmp/d\xff"]).unwrap();
+        let want = PathBuf::from(OsStr::from_bytes(b"/tmp/d\xff"));
+        assert!(matches!(got, Command::Run(a) if a.data_dir == want));
+    }
+
+    #[test]
+    fn bad_arguments_are_explained() {
+        let e = parse(&[b"--bogus\xff\x1b[2J"]).unwrap_err();
+        assert!(
+            e.starts_with("argument '--bogus\\xff\\x1b[2J' is not valid UTF-8"),
+            "{e}"
+        );
+        let e = parse(&[b"--verbose"]).unwrap_err();
+        assert!(e.starts_with("unknown argument '--verbose'"), "{e}");
+        for missing in [
+            &[b"--data-dir" as &[u8]][..],
+            &[b"--data-dir="],
+            &[b"--config"],
+        ] {
+            let e = parse(missing).unwrap_err();
+            assert!(e.contains("needs a"), "{e}");
+        }
+        let e = parse(&[b"--check-config=yes"]).unwrap_err();
+        assert!(
+            e.starts_with("unknown argument '--check-config=yes'"),
+            "{e}"
+        );
+    }
 }

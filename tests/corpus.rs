@@ -7,6 +7,7 @@
 use std::path::Path;
 use std::time::Instant;
 
+use pbxgate::random::IdGenerator;
 use pbxgate::sip::endpoint::{Endpoint, EndpointConfig};
 use pbxgate::sip::message::{parse_message, Framing, StreamFramer, StreamItem};
 use pbxgate::sip::transport::{ConnectionId, ListenerId, Peer, Transport};
@@ -45,7 +46,7 @@ fn manifest(dir: &Path) -> Vec<Row> {
 fn answers(bytes: &[u8], transport: Transport) -> Vec<(u16, String)> {
     let mut ep = Endpoint::new(
         EndpointConfig::basic("pbxgate-test"),
-        7,
+        IdGenerator::from_seed(7),
         Instant::now(),
         std::time::SystemTime::now(),
     );

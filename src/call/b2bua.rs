@@ -17,6 +17,7 @@ use crate::media::engine::{MediaCommand, MediaEvent};
 use crate::media::latch::SourceRules;
 use crate::media::ports::PortPool;
 use crate::media::relay::{Remote, Side as MediaSide};
+use crate::random::IdGenerator;
 use crate::routing::{x_headers, CallTags, Router, Target};
 use crate::sip::auth::{challenges, choose, Challenge};
 use crate::sip::message::{HeaderName, Host, Method, NameAddr, Request, Response, SipUri, Uri};
@@ -108,7 +109,7 @@ pub struct CallStats {
 
 pub struct B2bua {
     cfg: B2buaConfig,
-    rng: fastrand::Rng,
+    ids: IdGenerator,
     /// Wall-clock time at `epoch`, so records get dates without a clock read.
     epoch: (Instant, SystemTime),
     calls: HashMap<u64, Call>,
@@ -131,12 +132,12 @@ pub struct B2bua {
 }
 
 impl B2bua {
-    pub fn new(cfg: B2buaConfig, seed: u64, now: Instant, wall: SystemTime) -> B2bua {
+    pub fn new(cfg: B2buaConfig, ids: IdGenerator, now: Instant, wall: SystemTime) -> B2bua {
         let cfg_ports = (cfg.media.port_min, cfg.media.port_max);
         B2bua {
             sources: SourceRules::from_config(&cfg.media),
             cfg,
-            rng: fastrand::Rng::with_seed(seed.rotate_left(17)),
+            ids,
             epoch: (now, wall),
             calls: HashMap::new(),
             next_call: 1,
@@ -509,7 +510,7 @@ impl B2bua {
                 .unwrap_or_default()
         };
         CallRecord {
-            id: format!("{:016x}", self.rng.u64(..)),
+            id: format!("{:016x}", self.ids.u64()),
             direction: match side {
                 Side::Wan => Direction::Inbound,
                 Side::Lan => Direction::Outbound,
@@ -662,7 +663,7 @@ impl B2bua {
             connection: None,
         };
         let dialog = Dialog {
-            call_id: format!("{:016x}{:08x}@pbxgate", self.rng.u64(..), self.rng.u32(..)),
+            call_id: self.ids.call_id(),
             local_tag: self.tag(),
             remote_tag: None,
             local_addr,
@@ -981,7 +982,7 @@ impl B2bua {
         l.auth_attempts += 1;
         let mut invite = l.invite.clone();
         let uri = invite.uri.to_string();
-        let cnonce = format!("{:016x}", self.rng.u64(..));
+        let cnonce = self.ids.cnonce();
         let auth = match l.digest.authorize(
             &challenge,
             &creds.username,
@@ -1000,10 +1001,7 @@ impl B2bua {
         let seq = l.dialog.local_cseq;
         let h = &mut invite.headers;
         h.remove(&HeaderName::Via);
-        h.push_front(
-            HeaderName::Via,
-            l.via(&format!("z9hG4bK{:016x}", self.rng.u64(..))),
-        );
+        h.push_front(HeaderName::Via, l.via(&self.ids.branch()));
         h.set(HeaderName::CSeq, format!("{seq} INVITE"));
         let name = if resp.status == 407 {
             HeaderName::ProxyAuthorization
@@ -1066,7 +1064,7 @@ impl B2bua {
         old.hangup_cause = Some(HangupCause::Forwarded);
         old.ended = Some(self.wall(now));
         self.push_history(old);
-        call.record.id = format!("{:016x}", self.rng.u64(..));
+        call.record.id = format!("{:016x}", self.ids.u64());
         call.record.diversion = Some(from_target.clone());
         call.record.started = self.wall(now);
         let diversion = format!(
@@ -1705,7 +1703,7 @@ impl B2bua {
         old.hangup_cause = Some(HangupCause::Transferred);
         old.ended = Some(self.wall(now));
         self.push_history(old);
-        call.record.id = format!("{:016x}", self.rng.u64(..));
+        call.record.id = format!("{:016x}", self.ids.u64());
         call.record.diversion = call.legs[t.referrer].target.clone();
         call.record.started = self.wall(now);
         call.record.answered = Some(self.wall(now));
@@ -2220,11 +2218,11 @@ impl B2bua {
     }
 
     fn tag(&mut self) -> String {
-        format!("{:016x}", self.rng.u64(..))
+        self.ids.tag()
     }
 
     fn branch(&mut self) -> String {
-        format!("z9hG4bK{:016x}{:04x}", self.rng.u64(..), self.rng.u16(..))
+        self.ids.branch()
     }
 
     fn side_of(&self, l: ListenerId) -> Side {

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::call::{B2buaConfig, ListenerInfo};
 use crate::config::{CallsConfig, Config, Side};
+use crate::random::IdGenerator;
 use crate::routing::Router;
 use crate::sip::endpoint::{Endpoint, EndpointConfig};
 use crate::sip::message::{parse_message, Framing, SipMessage};
@@ -20,6 +21,10 @@ const PBX1: &str = "10.0.0.21:5060";
 const PBX2: &str = "10.0.0.22:5060";
 
 fn endpoint(calls: CallsConfig, now: Instant) -> Endpoint {
+    endpoint_with_ids(calls, now, IdGenerator::from_seed(3))
+}
+
+fn endpoint_with_ids(calls: CallsConfig, now: Instant, ids: IdGenerator) -> Endpoint {
     let routes = Config::from_toml(&format!(
         "[[route]]\nname='q'\ntargets=[{{ uri='sip:q1@{PBX1}' }}, {{ uri='sip:q2@{PBX2}' }}]\n"
     ))
@@ -55,7 +60,7 @@ fn endpoint(calls: CallsConfig, now: Instant) -> Endpoint {
         t1: TimerConfig::default().t1,
         t2: TimerConfig::default().t2,
     };
-    Endpoint::new(cfg, 3, now, SystemTime::UNIX_EPOCH)
+    Endpoint::new(cfg, ids, now, SystemTime::UNIX_EPOCH)
 }
 
 fn from(listener: u16, addr: &str) -> Peer {
@@ -126,6 +131,51 @@ fn step_until(
         out.extend(sent(ep));
     }
     out
+}
+
+/// The identifiers the B2BUA makes for a call: the callee leg's Call-ID,
+/// From tag and branch, and the To tag the caller sees on the 180.
+fn call_ids(seed: u64) -> [String; 4] {
+    let t0 = Instant::now();
+    let mut ep = endpoint_with_ids(CallsConfig::default(), t0, IdGenerator::from_seed(seed));
+    ep.handle_datagram(&invite(), from(0, CLOUD), t0);
+    let out = sent(&mut ep);
+    let (_, _, to_pbx) = out
+        .iter()
+        .find(|(to, line, _)| to.to_string() == PBX1 && line.starts_with("INVITE"))
+        .expect("INVITE to the first target");
+    let h = to_pbx.headers();
+    let callee = [
+        h.call_id().unwrap().to_string(),
+        h.from_tag().unwrap(),
+        h.top_via().unwrap().branch().unwrap().to_string(),
+    ];
+    ep.handle_datagram(&answer(to_pbx, 180, "pbx1", false), from(1, PBX1), t0);
+    let ringing = sent(&mut ep)
+        .into_iter()
+        .find(|(to, line, _)| to.to_string() == CLOUD && line.contains(" 180 "))
+        .expect("180 to the caller");
+    let [call_id, from_tag, branch] = callee;
+    [
+        call_id,
+        from_tag,
+        branch,
+        ringing.2.headers().to_tag().unwrap(),
+    ]
+}
+
+#[test]
+fn call_identifiers_come_from_the_injected_generator() {
+    let a = call_ids(21);
+    assert_eq!(a, call_ids(21), "one seed, one set of identifiers");
+    let b = call_ids(22);
+    for (x, y) in a.iter().zip(&b) {
+        assert_ne!(x, y, "another seed, other identifiers");
+    }
+    // Not the caller's: the B2BUA's own dialogs on both sides.
+    assert_ne!(a[0], "cloud-call-1");
+    assert!(a[2].starts_with("z9hG4bK"), "{}", a[2]);
+    assert_eq!(a[3].len(), 16, "RFC 3261 §19.3: ≥ 32 random bits");
 }
 
 #[test]

@@ -23,4 +23,4 @@ pub use schema::{
     default_allow, AdmitMode, Config, DenyAction, DnsConfig, ListenerConfig, LogConfig, Side,
     SipConfig, TransportName,
 };
-pub use store::{ConfigStore, Loaded};
+pub use store::{Checked, ConfigStore, Loaded, WideMode, CONFIG_FILE_MODE};

@@ -1,7 +1,12 @@
 //! Loading and atomically saving the configuration file.
+//!
+//! The file holds passwords (SIP accounts, inbound digest users), so it is
+//! created readable by its owner only (mode 0600), and a file others can
+//! read is reported at start.
 
 use std::fs;
 use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::defaults::DEFAULT_CONFIG_TOML;
@@ -14,11 +19,31 @@ pub struct ConfigStore {
     path: PathBuf,
 }
 
+/// The mode the file is created and saved with: owner read and write.
+pub const CONFIG_FILE_MODE: u32 = 0o600;
+
 /// What `load_or_init` found.
 pub struct Loaded {
     pub config: Config,
     /// True when the file did not exist and the defaults were written.
     pub created: bool,
+}
+
+/// What `check` found; it writes nothing.
+pub struct Checked {
+    pub config: Config,
+    /// False when there is no file: the built-in defaults were checked.
+    pub exists: bool,
+}
+
+/// The configuration file can be read (or written) by other users.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{path} has mode {mode:04o}: other users can read the passwords in it; run `chmod 600 {path}`"
+)]
+pub struct WideMode {
+    pub path: String,
+    pub mode: u32,
 }
 
 impl ConfigStore {
@@ -34,6 +59,34 @@ impl ConfigStore {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Validates the file, or the built-in defaults when there is none,
+    /// without writing anything (`--check-config`).
+    pub fn check(&self) -> Result<Checked, ConfigError> {
+        match fs::read_to_string(&self.path) {
+            Ok(text) => Ok(Checked {
+                config: self.parse(&text)?,
+                exists: true,
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Checked {
+                config: self.parse(DEFAULT_CONFIG_TOML)?,
+                exists: false,
+            }),
+            Err(source) => Err(ConfigError::Io {
+                path: self.path.clone(),
+                source,
+            }),
+        }
+    }
+
+    /// `Some` when group or other users have any permission on the file.
+    pub fn wide_mode(&self) -> Option<WideMode> {
+        let mode = fs::metadata(&self.path).ok()?.permissions().mode() & 0o777;
+        (mode & 0o077 != 0).then(|| WideMode {
+            path: self.path.display().to_string(),
+            mode,
+        })
     }
 
     /// Reads the file; when it does not exist, writes the built-in default
@@ -86,8 +139,20 @@ impl ConfigStore {
             source,
         };
         let tmp = self.path.with_extension("toml.tmp");
+        // A temp file left by a crash may have another mode; the mode is
+        // set only when the file is created, never widened by a chmod
+        // window.
+        match fs::remove_file(&tmp) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+            _ => {}
+        }
         {
-            let mut f = fs::File::create(&tmp).map_err(io)?;
+            let mut f = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(CONFIG_FILE_MODE)
+                .open(&tmp)
+                .map_err(io)?;
             f.write_all(bytes).map_err(io)?;
             f.sync_all().map_err(io)?;
         }
@@ -121,6 +186,53 @@ mod tests {
         let second = store.load_or_init().unwrap();
         assert!(!second.created);
         assert_eq!(first.config, second.config);
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    fn mode(p: &Path) -> u32 {
+        fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn the_file_is_created_and_saved_owner_only() {
+        let d = temp_dir("mode");
+        let store = ConfigStore::in_data_dir(&d);
+        assert!(store.load_or_init().unwrap().created);
+        assert_eq!(mode(store.path()), 0o600);
+        assert_eq!(store.wide_mode(), None);
+        // A save replaces a file someone made readable, and a stale temp
+        // file with a wide mode, with an owner-only one.
+        fs::set_permissions(store.path(), fs::Permissions::from_mode(0o644)).unwrap();
+        let tmp = store.path().with_extension("toml.tmp");
+        fs::write(&tmp, "stale").unwrap();
+        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o666)).unwrap();
+        store.save(&Config::default()).unwrap();
+        assert_eq!(mode(store.path()), 0o600);
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_wide_mode_is_reported_with_the_fix() {
+        let d = temp_dir("wide");
+        let store = ConfigStore::in_data_dir(&d);
+        store.load_or_init().unwrap();
+        fs::set_permissions(store.path(), fs::Permissions::from_mode(0o640)).unwrap();
+        let w = store.wide_mode().expect("0640 is too wide");
+        assert_eq!(w.mode, 0o640);
+        let text = w.to_string();
+        assert!(text.contains("pbxgate.toml has mode 0640"), "{text}");
+        assert!(text.contains("chmod 600"), "{text}");
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn check_writes_nothing() {
+        let d = temp_dir("check");
+        let store = ConfigStore::in_data_dir(&d);
+        let checked = store.check().unwrap();
+        assert!(!checked.exists);
+        assert_eq!(checked.config, Config::default());
+        assert!(!d.exists(), "check created the data directory");
         let _ = fs::remove_dir_all(&d);
     }
 

@@ -17,6 +17,7 @@ use smol::Async;
 use crate::call::{B2buaConfig, ListenerInfo};
 use crate::config::{Config, TransportName};
 use crate::policy::Admission;
+use crate::random::{IdGenerator, RandomError};
 use crate::routing::Router;
 use crate::sip::endpoint::{Endpoint, EndpointConfig};
 use crate::sip::message::{SipUri, Uri};
@@ -31,6 +32,15 @@ pub struct BoundListener {
     pub name: String,
     pub udp: Option<SocketAddr>,
     pub tcp: Option<SocketAddr>,
+}
+
+/// Why the gateway cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Bind(#[from] BindError),
+    #[error(transparent)]
+    Random(#[from] RandomError),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,12 +61,16 @@ pub struct Gateway {
     idle: Vec<Duration>,
     config: Config,
     status: StatusBoard,
+    /// Keyed from the OS: every tag, Call-ID and branch the gateway makes
+    /// comes from it.
+    ids: IdGenerator,
 }
 
 impl Gateway {
     /// Binds every listener, so that a port clash is reported before
     /// anything runs.
-    pub fn bind(config: Config) -> Result<Gateway, BindError> {
+    pub fn bind(config: Config) -> Result<Gateway, StartError> {
+        let ids = IdGenerator::from_os()?;
         let mut listeners = Vec::new();
         let mut sockets = Vec::new();
         let mut tcp_listeners = Vec::new();
@@ -104,6 +118,7 @@ impl Gateway {
             idle,
             config,
             status: StatusBoard::default(),
+            ids,
         })
     }
 
@@ -170,11 +185,12 @@ impl Gateway {
                 },
                 listener_sides: self.config.listeners.iter().map(|l| l.side).collect(),
                 inbound_auth: self.config.inbound_auth.clone(),
-                auth_secret: random_secret(),
+                // The digest nonces' HMAC key: 256 bits a peer cannot guess.
+                auth_secret: self.ids.bytes(),
                 calls: self.call_config(),
                 admission: self.admission(),
             },
-            fastrand::u64(..),
+            self.ids.fork(),
             std::time::Instant::now(),
             std::time::SystemTime::now(),
         );
@@ -271,7 +287,11 @@ impl Gateway {
 
     /// Adds a registration per enabled account and starts finding its
     /// registrar (or outbound proxy).
-    fn start_registrations(&self, endpoint: &mut Endpoint, tx: &smol::channel::Sender<Inbound>) {
+    fn start_registrations(
+        &mut self,
+        endpoint: &mut Endpoint,
+        tx: &smol::channel::Sender<Inbound>,
+    ) {
         for account in self.config.accounts.iter().filter(|a| a.enabled) {
             let Some(listener_index) = self
                 .config
@@ -336,7 +356,7 @@ impl Gateway {
                 user_agent: self.config.sip.user_agent.clone(),
             };
             let index = endpoint.add_registration(
-                RegistrationClient::new(params, fastrand::u64(..)),
+                RegistrationClient::new(params, self.ids.fork()),
                 ListenerId(listener_index as u16),
             );
             let next_hop = outbound_proxy.unwrap_or(registrar);
@@ -351,20 +371,6 @@ impl Gateway {
             .detach();
         }
     }
-}
-
-/// 32 bytes from the operating system's CSPRNG for the digest nonce HMAC.
-fn random_secret() -> [u8; 32] {
-    let mut secret = [0u8; 32];
-    if getrandom::getrandom(&mut secret).is_err() {
-        // No OS randomness (should not happen on Linux): fall back to a
-        // time-seeded generator so the gateway still runs; nonces are then
-        // guessable by a peer that can guess the start time.
-        tracing::warn!("no OS randomness; digest nonces are weaker");
-        let mut rng = fastrand::Rng::new();
-        rng.fill(&mut secret);
-    }
-    secret
 }
 
 /// Resolves a registrar until it succeeds (every 30 s), and tells the
@@ -459,4 +465,26 @@ fn advertised_address(bound: SocketAddr) -> SocketAddr {
             std::net::IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1])
         });
     SocketAddr::new(ip, bound.port())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gateway() -> Gateway {
+        let config = Config::from_toml(
+            "[[listener]]\nname = \"wan\"\nside = \"wan\"\nbind = \"127.0.140.1:0\"\ntransports = [\"udp\"]\n",
+        )
+        .expect("config");
+        Gateway::bind(config).expect("bind")
+    }
+
+    /// The shell keys its generator from the OS: two starts share no
+    /// identifier (a seeded or time-based start could repeat them).
+    #[test]
+    fn each_start_keys_its_identifiers_from_the_os() {
+        let (mut a, mut b) = (gateway(), gateway());
+        assert_ne!(a.ids.tag(), b.ids.tag());
+        assert_ne!(a.ids.fork().call_id(), b.ids.fork().call_id());
+    }
 }

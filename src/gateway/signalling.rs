@@ -222,7 +222,7 @@ async fn send(
     connections: &tcp::Connections,
     inbound_tx: &Sender<Inbound>,
 ) {
-    debug!(to = %t.to, "sending:\n{}", String::from_utf8_lossy(&t.bytes));
+    debug!(to = %t.to, "sending:\n{}", crate::logging::Dump(&t.bytes));
     let listener = t.to.listener.0 as usize;
     match t.to.transport {
         Transport::Udp => match sockets.get(listener).and_then(Option::as_ref) {

@@ -37,6 +37,17 @@ impl GatewayProcess {
         extra_toml: &str,
         wan_toml: &str,
     ) -> GatewayProcess {
+        Self::start_logging(ip, wan_port, extra_toml, wan_toml, "info")
+    }
+
+    /// As `start_with_wan`, logging at `rust_log` (RUST_LOG).
+    pub fn start_logging(
+        ip: &str,
+        wan_port: u16,
+        extra_toml: &str,
+        wan_toml: &str,
+        rust_log: &str,
+    ) -> GatewayProcess {
         let ip: IpAddr = ip.parse().expect("test IP");
         let lan_port = wan_port + 20;
         let data_dir = std::env::temp_dir().join(format!(
@@ -55,7 +66,7 @@ impl GatewayProcess {
         let child = Command::new(env!("CARGO_BIN_EXE_pbxgate"))
             .arg("--data-dir")
             .arg(&data_dir)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", rust_log)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

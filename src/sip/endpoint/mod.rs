@@ -24,7 +24,9 @@ use tracing::{debug, info, trace};
 
 use crate::call::{B2bua, B2buaConfig, CallRecord, CallStats, ListenerInfo};
 use crate::config::{AdmitMode, CallsConfig, InboundAuthConfig, Side};
+use crate::logging::{Dump, Escaped};
 use crate::policy::{Admission, DenyReason, Verdict};
+use crate::random::IdGenerator;
 use crate::sip::message::{parse_message, Framing, HeaderName, ParseError, Response, SipMessage};
 use crate::sip::registration::{RegistrationClient, RegistrationStatus};
 use crate::sip::transaction::{TimerConfig, TransactionEvent, TransactionLayer};
@@ -78,7 +80,7 @@ impl EndpointConfig {
 
 pub struct Endpoint {
     transactions: TransactionLayer,
-    rng: fastrand::Rng,
+    ids: IdGenerator,
     stats: EndpointStats,
     user_agent: String,
     registrations: registrations::Registrations,
@@ -96,26 +98,32 @@ pub struct Endpoint {
 const CONTACTED_TTL: Duration = Duration::from_secs(3600);
 
 impl Endpoint {
-    /// `seed` feeds the random source for tags, so tests can fix it; `now`
-    /// is the start of the digest server's nonce clock.
+    /// `ids` makes the tags (the shell keys it from the OS, tests seed it);
+    /// `now` is the start of the digest server's nonce clock.
     /// `wall` is the wall-clock time at `now`, for the dates of call records.
     pub fn new(
         config: EndpointConfig,
-        seed: u64,
+        mut ids: IdGenerator,
         now: Instant,
         wall: std::time::SystemTime,
     ) -> Self {
-        let inbound_auth =
-            inbound_auth::InboundAuth::new(config.inbound_auth, config.auth_secret, seed, now);
+        let nonce_seed = ids.u64();
+        let calls_ids = ids.fork();
+        let inbound_auth = inbound_auth::InboundAuth::new(
+            config.inbound_auth,
+            config.auth_secret,
+            nonce_seed,
+            now,
+        );
         Endpoint {
             listener_sides: config.listener_sides,
             inbound_auth,
             transactions: TransactionLayer::new(config.timers),
-            rng: fastrand::Rng::with_seed(seed),
+            ids,
             stats: EndpointStats::default(),
             user_agent: config.user_agent,
             registrations: Default::default(),
-            calls: B2bua::new(config.calls, seed, now, wall),
+            calls: B2bua::new(config.calls, calls_ids, now, wall),
             admission: config.admission,
             contacted: HashMap::new(),
             last_now: now,
@@ -273,13 +281,13 @@ impl Endpoint {
                     self.stats.dropped_blocked += 1;
                     return;
                 }
-                debug!(peer = %from, "received request:\n{}", String::from_utf8_lossy(bytes));
+                debug!(peer = %from, "received request:\n{}", Dump(bytes));
                 stamp_received(&mut req, &from);
                 self.transactions.handle_request(req, from, now);
             }
             Ok(SipMessage::Response(resp)) => {
                 self.stats.responses_received += 1;
-                debug!(peer = %from, "received response:\n{}", String::from_utf8_lossy(bytes));
+                debug!(peer = %from, "received response:\n{}", Dump(bytes));
                 self.transactions.handle_response(resp, from, now);
             }
             Err(e) => self.handle_parse_error(&e, from),
@@ -295,7 +303,7 @@ impl Endpoint {
         match err.answer(&tag) {
             Some((mut resp, ctx)) => {
                 self.stats.rejected_answered += 1;
-                info!(peer = %from, status = resp.status, reason = %err.reason, "rejected malformed request");
+                info!(peer = %from, status = resp.status, reason = %Escaped(&err.reason), "rejected malformed request");
                 resp.headers
                     .push(HeaderName::Server, self.user_agent.as_str());
                 let to = response_target(&from, ctx.top_via.as_ref());
@@ -303,7 +311,7 @@ impl Endpoint {
             }
             None => {
                 self.stats.dropped_malformed += 1;
-                debug!(peer = %from, reason = %err.reason, "dropped unanswerable message");
+                debug!(peer = %from, reason = %Escaped(&err.reason), "dropped unanswerable message");
             }
         }
     }
@@ -544,7 +552,7 @@ impl Endpoint {
     }
 
     fn new_tag(&mut self) -> String {
-        format!("{:016x}", self.rng.u64(..))
+        self.ids.tag()
     }
 }
 

@@ -19,7 +19,12 @@ fn endpoint() -> Endpoint {
         max_failures: 3,
         ..InboundAuthConfig::default()
     };
-    Endpoint::new(cfg, 1, Instant::now(), std::time::SystemTime::now())
+    Endpoint::new(
+        cfg,
+        IdGenerator::from_seed(1),
+        Instant::now(),
+        std::time::SystemTime::now(),
+    )
 }
 
 fn peer(listener: u16, ip: &str) -> Peer {
@@ -70,6 +75,35 @@ fn answer(c: &Challenge, client: &mut DigestClient, password: &str) -> String {
         )
         .unwrap()
         .to_header_value()
+}
+
+/// The To tag the endpoint itself gives an OPTIONS (a local UAS answer).
+fn options_to_tag(seed: u64) -> String {
+    let mut ep = Endpoint::new(
+        EndpointConfig::basic("pbxgate-test"),
+        IdGenerator::from_seed(seed),
+        Instant::now(),
+        std::time::SystemTime::now(),
+    );
+    let options = "OPTIONS sip:gw.example.com SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 203.0.113.10:5060;branch=z9hG4bKopt1\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:probe@example.net>;tag=p1\r\n\
+         To: <sip:gw.example.com>\r\nCall-ID: opt-1\r\nCSeq: 1 OPTIONS\r\n\
+         Content-Length: 0\r\n\r\n";
+    ep.handle_datagram(options.as_bytes(), peer(0, "127.0.0.9"), Instant::now());
+    let answers = finals(&mut ep);
+    assert_eq!(answers.len(), 1);
+    assert_eq!(answers[0].status, 200);
+    answers[0].headers.to_tag().expect("a To tag")
+}
+
+#[test]
+fn local_answers_take_their_tag_from_the_injected_generator() {
+    let a = options_to_tag(11);
+    assert_eq!(a, options_to_tag(11));
+    assert_ne!(a, options_to_tag(12));
+    // RFC 3261 §19.3: at least 32 random bits; 16 hex digits are 64.
+    assert_eq!(a.len(), 16);
 }
 
 #[test]

@@ -10,9 +10,10 @@ use tracing::{info, warn};
 
 use super::backoff::{refresh_delay, retry_delay};
 use super::status::{RegistrationState, RegistrationStatus};
+use crate::random::IdGenerator;
 use crate::sip::auth::{challenges, choose, Challenge, DigestClient};
 use crate::sip::message::{
-    HeaderName, Host, Method, NameAddr, Request, Response, Rport, SipUri, Uri, MAGIC_COOKIE,
+    HeaderName, Host, Method, NameAddr, Request, Response, Rport, SipUri, Uri,
 };
 use crate::sip::transport::Transport;
 
@@ -78,7 +79,9 @@ pub struct RegistrationClient {
     call_id: String,
     from_tag: String,
     cseq: u32,
-    rng: fastrand::Rng,
+    ids: IdGenerator,
+    /// Retry jitter only: guessing it gains a peer nothing.
+    jitter: fastrand::Rng,
     digest: DigestClient,
     /// The challenges answered, one per (proxy or registrar, realm), reused
     /// on every REGISTER: RFC 3261 §22.3 keeps both an outbound proxy's
@@ -120,17 +123,20 @@ const PONG_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_ADDRESS_CHANGES: u8 = 2;
 
 impl RegistrationClient {
-    pub fn new(params: RegistrationParams, seed: u64) -> Self {
-        let mut rng = fastrand::Rng::with_seed(seed);
-        let call_id = format!("{:016x}{:016x}@pbxgate", rng.u64(..), rng.u64(..));
-        let from_tag = format!("{:016x}", rng.u64(..));
+    /// `ids` makes the Call-ID, tag, branches and cnonces (the shell keys
+    /// it from the OS, tests seed it).
+    pub fn new(params: RegistrationParams, mut ids: IdGenerator) -> Self {
+        let call_id = ids.call_id();
+        let from_tag = ids.tag();
+        let jitter = fastrand::Rng::with_seed(ids.u64());
         let expires = params.expires;
         RegistrationClient {
             params,
             call_id,
             from_tag,
             cseq: 0,
-            rng,
+            ids,
+            jitter,
             digest: DigestClient::new(),
             held_challenges: Vec::new(),
             local: None,
@@ -602,7 +608,7 @@ impl RegistrationClient {
             self.failures,
             self.params.retry_base,
             self.params.retry_max,
-            &mut self.rng,
+            &mut self.jitter,
         );
         if let Some(min) = at_least {
             delay = delay.max(min.min(self.params.retry_max));
@@ -698,7 +704,7 @@ impl RegistrationClient {
         let local = self
             .local
             .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 5060)));
-        let branch = format!("{MAGIC_COOKIE}{:016x}", self.rng.u64(..));
+        let branch = self.ids.branch();
         req.headers.push(
             HeaderName::Via,
             format!(
@@ -756,7 +762,7 @@ impl RegistrationClient {
             .push(HeaderName::Allow, crate::sip::endpoint::ALLOW);
         for (c, proxy) in self.held_challenges.clone() {
             let uri = self.params.registrar.to_string();
-            let cnonce = format!("{:016x}", self.rng.u64(..));
+            let cnonce = self.ids.cnonce();
             match self.digest.authorize(
                 &c,
                 &self.params.auth_username,

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::*;
+use crate::random::IdGenerator;
 use crate::sip::message::{HeaderName, Response, SipUri, Uri};
 use crate::sip::transport::Transport;
 
@@ -43,7 +44,7 @@ struct Harness {
 impl Harness {
     fn new(p: RegistrationParams) -> Self {
         Harness {
-            client: RegistrationClient::new(p, 42),
+            client: RegistrationClient::new(p, IdGenerator::from_seed(42)),
             t0: Instant::now(),
         }
     }
@@ -106,6 +107,38 @@ fn challenge(out: &OutgoingRequest, nonce: &str, extra: &str) -> Response {
 
 fn header(out: &OutgoingRequest, name: HeaderName) -> &str {
     out.request.headers.get(&name).unwrap_or("")
+}
+
+/// The first REGISTER's Call-ID, From tag and Via branch.
+fn first_register_ids(ids: IdGenerator) -> (String, String, String) {
+    let mut client = RegistrationClient::new(params(), ids);
+    let targets = vec![REGISTRAR.parse().unwrap()];
+    client.set_targets(LOCAL.parse().unwrap(), targets, Instant::now());
+    let h = client.poll_request().expect("a REGISTER").request.headers;
+    (
+        h.call_id().unwrap().to_string(),
+        h.from_tag().unwrap(),
+        h.top_via().unwrap().branch().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn call_id_tag_and_branch_come_from_the_injected_generator() {
+    let a = first_register_ids(IdGenerator::from_seed(5));
+    assert_eq!(a, first_register_ids(IdGenerator::from_seed(5)));
+    let b = first_register_ids(IdGenerator::from_seed(6));
+    assert_ne!(a.0, b.0);
+    assert_ne!(a.1, b.1);
+    assert_ne!(a.2, b.2);
+    // The generator's own first draws, not a second source.
+    let mut g = IdGenerator::from_seed(5);
+    assert_eq!(a.0, g.call_id());
+    assert_eq!(a.1, g.tag());
+    assert!(
+        a.2.starts_with(crate::sip::message::MAGIC_COOKIE),
+        "{}",
+        a.2
+    );
 }
 
 fn state(h: &Harness) -> RegistrationState {
