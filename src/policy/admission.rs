@@ -18,7 +18,7 @@ const MAX_TRACKED_SOURCES: usize = 4096;
 /// Prefixes the denied-source counters keep at most.
 const MAX_PREFIXES: usize = 1024;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DenyReason {
     NotAllowed,
     RateLimited,
