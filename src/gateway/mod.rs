@@ -172,6 +172,8 @@ impl Gateway {
                 auth_secret: random_secret(),
                 calls: self.call_config(),
                 admission: self.admission(),
+                counters_interval: Some(Duration::from_secs(self.config.log.counters_interval_s))
+                    .filter(|d| !d.is_zero()),
             },
             fastrand::u64(..),
             std::time::Instant::now(),
