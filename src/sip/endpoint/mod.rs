@@ -622,8 +622,8 @@ impl Endpoint {
             source = %line.key.source,
             transport = %from.transport,
             reason,
-            count = line.dropped,
-            "{action} by admission (one line per source per 10 min; count = since the last line): {hint}"
+            packets = line.dropped,
+            "{action} by admission (logged once per source and reason per 10 min; packets = since the last line): {hint}"
         );
     }
 
