@@ -27,6 +27,8 @@ tcp_idle_timeout_s = 300
 admit = "allowlist"           # or "digest" / "either" (needs [inbound_auth] users)
 rate_per_s = 200              # packets per second per source; 0 = no limit
 burst = 400
+rate_per_s_listed = 2000      # the same for sources in allow (your platform)
+burst_listed = 4000
 # public_address = "198.51.100.20"   # behind NAT with ports forwarded: put in
 #                             # Contact and SDP; default: what a registrar
 #                             # reports (Via received=), else the bound address
@@ -43,6 +45,8 @@ tcp_idle_timeout_s = 300
 admit = "allowlist"
 rate_per_s = 200
 burst = 400
+rate_per_s_listed = 2000      # sources in allow: the PBX
+burst_listed = 4000
 
 # Registrations with cloud SIP domains. None by default; an example:
 # [[account]]
@@ -123,6 +127,10 @@ nameservers = []
 [log]
 # error, warn, info, debug or trace (RUST_LOG overrides it).
 level = "info"
+# Admission, call and media counters are logged this often; 0 = only at
+# shutdown. Drops by a listener's allow list or rate limit are logged once
+# per source per 10 minutes.
+counters_interval_s = 300
 "#;
 
 #[cfg(test)]

@@ -189,6 +189,8 @@ impl Gateway {
                 auth_secret: self.ids.bytes(),
                 calls: self.call_config(),
                 admission: self.admission(),
+                counters_interval: Some(Duration::from_secs(self.config.log.counters_interval_s))
+                    .filter(|d| !d.is_zero()),
             },
             self.ids.fork(),
             std::time::Instant::now(),

@@ -1,6 +1,7 @@
 //! Admission of a packet on one listener, decided on its raw source
 //! address before anything is parsed: the allowlist, the action for
-//! sources not on it, and the per-source rate limit.
+//! sources not on it, and the per-source rate limit (one for listed
+//! sources, one for the rest).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -17,7 +18,7 @@ const MAX_TRACKED_SOURCES: usize = 4096;
 /// Prefixes the denied-source counters keep at most.
 const MAX_PREFIXES: usize = 1024;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DenyReason {
     NotAllowed,
     RateLimited,
@@ -41,7 +42,10 @@ pub struct AdmissionCounters {
     pub admitted_for_auth: u64,
     pub dropped_not_allowed: u64,
     pub rejected_not_allowed: u64,
+    /// Over `rate_per_s` (sources not listed).
     pub dropped_rate_limited: u64,
+    /// Over `rate_per_s_listed` (sources in the allowlist, contacted peers).
+    pub dropped_rate_limited_listed: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -50,6 +54,9 @@ pub struct Admission {
     mode: AdmitMode,
     on_deny: DenyAction,
     limiter: SourceRateLimiter,
+    /// Listed sources have their own buckets: a flood from unknown sources
+    /// cannot take their place, and their limit is set apart.
+    listed_limiter: SourceRateLimiter,
     counters: AdmissionCounters,
     denied_by_prefix: HashMap<IpNet, u64>,
 }
@@ -61,6 +68,7 @@ impl Admission {
             mode: l.admit,
             on_deny: l.deny_action(),
             limiter: SourceRateLimiter::new(l.rate_per_s, l.burst, MAX_TRACKED_SOURCES),
+            listed_limiter: listed_limiter(l),
             counters: AdmissionCounters::default(),
             denied_by_prefix: HashMap::new(),
         })
@@ -73,6 +81,7 @@ impl Admission {
             mode: AdmitMode::Allowlist,
             on_deny: l.deny_action(),
             limiter: SourceRateLimiter::new(l.rate_per_s, l.burst, MAX_TRACKED_SOURCES),
+            listed_limiter: listed_limiter(l),
             counters: AdmissionCounters::default(),
             denied_by_prefix: HashMap::new(),
         }
@@ -80,9 +89,13 @@ impl Admission {
 
     /// `trusted`: the gateway itself sent to this address (a registrar, a
     /// call target answering), so the allowlist does not apply; the rate
-    /// limit does.
+    /// limit for listed sources does.
+    ///
+    /// A packet over its source's rate limit is always
+    /// `Verdict::Drop(DenyReason::RateLimited)` (and only such a packet):
+    /// that is how a caller tells a rate-limit drop from the others.
     pub fn check(&mut self, ip: IpAddr, trusted: bool, now: Instant) -> Verdict {
-        let listed = trusted || self.allowlist.contains(ip);
+        let listed = self.is_listed(ip, trusted);
         let needs_auth = match (self.mode, listed) {
             (AdmitMode::Allowlist, false) => {
                 self.count_denied(ip);
@@ -107,9 +120,18 @@ impl Admission {
             (AdmitMode::Digest, _) => !trusted,
             (AdmitMode::Either, false) => true,
         };
-        if !self.limiter.allow(ip, now) {
+        let limiter = if listed {
+            &mut self.listed_limiter
+        } else {
+            &mut self.limiter
+        };
+        if !limiter.allow(ip, now) {
             // Answering a flood would amplify it: always dropped.
-            self.counters.dropped_rate_limited += 1;
+            if listed {
+                self.counters.dropped_rate_limited_listed += 1;
+            } else {
+                self.counters.dropped_rate_limited += 1;
+            }
             self.count_denied(ip);
             return Verdict::Drop(DenyReason::RateLimited);
         }
@@ -119,6 +141,13 @@ impl Admission {
             self.counters.admitted += 1;
         }
         Verdict::Admit { needs_auth }
+    }
+
+    /// Whether `ip` is in the allowlist or a peer the gateway contacted
+    /// (`trusted`): such sources get `rate_per_s_listed`, and on an
+    /// `either` listener they never meet the digest server.
+    pub fn is_listed(&self, ip: IpAddr, trusted: bool) -> bool {
+        trusted || self.allowlist.contains(ip)
     }
 
     /// Whether requests from `ip` must pass the digest server, without
@@ -165,6 +194,10 @@ impl Admission {
             self.denied_by_prefix.insert(net, 1);
         }
     }
+}
+
+fn listed_limiter(l: &ListenerConfig) -> SourceRateLimiter {
+    SourceRateLimiter::new(l.rate_per_s_listed, l.burst_listed, MAX_TRACKED_SOURCES)
 }
 
 #[cfg(test)]
@@ -266,7 +299,7 @@ mod tests {
     fn rate_limited_sources_are_dropped_and_counted() {
         let t = Instant::now();
         let mut a = Admission::from_listener(&listener(
-            "rate_per_s = 1\nburst = 2\non_deny = 'reject'",
+            "rate_per_s = 1\nburst = 2\nrate_per_s_listed = 1\nburst_listed = 2\non_deny = 'reject'",
             "wan",
         ))
         .unwrap();
@@ -284,12 +317,64 @@ mod tests {
         );
         let c = a.counters();
         assert_eq!(
-            (c.admitted, c.dropped_rate_limited, c.rejected_not_allowed),
-            (2, 2, 2)
+            (
+                c.admitted,
+                c.dropped_rate_limited_listed,
+                c.dropped_rate_limited,
+                c.rejected_not_allowed
+            ),
+            (2, 2, 0, 2)
         );
         let by_prefix = a.denied_by_prefix();
         assert_eq!(by_prefix[0], ("10.1.2.0/24".parse().unwrap(), 2));
         assert_eq!(by_prefix[1], ("127.0.0.0/24".parse().unwrap(), 2));
+    }
+
+    #[test]
+    fn listed_sources_have_their_own_limit() {
+        let t = Instant::now();
+        let mut a = Admission::from_listener(&listener(
+            "admit = 'either'\nallow = ['198.51.100.0/24']\nrate_per_s = 1\nburst = 1",
+            "wan",
+        ))
+        .unwrap();
+        // An unknown source gets rate_per_s / burst ...
+        let stranger = ip("203.0.113.9");
+        assert_eq!(
+            a.check(stranger, false, t),
+            Verdict::Admit { needs_auth: true }
+        );
+        assert_eq!(
+            a.check(stranger, false, t),
+            Verdict::Drop(DenyReason::RateLimited)
+        );
+        // ... the platform in `allow` gets the default burst_listed (4000),
+        // and so does a peer the gateway contacted.
+        let platform = ip("198.51.100.7");
+        let admitted = (0..5000)
+            .filter(|_| a.check(platform, false, t) == Verdict::Admit { needs_auth: false })
+            .count();
+        assert_eq!(admitted, 4000);
+        let registrar = ip("192.0.2.50");
+        assert!(
+            (0..1000).all(|_| a.check(registrar, true, t) == Verdict::Admit { needs_auth: false })
+        );
+        let c = a.counters();
+        assert_eq!(
+            (c.dropped_rate_limited, c.dropped_rate_limited_listed),
+            (1, 1000)
+        );
+        assert!(a.is_listed(platform, false) && a.is_listed(stranger, true));
+        assert!(!a.is_listed(stranger, false));
+
+        // 0 = no limit for listed sources, while others keep theirs.
+        let mut a = Admission::from_listener(&listener(
+            "allow = ['198.51.100.0/24']\nrate_per_s = 1\nburst = 1\nrate_per_s_listed = 0",
+            "wan",
+        ))
+        .unwrap();
+        assert!((0..100_000)
+            .all(|_| a.check(platform, false, t) == Verdict::Admit { needs_auth: false }));
     }
 
     #[test]
@@ -360,6 +445,14 @@ mod tests {
             ("allow = ['10.0.0.1', 'nope']", "listener[0].allow[1]"),
             ("rate_per_s = 10\nburst = 0", "listener[0].burst"),
             ("rate_per_s = 2000000", "listener[0].rate_per_s"),
+            (
+                "rate_per_s_listed = 2000000",
+                "listener[0].rate_per_s_listed",
+            ),
+            (
+                "rate_per_s_listed = 10\nburst_listed = 0",
+                "listener[0].burst_listed",
+            ),
             ("on_deny = 'explode'", "on_deny"),
             ("admit = 'maybe'", "admit"),
         ];

@@ -1,6 +1,11 @@
 //! Digest authentication of WAN-side peers (RFC 3261 §22.2): requests of
 //! the configured methods must carry credentials for a configured user;
 //! sources that keep failing are ignored for a while.
+//!
+//! The endpoint asks only about sources their listener challenges: a
+//! source in the allow list of an `either` listener never reaches `check`
+//! there (so its failures are never counted) and is never held to
+//! `is_blocked` there.
 
 use std::collections::HashMap;
 use std::net::IpAddr;

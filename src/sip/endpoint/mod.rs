@@ -5,6 +5,7 @@
 //! answers for requests that belong to nothing).
 
 mod capabilities;
+mod counters;
 mod inbound_auth;
 mod local_uas;
 mod registrations;
@@ -14,9 +15,9 @@ mod stats;
 mod tests;
 
 pub use capabilities::{precheck, ACCEPT, ALLOW, SUPPORTED};
-pub use stats::EndpointStats;
+pub use stats::{EndpointStats, MediaTotals};
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -25,7 +26,9 @@ use tracing::{debug, info, trace};
 use crate::call::{B2bua, B2buaConfig, CallRecord, CallStats, ListenerInfo};
 use crate::config::{AdmitMode, CallsConfig, InboundAuthConfig, Side};
 use crate::logging::{Dump, Escaped};
-use crate::policy::{Admission, DenyReason, Verdict};
+use crate::policy::{
+    drop_hint, Admission, DenyReason, DropKey, DropLine, DropLog, HintContext, Verdict,
+};
 use crate::random::IdGenerator;
 use crate::sip::message::{parse_message, Framing, HeaderName, ParseError, Response, SipMessage};
 use crate::sip::registration::{RegistrationClient, RegistrationStatus};
@@ -46,6 +49,9 @@ pub struct EndpointConfig {
     /// Admission per listener (by `ListenerId`); a listener without one
     /// admits every source.
     pub admission: Vec<Admission>,
+    /// Admission, call and media counters are logged this often; `None` =
+    /// only at shutdown (`log_summary`).
+    pub counters_interval: Option<Duration>,
 }
 
 impl EndpointConfig {
@@ -74,6 +80,7 @@ impl EndpointConfig {
                 t2: TimerConfig::default().t2,
             },
             admission: Vec::new(),
+            counters_interval: None,
         }
     }
 }
@@ -92,6 +99,16 @@ pub struct Endpoint {
     /// are admitted whatever the allowlist says (a registrar, a target).
     contacted: HashMap<IpAddr, Instant>,
     last_now: Instant,
+    /// Which admission drops get a log line.
+    drop_log: DropLog,
+    /// Listener names by `ListenerId`, for log lines.
+    listener_names: Vec<String>,
+    /// The first LAN listener (name, port): where a PBX trunk belongs.
+    lan_listener: Option<(String, u16)>,
+    counters_clock: counters::CountersClock,
+    media_totals: MediaTotals,
+    /// TCP connections of sources the allowlist drops, to close.
+    closing: VecDeque<SocketAddr>,
 }
 
 /// Contacted addresses are forgotten this long after the last packet sent.
@@ -115,7 +132,19 @@ impl Endpoint {
             nonce_seed,
             now,
         );
+        let listeners = &config.calls.listeners;
+        let listener_names = listeners.iter().map(|l| l.name.clone()).collect();
+        let lan_listener = listeners
+            .iter()
+            .find(|l| l.side == Side::Lan)
+            .map(|l| (l.name.clone(), l.advertised.port()));
         Endpoint {
+            drop_log: DropLog::default(),
+            listener_names,
+            lan_listener,
+            counters_clock: counters::CountersClock::new(config.counters_interval, now),
+            media_totals: MediaTotals::default(),
+            closing: VecDeque::new(),
             listener_sides: config.listener_sides,
             inbound_auth,
             transactions: TransactionLayer::new(config.timers),
@@ -159,6 +188,7 @@ impl Endpoint {
     /// An event from the media thread (timeout, failure, final counters).
     pub fn handle_media_event(&mut self, ev: crate::media::engine::MediaEvent, now: Instant) {
         self.last_now = now;
+        self.media_totals.add(&ev);
         self.calls
             .handle_media_event(&mut self.transactions, ev, now);
         self.drain_events(now);
@@ -221,7 +251,9 @@ impl Endpoint {
     /// A connection the transport should close: it stopped answering
     /// keep-alives, so it is half-open.
     pub fn poll_close_connection(&mut self) -> Option<SocketAddr> {
-        self.registrations.poll_close_connection()
+        self.closing
+            .pop_front()
+            .or_else(|| self.registrations.poll_close_connection())
     }
 
     /// A TCP connection closed (by the peer, an error or the idle timer).
@@ -257,10 +289,11 @@ impl Endpoint {
             match a.check(ip, trusted, now) {
                 Verdict::Admit { .. } => {}
                 Verdict::Drop(reason) => {
-                    trace!(peer = %from, ?reason, "dropped by admission");
+                    self.note_refused(&from, trusted, reason, false, now);
                     return;
                 }
                 Verdict::Reject(reason) => {
+                    self.note_refused(&from, trusted, reason, true, now);
                     self.reject_source(bytes, framing, from, reason);
                     return;
                 }
@@ -274,8 +307,14 @@ impl Endpoint {
         match parse_message(bytes, framing) {
             Ok(SipMessage::Request(mut req)) => {
                 self.stats.requests_received += 1;
+                // Only a source this listener would challenge can be blocked
+                // for failing: a listed source on an `either` listener is
+                // never challenged, so failures counted against its address
+                // elsewhere (another listener, a neighbour in its IPv6 /64)
+                // must not lock it out.
                 if self.is_wan(&from)
                     && self.inbound_auth.requires_auth(&req.method)
+                    && self.auth_required(&from, now)
                     && self.inbound_auth.is_blocked(from.remote.ip(), now)
                 {
                     self.stats.dropped_blocked += 1;
@@ -404,6 +443,17 @@ impl Endpoint {
 
     pub fn handle_timeout(&mut self, now: Instant) {
         self.last_now = now;
+        if let Some(s) = self.drop_log.handle_timeout(now) {
+            info!(
+                sources = s.sources,
+                packets = s.packets,
+                "{} more source(s) dropped by admission and not named above (at most 20 lines a minute); the admission counters have them all",
+                s.sources
+            );
+        }
+        if self.counters_clock.due(now) {
+            self.log_counters();
+        }
         self.transactions.handle_timeout(now);
         self.calls.handle_timeout(&mut self.transactions, now);
         self.registrations.handle_timeout(now);
@@ -431,6 +481,8 @@ impl Endpoint {
             self.transactions.poll_timeout(),
             self.registrations.poll_timeout(),
             self.calls.poll_timeout(),
+            self.drop_log.poll_timeout(),
+            self.counters_clock.poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -509,36 +561,77 @@ impl Endpoint {
 
     /// Logs what the endpoint counted (at shutdown, for operators and tests).
     pub fn log_summary(&self) {
-        for (i, a) in self.admission.iter().enumerate() {
-            let c = a.counters();
-            let top: Vec<String> = a
-                .denied_by_prefix()
-                .into_iter()
-                .take(5)
-                .map(|(net, n)| format!("{net}={n}"))
-                .collect();
-            info!(
-                listener = i,
-                admitted = c.admitted,
-                admitted_for_auth = c.admitted_for_auth,
-                dropped_not_allowed = c.dropped_not_allowed,
-                rejected_not_allowed = c.rejected_not_allowed,
-                dropped_rate_limited = c.dropped_rate_limited,
-                denied_prefixes = %top.join(" "),
-                "admission counters"
-            );
+        self.log_counters();
+    }
+
+    fn log_counters(&self) {
+        counters::log(&counters::Counters {
+            admission: &self.admission,
+            listener_names: &self.listener_names,
+            endpoint: &self.stats,
+            calls: self.calls.stats(),
+            active_calls: self.calls.active_calls(),
+            media: &self.media_totals,
+        });
+    }
+
+    /// A packet admission dropped (or answered 403: `answered`): a log
+    /// line when the drop log says one is due, and the TCP connection of a
+    /// source the allowlist drops is closed (nothing it sends will be read).
+    fn note_refused(
+        &mut self,
+        from: &Peer,
+        trusted: bool,
+        reason: DenyReason,
+        answered: bool,
+        now: Instant,
+    ) {
+        trace!(peer = %from, ?reason, answered, "refused by admission");
+        let source = from.remote.ip().to_canonical();
+        let key = DropKey {
+            listener: from.listener.0,
+            source,
+            reason,
+        };
+        if let Some(line) = self.drop_log.record(key, now) {
+            self.log_refused(line, from, trusted, answered);
         }
-        let s = self.calls.stats();
+        if reason == DenyReason::NotAllowed && !answered && from.connection.is_some() {
+            self.closing.push_back(from.remote);
+        }
+    }
+
+    fn log_refused(&self, line: DropLine, from: &Peer, trusted: bool, answered: bool) {
+        let index = usize::from(line.key.listener);
+        let name = self
+            .listener_names
+            .get(index)
+            .map(String::as_str)
+            .unwrap_or("?");
+        let listed = self
+            .admission
+            .get(index)
+            .is_some_and(|a| a.is_listed(line.key.source, trusted));
+        let ctx = HintContext {
+            listener: name,
+            side: self.listener_sides.get(index).copied().unwrap_or(Side::Wan),
+            lan: self.lan_listener.as_ref().map(|(n, p)| (n.as_str(), *p)),
+            listed,
+        };
+        let hint = drop_hint(line.key.reason, line.key.source, &ctx);
+        let reason = match line.key.reason {
+            DenyReason::NotAllowed => "not in allow list",
+            DenyReason::RateLimited if listed => "over rate_per_s_listed",
+            DenyReason::RateLimited => "over rate_per_s",
+        };
+        let action = if answered { "refused (403)" } else { "dropped" };
         info!(
-            started = s.started,
-            answered = s.answered,
-            failed = s.failed,
-            busy = s.rejected_busy,
-            no_route = s.no_route,
-            failovers = s.failovers,
-            redirects = s.redirects,
-            transfers = s.transfers,
-            "call counters"
+            listener = name,
+            source = %line.key.source,
+            transport = %from.transport,
+            reason,
+            packets = line.dropped,
+            "{action} by admission (logged once per source and reason per 10 min; packets = since the last line): {hint}"
         );
     }
 

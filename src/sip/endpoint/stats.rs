@@ -14,3 +14,45 @@ pub struct EndpointStats {
     /// Requests ignored because their source failed authentication too often.
     pub dropped_blocked: u64,
 }
+
+/// Media counters summed over the sessions the media threads closed (the
+/// live ones report when they close).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MediaTotals {
+    pub sessions_closed: u64,
+    /// Sessions ended for want of RTP (`[media] timeout_s`).
+    pub timed_out: u64,
+    /// Sessions whose ports could not be bound.
+    pub failed: u64,
+    /// RTP received on both legs.
+    pub packets: u64,
+    pub bytes: u64,
+    pub lost: u64,
+    pub dropped_foreign: u64,
+    pub dropped_malformed: u64,
+    pub dtmf_rendered: u64,
+    pub dtmf_detected: u64,
+}
+
+impl MediaTotals {
+    pub fn add(&mut self, ev: &crate::media::engine::MediaEvent) {
+        use crate::media::engine::MediaEvent;
+        match ev {
+            MediaEvent::Failed { .. } => self.failed += 1,
+            MediaEvent::TimedOut { .. } => self.timed_out += 1,
+            MediaEvent::Closed { caller, callee, .. } => {
+                self.sessions_closed += 1;
+                for leg in [caller, callee] {
+                    self.packets = self.packets.saturating_add(leg.packets_in);
+                    self.bytes = self.bytes.saturating_add(leg.bytes_in);
+                    self.lost = self.lost.saturating_add(leg.lost);
+                    self.dropped_foreign = self.dropped_foreign.saturating_add(leg.dropped_foreign);
+                    self.dropped_malformed =
+                        self.dropped_malformed.saturating_add(leg.dropped_malformed);
+                    self.dtmf_rendered += u64::from(leg.dtmf_rendered);
+                    self.dtmf_detected += u64::from(leg.dtmf_detected);
+                }
+            }
+        }
+    }
+}

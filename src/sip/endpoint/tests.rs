@@ -1,9 +1,10 @@
 //! Endpoint tests through its sans-IO interface: bytes in, bytes out.
 
-use std::time::Instant;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use super::*;
-use crate::config::{InboundAuthConfig, InboundUser, Side};
+use crate::config::{Config, InboundAuthConfig, InboundUser, Side};
 use crate::sip::auth::{challenges, Challenge, DigestClient};
 use crate::sip::message::{parse_message, Framing, Method, SipMessage};
 use crate::sip::transport::{ListenerId, Peer, Transport};
@@ -31,7 +32,7 @@ fn peer(listener: u16, ip: &str) -> Peer {
     Peer {
         listener: ListenerId(listener),
         transport: Transport::Udp,
-        remote: format!("{ip}:5060").parse().unwrap(),
+        remote: SocketAddr::new(ip.parse().unwrap(), 5060),
         connection: None,
     }
 }
@@ -188,4 +189,136 @@ fn forged_nonces_are_rechallenged_and_never_block_the_source() {
         );
     }
     assert_eq!(ep.stats().dropped_blocked, 0);
+}
+
+/// An endpoint whose listeners (and their admission) come from TOML, with
+/// the user `retreaver` / `s3cret` and 3 failures to a block.
+fn endpoint_with(listeners: &str) -> Endpoint {
+    let cfg = Config::from_toml(&format!(
+        "[inbound_auth]\nusers = [{{ username = 'retreaver', password = 's3cret' }}]\n\
+         max_failures = 3\n{listeners}"
+    ))
+    .expect("config");
+    let mut ec = EndpointConfig::basic("pbxgate-test");
+    ec.listener_sides = cfg.listeners.iter().map(|l| l.side).collect();
+    ec.inbound_auth = cfg.inbound_auth.clone();
+    ec.admission = cfg
+        .listeners
+        .iter()
+        .map(|l| Admission::from_listener(l).expect("admission"))
+        .collect();
+    Endpoint::new(
+        ec,
+        crate::random::IdGenerator::from_seed(1),
+        Instant::now(),
+        std::time::SystemTime::now(),
+    )
+}
+
+/// Challenge, then a wrong password, `times` times: each ends in 403.
+/// `first`: the first CSeq/branch number (each call uses new ones, or the
+/// transaction layer takes them for retransmissions).
+fn fail_digest(ep: &mut Endpoint, from: Peer, first: u32, times: u32, now: Instant) {
+    for n in first..first + times {
+        ep.handle_datagram(&invite(2 * n, None), from, now);
+        let r = finals(ep);
+        assert_eq!(r[0].status, 401, "{from}");
+        let c = Challenge::parse(r[0].headers.get(&HeaderName::WwwAuthenticate).unwrap()).unwrap();
+        let auth = answer(&c, &mut DigestClient::new(), "guess");
+        ep.handle_datagram(&invite(2 * n + 1, Some(&auth)), from, now);
+        assert_eq!(finals(ep)[0].status, 403, "{from}");
+    }
+}
+
+#[test]
+fn either_listener_never_blocks_a_listed_source_for_a_neighbours_failures() {
+    // Failures are counted per IPv6 /64: a stranger in the platform's /64
+    // fails until the /64 is blocked ...
+    let mut ep = endpoint_with(
+        "[[listener]]\nname='wan'\nside='wan'\nbind='[::1]:5060'\nadmit='either'\n\
+         allow=['2001:db8:1:2::10/128']\n",
+    );
+    let now = Instant::now();
+    let stranger = peer(0, "2001:db8:1:2::99");
+    fail_digest(&mut ep, stranger, 500, 3, now);
+    ep.handle_datagram(&invite(1, None), stranger, now);
+    assert!(finals(&mut ep).is_empty(), "the stranger is blocked");
+    // ... the listed platform in it is still admitted without a challenge
+    // (480: no route in this test).
+    ep.handle_datagram(&invite(2, None), peer(0, "2001:db8:1:2::10"), now);
+    assert_eq!(finals(&mut ep)[0].status, 480);
+    assert_eq!(ep.stats().dropped_blocked, 1);
+}
+
+#[test]
+fn either_listener_admits_a_listed_source_that_failed_on_a_digest_listener() {
+    let mut ep = endpoint_with(
+        "[[listener]]\nname='wan'\nside='wan'\nbind='127.0.0.1:5060'\nadmit='either'\n\
+         allow=['198.51.100.7']\n\
+         [[listener]]\nname='carrier'\nside='wan'\nbind='127.0.0.1:5070'\nadmit='digest'\n",
+    );
+    let now = Instant::now();
+    // The platform's address fails on the `digest` listener: blocked there,
+    // as before.
+    fail_digest(&mut ep, peer(1, "198.51.100.7"), 500, 3, now);
+    ep.handle_datagram(&invite(1, None), peer(1, "198.51.100.7"), now);
+    assert!(finals(&mut ep).is_empty(), "blocked on the digest listener");
+    // On the `either` listener it is listed: admitted, not challenged.
+    ep.handle_datagram(&invite(2, None), peer(0, "198.51.100.7"), now);
+    assert_eq!(finals(&mut ep)[0].status, 480);
+    // An unlisted source failing on the `either` listener is blocked there.
+    let stranger = peer(0, "203.0.113.66");
+    fail_digest(&mut ep, stranger, 600, 3, now);
+    ep.handle_datagram(&invite(3, None), stranger, now);
+    assert!(finals(&mut ep).is_empty(), "the stranger is blocked");
+    // The listed source sending wrong credentials is not even checked.
+    let forged = "Digest username=\"retreaver\", realm=\"pbxgate\", nonce=\"0000\", \
+                  uri=\"sip:+15551234567@gw.example.com\", response=\"00000000000000000000000000000000\"";
+    for n in 0..5 {
+        ep.handle_datagram(&invite(10 + n, Some(forged)), peer(0, "198.51.100.7"), now);
+        assert_eq!(finals(&mut ep)[0].status, 480);
+    }
+    assert_eq!(ep.stats().dropped_blocked, 2);
+}
+
+#[test]
+fn a_tcp_connection_from_a_source_not_allowed_is_closed() {
+    let mut ep = endpoint_with(
+        "[[listener]]\nname='wan'\nside='wan'\nbind='127.0.0.1:5060'\nrate_per_s_listed=1\nburst_listed=1\n",
+    );
+    let now = Instant::now();
+    let tcp = |ip: &str| Peer {
+        transport: Transport::Tcp,
+        connection: Some(crate::sip::transport::ConnectionId(7)),
+        ..peer(0, ip)
+    };
+    ep.handle_stream_message(&invite(1, None), tcp("203.0.113.5"), now);
+    assert!(finals(&mut ep).is_empty());
+    assert_eq!(
+        ep.poll_close_connection(),
+        Some("203.0.113.5:5060".parse().unwrap())
+    );
+    // A listed source over its rate keeps its connection.
+    ep.handle_stream_message(&invite(2, None), tcp("127.0.0.1"), now);
+    ep.handle_stream_message(&invite(3, None), tcp("127.0.0.1"), now);
+    assert_eq!(ep.poll_close_connection(), None);
+    assert_eq!(ep.admission()[0].counters().dropped_rate_limited_listed, 1);
+}
+
+#[test]
+fn counters_and_drop_summaries_are_due_by_time() {
+    let now = Instant::now();
+    let mut cfg = EndpointConfig::basic("pbxgate-test");
+    cfg.counters_interval = Some(Duration::from_secs(300));
+    let mut ep = Endpoint::new(
+        cfg,
+        crate::random::IdGenerator::from_seed(1),
+        now,
+        std::time::SystemTime::now(),
+    );
+    assert_eq!(ep.poll_timeout(), Some(now + Duration::from_secs(300)));
+    ep.handle_timeout(now + Duration::from_secs(300));
+    assert_eq!(ep.poll_timeout(), Some(now + Duration::from_secs(600)));
+    let ep = endpoint();
+    assert_eq!(ep.poll_timeout(), None, "off unless configured");
 }
