@@ -82,11 +82,16 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let warnings = pbxgate::config::warnings(&loaded.config);
     if args.check_only {
+        warnings
+            .iter()
+            .for_each(|w| eprintln!("pbxgate: warning: {w}"));
         println!("{}: ok", store.path().display());
         return ExitCode::SUCCESS;
     }
     init_logging(&loaded.config);
+    warnings.iter().for_each(|w| tracing::warn!("{w}"));
     let gateway = match Gateway::bind(loaded.config) {
         Ok(g) => g,
         Err(e) => {

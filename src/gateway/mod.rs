@@ -232,7 +232,8 @@ impl Gateway {
 
     /// The B2BUA's view of the configuration and of the bound listeners.
     fn call_config(&self) -> B2buaConfig {
-        let router = match Router::from_config(&self.config.routes, &self.config.accounts) {
+        let c = &self.config;
+        let router = match Router::compile(&c.routes, &c.accounts, &c.emergency) {
             Ok(r) => r,
             Err(e) => {
                 // Config::validate compiled the same routes, so this is a bug.
