@@ -167,6 +167,15 @@ impl Admission {
     }
 }
 
+impl Admission {
+    /// Whether `ip` passes this listener's allowlist (or `admit` mode),
+    /// leaving the rate limit aside; counts nothing. For packets whose
+    /// rate-limit drop may be overridden (emergency calls).
+    pub fn admits_source(&self, ip: IpAddr, trusted: bool) -> bool {
+        self.mode != AdmitMode::Allowlist || trusted || self.allowlist.contains(ip)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@
 //! answers for requests that belong to nothing).
 
 mod capabilities;
+mod emergency;
 mod inbound_auth;
 mod local_uas;
 mod registrations;
@@ -248,6 +249,8 @@ impl Endpoint {
         if let Some(a) = self.admission.get_mut(from.listener.0 as usize) {
             match a.check(ip, trusted, now) {
                 Verdict::Admit { .. } => {}
+                Verdict::Drop(DenyReason::RateLimited)
+                    if self.emergency_exempt(bytes, &from, trusted) => {}
                 Verdict::Drop(reason) => {
                     trace!(peer = %from, ?reason, "dropped by admission");
                     return;
@@ -530,6 +533,8 @@ impl Endpoint {
             failovers = s.failovers,
             redirects = s.redirects,
             transfers = s.transfers,
+            emergency = s.emergency,
+            emergency_exempt = self.stats.emergency_exempt,
             "call counters"
         );
     }
