@@ -37,6 +37,17 @@ impl GatewayProcess {
         extra_toml: &str,
         wan_toml: &str,
     ) -> GatewayProcess {
+        Self::start_with_listeners(ip, wan_port, extra_toml, wan_toml, "")
+    }
+
+    /// As `start_with_wan`, with `lan_toml` added to the LAN listener's table.
+    pub fn start_with_listeners(
+        ip: &str,
+        wan_port: u16,
+        extra_toml: &str,
+        wan_toml: &str,
+        lan_toml: &str,
+    ) -> GatewayProcess {
         let ip: IpAddr = ip.parse().expect("test IP");
         let lan_port = wan_port + 20;
         let data_dir = std::env::temp_dir().join(format!(
@@ -49,7 +60,7 @@ impl GatewayProcess {
         std::fs::create_dir_all(&data_dir).expect("data dir");
         let config = format!(
             "{extra_toml}\n[[listener]]\nname = \"wan\"\nside = \"wan\"\nbind = \"{ip}:{wan_port}\"\n{wan_toml}\n\
-             [[listener]]\nname = \"lan\"\nside = \"lan\"\nbind = \"{ip}:{lan_port}\"\n"
+             [[listener]]\nname = \"lan\"\nside = \"lan\"\nbind = \"{ip}:{lan_port}\"\n{lan_toml}\n"
         );
         std::fs::write(data_dir.join("pbxgate.toml"), config).expect("config");
         let child = Command::new(env!("CARGO_BIN_EXE_pbxgate"))
