@@ -93,8 +93,9 @@ nonce_lifetime_s = 300
 
 # Emergency numbers: a call from the LAN whose Request-URI user is one of
 # these (after "-", ".", "(", ")", spaces and a leading "+" are removed) is
-# routed even at [calls] max_concurrent, its datagrams pass the LAN
-# listener's rate limit (not its allowlist), and it is logged at warn.
+# routed even at [calls] max_concurrent, its INVITE and the messages of the
+# call pass the LAN listener's rate limit (not its allowlist), and it is
+# logged at warn. See docs/routing.md, "Emergency numbers".
 [emergency]
 numbers = ["911", "112", "999", "000", "110"]   # [] = none
 # route = "psap"               # a from = "lan" route for every emergency call,

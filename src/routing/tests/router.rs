@@ -249,14 +249,15 @@ fn emergency_calls_take_the_emergency_route_first() {
     };
     // (description, request, side, number, route with [emergency] route,
     // route without it)
-    let rows: Vec<(
-        &str,
+    type Row<'a> = (
+        &'a str,
         Request,
         Side,
-        Option<&str>,
-        Option<&str>,
-        Option<&str>,
-    )> = vec![
+        Option<&'a str>,
+        Option<&'a str>,
+        Option<&'a str>,
+    );
+    let rows: Vec<Row> = vec![
         (
             "112 from an extension",
             call("sip:112@gw.lan", "201"),
