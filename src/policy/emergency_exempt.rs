@@ -55,7 +55,14 @@ pub fn call_id(message: &[u8]) -> Option<&str> {
 }
 
 /// The request line without its CRLF, when one ends within the bound.
+/// RFC 3261 §7.5: CRLFs before the start line are ignored.
 fn first_line(datagram: &[u8]) -> Option<&[u8]> {
+    let skip = datagram
+        .iter()
+        .take(MAX_REQUEST_LINE)
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count();
+    let datagram = &datagram[skip..];
     let head = &datagram[..datagram.len().min(MAX_REQUEST_LINE)];
     let end = head.iter().position(|&b| b == b'\r' || b == b'\n')?;
     Some(&head[..end])
@@ -107,6 +114,7 @@ mod tests {
             (&invite("sip:1%2012@gw"), true),
             (b"INVITE sip:112@gw SIP/2.0\n\n", true),
             (b"INVITE sip:112@gw sip/2.0\r\n", true),
+            (b"\r\n\r\nINVITE sip:112@gw SIP/2.0\r\n", true),
             // Not emergencies.
             (&invite("sip:1120@10.0.0.1"), false),
             (&invite("sip:9110@10.0.0.1"), false),
@@ -155,7 +163,6 @@ mod tests {
             b"INVITE sip:%@gw SIP/2.0\r\n".to_vec(),
             b"INVITE sip:11%2@gw SIP/2.0\r\n".to_vec(),
             b"INVITE sip:\xff\xfe@gw SIP/2.0\r\n".to_vec(),
-            b"\r\nINVITE sip:112@gw SIP/2.0\r\n".to_vec(),
             b"\0\0\0\0".to_vec(),
             vec![0xff; 4096],
             format!("INVITE {long_uri} SIP/2.0\r\n").into_bytes(),
