@@ -122,6 +122,9 @@ fn main() -> ExitCode {
     if let Some(wide) = store.wide_mode() {
         tracing::warn!("{wide}");
     }
+    for w in pbxgate::config::warnings(&loaded.config) {
+        tracing::warn!("configuration: {w}");
+    }
     let gateway = match Gateway::bind(loaded.config) {
         Ok(g) => g,
         Err(e) => {
@@ -171,6 +174,9 @@ fn check_config(store: &ConfigStore) -> ExitCode {
     };
     if let Some(wide) = store.wide_mode() {
         eprintln!("pbxgate: warning: {wide}");
+    }
+    for w in pbxgate::config::warnings(&checked.config) {
+        eprintln!("pbxgate: warning: {w}");
     }
     if checked.exists {
         println!("{}: ok", store.path().display());

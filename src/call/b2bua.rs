@@ -105,6 +105,9 @@ pub struct CallStats {
     pub failovers: u64,
     pub redirects: u64,
     pub transfers: u64,
+    /// Calls from the LAN to an emergency number (also in `started` when
+    /// they were routed).
+    pub emergency: u64,
 }
 
 pub struct B2bua {
@@ -129,6 +132,8 @@ pub struct B2bua {
     media_out: VecDeque<MediaCommand>,
     /// Per listener, a public IP a registrar reported (NAT).
     learned_public: Vec<Option<IpAddr>>,
+    /// Emergency calls in progress, whose messages pass the rate limit.
+    emergency_live: Vec<u64>,
 }
 
 impl B2bua {
@@ -151,7 +156,26 @@ impl B2bua {
             ports: PortPool::new(cfg_ports.0, cfg_ports.1).ok(),
             media_out: VecDeque::new(),
             learned_public: Vec::new(),
+            emergency_live: Vec::new(),
         }
+    }
+
+    /// The emergency numbers of the routes in force.
+    pub fn emergency_numbers(&self) -> &crate::routing::EmergencyNumbers {
+        self.cfg.router.emergency_numbers()
+    }
+
+    pub fn has_emergency_calls(&self) -> bool {
+        !self.emergency_live.is_empty()
+    }
+
+    /// Whether `call_id` is a leg of an emergency call in progress.
+    pub fn is_emergency_call_id(&self, call_id: &str) -> bool {
+        self.emergency_live.iter().any(|cid| {
+            self.calls
+                .get(cid)
+                .is_some_and(|c| c.legs.iter().any(|l| l.dialog.call_id == call_id))
+        })
     }
 
     pub fn stats(&self) -> &CallStats {
@@ -394,8 +418,21 @@ impl B2bua {
                 return;
             }
         };
-        let record = self.new_record(&req, side, now);
-        if self.calls.len() >= self.cfg.calls.max_concurrent {
+        let emergency = self
+            .cfg
+            .router
+            .emergency_number(&req, side)
+            .map(str::to_string);
+        let record = CallRecord {
+            emergency: emergency.is_some(),
+            ..self.new_record(&req, side, now)
+        };
+        if let Some(number) = &emergency {
+            self.stats.emergency += 1;
+            if self.calls.len() >= self.cfg.calls.max_concurrent {
+                warn!(call_id = %record.caller_call_id, number = %number, limit = self.cfg.calls.max_concurrent, "emergency call admitted over the concurrent-call limit");
+            }
+        } else if self.calls.len() >= self.cfg.calls.max_concurrent {
             self.stats.rejected_busy += 1;
             let mut r = Response::for_request(&req, 503, Some(&tag))
                 .with_reason("Service Unavailable (call limit reached)");
@@ -413,11 +450,21 @@ impl B2bua {
             let r = Response::for_request(&req, 480, Some(&tag))
                 .with_reason("Temporarily Unavailable (no route matches)");
             self.respond(tx, id, r, now);
+            if let Some(number) = &emergency {
+                warn!(call_id = %record.caller_call_id, caller = %record.from, number = %number, "emergency call has no route: set [emergency] route or add a LAN route");
+            }
             info!(call_id = %record.caller_call_id, from = %record.from, to = %record.to, "no route matches the call");
             self.finish_record(record, 480, HangupCause::NoRoute, now);
             return;
         };
-        let media = if self.cfg.calls.sdp == SdpMode::Anchor && !req.body.is_empty() {
+        let mut anchor = self.cfg.calls.sdp == SdpMode::Anchor && !req.body.is_empty();
+        if anchor && emergency.is_some() && self.media_ports_short() {
+            // A 503 is worse than media that bypasses the gateway: the
+            // SDP passes unchanged and the ends exchange RTP directly.
+            warn!(call_id = %record.caller_call_id, "media port range exhausted: the emergency call's media is not anchored");
+            anchor = false;
+        }
+        let media = if anchor {
             let caller_ip = self.advertised(from.listener).ip();
             // Checked now, so an unusable offer is refused before any
             // target is called.
@@ -490,6 +537,9 @@ impl B2bua {
             media,
         };
         call.record.media_session = call.media.as_ref().map(|_| cid);
+        if call.record.emergency {
+            self.emergency_live.push(cid);
+        }
         self.servers.insert(id, (cid, 0, ServerRole::Invite));
         self.dialogs.insert(
             (
@@ -520,6 +570,7 @@ impl B2bua {
             from: user_of(req.headers.get(&HeaderName::From), "From"),
             to: user_of(req.headers.get(&HeaderName::To), "To"),
             route: None,
+            emergency: false,
             target: None,
             retreaver_uuid: tags.uuid,
             retreaver_key: tags.key,
@@ -547,6 +598,14 @@ impl B2bua {
             call.next_target += 1;
             if call.next_target > 1 {
                 self.stats.failovers += 1;
+            }
+            if call.record.emergency {
+                let number = self
+                    .cfg
+                    .router
+                    .emergency_number(&call.caller().invite, Side::Lan)
+                    .unwrap_or_default();
+                warn!(call = %call.record.id, caller = %call.record.from, number = %number, route = %route.name, target = %target.uri, "emergency call");
             }
             match self.start_target(tx, call, target, now) {
                 Ok(()) => return,
@@ -2164,6 +2223,7 @@ impl B2bua {
             }
         }
         let id = call.id;
+        self.emergency_live.retain(|c| *c != id);
         self.servers.retain(|_, v| v.0 != id);
         self.clients.retain(|_, v| v.0 != id);
         let mut record = call.record;
@@ -2172,6 +2232,13 @@ impl B2bua {
         }
         debug!(call = %record.id, cause = ?record.hangup_cause, "call over");
         self.push_history(record);
+    }
+
+    /// Fewer than the two RTP ports a call needs are free.
+    fn media_ports_short(&self) -> bool {
+        self.ports
+            .as_ref()
+            .is_none_or(|p| p.capacity().saturating_sub(p.in_use()) < 2)
     }
 
     fn finish_record(

@@ -60,6 +60,8 @@ pub struct CallRecord {
     pub from: String,
     pub to: String,
     pub route: Option<String>,
+    /// A call from the LAN to an emergency number (`[emergency] numbers`).
+    pub emergency: bool,
     /// The target URI the call went to (the last one tried).
     pub target: Option<String>,
     pub retreaver_uuid: Option<String>,

@@ -25,21 +25,33 @@ fn endpoint(calls: CallsConfig, now: Instant) -> Endpoint {
 }
 
 fn endpoint_with_ids(calls: CallsConfig, now: Instant, ids: IdGenerator) -> Endpoint {
-    let routes = Config::from_toml(&format!(
+    let toml = format!(
         "[[route]]\nname='q'\ntargets=[{{ uri='sip:q1@{PBX1}' }}, {{ uri='sip:q2@{PBX2}' }}]\n"
-    ))
-    .expect("routes");
-    let router = Router::from_config(&routes.routes, &[]).expect("router");
+    );
+    // These tests are about signalling; anchoring has its own
+    // (media_bridge tests, tests/e2e_media.rs).
+    let calls = CallsConfig {
+        sdp: crate::config::SdpMode::Passthrough,
+        ..calls
+    };
+    Endpoint::new(
+        endpoint_config(&toml, calls),
+        ids,
+        now,
+        SystemTime::UNIX_EPOCH,
+    )
+}
+
+/// The configuration of a test endpoint with the routes, `[emergency]` and
+/// `[media]` of `toml`.
+fn endpoint_config(toml: &str, calls: CallsConfig) -> EndpointConfig {
+    let routes = Config::from_toml(toml).expect("routes");
+    let router = Router::compile(&routes.routes, &[], &routes.emergency).expect("router");
     let mut cfg = EndpointConfig::basic("pbxgate-test");
     cfg.listener_sides = vec![Side::Wan, Side::Lan];
     cfg.calls = B2buaConfig {
         user_agent: "pbxgate-test".into(),
-        // These tests are about signalling; anchoring has its own
-        // (media_bridge tests, tests/e2e_media.rs).
-        calls: CallsConfig {
-            sdp: crate::config::SdpMode::Passthrough,
-            ..calls
-        },
+        calls,
         listeners: vec![
             ListenerInfo {
                 name: "wan".into(),
@@ -56,11 +68,11 @@ fn endpoint_with_ids(calls: CallsConfig, now: Instant, ids: IdGenerator) -> Endp
         ],
         router: Arc::new(router),
         accounts: Vec::new(),
-        media: crate::config::MediaConfig::default(),
+        media: routes.media.clone(),
         t1: TimerConfig::default().t1,
         t2: TimerConfig::default().t2,
     };
-    Endpoint::new(cfg, ids, now, SystemTime::UNIX_EPOCH)
+    cfg
 }
 
 fn from(listener: u16, addr: &str) -> Peer {
@@ -530,4 +542,264 @@ fn answered_call_ack(ep: &mut Endpoint, ok: &[u8], t0: Instant) -> crate::sip::m
         .iter()
         .any(|(to, l, _)| l.starts_with("ACK") && to.to_string() == PBX1));
     r200
+}
+
+// ----- emergency calls ----------------------------------------------------
+
+const TRUNK: &str = "198.51.100.20:5060";
+const PSAP: &str = "198.51.100.30:5060";
+
+fn endpoint_with(toml: &str, calls: CallsConfig, now: Instant) -> Endpoint {
+    Endpoint::new(
+        endpoint_config(toml, calls),
+        IdGenerator::from_seed(3),
+        now,
+        SystemTime::UNIX_EPOCH,
+    )
+}
+
+fn passthrough() -> CallsConfig {
+    CallsConfig {
+        sdp: crate::config::SdpMode::Passthrough,
+        ..CallsConfig::default()
+    }
+}
+
+/// Routes for calls from the PBX: ordinary ones to the trunk, emergency
+/// ones to the PSAP gateway; plus the WAN route of `endpoint`.
+fn emergency_routes() -> String {
+    format!(
+        "[emergency]\nroute = 'psap'\n\
+         [[route]]\nname='q'\ntargets=[{{ uri='sip:q1@{PBX1}' }}]\n\
+         [[route]]\nname='out'\nfrom='lan'\ntargets=[{{ uri='sip:trunk@{TRUNK}' }}]\n\
+         [[route]]\nname='psap'\nfrom='lan'\ntargets=[{{ uri='sip:psap@{PSAP}' }}]\n"
+    )
+}
+
+/// An INVITE from the PBX at `pbx` to `number`.
+fn pbx_invite(number: &str, pbx: &str, n: u32) -> Vec<u8> {
+    format!(
+        "INVITE sip:{number}@{LAN} SIP/2.0\r\nVia: SIP/2.0/UDP {pbx};branch=z9hG4bKpbx{n}\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:201@pbx.lan>;tag=p{n}\r\nTo: <sip:{number}@{LAN}>\r\n\
+         Call-ID: pbx-call-{n}\r\nCSeq: 1 INVITE\r\nContact: <sip:201@{pbx}>\r\n\
+         Content-Type: application/sdp\r\nContent-Length: 4\r\n\r\nv=0\n"
+    )
+    .into_bytes()
+}
+
+fn invites_to(out: &[(SocketAddr, String, SipMessage)], to: &str) -> usize {
+    out.iter()
+        .filter(|(a, l, _)| l.starts_with("INVITE") && a.to_string() == to)
+        .count()
+}
+
+#[test]
+fn at_the_call_limit_an_emergency_call_goes_out_and_an_ordinary_one_gets_503() {
+    let t0 = Instant::now();
+    let calls = CallsConfig {
+        max_concurrent: 1,
+        ..passthrough()
+    };
+    let mut ep = endpoint_with(&emergency_routes(), calls, t0);
+    ep.handle_datagram(&invite(), from(0, CLOUD), t0);
+    assert_eq!(
+        invites_to(&sent(&mut ep), PBX1),
+        1,
+        "the first call fills the limit"
+    );
+    assert_eq!(ep.active_calls(), 1);
+
+    ep.handle_datagram(&pbx_invite("5551234", PBX2, 2), from(1, PBX2), t0);
+    let out = sent(&mut ep);
+    assert_eq!(invites_to(&out, TRUNK), 0);
+    assert!(
+        out.iter()
+            .any(|(a, l, _)| l.starts_with("SIP/2.0 503") && a.to_string() == PBX2),
+        "an ordinary call over the limit is refused"
+    );
+
+    ep.handle_datagram(&pbx_invite("+1-12", PBX2, 3), from(1, PBX2), t0);
+    let out = sent(&mut ep);
+    assert_eq!(invites_to(&out, PSAP), 1, "the emergency call goes out");
+    assert!(!out.iter().any(|(_, l, _)| l.starts_with("SIP/2.0 503")));
+    assert_eq!(ep.active_calls(), 2, "it counts in active calls");
+
+    let s = ep.call_stats();
+    assert_eq!((s.emergency, s.rejected_busy, s.started), (1, 1, 2));
+    let records = ep.call_records();
+    let e = records
+        .iter()
+        .find(|r| r.caller_call_id == "pbx-call-3")
+        .expect("record");
+    assert!(e.emergency);
+    assert_eq!(e.route.as_deref(), Some("psap"));
+    assert!(records
+        .iter()
+        .filter(|r| r.caller_call_id != "pbx-call-3")
+        .all(|r| !r.emergency));
+}
+
+#[test]
+fn an_emergency_call_is_not_refused_for_want_of_media_ports() {
+    let t0 = Instant::now();
+    let calls = CallsConfig {
+        sdp: crate::config::SdpMode::Anchor,
+        ..CallsConfig::default()
+    };
+    // Room for one call's two port pairs.
+    let toml = format!(
+        "{}[media]\nport_min = 40000\nport_max = 40003\n",
+        emergency_routes()
+    );
+    let mut ep = endpoint_with(&toml, calls, t0);
+    let sdp = "v=0\r\no=- 1 1 IN IP4 10.0.0.22\r\ns=-\r\nc=IN IP4 10.0.0.22\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+    let with_sdp = |n: u32, number: &str| {
+        String::from_utf8(pbx_invite(number, PBX2, n))
+            .unwrap()
+            .replace(
+                "Content-Length: 4\r\n\r\nv=0\n",
+                &format!("Content-Length: {}\r\n\r\n{sdp}", sdp.len()),
+            )
+    };
+    ep.handle_datagram(with_sdp(1, "5551234").as_bytes(), from(1, PBX2), t0);
+    assert_eq!(
+        invites_to(&sent(&mut ep), TRUNK),
+        1,
+        "the first call takes the ports"
+    );
+    ep.handle_datagram(with_sdp(2, "5551235").as_bytes(), from(1, PBX2), t0);
+    let out = sent(&mut ep);
+    assert!(
+        out.iter().any(|(_, l, _)| l.starts_with("SIP/2.0 503")),
+        "no ports: 503"
+    );
+    ep.handle_datagram(with_sdp(3, "911").as_bytes(), from(1, PBX2), t0);
+    let out = sent(&mut ep);
+    let (_, _, SipMessage::Request(psap)) = out
+        .iter()
+        .find(|(a, l, _)| l.starts_with("INVITE") && a.to_string() == PSAP)
+        .expect("the emergency call goes out")
+    else {
+        panic!("not a request")
+    };
+    assert_eq!(
+        String::from_utf8_lossy(&psap.body),
+        sdp,
+        "its offer passes unanchored"
+    );
+}
+
+/// An endpoint with the admission of `listeners` (TOML).
+fn admitting_endpoint(listeners: &str, now: Instant) -> Endpoint {
+    let admission = Config::from_toml(listeners)
+        .expect("listeners")
+        .listeners
+        .iter()
+        .map(|l| crate::policy::Admission::from_listener(l).expect("admission"))
+        .collect();
+    let mut cfg = endpoint_config(&emergency_routes(), passthrough());
+    cfg.admission = admission;
+    Endpoint::new(cfg, IdGenerator::from_seed(3), now, SystemTime::UNIX_EPOCH)
+}
+
+/// An endpoint whose LAN listener admits 1 packet/s per source.
+fn rate_limited_endpoint(now: Instant) -> Endpoint {
+    admitting_endpoint(
+        &format!(
+            "[[listener]]\nname='wan'\nside='wan'\nbind='{WAN}'\nallow=['0.0.0.0/0']\n\
+             [[listener]]\nname='lan'\nside='lan'\nbind='{LAN}'\nrate_per_s=1\nburst=1\nrate_per_s_listed=1\nburst_listed=1\n"
+        ),
+        now,
+    )
+}
+
+#[test]
+fn over_the_lan_rate_limit_only_emergency_calls_pass_and_stay_up() {
+    let t0 = Instant::now();
+    let mut ep = rate_limited_endpoint(t0);
+    // The PBX floods: its one token goes to the first packet.
+    for _ in 0..20 {
+        ep.handle_datagram(b"junk\r\n\r\n", from(1, PBX2), t0);
+    }
+    ep.handle_datagram(&pbx_invite("5551234", PBX2, 1), from(1, PBX2), t0);
+    let out = sent(&mut ep);
+    assert!(out.is_empty(), "an ordinary INVITE is dropped: {out:?}");
+
+    ep.handle_datagram(&pbx_invite("112", PBX2, 2), from(1, PBX2), t0);
+    let out = sent(&mut ep);
+    let (_, _, b_invite) = out
+        .iter()
+        .find(|(a, l, _)| l.starts_with("INVITE") && a.to_string() == PSAP)
+        .expect("the emergency INVITE passes the limit");
+    let ok = answer(b_invite, 200, "psap1", true);
+    ep.handle_datagram(&ok, from(0, PSAP), t0);
+    let out = sent(&mut ep);
+    let SipMessage::Response(r200) = &out
+        .iter()
+        .find(|(a, l, _)| l.starts_with("SIP/2.0 200") && a.to_string() == PBX2)
+        .expect("the answer reaches the PBX")
+        .2
+    else {
+        panic!("not a response")
+    };
+    // Still flooding: the PBX's ACK is a message of the emergency call.
+    let to = r200
+        .headers
+        .get(&crate::sip::message::HeaderName::To)
+        .unwrap();
+    let ack = format!(
+        "ACK sip:psap@{LAN} SIP/2.0\r\nVia: SIP/2.0/UDP {PBX2};branch=z9hG4bKack2\r\nMax-Forwards: 70\r\n\
+         From: <sip:201@pbx.lan>;tag=p2\r\nTo: {to}\r\nCall-ID: pbx-call-2\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+    );
+    ep.handle_datagram(b"junk\r\n\r\n", from(1, PBX2), t0);
+    ep.handle_datagram(ack.as_bytes(), from(1, PBX2), t0);
+    let out = sent(&mut ep);
+    assert!(
+        out.iter()
+            .any(|(a, l, _)| l.starts_with("ACK") && a.to_string() == PSAP),
+        "the ACK passes the limit: {:?}",
+        out.iter().map(|o| &o.1).collect::<Vec<_>>()
+    );
+    assert_eq!(ep.stats().emergency_exempt, 2);
+    // A message of an ordinary call is still dropped.
+    ep.handle_datagram(
+        ack.replace("pbx-call-2", "pbx-call-1").as_bytes(),
+        from(1, PBX2),
+        t0,
+    );
+    assert!(sent(&mut ep).is_empty());
+    assert_eq!(ep.stats().emergency_exempt, 2);
+}
+
+#[test]
+fn a_source_outside_the_lan_allowlist_gets_no_exemption() {
+    let t0 = Instant::now();
+    let mut ep = rate_limited_endpoint(t0);
+    let stranger = "203.0.113.9:5060";
+    // The first gets its 403; then the refusals themselves are limited.
+    ep.handle_datagram(b"junk\r\n\r\n", from(1, stranger), t0);
+    ep.handle_datagram(&pbx_invite("112", stranger, 1), from(1, stranger), t0);
+    let out = sent(&mut ep);
+    assert!(out.is_empty(), "{out:?}");
+    assert_eq!(ep.stats().emergency_exempt, 0);
+    // A WAN source gets no exemption either: emergency calls come from the PBX.
+    let cloud = |n: u32| {
+        String::from_utf8(invite())
+            .unwrap()
+            .replace("+18885550000@", "112@")
+            .replace("cloud-call-1", &format!("cloud-call-{n}"))
+            .replace("cloud1", &format!("cloud{n}"))
+    };
+    let mut wan = admitting_endpoint(
+        &format!(
+            "[[listener]]\nname='wan'\nside='wan'\nbind='{WAN}'\nallow=['0.0.0.0/0']\n\
+             rate_per_s=1\nburst=1\nrate_per_s_listed=1\nburst_listed=1\n"
+        ),
+        t0,
+    );
+    wan.handle_datagram(cloud(1).as_bytes(), from(0, CLOUD), t0);
+    assert_eq!(invites_to(&sent(&mut wan), PBX1), 1);
+    wan.handle_datagram(cloud(2).as_bytes(), from(0, CLOUD), t0);
+    assert!(sent(&mut wan).is_empty(), "over the WAN limit: dropped");
+    assert_eq!(wan.stats().emergency_exempt, 0);
 }

@@ -95,6 +95,18 @@ nonce_lifetime_s = 300
 #   { action = "strip", name = "X-PH-RetreaverKey" },
 # ]                            # X-PH-* pass by default; also "copy" and "pass"
 
+# Emergency numbers: a call from the LAN whose Request-URI user is one of
+# these (after "-", ".", "(", ")", spaces and a leading "+" are removed) is
+# routed even at [calls] max_concurrent, its INVITE and the messages of the
+# call pass the LAN listener's rate limit (not its allowlist), and it is
+# logged at warn. See docs/routing.md, "Emergency numbers".
+[emergency]
+numbers = ["911", "112", "999", "000", "110"]   # [] = none
+# route = "psap"               # a from = "lan" route for every emergency call,
+#                             # whatever its match says (it may come after the
+#                             # LAN catch-all); default: the first LAN route
+#                             # that matches the call
+
 # The B2BUA's limits.
 [calls]
 max_concurrent = 200          # the next call is answered 503 + Retry-After

@@ -5,16 +5,19 @@
 mod account;
 mod calls;
 mod defaults;
+mod emergency;
 mod error;
 mod inbound_auth;
 mod media;
 mod route;
 mod schema;
 mod store;
+mod warnings;
 
 pub use account::AccountConfig;
 pub use calls::{CallsConfig, SdpMode};
 pub use defaults::DEFAULT_CONFIG_TOML;
+pub use emergency::{EmergencyConfig, MAX_EMERGENCY_NUMBERS, MAX_EMERGENCY_NUMBER_LEN};
 pub use error::ConfigError;
 pub use inbound_auth::{InboundAuthConfig, InboundUser};
 pub use media::{DtmfMode, MediaConfig, SourceMode};
@@ -24,3 +27,4 @@ pub use schema::{
     SipConfig, TransportName,
 };
 pub use store::{Checked, ConfigStore, Loaded, WideMode, CONFIG_FILE_MODE};
+pub use warnings::warnings;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::account::AccountConfig;
 use super::calls::CallsConfig;
+use super::emergency::EmergencyConfig;
 use super::error::ConfigError;
 use super::inbound_auth::InboundAuthConfig;
 use super::media::MediaConfig;
@@ -27,6 +28,8 @@ pub struct Config {
     /// Tried in order; see docs/routing.md.
     #[serde(rename = "route", skip_serializing_if = "Vec::is_empty")]
     pub routes: Vec<RouteConfig>,
+    /// Numbers whose calls from the LAN pass every limit; see docs/routing.md.
+    pub emergency: EmergencyConfig,
     pub dns: DnsConfig,
     pub log: LogConfig,
 }
@@ -246,6 +249,7 @@ impl Default for Config {
             calls: CallsConfig::default(),
             media: MediaConfig::default(),
             routes: Vec::new(),
+            emergency: EmergencyConfig::default(),
             dns: DnsConfig::default(),
             log: LogConfig::default(),
         }
@@ -429,7 +433,8 @@ impl Config {
         self.inbound_auth.validate()?;
         self.calls.validate()?;
         self.media.validate()?;
-        crate::routing::Router::from_config(&self.routes, &self.accounts)?;
+        self.emergency.validate()?;
+        crate::routing::Router::compile(&self.routes, &self.accounts, &self.emergency)?;
         let level = self.log.level.to_ascii_lowercase();
         if !["error", "warn", "info", "debug", "trace"].contains(&level.as_str()) {
             return Err(ConfigError::invalid(

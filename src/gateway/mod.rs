@@ -206,9 +206,6 @@ impl Gateway {
         }
         self.start_registrations(&mut endpoint, &tx);
         smol::spawn(watch_signals(tx.clone())).detach();
-        for w in self.config.media.warnings() {
-            tracing::warn!("configuration: {w}");
-        }
         let (media_ev_tx, media_ev_rx) = smol::channel::unbounded();
         let threads = self.config.media.thread_count();
         let media = match crate::media::engine::MediaEngine::start(media_ev_tx, threads) {
@@ -254,7 +251,8 @@ impl Gateway {
 
     /// The B2BUA's view of the configuration and of the bound listeners.
     fn call_config(&self) -> B2buaConfig {
-        let router = match Router::from_config(&self.config.routes, &self.config.accounts) {
+        let c = &self.config;
+        let router = match Router::compile(&c.routes, &c.accounts, &c.emergency) {
             Ok(r) => r,
             Err(e) => {
                 // Config::validate compiled the same routes, so this is a bug.

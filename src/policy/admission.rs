@@ -200,6 +200,15 @@ fn listed_limiter(l: &ListenerConfig) -> SourceRateLimiter {
     SourceRateLimiter::new(l.rate_per_s_listed, l.burst_listed, MAX_TRACKED_SOURCES)
 }
 
+impl Admission {
+    /// Whether `ip` passes this listener's allowlist (or `admit` mode),
+    /// leaving the rate limit aside; counts nothing. For packets whose
+    /// rate-limit drop may be overridden (emergency calls).
+    pub fn admits_source(&self, ip: IpAddr, trusted: bool) -> bool {
+        self.mode != AdmitMode::Allowlist || trusted || self.allowlist.contains(ip)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,10 +5,12 @@ mod admission;
 mod allowlist;
 mod drop_hint;
 mod drop_log;
+mod emergency_exempt;
 mod rate_limit;
 
 pub use admission::{Admission, AdmissionCounters, DenyReason, Verdict};
 pub use allowlist::Allowlist;
 pub use drop_hint::{drop_hint, HintContext};
 pub use drop_log::{DropKey, DropLine, DropLog, DropSummary, DROP_LOG_WINDOW};
+pub use emergency_exempt::{call_id, is_emergency_invite};
 pub use rate_limit::SourceRateLimiter;

@@ -132,6 +132,14 @@ impl Match {
         Ok(Match { subject, test })
     }
 
+    /// False only when this is a `dialled` item that `number` fails; any
+    /// other item depends on the call.
+    pub fn may_pass_dialled(&self, number: &str) -> bool {
+        !matches!(self.subject, MatchSubject::Dialled)
+            || matches!(self.test, MatchTest::Present | MatchTest::Absent)
+            || self.test.passes(number)
+    }
+
     pub fn matches(&self, req: &Request) -> bool {
         match &self.subject {
             MatchSubject::Header(name) => {

@@ -3,6 +3,7 @@
 //! Everything here is pure and compiled once from the configuration, so a
 //! configuration that loads always yields a working `Router`.
 
+mod emergency;
 mod header_plan;
 mod header_text;
 mod matcher;
@@ -15,6 +16,7 @@ mod target;
 #[cfg(test)]
 mod tests;
 
+pub use emergency::EmergencyNumbers;
 pub use header_plan::{HeaderAction, HeaderPlan};
 pub use matcher::{Match, MatchSubject, MatchTest};
 pub use owned::{is_owned, OWNED_HEADERS};

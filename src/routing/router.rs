@@ -1,11 +1,14 @@
 //! Picks the route for an incoming call: the first, in configuration order,
-//! for the side the call arrived on whose conditions all pass.
+//! for the side the call arrived on whose conditions all pass; for an
+//! emergency call from the LAN, the configured emergency route first.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use crate::config::{AccountConfig, ConfigError, DtmfMode, RouteConfig, Side};
-use crate::sip::message::{HeaderName, Headers, Request};
+use crate::config::{AccountConfig, ConfigError, DtmfMode, EmergencyConfig, RouteConfig, Side};
+use crate::sip::message::{HeaderName, Headers, Request, Uri};
+
+use super::emergency::EmergencyNumbers;
 
 use super::header_plan::HeaderPlan;
 use super::matcher::Match;
@@ -49,13 +52,31 @@ struct Entry {
 #[derive(Clone, Debug, Default)]
 pub struct Router {
     entries: Vec<Entry>,
+    emergency: EmergencyNumbers,
+    /// `[emergency] route`: taken by every emergency call.
+    emergency_route: Option<Arc<Route>>,
 }
 
 impl Router {
-    /// Compiles and checks every route; the error names the field at fault.
+    /// Compiles and checks every route, without emergency numbers.
     pub fn from_config(
         routes: &[RouteConfig],
         accounts: &[AccountConfig],
+    ) -> Result<Router, ConfigError> {
+        let none = EmergencyConfig {
+            numbers: Vec::new(),
+            route: None,
+        };
+        Router::compile(routes, accounts, &none)
+    }
+
+    /// Compiles and checks every route and the emergency route (the
+    /// numbers are checked by `EmergencyConfig::validate`); the error names
+    /// the field at fault.
+    pub fn compile(
+        routes: &[RouteConfig],
+        accounts: &[AccountConfig],
+        emergency: &EmergencyConfig,
     ) -> Result<Router, ConfigError> {
         let mut names = HashSet::new();
         let mut catch_all: [Option<usize>; 2] = [None, None];
@@ -86,7 +107,9 @@ impl Router {
                 Side::Wan => 0,
                 Side::Lan => 1,
             };
-            if let Some(j) = catch_all[side] {
+            // Emergency calls reach the emergency route wherever it is.
+            let is_emergency_route = emergency.route.as_deref() == Some(r.name.as_str());
+            if let (Some(j), false) = (catch_all[side], is_emergency_route) {
                 return Err(ConfigError::invalid(
                     field,
                     format!(
@@ -96,7 +119,7 @@ impl Router {
                     ),
                 ));
             }
-            if r.matches.is_empty() {
+            if r.matches.is_empty() && catch_all[side].is_none() {
                 catch_all[side] = Some(i);
             }
             let matches = r
@@ -129,15 +152,77 @@ impl Router {
                 }),
             });
         }
-        Ok(Router { entries })
+        let emergency_route = match &emergency.route {
+            None => None,
+            Some(name) => match entries.iter().find(|e| &e.route.name == name) {
+                Some(e) if e.route.from == Side::Lan => Some(Arc::clone(&e.route)),
+                Some(_) => {
+                    return Err(ConfigError::invalid(
+                        "emergency.route",
+                        format!(
+                            "route '{name}' has from = \"wan\"; emergency calls come from the \
+                             PBX, so name a route with from = \"lan\""
+                        ),
+                    ))
+                }
+                None => {
+                    return Err(ConfigError::invalid(
+                        "emergency.route",
+                        format!("no [[route]] is named '{name}'"),
+                    ))
+                }
+            },
+        };
+        Ok(Router {
+            entries,
+            emergency: EmergencyNumbers::new(emergency),
+            emergency_route,
+        })
     }
 
-    /// The route for a request that arrived on `arrived_on`, if any.
+    /// The route for a request that arrived on `arrived_on`, if any. An
+    /// emergency call takes the emergency route when there is one, before
+    /// any other.
     pub fn route(&self, req: &Request, arrived_on: Side) -> Option<Arc<Route>> {
+        if let Some(r) = &self.emergency_route {
+            if self.emergency_number(req, arrived_on).is_some() {
+                return Some(Arc::clone(r));
+            }
+        }
         self.entries
             .iter()
             .find(|e| e.route.from == arrived_on && e.matches.iter().all(|m| m.matches(req)))
             .map(|e| Arc::clone(&e.route))
+    }
+
+    /// The emergency number a call dials, when it is one: from the LAN,
+    /// and its Request-URI user (or `tel:` number) is a configured number
+    /// once separators and a leading '+' are removed.
+    pub fn emergency_number(&self, req: &Request, arrived_on: Side) -> Option<&str> {
+        if arrived_on != Side::Lan {
+            return None;
+        }
+        let user = match &req.uri {
+            Uri::Sip(u) => u.user.as_deref()?,
+            Uri::Other { scheme, rest } if scheme.eq_ignore_ascii_case("tel") => rest.as_str(),
+            Uri::Other { .. } => return None,
+        };
+        self.emergency.number_of(user.as_bytes())
+    }
+
+    pub fn emergency_numbers(&self) -> &EmergencyNumbers {
+        &self.emergency
+    }
+
+    /// Whether a call from the LAN to `number` has a route: the emergency
+    /// route, or a LAN route whose `dialled` items accept the number (its
+    /// header and caller items depend on the call, so they are assumed to
+    /// pass). For `--check-config`.
+    pub fn carries_emergency(&self, number: &str) -> bool {
+        self.emergency_route.is_some()
+            || self.entries.iter().any(|e| {
+                e.route.from == Side::Lan && e.matches.iter().all(|m| m.may_pass_dialled(number))
+            })
     }
 
     /// Every route, in configuration order (for the status page).

@@ -37,7 +37,7 @@ impl GatewayProcess {
         extra_toml: &str,
         wan_toml: &str,
     ) -> GatewayProcess {
-        Self::start_logging(ip, wan_port, extra_toml, wan_toml, "info")
+        Self::start_full(ip, wan_port, extra_toml, wan_toml, "", "info")
     }
 
     /// As `start_with_wan`, logging at `rust_log` (RUST_LOG).
@@ -46,6 +46,28 @@ impl GatewayProcess {
         wan_port: u16,
         extra_toml: &str,
         wan_toml: &str,
+        rust_log: &str,
+    ) -> GatewayProcess {
+        Self::start_full(ip, wan_port, extra_toml, wan_toml, "", rust_log)
+    }
+
+    /// As `start_with_wan`, with `lan_toml` added to the LAN listener's table.
+    pub fn start_with_listeners(
+        ip: &str,
+        wan_port: u16,
+        extra_toml: &str,
+        wan_toml: &str,
+        lan_toml: &str,
+    ) -> GatewayProcess {
+        Self::start_full(ip, wan_port, extra_toml, wan_toml, lan_toml, "info")
+    }
+
+    fn start_full(
+        ip: &str,
+        wan_port: u16,
+        extra_toml: &str,
+        wan_toml: &str,
+        lan_toml: &str,
         rust_log: &str,
     ) -> GatewayProcess {
         let ip: IpAddr = ip.parse().expect("test IP");
@@ -60,9 +82,13 @@ impl GatewayProcess {
         std::fs::create_dir_all(&data_dir).expect("data dir");
         let config = format!(
             "{extra_toml}\n[[listener]]\nname = \"wan\"\nside = \"wan\"\nbind = \"{ip}:{wan_port}\"\n{wan_toml}\n\
-             [[listener]]\nname = \"lan\"\nside = \"lan\"\nbind = \"{ip}:{lan_port}\"\n"
+             [[listener]]\nname = \"lan\"\nside = \"lan\"\nbind = \"{ip}:{lan_port}\"\n{lan_toml}\n"
         );
-        std::fs::write(data_dir.join("pbxgate.toml"), config).expect("config");
+        let path = data_dir.join("pbxgate.toml");
+        std::fs::write(&path, config).expect("config");
+        // Owner-only, as the gateway writes it (it warns about anything wider).
+        let owner_only = std::os::unix::fs::PermissionsExt::from_mode(0o600);
+        std::fs::set_permissions(&path, owner_only).expect("config mode");
         let child = Command::new(env!("CARGO_BIN_EXE_pbxgate"))
             .arg("--data-dir")
             .arg(&data_dir)

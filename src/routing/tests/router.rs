@@ -223,3 +223,150 @@ fn target_headers_follow_and_override_the_plan() {
         ])
     );
 }
+
+#[test]
+fn emergency_calls_take_the_emergency_route_first() {
+    let text = |route: &str| {
+        format!(
+            "[emergency]\nnumbers = ['112', '911']\n{route}\n\
+             [[route]]\nname = 'in'\ntargets = [{{ uri = 'sip:q@pbx.lan' }}]\n\
+             [[route]]\nname = 'ext-2xx'\nfrom = 'lan'\nmatch = [{{ caller = true, prefix = '2' }}]\n\
+             targets = [{{ uri = 'sip:trunk@sip.example.com' }}]\n\
+             [[route]]\nname = 'out'\nfrom = 'lan'\ntargets = [{{ uri = 'sip:other@sip.example.com' }}]\n\
+             [[route]]\nname = 'psap'\nfrom = 'lan'\ntargets = [{{ uri = 'sip:psap@psap.example.com' }}]\n"
+        )
+    };
+    let compile = |t: &str| {
+        let cfg = match crate::config::Config::from_toml(t) {
+            Ok(c) => c,
+            Err(e) => panic!("{e}\n{t}"),
+        };
+        Router::compile(&cfg.routes, &cfg.accounts, &cfg.emergency).expect("router")
+    };
+    let with_route = compile(&text("route = 'psap'"));
+    let call = |ruri: &str, caller: &str| {
+        invite(ruri, &format!("sip:{caller}@pbx.lan"), "sip:x@gw.lan", &[])
+    };
+    // (description, request, side, number, route with [emergency] route,
+    // route without it)
+    type Row<'a> = (
+        &'a str,
+        Request,
+        Side,
+        Option<&'a str>,
+        Option<&'a str>,
+        Option<&'a str>,
+    );
+    let rows: Vec<Row> = vec![
+        (
+            "112 from an extension",
+            call("sip:112@gw.lan", "201"),
+            Side::Lan,
+            Some("112"),
+            Some("psap"),
+            Some("ext-2xx"),
+        ),
+        (
+            "112 from another caller",
+            call("sip:112@gw.lan", "ops"),
+            Side::Lan,
+            Some("112"),
+            Some("psap"),
+            Some("out"),
+        ),
+        (
+            "+1-12 is 112",
+            call("sip:+1-12@gw.lan;user=phone", "ops"),
+            Side::Lan,
+            Some("112"),
+            Some("psap"),
+            Some("out"),
+        ),
+        (
+            "escaped (911)",
+            call("sip:%28911%29@gw.lan", "201"),
+            Side::Lan,
+            Some("911"),
+            Some("psap"),
+            Some("ext-2xx"),
+        ),
+        (
+            "tel: URI",
+            call("tel:911;phone-context=+1", "ops"),
+            Side::Lan,
+            Some("911"),
+            Some("psap"),
+            Some("out"),
+        ),
+        (
+            "1120 is no emergency",
+            call("sip:1120@gw.lan", "ops"),
+            Side::Lan,
+            None,
+            Some("out"),
+            Some("out"),
+        ),
+        (
+            "9110 is no emergency",
+            call("sip:9110@gw.lan", "201"),
+            Side::Lan,
+            None,
+            Some("ext-2xx"),
+            Some("ext-2xx"),
+        ),
+        (
+            "999 is not configured",
+            call("sip:999@gw.lan", "ops"),
+            Side::Lan,
+            None,
+            Some("out"),
+            Some("out"),
+        ),
+        (
+            "only the Request-URI counts",
+            invite(
+                "sip:operator@gw.lan",
+                "sip:ops@pbx.lan",
+                "sip:112@gw.lan",
+                &[],
+            ),
+            Side::Lan,
+            None,
+            Some("out"),
+            Some("out"),
+        ),
+        (
+            "from the WAN it is an ordinary call",
+            call("sip:112@gw.lan", "ops"),
+            Side::Wan,
+            None,
+            Some("in"),
+            Some("in"),
+        ),
+    ];
+    let without_route = compile(&text("").replace(
+        "[[route]]\nname = 'psap'\nfrom = 'lan'\ntargets = [{ uri = 'sip:psap@psap.example.com' }]\n",
+        "",
+    ));
+    for (what, req, side, number, with, without) in rows {
+        assert_eq!(with_route.emergency_number(&req, side), number, "{what}");
+        assert_eq!(without_route.emergency_number(&req, side), number, "{what}");
+        let got = with_route.route(&req, side);
+        assert_eq!(
+            got.as_ref().map(|r| r.name.as_str()),
+            with,
+            "{what}: with [emergency] route"
+        );
+        let got = without_route.route(&req, side);
+        assert_eq!(
+            got.as_ref().map(|r| r.name.as_str()),
+            without,
+            "{what}: without it"
+        );
+    }
+    // The default router (no [emergency]) knows no numbers.
+    assert_eq!(
+        Router::default().emergency_number(&call("sip:112@gw.lan", "ops"), Side::Lan),
+        None
+    );
+}

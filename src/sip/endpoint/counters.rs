@@ -90,6 +90,8 @@ pub fn log(c: &Counters) {
         failovers = s.failovers,
         redirects = s.redirects,
         transfers = s.transfers,
+        emergency = s.emergency,
+        emergency_exempt = c.endpoint.emergency_exempt,
         auth_blocked = c.endpoint.dropped_blocked,
         "call counters"
     );

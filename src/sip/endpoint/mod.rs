@@ -6,6 +6,7 @@
 
 mod capabilities;
 mod counters;
+mod emergency;
 mod inbound_auth;
 mod local_uas;
 mod registrations;
@@ -288,6 +289,8 @@ impl Endpoint {
         if let Some(a) = self.admission.get_mut(from.listener.0 as usize) {
             match a.check(ip, trusted, now) {
                 Verdict::Admit { .. } => {}
+                Verdict::Drop(DenyReason::RateLimited)
+                    if self.emergency_exempt(bytes, &from, trusted) => {}
                 Verdict::Drop(reason) => {
                     self.note_refused(&from, trusted, reason, false, now);
                     return;

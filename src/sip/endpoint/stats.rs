@@ -13,6 +13,9 @@ pub struct EndpointStats {
     pub invites_answered: u64,
     /// Requests ignored because their source failed authentication too often.
     pub dropped_blocked: u64,
+    /// Datagrams over a LAN listener's rate limit processed anyway: an
+    /// INVITE to an emergency number, or a message of an emergency call.
+    pub emergency_exempt: u64,
 }
 
 /// Media counters summed over the sessions the media threads closed (the

@@ -1,0 +1,109 @@
+//! What a valid configuration may still get wrong: said by `--check-config`
+//! and logged at start, never refused (the operator may be adding routes
+//! step by step).
+
+use super::schema::Config;
+
+/// One line per problem, naming the field; empty when there is nothing to
+/// say. `config` must have passed `Config::validate`.
+pub fn warnings(config: &Config) -> Vec<String> {
+    let mut out = config.media.warnings();
+    let Ok(router) =
+        crate::routing::Router::compile(&config.routes, &config.accounts, &config.emergency)
+    else {
+        return out;
+    };
+    let uncovered: Vec<&str> = router
+        .emergency_numbers()
+        .iter()
+        .filter(|n| !router.carries_emergency(n))
+        .collect();
+    if !uncovered.is_empty() {
+        out.push(format!(
+            "emergency.numbers: no route carries a call from the LAN to {}; set \
+             emergency.route or add a [[route]] with from = \"lan\" that matches it",
+            uncovered.join(", ")
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn warned(toml: &str) -> Vec<String> {
+        let cfg = Config::from_toml(toml).unwrap_or_else(|e| panic!("{e}\n{toml}"));
+        warnings(&cfg)
+    }
+
+    const T: &str = "targets = [{ uri = 'sip:trunk@198.51.100.1' }]";
+
+    #[test]
+    fn numbers_without_a_lan_route_are_warned_about() {
+        // (description, TOML, numbers named in the warning; empty = no warning)
+        let rows: Vec<(&str, String, &[&str])> = vec![
+            (
+                "defaults, no route at all",
+                String::new(),
+                &["911", "112", "999", "000", "110"],
+            ),
+            (
+                "only a WAN route",
+                format!("[[route]]\nname = 'in'\n{T}\n"),
+                &["911", "112", "999", "000", "110"],
+            ),
+            ("no numbers", "[emergency]\nnumbers = []\n".into(), &[]),
+            (
+                "a LAN catch-all carries them",
+                format!("[[route]]\nname = 'out'\nfrom = 'lan'\n{T}\n"),
+                &[],
+            ),
+            (
+                "a LAN route by caller may carry them",
+                format!(
+                    "[[route]]\nname = 'out'\nfrom = 'lan'\nmatch = [{{ caller = true, prefix = '2' }}]\n{T}\n"
+                ),
+                &[],
+            ),
+            (
+                "a LAN route for +1 numbers carries none",
+                format!(
+                    "[emergency]\nnumbers = ['911', '112']\n[[route]]\nname = 'out'\nfrom = 'lan'\n\
+                     match = [{{ dialled = true, prefix = '+1' }}]\n{T}\n"
+                ),
+                &["911", "112"],
+            ),
+            (
+                "a LAN route for 911 only",
+                format!(
+                    "[emergency]\nnumbers = ['911', '112']\n[[route]]\nname = 'out'\nfrom = 'lan'\n\
+                     match = [{{ dialled = true, equals = '911' }}]\n{T}\n"
+                ),
+                &["112"],
+            ),
+            (
+                "the emergency route carries every number",
+                format!(
+                    "[emergency]\nroute = 'psap'\n[[route]]\nname = 'psap'\nfrom = 'lan'\n\
+                     match = [{{ header = 'X-Never', present = true }}]\n{T}\n"
+                ),
+                &[],
+            ),
+        ];
+        for (what, toml, named) in rows {
+            let w = warned(&toml);
+            if named.is_empty() {
+                assert!(w.is_empty(), "{what}: {w:?}");
+                continue;
+            }
+            assert_eq!(w.len(), 1, "{what}: {w:?}");
+            assert!(w[0].starts_with("emergency.numbers: "), "{what}: {}", w[0]);
+            assert!(
+                w[0].contains(&format!("to {}; ", named.join(", "))),
+                "{what}: {}",
+                w[0]
+            );
+        }
+    }
+}
