@@ -137,15 +137,11 @@ fn a_non_utf8_directory_name_is_a_directory() {
 
 #[test]
 fn a_config_file_others_can_read_is_warned_about() {
-    // The test helper writes the config with the default umask (0644).
-    let gw = GatewayProcess::start("127.0.142.1", 35170, "");
+    // As an editor or a copy with the default umask leaves it.
+    let gw = GatewayProcess::start_with_config_mode("127.0.142.1", 35170, "", 0o644);
     let file = gw.data_dir.join("pbxgate.toml");
     let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
-    assert_ne!(
-        mode & 0o077,
-        0,
-        "the helper's file should be readable by others"
-    );
+    assert_ne!(mode & 0o077, 0, "the file should be readable by others");
     let line = gw.wait_for_log_line(&["WARN", "pbxgate.toml has mode"], Duration::from_secs(5));
     assert!(line.contains(&format!("{mode:04o}")), "{line}");
     assert!(line.contains("chmod 600"), "{line}");
@@ -155,11 +151,13 @@ fn a_config_file_others_can_read_is_warned_about() {
 fn an_owner_only_config_file_is_not_warned_about() {
     let dir = fresh("quiet");
     std::fs::create_dir_all(&dir).unwrap();
+    // No emergency numbers: nothing else to warn about without routes.
+    let quiet_config = "[emergency]\nnumbers = []\n";
     let file = dir.join("pbxgate.toml");
-    std::fs::write(&file, "").unwrap();
+    std::fs::write(&file, quiet_config).unwrap();
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
     let wide = dir.join("wide.toml");
-    std::fs::write(&wide, "").unwrap();
+    std::fs::write(&wide, quiet_config).unwrap();
     std::fs::set_permissions(&wide, std::fs::Permissions::from_mode(0o604)).unwrap();
     let check = |f: &PathBuf| {
         let arg = format!("--config={}", f.display());

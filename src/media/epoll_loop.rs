@@ -311,8 +311,9 @@ impl Loop {
                     out = Some(o);
                     b.queue(i, len, to);
                     if added_len > 0 {
-                        // Rare (DTMF for a `both` leg): sent at once, after
-                        // what is queued, so the order holds.
+                        // Rare (an event beside audio for a `both` leg, or
+                        // end packets owed before the next digit): sent at
+                        // once, after what is queued, so the order holds.
                         self.full_drops += flush(&s.sockets[o], b);
                         out = None;
                         if !send_one(&s.sockets[o], &self.added[..added_len], to) {

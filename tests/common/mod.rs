@@ -37,7 +37,7 @@ impl GatewayProcess {
         extra_toml: &str,
         wan_toml: &str,
     ) -> GatewayProcess {
-        Self::start_full(ip, wan_port, extra_toml, wan_toml, "", "info")
+        Self::start_full(ip, wan_port, extra_toml, wan_toml, "", "info", 0o600)
     }
 
     /// As `start_with_wan`, logging at `rust_log` (RUST_LOG).
@@ -48,7 +48,26 @@ impl GatewayProcess {
         wan_toml: &str,
         rust_log: &str,
     ) -> GatewayProcess {
-        Self::start_full(ip, wan_port, extra_toml, wan_toml, "", rust_log)
+        Self::start_full(ip, wan_port, extra_toml, wan_toml, "", rust_log, 0o600)
+    }
+
+    /// As `start`, with the config file written with `mode` (the others
+    /// are owner-only, as the gateway writes it).
+    pub fn start_with_config_mode(
+        ip: &str,
+        wan_port: u16,
+        extra_toml: &str,
+        mode: u32,
+    ) -> GatewayProcess {
+        Self::start_full(
+            ip,
+            wan_port,
+            extra_toml,
+            "allow = [\"127.0.0.0/8\"]\n",
+            "",
+            "info",
+            mode,
+        )
     }
 
     /// As `start_with_wan`, with `lan_toml` added to the LAN listener's table.
@@ -59,7 +78,7 @@ impl GatewayProcess {
         wan_toml: &str,
         lan_toml: &str,
     ) -> GatewayProcess {
-        Self::start_full(ip, wan_port, extra_toml, wan_toml, lan_toml, "info")
+        Self::start_full(ip, wan_port, extra_toml, wan_toml, lan_toml, "info", 0o600)
     }
 
     fn start_full(
@@ -69,6 +88,7 @@ impl GatewayProcess {
         wan_toml: &str,
         lan_toml: &str,
         rust_log: &str,
+        config_mode: u32,
     ) -> GatewayProcess {
         let ip: IpAddr = ip.parse().expect("test IP");
         let lan_port = wan_port + 20;
@@ -86,9 +106,10 @@ impl GatewayProcess {
         );
         let path = data_dir.join("pbxgate.toml");
         std::fs::write(&path, config).expect("config");
-        // Owner-only, as the gateway writes it (it warns about anything wider).
-        let owner_only = std::os::unix::fs::PermissionsExt::from_mode(0o600);
-        std::fs::set_permissions(&path, owner_only).expect("config mode");
+        // Owner-only unless a test says otherwise, as the gateway writes it
+        // (it warns about anything wider).
+        let mode = std::os::unix::fs::PermissionsExt::from_mode(config_mode);
+        std::fs::set_permissions(&path, mode).expect("config mode");
         let child = Command::new(env!("CARGO_BIN_EXE_pbxgate"))
             .arg("--data-dir")
             .arg(&data_dir)

@@ -39,7 +39,8 @@ impl Resolver {
         Resolver::with_rng(config, fastrand::Rng::new())
     }
 
-    /// `rng` orders SRV records and picks message ids; fix its seed in tests.
+    /// `rng` orders SRV records (message ids come from the OS); fix its
+    /// seed in tests.
     pub fn with_rng(config: ResolverConfig, rng: fastrand::Rng) -> Resolver {
         Resolver {
             config,
@@ -113,6 +114,13 @@ struct Pending {
     last_error: Option<String>,
 }
 
+/// A DNS message id from the operating system's CSPRNG.
+fn query_id() -> Option<u16> {
+    let mut b = [0u8; 2];
+    getrandom::getrandom(&mut b).ok()?;
+    Some(u16::from_be_bytes(b))
+}
+
 /// The questions of one lookup in flight: UDP sockets (one per address
 /// family, bound on first use to an ephemeral port), and their timers.
 struct Exchange<'a> {
@@ -152,7 +160,10 @@ impl<'a> Exchange<'a> {
                 .push_back((query, Answer::Failed("no nameserver configured".into())));
             return;
         }
-        let id = self.rng.u16(..);
+        // RFC 5452 §9.2: an id an off-path sender cannot guess (with the
+        // ephemeral port, its only defence against forged answers); the OS
+        // generator, not the seedable one, which orders SRV records only.
+        let id = query_id().unwrap_or_else(|| self.rng.u16(..));
         let bytes = match encode_query(id, &query) {
             Ok(b) => b,
             Err(e) => {
