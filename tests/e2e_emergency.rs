@@ -251,6 +251,9 @@ fn check_config_warns_when_no_route_carries_the_emergency_numbers() {
     for (what, text, warning) in rows {
         let path = dir.join("pbxgate.toml");
         std::fs::write(&path, &text).expect("config");
+        // Owner-only, or the mode is warned about too.
+        let owner_only = std::os::unix::fs::PermissionsExt::from_mode(0o600);
+        std::fs::set_permissions(&path, owner_only).expect("mode");
         let out = Command::new(env!("CARGO_BIN_EXE_pbxgate"))
             .arg("--config")
             .arg(&path)
