@@ -86,7 +86,8 @@ pub struct ListenerConfig {
     pub burst: u32,
     /// The same for sources in `allow` (and peers the gateway contacted):
     /// a platform sends every customer's calls from a few addresses, so it
-    /// needs more than an unknown source may have. 0 = no limit.
+    /// needs more than an unknown source may have. 0 = no limit; never
+    /// tighter than `rate_per_s` (whose 0 lifts this one too).
     #[serde(default = "default_rate_listed")]
     pub rate_per_s_listed: u32,
     #[serde(default = "default_burst_listed")]

@@ -196,8 +196,21 @@ impl Admission {
     }
 }
 
+/// Listed sources are never held tighter than strangers: a listener
+/// without a limit (`rate_per_s = 0`) limits nobody, and a stranger's
+/// limit set above the listed one lifts it too. (Without this a
+/// `rate_per_s = 0` written for a busy trunk would start throttling the
+/// trunk itself at the listed default.)
 fn listed_limiter(l: &ListenerConfig) -> SourceRateLimiter {
-    SourceRateLimiter::new(l.rate_per_s_listed, l.burst_listed, MAX_TRACKED_SOURCES)
+    let (rate, burst) = if l.rate_per_s == 0 || l.rate_per_s_listed == 0 {
+        (0, 0)
+    } else {
+        (
+            l.rate_per_s_listed.max(l.rate_per_s),
+            l.burst_listed.max(l.burst),
+        )
+    };
+    SourceRateLimiter::new(rate, burst, MAX_TRACKED_SOURCES)
 }
 
 impl Admission {
@@ -375,6 +388,23 @@ mod tests {
         );
         assert!(a.is_listed(platform, false) && a.is_listed(stranger, true));
         assert!(!a.is_listed(stranger, false));
+
+        // A listener without a limit for strangers limits nobody, and a
+        // stranger's limit above the listed one lifts it.
+        for (extra, expected) in [
+            ("rate_per_s = 0", 10_000),
+            ("rate_per_s = 5000\nburst = 6000", 6000),
+        ] {
+            let mut a = Admission::from_listener(&listener(
+                &format!("allow = ['198.51.100.0/24']\n{extra}"),
+                "wan",
+            ))
+            .unwrap();
+            let admitted = (0..10_000)
+                .filter(|_| a.check(platform, false, t) == Verdict::Admit { needs_auth: false })
+                .count();
+            assert_eq!(admitted, expected, "{extra}");
+        }
 
         // 0 = no limit for listed sources, while others keep theirs.
         let mut a = Admission::from_listener(&listener(
