@@ -237,7 +237,10 @@ fn a_hundred_drops_from_one_source_make_one_log_line() {
         "127.0.124.1",
         35060,
         "[log]\ncounters_interval_s = 10\n",
-        &format!("allow = [\"{listed}/32\"]\nrate_per_s_listed = 1\nburst_listed = 2\n"),
+        // A listed limit below the strangers' one is lifted to it: set both.
+        &format!(
+            "allow = [\"{listed}/32\"]\nrate_per_s = 1\nburst = 2\nrate_per_s_listed = 1\nburst_listed = 2\n"
+        ),
     );
     let wan = gw.wan();
     let scanner = UdpSocket::bind(("127.0.125.9", 0)).expect("bind");

@@ -284,7 +284,7 @@ fn either_listener_admits_a_listed_source_that_failed_on_a_digest_listener() {
 #[test]
 fn a_tcp_connection_from_a_source_not_allowed_is_closed() {
     let mut ep = endpoint_with(
-        "[[listener]]\nname='wan'\nside='wan'\nbind='127.0.0.1:5060'\nrate_per_s_listed=1\nburst_listed=1\n",
+        "[[listener]]\nname='wan'\nside='wan'\nbind='127.0.0.1:5060'\nrate_per_s=1\nburst=1\nrate_per_s_listed=1\nburst_listed=1\n",
     );
     let now = Instant::now();
     let tcp = |ip: &str| Peer {
