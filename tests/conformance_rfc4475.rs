@@ -34,6 +34,38 @@ fn ci_is_set() -> bool {
     std::env::var_os("CI").is_some_and(|v| !v.is_empty())
 }
 
+/// `PATH` with a `tcpdump` first that adds `--immediate-mode`. Without it
+/// tcpdump hands captured packets over in blocks of up to a second, and the
+/// runner stops it half a second after its last message: the answers to
+/// the last messages were lost or not depending on when tcpdump started
+/// (41 or 43 of 43 answered, with the gateway's own capture showing all 43
+/// sent).
+fn path_with_immediate_tcpdump() -> std::ffi::OsString {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let Some(real) = std::env::split_paths(&path)
+        .map(|d| d.join("tcpdump"))
+        .find(|p| p.is_file())
+    else {
+        // The runner installs it itself when it is missing.
+        return path;
+    };
+    let shim_dir = std::env::temp_dir().join(format!("pbxgate-tcpdump-{}", std::process::id()));
+    std::fs::create_dir_all(&shim_dir).expect("shim dir");
+    let shim = shim_dir.join("tcpdump");
+    std::fs::write(
+        &shim,
+        format!(
+            "#!/bin/sh\nexec '{}' --immediate-mode \"$@\"\n",
+            real.display()
+        ),
+    )
+    .expect("shim");
+    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).expect("shim mode");
+    std::env::join_paths(std::iter::once(shim_dir).chain(std::env::split_paths(&path)))
+        .unwrap_or(path)
+}
+
 #[test]
 fn rfc4475_torture_run() {
     let (dir, source) = conformance_dir();
@@ -55,6 +87,7 @@ fn rfc4475_torture_run() {
     let out = Command::new("bash")
         .arg(&runner)
         .args(["127.0.20.1", "35070"])
+        .env("PATH", path_with_immediate_tcpdump())
         .output()
         .expect("run the torture runner");
     let text = String::from_utf8_lossy(&out.stdout);

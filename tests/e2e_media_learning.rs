@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{scenario, sipp, GatewayProcess, SippBackground, SippRun};
+use common::{pcap_rtp, scenario, sipp, GatewayProcess, SippBackground, SippRun};
 use pbxgate::media::g711::{alaw_decode, alaw_encode, ulaw_decode, ulaw_encode};
 use pbxgate::media::rtp::{write_header, RtpHeader};
 
@@ -533,23 +533,6 @@ fn sipp_media_from_another_address_than_its_sdp_is_learned() {
     ] {
         assert!(line.contains(&field), "{field} in: {line}");
     }
-}
-
-/// RTP packets (UDP payloads) of a pcap file (Ethernet or raw IPv4 frames).
-fn pcap_rtp(path: &str) -> Vec<Vec<u8>> {
-    let d = std::fs::read(path).expect("sipp's pcap (tests/run.sh installs sip-tester)");
-    let link = u32::from_le_bytes([d[20], d[21], d[22], d[23]]);
-    let mut off = 24;
-    let mut out = Vec::new();
-    while off + 16 <= d.len() {
-        let incl = u32::from_le_bytes([d[off + 8], d[off + 9], d[off + 10], d[off + 11]]) as usize;
-        let frame = &d[off + 16..off + 16 + incl];
-        off += 16 + incl;
-        let ip = if link == 1 { &frame[14..] } else { frame };
-        let ihl = usize::from(ip[0] & 0x0f) * 4;
-        out.push(ip[ihl + 8..].to_vec());
-    }
-    out
 }
 
 /// A PBX (sipp, `scenario`) that starts its RTP the moment its 200 leaves

@@ -157,6 +157,11 @@ impl Latch {
             self.source = None;
             self.from_sdp = false;
         }
+        self.restart_learning();
+    }
+
+    /// The next packet starts a new window, and no run counts.
+    fn restart_learning(&mut self) {
         self.opened_at = None;
         self.candidates = [None; CANDIDATES];
     }
@@ -210,10 +215,7 @@ impl Latch {
         if self.source.is_some() && silent {
             // The latched source fell silent: the leg is open again, and
             // this packet is its first.
-            self.source = None;
-            self.from_sdp = false;
-            self.opened_at = None;
-            self.candidates = [None; CANDIDATES];
+            self.reopen(true);
         }
         let opened = *self.opened_at.get_or_insert(now);
         let in_window = now.saturating_duration_since(opened) < rules.learn_window;
