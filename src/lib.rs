@@ -1,12 +1,12 @@
 //! pbxgate: an edge gateway between an on-prem IP-PBX and cloud voice
 //! platforms. See README.md and docs/ for the architecture.
 
+pub mod app;
 pub mod call;
 pub mod config;
 pub mod gateway;
 pub mod logging;
 pub mod media;
 pub mod policy;
-pub mod random;
 pub mod routing;
 pub mod sip;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use pbxgate::config::ConfigStore;
-use pbxgate::gateway::Gateway;
+use pbxgate::gateway::{compile, Gateway};
 use pbxgate::logging::Escaped;
 
 const USAGE: &str = "usage: pbxgate [--data-dir DIR] [--config FILE] [--check-config]
@@ -118,14 +118,21 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    pbxgate::logging::init(&loaded.config.log.level);
+    let compiled = match compile(loaded.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("pbxgate: configuration refused: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    pbxgate::logging::init(&compiled.config.log.level);
     if let Some(wide) = store.wide_mode() {
         tracing::warn!("{wide}");
     }
-    for w in pbxgate::config::warnings(&loaded.config) {
+    for w in &compiled.warnings {
         tracing::warn!("configuration: {w}");
     }
-    let gateway = match Gateway::bind(loaded.config) {
+    let gateway = match Gateway::bind(compiled) {
         Ok(g) => g,
         Err(e) => {
             eprintln!("pbxgate: {e}");
@@ -172,10 +179,18 @@ fn check_config(store: &ConfigStore) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // The same compilation as a start, so a file the check accepts starts.
+    let compiled = match compile(checked.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("pbxgate: configuration refused: {e}");
+            return ExitCode::from(1);
+        }
+    };
     if let Some(wide) = store.wide_mode() {
         eprintln!("pbxgate: warning: {wide}");
     }
-    for w in pbxgate::config::warnings(&checked.config) {
+    for w in &compiled.warnings {
         eprintln!("pbxgate: warning: {w}");
     }
     if checked.exists {

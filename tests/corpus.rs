@@ -7,8 +7,8 @@
 use std::path::Path;
 use std::time::Instant;
 
-use pbxgate::random::IdGenerator;
-use pbxgate::sip::endpoint::{Endpoint, EndpointConfig};
+use pbxgate::app::{Core, CoreConfig};
+use pbxgate::sip::ids::IdGenerator;
 use pbxgate::sip::message::{parse_message, Framing, StreamFramer, StreamItem};
 use pbxgate::sip::transport::{ConnectionId, ListenerId, Peer, Transport};
 
@@ -44,8 +44,8 @@ fn manifest(dir: &Path) -> Vec<Row> {
 /// Feeds one corpus message to a fresh endpoint and returns the final
 /// responses it sent as (status, reason).
 fn answers(bytes: &[u8], transport: Transport) -> Vec<(u16, String)> {
-    let mut ep = Endpoint::new(
-        EndpointConfig::basic("pbxgate-test"),
+    let mut ep = Core::new(
+        CoreConfig::basic("pbxgate-test"),
         IdGenerator::from_seed(7),
         Instant::now(),
         std::time::SystemTime::now(),

@@ -5,11 +5,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::app::{Core, CoreConfig};
 use crate::call::{B2buaConfig, ListenerInfo};
 use crate::config::{CallsConfig, Config, Side};
-use crate::random::IdGenerator;
 use crate::routing::Router;
-use crate::sip::endpoint::{Endpoint, EndpointConfig};
+use crate::sip::ids::IdGenerator;
 use crate::sip::message::{parse_message, Framing, SipMessage};
 use crate::sip::transaction::TimerConfig;
 use crate::sip::transport::{ListenerId, Peer, Transport};
@@ -20,11 +20,11 @@ const CLOUD: &str = "198.51.100.7:5060";
 const PBX1: &str = "10.0.0.21:5060";
 const PBX2: &str = "10.0.0.22:5060";
 
-fn endpoint(calls: CallsConfig, now: Instant) -> Endpoint {
+fn endpoint(calls: CallsConfig, now: Instant) -> Core {
     endpoint_with_ids(calls, now, IdGenerator::from_seed(3))
 }
 
-fn endpoint_with_ids(calls: CallsConfig, now: Instant, ids: IdGenerator) -> Endpoint {
+fn endpoint_with_ids(calls: CallsConfig, now: Instant, ids: IdGenerator) -> Core {
     let toml = format!(
         "[[route]]\nname='q'\ntargets=[{{ uri='sip:q1@{PBX1}' }}, {{ uri='sip:q2@{PBX2}' }}]\n"
     );
@@ -34,7 +34,7 @@ fn endpoint_with_ids(calls: CallsConfig, now: Instant, ids: IdGenerator) -> Endp
         sdp: crate::config::SdpMode::Passthrough,
         ..calls
     };
-    Endpoint::new(
+    Core::new(
         endpoint_config(&toml, calls),
         ids,
         now,
@@ -44,10 +44,10 @@ fn endpoint_with_ids(calls: CallsConfig, now: Instant, ids: IdGenerator) -> Endp
 
 /// The configuration of a test endpoint with the routes, `[emergency]` and
 /// `[media]` of `toml`.
-fn endpoint_config(toml: &str, calls: CallsConfig) -> EndpointConfig {
+fn endpoint_config(toml: &str, calls: CallsConfig) -> CoreConfig {
     let routes = Config::from_toml(toml).expect("routes");
     let router = Router::compile(&routes.routes, &[], &routes.emergency).expect("router");
-    let mut cfg = EndpointConfig::basic("pbxgate-test");
+    let mut cfg = CoreConfig::basic("pbxgate-test");
     cfg.listener_sides = vec![Side::Wan, Side::Lan];
     cfg.calls = B2buaConfig {
         user_agent: "pbxgate-test".into(),
@@ -95,7 +95,7 @@ fn invite() -> Vec<u8> {
 }
 
 /// What left the endpoint: (destination, first line, message).
-fn sent(ep: &mut Endpoint) -> Vec<(SocketAddr, String, SipMessage)> {
+fn sent(ep: &mut Core) -> Vec<(SocketAddr, String, SipMessage)> {
     let mut out = Vec::new();
     while let Some(t) = ep.poll_transmit() {
         let line = String::from_utf8_lossy(&t.bytes)
@@ -129,7 +129,7 @@ fn answer(req: &SipMessage, status: u16, tag: &str, body: bool) -> Vec<u8> {
 }
 
 fn step_until(
-    ep: &mut Endpoint,
+    ep: &mut Core,
     mut now: Instant,
     end: Instant,
 ) -> Vec<(SocketAddr, String, SipMessage)> {
@@ -385,7 +385,7 @@ fn the_call_over_the_limit_gets_503_with_retry_after() {
 
 /// Brings a call to the confirmed state (200 relayed, caller's ACK in) and
 /// returns the caller's 200.
-fn answered_call(ep: &mut Endpoint, t0: Instant, extra_200: &str) -> crate::sip::message::Response {
+fn answered_call(ep: &mut Core, t0: Instant, extra_200: &str) -> crate::sip::message::Response {
     ep.handle_datagram(&invite(), from(0, CLOUD), t0);
     let out = sent(ep);
     let b_invite = &out
@@ -517,7 +517,7 @@ fn a_retransmitted_2xx_from_the_callee_is_acked_again() {
 
 /// Relays the callee's 200, sends the caller's ACK for it, and returns the
 /// 200 the caller got.
-fn answered_call_ack(ep: &mut Endpoint, ok: &[u8], t0: Instant) -> crate::sip::message::Response {
+fn answered_call_ack(ep: &mut Core, ok: &[u8], t0: Instant) -> crate::sip::message::Response {
     ep.handle_datagram(ok, from(1, PBX1), t0);
     let out = sent(ep);
     let SipMessage::Response(r200) = out
@@ -549,8 +549,8 @@ fn answered_call_ack(ep: &mut Endpoint, ok: &[u8], t0: Instant) -> crate::sip::m
 const TRUNK: &str = "198.51.100.20:5060";
 const PSAP: &str = "198.51.100.30:5060";
 
-fn endpoint_with(toml: &str, calls: CallsConfig, now: Instant) -> Endpoint {
-    Endpoint::new(
+fn endpoint_with(toml: &str, calls: CallsConfig, now: Instant) -> Core {
+    Core::new(
         endpoint_config(toml, calls),
         IdGenerator::from_seed(3),
         now,
@@ -690,7 +690,7 @@ fn an_emergency_call_is_not_refused_for_want_of_media_ports() {
 }
 
 /// An endpoint with the admission of `listeners` (TOML).
-fn admitting_endpoint(listeners: &str, now: Instant) -> Endpoint {
+fn admitting_endpoint(listeners: &str, now: Instant) -> Core {
     let admission = Config::from_toml(listeners)
         .expect("listeners")
         .listeners
@@ -699,11 +699,11 @@ fn admitting_endpoint(listeners: &str, now: Instant) -> Endpoint {
         .collect();
     let mut cfg = endpoint_config(&emergency_routes(), passthrough());
     cfg.admission = admission;
-    Endpoint::new(cfg, IdGenerator::from_seed(3), now, SystemTime::UNIX_EPOCH)
+    Core::new(cfg, IdGenerator::from_seed(3), now, SystemTime::UNIX_EPOCH)
 }
 
 /// An endpoint whose LAN listener admits 1 packet/s per source.
-fn rate_limited_endpoint(now: Instant) -> Endpoint {
+fn rate_limited_endpoint(now: Instant) -> Core {
     admitting_endpoint(
         &format!(
             "[[listener]]\nname='wan'\nside='wan'\nbind='{WAN}'\nallow=['0.0.0.0/0']\n\

@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ConfigError;
 use super::schema::TransportName;
-use crate::sip::message::Uri;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -92,50 +91,14 @@ impl AccountConfig {
                 format!("'{}' must be 1-32 letters, digits, '-' or '_'", self.name),
             ));
         }
-        match Uri::parse(&self.registrar) {
-            Ok(Uri::Sip(u)) if u.secure => {
-                return Err(ConfigError::invalid(
-                    field("registrar"),
-                    "sips: needs TLS, which the gateway does not speak yet; use sip:",
-                ))
-            }
-            Ok(Uri::Sip(u)) if u.user.is_none() => {
-                if let Some(t) = u.params.value("transport") {
-                    let wanted = match self.transport {
-                        TransportName::Udp => "udp",
-                        TransportName::Tcp => "tcp",
-                    };
-                    if !t.eq_ignore_ascii_case(wanted) {
-                        return Err(ConfigError::invalid(
-                            field("registrar"),
-                            format!(
-                                "transport={t} in the URI contradicts transport = \"{wanted}\""
-                            ),
-                        ));
-                    }
-                }
-            }
-            Ok(Uri::Sip(_)) => {
-                return Err(ConfigError::invalid(
-                    field("registrar"),
-                    "must be the registrar's address without a user part, e.g. \"sip:example.com\"",
-                ))
-            }
-            Ok(_) => {
-                return Err(ConfigError::invalid(
-                    field("registrar"),
-                    "must be a sip: or sips: URI",
-                ))
-            }
-            Err(e) => return Err(ConfigError::invalid(field("registrar"), e)),
-        }
-        if let Some(p) = &self.outbound_proxy {
-            if !matches!(Uri::parse(p), Ok(Uri::Sip(_))) {
-                return Err(ConfigError::invalid(
-                    field("outbound_proxy"),
-                    format!("'{p}' is not a sip: URI"),
-                ));
-            }
+        // The registrar and proxy URIs are read by the core
+        // (`app::registration_params`), which knows SIP URIs; here only
+        // what any text field needs.
+        if self.registrar.trim().is_empty() {
+            return Err(ConfigError::invalid(
+                field("registrar"),
+                "must be the registrar's SIP URI, e.g. \"sip:example.com\"",
+            ));
         }
         let user_ok = |u: &str| {
             !u.is_empty()
@@ -159,14 +122,6 @@ impl AccountConfig {
         }
         if self.password.contains(['\r', '\n']) {
             return Err(ConfigError::invalid(field("password"), "must be one line"));
-        }
-        if let Some(d) = &self.domain {
-            if crate::sip::message::Host::parse(d).is_err() {
-                return Err(ConfigError::invalid(
-                    field("domain"),
-                    format!("'{d}' is not a host name or address"),
-                ));
-            }
         }
         if !(10..=86_400).contains(&self.expires_s) {
             return Err(ConfigError::invalid(
@@ -196,13 +151,5 @@ impl AccountConfig {
             ));
         }
         Ok(())
-    }
-
-    /// The registrar URI, parsed (validation guarantees it is a SIP URI).
-    pub fn registrar_uri(&self) -> Option<crate::sip::message::SipUri> {
-        match Uri::parse(&self.registrar) {
-            Ok(Uri::Sip(u)) => Some(u),
-            _ => None,
-        }
     }
 }

@@ -158,26 +158,6 @@ mod tests {
                 "number",
                 "unknown field",
             ),
-            (
-                "route empty",
-                format!("[emergency]\nroute = ''\n{LAN_ROUTE}"),
-                "emergency.route",
-                "name a [[route]]",
-            ),
-            (
-                "route unknown",
-                format!("[emergency]\nroute = 'psap'\n{LAN_ROUTE}"),
-                "emergency.route",
-                "no [[route]] is named 'psap'",
-            ),
-            (
-                "route from the WAN",
-                "[emergency]\nroute = 'in'\n[[route]]\nname = 'in'\n\
-                 targets = [{ uri = 'sip:q@10.0.0.2' }]\n"
-                    .into(),
-                "emergency.route",
-                "route 'in' has from = \"wan\"",
-            ),
         ];
         for (what, text, field, advice) in rows {
             let e = match Config::from_toml(&text) {
@@ -231,21 +211,5 @@ mod tests {
             let again = Config::from_toml(&cfg.to_toml()).expect("round trip");
             assert_eq!(again, cfg, "{what}");
         }
-    }
-
-    #[test]
-    fn a_route_after_a_catch_all_is_still_refused_unless_it_is_the_emergency_route() {
-        let text = format!(
-            "{LAN_ROUTE}[[route]]\nname = 'psap'\nfrom = 'lan'\n\
-             targets = [{{ uri = 'sip:psap@198.51.100.9' }}]\n"
-        );
-        let e = Config::from_toml(&text).expect_err("unreachable route");
-        assert!(e.contains("route[1]") && e.contains("catch-all"), "{e}");
-        let e = Config::from_toml(&format!("{text}[[route]]\nname = 'x'\nfrom = 'lan'\ntargets = [{{ uri = 'sip:x@10.0.0.1' }}]\n[emergency]\nroute = 'psap'\n"))
-            .expect_err("a route after both catch-alls");
-        assert!(
-            e.contains("route[2]") && e.contains("route[0] 'out'"),
-            "{e}"
-        );
     }
 }

@@ -12,14 +12,13 @@ mod media;
 mod route;
 mod schema;
 mod store;
-mod warnings;
 
 pub use account::AccountConfig;
 pub use calls::{CallsConfig, SdpMode};
 pub use defaults::DEFAULT_CONFIG_TOML;
 pub use emergency::{EmergencyConfig, MAX_EMERGENCY_NUMBERS, MAX_EMERGENCY_NUMBER_LEN};
 pub use error::ConfigError;
-pub use inbound_auth::{InboundAuthConfig, InboundUser};
+pub use inbound_auth::{InboundAuthConfig, InboundUser, DIGEST_ALGORITHMS};
 pub use media::{DtmfMode, MediaConfig, SourceMode};
 pub use route::{HeaderActionConfig, HeaderActionKind, MatchConfig, RouteConfig, TargetConfig};
 pub use schema::{
@@ -27,4 +26,3 @@ pub use schema::{
     SipConfig, TransportName,
 };
 pub use store::{Checked, ConfigStore, Loaded, WideMode, CONFIG_FILE_MODE};
-pub use warnings::warnings;

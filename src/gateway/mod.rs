@@ -1,9 +1,12 @@
 //! Wiring: binds the configured listeners, runs the signalling loop that
-//! drives the sans-IO `Endpoint`, and routes its transmits to sockets.
+//! drives the sans-IO `Core`, and routes its transmits to sockets.
 
+mod compile;
 mod resolve;
 mod signalling;
 mod status;
+
+pub use compile::{compile, compile_toml, Compiled};
 
 pub use signalling::Inbound;
 pub use status::{Snapshot, StatusBoard};
@@ -14,14 +17,12 @@ use std::time::Duration;
 
 use smol::Async;
 
+use crate::app::{Core, CoreConfig};
 use crate::call::{B2buaConfig, ListenerInfo};
-use crate::config::{Config, TransportName};
-use crate::policy::Admission;
-use crate::random::{IdGenerator, RandomError};
-use crate::routing::Router;
-use crate::sip::endpoint::{Endpoint, EndpointConfig};
-use crate::sip::message::{SipUri, Uri};
-use crate::sip::registration::{RegistrationClient, RegistrationParams};
+use crate::config::TransportName;
+use crate::sip::ids::{IdGenerator, RandomError};
+use crate::sip::message::SipUri;
+use crate::sip::registration::RegistrationClient;
 use crate::sip::transaction::TimerConfig;
 use crate::sip::transport::Transport;
 use crate::sip::transport::{tcp, udp, ListenerId};
@@ -59,7 +60,7 @@ pub struct Gateway {
     sockets: Vec<Option<Arc<Async<UdpSocket>>>>,
     tcp_listeners: Vec<Option<Async<std::net::TcpListener>>>,
     idle: Vec<Duration>,
-    config: Config,
+    compiled: Compiled,
     status: StatusBoard,
     /// Keyed from the OS: every tag, Call-ID and branch the gateway makes
     /// comes from it.
@@ -69,8 +70,9 @@ pub struct Gateway {
 impl Gateway {
     /// Binds every listener, so that a port clash is reported before
     /// anything runs.
-    pub fn bind(config: Config) -> Result<Gateway, StartError> {
+    pub fn bind(compiled: Compiled) -> Result<Gateway, StartError> {
         let ids = IdGenerator::from_os()?;
+        let config = &compiled.config;
         let mut listeners = Vec::new();
         let mut sockets = Vec::new();
         let mut tcp_listeners = Vec::new();
@@ -116,7 +118,7 @@ impl Gateway {
             sockets,
             tcp_listeners,
             idle,
-            config,
+            compiled,
             status: StatusBoard::default(),
             ids,
         })
@@ -124,8 +126,8 @@ impl Gateway {
 
     /// Where calls' media goes, for the start-up lines.
     pub fn media_summary(&self) -> String {
-        let m = &self.config.media;
-        match self.config.calls.sdp {
+        let m = &self.compiled.config.media;
+        match self.compiled.config.calls.sdp {
             crate::config::SdpMode::Anchor => format!(
                 "udp {}-{} on each listener's address (anchored), {} media thread(s), sources: {}",
                 m.port_min,
@@ -174,23 +176,31 @@ impl Gateway {
                 .detach();
             }
         }
-        let sip = &self.config.sip;
-        let mut endpoint = Endpoint::new(
-            EndpointConfig {
+        let sip = &self.compiled.config.sip;
+        let mut endpoint = Core::new(
+            CoreConfig {
                 user_agent: sip.user_agent.clone(),
                 timers: TimerConfig {
                     t1: sip.t1(),
                     t2: sip.t2(),
                     t4: sip.t4(),
                 },
-                listener_sides: self.config.listeners.iter().map(|l| l.side).collect(),
-                inbound_auth: self.config.inbound_auth.clone(),
+                listener_sides: self
+                    .compiled
+                    .config
+                    .listeners
+                    .iter()
+                    .map(|l| l.side)
+                    .collect(),
+                inbound_auth: self.compiled.config.inbound_auth.clone(),
                 // The digest nonces' HMAC key: 256 bits a peer cannot guess.
                 auth_secret: self.ids.bytes(),
                 calls: self.call_config(),
-                admission: self.admission(),
-                counters_interval: Some(Duration::from_secs(self.config.log.counters_interval_s))
-                    .filter(|d| !d.is_zero()),
+                admission: std::mem::take(&mut self.compiled.admission),
+                counters_interval: Some(Duration::from_secs(
+                    self.compiled.config.log.counters_interval_s,
+                ))
+                .filter(|d| !d.is_zero()),
             },
             self.ids.fork(),
             std::time::Instant::now(),
@@ -199,7 +209,7 @@ impl Gateway {
         for name in endpoint.call_target_names() {
             smol::spawn(resolve::call_target_loop(
                 name,
-                self.config.dns.clone(),
+                self.compiled.config.dns.clone(),
                 tx.clone(),
             ))
             .detach();
@@ -207,7 +217,7 @@ impl Gateway {
         self.start_registrations(&mut endpoint, &tx);
         smol::spawn(watch_signals(tx.clone())).detach();
         let (media_ev_tx, media_ev_rx) = smol::channel::unbounded();
-        let threads = self.config.media.thread_count();
+        let threads = self.compiled.config.media.thread_count();
         let media = match crate::media::engine::MediaEngine::start(media_ev_tx, threads) {
             Ok(m) => m,
             Err(e) => {
@@ -234,33 +244,10 @@ impl Gateway {
         signalling::run(endpoint, rx, tx, outlets).await;
     }
 
-    /// Admission per listener. Config::validate parsed every allowlist, so
-    /// a failure here is a bug: that listener then admits nobody.
-    fn admission(&self) -> Vec<Admission> {
-        self.config
-            .listeners
-            .iter()
-            .map(|l| {
-                Admission::from_listener(l).unwrap_or_else(|e| {
-                    tracing::error!(listener = %l.name, error = %e, "allowlist refused; the listener admits nobody");
-                    Admission::deny_all(l)
-                })
-            })
-            .collect()
-    }
-
     /// The B2BUA's view of the configuration and of the bound listeners.
     fn call_config(&self) -> B2buaConfig {
-        let c = &self.config;
-        let router = match Router::compile(&c.routes, &c.accounts, &c.emergency) {
-            Ok(r) => r,
-            Err(e) => {
-                // Config::validate compiled the same routes, so this is a bug.
-                tracing::error!(error = %e, "routes refused; no call will be routed");
-                Router::default()
-            }
-        };
         let listeners = self
+            .compiled
             .config
             .listeners
             .iter()
@@ -272,14 +259,14 @@ impl Gateway {
                 public: l.public_address,
             })
             .collect();
-        let sip = &self.config.sip;
+        let sip = &self.compiled.config.sip;
         B2buaConfig {
             user_agent: sip.user_agent.clone(),
-            calls: self.config.calls.clone(),
+            calls: self.compiled.config.calls.clone(),
             listeners,
-            router: Arc::new(router),
-            accounts: self.config.accounts.clone(),
-            media: self.config.media.clone(),
+            router: self.compiled.router.clone(),
+            accounts: self.compiled.config.accounts.clone(),
+            media: self.compiled.config.media.clone(),
             t1: sip.t1(),
             t2: sip.t2(),
         }
@@ -287,13 +274,11 @@ impl Gateway {
 
     /// Adds a registration per enabled account and starts finding its
     /// registrar (or outbound proxy).
-    fn start_registrations(
-        &mut self,
-        endpoint: &mut Endpoint,
-        tx: &smol::channel::Sender<Inbound>,
-    ) {
-        for account in self.config.accounts.iter().filter(|a| a.enabled) {
+    fn start_registrations(&mut self, endpoint: &mut Core, tx: &smol::channel::Sender<Inbound>) {
+        for (account_index, plan) in self.compiled.registrations.clone() {
+            let account = &self.compiled.config.accounts[account_index];
             let Some(listener_index) = self
+                .compiled
                 .config
                 .listeners
                 .iter()
@@ -301,13 +286,7 @@ impl Gateway {
             else {
                 continue;
             };
-            let Some(registrar) = account.registrar_uri() else {
-                continue;
-            };
-            let transport = match account.transport {
-                TransportName::Udp => Transport::Udp,
-                TransportName::Tcp => Transport::Tcp,
-            };
+            let transport = plan.params.transport;
             let bound = &self.listeners[listener_index];
             let listener_addr = match transport {
                 Transport::Udp => bound.udp,
@@ -317,55 +296,16 @@ impl Gateway {
                 tracing::warn!(account = %account.name, listener = %account.listener, "the listener does not speak {transport}; account not started");
                 continue;
             };
-            let outbound_proxy =
-                account
-                    .outbound_proxy
-                    .as_deref()
-                    .and_then(|p| match Uri::parse(p) {
-                        Ok(Uri::Sip(u)) => Some(u),
-                        _ => None,
-                    });
-            let domain = account
-                .domain
-                .clone()
-                .unwrap_or_else(|| registrar.host.to_string());
-            let aor = match Uri::parse(&format!("sip:{}@{}", account.username, domain)) {
-                Ok(Uri::Sip(u)) => u,
-                _ => continue,
-            };
-            let params = RegistrationParams {
-                account: account.name.clone(),
-                registrar: SipUri {
-                    params: Default::default(),
-                    ..registrar.clone()
-                },
-                aor,
-                auth_username: account
-                    .auth_username
-                    .clone()
-                    .unwrap_or_else(|| account.username.clone()),
-                password: account.password.clone(),
-                expires: account.expires_s,
-                transport,
-                outbound_proxy: outbound_proxy.clone(),
-                public_address: account.public_address,
-                keepalive: (account.keepalive_interval_s > 0)
-                    .then(|| Duration::from_secs(account.keepalive_interval_s)),
-                retry_base: Duration::from_secs(account.retry_base_s),
-                retry_max: Duration::from_secs(account.retry_max_s),
-                user_agent: self.config.sip.user_agent.clone(),
-            };
             let index = endpoint.add_registration(
-                RegistrationClient::new(params, self.ids.fork()),
+                RegistrationClient::new(plan.params, self.ids.fork()),
                 ListenerId(listener_index as u16),
             );
-            let next_hop = outbound_proxy.unwrap_or(registrar);
             smol::spawn(find_registrar(
                 index,
-                next_hop,
+                plan.next_hop,
                 transport,
                 listener_addr,
-                self.config.dns.nameservers.clone(),
+                self.compiled.config.dns.nameservers.clone(),
                 tx.clone(),
             ))
             .detach();
@@ -472,11 +412,11 @@ mod tests {
     use super::*;
 
     fn gateway() -> Gateway {
-        let config = Config::from_toml(
+        let compiled = compile_toml(
             "[[listener]]\nname = \"wan\"\nside = \"wan\"\nbind = \"127.0.140.1:0\"\ntransports = [\"udp\"]\n",
         )
         .expect("config");
-        Gateway::bind(config).expect("bind")
+        Gateway::bind(compiled).expect("bind")
     }
 
     /// The shell keys its generator from the OS: two starts share no

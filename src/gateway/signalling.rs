@@ -1,4 +1,4 @@
-//! The signalling loop: the only owner of the `Endpoint`. Transports send
+//! The signalling loop: the only owner of the `Core`. Transports send
 //! it `Inbound` items; it steps the endpoint with the current time and
 //! sends what the endpoint wants sent.
 
@@ -13,35 +13,14 @@ use tracing::{debug, info, warn};
 
 use super::status::StatusBoard;
 
-use crate::sip::endpoint::Endpoint;
-use crate::sip::message::ParseError;
-use crate::sip::transport::{tcp, udp, ConnectionId, Peer, Transmit, Transport};
+use crate::app::Core;
+use crate::sip::transport::{tcp, udp, Transmit, Transport, TransportEvent};
 
 /// What the transports hand to the signalling loop.
 #[derive(Debug)]
 pub enum Inbound {
-    Datagram {
-        bytes: Vec<u8>,
-        from: Peer,
-    },
-    StreamMessage {
-        bytes: Vec<u8>,
-        from: Peer,
-    },
-    /// The stream could not be framed; the connection is closing.
-    StreamError {
-        err: ParseError,
-        from: Peer,
-    },
-    KeepAlive,
-    /// A CRLF pong on a connection to `remote`.
-    Pong {
-        remote: SocketAddr,
-    },
-    ConnectionClosed {
-        id: ConnectionId,
-        remote: SocketAddr,
-    },
+    /// From a UDP socket or a TCP connection.
+    Transport(TransportEvent),
     /// A registrar's addresses were found.
     RegistrationTargets {
         index: usize,
@@ -61,6 +40,12 @@ pub enum Inbound {
     Media(Box<crate::media::engine::MediaEvent>),
     /// SIGTERM or SIGINT: un-register and stop.
     Shutdown,
+}
+
+impl From<TransportEvent> for Inbound {
+    fn from(ev: TransportEvent) -> Inbound {
+        Inbound::Transport(ev)
+    }
 }
 
 /// How long a clean shutdown waits for un-REGISTER answers.
@@ -83,7 +68,7 @@ pub struct Outlets {
 }
 
 pub async fn run(
-    mut endpoint: Endpoint,
+    mut endpoint: Core,
     inbound: Receiver<Inbound>,
     inbound_tx: Sender<Inbound>,
     outlets: Outlets,
@@ -128,21 +113,23 @@ pub async fn run(
         };
         let now = Instant::now();
         match wake {
-            Wake::Input(Inbound::Datagram { bytes, from }) => {
-                endpoint.handle_datagram(&bytes, from, now)
-            }
-            Wake::Input(Inbound::StreamMessage { bytes, from }) => {
-                endpoint.handle_stream_message(&bytes, from, now)
-            }
-            Wake::Input(Inbound::StreamError { err, from }) => {
-                endpoint.handle_parse_error(&err, from)
-            }
-            Wake::Input(Inbound::KeepAlive) => endpoint.note_keepalive(),
-            Wake::Input(Inbound::Pong { remote }) => endpoint.pong_received(remote, now),
-            Wake::Input(Inbound::ConnectionClosed { id, remote }) => {
-                connections.close(id);
-                endpoint.connection_lost(remote, now);
-            }
+            Wake::Input(Inbound::Transport(ev)) => match ev {
+                TransportEvent::Datagram { bytes, from } => {
+                    endpoint.handle_datagram(&bytes, from, now)
+                }
+                TransportEvent::StreamMessage { bytes, from } => {
+                    endpoint.handle_stream_message(&bytes, from, now)
+                }
+                TransportEvent::StreamError { err, from } => {
+                    endpoint.handle_parse_error(&err, from)
+                }
+                TransportEvent::KeepAlive => endpoint.note_keepalive(),
+                TransportEvent::Pong { remote } => endpoint.pong_received(remote, now),
+                TransportEvent::ConnectionClosed { id, remote } => {
+                    connections.close(id);
+                    endpoint.connection_lost(remote, now);
+                }
+            },
             Wake::Input(Inbound::RegistrationTargets {
                 index,
                 local,

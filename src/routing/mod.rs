@@ -12,6 +12,7 @@ mod pattern;
 mod router;
 mod tags;
 mod target;
+mod warnings;
 
 #[cfg(test)]
 mod tests;
@@ -24,3 +25,4 @@ pub use pattern::NamePattern;
 pub use router::{Route, Router};
 pub use tags::{x_headers, CallTags};
 pub use target::{Credentials, Target};
+pub use warnings::route_warnings;

@@ -3,7 +3,7 @@
 
 pub mod auth;
 pub mod dns;
-pub mod endpoint;
+pub mod ids;
 pub mod message;
 pub mod registration;
 pub mod transaction;

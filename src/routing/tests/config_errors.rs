@@ -1,4 +1,13 @@
 use crate::config::Config;
+use crate::routing::Router;
+
+/// What loading and compiling `text` says: the data checks, then the
+/// routes (as `gateway::compile` does).
+fn load(text: &str) -> Result<Config, String> {
+    let cfg = Config::from_toml(text)?;
+    Router::compile(&cfg.routes, &cfg.accounts, &cfg.emergency).map_err(|e| e.to_string())?;
+    Ok(cfg)
+}
 
 /// A config with one account ("cloud") and one route named "r" whose body
 /// is `route`.
@@ -268,7 +277,7 @@ fn invalid_routes_are_refused_naming_the_field() {
         ("unknown side", with_route(&format!("from = 'dmz'\n{T}")), "dmz", "unknown variant"),
     ];
     for (what, text, field, advice) in rows {
-        let e = match Config::from_toml(&text) {
+        let e = match load(&text) {
             Ok(_) => panic!("{what}: accepted\n{text}"),
             Err(e) => e,
         };
@@ -309,8 +318,62 @@ fn valid_variants_are_accepted() {
         ),
     ];
     for (what, text) in rows {
-        if let Err(e) = Config::from_toml(&text) {
+        if let Err(e) = load(&text) {
             panic!("{what}: {e}\n{text}");
         }
     }
+}
+
+const LAN_ROUTE: &str =
+    "[[route]]\nname = 'out'\nfrom = 'lan'\ntargets = [{ uri = 'sip:trunk@198.51.100.1' }]\n";
+
+#[test]
+fn emergency_routes_that_cannot_carry_the_calls_are_refused_naming_the_field() {
+    // (description, TOML, field named, words of the advice)
+    let rows: Vec<(&str, String, &str, &str)> = vec![
+        (
+            "route empty",
+            format!("[emergency]\nroute = ''\n{LAN_ROUTE}"),
+            "emergency.route",
+            "name a [[route]]",
+        ),
+        (
+            "route unknown",
+            format!("[emergency]\nroute = 'psap'\n{LAN_ROUTE}"),
+            "emergency.route",
+            "no [[route]] is named 'psap'",
+        ),
+        (
+            "route from the WAN",
+            "[emergency]\nroute = 'in'\n[[route]]\nname = 'in'\n\
+             targets = [{ uri = 'sip:q@10.0.0.2' }]\n"
+                .into(),
+            "emergency.route",
+            "route 'in' has from = \"wan\"",
+        ),
+    ];
+    for (what, text, field, advice) in rows {
+        let e = match load(&text) {
+            Ok(_) => panic!("{what}: accepted\n{text}"),
+            Err(e) => e,
+        };
+        assert!(e.contains(field), "{what}: '{e}' does not name {field}");
+        assert!(e.contains(advice), "{what}: '{e}' does not say '{advice}'");
+    }
+}
+
+#[test]
+fn a_route_after_a_catch_all_is_still_refused_unless_it_is_the_emergency_route() {
+    let text = format!(
+        "{LAN_ROUTE}[[route]]\nname = 'psap'\nfrom = 'lan'\n\
+         targets = [{{ uri = 'sip:psap@198.51.100.9' }}]\n"
+    );
+    let e = load(&text).expect_err("unreachable route");
+    assert!(e.contains("route[1]") && e.contains("catch-all"), "{e}");
+    let e = load(&format!("{text}[[route]]\nname = 'x'\nfrom = 'lan'\ntargets = [{{ uri = 'sip:x@10.0.0.1' }}]\n[emergency]\nroute = 'psap'\n"))
+        .expect_err("a route after both catch-alls");
+    assert!(
+        e.contains("route[2]") && e.contains("route[0] 'out'"),
+        "{e}"
+    );
 }

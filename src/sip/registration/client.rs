@@ -10,8 +10,8 @@ use tracing::{info, warn};
 
 use super::backoff::{refresh_delay, retry_delay};
 use super::status::{RegistrationState, RegistrationStatus};
-use crate::random::IdGenerator;
 use crate::sip::auth::{challenges, choose, Challenge, DigestClient};
+use crate::sip::ids::IdGenerator;
 use crate::sip::message::{
     HeaderName, Host, Method, NameAddr, Request, Response, Rport, SipUri, Uri,
 };
@@ -35,6 +35,9 @@ pub struct RegistrationParams {
     pub retry_base: Duration,
     pub retry_max: Duration,
     pub user_agent: String,
+    /// The methods the gateway takes, for Allow (RFC 3261 §10.2: a
+    /// REGISTER may say what the contact accepts).
+    pub allow: String,
 }
 
 /// Why a request is sent, so its answer can be given back with it.
@@ -759,7 +762,7 @@ impl RegistrationClient {
         }
         req.headers.push(HeaderName::Expires, expires.to_string());
         req.headers
-            .push(HeaderName::Allow, crate::sip::endpoint::ALLOW);
+            .push(HeaderName::Allow, self.params.allow.as_str());
         for (c, proxy) in self.held_challenges.clone() {
             let uri = self.params.registrar.to_string();
             let cnonce = self.ids.cnonce();

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::random::IdGenerator;
+use crate::sip::ids::IdGenerator;
 use crate::sip::message::{HeaderName, Response, SipUri, Uri};
 use crate::sip::transport::Transport;
 
@@ -33,6 +33,7 @@ fn params() -> RegistrationParams {
         retry_base: Duration::from_secs(10),
         retry_max: Duration::from_secs(300),
         user_agent: "pbxgate-test".into(),
+        allow: "INVITE, ACK, BYE, CANCEL, OPTIONS".into(),
     }
 }
 

@@ -2,10 +2,12 @@
 //! RFC 3261 §18 rules for stamping and routing via Via, and (in `udp.rs`,
 //! `tcp.rs`) the async shells that own the sockets.
 
+mod event;
 pub mod tcp;
 pub mod udp;
 mod via_routing;
 
+pub use event::TransportEvent;
 pub use via_routing::{response_target, stamp_received};
 
 use std::fmt;

@@ -13,8 +13,7 @@ use smol::channel::{Receiver, Sender};
 use smol::Async;
 use tracing::{debug, info, warn};
 
-use super::{ConnectionId, ListenerId, Peer, Transport};
-use crate::gateway::Inbound;
+use super::{ConnectionId, ListenerId, Peer, Transport, TransportEvent};
 use crate::sip::message::{StreamFramer, StreamItem};
 
 /// Connections beyond this are refused, so a flood cannot exhaust memory.
@@ -91,12 +90,12 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<Async<TcpListener>> {
     Async::<TcpListener>::bind(addr)
 }
 
-pub async fn accept_loop(
+pub async fn accept_loop<T: From<TransportEvent> + Send + 'static>(
     listener_socket: Async<TcpListener>,
     listener: ListenerId,
     idle: Duration,
     connections: Connections,
-    inbound: Sender<Inbound>,
+    inbound: Sender<T>,
 ) {
     loop {
         match listener_socket.accept().await {
@@ -113,13 +112,13 @@ pub async fn accept_loop(
 
 /// Opens a connection for a message that has none (the original one closed)
 /// and sends the message on it.
-pub fn connect_and_send(
+pub fn connect_and_send<T: From<TransportEvent> + Send + 'static>(
     remote: SocketAddr,
     listener: ListenerId,
     idle: Duration,
     bytes: Vec<u8>,
     connections: Connections,
-    inbound: Sender<Inbound>,
+    inbound: Sender<T>,
 ) {
     smol::spawn(async move {
         let connect = Async::<TcpStream>::connect(remote).or(async {
@@ -138,13 +137,13 @@ pub fn connect_and_send(
     .detach();
 }
 
-fn serve(
+fn serve<T: From<TransportEvent> + Send + 'static>(
     stream: Async<TcpStream>,
     remote: SocketAddr,
     listener: ListenerId,
     idle: Duration,
     connections: &Connections,
-    inbound: &Sender<Inbound>,
+    inbound: &Sender<T>,
 ) -> Option<ConnectionId> {
     let Some((id, queue)) = connections.register(remote) else {
         warn!(%remote, "TCP connection refused: {MAX_CONNECTIONS} connections open");
@@ -181,12 +180,12 @@ async fn write_loop(stream: Arc<Async<TcpStream>>, queue: Receiver<Vec<u8>>) {
     let _ = stream.get_ref().shutdown(std::net::Shutdown::Both);
 }
 
-async fn read_loop(
+async fn read_loop<T: From<TransportEvent> + Send + 'static>(
     stream: Arc<Async<TcpStream>>,
     peer: Peer,
     idle: Duration,
     connections: Connections,
-    inbound: Sender<Inbound>,
+    inbound: Sender<T>,
 ) {
     let mut framer = StreamFramer::new();
     let mut buf = vec![0u8; 16 * 1024];
@@ -211,31 +210,33 @@ async fn read_loop(
         framer.push(&buf[..n]);
         while let Some(item) = framer.next_item() {
             let msg = match item {
-                StreamItem::Message(bytes) => Inbound::StreamMessage { bytes, from: peer },
+                StreamItem::Message(bytes) => TransportEvent::StreamMessage { bytes, from: peer },
                 StreamItem::Ping => {
                     // RFC 5626 §4.4.1: answer a double-CRLF ping with one CRLF.
                     let _ = connections.send(peer.connection, peer.remote, b"\r\n".to_vec());
-                    Inbound::KeepAlive
+                    TransportEvent::KeepAlive
                 }
-                StreamItem::Pong => Inbound::Pong {
+                StreamItem::Pong => TransportEvent::Pong {
                     remote: peer.remote,
                 },
                 StreamItem::Error(err) => {
-                    let _ = inbound.send(Inbound::StreamError { err, from: peer }).await;
+                    let _ = inbound
+                        .send(T::from(TransportEvent::StreamError { err, from: peer }))
+                        .await;
                     break 'read;
                 }
             };
-            if inbound.send(msg).await.is_err() {
+            if inbound.send(T::from(msg)).await.is_err() {
                 break 'read;
             }
         }
     }
     if let Some(id) = peer.connection {
         let _ = inbound
-            .send(Inbound::ConnectionClosed {
+            .send(T::from(TransportEvent::ConnectionClosed {
                 id,
                 remote: peer.remote,
-            })
+            }))
             .await;
     }
 }

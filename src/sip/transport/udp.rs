@@ -9,8 +9,7 @@ use smol::channel::Sender;
 use smol::Async;
 use tracing::{debug, warn};
 
-use super::{ListenerId, Peer, Transport};
-use crate::gateway::Inbound;
+use super::{ListenerId, Peer, Transport, TransportEvent};
 
 /// The largest UDP payload there can be; a SIP message is refused above
 /// 64 KiB by the parser anyway.
@@ -20,10 +19,12 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<Arc<Async<UdpSocket>>> {
     Ok(Arc::new(Async::<UdpSocket>::bind(addr)?))
 }
 
-pub async fn receive_loop(
+/// Reads datagrams until `inbound` closes, handing each on as a
+/// `TransportEvent::Datagram` (in the shell's own message type `T`).
+pub async fn receive_loop<T: From<TransportEvent>>(
     socket: Arc<Async<UdpSocket>>,
     listener: ListenerId,
-    inbound: Sender<Inbound>,
+    inbound: Sender<T>,
 ) {
     let mut buf = vec![0u8; RECV_BUFFER];
     loop {
@@ -36,10 +37,10 @@ pub async fn receive_loop(
                     connection: None,
                 };
                 if inbound
-                    .send(Inbound::Datagram {
+                    .send(T::from(TransportEvent::Datagram {
                         bytes: buf[..n].to_vec(),
                         from,
-                    })
+                    }))
                     .await
                     .is_err()
                 {

@@ -4,7 +4,7 @@
 use crate::sip::message::{HeaderName, Method, Request, Response};
 
 use super::capabilities::{precheck, ACCEPT, ALLOW, SUPPORTED};
-use super::stats::EndpointStats;
+use super::stats::CoreStats;
 
 /// What an initial INVITE gets before it reaches the B2BUA, if it may not
 /// be processed: the §8.2.2 checks, and 483 for Max-Forwards 0 (the
@@ -24,7 +24,7 @@ pub fn answer(
     req: &Request,
     cancel_matched: bool,
     to_tag: &str,
-    stats: &mut EndpointStats,
+    stats: &mut CoreStats,
 ) -> Response {
     if let Some(r) = precheck(req, to_tag) {
         return r;

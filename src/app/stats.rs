@@ -1,7 +1,7 @@
 //! Counters the status page and the logs read.
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct EndpointStats {
+pub struct CoreStats {
     pub requests_received: u64,
     pub responses_received: u64,
     pub keepalives: u64,

@@ -9,9 +9,9 @@ use crate::config::Side;
 use crate::policy::{call_id, is_emergency_invite};
 use crate::sip::transport::Peer;
 
-use super::Endpoint;
+use super::Core;
 
-impl Endpoint {
+impl Core {
     /// Called for a datagram the rate limit dropped: whether to process it
     /// anyway (counted).
     pub(super) fn emergency_exempt(&mut self, bytes: &[u8], from: &Peer, trusted: bool) -> bool {

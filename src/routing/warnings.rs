@@ -1,18 +1,13 @@
-//! What a valid configuration may still get wrong: said by `--check-config`
-//! and logged at start, never refused (the operator may be adding routes
-//! step by step).
+//! What valid routes may still get wrong: said by `--check-config` and
+//! logged at start, never refused (the operator may be adding routes step
+//! by step).
 
-use super::schema::Config;
+use super::Router;
 
 /// One line per problem, naming the field; empty when there is nothing to
-/// say. `config` must have passed `Config::validate`.
-pub fn warnings(config: &Config) -> Vec<String> {
-    let mut out = config.media.warnings();
-    let Ok(router) =
-        crate::routing::Router::compile(&config.routes, &config.accounts, &config.emergency)
-    else {
-        return out;
-    };
+/// say.
+pub fn route_warnings(router: &Router) -> Vec<String> {
+    let mut out = Vec::new();
     let uncovered: Vec<&str> = router
         .emergency_numbers()
         .iter()
@@ -31,10 +26,13 @@ pub fn warnings(config: &Config) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
 
     fn warned(toml: &str) -> Vec<String> {
         let cfg = Config::from_toml(toml).unwrap_or_else(|e| panic!("{e}\n{toml}"));
-        warnings(&cfg)
+        let router = Router::compile(&cfg.routes, &cfg.accounts, &cfg.emergency)
+            .unwrap_or_else(|e| panic!("{e}\n{toml}"));
+        route_warnings(&router)
     }
 
     const T: &str = "targets = [{ uri = 'sip:trunk@198.51.100.1' }]";

@@ -1,4 +1,4 @@
-//! Endpoint tests through its sans-IO interface: bytes in, bytes out.
+//! Core tests through its sans-IO interface: bytes in, bytes out.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -9,8 +9,8 @@ use crate::sip::auth::{challenges, Challenge, DigestClient};
 use crate::sip::message::{parse_message, Framing, Method, SipMessage};
 use crate::sip::transport::{ListenerId, Peer, Transport};
 
-fn endpoint() -> Endpoint {
-    let mut cfg = EndpointConfig::basic("pbxgate-test");
+fn endpoint() -> Core {
+    let mut cfg = CoreConfig::basic("pbxgate-test");
     cfg.listener_sides = vec![Side::Wan, Side::Lan];
     cfg.inbound_auth = InboundAuthConfig {
         users: vec![InboundUser {
@@ -20,7 +20,7 @@ fn endpoint() -> Endpoint {
         max_failures: 3,
         ..InboundAuthConfig::default()
     };
-    Endpoint::new(
+    Core::new(
         cfg,
         IdGenerator::from_seed(1),
         Instant::now(),
@@ -52,7 +52,7 @@ fn invite(n: u32, auth: Option<&str>) -> Vec<u8> {
 }
 
 /// The final responses the endpoint sent.
-fn finals(ep: &mut Endpoint) -> Vec<Response> {
+fn finals(ep: &mut Core) -> Vec<Response> {
     let mut out = Vec::new();
     while let Some(t) = ep.poll_transmit() {
         if let Ok(SipMessage::Response(r)) = parse_message(&t.bytes, Framing::Datagram) {
@@ -80,8 +80,8 @@ fn answer(c: &Challenge, client: &mut DigestClient, password: &str) -> String {
 
 /// The To tag the endpoint itself gives an OPTIONS (a local UAS answer).
 fn options_to_tag(seed: u64) -> String {
-    let mut ep = Endpoint::new(
-        EndpointConfig::basic("pbxgate-test"),
+    let mut ep = Core::new(
+        CoreConfig::basic("pbxgate-test"),
         IdGenerator::from_seed(seed),
         Instant::now(),
         std::time::SystemTime::now(),
@@ -193,13 +193,13 @@ fn forged_nonces_are_rechallenged_and_never_block_the_source() {
 
 /// An endpoint whose listeners (and their admission) come from TOML, with
 /// the user `retreaver` / `s3cret` and 3 failures to a block.
-fn endpoint_with(listeners: &str) -> Endpoint {
+fn endpoint_with(listeners: &str) -> Core {
     let cfg = Config::from_toml(&format!(
         "[inbound_auth]\nusers = [{{ username = 'retreaver', password = 's3cret' }}]\n\
          max_failures = 3\n{listeners}"
     ))
     .expect("config");
-    let mut ec = EndpointConfig::basic("pbxgate-test");
+    let mut ec = CoreConfig::basic("pbxgate-test");
     ec.listener_sides = cfg.listeners.iter().map(|l| l.side).collect();
     ec.inbound_auth = cfg.inbound_auth.clone();
     ec.admission = cfg
@@ -207,9 +207,9 @@ fn endpoint_with(listeners: &str) -> Endpoint {
         .iter()
         .map(|l| Admission::from_listener(l).expect("admission"))
         .collect();
-    Endpoint::new(
+    Core::new(
         ec,
-        crate::random::IdGenerator::from_seed(1),
+        crate::sip::ids::IdGenerator::from_seed(1),
         Instant::now(),
         std::time::SystemTime::now(),
     )
@@ -218,7 +218,7 @@ fn endpoint_with(listeners: &str) -> Endpoint {
 /// Challenge, then a wrong password, `times` times: each ends in 403.
 /// `first`: the first CSeq/branch number (each call uses new ones, or the
 /// transaction layer takes them for retransmissions).
-fn fail_digest(ep: &mut Endpoint, from: Peer, first: u32, times: u32, now: Instant) {
+fn fail_digest(ep: &mut Core, from: Peer, first: u32, times: u32, now: Instant) {
     for n in first..first + times {
         ep.handle_datagram(&invite(2 * n, None), from, now);
         let r = finals(ep);
@@ -308,11 +308,11 @@ fn a_tcp_connection_from_a_source_not_allowed_is_closed() {
 #[test]
 fn counters_and_drop_summaries_are_due_by_time() {
     let now = Instant::now();
-    let mut cfg = EndpointConfig::basic("pbxgate-test");
+    let mut cfg = CoreConfig::basic("pbxgate-test");
     cfg.counters_interval = Some(Duration::from_secs(300));
-    let mut ep = Endpoint::new(
+    let mut ep = Core::new(
         cfg,
-        crate::random::IdGenerator::from_seed(1),
+        crate::sip::ids::IdGenerator::from_seed(1),
         now,
         std::time::SystemTime::now(),
     );

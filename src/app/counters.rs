@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use tracing::info;
 
-use super::{EndpointStats, MediaTotals};
+use super::{CoreStats, MediaTotals};
 use crate::call::CallStats;
 use crate::policy::Admission;
 
@@ -50,7 +50,7 @@ impl CountersClock {
 pub struct Counters<'a> {
     pub admission: &'a [Admission],
     pub listener_names: &'a [String],
-    pub endpoint: &'a EndpointStats,
+    pub endpoint: &'a CoreStats,
     pub calls: &'a CallStats,
     pub active_calls: usize,
     pub media: &'a MediaTotals,

@@ -1,9 +1,12 @@
-//! The SIP endpoint core, sans-IO: bytes in, bytes out. It parses, answers
-//! malformed requests statelessly, stamps Via, runs the transaction layer
-//! and gives each new request to its transaction user: the B2BUA for calls
-//! and their dialogs, `local_uas` for the rest (OPTIONS for monitors, clean
-//! answers for requests that belong to nothing).
+//! The application core, sans-IO: bytes in, bytes out. It admits sources
+//! (allow lists, rate limits, inbound digest), parses, answers malformed
+//! requests statelessly, stamps Via, runs the transaction layer and gives
+//! each new request to its transaction user: the B2BUA for calls and their
+//! dialogs, the registration clients for theirs, `local_uas` for the rest
+//! (OPTIONS for monitors, clean answers for requests that belong to
+//! nothing). It maps the configuration into the SIP stack's own types.
 
+mod accounts;
 mod capabilities;
 mod counters;
 mod emergency;
@@ -15,8 +18,9 @@ mod stats;
 #[cfg(test)]
 mod tests;
 
+pub use accounts::{registration_plan, RegistrationPlan};
 pub use capabilities::{precheck, ACCEPT, ALLOW, SUPPORTED};
-pub use stats::{EndpointStats, MediaTotals};
+pub use stats::{CoreStats, MediaTotals};
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -30,14 +34,14 @@ use crate::logging::{Dump, Escaped};
 use crate::policy::{
     drop_hint, Admission, DenyReason, DropKey, DropLine, DropLog, HintContext, Verdict,
 };
-use crate::random::IdGenerator;
+use crate::sip::ids::IdGenerator;
 use crate::sip::message::{parse_message, Framing, HeaderName, ParseError, Response, SipMessage};
 use crate::sip::registration::{RegistrationClient, RegistrationStatus};
 use crate::sip::transaction::{TimerConfig, TransactionEvent, TransactionLayer};
 use crate::sip::transport::{response_target, stamp_received, ListenerId, Peer, Transmit};
 
 #[derive(Clone, Debug)]
-pub struct EndpointConfig {
+pub struct CoreConfig {
     pub user_agent: String,
     pub timers: TimerConfig,
     /// The side of each listener, by `ListenerId`.
@@ -55,11 +59,11 @@ pub struct EndpointConfig {
     pub counters_interval: Option<Duration>,
 }
 
-impl EndpointConfig {
+impl CoreConfig {
     /// A configuration for tests and tools: default timers, one WAN listener,
     /// no inbound authentication.
     pub fn basic(user_agent: &str) -> Self {
-        EndpointConfig {
+        CoreConfig {
             user_agent: user_agent.into(),
             timers: TimerConfig::default(),
             listener_sides: vec![Side::Wan],
@@ -86,10 +90,10 @@ impl EndpointConfig {
     }
 }
 
-pub struct Endpoint {
+pub struct Core {
     transactions: TransactionLayer,
     ids: IdGenerator,
-    stats: EndpointStats,
+    stats: CoreStats,
     user_agent: String,
     registrations: registrations::Registrations,
     listener_sides: Vec<Side>,
@@ -115,12 +119,12 @@ pub struct Endpoint {
 /// Contacted addresses are forgotten this long after the last packet sent.
 const CONTACTED_TTL: Duration = Duration::from_secs(3600);
 
-impl Endpoint {
+impl Core {
     /// `ids` makes the tags (the shell keys it from the OS, tests seed it);
     /// `now` is the start of the digest server's nonce clock.
     /// `wall` is the wall-clock time at `now`, for the dates of call records.
     pub fn new(
-        config: EndpointConfig,
+        config: CoreConfig,
         mut ids: IdGenerator,
         now: Instant,
         wall: std::time::SystemTime,
@@ -139,7 +143,7 @@ impl Endpoint {
             .iter()
             .find(|l| l.side == Side::Lan)
             .map(|l| (l.name.clone(), l.advertised.port()));
-        Endpoint {
+        Core {
             drop_log: DropLog::default(),
             listener_names,
             lan_listener,
@@ -150,7 +154,7 @@ impl Endpoint {
             inbound_auth,
             transactions: TransactionLayer::new(config.timers),
             ids,
-            stats: EndpointStats::default(),
+            stats: CoreStats::default(),
             user_agent: config.user_agent,
             registrations: Default::default(),
             calls: B2bua::new(config.calls, calls_ids, now, wall),
@@ -516,7 +520,7 @@ impl Endpoint {
         }
     }
 
-    pub fn stats(&self) -> &EndpointStats {
+    pub fn stats(&self) -> &CoreStats {
         &self.stats
     }
 

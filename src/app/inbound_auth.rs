@@ -53,7 +53,7 @@ impl InboundAuth {
             },
         );
         InboundAuth {
-            algorithms: config.parsed_algorithms(),
+            algorithms: algorithms(&config),
             config,
             server,
             epoch: now,
@@ -212,5 +212,35 @@ fn source_key(ip: IpAddr) -> IpAddr {
             let s = v6.segments();
             IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
         }
+    }
+}
+
+/// The configured algorithm names in the SIP stack's type (the
+/// configuration checked them against `DIGEST_ALGORITHMS`).
+fn algorithms(config: &InboundAuthConfig) -> Vec<Algorithm> {
+    config
+        .algorithms
+        .iter()
+        .filter_map(|a| Algorithm::parse(a).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DIGEST_ALGORITHMS;
+
+    /// The configuration lists the names on its own (it knows no SIP): the
+    /// two lists must be the same, or a name would pass the check and be
+    /// dropped here (or the reverse).
+    #[test]
+    fn the_configurations_algorithm_names_are_the_sip_stacks() {
+        let ours: Vec<&str> = Algorithm::ALL.iter().map(|a| a.as_str()).collect();
+        assert_eq!(ours, DIGEST_ALGORITHMS);
+        let cfg = InboundAuthConfig {
+            algorithms: vec!["sha-256".into(), "MD5".into()],
+            ..InboundAuthConfig::default()
+        };
+        assert_eq!(algorithms(&cfg), vec![Algorithm::Sha256, Algorithm::Md5]);
     }
 }
