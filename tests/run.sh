@@ -50,6 +50,10 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --quiet -- -D warnings
+# Two commands, not `a && b`: set -e does not stop on a failure left of &&.
+echo "== layering (tests/layering.py; --report until issue 18's restructure lands)"
+python3 tests/layering.py --self-test
+python3 tests/layering.py --report
 echo "== cargo build --release (the end-to-end tests run 'cargo run --release' as a user would)"
 cargo build --release --quiet
 echo "== cargo test (unit, corpus, end-to-end with sipp, RFC 4475 torture run)"
