@@ -10,3 +10,6 @@ pub mod media;
 pub mod policy;
 pub mod routing;
 pub mod sip;
+
+#[cfg(test)]
+mod test_support;

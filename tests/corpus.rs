@@ -75,7 +75,10 @@ fn answers(bytes: &[u8], transport: Transport) -> Vec<(u16, String)> {
         }
     }
     let mut out = Vec::new();
-    while let Some(t) = ep.poll_transmit() {
+    while let Some(output) = ep.poll_output() {
+        let pbxgate::app::Output::Transmit(t) = output else {
+            continue;
+        };
         // Read the status line directly: a 400 for a missing From cannot
         // carry a From, so not every answer is a complete message.
         let text = String::from_utf8_lossy(&t.bytes).into_owned();

@@ -31,6 +31,7 @@ use tracing::{debug, info, trace};
 use crate::call::{B2bua, B2buaConfig, CallRecord, CallStats, ListenerInfo};
 use crate::config::{AdmitMode, CallsConfig, InboundAuthConfig, Side};
 use crate::logging::{Dump, Escaped};
+use crate::media::engine::MediaCommand;
 use crate::policy::{
     drop_hint, Admission, DenyReason, DropKey, DropLine, DropLog, HintContext, Verdict,
 };
@@ -114,6 +115,24 @@ pub struct Core {
     media_totals: MediaTotals,
     /// TCP connections of sources the allowlist drops, to close.
     closing: VecDeque<SocketAddr>,
+    /// What the shell is to do next (`poll_output`).
+    outputs: VecDeque<Output>,
+}
+
+/// What the core wants done, in the order it is to be done (`poll_output`).
+/// Each `handle_*` queues a step's outputs: connections to close first (so
+/// what follows to the same peer goes out on a new one), then media
+/// commands, then messages to send. The shell applies media commands
+/// before it sends any later message: a 200 or an ACK lets a peer start
+/// its RTP, which must find its leg set up.
+#[derive(Debug)]
+pub enum Output {
+    /// A connection that stopped answering keep-alives (half-open), or one
+    /// from a source the allow list drops.
+    CloseConnection(SocketAddr),
+    /// A command for the media threads.
+    Media(MediaCommand),
+    Transmit(Transmit),
 }
 
 /// Contacted addresses are forgotten this long after the last packet sent.
@@ -150,6 +169,7 @@ impl Core {
             counters_clock: counters::CountersClock::new(config.counters_interval, now),
             media_totals: MediaTotals::default(),
             closing: VecDeque::new(),
+            outputs: VecDeque::new(),
             listener_sides: config.listener_sides,
             inbound_auth,
             transactions: TransactionLayer::new(config.timers),
@@ -185,11 +205,6 @@ impl Core {
         self.calls.active_calls()
     }
 
-    /// The next command for the media thread.
-    pub fn poll_media_command(&mut self) -> Option<crate::media::engine::MediaCommand> {
-        self.calls.poll_media_command()
-    }
-
     /// An event from the media thread (timeout, failure, final counters).
     pub fn handle_media_event(&mut self, ev: crate::media::engine::MediaEvent, now: Instant) {
         self.last_now = now;
@@ -197,6 +212,7 @@ impl Core {
         self.calls
             .handle_media_event(&mut self.transactions, ev, now);
         self.drain_events(now);
+        self.collect_outputs(now);
     }
 
     /// Host names of call targets the shell should resolve.
@@ -226,12 +242,14 @@ impl Core {
             c.set_targets(local, targets, now);
         }
         self.registrations.pump(&mut self.transactions, now);
+        self.collect_outputs(now);
     }
 
     pub fn registration_resolution_failed(&mut self, index: usize, reason: String, now: Instant) {
         if let Some(c) = self.registrations.client_mut(index) {
             c.resolution_failed(reason, now);
         }
+        self.collect_outputs(now);
     }
 
     /// What every registration is doing, for the status page and events.
@@ -245,26 +263,21 @@ impl Core {
         self.calls.shutdown(&mut self.transactions, now);
         self.registrations.stop_all(now);
         self.registrations.pump(&mut self.transactions, now);
+        self.collect_outputs(now);
     }
 
     /// A CRLF pong arrived on the connection to `remote`.
     pub fn pong_received(&mut self, remote: SocketAddr, now: Instant) {
         self.stats.keepalives += 1;
         self.registrations.pong_received(remote, now);
-    }
-
-    /// A connection the transport should close: it stopped answering
-    /// keep-alives, so it is half-open.
-    pub fn poll_close_connection(&mut self) -> Option<SocketAddr> {
-        self.closing
-            .pop_front()
-            .or_else(|| self.registrations.poll_close_connection())
+        self.collect_outputs(now);
     }
 
     /// A TCP connection closed (by the peer, an error or the idle timer).
     pub fn connection_lost(&mut self, remote: SocketAddr, now: Instant) {
         self.registrations.connection_lost(remote, now);
         self.registrations.pump(&mut self.transactions, now);
+        self.collect_outputs(now);
     }
 
     pub fn shutdown_done(&self) -> bool {
@@ -274,11 +287,13 @@ impl Core {
     /// One UDP datagram.
     pub fn handle_datagram(&mut self, bytes: &[u8], from: Peer, now: Instant) {
         self.handle_bytes(bytes, Framing::Datagram, from, now);
+        self.collect_outputs(now);
     }
 
     /// One message cut from a TCP stream by `StreamFramer`.
     pub fn handle_stream_message(&mut self, bytes: &[u8], from: Peer, now: Instant) {
         self.handle_bytes(bytes, Framing::Stream, from, now);
+        self.collect_outputs(now);
     }
 
     /// A keep-alive (CRLF ping) seen by a transport.
@@ -360,6 +375,7 @@ impl Core {
                 debug!(peer = %from, reason = %Escaped(&err.reason), "dropped unanswerable message");
             }
         }
+        self.collect_outputs(self.last_now);
     }
 
     fn drain_events(&mut self, now: Instant) {
@@ -465,22 +481,40 @@ impl Core {
         self.calls.handle_timeout(&mut self.transactions, now);
         self.registrations.handle_timeout(now);
         self.drain_events(now);
+        self.collect_outputs(now);
     }
 
-    pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        let t = self.transactions.poll_transmit()?;
-        // Only requests make a peer trusted: answering someone (a 403 to a
-        // scanner) must not open the allowlist to it.
-        if t.bytes.starts_with(b"SIP/2.0 ") {
-            return Some(t);
+    /// The next thing to do, in order (see `Output`); None when the core
+    /// waits for input or `poll_timeout`. Changes nothing but the queue.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// Queues what a step produced, in the order `Output` promises, and
+    /// notes the peers the gateway sends requests to.
+    fn collect_outputs(&mut self, now: Instant) {
+        while let Some(remote) = self
+            .closing
+            .pop_front()
+            .or_else(|| self.registrations.poll_close_connection())
+        {
+            self.outputs.push_back(Output::CloseConnection(remote));
         }
-        let now = self.last_now;
-        if self.contacted.len() >= 65_536 {
-            self.contacted
-                .retain(|_, at| now.saturating_duration_since(*at) < CONTACTED_TTL);
+        while let Some(cmd) = self.calls.poll_media_command() {
+            self.outputs.push_back(Output::Media(cmd));
         }
-        self.contacted.insert(t.to.remote.ip(), now);
-        Some(t)
+        while let Some(t) = self.transactions.poll_transmit() {
+            // Only requests make a peer trusted: answering someone (a 403
+            // to a scanner) must not open the allowlist to it.
+            if !t.bytes.starts_with(b"SIP/2.0 ") {
+                if self.contacted.len() >= 65_536 {
+                    self.contacted
+                        .retain(|_, at| now.saturating_duration_since(*at) < CONTACTED_TTL);
+                }
+                self.contacted.insert(t.to.remote.ip(), now);
+            }
+            self.outputs.push_back(Output::Transmit(t));
+        }
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {

@@ -97,7 +97,7 @@ fn invite() -> Vec<u8> {
 /// What left the endpoint: (destination, first line, message).
 fn sent(ep: &mut Core) -> Vec<(SocketAddr, String, SipMessage)> {
     let mut out = Vec::new();
-    while let Some(t) = ep.poll_transmit() {
+    for t in crate::test_support::drain(ep).transmits {
         let line = String::from_utf8_lossy(&t.bytes)
             .lines()
             .next()

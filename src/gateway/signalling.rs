@@ -13,7 +13,7 @@ use tracing::{debug, info, warn};
 
 use super::status::StatusBoard;
 
-use crate::app::Core;
+use crate::app::{Core, Output};
 use crate::sip::transport::{tcp, udp, Transmit, Transport, TransportEvent};
 
 /// What the transports hand to the signalling loop.
@@ -156,36 +156,38 @@ pub async fn run(
         if endpoint.poll_timeout().is_some_and(|d| d <= now) {
             endpoint.handle_timeout(now);
         }
-        // Close half-open connections first, so what is sent next to the
-        // same peer goes out on a new one.
-        while let Some(remote) = endpoint.poll_close_connection() {
-            connections.close_to(remote);
-        }
-        // Media first, applied before any message of this step leaves: a
-        // 200 or an ACK lets its peer send RTP at once, and those first
-        // packets must find their leg set up.
-        let mut media_sent = false;
-        while let Some(cmd) = endpoint.poll_media_command() {
-            // Unbounded: a command is never dropped, and the media thread
-            // drains them faster than calls produce them.
-            let session = cmd.session();
-            if media.send(cmd) {
-                media_sent = true;
-            } else {
-                tracing::error!(
-                    session,
-                    "media command refused: no media thread is running (see the start-up error)"
-                );
+        // The core queues a step's outputs in the order they are to be
+        // done; a message only leaves once the media commands before it are
+        // applied (a 200 or an ACK lets its peer start RTP at once).
+        let mut media_unconfirmed = false;
+        while let Some(out) = endpoint.poll_output() {
+            match out {
+                Output::CloseConnection(remote) => connections.close_to(remote),
+                Output::Media(cmd) => {
+                    // Unbounded: a command is never dropped, and the media
+                    // thread drains them faster than calls produce them.
+                    let session = cmd.session();
+                    if media.send(cmd) {
+                        media_unconfirmed = true;
+                    } else {
+                        tracing::error!(
+                            session,
+                            "media command refused: no media thread is running (see the start-up error)"
+                        );
+                    }
+                }
+                Output::Transmit(t) => {
+                    if std::mem::take(&mut media_unconfirmed)
+                        && !media.barrier(MEDIA_BARRIER_LIMIT).await
+                    {
+                        warn!(
+                            "a media thread did not confirm its commands within {} ms; sending on",
+                            MEDIA_BARRIER_LIMIT.as_millis()
+                        );
+                    }
+                    send(t, &sockets, &idle, &connections, &inbound_tx).await;
+                }
             }
-        }
-        if media_sent && !media.barrier(MEDIA_BARRIER_LIMIT).await {
-            warn!(
-                "a media thread did not confirm its commands within {} ms; sending on",
-                MEDIA_BARRIER_LIMIT.as_millis()
-            );
-        }
-        while let Some(t) = endpoint.poll_transmit() {
-            send(t, &sockets, &idle, &connections, &inbound_tx).await;
         }
         status.update_registrations(endpoint.registration_status());
         // Call records change with every packet; copying them that often
