@@ -1,0 +1,697 @@
+//! The back-to-back user agent, sans-IO: every call is two (or more)
+//! dialogs the gateway holds itself, one per far end. It is the transaction
+//! user of the endpoint for INVITE dialogs: it takes transaction events and
+//! the time, and drives the transaction layer.
+
+mod callee;
+mod caller;
+mod in_dialog;
+mod media;
+mod setup;
+mod timeouts;
+mod transfer;
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use tracing::{debug, info, warn};
+
+use crate::config::{
+    AccountConfig, CallsConfig, DtmfMode, MediaConfig, SdpMode, Side, TransportName,
+};
+use crate::media::engine::{MediaCommand, MediaEvent};
+use crate::media::latch::SourceRules;
+use crate::media::ports::PortPool;
+use crate::media::relay::{Remote, Side as MediaSide};
+use crate::routing::{x_headers, CallTags, Router, Target};
+use crate::sip::auth::{challenges, choose, Challenge};
+use crate::sip::ids::IdGenerator;
+use crate::sip::message::{HeaderName, Host, Method, NameAddr, Request, Response, SipUri, Uri};
+use crate::sip::transaction::{ClientTransactionId, ServerTransactionId, TransactionLayer};
+use crate::sip::transport::{response_target, ListenerId, Peer, Transport};
+
+use super::call::{Call, CallMedia, Transfer};
+use super::dialog::{contact_uri, Dialog};
+use super::leg::{Leg, LegCredentials, LegState, Pending2xx};
+use super::media_bridge::{dtmf_paths, payload_maps, rewrite_answer, rewrite_offer, transcodes};
+use super::record::{CallRecord, Direction, HangupCause, LegMediaStats, MediaSummary};
+
+/// Methods the B2BUA handles in dialogs, for Allow headers.
+pub const CALL_ALLOW: &str =
+    "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, MESSAGE, REFER, NOTIFY";
+
+/// What the B2BUA needs to know about the running gateway.
+#[derive(Clone, Debug)]
+pub struct B2buaConfig {
+    pub user_agent: String,
+    pub calls: CallsConfig,
+    /// Per listener (by `ListenerId`): its side and the address we advertise.
+    pub listeners: Vec<ListenerInfo>,
+    pub router: Arc<Router>,
+    pub accounts: Vec<AccountConfig>,
+    pub media: MediaConfig,
+    pub t1: Duration,
+    pub t2: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct ListenerInfo {
+    pub name: String,
+    pub side: Side,
+    pub advertised: SocketAddr,
+    /// Configured public address (NAT): replaces `advertised`'s IP.
+    pub public: Option<IpAddr>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum TimerKind {
+    /// Retransmit the 2xx this leg is waiting to have ACKed.
+    Retransmit2xx,
+    /// The callee has said nothing since our INVITE: next target.
+    Failover,
+    /// A transferor that has not hung up after a completed transfer.
+    DetachedBye,
+    /// RFC 4028: no session refresh arrived in time.
+    SessionExpiry,
+}
+
+#[derive(Clone, Debug)]
+enum ServerRole {
+    /// The caller's INVITE.
+    Invite,
+    /// A request relayed to the peer leg; its answer comes back here.
+    Relayed,
+}
+
+#[derive(Clone, Debug)]
+enum ClientRole {
+    /// The INVITE that sets up a callee leg.
+    Invite,
+    /// A request relayed from `from_leg` (server transaction `server`,
+    /// original request `original`).
+    Relay {
+        server: ServerTransactionId,
+        from_leg: usize,
+        original: Box<Request>,
+    },
+    /// Re-INVITE to the caller after a transfer: ACK its 2xx.
+    Rebridge,
+    /// BYE, CANCEL, NOTIFY: answers change nothing.
+    Fire,
+}
+
+/// Counters for the status page and benchmarks.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallStats {
+    pub started: u64,
+    pub answered: u64,
+    pub failed: u64,
+    pub rejected_busy: u64,
+    pub no_route: u64,
+    pub failovers: u64,
+    pub redirects: u64,
+    pub transfers: u64,
+    /// Calls from the LAN to an emergency number (also in `started` when
+    /// they were routed).
+    pub emergency: u64,
+}
+
+pub struct B2bua {
+    cfg: B2buaConfig,
+    ids: IdGenerator,
+    /// Wall-clock time at `epoch`, so records get dates without a clock read.
+    epoch: (Instant, SystemTime),
+    calls: HashMap<u64, Call>,
+    next_call: u64,
+    servers: HashMap<ServerTransactionId, (u64, usize, ServerRole)>,
+    clients: HashMap<ClientTransactionId, (u64, usize, ClientRole)>,
+    /// (Call-ID, our tag) of every leg → (call, leg).
+    dialogs: HashMap<(String, String), (u64, usize)>,
+    timers: BTreeSet<(Instant, u64, usize, TimerKind)>,
+    history: VecDeque<CallRecord>,
+    /// Addresses of target hosts that are names, filled by the shell.
+    resolved: HashMap<String, Vec<SocketAddr>>,
+    stats: CallStats,
+    ports: Option<PortPool>,
+    /// Which sources calls' media is taken from (`[media] source`...).
+    sources: SourceRules,
+    media_out: VecDeque<MediaCommand>,
+    /// Per listener, a public IP a registrar reported (NAT).
+    learned_public: Vec<Option<IpAddr>>,
+    /// Emergency calls in progress, whose messages pass the rate limit.
+    emergency_live: Vec<u64>,
+}
+
+impl B2bua {
+    pub fn new(cfg: B2buaConfig, ids: IdGenerator, now: Instant, wall: SystemTime) -> B2bua {
+        let cfg_ports = (cfg.media.port_min, cfg.media.port_max);
+        B2bua {
+            sources: SourceRules::from_config(&cfg.media),
+            cfg,
+            ids,
+            epoch: (now, wall),
+            calls: HashMap::new(),
+            next_call: 1,
+            servers: HashMap::new(),
+            clients: HashMap::new(),
+            dialogs: HashMap::new(),
+            timers: BTreeSet::new(),
+            history: VecDeque::new(),
+            resolved: HashMap::new(),
+            stats: CallStats::default(),
+            ports: PortPool::new(cfg_ports.0, cfg_ports.1).ok(),
+            media_out: VecDeque::new(),
+            learned_public: Vec::new(),
+            emergency_live: Vec::new(),
+        }
+    }
+
+    /// The emergency numbers of the routes in force.
+    pub fn emergency_numbers(&self) -> &crate::routing::EmergencyNumbers {
+        self.cfg.router.emergency_numbers()
+    }
+
+    pub fn has_emergency_calls(&self) -> bool {
+        !self.emergency_live.is_empty()
+    }
+
+    /// Whether `call_id` is a leg of an emergency call in progress.
+    pub fn is_emergency_call_id(&self, call_id: &str) -> bool {
+        self.emergency_live.iter().any(|cid| {
+            self.calls
+                .get(cid)
+                .is_some_and(|c| c.legs.iter().any(|l| l.dialog.call_id == call_id))
+        })
+    }
+
+    pub fn stats(&self) -> &CallStats {
+        &self.stats
+    }
+
+    pub fn active_calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Records of calls in progress, then finished ones (newest last).
+    pub fn records(&self) -> Vec<CallRecord> {
+        let mut v: Vec<CallRecord> = self.history.iter().cloned().collect();
+        let mut live: Vec<&Call> = self.calls.values().collect();
+        live.sort_by_key(|c| c.id);
+        v.extend(live.into_iter().map(|c| c.record.clone()));
+        v
+    }
+
+    /// The addresses a target host name resolves to (from the shell's DNS).
+    pub fn set_resolved(&mut self, host: &str, addrs: Vec<SocketAddr>) {
+        self.resolved.insert(host.to_ascii_lowercase(), addrs);
+    }
+
+    /// Host names of route targets that need DNS before calls can use them.
+    pub fn names_to_resolve(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .cfg
+            .router
+            .routes()
+            .flat_map(|r| r.targets.iter())
+            .filter_map(|t| match &t.uri.host {
+                Host::Domain(n) => Some(n.to_ascii_lowercase()),
+                _ => None,
+            })
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.iter().next().map(|t| t.0)
+    }
+
+    /// A new server transaction. Returns false when the request is not the
+    /// B2BUA's (no dialog of ours, not an INVITE): the endpoint answers it.
+    pub fn handle_request(
+        &mut self,
+        tx: &mut TransactionLayer,
+        id: ServerTransactionId,
+        req: Request,
+        from: Peer,
+        cancels: Option<ServerTransactionId>,
+        now: Instant,
+    ) -> Result<(), Box<Request>> {
+        if req.method == Method::Cancel {
+            let Some(invite) = cancels else {
+                return Err(Box::new(req));
+            };
+            let Some((call_id, _, ServerRole::Invite)) = self.servers.get(&invite).cloned() else {
+                return Err(Box::new(req));
+            };
+            let ok = Response::for_request(&req, 200, Some(&self.tag()));
+            self.respond(tx, id, ok, now);
+            self.with_call(tx, call_id, now, |b, tx, call| {
+                b.caller_cancelled(tx, call, now)
+            });
+            return Ok(());
+        }
+        let Some(tag) = req.headers.to_tag() else {
+            if req.method == Method::Invite {
+                self.new_call(tx, id, req, from, now);
+                return Ok(());
+            }
+            return Err(Box::new(req));
+        };
+        let found = req
+            .headers
+            .call_id()
+            .and_then(|c| self.dialogs.get(&(c.to_string(), tag)).copied());
+        let Some((cid, leg)) = found else {
+            return Err(Box::new(req));
+        };
+        self.with_call(tx, cid, now, |b, tx, call| {
+            b.in_dialog_request(tx, call, leg, id, req, now)
+        });
+        Ok(())
+    }
+
+    /// An ACK for a 2xx (outside any transaction). False if not ours.
+    pub fn handle_ack(&mut self, tx: &mut TransactionLayer, req: Request, now: Instant) -> bool {
+        let (Some(call_id), Some(tag)) = (req.headers.call_id(), req.headers.to_tag()) else {
+            return false;
+        };
+        let Some(&(cid, leg)) = self.dialogs.get(&(call_id.to_string(), tag)) else {
+            return false;
+        };
+        self.with_call(tx, cid, now, |b, tx, call| {
+            b.ack_received(tx, call, leg, req, now)
+        });
+        true
+    }
+
+    /// A response for a client transaction. False if not ours.
+    pub fn handle_response(
+        &mut self,
+        tx: &mut TransactionLayer,
+        id: ClientTransactionId,
+        resp: Response,
+        now: Instant,
+    ) -> bool {
+        let Some((cid, leg, role)) = self.clients.get(&id).cloned() else {
+            // RFC 6026: the Accepted INVITE transaction passes up every 2xx
+            // retransmission; the callee did not get our ACK, so re-send it.
+            return self.handle_stray_response(tx, &resp);
+        };
+        if resp.status >= 200 {
+            self.clients.remove(&id);
+        }
+        self.with_call(tx, cid, now, |b, tx, call| match role {
+            ClientRole::Invite => b.callee_invite_response(tx, call, leg, id, resp, now),
+            ClientRole::Relay {
+                server,
+                from_leg,
+                original,
+            } => b.relayed_response(tx, call, leg, server, from_leg, &original, resp, now),
+            ClientRole::Rebridge => {
+                if resp.is_success() {
+                    b.send_ack(tx, call, leg, &resp, None);
+                }
+            }
+            ClientRole::Fire => {}
+        });
+        true
+    }
+
+    /// Timer B/F of one of our client transactions. False if not ours.
+    pub fn handle_transaction_timeout(
+        &mut self,
+        tx: &mut TransactionLayer,
+        id: ClientTransactionId,
+        now: Instant,
+    ) -> bool {
+        let Some((cid, leg, role)) = self.clients.remove(&id) else {
+            return false;
+        };
+        self.with_call(tx, cid, now, |b, tx, call| match role {
+            ClientRole::Invite => {
+                let l = &mut call.legs[leg];
+                if l.state == LegState::Calling || l.state == LegState::Early {
+                    l.state = LegState::Terminated;
+                    if Some(leg) == call.callee && !l.abandoned {
+                        b.callee_failed(tx, call, leg, 408, "Request Timeout".into(), now);
+                    }
+                }
+            }
+            ClientRole::Relay { server, .. } => {
+                b.respond(tx, server, Response::new(408), now);
+                call.legs[leg].offer_in_flight = false;
+            }
+            ClientRole::Rebridge | ClientRole::Fire => {}
+        });
+        true
+    }
+
+    /// A 2xx retransmission that matched no transaction: re-send our ACK.
+    pub fn handle_stray_response(&mut self, tx: &mut TransactionLayer, resp: &Response) -> bool {
+        if !resp.is_success() {
+            return false;
+        }
+        let (Some(call_id), Some(tag)) = (resp.headers.call_id(), resp.headers.from_tag()) else {
+            return false;
+        };
+        let Some(&(cid, leg)) = self.dialogs.get(&(call_id.to_string(), tag)) else {
+            return false;
+        };
+        if let Some(l) = self.calls.get(&cid).and_then(|c| c.legs.get(leg)) {
+            if let Some(ack) = &l.last_ack {
+                tx.send_stateless(l.dialog.peer, ack.clone());
+            }
+        }
+        true
+    }
+
+    pub fn handle_timeout(&mut self, tx: &mut TransactionLayer, now: Instant) {
+        while let Some(&first) = self.timers.iter().next() {
+            if first.0 > now {
+                break;
+            }
+            self.timers.remove(&first);
+            let (_, cid, leg, kind) = first;
+            self.with_call(tx, cid, now, |b, tx, call| {
+                b.timer_fired(tx, call, leg, kind, now)
+            });
+        }
+    }
+
+    /// Ends every call: BYE to answered legs, CANCEL or 503 to the rest.
+    pub fn shutdown(&mut self, tx: &mut TransactionLayer, now: Instant) {
+        let ids: Vec<u64> = self.calls.keys().copied().collect();
+        for cid in ids {
+            self.with_call(tx, cid, now, |b, tx, call| {
+                b.end_call(tx, call, None, HangupCause::Shutdown, now);
+                if !call.caller().final_sent {
+                    b.fail_caller(
+                        tx,
+                        call,
+                        503,
+                        "Service Unavailable (shutting down)",
+                        None,
+                        now,
+                    );
+                }
+            });
+        }
+    }
+
+    /// An event from the media thread.
+    pub fn handle_media_event(&mut self, tx: &mut TransactionLayer, ev: MediaEvent, now: Instant) {
+        match ev {
+            MediaEvent::TimedOut { session } => {
+                self.with_call(tx, session, now, |b, tx, call| {
+                    warn!(call = %call.record.id, "no media for [media] timeout_s: ending the call");
+                    b.end_call(tx, call, None, HangupCause::MediaTimeout, now);
+                    if !call.caller().final_sent {
+                        b.fail_caller(tx, call, 408, "Request Timeout (no media)", None, now);
+                    }
+                });
+            }
+            MediaEvent::Failed { session, reason } => {
+                self.with_call(tx, session, now, |b, tx, call| {
+                    warn!(call = %call.record.id, "{reason}");
+                    b.end_call(tx, call, None, HangupCause::MediaFailed, now);
+                    if !call.caller().final_sent {
+                        b.fail_caller(
+                            tx,
+                            call,
+                            503,
+                            "Service Unavailable (media ports)",
+                            None,
+                            now,
+                        );
+                    }
+                });
+            }
+            MediaEvent::Closed {
+                session,
+                caller,
+                callee,
+            } => {
+                let conv = |s: crate::media::relay::LegStats| LegMediaStats {
+                    packets: s.packets_in,
+                    bytes: s.bytes_in,
+                    lost: s.lost,
+                    jitter: s.jitter,
+                    rtcp: s.rtcp_in,
+                    dropped_foreign: s.dropped_foreign,
+                    held: s.held,
+                    dropped_held: s.dropped_held,
+                    source: s.source,
+                    source_learned: s.source_learned,
+                    dtmf_rendered: s.dtmf_rendered,
+                    dtmf_detected: s.dtmf_detected,
+                };
+                self.media_closed(session, conv(caller), conv(callee));
+            }
+        }
+    }
+
+    /// The next command for the media thread.
+    pub fn poll_media_command(&mut self) -> Option<MediaCommand> {
+        self.media_out.pop_front()
+    }
+
+    /// Runs `f` on call `cid` taken out of the table, then puts it back, or
+    /// files its record when it is over.
+    fn with_call(
+        &mut self,
+        tx: &mut TransactionLayer,
+        cid: u64,
+        _now: Instant,
+        f: impl FnOnce(&mut Self, &mut TransactionLayer, &mut Call),
+    ) {
+        let Some(mut call) = self.calls.remove(&cid) else {
+            return;
+        };
+        f(self, tx, &mut call);
+        self.put_back(call);
+    }
+
+    fn put_back(&mut self, call: Call) {
+        if !call.is_done() {
+            self.calls.insert(call.id, call);
+            return;
+        }
+        for leg in &call.legs {
+            self.dialogs
+                .remove(&(leg.dialog.call_id.clone(), leg.dialog.local_tag.clone()));
+        }
+        if let Some(m) = &call.media {
+            if m.opened {
+                self.media_out
+                    .push_back(MediaCommand::Close { session: call.id });
+            }
+            if let Some(p) = self.ports.as_mut() {
+                p.release(m.caller_local.port());
+                p.release(m.callee_local.port());
+            }
+        }
+        let id = call.id;
+        self.emergency_live.retain(|c| *c != id);
+        self.servers.retain(|_, v| v.0 != id);
+        self.clients.retain(|_, v| v.0 != id);
+        let mut record = call.record;
+        if record.hangup_cause.is_none() {
+            record.hangup_cause = Some(HangupCause::CallerHangup);
+        }
+        debug!(call = %record.id, cause = ?record.hangup_cause, "call over");
+        self.push_history(record);
+    }
+
+    fn finish_record(
+        &mut self,
+        mut record: CallRecord,
+        status: u16,
+        cause: HangupCause,
+        now: Instant,
+    ) {
+        record.final_status = Some(status);
+        record.hangup_cause = Some(cause);
+        record.ended = Some(self.wall(now));
+        self.push_history(record);
+    }
+
+    fn push_history(&mut self, record: CallRecord) {
+        if self.cfg.calls.history == 0 {
+            return;
+        }
+        while self.history.len() >= self.cfg.calls.history {
+            self.history.pop_front();
+        }
+        self.history.push_back(record);
+    }
+
+    fn respond(
+        &mut self,
+        tx: &mut TransactionLayer,
+        id: ServerTransactionId,
+        mut r: Response,
+        now: Instant,
+    ) {
+        if !r.headers.contains(&HeaderName::Server) {
+            r.headers
+                .push(HeaderName::Server, self.cfg.user_agent.as_str());
+        }
+        if let Err(e) = tx.respond(id, r, now) {
+            debug!(error = %e, "could not answer");
+        }
+    }
+
+    fn wall(&self, now: Instant) -> SystemTime {
+        self.epoch.1 + now.saturating_duration_since(self.epoch.0)
+    }
+
+    fn tag(&mut self) -> String {
+        self.ids.tag()
+    }
+
+    fn branch(&mut self) -> String {
+        self.ids.branch()
+    }
+
+    fn side_of(&self, l: ListenerId) -> Side {
+        self.cfg
+            .listeners
+            .get(l.0 as usize)
+            .map(|i| i.side)
+            .unwrap_or(Side::Wan)
+    }
+
+    /// Our address on listener `l` as peers see it: the configured public
+    /// address, else one a registrar reported, else the bound one.
+    fn advertised(&self, l: ListenerId) -> SocketAddr {
+        let Some(info) = self.cfg.listeners.get(l.0 as usize) else {
+            return SocketAddr::from(([127, 0, 0, 1], 5060));
+        };
+        let learned = self.learned_public.get(l.0 as usize).copied().flatten();
+        match info.public.or(learned) {
+            Some(ip) => SocketAddr::new(ip, info.advertised.port()),
+            None => info.advertised,
+        }
+    }
+
+    /// The public IP a registrar reported for listener `l` (None: forget
+    /// it). New calls on that listener advertise it; calls under way keep
+    /// what they were set up with.
+    pub fn set_learned_public(&mut self, l: ListenerId, ip: Option<IpAddr>) {
+        let i = l.0 as usize;
+        // The address we are bound to is no news: not behind NAT.
+        let ip = ip.filter(|ip| {
+            !ip.is_unspecified()
+                && self
+                    .cfg
+                    .listeners
+                    .get(i)
+                    .is_some_and(|x| x.advertised.ip() != *ip)
+        });
+        if self.learned_public.len() <= i {
+            self.learned_public.resize(i + 1, None);
+        }
+        if self.learned_public[i] != ip {
+            if let (Some(ip), Some(info)) = (ip, self.cfg.listeners.get(i)) {
+                if info.public.is_none() {
+                    info!(listener = %info.name, address = %ip, "calls on this listener now advertise the public address the registrar reports");
+                }
+            }
+            self.learned_public[i] = ip;
+        }
+    }
+
+    /// The listener a call that came in on `caller_side` leaves from: the
+    /// other side, of the same IP family as the destination when possible.
+    fn listener_for(&self, caller_side: Side, dest: IpAddr) -> Option<ListenerId> {
+        let other = match caller_side {
+            Side::Wan => Side::Lan,
+            Side::Lan => Side::Wan,
+        };
+        let candidates = || {
+            self.cfg
+                .listeners
+                .iter()
+                .enumerate()
+                .filter(move |(_, l)| l.side == other)
+        };
+        candidates()
+            .find(|(_, l)| l.advertised.is_ipv4() == dest.is_ipv4())
+            .or_else(|| candidates().next())
+            .map(|(i, _)| ListenerId(i as u16))
+    }
+
+    fn address_of(&self, uri: &SipUri) -> Option<SocketAddr> {
+        let port = uri.port.unwrap_or(5060);
+        match &uri.host {
+            Host::Domain(n) => self
+                .resolved
+                .get(&n.to_ascii_lowercase())
+                .and_then(|v| v.first())
+                .map(|a| {
+                    if uri.port.is_some() {
+                        SocketAddr::new(a.ip(), port)
+                    } else {
+                        *a
+                    }
+                }),
+            other => other.ip().map(|ip| SocketAddr::new(ip, port)),
+        }
+    }
+}
+
+/// Where a new callee leg goes and what it carries.
+struct CalleeSpec {
+    uri: SipUri,
+    transport: Transport,
+    credentials: Option<LegCredentials>,
+    /// The From URI to use (an account's address of record), if any.
+    identity: Option<String>,
+    extra_headers: Vec<(HeaderName, String)>,
+    diversion: Option<String>,
+    referred_by: Option<String>,
+    /// How the callee carries DTMF (the target's setting).
+    dtmf: DtmfMode,
+}
+
+/// The media side of a call leg: leg 0 is the caller's.
+fn media_side(leg: usize) -> MediaSide {
+    if leg == 0 {
+        MediaSide::Caller
+    } else {
+        MediaSide::Callee
+    }
+}
+
+/// The RFC 4028 headers that travel from one leg to the other.
+fn session_timer_headers(h: &crate::sip::message::Headers) -> Vec<(HeaderName, String)> {
+    let mut out = Vec::new();
+    if let Some(v) = h.get(&HeaderName::SessionExpires) {
+        out.push((HeaderName::SessionExpires, v.to_string()));
+    }
+    if let Some(v) = h
+        .iter()
+        .find(|x| x.name.as_str().eq_ignore_ascii_case("Min-SE"))
+    {
+        out.push((v.name.clone(), v.value.clone()));
+    }
+    let names_timer = |name: &HeaderName| {
+        h.values(name)
+            .any(|t| t.trim().eq_ignore_ascii_case("timer"))
+    };
+    if names_timer(&HeaderName::Supported) {
+        out.push((HeaderName::Supported, "timer".to_string()));
+    }
+    if names_timer(&HeaderName::Require) {
+        out.push((HeaderName::Require, "timer".to_string()));
+    }
+    out
+}
+
+fn is_x_header(name: &str) -> bool {
+    name.len() > 2 && name.as_bytes()[..2].eq_ignore_ascii_case(b"x-")
+}
