@@ -30,7 +30,9 @@ use smol::{Async, LocalExecutor, Task, Timer};
 
 use super::dtmf::convert::DtmfPath;
 use super::latch::SourceRules;
-use super::relay::{LegStats, MediaRelay, Remote, Side, Transcode, Verdict, ADDED_PACKET_MAX};
+use super::relay::{
+    LegSide, LegStats, MediaRelay, PacketVerdict, Remote, Transcode, ADDED_PACKET_MAX,
+};
 
 /// What signalling asks of the media thread. `session` is the call's id.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,25 +52,25 @@ pub enum MediaCommand {
     /// it is applied.
     SetRemote {
         session: u64,
-        side: Side,
+        side: LegSide,
         remote: Remote,
     },
     /// Payload-type pairs rewritten on packets from `side`.
     SetPayloadMap {
         session: u64,
-        side: Side,
+        side: LegSide,
         map: Vec<(u8, u8)>,
     },
     /// Audio from `side` translated to the other law, or not.
     SetTranscode {
         session: u64,
-        side: Side,
+        side: LegSide,
         transcode: Option<Transcode>,
     },
     /// DTMF conversion on packets from `side`.
     SetDtmf {
         session: u64,
-        side: Side,
+        side: LegSide,
         path: DtmfPath,
     },
     SetHold {
@@ -226,10 +228,10 @@ struct Session {
 
 #[cfg(not(target_os = "linux"))]
 impl Session {
-    fn socket(&self, side: Side, rtcp: bool) -> &Async<UdpSocket> {
+    fn socket(&self, side: LegSide, rtcp: bool) -> &Async<UdpSocket> {
         let base = match side {
-            Side::Caller => 0,
-            Side::Callee => 2,
+            LegSide::Caller => 0,
+            LegSide::Callee => 2,
         };
         &self.sockets[base + usize::from(rtcp)]
     }
@@ -282,10 +284,10 @@ async fn run(
                     let s = Rc::new(s);
                     let mut tasks = Vec::with_capacity(5);
                     for (side, rtcp) in [
-                        (Side::Caller, false),
-                        (Side::Caller, true),
-                        (Side::Callee, false),
-                        (Side::Callee, true),
+                        (LegSide::Caller, false),
+                        (LegSide::Caller, true),
+                        (LegSide::Callee, false),
+                        (LegSide::Callee, true),
                     ] {
                         tasks.push(ex.spawn(relay_loop(s.clone(), side, rtcp)));
                     }
@@ -347,8 +349,8 @@ async fn run(
                         let relay = s.relay.borrow();
                         MediaEvent::Closed {
                             session,
-                            caller: relay.stats(Side::Caller),
-                            callee: relay.stats(Side::Callee),
+                            caller: relay.stats(LegSide::Caller),
+                            callee: relay.stats(LegSide::Callee),
                         }
                     };
                     // The sockets close with the last reference, before
@@ -383,7 +385,7 @@ async fn release_held(s: &Session) {
             };
             decide(&mut relay, got, &mut buf, &mut added, arrived)
         };
-        if let (Verdict::Forward { to, from_side, len }, added_len) = verdict {
+        if let (PacketVerdict::Forward { to, from_side, len }, added_len) = verdict {
             let out = s.socket(from_side, false);
             let _ = out.send_to(&buf[..len], to).await;
             if added_len > 0 {
@@ -418,7 +420,7 @@ fn open(
 /// A datagram read from one of a session's sockets.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Received {
-    pub side: Side,
+    pub side: LegSide,
     /// Read on the RTCP socket (RTP port + 1).
     pub rtcp: bool,
     pub src: SocketAddr,
@@ -437,14 +439,14 @@ pub(super) fn decide(
     buf: &mut [u8],
     added: &mut [u8; ADDED_PACKET_MAX],
     now: Instant,
-) -> (Verdict, usize) {
+) -> (PacketVerdict, usize) {
     if p.rtcp {
         (relay.handle_rtcp(p.side, p.src, p.len, now), 0)
     } else {
         let v = relay.handle_packet(p.side, p.src, buf, p.len, now);
         let extra = match v {
-            Verdict::Forward { .. } => relay.take_added(p.side, added),
-            Verdict::Drop(_) => 0,
+            PacketVerdict::Forward { .. } => relay.take_added(p.side, added),
+            PacketVerdict::Drop(_) => 0,
         };
         (v, extra)
     }
@@ -452,7 +454,7 @@ pub(super) fn decide(
 
 /// Elsewhere: one datagram at a time, one task per socket.
 #[cfg(not(target_os = "linux"))]
-async fn relay_loop(s: Rc<Session>, side: Side, rtcp: bool) {
+async fn relay_loop(s: Rc<Session>, side: LegSide, rtcp: bool) {
     /// Largest datagram relayed; RTP for voice is a few hundred bytes.
     const PACKET_BUFFER: usize = 2048;
     let mut buf = [0u8; PACKET_BUFFER];
@@ -476,7 +478,7 @@ async fn relay_loop(s: Rc<Session>, side: Side, rtcp: bool) {
             &mut added,
             now,
         );
-        if let Verdict::Forward { to, from_side, len } = verdict {
+        if let PacketVerdict::Forward { to, from_side, len } = verdict {
             let out = s.socket(from_side, rtcp);
             let _ = out.send_to(&buf[..len], to).await;
             if added_len > 0 {
@@ -546,17 +548,17 @@ mod tests {
         });
         send(MediaCommand::SetRemote {
             session: 1,
-            side: Side::Caller,
+            side: LegSide::Caller,
             remote: Remote::at(caller.local_addr().unwrap()),
         });
         send(MediaCommand::SetRemote {
             session: 1,
-            side: Side::Callee,
+            side: LegSide::Callee,
             remote: Remote::at(callee.local_addr().unwrap()),
         });
         send(MediaCommand::SetPayloadMap {
             session: 1,
-            side: Side::Caller,
+            side: LegSide::Caller,
             map: vec![(101, 96)],
         });
         std::thread::sleep(Duration::from_millis(100));
@@ -632,7 +634,7 @@ mod tests {
             timeout: Duration::from_secs(30),
             sources: SourceRules::default(),
         });
-        for (side, peer) in [(Side::Caller, &caller), (Side::Callee, &callee)] {
+        for (side, peer) in [(LegSide::Caller, &caller), (LegSide::Callee, &callee)] {
             send(MediaCommand::SetRemote {
                 session: 2,
                 side,
@@ -693,7 +695,7 @@ mod tests {
                 timeout: Duration::from_secs(30),
                 sources: SourceRules::default(),
             }));
-            for (side, sock) in [(Side::Caller, &caller), (Side::Callee, &callee)] {
+            for (side, sock) in [(LegSide::Caller, &caller), (LegSide::Callee, &callee)] {
                 assert!(engine.send(MediaCommand::SetRemote {
                     session,
                     side,

@@ -31,7 +31,7 @@ use smol::channel::{Receiver, Sender};
 use super::engine::{decide, MediaCommand, MediaEvent, Received};
 use super::latch::SourceRules;
 use super::mmsg::{Batch, BATCH, PACKET_BUFFER};
-use super::relay::{MediaRelay, Side, Verdict, ADDED_PACKET_MAX};
+use super::relay::{LegSide, MediaRelay, PacketVerdict, ADDED_PACKET_MAX};
 
 /// How often sessions are looked at for the media timeout.
 const TIMEOUT_CHECK: Duration = Duration::from_millis(100);
@@ -53,19 +53,19 @@ struct Session {
     unread: u8,
 }
 
-fn socket_index(side: Side, rtcp: bool) -> usize {
+fn socket_index(side: LegSide, rtcp: bool) -> usize {
     let base = match side {
-        Side::Caller => 0,
-        Side::Callee => 2,
+        LegSide::Caller => 0,
+        LegSide::Callee => 2,
     };
     base + usize::from(rtcp)
 }
 
-fn side_of(index: usize) -> (Side, bool) {
+fn side_of(index: usize) -> (LegSide, bool) {
     let side = if index < 2 {
-        Side::Caller
+        LegSide::Caller
     } else {
-        Side::Callee
+        LegSide::Callee
     };
     (side, index % 2 == 1)
 }
@@ -301,7 +301,7 @@ impl Loop {
                 };
                 let (verdict, added_len) =
                     decide(&mut s.relay, got, &mut b.bufs[i], &mut self.added, now);
-                if let Verdict::Forward { to, from_side, len } = verdict {
+                if let PacketVerdict::Forward { to, from_side, len } = verdict {
                     let o = socket_index(from_side, rtcp);
                     if out.is_some_and(|q| q != o) {
                         if let Some(q) = out {
@@ -412,8 +412,8 @@ impl Loop {
                 self.free.push(i);
                 let closed = MediaEvent::Closed {
                     session: id,
-                    caller: s.relay.stats(Side::Caller),
-                    callee: s.relay.stats(Side::Callee),
+                    caller: s.relay.stats(LegSide::Caller),
+                    callee: s.relay.stats(LegSide::Callee),
                 };
                 // The sockets close (and leave the epoll set) before the
                 // event says the ports are free.
@@ -448,7 +448,7 @@ impl Loop {
                 len,
             };
             let (verdict, added_len) = decide(&mut s.relay, got, buf, &mut self.added, arrived);
-            if let Verdict::Forward { to, from_side, len } = verdict {
+            if let PacketVerdict::Forward { to, from_side, len } = verdict {
                 let out = &s.sockets[socket_index(from_side, false)];
                 if !send_one(out, &buf[..len], to) {
                     self.full_drops += 1;
@@ -576,7 +576,7 @@ mod tests {
             timeout: Duration::from_secs(30),
             sources: SourceRules::default(),
         });
-        for (side, sock) in [(Side::Caller, &caller), (Side::Callee, &callee)] {
+        for (side, sock) in [(LegSide::Caller, &caller), (LegSide::Callee, &callee)] {
             lp.command(MediaCommand::SetRemote {
                 session: 1,
                 side,
