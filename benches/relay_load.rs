@@ -39,9 +39,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pbxgate::media::engine::{spawn, MediaCommand, MediaEvent};
+use pbxgate::media::engine::spawn;
 use pbxgate::media::g711::Law;
 use pbxgate::media::latch::SourceRules;
+use pbxgate::media::messages::{MediaCommand, MediaEvent};
 use pbxgate::media::relay::{LegSide, Remote, Transcode};
 
 struct Counting;

@@ -16,9 +16,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use pbxgate::media::dtmf::convert::{AudioFormat, DetectPath, DtmfPath};
-use pbxgate::media::engine::{spawn, MediaCommand, MediaEvent};
+use pbxgate::media::engine::spawn;
 use pbxgate::media::g711::{alaw_to_ulaw, ulaw_to_alaw, Law};
 use pbxgate::media::latch::SourceRules;
+use pbxgate::media::messages::{MediaCommand, MediaEvent};
 use pbxgate::media::relay::{LegSide, Remote, Transcode};
 use pbxgate::media::rtp::write_header;
 

@@ -612,6 +612,41 @@ impl MediaRelay {
     }
 }
 
+/// A datagram read from one of a session's sockets.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Received {
+    pub side: LegSide,
+    /// Read on the RTCP socket (RTP port + 1).
+    pub rtcp: bool,
+    pub src: SocketAddr,
+    pub len: usize,
+}
+
+/// The relay's decision on one received packet (RTP, or RTCP on the RTCP
+/// socket): the one place the media thread calls into `MediaRelay` for
+/// packets, on the batched path and for released held packets alike. A
+/// packet a conversion adds (an RFC 4733 event next to audio) is copied
+/// into `added`, to go out right after the forwarded one; its length is the
+/// second value (0: none).
+pub(crate) fn decide(
+    relay: &mut MediaRelay,
+    p: Received,
+    buf: &mut [u8],
+    added: &mut [u8; ADDED_PACKET_MAX],
+    now: Instant,
+) -> (PacketVerdict, usize) {
+    if p.rtcp {
+        (relay.handle_rtcp(p.side, p.src, p.len, now), 0)
+    } else {
+        let v = relay.handle_packet(p.side, p.src, buf, p.len, now);
+        let extra = match v {
+            PacketVerdict::Forward { .. } => relay.take_added(p.side, added),
+            PacketVerdict::Drop(_) => 0,
+        };
+        (v, extra)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
