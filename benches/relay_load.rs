@@ -39,10 +39,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pbxgate::media::engine::{spawn, MediaCommand, MediaEvent};
+use pbxgate::media::engine::spawn;
 use pbxgate::media::g711::Law;
 use pbxgate::media::latch::SourceRules;
-use pbxgate::media::relay::{Remote, Side, Transcode};
+use pbxgate::media::messages::{MediaCommand, MediaEvent};
+use pbxgate::media::relay::{LegSide, Remote, Transcode};
 
 struct Counting;
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
@@ -166,7 +167,7 @@ fn open_calls(
             timeout: Duration::from_secs(3600),
             sources: SourceRules::default(),
         });
-        for (side, remote) in [(Side::Caller, a), (Side::Callee, b)] {
+        for (side, remote) in [(LegSide::Caller, a), (LegSide::Callee, b)] {
             send(MediaCommand::SetRemote {
                 session,
                 side,
@@ -175,8 +176,8 @@ fn open_calls(
         }
         if transcode {
             for (side, from_pt, from, to_pt) in [
-                (Side::Caller, 0, Law::Ulaw, 8),
-                (Side::Callee, 8, Law::Alaw, 0),
+                (LegSide::Caller, 0, Law::Ulaw, 8),
+                (LegSide::Callee, 8, Law::Alaw, 0),
             ] {
                 send(MediaCommand::SetTranscode {
                     session,

@@ -16,10 +16,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use pbxgate::media::dtmf::convert::{AudioFormat, DetectPath, DtmfPath};
-use pbxgate::media::engine::{spawn, MediaCommand, MediaEvent};
+use pbxgate::media::engine::spawn;
 use pbxgate::media::g711::{alaw_to_ulaw, ulaw_to_alaw, Law};
 use pbxgate::media::latch::SourceRules;
-use pbxgate::media::relay::{Remote, Side, Transcode};
+use pbxgate::media::messages::{MediaCommand, MediaEvent};
+use pbxgate::media::relay::{LegSide, Remote, Transcode};
 use pbxgate::media::rtp::write_header;
 
 struct Counting;
@@ -117,7 +118,7 @@ fn open(
         timeout: Duration::from_secs(60),
         sources: SourceRules::default(),
     });
-    for (side, peer) in [(Side::Caller, &caller), (Side::Callee, &callee)] {
+    for (side, peer) in [(LegSide::Caller, &caller), (LegSide::Callee, &callee)] {
         send(MediaCommand::SetRemote {
             session,
             side,
@@ -128,7 +129,7 @@ fn open(
     if transcode {
         send(MediaCommand::SetTranscode {
             session,
-            side: Side::Caller,
+            side: LegSide::Caller,
             transcode: Some(Transcode {
                 from_pt: 0,
                 from: Law::Ulaw,
@@ -137,7 +138,7 @@ fn open(
         });
         send(MediaCommand::SetTranscode {
             session,
-            side: Side::Callee,
+            side: LegSide::Callee,
             transcode: Some(Transcode {
                 from_pt: 8,
                 from: Law::Alaw,
@@ -146,7 +147,7 @@ fn open(
         });
     }
     if dtmf {
-        for side in [Side::Caller, Side::Callee] {
+        for side in [LegSide::Caller, LegSide::Callee] {
             send(MediaCommand::SetDtmf {
                 session,
                 side,

@@ -1,5 +1,5 @@
-//! The media thread's loop on Linux: its own epoll set over every media
-//! socket (edge-triggered, registered once), `recvmmsg` of up to `BATCH`
+//! The media thread's loop: its own epoll set over every media socket
+//! (edge-triggered, registered once), `recvmmsg` of up to `BATCH`
 //! datagrams per ready socket and one `sendmmsg` per outgoing socket, from
 //! one `Batch` allocated when the thread starts.
 //!
@@ -11,27 +11,28 @@
 //! ceiling's CPU per packet (docs/media.md). This loop does one
 //! `epoll_wait` per turn for all ready sockets and nothing else per wake.
 //!
-//! Commands still arrive on the smol channel: the loop polls a `recv()`
-//! future with a waker that writes to an eventfd in the epoll set, so a
-//! command wakes the loop and no thread is added. Media timeouts are looked
-//! at every `TIMEOUT_CHECK`.
+//! `Loop` reads no clock: it is stepped with `command(cmd, now)`,
+//! `handle_timeout(now)`, `wait(limit)` and `serve(n, now)`, by `run` on
+//! the media thread and by the tests in theirs. Commands still arrive on
+//! the smol channel: `run` polls a `recv()` future with a waker that writes
+//! to an eventfd in the epoll set, so a command wakes the loop and no
+//! thread is added. Media timeouts are looked at every `TIMEOUT_CHECK`.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use smol::channel::{Receiver, Sender};
 
-use super::engine::{decide, MediaCommand, MediaEvent, Received};
-use super::latch::SourceRules;
+use super::epoll::{Epoll, EventFdWaker};
+use super::messages::{MediaCommand, MediaEvent};
 use super::mmsg::{Batch, BATCH, PACKET_BUFFER};
-use super::relay::{MediaRelay, Side, Verdict, ADDED_PACKET_MAX};
+use super::relay::{decide, LegSide, MediaRelay, PacketVerdict, Received, ADDED_PACKET_MAX};
+use super::sessions::{side_of, socket_index, Sessions};
 
 /// How often sessions are looked at for the media timeout.
 const TIMEOUT_CHECK: Duration = Duration::from_millis(100);
@@ -40,105 +41,12 @@ const TIMEOUT_CHECK: Duration = Duration::from_millis(100);
 const ROUNDS_PER_SOCKET: usize = 4;
 /// The eventfd's key in the epoll set (sockets use slot * 4 + index).
 const WAKE_KEY: u64 = u64::MAX;
+/// Ready sockets taken from one `epoll_wait`.
+const READY_MAX: usize = 64;
 
-struct Session {
-    id: u64,
-    relay: MediaRelay,
-    /// caller RTP, caller RTCP, callee RTP, callee RTCP.
-    sockets: [UdpSocket; 4],
-    timeout_reported: bool,
-    /// Which of `sockets` (bit per index) are in `Loop::unread`, so a
-    /// socket flooded turn after turn is listed once, not once more per
-    /// turn.
-    unread: u8,
-}
-
-fn socket_index(side: Side, rtcp: bool) -> usize {
-    let base = match side {
-        Side::Caller => 0,
-        Side::Callee => 2,
-    };
-    base + usize::from(rtcp)
-}
-
-fn side_of(index: usize) -> (Side, bool) {
-    let side = if index < 2 {
-        Side::Caller
-    } else {
-        Side::Callee
-    };
-    (side, index % 2 == 1)
-}
-
-/// Wakes the loop from whichever thread sends a command.
-struct EventFdWaker(OwnedFd);
-
-impl Wake for EventFdWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        let one: u64 = 1;
-        // SAFETY: writes 8 bytes from a local to the eventfd we own. A
-        // full counter (EAGAIN) already means "wake up".
-        unsafe { libc::write(self.0.as_raw_fd(), (&one as *const u64).cast(), 8) };
-    }
-}
-
-struct Epoll(OwnedFd);
-
-impl Epoll {
-    fn new() -> io::Result<Epoll> {
-        // SAFETY: plain syscall; the fd is owned from here on.
-        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: fd is a new descriptor nobody else owns.
-        Ok(Epoll(unsafe { OwnedFd::from_raw_fd(fd) }))
-    }
-
-    /// Registers `fd` for reading; `edge` reports it only when data
-    /// arrives, so a drained socket is not polled again on the next wait.
-    fn add(&self, fd: RawFd, key: u64, edge: bool) -> io::Result<()> {
-        let edge = if edge { libc::EPOLLET as u32 } else { 0 };
-        let mut ev = libc::epoll_event {
-            events: libc::EPOLLIN as u32 | edge,
-            u64: key,
-        };
-        // SAFETY: registers a descriptor we own with an event we own.
-        if unsafe { libc::epoll_ctl(self.0.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
-    }
-
-    /// Waits at most `timeout` (rounded up to 1 ms), or not at all when
-    /// `poll` is set.
-    fn wait(&self, events: &mut [libc::epoll_event], timeout: Duration, poll: bool) -> usize {
-        let ms = if poll {
-            0
-        } else {
-            timeout.as_millis().clamp(1, 1000) as i32
-        };
-        // SAFETY: the kernel writes at most events.len() entries.
-        let n = unsafe {
-            libc::epoll_wait(
-                self.0.as_raw_fd(),
-                events.as_mut_ptr(),
-                events.len() as i32,
-                ms,
-            )
-        };
-        n.max(0) as usize
-    }
-}
-
-struct Loop {
+pub(super) struct Loop {
     epoll: Epoll,
-    slots: Vec<Option<Session>>,
-    free: Vec<usize>,
-    by_id: HashMap<u64, usize>,
+    sessions: Sessions,
     batch: Box<Batch>,
     /// A packet a DTMF conversion adds after a forwarded one.
     added: [u8; ADDED_PACKET_MAX],
@@ -158,45 +66,41 @@ struct Loop {
     unread: Vec<u64>,
     /// Last turn's `unread`, being read this turn.
     revisit: Vec<u64>,
+    /// What the last `wait` reported.
+    ready: [libc::epoll_event; READY_MAX],
+    /// When the media timeouts are looked at next.
+    check_at: Instant,
 }
 
-/// Runs the media thread until the command channel closes.
+/// Runs the media thread until the command channel closes. The shell
+/// around `Loop`: it owns the clock and the command channel, and steps
+/// the loop with them.
 pub(super) fn run(commands: Receiver<MediaCommand>, events: Sender<MediaEvent>, acks: Sender<u64>) {
-    let setup = || -> io::Result<(Epoll, Arc<EventFdWaker>)> {
-        let epoll = Epoll::new()?;
-        // SAFETY: plain syscall; the fd is owned from here on.
-        let efd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-        if efd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: efd is a new descriptor nobody else owns.
-        let waker = Arc::new(EventFdWaker(unsafe { OwnedFd::from_raw_fd(efd) }));
-        epoll.add(efd, WAKE_KEY, false)?;
-        Ok((epoll, waker))
+    let setup = || -> io::Result<(Loop, std::sync::Arc<EventFdWaker>)> {
+        let lp = Loop::new(events, acks, Instant::now())?;
+        let wake = EventFdWaker::new()?;
+        lp.epoll.add(wake.fd(), WAKE_KEY, false)?;
+        Ok((lp, wake))
     };
-    let (epoll, wake) = match setup() {
+    let (mut lp, wake) = match setup() {
         Ok(x) => x,
         Err(e) => {
             tracing::error!("media thread cannot start its event loop: {e}");
             return;
         }
     };
-    let mut lp = Loop::new(epoll, events, acks);
     let waker = Waker::from(wake.clone());
     let mut cx = Context::from_waker(&waker);
     let mut next: Pin<Box<_>> = Box::pin(commands.recv());
-    let mut ready = [libc::epoll_event { events: 0, u64: 0 }; 64];
-    let mut check_at = Instant::now() + TIMEOUT_CHECK;
     let mut woken = true;
     loop {
         if woken {
-            // SAFETY: reads the eventfd's 8-byte counter into a local.
-            let mut x = 0u64;
-            unsafe { libc::read(wake.0.as_raw_fd(), (&mut x as *mut u64).cast(), 8) };
+            wake.clear();
+            let now = Instant::now();
             loop {
                 match next.as_mut().poll(&mut cx) {
                     Poll::Ready(Ok(cmd)) => {
-                        lp.command(cmd);
+                        lp.command(cmd, now);
                         next = Box::pin(commands.recv());
                     }
                     // Signalling is gone: so is the media.
@@ -207,28 +111,23 @@ pub(super) fn run(commands: Receiver<MediaCommand>, events: Sender<MediaEvent>, 
             woken = false;
         }
         let now = Instant::now();
-        if now >= check_at {
-            lp.check_timeouts(now);
-            check_at = now + TIMEOUT_CHECK;
-        }
-        let n = lp.epoll.wait(
-            &mut ready,
-            check_at.saturating_duration_since(now),
-            !lp.unread.is_empty(),
-        );
+        lp.handle_timeout(now);
+        let n = lp.wait(lp.check_at.saturating_duration_since(now));
         // One clock read per turn: the packets of a turn were all waiting
         // when epoll_wait returned.
-        woken |= lp.serve(&ready[..n], Instant::now());
+        woken |= lp.serve(n, Instant::now());
     }
 }
 
 impl Loop {
-    fn new(epoll: Epoll, events: Sender<MediaEvent>, acks: Sender<u64>) -> Loop {
-        Loop {
-            epoll,
-            slots: Vec::new(),
-            free: Vec::new(),
-            by_id: HashMap::new(),
+    pub(super) fn new(
+        events: Sender<MediaEvent>,
+        acks: Sender<u64>,
+        now: Instant,
+    ) -> io::Result<Loop> {
+        Ok(Loop {
+            epoll: Epoll::new()?,
+            sessions: Sessions::default(),
             batch: Batch::new(),
             added: [0; ADDED_PACKET_MAX],
             full_drops: 0,
@@ -239,12 +138,23 @@ impl Loop {
             scratch: Box::new([0; PACKET_BUFFER]),
             unread: Vec::with_capacity(256),
             revisit: Vec::with_capacity(256),
-        }
+            ready: [libc::epoll_event { events: 0, u64: 0 }; READY_MAX],
+            check_at: now + TIMEOUT_CHECK,
+        })
     }
 
-    /// One turn: the sockets left with data last turn (their backlog is
-    /// the oldest), then those epoll reported. Returns whether the command eventfd was reported.
-    fn serve(&mut self, ready: &[libc::epoll_event], now: Instant) -> bool {
+    /// Waits at most `limit` for sockets to become ready (not at all while
+    /// some are left with data from the last turn); returns how many were
+    /// reported, for `serve`.
+    pub(super) fn wait(&mut self, limit: Duration) -> usize {
+        self.epoll
+            .wait(&mut self.ready, limit, !self.unread.is_empty())
+    }
+
+    /// One turn at `now`: the sockets left with data last turn (their
+    /// backlog is the oldest), then the first `n` the last `wait`
+    /// reported. Returns whether the command eventfd was among them.
+    pub(super) fn serve(&mut self, n: usize, now: Instant) -> bool {
         // Sockets first, commands after (at the top of the next turn): a
         // Close cannot leave a stale key behind in this turn's list; a
         // stale key in `unread` finds its slot empty, or reads a new
@@ -252,18 +162,19 @@ impl Loop {
         std::mem::swap(&mut self.unread, &mut self.revisit);
         for i in 0..self.revisit.len() {
             let key = self.revisit[i];
-            if let Some(Some(s)) = self.slots.get_mut((key / 4) as usize) {
+            if let Some(s) = self.sessions.in_slot((key / 4) as usize) {
                 s.unread &= !(1 << (key % 4));
             }
             self.socket_ready(key, now);
         }
         self.revisit.clear();
         let mut woken = false;
-        for ev in ready {
-            if ev.u64 == WAKE_KEY {
+        for k in 0..n.min(READY_MAX) {
+            let key = self.ready[k].u64;
+            if key == WAKE_KEY {
                 woken = true;
             } else {
-                self.socket_ready(ev.u64, now);
+                self.socket_ready(key, now);
             }
         }
         woken
@@ -273,7 +184,7 @@ impl Loop {
         let slot = (key / 4) as usize;
         let index = (key % 4) as usize;
         let (side, rtcp) = side_of(index);
-        let Some(Some(s)) = self.slots.get_mut(slot) else {
+        let Some(s) = self.sessions.in_slot(slot) else {
             return;
         };
         let b = &mut self.batch;
@@ -301,7 +212,7 @@ impl Loop {
                 };
                 let (verdict, added_len) =
                     decide(&mut s.relay, got, &mut b.bufs[i], &mut self.added, now);
-                if let Verdict::Forward { to, from_side, len } = verdict {
+                if let PacketVerdict::Forward { to, from_side, len } = verdict {
                     let o = socket_index(from_side, rtcp);
                     if out.is_some_and(|q| q != o) {
                         if let Some(q) = out {
@@ -336,13 +247,9 @@ impl Loop {
         }
     }
 
-    /// The relay of session `id`, if it is open.
-    fn relay(&mut self, id: u64) -> Option<&mut MediaRelay> {
-        let i = *self.by_id.get(&id)?;
-        self.slots.get_mut(i)?.as_mut().map(|s| &mut s.relay)
-    }
-
-    fn command(&mut self, cmd: MediaCommand) {
+    /// Applies one command from signalling at `now`: the only place
+    /// commands reach the sessions and their relays.
+    pub(super) fn command(&mut self, cmd: MediaCommand, now: Instant) {
         match cmd {
             MediaCommand::Open {
                 session: id,
@@ -351,7 +258,11 @@ impl Loop {
                 timeout,
                 sources,
             } => {
-                if let Err(e) = self.open(id, caller_local, callee_local, timeout, sources) {
+                let relay = MediaRelay::new(now, timeout, sources);
+                let opened = self
+                    .sessions
+                    .open(&self.epoll, id, caller_local, callee_local, relay);
+                if let Err(e) = opened {
                     let reason =
                         format!("cannot bind media ports {caller_local}/{callee_local}: {e}");
                     let _ = self.events.try_send(MediaEvent::Failed {
@@ -365,9 +276,9 @@ impl Loop {
                 side,
                 remote,
             } => {
-                if let Some(r) = self.relay(id) {
-                    r.set_remote(side, remote);
-                    self.release_held(id);
+                if let Some(s) = self.sessions.get_mut(id) {
+                    s.relay.set_remote(side, remote);
+                    self.release_held(id, now);
                 }
             }
             MediaCommand::SetPayloadMap {
@@ -375,8 +286,8 @@ impl Loop {
                 side,
                 map,
             } => {
-                if let Some(r) = self.relay(id) {
-                    r.set_payload_map(side, &map);
+                if let Some(s) = self.sessions.get_mut(id) {
+                    s.relay.set_payload_map(side, &map);
                 }
             }
             MediaCommand::SetTranscode {
@@ -384,8 +295,8 @@ impl Loop {
                 side,
                 transcode,
             } => {
-                if let Some(r) = self.relay(id) {
-                    r.set_transcode(side, transcode);
+                if let Some(s) = self.sessions.get_mut(id) {
+                    s.relay.set_transcode(side, transcode);
                 }
             }
             MediaCommand::SetDtmf {
@@ -393,27 +304,23 @@ impl Loop {
                 side,
                 path,
             } => {
-                if let Some(r) = self.relay(id) {
-                    r.set_dtmf(side, path);
+                if let Some(s) = self.sessions.get_mut(id) {
+                    s.relay.set_dtmf(side, path);
                 }
             }
             MediaCommand::SetHold { session: id, hold } => {
-                if let Some(r) = self.relay(id) {
-                    r.set_hold(hold, Instant::now());
+                if let Some(s) = self.sessions.get_mut(id) {
+                    s.relay.set_hold(hold, now);
                 }
             }
             MediaCommand::Close { session: id } => {
-                let Some(i) = self.by_id.remove(&id) else {
+                let Some(s) = self.sessions.close(id) else {
                     return;
                 };
-                let Some(s) = self.slots[i].take() else {
-                    return;
-                };
-                self.free.push(i);
                 let closed = MediaEvent::Closed {
                     session: id,
-                    caller: s.relay.stats(Side::Caller),
-                    callee: s.relay.stats(Side::Callee),
+                    caller: s.relay.stats(LegSide::Caller),
+                    callee: s.relay.stats(LegSide::Callee),
                 };
                 // The sockets close (and leave the epoll set) before the
                 // event says the ports are free.
@@ -428,17 +335,13 @@ impl Loop {
 
     /// Relays what session `id` held until its legs were set up, each
     /// packet decided on as if it had just arrived (at its arrival time).
-    fn release_held(&mut self, id: u64) {
-        let Some(&i) = self.by_id.get(&id) else {
-            return;
-        };
-        let Some(Some(s)) = self.slots.get_mut(i) else {
+    fn release_held(&mut self, id: u64, now: Instant) {
+        let Some(s) = self.sessions.get_mut(id) else {
             return;
         };
         if !s.relay.has_held() {
             return;
         }
-        let now = Instant::now();
         let buf = &mut self.scratch[..];
         while let Some((side, src, len, arrived)) = s.relay.pop_held(buf, now) {
             let got = Received {
@@ -448,7 +351,7 @@ impl Loop {
                 len,
             };
             let (verdict, added_len) = decide(&mut s.relay, got, buf, &mut self.added, arrived);
-            if let Verdict::Forward { to, from_side, len } = verdict {
+            if let PacketVerdict::Forward { to, from_side, len } = verdict {
                 let out = &s.sockets[socket_index(from_side, false)];
                 if !send_one(out, &buf[..len], to) {
                     self.full_drops += 1;
@@ -460,52 +363,14 @@ impl Loop {
         }
     }
 
-    fn open(
-        &mut self,
-        id: u64,
-        caller: SocketAddr,
-        callee: SocketAddr,
-        timeout: Duration,
-        sources: SourceRules,
-    ) -> io::Result<()> {
-        let bind = |a: SocketAddr, plus: u16| -> io::Result<UdpSocket> {
-            let s = UdpSocket::bind(SocketAddr::new(a.ip(), a.port().wrapping_add(plus)))?;
-            s.set_nonblocking(true)?;
-            Ok(s)
-        };
-        let sockets = [
-            bind(caller, 0)?,
-            bind(caller, 1)?,
-            bind(callee, 0)?,
-            bind(callee, 1)?,
-        ];
-        // A reopened id replaces the old session (its sockets close).
-        if let Some(old) = self.by_id.remove(&id) {
-            self.slots[old] = None;
-            self.free.push(old);
+    /// Looks at the media timeouts when they are due at `now` (every
+    /// `TIMEOUT_CHECK`): `TimedOut` once per silent session, and a line
+    /// about packets dropped for full socket buffers.
+    pub(super) fn handle_timeout(&mut self, now: Instant) {
+        if now < self.check_at {
+            return;
         }
-        let slot = self.free.pop().unwrap_or_else(|| {
-            self.slots.push(None);
-            self.slots.len() - 1
-        });
-        for (k, s) in sockets.iter().enumerate() {
-            if let Err(e) = self.epoll.add(s.as_raw_fd(), (slot * 4 + k) as u64, true) {
-                self.free.push(slot);
-                return Err(e);
-            }
-        }
-        self.slots[slot] = Some(Session {
-            id,
-            relay: MediaRelay::new(Instant::now(), timeout, sources),
-            sockets,
-            timeout_reported: false,
-            unread: 0,
-        });
-        self.by_id.insert(id, slot);
-        Ok(())
-    }
-
-    fn check_timeouts(&mut self, now: Instant) {
+        self.check_at = now + TIMEOUT_CHECK;
         // At most one line per 10 s, with what was dropped since the last.
         let quiet = self
             .drops_logged_at
@@ -519,7 +384,7 @@ impl Loop {
             );
             self.full_drops_logged = self.full_drops;
         }
-        for s in self.slots.iter_mut().flatten() {
+        for s in self.sessions.iter_mut() {
             if !s.timeout_reported && s.relay.timed_out(now) {
                 s.timeout_reported = true;
                 let _ = self.events.try_send(MediaEvent::TimedOut { session: s.id });
@@ -555,34 +420,198 @@ mod tests {
     use super::*;
     use crate::media::latch::SourceRules;
     use crate::media::relay::Remote;
-    use crate::media::rtp::write_header;
+    use crate::media::rtp::{write_header, RtpHeader};
+
+    fn new_loop(now: Instant) -> (Loop, Receiver<MediaEvent>, Receiver<u64>) {
+        let (ev_tx, ev_rx) = smol::channel::unbounded();
+        let (ack_tx, ack_rx) = smol::channel::unbounded();
+        (Loop::new(ev_tx, ack_tx, now).unwrap(), ev_rx, ack_rx)
+    }
+
+    /// A test peer's socket; reads wait at most 500 ms for what should
+    /// come.
+    fn peer(addr: &str) -> UdpSocket {
+        let s = UdpSocket::bind(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        s
+    }
+
+    fn recv(sock: &UdpSocket) -> Option<(Vec<u8>, SocketAddr)> {
+        let mut b = [0u8; 2048];
+        sock.recv_from(&mut b)
+            .ok()
+            .map(|(n, a)| (b[..n].to_vec(), a))
+    }
+
+    /// What is already there: for what must not come.
+    fn recv_now(sock: &UdpSocket) -> Option<(Vec<u8>, SocketAddr)> {
+        sock.set_nonblocking(true).unwrap();
+        let got = recv(sock);
+        sock.set_nonblocking(false).unwrap();
+        got
+    }
+
+    /// One turn at `now` (the sockets' readiness waited for, at most
+    /// 500 ms); returns how many ready sockets epoll reported.
+    fn turn(lp: &mut Loop, now: Instant) -> usize {
+        let n = lp.wait(Duration::from_millis(500));
+        lp.serve(n, now);
+        n
+    }
+
+    fn open(lp: &mut Loop, session: u64, caller: SocketAddr, callee: SocketAddr, now: Instant) {
+        lp.command(
+            MediaCommand::Open {
+                session,
+                caller_local: caller,
+                callee_local: callee,
+                timeout: Duration::from_millis(800),
+                sources: SourceRules::default(),
+            },
+            now,
+        );
+        assert!(lp.sessions.get_mut(session).is_some(), "ports bound");
+    }
+
+    fn set_remote(lp: &mut Loop, session: u64, side: LegSide, peer: &UdpSocket, now: Instant) {
+        lp.command(
+            MediaCommand::SetRemote {
+                session,
+                side,
+                remote: Remote::at(peer.local_addr().unwrap()),
+            },
+            now,
+        );
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// Real sockets on loopback, the loop stepped in the test's thread: a
+    /// packet from the caller reaches the callee byte for byte except the
+    /// mapped payload type, a foreign one does not, and silence is
+    /// reported once the timeout has passed, not before.
+    #[test]
+    fn relays_between_real_sockets_and_reports_the_timeout() {
+        let t0 = Instant::now();
+        let (mut lp, events, _) = new_loop(t0);
+        let caller = peer("127.0.150.7:0");
+        let callee = peer("127.0.150.21:0");
+        let foreign = peer("127.0.150.66:0");
+        let caller_local: SocketAddr = "127.0.150.1:31000".parse().unwrap();
+        let callee_local: SocketAddr = "127.0.150.2:31002".parse().unwrap();
+        open(&mut lp, 1, caller_local, callee_local, t0);
+        set_remote(&mut lp, 1, LegSide::Caller, &caller, t0);
+        set_remote(&mut lp, 1, LegSide::Callee, &callee, t0);
+        lp.command(
+            MediaCommand::SetPayloadMap {
+                session: 1,
+                side: LegSide::Caller,
+                map: vec![(101, 96)],
+            },
+            t0,
+        );
+
+        let mut p = vec![0u8; 172];
+        write_header(&mut p, true, 0, 7, 160, 0xabcd);
+        for (i, b) in p[12..].iter_mut().enumerate() {
+            *b = i as u8;
+        }
+        caller.send_to(&p, caller_local).unwrap();
+        assert_eq!(turn(&mut lp, t0 + ms(20)), 1);
+        let (got, from) = recv(&callee).expect("relayed to the callee");
+        assert_eq!(got, p, "passthrough is byte-exact");
+        assert_eq!(from, callee_local, "sent from the callee-side port");
+        // And back, to where the caller really sends from.
+        callee.send_to(&p, callee_local).unwrap();
+        turn(&mut lp, t0 + ms(40));
+        assert_eq!(recv(&caller).expect("relayed back").1, caller_local);
+        // Telephone-event renumbered on the way.
+        write_header(&mut p, true, 101, 8, 320, 0xabcd);
+        caller.send_to(&p, caller_local).unwrap();
+        turn(&mut lp, t0 + ms(60));
+        let got = recv(&callee).expect("event relayed").0;
+        assert_eq!(RtpHeader::parse(&got).unwrap().payload_type, 96);
+        // From a foreign address: read, and not relayed.
+        foreign.send_to(&p, caller_local).unwrap();
+        assert_eq!(turn(&mut lp, t0 + ms(80)), 1, "the foreign packet is read");
+        assert!(
+            recv_now(&callee).is_none(),
+            "a foreign packet is not relayed"
+        );
+
+        // The last packet taken was at 60 ms: silent from 860 ms on.
+        lp.handle_timeout(t0 + ms(850));
+        assert!(events.try_recv().is_err(), "not before the timeout");
+        lp.handle_timeout(t0 + ms(960));
+        assert_eq!(events.try_recv(), Ok(MediaEvent::TimedOut { session: 1 }));
+        lp.handle_timeout(t0 + ms(2000));
+        assert!(events.try_recv().is_err(), "reported once");
+
+        lp.command(MediaCommand::Close { session: 1 }, t0 + ms(2000));
+        let closed = events.try_recv().unwrap();
+        let MediaEvent::Closed {
+            caller: c,
+            callee: e,
+            ..
+        } = closed
+        else {
+            panic!("{closed:?}")
+        };
+        assert_eq!((c.packets_in, c.dropped_foreign, e.packets_in), (2, 1, 1));
+        // The ports are free again.
+        assert!(UdpSocket::bind(caller_local).is_ok());
+    }
+
+    /// A packet that arrives before its leg's answer is applied is held
+    /// and goes out when the `SetRemote` is applied, with no new arrival;
+    /// a barrier after it is answered.
+    #[test]
+    fn held_packets_go_out_when_the_answer_is_applied() {
+        let t0 = Instant::now();
+        let (mut lp, events, acks) = new_loop(t0);
+        let caller = peer("127.0.151.7:0");
+        let callee = peer("127.0.151.21:0");
+        let caller_local: SocketAddr = "127.0.151.1:31500".parse().unwrap();
+        let callee_local: SocketAddr = "127.0.151.2:31502".parse().unwrap();
+        open(&mut lp, 3, caller_local, callee_local, t0);
+        set_remote(&mut lp, 3, LegSide::Caller, &caller, t0);
+        let mut p = vec![0u8; 172];
+        write_header(&mut p, false, 0, 1, 160, 0x4e1d);
+        callee.send_to(&p, callee_local).unwrap();
+        assert_eq!(turn(&mut lp, t0 + ms(10)), 1);
+        assert!(recv_now(&caller).is_none(), "held: the answer is not in");
+
+        set_remote(&mut lp, 3, LegSide::Callee, &callee, t0 + ms(30));
+        let (got, from) = recv(&caller).expect("released by the answer");
+        assert_eq!((got, from), (p, caller_local));
+        lp.command(MediaCommand::Barrier { token: 7 }, t0 + ms(30));
+        assert_eq!(acks.try_recv(), Ok(7));
+
+        lp.command(MediaCommand::Close { session: 3 }, t0 + ms(40));
+        let Ok(MediaEvent::Closed { callee: e, .. }) = events.try_recv() else {
+            panic!("closed");
+        };
+        assert_eq!((e.held, e.dropped_held, e.packets_in), (1, 0, 1));
+    }
 
     /// Edge-triggered sockets are reported once per arrival: a backlog
     /// longer than one socket's share of a turn must still be read to the
     /// end without another packet arriving, and without sleeping.
     #[test]
     fn a_backlog_longer_than_one_turn_is_read_out_in_the_next_without_new_arrivals() {
-        let (ev_tx, _ev_rx) = smol::channel::unbounded();
-        let mut lp = Loop::new(Epoll::new().unwrap(), ev_tx, smol::channel::unbounded().0);
-        let caller = UdpSocket::bind("127.0.91.7:0").unwrap();
-        let callee = UdpSocket::bind("127.0.91.21:0").unwrap();
+        let t0 = Instant::now();
+        let (mut lp, _events, _) = new_loop(t0);
+        let caller = UdpSocket::bind("127.0.152.7:0").unwrap();
+        let callee = UdpSocket::bind("127.0.152.21:0").unwrap();
         callee.set_nonblocking(true).unwrap();
-        let caller_local: SocketAddr = "127.0.91.1:31100".parse().unwrap();
-        let callee_local: SocketAddr = "127.0.91.2:31102".parse().unwrap();
-        lp.command(MediaCommand::Open {
-            session: 1,
-            caller_local,
-            callee_local,
-            timeout: Duration::from_secs(30),
-            sources: SourceRules::default(),
-        });
-        for (side, sock) in [(Side::Caller, &caller), (Side::Callee, &callee)] {
-            lp.command(MediaCommand::SetRemote {
-                session: 1,
-                side,
-                remote: Remote::at(sock.local_addr().unwrap()),
-            });
-        }
+        let caller_local: SocketAddr = "127.0.152.1:31100".parse().unwrap();
+        let callee_local: SocketAddr = "127.0.152.2:31102".parse().unwrap();
+        open(&mut lp, 1, caller_local, callee_local, t0);
+        set_remote(&mut lp, 1, LegSide::Caller, &caller, t0);
+        set_remote(&mut lp, 1, LegSide::Callee, &callee, t0);
         let share = ROUNDS_PER_SOCKET * BATCH;
         let total = share + 12;
         let mut p = [0u8; 172];
@@ -594,17 +623,16 @@ mod tests {
             let mut b = [0u8; 2048];
             std::iter::from_fn(|| callee.recv_from(&mut b).ok()).count()
         };
-        let mut ready = [libc::epoll_event { events: 0, u64: 0 }; 8];
 
-        let n = lp.epoll.wait(&mut ready, Duration::from_millis(500), false);
+        let n = lp.wait(ms(500));
         assert_eq!(n, 1, "the caller's RTP socket is reported");
-        lp.serve(&ready[..n], Instant::now());
+        lp.serve(n, t0 + ms(10));
         assert_eq!(received(), share, "one socket's share per turn");
         assert_eq!(lp.unread.len(), 1, "the rest is remembered");
 
-        let n = lp.epoll.wait(&mut ready, Duration::from_millis(500), true);
+        let n = lp.wait(ms(500));
         assert_eq!(n, 0, "edge-triggered: no new arrival, no report");
-        lp.serve(&ready[..n], Instant::now());
+        lp.serve(n, t0 + ms(10));
         assert_eq!(received(), total - share, "the rest is read this turn");
         assert!(lp.unread.is_empty());
     }
@@ -613,20 +641,15 @@ mod tests {
     /// listed once, however often it is read in a turn.
     #[test]
     fn a_flooded_socket_is_listed_once() {
-        let (ev_tx, _ev_rx) = smol::channel::unbounded();
-        let mut lp = Loop::new(Epoll::new().unwrap(), ev_tx, smol::channel::unbounded().0);
-        let flood = UdpSocket::bind("127.0.91.8:0").unwrap();
-        let caller_local: SocketAddr = "127.0.91.3:31104".parse().unwrap();
-        lp.command(MediaCommand::Open {
-            session: 1,
-            caller_local,
-            callee_local: "127.0.91.4:31106".parse().unwrap(),
-            timeout: Duration::from_secs(30),
-            sources: SourceRules::default(),
-        });
+        let t0 = Instant::now();
+        let (mut lp, _events, _) = new_loop(t0);
+        let flood = UdpSocket::bind("127.0.152.8:0").unwrap();
+        let caller_local: SocketAddr = "127.0.152.3:31104".parse().unwrap();
+        let callee_local: SocketAddr = "127.0.152.4:31106".parse().unwrap();
+        open(&mut lp, 1, caller_local, callee_local, t0);
         // Room for more than two shares (the kernel caps the request).
         let room: libc::c_int = 4 << 20;
-        let fd = lp.slots[0].as_ref().unwrap().sockets[0].as_raw_fd();
+        let fd = lp.sessions.in_slot(0).unwrap().sockets[0].as_raw_fd();
         // SAFETY: setsockopt on a socket the loop owns, with an int.
         unsafe {
             libc::setsockopt(
@@ -643,11 +666,10 @@ mod tests {
             flood.send_to(&p, caller_local).unwrap();
         }
         let key = 0; // slot 0, caller RTP
-        let now = Instant::now();
-        lp.socket_ready(key, now);
-        lp.socket_ready(key, now);
+        lp.socket_ready(key, t0);
+        lp.socket_ready(key, t0);
         assert_eq!(lp.unread, vec![key], "listed once");
-        lp.serve(&[], now);
+        lp.serve(0, t0);
         assert!(lp.unread.is_empty(), "read out: {:?}", lp.unread);
     }
 }

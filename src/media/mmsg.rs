@@ -1,6 +1,6 @@
 //! Linux `recvmmsg`/`sendmmsg` over fixed, reused arrays: one syscall
 //! reads or sends up to `BATCH` datagrams. Everything here is allocated
-//! once (a `Box<Batch>` per socket task); a call only fills in pointers and
+//! once (a `Box<Batch>` per media thread); a call only fills in pointers and
 //! lengths.
 //!
 //! The arrays hold raw pointers into the same `Batch`, so they are set
@@ -18,7 +18,7 @@ pub const BATCH: usize = 32;
 /// Largest datagram relayed; RTP for voice is a few hundred bytes.
 pub const PACKET_BUFFER: usize = 2048;
 
-/// The fixed buffers of one socket task.
+/// The fixed buffers of one media thread.
 pub struct Batch {
     pub bufs: [[u8; PACKET_BUFFER]; BATCH],
     /// Bytes received into `bufs[i]`.

@@ -41,25 +41,30 @@ pub struct Transcode {
 /// Most bytes `MediaRelay::take_added` hands out.
 pub const ADDED_PACKET_MAX: usize = super::dtmf::convert::EVENT_PACKET;
 
-/// The two legs of a call's media: the caller's and the callee's.
+/// Which of a call's two media legs: the caller's or the callee's. (Not
+/// `config::Side`, which is the network a peer is on.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Side {
+pub enum LegSide {
     Caller,
     Callee,
 }
 
-impl Side {
-    pub fn other(self) -> Side {
+/// The name `LegSide` had before issue 18, for callers outside the media
+/// module until they move to the new name.
+pub use self::LegSide as Side;
+
+impl LegSide {
+    pub fn other(self) -> LegSide {
         match self {
-            Side::Caller => Side::Callee,
-            Side::Callee => Side::Caller,
+            LegSide::Caller => LegSide::Callee,
+            LegSide::Callee => LegSide::Caller,
         }
     }
 
     fn index(self) -> usize {
         match self {
-            Side::Caller => 0,
-            Side::Callee => 1,
+            LegSide::Caller => 0,
+            LegSide::Callee => 1,
         }
     }
 }
@@ -123,13 +128,15 @@ pub enum DropReason {
     Held,
 }
 
+/// What becomes of one received packet. (Not `policy::Verdict`, which
+/// admits or refuses signalling.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
+pub enum PacketVerdict {
     /// Send the packet (as rewritten in the buffer) to `to` from the
     /// socket of leg `from_side`.
     Forward {
         to: SocketAddr,
-        from_side: Side,
+        from_side: LegSide,
         /// Bytes of the (rewritten) buffer to send.
         len: usize,
     },
@@ -308,7 +315,7 @@ impl MediaRelay {
     /// The far end of `side` as the latest offer or answer gives it:
     /// learning reopens, and a changed address drops the latch (the peer
     /// moved). Packets held for want of it become ready (`pop_held`).
-    pub fn set_remote(&mut self, side: Side, remote: Remote) {
+    pub fn set_remote(&mut self, side: LegSide, remote: Remote) {
         let leg = &mut self.legs[side.index()];
         let moved = leg.remote.map(|r| r.signalled) != Some(remote.signalled);
         leg.latch.reopen(moved);
@@ -329,8 +336,8 @@ impl MediaRelay {
         &mut self,
         buf: &mut [u8],
         now: Instant,
-    ) -> Option<(Side, SocketAddr, usize, Instant)> {
-        for side in [Side::Caller, Side::Callee] {
+    ) -> Option<(LegSide, SocketAddr, usize, Instant)> {
+        for side in [LegSide::Caller, LegSide::Callee] {
             let ready = self.legs[side.index()].remote.is_some()
                 && self.legs[side.other().index()].destination().is_some();
             if !ready {
@@ -351,21 +358,27 @@ impl MediaRelay {
     }
 
     /// Keeps a packet that arrived before it could be relayed.
-    fn hold(&mut self, side: Side, src: SocketAddr, packet: &[u8], now: Instant) -> Verdict {
+    fn hold(
+        &mut self,
+        side: LegSide,
+        src: SocketAddr,
+        packet: &[u8],
+        now: Instant,
+    ) -> PacketVerdict {
         let leg = &mut self.legs[side.index()];
         if packet.len() > HELD_PACKET_MAX {
             leg.stats.dropped_held += 1;
-            return Verdict::Drop(DropReason::NoDestination);
+            return PacketVerdict::Drop(DropReason::NoDestination);
         }
         let q = leg.held.get_or_insert_with(HeldQueue::new);
         if q.push(src, packet, now) {
             leg.stats.dropped_held += 1;
         }
         leg.stats.held += 1;
-        Verdict::Drop(DropReason::Held)
+        PacketVerdict::Drop(DropReason::Held)
     }
 
-    pub fn set_clock_rate(&mut self, side: Side, hz: u32) {
+    pub fn set_clock_rate(&mut self, side: LegSide, hz: u32) {
         self.legs[side.index()].clock_rate = hz.max(1);
     }
 
@@ -374,7 +387,7 @@ impl MediaRelay {
         self.last_packet = now;
     }
 
-    pub fn stats(&self, side: Side) -> LegStats {
+    pub fn stats(&self, side: LegSide) -> LegStats {
         let (dtmf_rendered, dtmf_detected) = self.dtmf_counts(side);
         let leg = &self.legs[side.index()];
         let source = leg.latch.source();
@@ -392,11 +405,11 @@ impl MediaRelay {
     /// RTP latch.
     pub fn handle_rtcp(
         &mut self,
-        side: Side,
+        side: LegSide,
         src: SocketAddr,
         len: usize,
         now: Instant,
-    ) -> Verdict {
+    ) -> PacketVerdict {
         let mode = self.sources.mode;
         let leg = &mut self.legs[side.index()];
         let admitted = leg
@@ -404,24 +417,24 @@ impl MediaRelay {
             .is_some_and(|r| leg.latch.admits_rtcp(mode, r.signalled, src));
         if !admitted {
             leg.stats.dropped_foreign += 1;
-            return Verdict::Drop(DropReason::Foreign);
+            return PacketVerdict::Drop(DropReason::Foreign);
         }
         leg.stats.rtcp_in += 1;
         self.last_packet = now;
         match self.legs[side.other().index()].destination() {
-            Some(to) => Verdict::Forward {
+            Some(to) => PacketVerdict::Forward {
                 to: SocketAddr::new(to.ip(), to.port().wrapping_add(1)),
                 from_side: side.other(),
                 len,
             },
-            None => Verdict::Drop(DropReason::NoDestination),
+            None => PacketVerdict::Drop(DropReason::NoDestination),
         }
     }
 
     /// Payload-type translation between the legs: `(from, to)` pairs applied
     /// to packets leaving `side`'s peer towards the other leg (telephone-event
     /// renumbering; audio codecs when both are static G.711 of one law).
-    pub fn set_payload_map(&mut self, side: Side, map: &[(u8, u8)]) {
+    pub fn set_payload_map(&mut self, side: LegSide, map: &[(u8, u8)]) {
         let leg = &mut self.legs[side.index()];
         leg.pt_map = [None; 4];
         for (slot, pair) in leg.pt_map.iter_mut().zip(map) {
@@ -431,19 +444,19 @@ impl MediaRelay {
 
     /// Audio from `side` is translated to the other G.711 law (None: the
     /// legs agree and audio passes byte for byte).
-    pub fn set_transcode(&mut self, side: Side, t: Option<Transcode>) {
+    pub fn set_transcode(&mut self, side: LegSide, t: Option<Transcode>) {
         self.legs[side.index()].transcode = t;
     }
 
     /// How DTMF is converted on packets from `side` (an empty path: not
     /// at all). The state of a conversion under way is dropped.
-    pub fn set_dtmf(&mut self, side: Side, path: DtmfPath) {
+    pub fn set_dtmf(&mut self, side: LegSide, path: DtmfPath) {
         self.legs[side.index()].dtmf = (!path.is_empty()).then(|| DtmfConverter::new(path));
     }
 
     /// Digits converted on packets from `side`: (rendered as tones,
     /// detected and sent as events).
-    pub fn dtmf_counts(&self, side: Side) -> (u32, u32) {
+    pub fn dtmf_counts(&self, side: LegSide) -> (u32, u32) {
         self.legs[side.index()]
             .dtmf
             .as_ref()
@@ -453,7 +466,7 @@ impl MediaRelay {
     /// The packet a conversion adds right after the one just forwarded from
     /// `side` (same destination), copied into `out` (at least
     /// `ADDED_PACKET_MAX` bytes); its length, 0 when there is none.
-    pub fn take_added(&mut self, side: Side, out: &mut [u8]) -> usize {
+    pub fn take_added(&mut self, side: LegSide, out: &mut [u8]) -> usize {
         self.legs[side.index()]
             .dtmf
             .as_mut()
@@ -463,7 +476,13 @@ impl MediaRelay {
     /// Rewrites the `len`-byte RTP packet from `side` (header `h`) in `buf`
     /// for the other leg (DTMF conversion, payload type, G.711 law);
     /// returns the length to send, None when nothing is.
-    fn rewrite(&mut self, side: Side, h: &RtpHeader, buf: &mut [u8], len: usize) -> Option<usize> {
+    fn rewrite(
+        &mut self,
+        side: LegSide,
+        h: &RtpHeader,
+        buf: &mut [u8],
+        len: usize,
+    ) -> Option<usize> {
         let leg = &mut self.legs[side.index()];
         if let Some(conv) = leg.dtmf.as_mut() {
             match conv.convert(h, buf) {
@@ -504,12 +523,12 @@ impl MediaRelay {
     /// writable scratch space) and the verdict says how many bytes to send.
     pub fn handle_packet(
         &mut self,
-        side: Side,
+        side: LegSide,
         src: SocketAddr,
         buf: &mut [u8],
         len: usize,
         now: Instant,
-    ) -> Verdict {
+    ) -> PacketVerdict {
         let len = len.min(buf.len());
         let Some(remote) = self.legs[side.index()].remote else {
             return self.hold(side, src, &buf[..len], now);
@@ -529,7 +548,7 @@ impl MediaRelay {
                 Ok(h) => Some(h),
                 Err(_) => {
                     leg.stats.dropped_malformed += 1;
-                    return Verdict::Drop(DropReason::Malformed);
+                    return PacketVerdict::Drop(DropReason::Malformed);
                 }
             }
         };
@@ -548,7 +567,7 @@ impl MediaRelay {
         );
         if decision == Decision::Reject {
             leg.stats.dropped_foreign += 1;
-            return Verdict::Drop(DropReason::Foreign);
+            return PacketVerdict::Drop(DropReason::Foreign);
         }
         match &header {
             None => leg.stats.rtcp_in += 1,
@@ -564,10 +583,10 @@ impl MediaRelay {
             None => len,
             Some(h) => match self.rewrite(side, &h, buf, len) {
                 Some(n) => n,
-                None => return Verdict::Drop(DropReason::Absorbed),
+                None => return PacketVerdict::Drop(DropReason::Absorbed),
             },
         };
-        Verdict::Forward {
+        PacketVerdict::Forward {
             to,
             from_side: side.other(),
             len,
@@ -585,11 +604,46 @@ impl MediaRelay {
         self.poll_timeout().is_some_and(|at| now >= at)
     }
 
-    fn arrival_units(&self, side: Side, now: Instant) -> i64 {
+    fn arrival_units(&self, side: LegSide, now: Instant) -> i64 {
         // In f64: exact to the sample for months, and no 128-bit
         // division on every packet.
         let hz = f64::from(self.legs[side.index()].clock_rate);
         (now.saturating_duration_since(self.epoch).as_secs_f64() * hz) as i64
+    }
+}
+
+/// A datagram read from one of a session's sockets.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Received {
+    pub side: LegSide,
+    /// Read on the RTCP socket (RTP port + 1).
+    pub rtcp: bool,
+    pub src: SocketAddr,
+    pub len: usize,
+}
+
+/// The relay's decision on one received packet (RTP, or RTCP on the RTCP
+/// socket): the one place the media thread calls into `MediaRelay` for
+/// packets, on the batched path and for released held packets alike. A
+/// packet a conversion adds (an RFC 4733 event next to audio) is copied
+/// into `added`, to go out right after the forwarded one; its length is the
+/// second value (0: none).
+pub(crate) fn decide(
+    relay: &mut MediaRelay,
+    p: Received,
+    buf: &mut [u8],
+    added: &mut [u8; ADDED_PACKET_MAX],
+    now: Instant,
+) -> (PacketVerdict, usize) {
+    if p.rtcp {
+        (relay.handle_rtcp(p.side, p.src, p.len, now), 0)
+    } else {
+        let v = relay.handle_packet(p.side, p.src, buf, p.len, now);
+        let extra = match v {
+            PacketVerdict::Forward { .. } => relay.take_added(p.side, added),
+            PacketVerdict::Drop(_) => 0,
+        };
+        (v, extra)
     }
 }
 
@@ -611,19 +665,25 @@ mod tests {
 
     /// Hands a copy of `p` to the relay as the engine would: in a
     /// packet-sized scratch buffer.
-    fn handle(r: &mut MediaRelay, side: Side, src: SocketAddr, p: &[u8], now: Instant) -> Verdict {
+    fn handle(
+        r: &mut MediaRelay,
+        side: LegSide,
+        src: SocketAddr,
+        p: &[u8],
+        now: Instant,
+    ) -> PacketVerdict {
         let mut buf = [0u8; 2048];
         buf[..p.len()].copy_from_slice(p);
         r.handle_packet(side, src, &mut buf, p.len(), now)
     }
 
     /// Runs `p` through the relay from `side` and returns what leaves.
-    fn forward(r: &mut MediaRelay, side: Side, p: &mut Vec<u8>) -> Verdict {
+    fn forward(r: &mut MediaRelay, side: LegSide, p: &mut Vec<u8>) -> PacketVerdict {
         let src = r.legs[side.index()].remote.expect("remote").signalled;
         let mut buf = [0u8; 2048];
         buf[..p.len()].copy_from_slice(p);
         let v = r.handle_packet(side, src, &mut buf, p.len(), Instant::now());
-        if let Verdict::Forward { len, .. } = v {
+        if let PacketVerdict::Forward { len, .. } = v {
             *p = buf[..len].to_vec();
         }
         v
@@ -641,8 +701,8 @@ mod tests {
             ..SourceRules::default()
         };
         let mut r = MediaRelay::new(now, Duration::from_secs(30), rules);
-        r.set_remote(Side::Caller, Remote::at(addr("198.51.100.7:20000")));
-        r.set_remote(Side::Callee, Remote::at(addr("10.0.0.21:30000")));
+        r.set_remote(LegSide::Caller, Remote::at(addr("198.51.100.7:20000")));
+        r.set_remote(LegSide::Callee, Remote::at(addr("10.0.0.21:30000")));
         r
     }
 
@@ -654,29 +714,29 @@ mod tests {
         assert_eq!(
             handle(
                 &mut r,
-                Side::Caller,
+                LegSide::Caller,
                 addr("198.51.100.7:20000"),
                 &rtp(1, 160),
                 t
             ),
-            Verdict::Forward {
+            PacketVerdict::Forward {
                 to: addr("10.0.0.21:30000"),
-                from_side: Side::Callee,
+                from_side: LegSide::Callee,
                 len: 172,
             }
         );
         // Nothing signalled for a leg yet: nowhere to send.
         let mut fresh = MediaRelay::new(t, Duration::from_secs(30), SourceRules::default());
-        fresh.set_remote(Side::Caller, Remote::at(addr("198.51.100.7:20000")));
+        fresh.set_remote(LegSide::Caller, Remote::at(addr("198.51.100.7:20000")));
         assert_eq!(
             handle(
                 &mut fresh,
-                Side::Caller,
+                LegSide::Caller,
                 addr("198.51.100.7:20000"),
                 &rtp(1, 160),
                 t
             ),
-            Verdict::Drop(DropReason::Held)
+            PacketVerdict::Drop(DropReason::Held)
         );
     }
 
@@ -685,97 +745,109 @@ mod tests {
         let t = Instant::now();
         let mut r = relay(t);
         // The callee's packets come from another port (NAT): latched.
-        let v = handle(&mut r, Side::Callee, addr("10.0.0.21:41000"), &rtp(1, 0), t);
+        let v = handle(
+            &mut r,
+            LegSide::Callee,
+            addr("10.0.0.21:41000"),
+            &rtp(1, 0),
+            t,
+        );
         assert_eq!(
             v,
-            Verdict::Forward {
+            PacketVerdict::Forward {
                 to: addr("198.51.100.7:20000"),
-                from_side: Side::Caller,
+                from_side: LegSide::Caller,
                 len: 172,
             }
         );
         let v = handle(
             &mut r,
-            Side::Caller,
+            LegSide::Caller,
             addr("198.51.100.7:20000"),
             &rtp(1, 0),
             t,
         );
         assert_eq!(
             v,
-            Verdict::Forward {
+            PacketVerdict::Forward {
                 to: addr("10.0.0.21:41000"),
-                from_side: Side::Callee,
+                from_side: LegSide::Callee,
                 len: 172,
             }
         );
         // A foreign address is neither relayed nor latched.
         let v = handle(
             &mut r,
-            Side::Callee,
+            LegSide::Callee,
             addr("203.0.113.66:41000"),
             &rtp(2, 160),
             t,
         );
-        assert_eq!(v, Verdict::Drop(DropReason::Foreign));
+        assert_eq!(v, PacketVerdict::Drop(DropReason::Foreign));
         let v = handle(
             &mut r,
-            Side::Caller,
+            LegSide::Caller,
             addr("198.51.100.7:20000"),
             &rtp(2, 160),
             t,
         );
         assert_eq!(
             v,
-            Verdict::Forward {
+            PacketVerdict::Forward {
                 to: addr("10.0.0.21:41000"),
-                from_side: Side::Callee,
+                from_side: LegSide::Callee,
                 len: 172,
             }
         );
-        assert_eq!(r.stats(Side::Callee).dropped_foreign, 1);
+        assert_eq!(r.stats(LegSide::Callee).dropped_foreign, 1);
         // Unless the session accepts any source.
         let mut any = relay_with(t, SourceMode::Any);
         let v = handle(
             &mut any,
-            Side::Callee,
+            LegSide::Callee,
             addr("203.0.113.66:41000"),
             &rtp(3, 320),
             t,
         );
-        assert!(matches!(v, Verdict::Forward { .. }));
+        assert!(matches!(v, PacketVerdict::Forward { .. }));
     }
 
     #[test]
     fn a_new_sdp_address_drops_the_latch() {
         let t = Instant::now();
         let mut r = relay(t);
-        handle(&mut r, Side::Callee, addr("10.0.0.21:41000"), &rtp(1, 0), t);
-        r.set_remote(Side::Callee, Remote::at(addr("10.0.0.22:30002")));
+        handle(
+            &mut r,
+            LegSide::Callee,
+            addr("10.0.0.21:41000"),
+            &rtp(1, 0),
+            t,
+        );
+        r.set_remote(LegSide::Callee, Remote::at(addr("10.0.0.22:30002")));
         let v = handle(
             &mut r,
-            Side::Caller,
+            LegSide::Caller,
             addr("198.51.100.7:20000"),
             &rtp(1, 0),
             t,
         );
         assert_eq!(
             v,
-            Verdict::Forward {
+            PacketVerdict::Forward {
                 to: addr("10.0.0.22:30002"),
-                from_side: Side::Callee,
+                from_side: LegSide::Callee,
                 len: 172,
             }
         );
         assert_eq!(
             handle(
                 &mut r,
-                Side::Callee,
+                LegSide::Callee,
                 addr("10.0.0.21:41000"),
                 &rtp(2, 160),
                 t
             ),
-            Verdict::Drop(DropReason::Foreign)
+            PacketVerdict::Drop(DropReason::Foreign)
         );
     }
 
@@ -789,70 +861,82 @@ mod tests {
             let at = t + Duration::from_millis(20 * u64::from(seq));
             handle(
                 &mut r,
-                Side::Caller,
+                LegSide::Caller,
                 src,
                 &rtp(seq, 160 * u32::from(seq)),
                 at,
             );
         }
-        let s = r.stats(Side::Caller);
+        let s = r.stats(LegSide::Caller);
         assert_eq!((s.packets_in, s.lost, s.jitter), (8, 2, 0));
         // Late arrivals raise the jitter estimate.
         handle(
             &mut r,
-            Side::Caller,
+            LegSide::Caller,
             src,
             &rtp(11, 160 * 11),
             t + Duration::from_millis(20 * 11 + 15),
         );
-        assert!(r.stats(Side::Caller).jitter > 0);
+        assert!(r.stats(LegSide::Caller).jitter > 0);
         assert_eq!(
-            handle(&mut r, Side::Caller, src, &[0x80, 0, 1], t),
-            Verdict::Drop(DropReason::Malformed)
+            handle(&mut r, LegSide::Caller, src, &[0x80, 0, 1], t),
+            PacketVerdict::Drop(DropReason::Malformed)
         );
         assert_eq!(
-            handle(&mut r, Side::Caller, src, &[0x80, 200, 0, 6, 0, 0, 0, 1], t),
-            Verdict::Forward {
+            handle(
+                &mut r,
+                LegSide::Caller,
+                src,
+                &[0x80, 200, 0, 6, 0, 0, 0, 1],
+                t
+            ),
+            PacketVerdict::Forward {
                 to: addr("10.0.0.21:30000"),
-                from_side: Side::Callee,
+                from_side: LegSide::Callee,
                 len: 8,
             }
         );
-        assert_eq!(r.stats(Side::Caller).rtcp_in, 1);
+        assert_eq!(r.stats(LegSide::Caller).rtcp_in, 1);
     }
 
     #[test]
     fn rtcp_goes_to_the_port_above_and_leaves_the_rtp_latch_alone() {
         let t = Instant::now();
         let mut r = relay(t);
-        handle(&mut r, Side::Callee, addr("10.0.0.21:41000"), &rtp(1, 0), t);
-        let v = r.handle_rtcp(Side::Callee, addr("10.0.0.21:41001"), 172, t);
+        handle(
+            &mut r,
+            LegSide::Callee,
+            addr("10.0.0.21:41000"),
+            &rtp(1, 0),
+            t,
+        );
+        let v = r.handle_rtcp(LegSide::Callee, addr("10.0.0.21:41001"), 172, t);
         assert_eq!(
             v,
-            Verdict::Forward {
+            PacketVerdict::Forward {
                 to: addr("198.51.100.7:20001"),
-                from_side: Side::Caller,
+                from_side: LegSide::Caller,
                 len: 172,
             }
         );
         let v = handle(
             &mut r,
-            Side::Caller,
+            LegSide::Caller,
             addr("198.51.100.7:20000"),
             &rtp(1, 0),
             t,
         );
         assert_eq!(
             v,
-            Verdict::Forward {
+            PacketVerdict::Forward {
                 to: addr("10.0.0.21:41000"),
-                from_side: Side::Callee,
+                from_side: LegSide::Callee,
                 len: 172,
             }
         );
         assert_eq!(
-            r.handle_rtcp(Side::Caller, addr("203.0.113.1:20001"), 172, t),
-            Verdict::Drop(DropReason::Foreign)
+            r.handle_rtcp(LegSide::Caller, addr("203.0.113.1:20001"), 172, t),
+            PacketVerdict::Drop(DropReason::Foreign)
         );
     }
 
@@ -860,19 +944,19 @@ mod tests {
     fn telephone_events_are_renumbered_between_legs() {
         let t = Instant::now();
         let mut r = relay(t);
-        r.set_payload_map(Side::Caller, &[(101, 96)]);
+        r.set_payload_map(LegSide::Caller, &[(101, 96)]);
         let mut p = rtp(1, 0);
         crate::media::rtp::set_payload_type(&mut p, 101);
-        forward(&mut r, Side::Caller, &mut p);
+        forward(&mut r, LegSide::Caller, &mut p);
         assert_eq!(RtpHeader::parse(&p).unwrap().payload_type, 96);
         let mut audio = rtp(2, 160);
-        forward(&mut r, Side::Caller, &mut audio);
+        forward(&mut r, LegSide::Caller, &mut audio);
         assert_eq!(
             RtpHeader::parse(&audio).unwrap().payload_type,
             0,
             "unmapped types pass unchanged"
         );
-        forward(&mut r, Side::Callee, &mut p);
+        forward(&mut r, LegSide::Callee, &mut p);
         assert_eq!(
             RtpHeader::parse(&p).unwrap().payload_type,
             96,
@@ -885,7 +969,7 @@ mod tests {
         let t = Instant::now();
         let mut r = relay(t);
         r.set_transcode(
-            Side::Caller,
+            LegSide::Caller,
             Some(Transcode {
                 from_pt: 0,
                 from: Law::Ulaw,
@@ -897,7 +981,7 @@ mod tests {
             *b = i as u8;
         }
         let before = p.clone();
-        forward(&mut r, Side::Caller, &mut p);
+        forward(&mut r, LegSide::Caller, &mut p);
         let h = RtpHeader::parse(&p).unwrap();
         assert_eq!(h.payload_type, 8);
         for (a, b) in before[12..].iter().zip(&p[12..]) {
@@ -913,7 +997,7 @@ mod tests {
         let mut ev = rtp(2, 160);
         crate::media::rtp::set_payload_type(&mut ev, 101);
         let copy = ev.clone();
-        forward(&mut r, Side::Caller, &mut ev);
+        forward(&mut r, LegSide::Caller, &mut ev);
         assert_eq!(ev, copy);
     }
 
@@ -923,7 +1007,7 @@ mod tests {
         let mut r = relay(t);
         handle(
             &mut r,
-            Side::Caller,
+            LegSide::Caller,
             addr("198.51.100.7:20000"),
             &rtp(1, 0),
             t + Duration::from_secs(5),
@@ -939,7 +1023,7 @@ mod tests {
 
     /// Hands every held packet that is ready back to the relay, as the
     /// media thread does after a command; returns the verdicts.
-    fn release(r: &mut MediaRelay, now: Instant) -> Vec<(SocketAddr, Verdict)> {
+    fn release(r: &mut MediaRelay, now: Instant) -> Vec<(SocketAddr, PacketVerdict)> {
         let mut out = Vec::new();
         let mut buf = [0u8; 2048];
         while let Some((side, src, len, arrived)) = r.pop_held(&mut buf, now) {
@@ -955,7 +1039,7 @@ mod tests {
         let mut r = MediaRelay::new(t, Duration::from_secs(30), SourceRules::default());
         let caller = addr("198.51.100.7:20000");
         let callee = addr("10.0.0.21:30000");
-        r.set_remote(Side::Caller, Remote::at(caller));
+        r.set_remote(LegSide::Caller, Remote::at(caller));
         // The callee sends as soon as its 200 leaves, before the gateway
         // has applied its answer: held, not dropped.
         for seq in 1..=3u16 {
@@ -963,31 +1047,31 @@ mod tests {
             assert_eq!(
                 handle(
                     &mut r,
-                    Side::Callee,
+                    LegSide::Callee,
                     callee,
                     &rtp(seq, 160 * u32::from(seq)),
                     at
                 ),
-                Verdict::Drop(DropReason::Held)
+                PacketVerdict::Drop(DropReason::Held)
             );
         }
         // So are the caller's packets: the callee has no address yet.
         assert_eq!(
-            handle(&mut r, Side::Caller, caller, &rtp(1, 160), t),
-            Verdict::Drop(DropReason::Held)
+            handle(&mut r, LegSide::Caller, caller, &rtp(1, 160), t),
+            PacketVerdict::Drop(DropReason::Held)
         );
         assert!(r.has_held());
         assert!(release(&mut r, t).is_empty(), "nothing can go yet");
-        r.set_remote(Side::Callee, Remote::at(callee));
+        r.set_remote(LegSide::Callee, Remote::at(callee));
         let out = release(&mut r, t + Duration::from_millis(70));
         assert_eq!(out.len(), 4);
         assert_eq!(
             out[0],
             (
                 caller,
-                Verdict::Forward {
+                PacketVerdict::Forward {
                     to: callee,
-                    from_side: Side::Callee,
+                    from_side: LegSide::Callee,
                     len: 172
                 }
             )
@@ -996,15 +1080,15 @@ mod tests {
             assert_eq!(*src, callee);
             assert_eq!(
                 *v,
-                Verdict::Forward {
+                PacketVerdict::Forward {
                     to: caller,
-                    from_side: Side::Caller,
+                    from_side: LegSide::Caller,
                     len: 172
                 }
             );
         }
         assert!(!r.has_held());
-        let s = r.stats(Side::Callee);
+        let s = r.stats(LegSide::Callee);
         assert_eq!((s.held, s.dropped_held, s.packets_in), (3, 0, 3));
     }
 
@@ -1014,18 +1098,18 @@ mod tests {
         let mut r = MediaRelay::new(t, Duration::from_secs(30), SourceRules::default());
         let caller = addr("198.51.100.7:20000");
         let callee = addr("10.0.0.21:30000");
-        r.set_remote(Side::Caller, Remote::at(caller));
+        r.set_remote(LegSide::Caller, Remote::at(caller));
         for seq in 0..20u16 {
             let at = t + Duration::from_millis(20 * u64::from(seq));
             handle(
                 &mut r,
-                Side::Callee,
+                LegSide::Callee,
                 callee,
                 &rtp(seq, 160 * u32::from(seq)),
                 at,
             );
         }
-        r.set_remote(Side::Callee, Remote::at(callee));
+        r.set_remote(LegSide::Callee, Remote::at(callee));
         // At 0.8 s: packets 0..=3 were pushed out by newer ones, 4..=14
         // (arrived before 0.3 s) are too old; 15..=19 go.
         let mut buf = [0u8; 2048];
@@ -1034,7 +1118,7 @@ mod tests {
             seqs.push(RtpHeader::parse(&buf[..len]).expect("rtp").sequence);
         }
         assert_eq!(seqs, vec![15, 16, 17, 18, 19]);
-        let s = r.stats(Side::Callee);
+        let s = r.stats(LegSide::Callee);
         assert_eq!((s.held, s.dropped_held), (20, 15));
     }
 
@@ -1048,49 +1132,55 @@ mod tests {
             assert_eq!(
                 handle(
                     &mut r,
-                    Side::Caller,
+                    LegSide::Caller,
                     real,
                     &rtp(seq, 160 * u32::from(seq)),
                     at
                 ),
-                Verdict::Forward {
+                PacketVerdict::Forward {
                     to: addr("10.0.0.21:30000"),
-                    from_side: Side::Callee,
+                    from_side: LegSide::Callee,
                     len: 172
                 },
                 "packet {seq}"
             );
         }
         // The callee's media now goes where the caller really is.
-        let v = handle(&mut r, Side::Callee, addr("10.0.0.21:30000"), &rtp(1, 0), t);
+        let v = handle(
+            &mut r,
+            LegSide::Callee,
+            addr("10.0.0.21:30000"),
+            &rtp(1, 0),
+            t,
+        );
         assert_eq!(
             v,
-            Verdict::Forward {
+            PacketVerdict::Forward {
                 to: real,
-                from_side: Side::Caller,
+                from_side: LegSide::Caller,
                 len: 172
             }
         );
-        let s = r.stats(Side::Caller);
+        let s = r.stats(LegSide::Caller);
         assert_eq!((s.source, s.source_learned), (Some(real), true));
         // A third source is refused and counted.
         let v = handle(
             &mut r,
-            Side::Caller,
+            LegSide::Caller,
             addr("127.0.0.99:5000"),
             &rtp(50, 0),
             t,
         );
-        assert_eq!(v, Verdict::Drop(DropReason::Foreign));
-        assert_eq!(r.stats(Side::Caller).dropped_foreign, 1);
+        assert_eq!(v, PacketVerdict::Drop(DropReason::Foreign));
+        assert_eq!(r.stats(LegSide::Caller).dropped_foreign, 1);
         // RTCP follows: from the learned host, not from the SDP's.
         assert!(matches!(
-            r.handle_rtcp(Side::Caller, addr("127.0.0.1:41001"), 80, t),
-            Verdict::Forward { .. }
+            r.handle_rtcp(LegSide::Caller, addr("127.0.0.1:41001"), 80, t),
+            PacketVerdict::Forward { .. }
         ));
         assert_eq!(
-            r.handle_rtcp(Side::Caller, addr("198.51.100.7:20001"), 80, t),
-            Verdict::Drop(DropReason::Foreign)
+            r.handle_rtcp(LegSide::Caller, addr("198.51.100.7:20001"), 80, t),
+            PacketVerdict::Drop(DropReason::Foreign)
         );
     }
 }
