@@ -31,7 +31,7 @@ use tracing::{debug, info, trace};
 use crate::call::{B2bua, B2buaConfig, CallRecord, CallStats, ListenerInfo};
 use crate::config::{AdmitMode, CallsConfig, InboundAuthConfig, Side};
 use crate::logging::{Dump, Escaped};
-use crate::media::engine::MediaCommand;
+use crate::media::messages::MediaCommand;
 use crate::policy::{
     drop_hint, Admission, DenyReason, DropKey, DropLine, DropLog, HintContext, Verdict,
 };
@@ -206,7 +206,7 @@ impl Core {
     }
 
     /// An event from the media thread (timeout, failure, final counters).
-    pub fn handle_media_event(&mut self, ev: crate::media::engine::MediaEvent, now: Instant) {
+    pub fn handle_media_event(&mut self, ev: crate::media::messages::MediaEvent, now: Instant) {
         self.last_now = now;
         self.media_totals.add(&ev);
         self.calls

@@ -38,8 +38,8 @@ pub struct MediaTotals {
 }
 
 impl MediaTotals {
-    pub fn add(&mut self, ev: &crate::media::engine::MediaEvent) {
-        use crate::media::engine::MediaEvent;
+    pub fn add(&mut self, ev: &crate::media::messages::MediaEvent) {
+        use crate::media::messages::MediaEvent;
         match ev {
             MediaEvent::Failed { .. } => self.failed += 1,
             MediaEvent::TimedOut { .. } => self.timed_out += 1,

@@ -37,7 +37,7 @@ pub enum Inbound {
         addrs: Vec<SocketAddr>,
     },
     /// From the media thread.
-    Media(Box<crate::media::engine::MediaEvent>),
+    Media(Box<crate::media::messages::MediaEvent>),
     /// SIGTERM or SIGINT: un-register and stop.
     Shutdown,
 }

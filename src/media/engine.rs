@@ -16,9 +16,7 @@ use std::time::{Duration, Instant};
 
 use smol::channel::{Receiver, Sender};
 
-/// Where these were before issue 18 (`media::engine::MediaCommand`), for
-/// callers outside the media module until they import `media::messages`.
-pub use super::messages::{MediaCommand, MediaEvent};
+use super::messages::{MediaCommand, MediaEvent};
 
 /// Media threads, each with its own sessions: a session's commands all
 /// go to the thread its id picks, so one call's packets stay on one thread

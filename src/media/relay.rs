@@ -51,7 +51,6 @@ pub enum LegSide {
 
 /// The name `LegSide` had before issue 18, for callers outside the media
 /// module until they move to the new name.
-pub use self::LegSide as Side;
 
 impl LegSide {
     pub fn other(self) -> LegSide {

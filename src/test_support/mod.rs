@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 
 use crate::app::{Core, Output};
-use crate::media::engine::MediaCommand;
+use crate::media::messages::MediaCommand;
 use crate::sip::transport::Transmit;
 
 /// One step's outputs, by kind, each in the order the core queued it.

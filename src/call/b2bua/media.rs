@@ -33,12 +33,12 @@ impl B2bua {
         self.push_plan(
             call.id,
             &a.plan,
-            (MediaSide::Caller, caller_dtmf),
-            (MediaSide::Callee, callee_dtmf),
+            (LegSide::Caller, caller_dtmf),
+            (LegSide::Callee, callee_dtmf),
         );
         self.media_out.push_back(MediaCommand::SetRemote {
             session: call.id,
-            side: MediaSide::Callee,
+            side: LegSide::Callee,
             remote: Remote {
                 signalled: a.answerer_remote,
                 payload_types: a.answerer_payload_types,
@@ -142,8 +142,8 @@ impl B2bua {
         &mut self,
         session: u64,
         plan: &crate::media::negotiate::MediaPlan,
-        (offerer, offerer_dtmf): (MediaSide, DtmfMode),
-        (answerer, answerer_dtmf): (MediaSide, DtmfMode),
+        (offerer, offerer_dtmf): (LegSide, DtmfMode),
+        (answerer, answerer_dtmf): (LegSide, DtmfMode),
     ) {
         let (map_o, map_a) = payload_maps(plan);
         let (tc_o, tc_a) = transcodes(plan);

@@ -21,10 +21,10 @@ use tracing::{debug, info, warn};
 use crate::config::{
     AccountConfig, CallsConfig, DtmfMode, MediaConfig, SdpMode, Side, TransportName,
 };
-use crate::media::engine::{MediaCommand, MediaEvent};
 use crate::media::latch::SourceRules;
+use crate::media::messages::{MediaCommand, MediaEvent};
 use crate::media::ports::PortPool;
-use crate::media::relay::{Remote, Side as MediaSide};
+use crate::media::relay::{LegSide, Remote};
 use crate::routing::{x_headers, CallTags, Router, Target};
 use crate::sip::auth::{challenges, choose, Challenge};
 use crate::sip::ids::IdGenerator;
@@ -659,11 +659,11 @@ struct CalleeSpec {
 }
 
 /// The media side of a call leg: leg 0 is the caller's.
-fn media_side(leg: usize) -> MediaSide {
+fn media_side(leg: usize) -> LegSide {
     if leg == 0 {
-        MediaSide::Caller
+        LegSide::Caller
     } else {
-        MediaSide::Callee
+        LegSide::Callee
     }
 }
 

@@ -369,7 +369,7 @@ impl B2bua {
                         });
                         self.media_out.push_back(MediaCommand::SetRemote {
                             session: call.id,
-                            side: MediaSide::Caller,
+                            side: LegSide::Caller,
                             remote: Remote {
                                 signalled: offer.offerer_remote,
                                 payload_types: offer.offerer_payload_types,
