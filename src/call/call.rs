@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::routing::Route;
 use crate::sip::message::HeaderName;
 
+use super::anchor::CallMedia;
 use super::leg::{Leg, LegState};
 use super::record::CallRecord;
 
@@ -38,33 +39,6 @@ pub struct Call {
     pub session_deadline: Option<std::time::Instant>,
     /// The call's anchored media, when `[calls] sdp = "anchor"`.
     pub media: Option<CallMedia>,
-}
-
-/// The gateway's media ports for a call and what is being negotiated.
-#[derive(Debug)]
-pub struct CallMedia {
-    pub caller_local: std::net::SocketAddr,
-    pub callee_local: std::net::SocketAddr,
-    /// The media thread was asked to bind the ports.
-    pub opened: bool,
-    /// The caller's offered audio stream (answers are settled against it).
-    pub caller_offer: Option<crate::media::sdp::Media>,
-    /// An in-dialog offer relayed from `leg`, awaiting its answer.
-    pub pending_offer: Option<(usize, crate::media::sdp::Media)>,
-    /// How the caller's leg and the current callee's carry DTMF.
-    pub caller_dtmf: crate::config::DtmfMode,
-    pub callee_dtmf: crate::config::DtmfMode,
-}
-
-impl CallMedia {
-    /// The DTMF mode of leg `leg` (0: the caller).
-    pub fn dtmf_of(&self, leg: usize) -> crate::config::DtmfMode {
-        if leg == 0 {
-            self.caller_dtmf
-        } else {
-            self.callee_dtmf
-        }
-    }
 }
 
 impl Call {

@@ -1,17 +1,21 @@
 //! The call path: the B2BUA that turns a call arriving on one side into a
 //! call on the other, the legs and dialogs it holds, and the call record.
 
+mod addressing;
+mod anchor;
 mod b2bua;
 #[allow(clippy::module_inception)]
 mod call;
 mod dialog;
+mod history;
 mod leg;
-mod media_bridge;
 mod record;
+mod timers;
 
 #[cfg(test)]
 mod tests;
 
-pub use b2bua::{B2bua, B2buaConfig, CallStats, ListenerInfo, CALL_ALLOW};
+pub use addressing::ListenerInfo;
+pub use b2bua::{B2bua, B2buaConfig, CallStats, CALL_ALLOW};
 pub use dialog::Dialog;
 pub use record::{CallRecord, Direction, HangupCause};

@@ -49,9 +49,6 @@ pub enum LegSide {
     Callee,
 }
 
-/// The name `LegSide` had before issue 18, for callers outside the media
-/// module until they move to the new name.
-
 impl LegSide {
     pub fn other(self) -> LegSide {
         match self {

@@ -162,7 +162,7 @@ impl B2bua {
         });
         l.ack_owed = Some((ack_leg, ack_seq));
         self.timers
-            .insert((now + self.cfg.t1, call.id, leg, TimerKind::Retransmit2xx));
+            .arm(now + self.cfg.t1, call.id, leg, TimerKind::Retransmit2xx);
     }
 
     pub(super) fn ack_received(

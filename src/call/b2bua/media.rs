@@ -1,4 +1,5 @@
-//! The call's media anchor: offers and answers rewritten per leg, and what the media threads are told.
+//! The B2BUA's use of the media anchor (`call::anchor`): answers and
+//! in-dialog offers, and the media threads' reports filed into records.
 
 use super::*;
 
@@ -17,42 +18,16 @@ impl B2bua {
         if resp.body.is_empty() {
             return Ok(None);
         }
-        let offered = m.caller_offer.as_ref().ok_or("no offer was made")?;
-        let (caller_dtmf, callee_dtmf) = (m.caller_dtmf, m.callee_dtmf);
-        let a = rewrite_answer(
-            &resp.body,
-            offered,
-            m.caller_local.ip(),
-            m.caller_local.port(),
-            caller_dtmf,
-        )
-        .map_err(|r| r.reason)?;
-        // The plan before the address: packets the callee sent before its
-        // answer was applied are relayed as soon as the address is, and
-        // must be translated like the rest.
-        self.push_plan(
-            call.id,
-            &a.plan,
-            (LegSide::Caller, caller_dtmf),
-            (LegSide::Callee, callee_dtmf),
-        );
-        self.media_out.push_back(MediaCommand::SetRemote {
-            session: call.id,
-            side: LegSide::Callee,
-            remote: Remote {
-                signalled: a.answerer_remote,
-                payload_types: a.answerer_payload_types,
-            },
-        });
+        let (body, codecs) = self.anchor.answer(call.id, m, &resp.body)?;
         let summary = call.record.media.get_or_insert(MediaSummary {
             caller: LegMediaStats::default(),
             callee: LegMediaStats::default(),
             caller_codec: None,
             callee_codec: None,
         });
-        summary.caller_codec = Some(a.plan.caller.codec.name());
-        summary.callee_codec = Some(a.plan.callee.codec.name());
-        Ok(Some(a.body))
+        summary.caller_codec = Some(codecs.caller);
+        summary.callee_codec = Some(codecs.callee);
+        Ok(Some(body))
     }
 
     /// Rewrites an in-dialog offer from `from` for leg `to` (re-INVITE,
@@ -64,31 +39,10 @@ impl B2bua {
         to: usize,
         body: &mut Vec<u8>,
     ) -> Result<(), String> {
-        let Some(m) = call.media.as_mut() else {
-            return Ok(());
-        };
-        let local = if to == 0 {
-            m.caller_local
-        } else {
-            m.callee_local
-        };
-        let offer =
-            rewrite_offer(body, local.ip(), local.port(), m.dtmf_of(to)).map_err(|r| r.reason)?;
-        *body = offer.body;
-        m.pending_offer = Some((from, offer.offered));
-        self.media_out.push_back(MediaCommand::SetRemote {
-            session: call.id,
-            side: media_side(from),
-            remote: Remote {
-                signalled: offer.offerer_remote,
-                payload_types: offer.offerer_payload_types,
-            },
-        });
-        self.media_out.push_back(MediaCommand::SetHold {
-            session: call.id,
-            hold: offer.hold,
-        });
-        Ok(())
+        match call.media.as_mut() {
+            Some(m) => self.anchor.offer(call.id, m, (from, to), body),
+            None => Ok(()),
+        }
     }
 
     /// Rewrites the answer (from leg `answerer`) to an offer relayed from
@@ -100,70 +54,12 @@ impl B2bua {
         answerer: usize,
         body: &[u8],
     ) -> Result<Option<Vec<u8>>, String> {
-        let Some(m) = call.media.as_mut() else {
-            return Ok(None);
-        };
-        let Some((from, offered)) = m.pending_offer.take() else {
-            return Err("an answer with no offer pending".into());
-        };
-        if from != offerer {
-            return Err("the answer does not match the pending offer".into());
-        }
-        let local = if offerer == 0 {
-            m.caller_local
-        } else {
-            m.callee_local
-        };
-        let modes = (m.dtmf_of(offerer), m.dtmf_of(answerer));
-        let a = rewrite_answer(body, &offered, local.ip(), local.port(), modes.0)
-            .map_err(|r| r.reason)?;
-        // The plan first, as in `anchor_answer`.
-        self.push_plan(
-            call.id,
-            &a.plan,
-            (media_side(offerer), modes.0),
-            (media_side(answerer), modes.1),
-        );
-        self.media_out.push_back(MediaCommand::SetRemote {
-            session: call.id,
-            side: media_side(answerer),
-            remote: Remote {
-                signalled: a.answerer_remote,
-                payload_types: a.answerer_payload_types,
-            },
-        });
-        Ok(Some(a.body))
-    }
-
-    /// Tells the media thread how packets change between the legs under
-    /// `plan` (its `caller` is the offerer's side); each side comes with
-    /// its leg's DTMF mode.
-    pub(super) fn push_plan(
-        &mut self,
-        session: u64,
-        plan: &crate::media::negotiate::MediaPlan,
-        (offerer, offerer_dtmf): (LegSide, DtmfMode),
-        (answerer, answerer_dtmf): (LegSide, DtmfMode),
-    ) {
-        let (map_o, map_a) = payload_maps(plan);
-        let (tc_o, tc_a) = transcodes(plan);
-        let (dtmf_o, dtmf_a) = dtmf_paths(plan, offerer_dtmf, answerer_dtmf);
-        for (side, map, transcode, path) in [
-            (offerer, map_o, tc_o, dtmf_o),
-            (answerer, map_a, tc_a, dtmf_a),
-        ] {
-            self.media_out
-                .push_back(MediaCommand::SetPayloadMap { session, side, map });
-            self.media_out.push_back(MediaCommand::SetTranscode {
-                session,
-                side,
-                transcode,
-            });
-            self.media_out.push_back(MediaCommand::SetDtmf {
-                session,
-                side,
-                path,
-            });
+        match call.media.as_mut() {
+            Some(m) => self
+                .anchor
+                .reanswer(call.id, m, (offerer, answerer), body)
+                .map(Some),
+            None => Ok(None),
         }
     }
 
@@ -179,12 +75,7 @@ impl B2bua {
             .calls
             .get_mut(&session)
             .map(|c| &mut c.record)
-            .or_else(|| {
-                self.history
-                    .iter_mut()
-                    .rev()
-                    .find(|r| r.media_session == Some(session))
-            });
+            .or_else(|| self.history.by_media_session(session));
         if let Some(r) = record {
             let m = r.media.get_or_insert(MediaSummary {
                 caller: LegMediaStats::default(),
@@ -229,8 +120,6 @@ impl B2bua {
 
     /// Fewer than the two RTP ports a call needs are free.
     pub(super) fn media_ports_short(&self) -> bool {
-        self.ports
-            .as_ref()
-            .is_none_or(|p| p.capacity().saturating_sub(p.in_use()) < 2)
+        self.anchor.ports_short()
     }
 }

@@ -11,7 +11,7 @@ mod setup;
 mod timeouts;
 mod transfer;
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -21,10 +21,7 @@ use tracing::{debug, info, warn};
 use crate::config::{
     AccountConfig, CallsConfig, DtmfMode, MediaConfig, SdpMode, Side, TransportName,
 };
-use crate::media::latch::SourceRules;
 use crate::media::messages::{MediaCommand, MediaEvent};
-use crate::media::ports::PortPool;
-use crate::media::relay::{LegSide, Remote};
 use crate::routing::{x_headers, CallTags, Router, Target};
 use crate::sip::auth::{challenges, choose, Challenge};
 use crate::sip::ids::IdGenerator;
@@ -32,11 +29,14 @@ use crate::sip::message::{HeaderName, Host, Method, NameAddr, Request, Response,
 use crate::sip::transaction::{ClientTransactionId, ServerTransactionId, TransactionLayer};
 use crate::sip::transport::{response_target, ListenerId, Peer, Transport};
 
-use super::call::{Call, CallMedia, Transfer};
+use super::addressing::{Addressing, ListenerInfo};
+use super::anchor::{MediaAnchor, Refusal};
+use super::call::{Call, Transfer};
 use super::dialog::{contact_uri, Dialog};
+use super::history::History;
 use super::leg::{Leg, LegCredentials, LegState, Pending2xx};
-use super::media_bridge::{dtmf_paths, payload_maps, rewrite_answer, rewrite_offer, transcodes};
 use super::record::{CallRecord, Direction, HangupCause, LegMediaStats, MediaSummary};
+use super::timers::{CallTimers, TimerKind};
 
 /// Methods the B2BUA handles in dialogs, for Allow headers.
 pub const CALL_ALLOW: &str =
@@ -54,27 +54,6 @@ pub struct B2buaConfig {
     pub media: MediaConfig,
     pub t1: Duration,
     pub t2: Duration,
-}
-
-#[derive(Clone, Debug)]
-pub struct ListenerInfo {
-    pub name: String,
-    pub side: Side,
-    pub advertised: SocketAddr,
-    /// Configured public address (NAT): replaces `advertised`'s IP.
-    pub public: Option<IpAddr>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum TimerKind {
-    /// Retransmit the 2xx this leg is waiting to have ACKed.
-    Retransmit2xx,
-    /// The callee has said nothing since our INVITE: next target.
-    Failover,
-    /// A transferor that has not hung up after a completed transfer.
-    DetachedBye,
-    /// RFC 4028: no session refresh arrived in time.
-    SessionExpiry,
 }
 
 #[derive(Clone, Debug)]
@@ -129,26 +108,21 @@ pub struct B2bua {
     clients: HashMap<ClientTransactionId, (u64, usize, ClientRole)>,
     /// (Call-ID, our tag) of every leg → (call, leg).
     dialogs: HashMap<(String, String), (u64, usize)>,
-    timers: BTreeSet<(Instant, u64, usize, TimerKind)>,
-    history: VecDeque<CallRecord>,
-    /// Addresses of target hosts that are names, filled by the shell.
-    resolved: HashMap<String, Vec<SocketAddr>>,
+    timers: CallTimers,
+    history: History,
+    addressing: Addressing,
     stats: CallStats,
-    ports: Option<PortPool>,
-    /// Which sources calls' media is taken from (`[media] source`...).
-    sources: SourceRules,
-    media_out: VecDeque<MediaCommand>,
-    /// Per listener, a public IP a registrar reported (NAT).
-    learned_public: Vec<Option<IpAddr>>,
+    anchor: MediaAnchor,
     /// Emergency calls in progress, whose messages pass the rate limit.
     emergency_live: Vec<u64>,
 }
 
 impl B2bua {
     pub fn new(cfg: B2buaConfig, ids: IdGenerator, now: Instant, wall: SystemTime) -> B2bua {
-        let cfg_ports = (cfg.media.port_min, cfg.media.port_max);
+        let history = History::new(cfg.calls.history);
+        let addressing = Addressing::new(cfg.listeners.clone());
+        let anchor = MediaAnchor::new(&cfg.media);
         B2bua {
-            sources: SourceRules::from_config(&cfg.media),
             cfg,
             ids,
             epoch: (now, wall),
@@ -157,13 +131,11 @@ impl B2bua {
             servers: HashMap::new(),
             clients: HashMap::new(),
             dialogs: HashMap::new(),
-            timers: BTreeSet::new(),
-            history: VecDeque::new(),
-            resolved: HashMap::new(),
+            timers: CallTimers::default(),
+            history,
+            addressing,
             stats: CallStats::default(),
-            ports: PortPool::new(cfg_ports.0, cfg_ports.1).ok(),
-            media_out: VecDeque::new(),
-            learned_public: Vec::new(),
+            anchor,
             emergency_live: Vec::new(),
         }
     }
@@ -205,7 +177,13 @@ impl B2bua {
 
     /// The addresses a target host name resolves to (from the shell's DNS).
     pub fn set_resolved(&mut self, host: &str, addrs: Vec<SocketAddr>) {
-        self.resolved.insert(host.to_ascii_lowercase(), addrs);
+        self.addressing.set_resolved(host, addrs);
+    }
+
+    /// The public IP a registrar reported for listener `l` (None: forget
+    /// it); see `Addressing::set_learned_public`.
+    pub fn set_learned_public(&mut self, l: ListenerId, ip: Option<IpAddr>) {
+        self.addressing.set_learned_public(l, ip);
     }
 
     /// Host names of route targets that need DNS before calls can use them.
@@ -226,7 +204,7 @@ impl B2bua {
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.iter().next().map(|t| t.0)
+        self.timers.poll_timeout()
     }
 
     /// A new server transaction. Returns false when the request is not the
@@ -370,14 +348,9 @@ impl B2bua {
     }
 
     pub fn handle_timeout(&mut self, tx: &mut TransactionLayer, now: Instant) {
-        while let Some(&first) = self.timers.iter().next() {
-            if first.0 > now {
-                break;
-            }
-            self.timers.remove(&first);
-            let (_, cid, leg, kind) = first;
-            self.with_call(tx, cid, now, |b, tx, call| {
-                b.timer_fired(tx, call, leg, kind, now)
+        while let Some(due) = self.timers.pop_due(now) {
+            self.with_call(tx, due.call, now, |b, tx, call| {
+                b.timer_fired(tx, call, due.leg, due.kind, now)
             });
         }
     }
@@ -456,7 +429,7 @@ impl B2bua {
 
     /// The next command for the media thread.
     pub fn poll_media_command(&mut self) -> Option<MediaCommand> {
-        self.media_out.pop_front()
+        self.anchor.poll_command()
     }
 
     /// Runs `f` on call `cid` taken out of the table, then puts it back, or
@@ -485,14 +458,7 @@ impl B2bua {
                 .remove(&(leg.dialog.call_id.clone(), leg.dialog.local_tag.clone()));
         }
         if let Some(m) = &call.media {
-            if m.opened {
-                self.media_out
-                    .push_back(MediaCommand::Close { session: call.id });
-            }
-            if let Some(p) = self.ports.as_mut() {
-                p.release(m.caller_local.port());
-                p.release(m.callee_local.port());
-            }
+            self.anchor.finish(call.id, m);
         }
         let id = call.id;
         self.emergency_live.retain(|c| *c != id);
@@ -520,13 +486,7 @@ impl B2bua {
     }
 
     fn push_history(&mut self, record: CallRecord) {
-        if self.cfg.calls.history == 0 {
-            return;
-        }
-        while self.history.len() >= self.cfg.calls.history {
-            self.history.pop_front();
-        }
-        self.history.push_back(record);
+        self.history.push(record);
     }
 
     fn respond(
@@ -556,92 +516,6 @@ impl B2bua {
     fn branch(&mut self) -> String {
         self.ids.branch()
     }
-
-    fn side_of(&self, l: ListenerId) -> Side {
-        self.cfg
-            .listeners
-            .get(l.0 as usize)
-            .map(|i| i.side)
-            .unwrap_or(Side::Wan)
-    }
-
-    /// Our address on listener `l` as peers see it: the configured public
-    /// address, else one a registrar reported, else the bound one.
-    fn advertised(&self, l: ListenerId) -> SocketAddr {
-        let Some(info) = self.cfg.listeners.get(l.0 as usize) else {
-            return SocketAddr::from(([127, 0, 0, 1], 5060));
-        };
-        let learned = self.learned_public.get(l.0 as usize).copied().flatten();
-        match info.public.or(learned) {
-            Some(ip) => SocketAddr::new(ip, info.advertised.port()),
-            None => info.advertised,
-        }
-    }
-
-    /// The public IP a registrar reported for listener `l` (None: forget
-    /// it). New calls on that listener advertise it; calls under way keep
-    /// what they were set up with.
-    pub fn set_learned_public(&mut self, l: ListenerId, ip: Option<IpAddr>) {
-        let i = l.0 as usize;
-        // The address we are bound to is no news: not behind NAT.
-        let ip = ip.filter(|ip| {
-            !ip.is_unspecified()
-                && self
-                    .cfg
-                    .listeners
-                    .get(i)
-                    .is_some_and(|x| x.advertised.ip() != *ip)
-        });
-        if self.learned_public.len() <= i {
-            self.learned_public.resize(i + 1, None);
-        }
-        if self.learned_public[i] != ip {
-            if let (Some(ip), Some(info)) = (ip, self.cfg.listeners.get(i)) {
-                if info.public.is_none() {
-                    info!(listener = %info.name, address = %ip, "calls on this listener now advertise the public address the registrar reports");
-                }
-            }
-            self.learned_public[i] = ip;
-        }
-    }
-
-    /// The listener a call that came in on `caller_side` leaves from: the
-    /// other side, of the same IP family as the destination when possible.
-    fn listener_for(&self, caller_side: Side, dest: IpAddr) -> Option<ListenerId> {
-        let other = match caller_side {
-            Side::Wan => Side::Lan,
-            Side::Lan => Side::Wan,
-        };
-        let candidates = || {
-            self.cfg
-                .listeners
-                .iter()
-                .enumerate()
-                .filter(move |(_, l)| l.side == other)
-        };
-        candidates()
-            .find(|(_, l)| l.advertised.is_ipv4() == dest.is_ipv4())
-            .or_else(|| candidates().next())
-            .map(|(i, _)| ListenerId(i as u16))
-    }
-
-    fn address_of(&self, uri: &SipUri) -> Option<SocketAddr> {
-        let port = uri.port.unwrap_or(5060);
-        match &uri.host {
-            Host::Domain(n) => self
-                .resolved
-                .get(&n.to_ascii_lowercase())
-                .and_then(|v| v.first())
-                .map(|a| {
-                    if uri.port.is_some() {
-                        SocketAddr::new(a.ip(), port)
-                    } else {
-                        *a
-                    }
-                }),
-            other => other.ip().map(|ip| SocketAddr::new(ip, port)),
-        }
-    }
 }
 
 /// Where a new callee leg goes and what it carries.
@@ -656,15 +530,6 @@ struct CalleeSpec {
     referred_by: Option<String>,
     /// How the callee carries DTMF (the target's setting).
     dtmf: DtmfMode,
-}
-
-/// The media side of a call leg: leg 0 is the caller's.
-fn media_side(leg: usize) -> LegSide {
-    if leg == 0 {
-        LegSide::Caller
-    } else {
-        LegSide::Callee
-    }
 }
 
 /// The RFC 4028 headers that travel from one leg to the other.

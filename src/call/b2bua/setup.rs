@@ -12,7 +12,7 @@ impl B2bua {
         now: Instant,
     ) {
         let tag = self.tag();
-        let side = self.side_of(from.listener);
+        let side = self.addressing.side_of(from.listener);
         let reply_to = response_target(&from, req.headers.top_via().ok().as_ref());
         let dialog = match Dialog::for_uas(&req, &tag, reply_to) {
             Ok(d) => d,
@@ -70,54 +70,35 @@ impl B2bua {
             anchor = false;
         }
         let media = if anchor {
-            let caller_ip = self.advertised(from.listener).ip();
-            // Checked now, so an unusable offer is refused before any
-            // target is called.
-            if let Err(refusal) = rewrite_offer(&req.body, caller_ip, 0, DtmfMode::Auto) {
-                let r = Response::for_request(&req, 488, Some(&tag))
-                    .with_reason(&format!("Not Acceptable Here ({})", refusal.reason));
-                self.respond(tx, id, r, now);
-                info!(call_id = %record.caller_call_id, reason = %refusal.reason, "offer refused");
-                self.finish_record(record, 488, HangupCause::MediaFailed, now);
-                return;
-            }
-            let ports = self.ports.as_mut().and_then(|p| {
-                let a = p.allocate()?;
-                match p.allocate() {
-                    Some(b) => Some((a, b)),
-                    None => {
-                        p.release(a);
-                        None
-                    }
+            let caller_ip = self.addressing.advertised(from.listener).ip();
+            match self.anchor.start(&req.body, caller_ip, route.caller_dtmf) {
+                Ok(m) => Some(m),
+                Err(Refusal::Offer(reason)) => {
+                    let r = Response::for_request(&req, 488, Some(&tag))
+                        .with_reason(&format!("Not Acceptable Here ({reason})"));
+                    self.respond(tx, id, r, now);
+                    info!(call_id = %record.caller_call_id, reason = %reason, "offer refused");
+                    self.finish_record(record, 488, HangupCause::MediaFailed, now);
+                    return;
                 }
-            });
-            let Some((caller_port, callee_port)) = ports else {
-                let mut r = Response::for_request(&req, 503, Some(&tag))
-                    .with_reason("Service Unavailable (no media ports left)");
-                r.headers.push(
-                    HeaderName::RetryAfter,
-                    self.cfg.calls.retry_after_s.to_string(),
-                );
-                self.respond(tx, id, r, now);
-                warn!(call_id = %record.caller_call_id, "media port range exhausted: widen [media] port_min..port_max");
-                self.finish_record(record, 503, HangupCause::Busy, now);
-                return;
-            };
-            Some(CallMedia {
-                caller_local: SocketAddr::new(caller_ip, caller_port),
-                // The callee side's address is known with the first target.
-                callee_local: SocketAddr::new(caller_ip, callee_port),
-                opened: false,
-                caller_offer: None,
-                pending_offer: None,
-                caller_dtmf: route.caller_dtmf,
-                callee_dtmf: DtmfMode::Auto,
-            })
+                Err(Refusal::NoPorts) => {
+                    let mut r = Response::for_request(&req, 503, Some(&tag))
+                        .with_reason("Service Unavailable (no media ports left)");
+                    r.headers.push(
+                        HeaderName::RetryAfter,
+                        self.cfg.calls.retry_after_s.to_string(),
+                    );
+                    self.respond(tx, id, r, now);
+                    warn!(call_id = %record.caller_call_id, "media port range exhausted: widen [media] port_min..port_max");
+                    self.finish_record(record, 503, HangupCause::Busy, now);
+                    return;
+                }
+            }
         } else {
             None
         };
         self.stats.started += 1;
-        let local = self.advertised(from.listener);
+        let local = self.addressing.advertised(from.listener);
         let custom_headers = route.headers.apply(&req.headers);
         let mut leg = Leg::new(dialog, local, from.transport, req);
         leg.invite_server = Some(id);
@@ -300,13 +281,15 @@ impl B2bua {
         now: Instant,
     ) -> Result<usize, String> {
         let dest = self
+            .addressing
             .address_of(&spec.uri)
             .ok_or_else(|| format!("no address known for {}", spec.uri.host))?;
-        let caller_side = self.side_of(call.caller().dialog.peer.listener);
+        let caller_side = self.addressing.side_of(call.caller().dialog.peer.listener);
         let listener = self
+            .addressing
             .listener_for(caller_side, dest.ip())
             .ok_or("no listener on the callee side")?;
-        let local = self.advertised(listener);
+        let local = self.addressing.advertised(listener);
         let caller = call.caller();
         let caller_from = caller.invite.headers.from_addr().ok();
         let display = caller_from.as_ref().and_then(|f| f.display.clone());
@@ -353,33 +336,10 @@ impl B2bua {
             - 1;
         let mut body = caller.invite.body.clone();
         if let Some(m) = call.media.as_mut() {
-            m.callee_local = SocketAddr::new(local.ip(), m.callee_local.port());
-            m.callee_dtmf = spec.dtmf;
-            match rewrite_offer(&body, local.ip(), m.callee_local.port(), spec.dtmf) {
-                Ok(offer) => {
-                    body = offer.body;
-                    if !m.opened {
-                        m.opened = true;
-                        self.media_out.push_back(MediaCommand::Open {
-                            session: call.id,
-                            caller_local: m.caller_local,
-                            callee_local: m.callee_local,
-                            timeout: Duration::from_secs(self.cfg.media.timeout_s),
-                            sources: self.sources.clone(),
-                        });
-                        self.media_out.push_back(MediaCommand::SetRemote {
-                            session: call.id,
-                            side: LegSide::Caller,
-                            remote: Remote {
-                                signalled: offer.offerer_remote,
-                                payload_types: offer.offerer_payload_types,
-                            },
-                        });
-                    }
-                    m.caller_offer = Some(offer.offered);
-                }
-                Err(r) => return Err(format!("cannot offer media: {}", r.reason)),
-            }
+            body = self
+                .anchor
+                .offer_to_callee(call.id, m, local.ip(), spec.dtmf)
+                .map_err(|why| format!("cannot offer media: {why}"))?;
         }
         let caller = call.caller();
         let content_type = caller
@@ -438,7 +398,7 @@ impl B2bua {
         );
         let failover_at = now + Duration::from_millis(self.cfg.calls.failover_timeout_ms);
         self.timers
-            .insert((failover_at, call.id, index, TimerKind::Failover));
+            .arm(failover_at, call.id, index, TimerKind::Failover);
         debug!(call = %call.record.id, target = %spec.uri, %dest, "INVITE sent to the callee");
         call.legs.push(leg);
         if call.transfer.is_none() || call.callee.is_none() {

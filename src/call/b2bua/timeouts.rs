@@ -38,7 +38,7 @@ impl B2bua {
                     tx.send_stateless(call.legs[leg].dialog.peer, response.to_bytes());
                 }
                 self.timers
-                    .insert((next, call.id, leg, TimerKind::Retransmit2xx));
+                    .arm(next, call.id, leg, TimerKind::Retransmit2xx);
             }
             TimerKind::Failover => {
                 let l = &mut call.legs[leg];
@@ -79,7 +79,6 @@ impl B2bua {
         let s = Duration::from_secs(secs);
         let at = now + s - Duration::from_secs(32).min(s / 3);
         call.session_deadline = Some(at);
-        self.timers
-            .insert((at, call.id, 0, TimerKind::SessionExpiry));
+        self.timers.arm(at, call.id, 0, TimerKind::SessionExpiry);
     }
 }

@@ -146,12 +146,12 @@ impl B2bua {
         }
         self.notify_sipfrag(tx, call, t.referrer, "SIP/2.0 200 OK", true, now);
         // RFC 5589: the transferor hangs up; if it does not, we do.
-        self.timers.insert((
+        self.timers.arm(
             now + self.cfg.t1 * 64,
             call.id,
             t.referrer,
             TimerKind::DetachedBye,
-        ));
+        );
     }
 
     pub(super) fn transfer_failed(

@@ -56,48 +56,94 @@ pub struct RewrittenOffer {
     pub hold: bool,
 }
 
-/// Rewrites an offer for the leg whose local media address is
-/// `local_ip:local_port` and whose DTMF mode is `dtmf`: our address, the
-/// offerer's codecs plus the other G.711 law and (unless the leg is
-/// in-band only) telephone-event; streams other than the first audio one
-/// are refused (port 0), as RFC 3264 §6 allows.
+/// An offer as received, checked once: its SDP parsed, its first audio
+/// stream found, its codecs known to be ones the gateway can anchor. It is
+/// then rewritten for each leg it is offered to without being read again.
+#[derive(Clone, Debug)]
+pub struct ParsedOffer {
+    sd: SessionDescription,
+    /// The index of the first audio stream in `sd.media`.
+    audio: usize,
+    /// Where the offerer wants its audio.
+    pub offerer_remote: SocketAddr,
+    /// The offerer's audio stream as it offered it (to settle the answer).
+    pub offered: Media,
+    /// The offerer puts the other side on hold (sendonly or inactive).
+    pub hold: bool,
+}
+
+impl ParsedOffer {
+    pub fn parse(body: &[u8]) -> Result<ParsedOffer, SdpRefusal> {
+        let sd = SessionDescription::parse(body).map_err(|e| refuse(format!("bad SDP: {e}")))?;
+        let audio = audio(&sd).ok_or_else(|| refuse("no audio stream in the offer"))?;
+        let offerer_remote =
+            remote_of(&sd, audio).ok_or_else(|| refuse("the audio stream has no address"))?;
+        let offered = sd.media[audio].clone();
+        // Events or not only add telephone-event: the codecs are checked
+        // here, once.
+        callee_offer(&offered, true).map_err(|e| refuse(e.to_string()))?;
+        let hold = matches!(
+            sd.direction(audio),
+            Direction::SendOnly | Direction::Inactive
+        ) || offerer_remote.ip().is_unspecified();
+        Ok(ParsedOffer {
+            sd,
+            audio,
+            offerer_remote,
+            offered,
+            hold,
+        })
+    }
+
+    /// The offer for the leg whose local media address is
+    /// `local_ip:local_port` and whose DTMF mode is `dtmf`: our address, the
+    /// offerer's codecs plus the other G.711 law and (unless the leg is
+    /// in-band only) telephone-event; streams other than the first audio
+    /// one are refused (port 0), as RFC 3264 §6 allows.
+    pub fn rewrite_for(
+        &self,
+        local_ip: IpAddr,
+        local_port: u16,
+        dtmf: DtmfMode,
+    ) -> Result<RewrittenOffer, SdpRefusal> {
+        let ours = callee_offer(&self.offered, dtmf != DtmfMode::Inband)
+            .map_err(|e| refuse(e.to_string()))?;
+        let mut sd = self.sd.clone();
+        let i = self.audio;
+        let dir = sd.direction(i);
+        sd.set_address(local_ip);
+        sd.origin.username = "pbxgate".into();
+        for (j, m) in sd.media.iter_mut().enumerate() {
+            if j != i {
+                m.port = 0;
+                continue;
+            }
+            m.port = local_port;
+            m.port_count = None;
+            m.formats = ours.formats.clone();
+            m.attributes.retain(|a| !is_codec_attr(&a.name));
+            m.attributes.splice(0..0, ours.attributes.clone());
+            m.set_direction(dir);
+        }
+        Ok(RewrittenOffer {
+            body: sd.to_bytes(),
+            offerer_payload_types: payload_types(&self.offered),
+            offered: self.offered.clone(),
+            offerer_remote: self.offerer_remote,
+            hold: self.hold,
+        })
+    }
+}
+
+/// Rewrites an offer for one leg (`ParsedOffer::rewrite_for`), reading it
+/// first: for in-dialog offers, which go to one leg only.
 pub fn rewrite_offer(
     body: &[u8],
     local_ip: IpAddr,
     local_port: u16,
     dtmf: DtmfMode,
 ) -> Result<RewrittenOffer, SdpRefusal> {
-    let mut sd = SessionDescription::parse(body).map_err(|e| refuse(format!("bad SDP: {e}")))?;
-    let i = audio(&sd).ok_or_else(|| refuse("no audio stream in the offer"))?;
-    let offerer_remote =
-        remote_of(&sd, i).ok_or_else(|| refuse("the audio stream has no address"))?;
-    let offered = sd.media[i].clone();
-    let hold = matches!(sd.direction(i), Direction::SendOnly | Direction::Inactive)
-        || offerer_remote.ip().is_unspecified();
-    let ours =
-        callee_offer(&offered, dtmf != DtmfMode::Inband).map_err(|e| refuse(e.to_string()))?;
-    let dir = sd.direction(i);
-    sd.set_address(local_ip);
-    sd.origin.username = "pbxgate".into();
-    for (j, m) in sd.media.iter_mut().enumerate() {
-        if j != i {
-            m.port = 0;
-            continue;
-        }
-        m.port = local_port;
-        m.port_count = None;
-        m.formats = ours.formats.clone();
-        m.attributes.retain(|a| !is_codec_attr(&a.name));
-        m.attributes.splice(0..0, ours.attributes.clone());
-        m.set_direction(dir);
-    }
-    Ok(RewrittenOffer {
-        body: sd.to_bytes(),
-        offerer_payload_types: payload_types(&offered),
-        offered,
-        offerer_remote,
-        hold,
-    })
+    ParsedOffer::parse(body)?.rewrite_for(local_ip, local_port, dtmf)
 }
 
 /// An answer received on one leg, rewritten for the leg that made the

@@ -1,0 +1,227 @@
+//! Where calls go and which of the gateway's addresses they use: the
+//! listener a call leaves on (the other side from where it came in), the
+//! address peers see there (public address behind NAT), and the address of
+//! a target host (names resolved by the shell's DNS).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+
+use tracing::info;
+
+use crate::config::Side;
+use crate::sip::message::{Host, SipUri};
+use crate::sip::transport::ListenerId;
+
+#[derive(Clone, Debug)]
+pub struct ListenerInfo {
+    pub name: String,
+    pub side: Side,
+    pub advertised: SocketAddr,
+    /// Configured public address (NAT): replaces `advertised`'s IP.
+    pub public: Option<IpAddr>,
+}
+
+#[derive(Debug)]
+pub struct Addressing {
+    /// By `ListenerId`.
+    listeners: Vec<ListenerInfo>,
+    /// Per listener, a public IP a registrar reported (NAT).
+    learned_public: Vec<Option<IpAddr>>,
+    /// Addresses of target hosts that are names, filled by the shell.
+    resolved: HashMap<String, Vec<SocketAddr>>,
+}
+
+impl Addressing {
+    pub fn new(listeners: Vec<ListenerInfo>) -> Addressing {
+        Addressing {
+            listeners,
+            learned_public: Vec::new(),
+            resolved: HashMap::new(),
+        }
+    }
+
+    /// The side listener `l` faces (an unknown one counts as WAN: trusted
+    /// least).
+    pub fn side_of(&self, l: ListenerId) -> Side {
+        self.listeners
+            .get(l.0 as usize)
+            .map(|i| i.side)
+            .unwrap_or(Side::Wan)
+    }
+
+    /// Our address on listener `l` as peers see it: the configured public
+    /// address, else one a registrar reported, else the bound one.
+    pub fn advertised(&self, l: ListenerId) -> SocketAddr {
+        let Some(info) = self.listeners.get(l.0 as usize) else {
+            return SocketAddr::from(([127, 0, 0, 1], 5060));
+        };
+        let learned = self.learned_public.get(l.0 as usize).copied().flatten();
+        match info.public.or(learned) {
+            Some(ip) => SocketAddr::new(ip, info.advertised.port()),
+            None => info.advertised,
+        }
+    }
+
+    /// The public IP a registrar reported for listener `l` (None: forget
+    /// it). New calls on that listener advertise it; calls under way keep
+    /// what they were set up with.
+    pub fn set_learned_public(&mut self, l: ListenerId, ip: Option<IpAddr>) {
+        let i = l.0 as usize;
+        // The address we are bound to is no news: not behind NAT.
+        let ip = ip.filter(|ip| {
+            !ip.is_unspecified()
+                && self
+                    .listeners
+                    .get(i)
+                    .is_some_and(|x| x.advertised.ip() != *ip)
+        });
+        if self.learned_public.len() <= i {
+            self.learned_public.resize(i + 1, None);
+        }
+        if self.learned_public[i] != ip {
+            if let (Some(ip), Some(info)) = (ip, self.listeners.get(i)) {
+                if info.public.is_none() {
+                    info!(listener = %info.name, address = %ip, "calls on this listener now advertise the public address the registrar reports");
+                }
+            }
+            self.learned_public[i] = ip;
+        }
+    }
+
+    /// The listener a call that came in on `caller_side` leaves from: the
+    /// other side, of the same IP family as the destination when possible.
+    pub fn listener_for(&self, caller_side: Side, dest: IpAddr) -> Option<ListenerId> {
+        let other = match caller_side {
+            Side::Wan => Side::Lan,
+            Side::Lan => Side::Wan,
+        };
+        let candidates = || {
+            self.listeners
+                .iter()
+                .enumerate()
+                .filter(move |(_, l)| l.side == other)
+        };
+        candidates()
+            .find(|(_, l)| l.advertised.is_ipv4() == dest.is_ipv4())
+            .or_else(|| candidates().next())
+            .map(|(i, _)| ListenerId(i as u16))
+    }
+
+    /// The addresses a target host name resolves to (from the shell's DNS).
+    pub fn set_resolved(&mut self, host: &str, addrs: Vec<SocketAddr>) {
+        self.resolved.insert(host.to_ascii_lowercase(), addrs);
+    }
+
+    /// Where a request to `uri` goes: its IP, or the first address its host
+    /// name resolved to; None while a name is not resolved.
+    pub fn address_of(&self, uri: &SipUri) -> Option<SocketAddr> {
+        let port = uri.port.unwrap_or(5060);
+        match &uri.host {
+            Host::Domain(n) => self
+                .resolved
+                .get(&n.to_ascii_lowercase())
+                .and_then(|v| v.first())
+                .map(|a| {
+                    if uri.port.is_some() {
+                        SocketAddr::new(a.ip(), port)
+                    } else {
+                        *a
+                    }
+                }),
+            other => other.ip().map(|ip| SocketAddr::new(ip, port)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::message::Uri;
+
+    fn addressing() -> Addressing {
+        let l = |name: &str, side, addr: &str, public: Option<&str>| ListenerInfo {
+            name: name.into(),
+            side,
+            advertised: addr.parse().expect("addr"),
+            public: public.map(|p| p.parse().expect("ip")),
+        };
+        Addressing::new(vec![
+            l("wan", Side::Wan, "192.0.2.10:5060", None),
+            l("lan", Side::Lan, "10.0.0.1:5080", None),
+            l("lan6", Side::Lan, "[fd00::1]:5080", None),
+            l("wan-nat", Side::Wan, "10.0.0.1:5062", Some("198.51.100.20")),
+        ])
+    }
+
+    fn sip(s: &str) -> SipUri {
+        match Uri::parse(s) {
+            Ok(Uri::Sip(u)) => u,
+            other => panic!("{s}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn calls_leave_on_the_other_side_in_the_destinations_family() {
+        let a = addressing();
+        let v4: IpAddr = "10.0.0.21".parse().expect("ip");
+        let v6: IpAddr = "fd00::21".parse().expect("ip");
+        assert_eq!(a.listener_for(Side::Wan, v4), Some(ListenerId(1)));
+        assert_eq!(a.listener_for(Side::Wan, v6), Some(ListenerId(2)));
+        assert_eq!(a.listener_for(Side::Lan, v4), Some(ListenerId(0)));
+        assert_eq!(
+            a.side_of(ListenerId(9)),
+            Side::Wan,
+            "unknown: the wary side"
+        );
+    }
+
+    #[test]
+    fn the_advertised_address_is_the_public_one_behind_nat() {
+        let mut a = addressing();
+        assert_eq!(
+            a.advertised(ListenerId(3)),
+            "198.51.100.20:5062".parse().unwrap()
+        );
+        assert_eq!(
+            a.advertised(ListenerId(0)),
+            "192.0.2.10:5060".parse().unwrap()
+        );
+        // What a registrar reports is used until it says otherwise; the
+        // bound address or 0.0.0.0 is no news.
+        a.set_learned_public(ListenerId(0), Some("203.0.113.9".parse().unwrap()));
+        assert_eq!(
+            a.advertised(ListenerId(0)),
+            "203.0.113.9:5060".parse().unwrap()
+        );
+        a.set_learned_public(ListenerId(0), Some("192.0.2.10".parse().unwrap()));
+        assert_eq!(
+            a.advertised(ListenerId(0)),
+            "192.0.2.10:5060".parse().unwrap()
+        );
+        a.set_learned_public(ListenerId(0), Some("0.0.0.0".parse().unwrap()));
+        assert_eq!(
+            a.advertised(ListenerId(0)),
+            "192.0.2.10:5060".parse().unwrap()
+        );
+    }
+
+    #[test]
+    fn names_are_found_once_the_shell_resolved_them() {
+        let mut a = addressing();
+        assert_eq!(
+            a.address_of(&sip("sip:q@10.0.0.21")),
+            Some("10.0.0.21:5060".parse().unwrap())
+        );
+        assert_eq!(a.address_of(&sip("sip:q@pbx.lan:5070")), None);
+        a.set_resolved("PBX.lan", vec!["10.0.0.30:5062".parse().unwrap()]);
+        // The URI's port wins over the resolved one (an SRV answer's).
+        assert_eq!(
+            a.address_of(&sip("sip:q@pbx.lan:5070")),
+            Some("10.0.0.30:5070".parse().unwrap())
+        );
+        assert_eq!(
+            a.address_of(&sip("sip:q@pbx.lan")),
+            Some("10.0.0.30:5062".parse().unwrap())
+        );
+    }
+}
