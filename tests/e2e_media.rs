@@ -34,7 +34,7 @@ fn cloud_uac(net: &str, scenario: &str) -> Sipp {
 
 /// The cloud caller playing sipp's A-law recording from NET.7.
 fn cloud_pcap(net: &str) -> Sipp {
-    cloud_uac(net, "media_cloud_uac_pcap.xml")
+    cloud_uac(net, "media_cloud_uac_pcap.xml").key("sdp_ip", format!("{net}.7"))
 }
 
 /// A call from the cloud (`caller`) to the PBX (`pbx`), each to end as its

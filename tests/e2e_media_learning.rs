@@ -443,7 +443,7 @@ fn sipp_media_from_another_address_than_its_sdp_is_learned() {
     let gw = gateway(net, "");
     let pbx = UdpSocket::bind(("0.0.0.0", 43762)).expect("PBX RTP socket");
     let (i, mi) = (format!("{net}.7"), format!("{net}.17"));
-    let cloud = Sipp::new("media_cloud_uac_pcap_elsewhere.xml")
+    let cloud = Sipp::new("media_cloud_uac_pcap.xml")
         .on(&i, 35100)
         .media(&mi, 40000)
         .key("sdp_ip", &i);
