@@ -8,11 +8,11 @@ mod common;
 use std::ffi::OsStr;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use common::GatewayProcess;
+use common::Gateway;
 
 fn pbxgate(args: &[&OsStr]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pbxgate"))
@@ -62,6 +62,23 @@ fn check_config_on_an_empty_data_dir_leaves_it_empty() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `--check-config` with `option` naming `path`, as `--option=path` and
+/// as `--option path`: each command line with what it did.
+fn check_config_both_ways(option: &str, path: &Path) -> Vec<(Vec<String>, Output)> {
+    let path = path.display();
+    [
+        vec![format!("{option}={path}")],
+        vec![option.into(), path.to_string()],
+    ]
+    .into_iter()
+    .map(|mut args| {
+        args.push("--check-config".into());
+        let out = pbxgate(&args.iter().map(OsStr::new).collect::<Vec<_>>());
+        (args, out)
+    })
+    .collect()
+}
+
 #[test]
 fn equals_forms_name_the_same_files_as_two_words() {
     let dir = fresh("equals");
@@ -72,14 +89,7 @@ fn equals_forms_name_the_same_files_as_two_words() {
     // A refused file proves which file was read: its name is in the error.
     std::fs::write(&other, "[sip]\nt2_ms = 1\n").unwrap();
 
-    for args in [
-        vec![format!("--data-dir={}", dir.display())],
-        vec!["--data-dir".into(), dir.display().to_string()],
-    ] {
-        let mut args: Vec<String> = args;
-        args.push("--check-config".into());
-        let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
-        let out = pbxgate(&args);
+    for (args, out) in check_config_both_ways("--data-dir", &dir) {
         assert_eq!(
             out.status.code(),
             Some(0),
@@ -92,14 +102,7 @@ fn equals_forms_name_the_same_files_as_two_words() {
             "{args:?}"
         );
     }
-    for args in [
-        vec![format!("--config={}", other.display())],
-        vec!["--config".into(), other.display().to_string()],
-    ] {
-        let mut args: Vec<String> = args;
-        args.push("--check-config".into());
-        let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
-        let out = pbxgate(&args);
+    for (args, out) in check_config_both_ways("--config", &other) {
         assert_eq!(out.status.code(), Some(1), "{args:?}");
         let err = text(&out.stderr);
         assert!(err.contains("sip.t2_ms"), "{args:?}: {err}");
@@ -138,7 +141,11 @@ fn a_non_utf8_directory_name_is_a_directory() {
 #[test]
 fn a_config_file_others_can_read_is_warned_about() {
     // As an editor or a copy with the default umask leaves it.
-    let gw = GatewayProcess::start_with_config_mode("127.0.142.1", 35170, "", 0o644);
+    let gw = Gateway {
+        config_mode: 0o644,
+        ..Gateway::new("127.0.142.1", 35170)
+    }
+    .start();
     let file = gw.data_dir.join("pbxgate.toml");
     let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
     assert_ne!(mode & 0o077, 0, "the file should be readable by others");

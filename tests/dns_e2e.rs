@@ -2,12 +2,13 @@
 //! server, dnsmasq (Debian package dnsmasq-base, installed by
 //! tests/run.sh), on a loopback address of its own.
 
+mod common;
+
 use std::collections::HashSet;
 use std::net::{SocketAddr, UdpSocket};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{start_dnsmasq, KillOnDrop};
 use pbxgate::sip::dns::{
     Answer, DnsError, Query, RecordType, Resolver, ResolverConfig, Target, TargetList,
 };
@@ -17,34 +18,10 @@ use pbxgate::sip::transport::Transport;
 const DNS_IP: &str = "127.0.53.1";
 const DNS_PORT: u16 = 5399;
 
-/// dnsmasq in the foreground; killed and reaped when dropped, whatever
-/// the test did.
-struct Dnsmasq(Child);
-
-impl Drop for Dnsmasq {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn dnsmasq_binary() -> String {
-    for candidate in ["/usr/sbin/dnsmasq", "/usr/bin/dnsmasq", "/sbin/dnsmasq"] {
-        if Path::new(candidate).exists() {
-            return candidate.to_string();
-        }
-    }
-    "dnsmasq".to_string()
-}
-
-fn start_dnsmasq() -> Dnsmasq {
-    let mut args: Vec<String> = [
-        "--no-daemon",
-        "--conf-file=/dev/null",
-        "--pid-file=",
-        "--no-resolv",
-        "--no-hosts",
-        "--bind-interfaces",
+/// dnsmasq serving pbx.test; killed and reaped when dropped, whatever the
+/// test did.
+fn dnsmasq() -> KillOnDrop {
+    let mut records: Vec<String> = [
         "--log-facility=-",
         // Names under pbx.test that are not listed are NXDOMAIN.
         "--local=/pbx.test/",
@@ -58,26 +35,14 @@ fn start_dnsmasq() -> Dnsmasq {
         "--host-record=sip2.pbx.test,127.0.0.73",
         "--host-record=plain.pbx.test,127.0.0.74",
     ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    args.push(format!("--port={DNS_PORT}"));
-    args.push(format!("--listen-address={DNS_IP}"));
+    .map(String::from)
+    .into();
     // 120 addresses: too many for a 1232-byte UDP reply, so the resolver
     // must ask again over TCP.
     for i in 1..=120 {
-        args.push(format!("--host-record=big.pbx.test,127.0.81.{i}"));
+        records.push(format!("--host-record=big.pbx.test,127.0.81.{i}"));
     }
-    let child = Command::new(dnsmasq_binary())
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cannot start dnsmasq ({e}); install Debian's dnsmasq-base (tests/run.sh does)")
-        });
-    Dnsmasq(child)
+    start_dnsmasq(DNS_IP, DNS_PORT, &records)
 }
 
 fn resolver() -> Resolver {
@@ -87,11 +52,11 @@ fn resolver() -> Resolver {
     Resolver::with_rng(config, fastrand::Rng::with_seed(3263))
 }
 
-fn wait_until_answering(resolver: &Resolver, dnsmasq: &mut Dnsmasq) {
+fn wait_until_answering(resolver: &Resolver, dnsmasq: &mut KillOnDrop) {
     let started = Instant::now();
     let probe = Query::new("plain.pbx.test", RecordType::A);
     loop {
-        if let Ok(Some(status)) = dnsmasq.0.try_wait() {
+        if let Some(status) = dnsmasq.exited() {
             panic!("dnsmasq exited at start: {status}");
         }
         if let Answer::Records(_) = smol::block_on(resolver.query(&probe)) {
@@ -116,7 +81,7 @@ fn addrs(list: &TargetList) -> Vec<String> {
 
 #[test]
 fn locates_sip_servers_through_dnsmasq() {
-    let mut dnsmasq = start_dnsmasq();
+    let mut dnsmasq = dnsmasq();
     let resolver = resolver();
     wait_until_answering(&resolver, &mut dnsmasq);
 

@@ -7,7 +7,7 @@ mod common;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use common::GatewayProcess;
+use common::{assert_has_all, Gateway};
 use pbxgate::sip::auth::{Challenge, DigestClient};
 use pbxgate::sip::message::{parse_message, Framing, HeaderName, Method, SipMessage};
 
@@ -110,6 +110,16 @@ impl Peer {
         let a = self.invite(to, Some(&auth), WAIT).expect("an answer");
         assert_eq!(a.status, 403, "{}: a wrong password", self.local);
     }
+
+    /// Five wrong passwords at `to` (the default max_failures is 5): then
+    /// not even a challenge comes back (`what` says why).
+    fn get_blocked(&mut self, to: SocketAddr, what: &str) {
+        for _ in 0..5 {
+            self.fail_digest(to);
+        }
+        let after = self.invite(to, None, Duration::from_secs(2));
+        assert!(after.is_none(), "{what}: {after:?}");
+    }
 }
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -175,27 +185,19 @@ fn either_listener_admits_its_listed_platform_after_digest_failures_and_blocks_a
     let extra = "[inbound_auth]\nusers = [{ username = \"alice\", password = \"secret\" }]\n\
                  [[listener]]\nname = \"carrier\"\nside = \"wan\"\nbind = \"127.0.120.1:35070\"\n\
                  admit = \"digest\"\n";
-    let gw = GatewayProcess::start_with_wan(
-        "127.0.120.1",
-        35060,
-        extra,
-        &format!("admit = \"either\"\nallow = [\"{platform_ip}/32\"]\n"),
-    );
+    let gw = Gateway {
+        config: extra.into(),
+        wan: format!("admit = \"either\"\nallow = [\"{platform_ip}/32\"]\n"),
+        ..Gateway::new("127.0.120.1", 35060)
+    }
+    .start();
     let either = gw.wan();
     let carrier: SocketAddr = "127.0.120.1:35070".parse().unwrap();
 
     let mut platform = Peer::new(platform_ip);
     // Five wrong passwords where the platform's address is challenged (the
-    // `digest` listener; the default max_failures is 5) ...
-    for _ in 0..5 {
-        platform.fail_digest(carrier);
-    }
-    assert!(
-        platform
-            .invite(carrier, None, Duration::from_secs(2))
-            .is_none(),
-        "blocked on the digest listener, as before"
-    );
+    // `digest` listener) ...
+    platform.get_blocked(carrier, "blocked on the digest listener, as before");
     // ... and five INVITEs with wrong credentials on the `either` listener,
     // which does not check them for a listed source.
     let c = Challenge::new("pbxgate", "00", pbxgate::sip::auth::Algorithm::Md5);
@@ -214,15 +216,7 @@ fn either_listener_admits_its_listed_platform_after_digest_failures_and_blocks_a
 
     // The same from an unlisted source: blocked.
     let mut stranger = Peer::new("127.0.122.5");
-    for _ in 0..5 {
-        stranger.fail_digest(either);
-    }
-    assert!(
-        stranger
-            .invite(either, None, Duration::from_secs(2))
-            .is_none(),
-        "an unlisted source is blocked after five failures"
-    );
+    stranger.get_blocked(either, "an unlisted source is blocked after five failures");
     let log = gw.log();
     assert!(
         log.contains("too many authentication failures") && log.contains("127.0.122.5"),
@@ -233,15 +227,15 @@ fn either_listener_admits_its_listed_platform_after_digest_failures_and_blocks_a
 #[test]
 fn a_hundred_drops_from_one_source_make_one_log_line() {
     let listed = "127.0.124.7";
-    let gw = GatewayProcess::start_with_wan(
-        "127.0.124.1",
-        35060,
-        "[log]\ncounters_interval_s = 10\n",
+    let gw = Gateway {
+        config: "[log]\ncounters_interval_s = 10\n".into(),
         // A listed limit below the strangers' one is lifted to it: set both.
-        &format!(
+        wan: format!(
             "allow = [\"{listed}/32\"]\nrate_per_s = 1\nburst = 2\nrate_per_s_listed = 1\nburst_listed = 2\n"
         ),
-    );
+        ..Gateway::new("127.0.124.1", 35060)
+    }
+    .start();
     let wan = gw.wan();
     let scanner = UdpSocket::bind(("127.0.125.9", 0)).expect("bind");
     for i in 0..100 {
@@ -263,10 +257,12 @@ fn a_hundred_drops_from_one_source_make_one_log_line() {
         &["dropped by admission", "source=127.0.124.7"],
         Duration::from_secs(5),
     );
-    assert!(
-        rate_line.contains("reason=\"over rate_per_s_listed\"")
-            && rate_line.contains("raise rate_per_s_listed"),
-        "{rate_line}"
+    assert_has_all(
+        &rate_line,
+        &[
+            "reason=\"over rate_per_s_listed\"",
+            "raise rate_per_s_listed",
+        ],
     );
 
     let log = gw.log();
@@ -276,16 +272,17 @@ fn a_hundred_drops_from_one_source_make_one_log_line() {
         .collect();
     assert_eq!(lines.len(), 1, "one line for a hundred drops:\n{log}");
     let line = lines[0];
-    for part in [
-        " INFO ",
-        "dropped by admission",
-        "listener=\"wan\"",
-        "reason=\"not in allow list\"",
-        "packets=1",
-        "add \"127.0.125.9\" (or its network) to allow = [...] under the wan listener",
-    ] {
-        assert!(line.contains(part), "{part:?} in {line}");
-    }
+    assert_has_all(
+        line,
+        &[
+            " INFO ",
+            "dropped by admission",
+            "listener=\"wan\"",
+            "reason=\"not in allow list\"",
+            "packets=1",
+            "add \"127.0.125.9\" (or its network) to allow = [...] under the wan listener",
+        ],
+    );
     // A TCP connection from a source not allowed: logged the same way, and
     // closed.
     let mut tcp = tcp_from("127.0.125.10", wan);
@@ -316,11 +313,10 @@ fn a_hundred_drops_from_one_source_make_one_log_line() {
         &["admission counters", "listener=\"wan\""],
         Duration::from_secs(15),
     );
-    assert!(
-        // The hundred datagrams and the TCP message.
-        counters.contains("dropped_not_allowed=101")
-            && counters.contains("dropped_rate_limited_listed="),
-        "{counters}"
+    // The hundred datagrams and the TCP message.
+    assert_has_all(
+        &counters,
+        &["dropped_not_allowed=101", "dropped_rate_limited_listed="],
     );
     gw.wait_for_log_line(&["call counters", "no_route="], Duration::from_secs(2));
     gw.wait_for_log_line(&["media counters"], Duration::from_secs(2));

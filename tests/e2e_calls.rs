@@ -6,34 +6,25 @@ mod common;
 
 use std::time::Duration;
 
-use common::{scenario, sipp, GatewayProcess, SippBackground, SippRun};
+use common::{python3, scenario, Gateway, GatewayProcess, Scenario, Sipp};
 
-const PBX_PORT: &str = "35090";
+const PBX_PORT: u16 = 35090;
 const T: Duration = Duration::from_secs(60);
 
-fn sc(name: &str) -> String {
-    scenario(name).to_str().expect("path").to_string()
+/// A PBX (sipp UAS) on ip:35090.
+fn pbx(name: &str, ip: &str) -> Sipp {
+    Sipp::new(name).on(ip, PBX_PORT)
 }
 
-/// A PBX (sipp UAS) on `ip`, taking `calls` calls.
-fn pbx(name: &str, ip: &str, calls: u32, extra: &[&str]) -> SippBackground {
-    let s = sc(name);
-    let m = calls.to_string();
-    let mut args = vec!["-sf", &s, "-i", ip, "-p", PBX_PORT, "-m", &m];
-    args.extend_from_slice(extra);
-    SippBackground::start(&args)
+/// The cloud (sipp UAC) on ip:35100, one call at a time.
+fn cloud(name: &str, ip: &str) -> Sipp {
+    Sipp::new(name).on(ip, 35100).args(&["-l", "1"])
 }
 
-/// The cloud (sipp UAC) on `ip`, calling the gateway's WAN address.
-fn cloud(name: &str, ip: &str, gw: &GatewayProcess, calls: u32, extra: &[&str]) -> SippRun {
-    let s = sc(name);
-    let m = calls.to_string();
-    let remote = gw.wan().to_string();
-    let mut args = vec![
-        "-sf", &s, &remote, "-i", ip, "-p", "35100", "-m", &m, "-l", "1",
-    ];
-    args.extend_from_slice(extra);
-    sipp(&args, T)
+/// The cloud's call with X-PH-RetreaverAFID 5678, then 9999, from the CSV.
+fn cloud_afid(ip: &str) -> Sipp {
+    let csv = scenario("call_afid.csv");
+    cloud("call_cloud_uac.xml", ip).args(&["-inf", csv.to_str().expect("path")])
 }
 
 fn route_toml(name: &str, afid: Option<&str>, targets: &[&str], route_header: &str) -> String {
@@ -58,6 +49,25 @@ fn calls_toml(extra: &str) -> String {
     format!("[sip]\nt1_ms = 100\n[calls]\nfailover_timeout_ms = 1000\n{extra}\n")
 }
 
+/// A gateway on NET.1 whose route `name` (without a match) sends calls
+/// to `targets`, with `calls` added to its [calls] section.
+fn gateway(net: &str, calls: &str, name: &str, targets: &[&str]) -> GatewayProcess {
+    let cfg = calls_toml(calls) + &route_toml(name, None, targets, name);
+    GatewayProcess::start(&format!("{net}.1"), 35060, &cfg)
+}
+
+/// One call from the cloud on NET.7 (`cloud`) to the PBX on NET.2 (`pbx`)
+/// through a gateway on NET.1 with one route, `route`, to the PBX; each
+/// sipp must end as its scenario expects (the words say what that shows).
+fn call(net: &str, route: &str, pbx: (&str, &str), cloud: (&str, &str)) -> GatewayProcess {
+    let gw = gateway(net, "", route, &[&format!("sip:{route}@{net}.2:35090")]);
+    Scenario::new(&gw)
+        .peer(self::pbx(pbx.0, &format!("{net}.2")), pbx.1)
+        .caller(self::cloud(cloud.0, &format!("{net}.7")), cloud.1)
+        .run();
+    gw
+}
+
 #[test]
 fn calls_are_routed_by_afid_with_mapped_headers() {
     let cfg = format!(
@@ -77,15 +87,20 @@ fn calls_are_routed_by_afid_with_mapped_headers() {
         ),
     );
     let gw = GatewayProcess::start("127.0.60.1", 35060, &cfg);
-    let a = pbx("call_pbx_uas_5678.xml", "127.0.60.2", 1, &[]);
-    let b = pbx("call_pbx_uas_9999.xml", "127.0.60.3", 1, &[]);
-    let csv = sc("call_afid.csv");
-    cloud("call_cloud_uac.xml", "127.0.60.7", &gw, 2, &["-inf", &csv])
-        .assert_success("cloud calls with AFID 5678 and 9999");
-    a.wait(T)
-        .assert_success("queue A got the 5678 call with its headers");
-    b.wait(T)
-        .assert_success("queue B got the 9999 call with its headers");
+    Scenario::new(&gw)
+        .peer(
+            pbx("call_pbx_uas_5678.xml", "127.0.60.2"),
+            "queue A got the 5678 call with its headers",
+        )
+        .peer(
+            pbx("call_pbx_uas_9999.xml", "127.0.60.3"),
+            "queue B got the 9999 call with its headers",
+        )
+        .caller(
+            cloud_afid("127.0.60.7").calls(2),
+            "cloud calls with AFID 5678 and 9999",
+        )
+        .run();
     let log = gw.log();
     assert_eq!(log.matches("new call").count(), 2, "{log}");
     assert!(
@@ -96,180 +111,141 @@ fn calls_are_routed_by_afid_with_mapped_headers() {
 
 #[test]
 fn cancel_before_answer_ends_in_487_and_cancels_the_pbx() {
-    let cfg = format!(
-        "{}{}",
-        calls_toml(""),
-        route_toml("ring", None, &["sip:ring@127.0.61.2:35090"], "ring")
+    call(
+        "127.0.61",
+        "ring",
+        (
+            "call_pbx_uas_ring.xml",
+            "PBX got the CANCEL and answered 487",
+        ),
+        ("call_cloud_uac_cancel.xml", "caller CANCELs and gets 487"),
     );
-    let gw = GatewayProcess::start("127.0.61.1", 35060, &cfg);
-    let p = pbx("call_pbx_uas_ring.xml", "127.0.61.2", 1, &[]);
-    cloud("call_cloud_uac_cancel.xml", "127.0.61.7", &gw, 1, &[])
-        .assert_success("caller CANCELs and gets 487");
-    p.wait(T)
-        .assert_success("PBX got the CANCEL and answered 487");
 }
 
 #[test]
 fn bye_from_the_pbx_hangs_up_the_caller() {
-    let cfg = format!(
-        "{}{}",
-        calls_toml(""),
-        route_toml("q", None, &["sip:q@127.0.62.2:35090"], "q")
+    call(
+        "127.0.62",
+        "q",
+        ("call_pbx_uas_bye.xml", "the PBX's BYE was answered"),
+        (
+            "call_cloud_uac_wait_bye.xml",
+            "the caller gets the PBX's BYE",
+        ),
     );
-    let gw = GatewayProcess::start("127.0.62.1", 35060, &cfg);
-    let p = pbx("call_pbx_uas_bye.xml", "127.0.62.2", 1, &[]);
-    cloud("call_cloud_uac_wait_bye.xml", "127.0.62.7", &gw, 1, &[])
-        .assert_success("the caller gets the PBX's BYE");
-    p.wait(T).assert_success("the PBX's BYE was answered");
 }
 
 #[test]
 fn re_invite_is_relayed_both_ways() {
-    let cfg = format!(
-        "{}{}",
-        calls_toml(""),
-        route_toml("q", None, &["sip:q@127.0.63.2:35090"], "q")
+    call(
+        "127.0.63",
+        "q",
+        ("call_pbx_uas_reinvite.xml", "the PBX got the re-INVITE"),
+        (
+            "call_cloud_uac_reinvite.xml",
+            "the caller's re-INVITE (hold) is answered by the PBX",
+        ),
     );
-    let gw = GatewayProcess::start("127.0.63.1", 35060, &cfg);
-    let p = pbx("call_pbx_uas_reinvite.xml", "127.0.63.2", 1, &[]);
-    cloud("call_cloud_uac_reinvite.xml", "127.0.63.7", &gw, 1, &[])
-        .assert_success("the caller's re-INVITE (hold) is answered by the PBX");
-    p.wait(T).assert_success("the PBX got the re-INVITE");
 }
 
 #[test]
 fn dead_first_target_fails_over_to_the_second() {
     // Nothing listens on 127.0.64.9: the INVITE goes unanswered.
-    let cfg = format!(
-        "{}{}",
-        calls_toml(""),
-        route_toml(
-            "queue-a",
-            None,
-            &["sip:dead@127.0.64.9:35090", "sip:queue-a@127.0.64.2:35090"],
-            "queue-a"
+    let targets = ["sip:dead@127.0.64.9:35090", "sip:queue-a@127.0.64.2:35090"];
+    let gw = gateway("127.0.64", "", "queue-a", &targets);
+    Scenario::new(&gw)
+        .peer(
+            pbx("call_pbx_uas_5678.xml", "127.0.64.2"),
+            "the second target took the call",
         )
-    );
-    let gw = GatewayProcess::start("127.0.64.1", 35060, &cfg);
-    let p = pbx("call_pbx_uas_5678.xml", "127.0.64.2", 1, &[]);
-    let csv = sc("call_afid.csv");
-    cloud("call_cloud_uac.xml", "127.0.64.7", &gw, 1, &["-inf", &csv])
-        .assert_success("the call completes on the second target");
-    p.wait(T).assert_success("the second target took the call");
-    assert!(gw.log().contains("failing over"), "{}", gw.log());
+        .caller(
+            cloud_afid("127.0.64.7"),
+            "the call completes on the second target",
+        )
+        .run();
+    gw.assert_logged("failing over");
 }
 
 #[test]
 fn busy_pbx_answer_goes_back_as_486() {
-    let cfg = format!(
-        "{}{}",
-        calls_toml(""),
-        route_toml(
-            "q",
-            None,
-            &["sip:q@127.0.65.2:35090", "sip:never@127.0.65.3:35090"],
-            "q"
+    let targets = ["sip:q@127.0.65.2:35090", "sip:never@127.0.65.3:35090"];
+    let gw = gateway("127.0.65", "", "q", &targets);
+    Scenario::new(&gw)
+        .peer(
+            pbx("call_pbx_uas_486.xml", "127.0.65.2"),
+            "the PBX's 486 was ACKed",
         )
-    );
-    let gw = GatewayProcess::start("127.0.65.1", 35060, &cfg);
-    let p = pbx("call_pbx_uas_486.xml", "127.0.65.2", 1, &[]);
-    cloud("call_cloud_uac_486.xml", "127.0.65.7", &gw, 1, &[])
-        .assert_success("the caller gets 486, not a failover");
-    p.wait(T).assert_success("the PBX's 486 was ACKed");
-    let log = gw.log();
-    assert!(log.contains("status=486"), "{log}");
+        .caller(
+            cloud("call_cloud_uac_486.xml", "127.0.65.7"),
+            "the caller gets 486, not a failover",
+        )
+        .run();
+    gw.assert_logged("status=486");
 }
 
 #[test]
 fn call_over_the_concurrent_limit_gets_503() {
-    let cfg = format!(
-        "{}{}",
-        calls_toml("max_concurrent = 1\nretry_after_s = 7"),
-        route_toml("q", None, &["sip:q@127.0.66.2:35090"], "q")
+    let gw = gateway(
+        "127.0.66",
+        "max_concurrent = 1\nretry_after_s = 7",
+        "q",
+        &["sip:q@127.0.66.2:35090"],
     );
-    let gw = GatewayProcess::start("127.0.66.1", 35060, &cfg);
-    let p = pbx("call_pbx_uas_bye.xml", "127.0.66.2", 1, &["-d", "4000"]);
+    let p = pbx("call_pbx_uas_bye.xml", "127.0.66.2")
+        .args(&["-d", "4000"])
+        .start();
     // The first call holds the only slot.
-    let first = {
-        let s = sc("call_cloud_uac_wait_bye.xml");
-        let remote = gw.wan().to_string();
-        SippBackground::start(&[
-            "-sf",
-            &s,
-            &remote,
-            "-i",
-            "127.0.66.7",
-            "-p",
-            "35100",
-            "-m",
-            "1",
-        ])
-    };
+    let first = Sipp::new("call_cloud_uac_wait_bye.xml")
+        .to(gw.wan())
+        .on("127.0.66.7", 35100)
+        .start();
     std::thread::sleep(Duration::from_millis(800));
-    cloud("call_cloud_uac_503.xml", "127.0.66.8", &gw, 1, &[])
+    cloud("call_cloud_uac_503.xml", "127.0.66.8")
+        .to(gw.wan())
+        .run(T)
         .assert_success("the second call gets 503 with Retry-After");
     first
         .wait(T)
         .assert_success("the first call was not disturbed");
     p.wait(T).assert_success("the PBX saw one call only");
-    assert!(gw.log().contains("concurrent-call limit"), "{}", gw.log());
+    gw.assert_logged("concurrent-call limit");
 }
 
 #[test]
 fn a_302_from_the_pbx_is_followed_with_a_diversion() {
-    let cfg = format!(
-        "{}{}",
-        calls_toml(""),
-        route_toml("q", None, &["sip:q@127.0.67.2:35090"], "q")
-    );
-    let gw = GatewayProcess::start("127.0.67.1", 35060, &cfg);
-    let p = pbx(
-        "call_pbx_uas_302.xml",
-        "127.0.67.2",
-        1,
-        &["-key", "fwd_to", "127.0.67.4:35090"],
-    );
-    let target = pbx("call_pbx_uas_forward_target.xml", "127.0.67.4", 1, &[]);
-    let csv = sc("call_afid.csv");
-    cloud("call_cloud_uac.xml", "127.0.67.7", &gw, 1, &["-inf", &csv])
-        .assert_success("the call completes at the forward target");
-    p.wait(T).assert_success("the PBX's 302 was ACKed");
-    target
-        .wait(T)
-        .assert_success("the forward target got the call with Diversion");
-    assert!(
-        gw.log().contains("callee forwarded the call"),
-        "{}",
-        gw.log()
-    );
+    let gw = gateway("127.0.67", "", "q", &["sip:q@127.0.67.2:35090"]);
+    let pbx_302 = pbx("call_pbx_uas_302.xml", "127.0.67.2").key("fwd_to", "127.0.67.4:35090");
+    Scenario::new(&gw)
+        .peer(pbx_302, "the PBX's 302 was ACKed")
+        .peer(
+            pbx("call_pbx_uas_forward_target.xml", "127.0.67.4"),
+            "the forward target got the call with Diversion",
+        )
+        .caller(
+            cloud_afid("127.0.67.7"),
+            "the call completes at the forward target",
+        )
+        .run();
+    gw.assert_logged("callee forwarded the call");
 }
 
 #[test]
 fn a_refer_from_the_pbx_moves_the_caller() {
-    let cfg = format!(
-        "{}{}",
-        calls_toml(""),
-        route_toml("q", None, &["sip:q@127.0.68.2:35090"], "q")
-    );
-    let gw = GatewayProcess::start("127.0.68.1", 35060, &cfg);
-    let p = pbx(
-        "call_pbx_uas_refer.xml",
-        "127.0.68.2",
-        1,
-        &["-key", "refer_to", "127.0.68.4:35090"],
-    );
-    let target = pbx("call_pbx_uas_transfer_target.xml", "127.0.68.4", 1, &[]);
-    cloud("call_cloud_uac_transfer.xml", "127.0.68.7", &gw, 1, &[])
-        .assert_success("the caller is re-INVITEd to the transfer target and hangs up there");
-    p.wait(T).assert_success("the PBX got 202 and the NOTIFYs");
-    target
-        .wait(T)
-        .assert_success("the transfer target got the call and the caller's BYE");
-    assert!(
-        gw.log().contains("callee transfers the caller"),
-        "{}",
-        gw.log()
-    );
+    let gw = gateway("127.0.68", "", "q", &["sip:q@127.0.68.2:35090"]);
+    let refer = pbx("call_pbx_uas_refer.xml", "127.0.68.2").key("refer_to", "127.0.68.4:35090");
+    let target = pbx("call_pbx_uas_transfer_target.xml", "127.0.68.4");
+    Scenario::new(&gw)
+        .peer(refer, "the PBX got 202 and the NOTIFYs")
+        .peer(
+            target,
+            "the transfer target got the call and the caller's BYE",
+        )
+        .caller(
+            cloud("call_cloud_uac_transfer.xml", "127.0.68.7"),
+            "the caller is re-INVITEd to the transfer target and hangs up there",
+        )
+        .run();
+    gw.assert_logged("callee transfers the caller");
 }
 
 /// Issue 3's last item: the far end challenges the outbound INVITE with
@@ -287,53 +263,25 @@ fn outbound_call_answers_a_407_with_the_targets_credentials() {
     let log_dir = std::env::temp_dir().join(format!("pbxgate-407-{}", std::process::id()));
     std::fs::create_dir_all(&log_dir).expect("dir");
     let digest_log = log_dir.join("digest.log");
-    let dl = digest_log.to_str().expect("path").to_string();
-    let buyer = pbx(
-        "call_cloud_uas_407_headers.xml",
-        "127.0.69.5",
-        1,
-        &[
-            "-key",
-            "auth_user",
-            "pbxgate",
-            "-trace_logs",
-            "-log_file",
-            &dl,
-        ],
-    );
-    let s = sc("call_pbx_uac_outbound.xml");
-    let lan = format!("127.0.69.1:{}", gw.lan_port);
-    sipp(
-        &[
-            "-sf",
-            &s,
-            &lan,
-            "-i",
-            "127.0.69.7",
-            "-p",
-            "35100",
-            "-m",
-            "1",
-        ],
-        T,
-    )
-    .assert_success("the PBX's outbound call completes");
-    buyer
-        .wait(T)
-        .assert_success("the buyer challenged with 407 and got the extra headers");
-    let check = std::process::Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/peers/verify_digest_log.py"
-        ))
-        .args([&dl, "pbxgate", "s3cret"])
-        .output()
-        .expect("python3");
-    assert!(
-        check.status.success(),
-        "digest check failed: {}{}",
-        String::from_utf8_lossy(&check.stdout),
-        String::from_utf8_lossy(&check.stderr)
+    let dl = digest_log.to_str().expect("path");
+    Scenario::new(&gw)
+        .peer(
+            pbx("call_cloud_uas_407_headers.xml", "127.0.69.5")
+                .key("auth_user", "pbxgate")
+                .args(&["-trace_logs", "-log_file", dl]),
+            "the buyer challenged with 407 and got the extra headers",
+        )
+        .caller(
+            Sipp::new("call_pbx_uac_outbound.xml")
+                .to(gw.lan())
+                .on("127.0.69.7", 35100),
+            "the PBX's outbound call completes",
+        )
+        .run();
+    python3(
+        "verify_digest_log.py",
+        &[dl, "pbxgate", "s3cret"],
+        "digest check failed",
     );
     let _ = std::fs::remove_dir_all(&log_dir);
 }
@@ -359,22 +307,29 @@ fn raw_invite(from_ip: &str, to: std::net::SocketAddr, wait: Duration) -> Option
         .map(|n| String::from_utf8_lossy(&buf[..n]).into_owned())
 }
 
-#[test]
-fn sources_outside_the_allowlist_are_dropped_and_counted() {
-    let cfg = format!(
-        "{}{}",
-        calls_toml(""),
-        route_toml(
+/// A gateway on NET.1 with one route to NET.2 whose WAN listener admits
+/// NET.7 only, plus `wan` (what to do with the others).
+fn allowlisted_gateway(net: &str, wan: &str) -> GatewayProcess {
+    let cfg = calls_toml("")
+        + &route_toml(
             "queue-a",
             None,
-            &["sip:queue-a@127.0.70.2:35090"],
-            "queue-a"
-        )
-    );
+            &[&format!("sip:queue-a@{net}.2:35090")],
+            "queue-a",
+        );
+    Gateway {
+        config: cfg,
+        wan: format!("allow = [\"{net}.7/32\"]\n{wan}"),
+        ..Gateway::new(&format!("{net}.1"), 35060)
+    }
+    .start()
+}
+
+#[test]
+fn sources_outside_the_allowlist_are_dropped_and_counted() {
     // The WAN default action is drop; only the cloud's address is listed.
-    let mut gw =
-        GatewayProcess::start_with_wan("127.0.70.1", 35060, &cfg, "allow = [\"127.0.70.7/32\"]\n");
-    let p = pbx("call_pbx_uas_5678.xml", "127.0.70.2", 1, &[]);
+    let mut gw = allowlisted_gateway("127.0.70", "");
+    let p = pbx("call_pbx_uas_5678.xml", "127.0.70.2").start();
     for scanner in ["127.0.70.8", "127.0.71.9"] {
         assert_eq!(
             raw_invite(scanner, gw.wan(), Duration::from_millis(1500)),
@@ -383,8 +338,9 @@ fn sources_outside_the_allowlist_are_dropped_and_counted() {
         );
     }
     // The listed cloud still gets through, to the PBX.
-    let csv = sc("call_afid.csv");
-    cloud("call_cloud_uac.xml", "127.0.70.7", &gw, 1, &["-inf", &csv])
+    cloud_afid("127.0.70.7")
+        .to(gw.wan())
+        .run(T)
         .assert_success("the listed cloud address is admitted");
     p.wait(T)
         .assert_success("the PBX got exactly the admitted call");
@@ -404,24 +360,13 @@ fn sources_outside_the_allowlist_are_dropped_and_counted() {
 
 #[test]
 fn sources_outside_the_allowlist_are_rejected_with_403_when_configured() {
-    let cfg = format!(
-        "{}{}",
-        calls_toml(""),
-        route_toml(
-            "queue-a",
-            None,
-            &["sip:queue-a@127.0.72.2:35090"],
-            "queue-a"
+    let mut gw = allowlisted_gateway("127.0.72", "on_deny = \"reject\"\n");
+    Scenario::new(&gw)
+        .caller(
+            cloud("call_cloud_uac_403.xml", "127.0.72.8"),
+            "a source outside the allowlist gets 403",
         )
-    );
-    let mut gw = GatewayProcess::start_with_wan(
-        "127.0.72.1",
-        35060,
-        &cfg,
-        "allow = [\"127.0.72.7/32\"]\non_deny = \"reject\"\n",
-    );
-    cloud("call_cloud_uac_403.xml", "127.0.72.8", &gw, 1, &[])
-        .assert_success("a source outside the allowlist gets 403");
+        .run();
     let answer = raw_invite("127.0.72.9", gw.wan(), Duration::from_secs(3)).unwrap_or_default();
     assert!(
         answer.starts_with("SIP/2.0 403 Forbidden (source address not allowed)"),

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{scenario, sipp, GatewayProcess, SippBackground};
+use common::{assert_has_all, Gateway, Sipp};
 
 const GW: &str = "127.0.130.1";
 const PSAP: &str = "127.0.130.5";
@@ -23,10 +23,6 @@ const HOLD_CLOUD: &str = "127.0.130.9";
 /// Another PBX on the LAN, not flooding.
 const QUIET_PBX: &str = "127.0.130.10";
 const T: Duration = Duration::from_secs(60);
-
-fn sc(name: &str) -> String {
-    scenario(name).to_str().expect("path").to_string()
-}
 
 /// Sends junk from `ip` to `to` 50 times a second until dropped.
 struct Flood {
@@ -126,24 +122,23 @@ fn a_call_to_112_passes_the_call_limit_and_the_rate_limit() {
          [[route]]\nname = \"out\"\nfrom = \"lan\"\ntargets = [{{ uri = \"sip:trunk@{TRUNK}:35090\" }}]\n\
          [[route]]\nname = \"psap\"\nfrom = \"lan\"\ntargets = [{{ uri = \"sip:psap@{PSAP}:35090\" }}]\n"
     );
-    let gw = GatewayProcess::start_with_listeners(
-        GW,
-        35060,
-        &cfg,
-        "allow = [\"127.0.0.0/8\"]\n",
-        "rate_per_s = 1\nburst = 1\nrate_per_s_listed = 1\nburst_listed = 1\n",
-    );
-    let lan: SocketAddr = format!("{GW}:{}", gw.lan_port).parse().expect("addr");
-    let wan = gw.wan().to_string();
+    let gw = Gateway {
+        config: cfg,
+        lan: "rate_per_s = 1\nburst = 1\nrate_per_s_listed = 1\nburst_listed = 1\n".into(),
+        ..Gateway::new(GW, 35060)
+    }
+    .start();
+    let lan = gw.lan();
 
     // A call from the cloud fills the limit and stays up.
-    let s = sc("call_pbx_uas_bye.xml");
-    let _hold_pbx = SippBackground::start(&[
-        "-sf", &s, "-i", HOLD_PBX, "-p", "35090", "-m", "1", "-d", "60000",
-    ]);
-    let s = sc("call_cloud_uac_wait_bye.xml");
-    let _hold_cloud =
-        SippBackground::start(&["-sf", &s, &wan, "-i", HOLD_CLOUD, "-p", "35100", "-m", "1"]);
+    let _hold_pbx = Sipp::new("call_pbx_uas_bye.xml")
+        .on(HOLD_PBX, 35090)
+        .args(&["-d", "60000"])
+        .start();
+    let _hold_cloud = Sipp::new("call_cloud_uac_wait_bye.xml")
+        .to(gw.wan())
+        .on(HOLD_CLOUD, 35100)
+        .start();
     gw.wait_for_log_line(&["new call", "route=in"], Duration::from_secs(10));
     let answer = raw_invite(QUIET_PBX, lan, "5551234", Duration::from_secs(3));
     assert!(
@@ -158,14 +153,14 @@ fn a_call_to_112_passes_the_call_limit_and_the_rate_limit() {
     std::thread::sleep(Duration::from_millis(300));
     let (trunk_stop, trunk) = listen(&format!("{TRUNK}:35090"));
 
-    let dial = sc("call_pbx_uac_dial.xml");
-    let lan_s = lan.to_string();
-    let ordinary = sipp(
-        &[
-            "-sf", &dial, &lan_s, "-s", "5551234", "-i", PBX, "-p", "35100", "-m", "1",
-        ],
-        Duration::from_secs(6),
-    );
+    // The flooding PBX dials `number` from PBX:`port`.
+    let dial = |number: &str, port: u16| {
+        Sipp::new("call_pbx_uac_dial.xml")
+            .to(lan)
+            .on(PBX, port)
+            .args(&["-s", number])
+    };
+    let ordinary = dial("5551234", 35100).run(Duration::from_secs(6));
     assert_ne!(
         ordinary.code,
         Some(0),
@@ -173,16 +168,13 @@ fn a_call_to_112_passes_the_call_limit_and_the_rate_limit() {
         ordinary.stdout
     );
 
-    let s = sc("call_pbx_uas_bye.xml");
-    let psap =
-        SippBackground::start(&["-sf", &s, "-i", PSAP, "-p", "35090", "-m", "1", "-d", "500"]);
-    sipp(
-        &[
-            "-sf", &dial, &lan_s, "-s", "112", "-i", PBX, "-p", "35101", "-m", "1",
-        ],
-        T,
-    )
-    .assert_success("the PBX's call to 112 completes while it floods the gateway");
+    let psap = Sipp::new("call_pbx_uas_bye.xml")
+        .on(PSAP, 35090)
+        .args(&["-d", "500"])
+        .start();
+    dial("112", 35101)
+        .run(T)
+        .assert_success("the PBX's call to 112 completes while it floods the gateway");
     psap.wait(T)
         .assert_success("the emergency target answered the call and hung up");
     let flooded = flood.stop();
@@ -195,14 +187,15 @@ fn a_call_to_112_passes_the_call_limit_and_the_rate_limit() {
     );
 
     let line = gw.wait_for_log_line(&["emergency call", "route=psap"], Duration::from_secs(5));
-    for needle in [
-        "WARN",
-        "number=112",
-        "caller=sip:201@127.0.130.7:35101",
-        "target=sip:psap@127.0.130.5:35090",
-    ] {
-        assert!(line.contains(needle), "'{needle}' missing from: {line}");
-    }
+    assert_has_all(
+        &line,
+        &[
+            "WARN",
+            "number=112",
+            "caller=sip:201@127.0.130.7:35101",
+            "target=sip:psap@127.0.130.5:35090",
+        ],
+    );
     gw.wait_for_log_line(
         &[
             "emergency call admitted over the concurrent-call limit",

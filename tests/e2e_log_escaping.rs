@@ -10,7 +10,7 @@ mod common;
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
-use common::GatewayProcess;
+use common::Gateway;
 
 const PORT: u16 = 35160;
 
@@ -90,8 +90,11 @@ fn corpus() -> Vec<Vec<u8>> {
 }
 
 fn run(ip: &str, local_ip: &str, rust_log: &str) {
-    let mut gw =
-        GatewayProcess::start_logging(ip, PORT, "", "allow = [\"127.0.0.0/8\"]\n", rust_log);
+    let mut gw = Gateway {
+        rust_log: rust_log.into(),
+        ..Gateway::new(ip, PORT)
+    }
+    .start();
     let sock = UdpSocket::bind(format!("{local_ip}:0")).unwrap();
     let local = sock.local_addr().unwrap().to_string();
     let gw_addr = gw.wan().to_string();

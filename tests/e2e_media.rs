@@ -8,72 +8,47 @@ mod common;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use common::{pcap_rtp, scenario, sipp, GatewayProcess, SippBackground, SippRun};
+use common::{
+    assert_has_all, md5_registrar, media_pbx, pcap_rtp, Gateway, GatewayProcess, Scenario, Sipp,
+};
 use pbxgate::media::dtmf::rfc4733::TelephoneEvent;
 use pbxgate::media::dtmf::{Digit, DtmfDetector, ToneGenerator};
 use pbxgate::media::g711::Law;
 use pbxgate::media::rtp::RtpHeader;
 
-const T: Duration = Duration::from_secs(60);
 const PCAP: &str = "/usr/share/sip-tester/g711a.pcap";
-
-fn sc(name: &str) -> String {
-    scenario(name).to_str().expect("path").to_string()
-}
 
 /// The PBX's signalling: sipp playing `scenario` on NET.2:35090 and
 /// answering with media at NET.2:42000 (a socket the test owns) in
 /// payload type `pt`.
-fn pbx_uas(net: &str, scenario: &str, pt: &str) -> SippBackground {
-    SippBackground::start(&[
-        "-sf",
-        &sc(scenario),
-        "-i",
-        &format!("{net}.2"),
-        "-p",
-        "35090",
-        "-m",
-        "1",
-        "-key",
-        "rtp_port",
-        "42000",
-        "-key",
-        "pt",
-        pt,
-    ])
+fn pbx_uas(net: &str, scenario: &str, pt: u8) -> Sipp {
+    media_pbx(scenario, &format!("{net}.2"), 42000, pt)
 }
 
-/// The cloud caller, in its own thread: sipp playing `scenario` from
-/// NET.7:35100 (its media on NET.7:40000) to the gateway's WAN side, with
-/// `extra` arguments.
-fn cloud_uac(
-    gw: &GatewayProcess,
-    net: &str,
-    scenario: &str,
-    extra: &[&str],
-) -> std::thread::JoinHandle<SippRun> {
+/// The cloud caller: sipp playing `scenario` from NET.7:35100, its media
+/// on NET.7:40000.
+fn cloud_uac(net: &str, scenario: &str) -> Sipp {
     let ip = format!("{net}.7");
-    let mut args: Vec<String> = [
-        sc(scenario),
-        gw.wan().to_string(),
-        "-i".into(),
-        ip.clone(),
-        "-mi".into(),
-        ip,
-        "-mp".into(),
-        "40000".into(),
-        "-p".into(),
-        "35100".into(),
-        "-m".into(),
-        "1".into(),
-    ]
-    .into();
-    args.insert(0, "-sf".into());
-    args.extend(extra.iter().map(|a| a.to_string()));
-    std::thread::spawn(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        sipp(&args, T)
-    })
+    Sipp::new(scenario).on(&ip, 35100).media(&ip, 40000)
+}
+
+/// The cloud caller playing sipp's A-law recording from NET.7.
+fn cloud_pcap(net: &str) -> Sipp {
+    cloud_uac(net, "media_cloud_uac_pcap.xml").key("sdp_ip", format!("{net}.7"))
+}
+
+/// A call from the cloud (`caller`) to the PBX (`pbx`), each to end as its
+/// scenario expects (the words say what that shows), while `during` runs.
+fn call<R>(
+    gw: &GatewayProcess,
+    pbx: (Sipp, &str),
+    caller: (Sipp, &str),
+    during: impl FnOnce() -> R,
+) -> R {
+    Scenario::new(gw)
+        .peer(pbx.0, pbx.1)
+        .caller(caller.0, caller.1)
+        .run_while(during)
 }
 
 /// Collects what arrives on `sock` until `quiet` passes without a packet
@@ -108,36 +83,59 @@ fn media_config(route_target: &str, extra: &str) -> String {
     )
 }
 
+/// A gateway on NET.1 anchoring media, with `media` in [media], whose
+/// route sends calls to the PBX on NET.2.
+fn gateway(net: &str, media: &str) -> GatewayProcess {
+    let config = media_config(&format!("sip:q@{net}.2:35090"), media);
+    GatewayProcess::start(&format!("{net}.1"), 35060, &config)
+}
+
+/// What reaches the PBX's RTP socket (NET.2:42000) in a call from
+/// `caller` to the PBX playing `pbx` in payload type `pt`: packets until
+/// `quiet` passes without one, for at most `limit`.
+fn at_the_pbx(
+    gw: &GatewayProcess,
+    net: &str,
+    (pbx, pt): (&str, u8),
+    caller: (Sipp, &str),
+    (quiet, limit): (Duration, Duration),
+) -> Vec<(Vec<u8>, SocketAddr)> {
+    let rtp = UdpSocket::bind(format!("{net}.2:42000")).expect("PBX RTP socket");
+    let pbx = (pbx_uas(net, pbx, pt), "the PBX answered and got the BYE");
+    call(gw, pbx, caller, || collect(&rtp, quiet, limit))
+}
+
 #[test]
 fn pcma_passes_through_the_anchor_byte_exact_and_foreign_rtp_does_not() {
     let sent = pcap_rtp(PCAP);
     assert_eq!(sent.len(), 236, "sipp's g711a.pcap");
-    let gw = GatewayProcess::start(
-        "127.0.80.1",
-        35060,
-        &media_config("sip:q@127.0.80.2:35090", ""),
-    );
+    let gw = gateway("127.0.80", "");
     let rtp = UdpSocket::bind("127.0.80.2:42000").expect("PBX RTP socket");
-    let pbx = pbx_uas("127.0.80", "media_pbx_uas.xml", "8");
-    let caller = cloud_uac(&gw, "127.0.80", "media_cloud_uac_pcap.xml", &[]);
-    // A stranger sprays the gateway's caller-side port (the first pair of
-    // [media] port_min) while the call runs.
-    let foreign = UdpSocket::bind("127.0.80.66:0").expect("bind");
-    std::thread::sleep(Duration::from_millis(1500));
-    let mut marked = vec![0u8; 172];
-    marked[0] = 0x80;
-    marked[1] = 8;
-    marked[12..].fill(0x5a);
-    for _ in 0..5 {
-        let _ = foreign.send_to(&marked, "127.0.80.1:30000");
-    }
-    let got = collect(&rtp, Duration::from_secs(2), Duration::from_secs(20));
-    caller
-        .join()
-        .expect("caller")
-        .assert_success("the caller played its recording and hung up");
-    pbx.wait(T)
-        .assert_success("the PBX answered and got the BYE");
+    let got = call(
+        &gw,
+        (
+            pbx_uas("127.0.80", "media_pbx_uas.xml", 8),
+            "the PBX answered and got the BYE",
+        ),
+        (
+            cloud_pcap("127.0.80"),
+            "the caller played its recording and hung up",
+        ),
+        || {
+            // A stranger sprays the gateway's caller-side port (the first
+            // pair of [media] port_min) while the call runs.
+            let foreign = UdpSocket::bind("127.0.80.66:0").expect("bind");
+            std::thread::sleep(Duration::from_millis(1500));
+            let mut marked = vec![0u8; 172];
+            marked[0] = 0x80;
+            marked[1] = 8;
+            marked[12..].fill(0x5a);
+            for _ in 0..5 {
+                let _ = foreign.send_to(&marked, "127.0.80.1:30000");
+            }
+            collect(&rtp, Duration::from_secs(2), Duration::from_secs(20))
+        },
+    );
     assert!(!got.is_empty(), "no RTP reached the PBX");
     assert!(
         got.iter()
@@ -156,29 +154,30 @@ fn pcma_passes_through_the_anchor_byte_exact_and_foreign_rtp_does_not() {
         payloads == expected,
         "audio payloads differ from what the caller sent"
     );
-    let log = gw.log();
-    assert!(log.contains("call answered"), "{log}");
+    gw.assert_logged("call answered");
 }
 
 #[test]
 fn a_call_without_media_is_ended_by_the_media_timeout() {
-    let gw = GatewayProcess::start(
-        "127.0.81.1",
-        35060,
-        &media_config("sip:q@127.0.81.2:35090", "timeout_s = 5"),
+    let gw = gateway("127.0.81", "timeout_s = 5");
+    // From when the caller starts.
+    let started = call(
+        &gw,
+        (
+            pbx_uas("127.0.81", "media_pbx_uas.xml", 0),
+            "the silent PBX gets a BYE too",
+        ),
+        (
+            cloud_uac("127.0.81", "call_cloud_uac_wait_bye.xml"),
+            "the silent caller gets a BYE from the gateway",
+        ),
+        Instant::now,
     );
-    let pbx = pbx_uas("127.0.81", "media_pbx_uas.xml", "0");
-    let started = Instant::now();
-    cloud_uac(&gw, "127.0.81", "call_cloud_uac_wait_bye.xml", &[])
-        .join()
-        .expect("caller")
-        .assert_success("the silent caller gets a BYE from the gateway");
-    pbx.wait(T).assert_success("the silent PBX gets a BYE too");
     assert!(
         started.elapsed() >= Duration::from_secs(5),
         "not before the timeout"
     );
-    assert!(gw.log().contains("no media"), "{}", gw.log());
+    gw.assert_logged("no media");
 }
 
 /// The PBX accepts only the other G.711 law: the gateway transcodes, and
@@ -187,21 +186,17 @@ fn a_call_without_media_is_ended_by_the_media_timeout() {
 fn audio_is_transcoded_when_the_pbx_takes_only_the_other_law() {
     use pbxgate::media::g711::{alaw_decode, ulaw_encode};
     let sent = pcap_rtp(PCAP);
-    let gw = GatewayProcess::start(
-        "127.0.82.1",
-        35060,
-        &media_config("sip:q@127.0.82.2:35090", ""),
+    let gw = gateway("127.0.82", "");
+    let got = at_the_pbx(
+        &gw,
+        "127.0.82",
+        ("media_pbx_uas.xml", 0),
+        (
+            cloud_pcap("127.0.82"),
+            "the caller played A-law and hung up",
+        ),
+        (Duration::from_secs(2), Duration::from_secs(20)),
     );
-    let rtp = UdpSocket::bind("127.0.82.2:42000").expect("PBX RTP socket");
-    let pbx = pbx_uas("127.0.82", "media_pbx_uas.xml", "0");
-    let caller = cloud_uac(&gw, "127.0.82", "media_cloud_uac_pcap.xml", &[]);
-    let got = collect(&rtp, Duration::from_secs(2), Duration::from_secs(20));
-    caller
-        .join()
-        .expect("caller")
-        .assert_success("the caller played A-law and hung up");
-    pbx.wait(T)
-        .assert_success("the µ-law PBX answered and got the BYE");
     assert_eq!(got.len(), sent.len(), "every packet relayed once");
     for (i, ((p, _), orig)) in got.iter().zip(&sent).enumerate() {
         assert_eq!(p[1] & 0x7f, 0, "packet {i} is PCMU");
@@ -218,16 +213,17 @@ fn audio_is_transcoded_when_the_pbx_takes_only_the_other_law() {
     // The call's record, as logged when its media closes: codec and
     // counters per leg.
     let line = gw.wait_for_log_line(&["call media"], Duration::from_secs(5));
-    for field in [
-        "caller_codec=\"PCMA\"",
-        &format!("caller_packets={}", sent.len()),
-        "caller_lost=0",
-        "callee_codec=\"PCMU\"",
-        "callee_packets=0",
-        "foreign_dropped=0",
-    ] {
-        assert!(line.contains(field), "{field} in: {line}");
-    }
+    assert_has_all(
+        &line,
+        &[
+            "caller_codec=\"PCMA\"",
+            &format!("caller_packets={}", sent.len()),
+            "caller_lost=0",
+            "callee_codec=\"PCMU\"",
+            "callee_packets=0",
+            "foreign_dropped=0",
+        ],
+    );
 }
 
 /// RFC 2833 digits from the cloud (payload type 101) reach a PBX that uses
@@ -236,21 +232,17 @@ fn audio_is_transcoded_when_the_pbx_takes_only_the_other_law() {
 #[test]
 fn rfc2833_digits_arrive_renumbered_on_the_other_leg() {
     let sent = pcap_rtp("/usr/share/sip-tester/dtmf_2833_1.pcap");
-    let gw = GatewayProcess::start(
-        "127.0.83.1",
-        35060,
-        &media_config("sip:q@127.0.83.2:35090", ""),
+    let gw = gateway("127.0.83", "");
+    let got = at_the_pbx(
+        &gw,
+        "127.0.83",
+        ("media_pbx_uas_te.xml", 0),
+        (
+            cloud_uac("127.0.83", "media_cloud_uac_dtmf.xml"),
+            "the caller sent digit 1 and hung up",
+        ),
+        (Duration::from_secs(1), Duration::from_secs(15)),
     );
-    let rtp = UdpSocket::bind("127.0.83.2:42000").expect("PBX RTP socket");
-    let pbx = pbx_uas("127.0.83", "media_pbx_uas_te.xml", "0");
-    let caller = cloud_uac(&gw, "127.0.83", "media_cloud_uac_dtmf.xml", &[]);
-    let got = collect(&rtp, Duration::from_secs(1), Duration::from_secs(15));
-    caller
-        .join()
-        .expect("caller")
-        .assert_success("the caller sent digit 1 and hung up");
-    pbx.wait(T)
-        .assert_success("the PBX answered and got the BYE");
     assert_eq!(got.len(), sent.len(), "every event packet relayed once");
     for (i, ((p, _), orig)) in got.iter().zip(&sent).enumerate() {
         assert_eq!(
@@ -299,18 +291,18 @@ fn rfc2833_digits_become_tones_for_a_target_set_to_inband() {
     let config = "[sip]\nt1_ms = 100\n[calls]\nsdp = \"anchor\"\n[media]\nport_min = 30000\nport_max = 30999\n\
          [[route]]\nname = \"q\"\ntargets = [{ uri = \"sip:q@127.0.84.2:35090\", dtmf = \"inband\" }]\n";
     let gw = GatewayProcess::start("127.0.84.1", 35060, config);
-    let rtp = UdpSocket::bind("127.0.84.2:42000").expect("PBX RTP socket");
     // This PBX would take events (telephone-event 96), but the target is
     // set to in-band: the setting, not the SDP, decides.
-    let pbx = pbx_uas("127.0.84", "media_pbx_uas_te.xml", "0");
-    let caller = cloud_uac(&gw, "127.0.84", "media_cloud_uac_dtmf.xml", &[]);
-    let got = collect(&rtp, Duration::from_secs(1), Duration::from_secs(15));
-    caller
-        .join()
-        .expect("caller")
-        .assert_success("the caller sent digit 1 as RFC 2833 and hung up");
-    pbx.wait(T)
-        .assert_success("the PBX answered and got the BYE");
+    let got = at_the_pbx(
+        &gw,
+        "127.0.84",
+        ("media_pbx_uas_te.xml", 0),
+        (
+            cloud_uac("127.0.84", "media_cloud_uac_dtmf.xml"),
+            "the caller sent digit 1 as RFC 2833 and hung up",
+        ),
+        (Duration::from_secs(1), Duration::from_secs(15)),
+    );
     let packets: Vec<Vec<u8>> = got.into_iter().map(|(p, _)| p).collect();
     assert!(!packets.is_empty(), "the PBX received audio");
     for p in &packets {
@@ -351,46 +343,49 @@ fn pcmu_packets(pcm: &[i16]) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// What reaches the cloud's RTP socket (NET.7:40010) when the PBX (no
+/// telephone-event in its SDP) sends `packets` to the gateway every 20 ms
+/// in a call from the cloud.
+fn at_the_cloud(gw: &GatewayProcess, net: &str, packets: &[Vec<u8>]) -> Vec<(Vec<u8>, SocketAddr)> {
+    let pbx_rtp = UdpSocket::bind(format!("{net}.2:42000")).expect("PBX RTP socket");
+    let cloud_rtp = UdpSocket::bind(format!("{net}.7:40010")).expect("cloud RTP socket");
+    let to_gw: SocketAddr = format!("{net}.1:30002").parse().expect("addr");
+    call(
+        gw,
+        (
+            pbx_uas(net, "media_pbx_uas.xml", 0),
+            "the PBX answered and got the BYE",
+        ),
+        (
+            cloud_uac(net, "media_cloud_uac_listen.xml").key("rtp_port", 40010),
+            "the cloud was answered on the expected port and hung up",
+        ),
+        || {
+            std::thread::sleep(Duration::from_millis(1500));
+            for p in packets {
+                pbx_rtp.send_to(p, to_gw).expect("send");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            collect(
+                &cloud_rtp,
+                Duration::from_millis(800),
+                Duration::from_secs(10),
+            )
+        },
+    )
+}
+
 #[test]
 fn tones_from_an_inband_pbx_reach_the_cloud_as_rfc2833_events() {
-    let gw = GatewayProcess::start(
-        "127.0.85.1",
-        35060,
-        &media_config("sip:q@127.0.85.2:35090", ""),
-    );
-    let pbx_rtp = UdpSocket::bind("127.0.85.2:42000").expect("PBX RTP socket");
-    let cloud_rtp = UdpSocket::bind("127.0.85.7:40010").expect("cloud RTP socket");
-    let pbx = pbx_uas("127.0.85", "media_pbx_uas.xml", "0");
-    let caller = cloud_uac(
-        &gw,
-        "127.0.85",
-        "media_cloud_uac_listen.xml",
-        &["-key", "rtp_port", "40010"],
-    );
-    // The PBX (no telephone-event in its SDP) dials 7 then # in-band.
+    let gw = gateway("127.0.85", "");
+    // The PBX dials 7 then # in-band.
     let mut pcm = vec![0i16; 8 * 1400];
     for (digit, from_ms, ms) in [('7', 200u64, 150u64), ('#', 650, 100)] {
         let d = Digit::from_symbol(digit).expect("digit");
         let at = (from_ms * 8) as usize;
         ToneGenerator::digit(d, -10.0, ms * 8).fill(&mut pcm[at..]);
     }
-    std::thread::sleep(Duration::from_millis(1500));
-    let to_gw: SocketAddr = "127.0.85.1:30002".parse().expect("addr");
-    for p in pcmu_packets(&pcm) {
-        pbx_rtp.send_to(&p, to_gw).expect("send");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let got = collect(
-        &cloud_rtp,
-        Duration::from_millis(800),
-        Duration::from_secs(10),
-    );
-    caller
-        .join()
-        .expect("caller")
-        .assert_success("the cloud was answered on the expected port and hung up");
-    pbx.wait(T)
-        .assert_success("the PBX answered and got the BYE");
+    let got = at_the_cloud(&gw, "127.0.85", &pcmu_packets(&pcm));
     let parsed: Vec<(RtpHeader, Vec<u8>)> = got
         .into_iter()
         .map(|(p, _)| (RtpHeader::parse(&p).expect("RTP"), p))
@@ -435,36 +430,42 @@ fn tones_from_an_inband_pbx_reach_the_cloud_as_rfc2833_events() {
         "one stream without holes: {seqs:?}"
     );
     let line = gw.wait_for_log_line(&["call media"], Duration::from_secs(5));
-    for field in [
-        "callee_packets=70",
-        "callee_lost=0",
-        "callee_dtmf_detected=2",
-    ] {
-        assert!(line.contains(field), "{field} in: {line}");
-    }
+    assert_has_all(
+        &line,
+        &[
+            "callee_packets=70",
+            "callee_lost=0",
+            "callee_dtmf_detected=2",
+        ],
+    );
 }
 
 /// A call from the cloud to a gateway behind NAT, public address
 /// 127.0.86.200: the cloud's scenario checks the answer's Contact and SDP
 /// and sends its BYE to that Contact.
 fn call_through_nat(gw: &GatewayProcess, net: &str) {
-    let pbx = pbx_uas(net, "media_pbx_uas.xml", "0");
-    cloud_uac(gw, net, "call_cloud_uac_nat.xml", &[])
-        .join()
-        .expect("caller")
-        .assert_success("the cloud got the public address in Contact and SDP and hung up");
-    pbx.wait(T)
-        .assert_success("the PBX answered and got the BYE");
+    call(
+        gw,
+        (
+            pbx_uas(net, "media_pbx_uas.xml", 0),
+            "the PBX answered and got the BYE",
+        ),
+        (
+            cloud_uac(net, "call_cloud_uac_nat.xml"),
+            "the cloud got the public address in Contact and SDP and hung up",
+        ),
+        || (),
+    );
 }
 
 #[test]
 fn behind_nat_calls_advertise_the_configured_public_address() {
-    let gw = GatewayProcess::start_with_wan(
-        "127.0.86.1",
-        35060,
-        &media_config("sip:q@127.0.86.2:35090", ""),
-        "allow = [\"127.0.0.0/8\"]\npublic_address = \"127.0.86.200\"\n",
-    );
+    let gw = Gateway {
+        config: media_config("sip:q@127.0.86.2:35090", ""),
+        wan: "allow = [\"127.0.0.0/8\"]\npublic_address = \"127.0.86.200\"\n".into(),
+        ..Gateway::new("127.0.86.1", 35060)
+    }
+    .start();
     call_through_nat(&gw, "127.0.86");
 }
 
@@ -472,43 +473,10 @@ fn behind_nat_calls_advertise_the_configured_public_address() {
 fn behind_nat_calls_advertise_the_address_the_registrar_reports() {
     // The registrar says it sees the gateway at 127.0.86.200 (Via
     // received=): the gateway re-registers with it and uses it for calls.
-    let registrar = SippBackground::start(&[
-        "-sf",
-        &sc("registrar_md5_uas.xml"),
-        "-t",
-        "u1",
-        "-i",
-        "127.0.87.5",
-        "-p",
-        "35160",
-        "-m",
-        "1",
-        "-key",
-        "auth_user",
-        "alice",
-        "-key",
-        "auth_pass",
-        "secret",
-        "-key",
-        "expires",
-        "60",
-        "-key",
-        "min_refreshes",
-        "1",
-        "-key",
-        "public_ip",
-        "127.0.86.200",
-        "-key",
-        "public_port",
-        "35060",
-    ]);
+    let registrar = md5_registrar("127.0.87.5", 60, 1, ("127.0.86.200", 35060)).start();
     let account = "[[account]]\nname = \"cloud\"\nregistrar = \"sip:127.0.87.5:35160\"\nusername = \"alice\"\n\
                    password = \"secret\"\nexpires_s = 60\nkeepalive_interval_s = 0\n";
-    let mut gw = GatewayProcess::start(
-        "127.0.87.1",
-        35060,
-        &media_config("sip:q@127.0.87.2:35090", account),
-    );
+    let mut gw = gateway("127.0.87", account);
     gw.wait_for_log_line(
         &["public address the registrar reports"],
         Duration::from_secs(10),
@@ -525,23 +493,19 @@ fn behind_nat_calls_advertise_the_address_the_registrar_reports() {
 #[test]
 fn calls_on_either_media_thread_are_relayed() {
     let sent = pcap_rtp(PCAP);
-    let gw = GatewayProcess::start(
-        "127.0.88.1",
-        35060,
-        &media_config("sip:q@127.0.88.2:35090", "threads = 2"),
-    );
+    let gw = gateway("127.0.88", "threads = 2");
     gw.wait_for_output("2 media thread(s)", Duration::from_secs(5));
-    let rtp = UdpSocket::bind("127.0.88.2:42000").expect("PBX RTP socket");
     for call in 1..=2 {
-        let pbx = pbx_uas("127.0.88", "media_pbx_uas.xml", "8");
-        let caller = cloud_uac(&gw, "127.0.88", "media_cloud_uac_pcap.xml", &[]);
-        let got = collect(&rtp, Duration::from_secs(2), Duration::from_secs(20));
-        caller
-            .join()
-            .expect("caller")
-            .assert_success("the caller played its audio and hung up");
-        pbx.wait(T)
-            .assert_success("the PBX answered and got the BYE");
+        let got = at_the_pbx(
+            &gw,
+            "127.0.88",
+            ("media_pbx_uas.xml", 8),
+            (
+                cloud_pcap("127.0.88"),
+                "the caller played its audio and hung up",
+            ),
+            (Duration::from_secs(2), Duration::from_secs(20)),
+        );
         assert_eq!(
             got.len(),
             sent.len(),
@@ -561,20 +525,7 @@ fn calls_on_either_media_thread_are_relayed() {
 /// answers PCMU): the PBX's audio reaches the cloud byte for byte.
 #[test]
 fn pcmu_passes_through_the_anchor_byte_exact() {
-    let gw = GatewayProcess::start(
-        "127.0.89.1",
-        35060,
-        &media_config("sip:q@127.0.89.2:35090", ""),
-    );
-    let pbx_rtp = UdpSocket::bind("127.0.89.2:42000").expect("PBX RTP socket");
-    let cloud_rtp = UdpSocket::bind("127.0.89.7:40010").expect("cloud RTP socket");
-    let pbx = pbx_uas("127.0.89", "media_pbx_uas.xml", "0");
-    let caller = cloud_uac(
-        &gw,
-        "127.0.89",
-        "media_cloud_uac_listen.xml",
-        &["-key", "rtp_port", "40010"],
-    );
+    let gw = gateway("127.0.89", "");
     // A second of noise-like audio over the whole µ-law range.
     let mut x = 0x1234_5678u32;
     let pcm: Vec<i16> = (0..8000)
@@ -584,23 +535,7 @@ fn pcmu_passes_through_the_anchor_byte_exact() {
         })
         .collect();
     let sent = pcmu_packets(&pcm);
-    std::thread::sleep(Duration::from_millis(1500));
-    let to_gw: SocketAddr = "127.0.89.1:30002".parse().expect("addr");
-    for p in &sent {
-        pbx_rtp.send_to(p, to_gw).expect("send");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let got = collect(
-        &cloud_rtp,
-        Duration::from_millis(800),
-        Duration::from_secs(10),
-    );
-    caller
-        .join()
-        .expect("caller")
-        .assert_success("the cloud was answered and hung up");
-    pbx.wait(T)
-        .assert_success("the PBX answered and got the BYE");
+    let got = at_the_cloud(&gw, "127.0.89", &sent);
     assert_eq!(got.len(), sent.len(), "every packet relayed once");
     for (i, ((p, _), orig)) in got.iter().zip(&sent).enumerate() {
         assert_eq!(p[1] & 0x7f, 0, "packet {i} is PCMU");

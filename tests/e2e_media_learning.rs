@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{pcap_rtp, scenario, sipp, GatewayProcess, SippBackground, SippRun};
+use common::{assert_has_all, media_pbx, pcap_rtp, GatewayProcess, Scenario, Sipp};
 use pbxgate::media::g711::{alaw_decode, alaw_encode, ulaw_decode, ulaw_encode};
 use pbxgate::media::rtp::{write_header, RtpHeader};
 
@@ -25,78 +25,55 @@ const PCAP: &str = "/usr/share/sip-tester/g711a.pcap";
 /// Audio packets each end sends (2 s), then one digit.
 const AUDIO_PACKETS: u16 = 100;
 
-fn sc(name: &str) -> String {
-    scenario(name).to_str().expect("path").to_string()
-}
-
 fn addr(s: &str) -> SocketAddr {
     s.parse().expect("address")
 }
 
-/// `[media]` here holds only the port range: the rest is the default.
-fn config(net: &str, media: &str) -> String {
-    format!(
+/// A gateway on NET.1 whose `[media]` holds only the port range and
+/// `media` (the rest is the default), routing calls to the PBX on NET.2.
+fn gateway(net: &str, media: &str) -> GatewayProcess {
+    let config = format!(
         "[sip]\nt1_ms = 100\n[media]\nport_min = 30000\nport_max = 30999\n{media}\n\
          [[route]]\nname = \"q\"\ntargets = [{{ uri = \"sip:q@{net}.2:35090\" }}]\n"
-    )
+    );
+    GatewayProcess::start(&format!("{net}.1"), 35060, &config)
 }
 
 /// The PBX's signalling: sipp on NET.2:35090 answering with media at
 /// NET.2:`rtp_port` in payload type `pt` and telephone-event 96.
-fn pbx_te(net: &str, rtp_port: u16, pt: u8) -> SippBackground {
-    SippBackground::start(&[
-        "-sf",
-        &sc("media_pbx_uas_te.xml"),
-        "-i",
-        &format!("{net}.2"),
-        "-p",
-        "35090",
-        "-m",
-        "1",
-        "-key",
-        "rtp_port",
-        &rtp_port.to_string(),
-        "-key",
-        "pt",
-        &pt.to_string(),
-    ])
+fn pbx_te(net: &str, rtp_port: u16, pt: u8) -> Sipp {
+    media_pbx("media_pbx_uas_te.xml", &format!("{net}.2"), rtp_port, pt)
 }
 
 /// The cloud's signalling from NET.7: an SDP naming `sdp` with payload
 /// type `pt` and telephone-event 101, in the call for `hold_ms`.
-fn cloud_at(
-    gw: &GatewayProcess,
-    net: &str,
-    sdp: SocketAddr,
-    pt: u8,
-    hold_ms: u64,
-) -> std::thread::JoinHandle<SippRun> {
-    let args: Vec<String> = vec![
-        "-sf".into(),
-        sc("media_cloud_uac_at.xml"),
-        gw.wan().to_string(),
-        "-i".into(),
-        format!("{net}.7"),
-        "-p".into(),
-        "35100".into(),
-        "-m".into(),
-        "1".into(),
-        "-d".into(),
-        hold_ms.to_string(),
-        "-key".into(),
-        "sdp_ip".into(),
-        sdp.ip().to_string(),
-        "-key".into(),
-        "sdp_port".into(),
-        sdp.port().to_string(),
-        "-key".into(),
-        "pt".into(),
-        pt.to_string(),
-    ];
-    std::thread::spawn(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        sipp(&args, T)
-    })
+fn cloud_at(net: &str, sdp: SocketAddr, pt: u8, hold_ms: u64) -> Sipp {
+    Sipp::new("media_cloud_uac_at.xml")
+        .on(&format!("{net}.7"), 35100)
+        .args(&["-d", &hold_ms.to_string()])
+        .key("sdp_ip", sdp.ip())
+        .key("sdp_port", sdp.port())
+        .key("pt", pt)
+}
+
+/// A call from the cloud (`cloud`) to the PBX (`pbx`), both to end with
+/// success; `during` runs once the gateway has logged the answer.
+fn call<R>(gw: &GatewayProcess, pbx: Sipp, cloud: Sipp, during: impl FnOnce() -> R) -> R {
+    Scenario::new(gw)
+        .peer(pbx, "the PBX answered and got the BYE")
+        .caller(cloud, "the cloud called and hung up")
+        .run_while(|| {
+            gw.wait_for_log_line(&["call answered"], Duration::from_secs(20));
+            during()
+        })
+}
+
+/// The RTP sockets of a cloud at NET.7:`port` and a PBX at NET.2:`port`+2,
+/// where their SDPs say.
+fn ends_at_their_sdp_addresses(net: &str, port: u16) -> (UdpSocket, UdpSocket) {
+    let cloud = UdpSocket::bind(format!("{net}.7:{port}")).expect("cloud RTP socket");
+    let pbx = UdpSocket::bind(format!("{net}.2:{}", port + 2)).expect("PBX RTP socket");
+    (cloud, pbx)
 }
 
 /// What one end sends: `AUDIO_PACKETS` audio packets of payload type `pt`
@@ -149,36 +126,47 @@ fn send_paced(
     })
 }
 
-/// Collects what arrives on `sock` until `stop` is set and `quiet` has
-/// passed without a packet.
-fn receive(
-    sock: &UdpSocket,
+/// What arrives on a socket, collected on a thread until `stop` is called
+/// and `quiet` has passed without a packet.
+struct Receiver {
     stop: Arc<AtomicBool>,
-    quiet: Duration,
-) -> std::thread::JoinHandle<Vec<(Vec<u8>, SocketAddr)>> {
-    let sock = sock.try_clone().expect("socket");
-    sock.set_read_timeout(Some(Duration::from_millis(100)))
-        .expect("timeout");
-    std::thread::spawn(move || {
-        let mut out = Vec::new();
-        let mut last = Instant::now();
-        let mut buf = [0u8; 2048];
-        let end = Instant::now() + T;
-        while Instant::now() < end {
-            match sock.recv_from(&mut buf) {
-                Ok((n, from)) => {
-                    out.push((buf[..n].to_vec(), from));
-                    last = Instant::now();
-                }
-                Err(_) => {
-                    if stop.load(Ordering::Relaxed) && last.elapsed() > quiet {
-                        break;
+    thread: std::thread::JoinHandle<Vec<(Vec<u8>, SocketAddr)>>,
+}
+
+impl Receiver {
+    fn start(sock: &UdpSocket, quiet: Duration) -> Receiver {
+        let sock = sock.try_clone().expect("socket");
+        sock.set_read_timeout(Some(Duration::from_millis(100)))
+            .expect("timeout");
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut out = Vec::new();
+            let mut last = Instant::now();
+            let mut buf = [0u8; 2048];
+            let end = Instant::now() + T;
+            while Instant::now() < end {
+                match sock.recv_from(&mut buf) {
+                    Ok((n, from)) => {
+                        out.push((buf[..n].to_vec(), from));
+                        last = Instant::now();
+                    }
+                    Err(_) => {
+                        if stopped.load(Ordering::Relaxed) && last.elapsed() > quiet {
+                            break;
+                        }
                     }
                 }
             }
-        }
-        out
-    })
+            out
+        });
+        Receiver { stop, thread }
+    }
+
+    fn stop(self) -> Vec<(Vec<u8>, SocketAddr)> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().expect("receiver")
+    }
 }
 
 /// `got` is `sent` as relayed: same number, same order, the same payload
@@ -231,51 +219,46 @@ fn call_between_multihomed_ends(
     media: &str,
     stranger: bool,
 ) -> TwoEnds {
-    let gw = GatewayProcess::start(&format!("{net}.1"), 35060, &config(net, media));
+    let gw = gateway(net, media);
     let cloud = UdpSocket::bind(("0.0.0.0", ports.0)).expect("cloud RTP socket");
     let pbx = UdpSocket::bind(("0.0.0.0", ports.1)).expect("PBX RTP socket");
-    let pbx_sip = pbx_te(net, ports.1, pbx_pt);
     let cloud_sdp = addr(&format!("{net}.7:{}", ports.0));
-    let caller = cloud_at(&gw, net, cloud_sdp, cloud_pt, 4500);
-    gw.wait_for_log_line(&["call answered"], Duration::from_secs(20));
-    // The gateway's sides: the first two port pairs of the range.
-    let caller_side = addr(&format!("{net}.1:30000"));
-    let callee_side = addr(&format!("{net}.1:30002"));
-    let stop = Arc::new(AtomicBool::new(false));
-    let at_pbx = receive(&pbx, stop.clone(), Duration::from_millis(500));
-    let at_cloud = receive(&cloud, stop.clone(), Duration::from_millis(500));
     let cloud_sent = stream(cloud_pt, 101, 0xc10d, 1);
     let pbx_sent = stream(pbx_pt, 96, 0x9b8, 2);
-    let a = send_paced(&cloud, caller_side, cloud_sent.clone(), Duration::ZERO);
-    let b = send_paced(
-        &pbx,
-        callee_side,
-        pbx_sent.clone(),
-        Duration::from_millis(10),
+    let (pbx_got, cloud_got) = call(
+        &gw,
+        pbx_te(net, ports.1, pbx_pt),
+        cloud_at(net, cloud_sdp, cloud_pt, 4500),
+        || {
+            // The gateway's sides: the first two port pairs of the range.
+            let caller_side = addr(&format!("{net}.1:30000"));
+            let callee_side = addr(&format!("{net}.1:30002"));
+            let at_pbx = Receiver::start(&pbx, Duration::from_millis(500));
+            let at_cloud = Receiver::start(&cloud, Duration::from_millis(500));
+            let a = send_paced(&cloud, caller_side, cloud_sent.clone(), Duration::ZERO);
+            let b = send_paced(
+                &pbx,
+                callee_side,
+                pbx_sent.clone(),
+                Duration::from_millis(10),
+            );
+            if stranger {
+                // A third source sprays the caller-side port mid-call with
+                // RTP that looks right (in sequence, a negotiated payload
+                // type).
+                std::thread::sleep(Duration::from_millis(600));
+                let s = UdpSocket::bind(format!("{net}.66:0")).expect("stranger");
+                for seq in 0..10u16 {
+                    let mut p = vec![0x5au8; 172];
+                    write_header(&mut p, false, cloud_pt, seq, 160 * u32::from(seq), 0x5a5a);
+                    s.send_to(&p, caller_side).expect("send");
+                }
+            }
+            a.join().expect("cloud sender");
+            b.join().expect("PBX sender");
+            (at_pbx.stop(), at_cloud.stop())
+        },
     );
-    if stranger {
-        // A third source sprays the caller-side port mid-call with RTP
-        // that looks right (in sequence, a negotiated payload type).
-        std::thread::sleep(Duration::from_millis(600));
-        let s = UdpSocket::bind(format!("{net}.66:0")).expect("stranger");
-        for seq in 0..10u16 {
-            let mut p = vec![0x5au8; 172];
-            write_header(&mut p, false, cloud_pt, seq, 160 * u32::from(seq), 0x5a5a);
-            s.send_to(&p, caller_side).expect("send");
-        }
-    }
-    a.join().expect("cloud sender");
-    b.join().expect("PBX sender");
-    stop.store(true, Ordering::Relaxed);
-    let pbx_got = at_pbx.join().expect("PBX receiver");
-    let cloud_got = at_cloud.join().expect("cloud receiver");
-    caller
-        .join()
-        .expect("caller")
-        .assert_success("the cloud called and hung up");
-    pbx_sip
-        .wait(T)
-        .assert_success("the PBX answered and got the BYE");
     let media_line = gw.wait_for_log_line(&["call media"], Duration::from_secs(5));
     TwoEnds {
         pbx_got,
@@ -297,15 +280,16 @@ fn ends_sending_from_other_addresses_than_their_sdp_get_audio_and_digits_both_wa
             .any(|(p, _)| p[12..].iter().all(|b| *b == 0x5a)),
         "the third source's packets were relayed"
     );
-    for field in [
-        "caller_source=127.0.0.1:43710 (learned)",
-        "callee_source=127.0.0.1:43712 (learned)",
-        "foreign_dropped=10 ",
-        &format!("caller_packets={}", r.cloud_sent.len()),
-        &format!("callee_packets={}", r.pbx_sent.len()),
-    ] {
-        assert!(r.media_line.contains(field), "{field} in: {}", r.media_line);
-    }
+    assert_has_all(
+        &r.media_line,
+        &[
+            "caller_source=127.0.0.1:43710 (learned)",
+            "callee_source=127.0.0.1:43712 (learned)",
+            "foreign_dropped=10 ",
+            &format!("caller_packets={}", r.cloud_sent.len()),
+            &format!("callee_packets={}", r.pbx_sent.len()),
+        ],
+    );
 }
 
 #[test]
@@ -351,31 +335,26 @@ fn strict_sources_keep_the_old_rule_only_the_sdp_address_is_heard() {
 #[test]
 fn strict_sources_relay_a_peer_that_sends_from_its_sdp_address() {
     let net = "127.0.103";
-    let gw = GatewayProcess::start(
-        &format!("{net}.1"),
-        35060,
-        &config(net, "source = \"strict\""),
-    );
-    let cloud = UdpSocket::bind(format!("{net}.7:43740")).expect("cloud RTP socket");
-    let pbx = UdpSocket::bind(format!("{net}.2:43742")).expect("PBX RTP socket");
-    let pbx_sip = pbx_te(net, 43742, 0);
-    let caller = cloud_at(&gw, net, addr(&format!("{net}.7:43740")), 0, 3500);
-    gw.wait_for_log_line(&["call answered"], Duration::from_secs(20));
-    let stop = Arc::new(AtomicBool::new(false));
-    let at_pbx = receive(&pbx, stop.clone(), Duration::from_millis(500));
+    let gw = gateway(net, "source = \"strict\"");
+    let (cloud, pbx) = ends_at_their_sdp_addresses(net, 43740);
     let sent = stream(0, 101, 0x77, 3);
-    send_paced(
-        &cloud,
-        addr(&format!("{net}.1:30000")),
-        sent.clone(),
-        Duration::ZERO,
-    )
-    .join()
-    .expect("sender");
-    stop.store(true, Ordering::Relaxed);
-    let got = at_pbx.join().expect("receiver");
-    caller.join().expect("caller").assert_success("cloud");
-    pbx_sip.wait(T).assert_success("PBX");
+    let got = call(
+        &gw,
+        pbx_te(net, 43742, 0),
+        cloud_at(net, cloud.local_addr().expect("addr"), 0, 3500),
+        || {
+            let at_pbx = Receiver::start(&pbx, Duration::from_millis(500));
+            send_paced(
+                &cloud,
+                addr(&format!("{net}.1:30000")),
+                sent.clone(),
+                Duration::ZERO,
+            )
+            .join()
+            .expect("sender");
+            at_pbx.stop()
+        },
+    );
     assert_relayed("cloud → PBX", &got, &sent, (0, 96), |b| b);
 }
 
@@ -384,46 +363,44 @@ fn strict_sources_relay_a_peer_that_sends_from_its_sdp_address() {
 #[test]
 fn the_real_peer_from_its_sdp_address_replaces_an_earlier_source() {
     let net = "127.0.104";
-    let gw = GatewayProcess::start(&format!("{net}.1"), 35060, &config(net, ""));
-    let cloud = UdpSocket::bind(format!("{net}.7:43750")).expect("cloud RTP socket");
-    let pbx = UdpSocket::bind(format!("{net}.2:43752")).expect("PBX RTP socket");
+    let gw = gateway(net, "");
+    let (cloud, pbx) = ends_at_their_sdp_addresses(net, 43750);
     let decoy = UdpSocket::bind(format!("{net}.99:43752")).expect("decoy socket");
-    let pbx_sip = pbx_te(net, 43752, 0);
-    let caller = cloud_at(&gw, net, addr(&format!("{net}.7:43750")), 0, 4000);
-    gw.wait_for_log_line(&["call answered"], Duration::from_secs(20));
-    let callee_side = addr(&format!("{net}.1:30002"));
-    let stop = Arc::new(AtomicBool::new(false));
-    let at_pbx = receive(&pbx, stop.clone(), Duration::from_millis(500));
-    let at_decoy = receive(&decoy, stop.clone(), Duration::from_millis(500));
-    // The decoy: five in-sequence packets of a negotiated type.
-    for seq in 0..5u16 {
-        let mut p = vec![0x33u8; 172];
-        write_header(&mut p, false, 0, seq, 160 * u32::from(seq), 0xdec0);
-        decoy.send_to(&p, callee_side).expect("send");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    // The cloud talks; 0.5 s later the real PBX starts, from its SDP
-    // address, well within the 2 s window.
     let cloud_sent = stream(0, 101, 0xc1, 4);
-    let a = send_paced(
-        &cloud,
-        addr(&format!("{net}.1:30000")),
-        cloud_sent.clone(),
-        Duration::ZERO,
+    let (pbx_got, decoy_got) = call(
+        &gw,
+        pbx_te(net, 43752, 0),
+        cloud_at(net, cloud.local_addr().expect("addr"), 0, 4000),
+        || {
+            let callee_side = addr(&format!("{net}.1:30002"));
+            let at_pbx = Receiver::start(&pbx, Duration::from_millis(500));
+            let at_decoy = Receiver::start(&decoy, Duration::from_millis(500));
+            // The decoy: five in-sequence packets of a negotiated type.
+            for seq in 0..5u16 {
+                let mut p = vec![0x33u8; 172];
+                write_header(&mut p, false, 0, seq, 160 * u32::from(seq), 0xdec0);
+                decoy.send_to(&p, callee_side).expect("send");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            // The cloud talks; 0.5 s later the real PBX starts, from its
+            // SDP address, well within the 2 s window.
+            let a = send_paced(
+                &cloud,
+                addr(&format!("{net}.1:30000")),
+                cloud_sent.clone(),
+                Duration::ZERO,
+            );
+            let b = send_paced(
+                &pbx,
+                callee_side,
+                stream(0, 96, 0x9b, 5),
+                Duration::from_millis(500),
+            );
+            a.join().expect("cloud sender");
+            b.join().expect("PBX sender");
+            (at_pbx.stop(), at_decoy.stop())
+        },
     );
-    let b = send_paced(
-        &pbx,
-        callee_side,
-        stream(0, 96, 0x9b, 5),
-        Duration::from_millis(500),
-    );
-    a.join().expect("cloud sender");
-    b.join().expect("PBX sender");
-    stop.store(true, Ordering::Relaxed);
-    let pbx_got = at_pbx.join().expect("PBX receiver");
-    let decoy_got = at_decoy.join().expect("decoy receiver");
-    caller.join().expect("caller").assert_success("cloud");
-    pbx_sip.wait(T).assert_success("PBX");
     let seqs = |got: &[(Vec<u8>, SocketAddr)]| -> Vec<u16> {
         got.iter()
             .map(|(p, _)| RtpHeader::parse(p).expect("RTP").sequence)
@@ -463,109 +440,64 @@ fn the_real_peer_from_its_sdp_address_replaces_an_earlier_source() {
 fn sipp_media_from_another_address_than_its_sdp_is_learned() {
     let net = "127.0.105";
     let sent = pcap_rtp(PCAP);
-    let gw = GatewayProcess::start(&format!("{net}.1"), 35060, &config(net, ""));
+    let gw = gateway(net, "");
     let pbx = UdpSocket::bind(("0.0.0.0", 43762)).expect("PBX RTP socket");
-    let pbx_sip = SippBackground::start(&[
-        "-sf",
-        &sc("media_pbx_uas.xml"),
-        "-i",
-        &format!("{net}.2"),
-        "-p",
-        "35090",
-        "-m",
-        "1",
-        "-key",
-        "rtp_port",
-        "43762",
-        "-key",
-        "pt",
-        "8",
-    ]);
-    let wan = gw.wan().to_string();
     let (i, mi) = (format!("{net}.7"), format!("{net}.17"));
-    let caller = std::thread::spawn(move || {
-        sipp(
-            &[
-                "-sf",
-                &sc("media_cloud_uac_pcap_elsewhere.xml"),
-                &wan,
-                "-i",
-                &i,
-                "-mi",
-                &mi,
-                "-mp",
-                "40000",
-                "-p",
-                "35100",
-                "-m",
-                "1",
-                "-key",
-                "sdp_ip",
-                &i,
-            ],
-            T,
-        )
-    });
-    gw.wait_for_log_line(&["call answered"], Duration::from_secs(20));
-    let stop = Arc::new(AtomicBool::new(false));
-    let at_pbx = receive(&pbx, stop.clone(), Duration::from_millis(500));
-    // The PBX talks back (from 127.0.0.1, its SDP says NET.2).
-    let b = send_paced(
-        &pbx,
-        addr(&format!("{net}.1:30002")),
-        stream(8, 96, 0x9b, 6),
-        Duration::from_millis(200),
+    let cloud = Sipp::new("media_cloud_uac_pcap.xml")
+        .on(&i, 35100)
+        .media(&mi, 40000)
+        .key("sdp_ip", &i);
+    let at_pbx = call(
+        &gw,
+        media_pbx("media_pbx_uas.xml", &format!("{net}.2"), 43762, 8),
+        cloud,
+        || {
+            let at_pbx = Receiver::start(&pbx, Duration::from_millis(500));
+            // The PBX talks back (from 127.0.0.1, its SDP says NET.2).
+            send_paced(
+                &pbx,
+                addr(&format!("{net}.1:30002")),
+                stream(8, 96, 0x9b, 6),
+                Duration::from_millis(200),
+            )
+            .join()
+            .expect("PBX sender");
+            at_pbx
+        },
     );
-    b.join().expect("PBX sender");
-    let run = caller.join().expect("caller");
-    stop.store(true, Ordering::Relaxed);
-    let got = at_pbx.join().expect("PBX receiver");
-    run.assert_success("the cloud played its recording and hung up");
-    pbx_sip.wait(T).assert_success("PBX");
+    // Stopped once the cloud has played its recording and hung up.
+    let got = at_pbx.stop();
     let payloads: Vec<&[u8]> = got.iter().map(|(p, _)| &p[12..]).collect();
     let expected: Vec<&[u8]> = sent.iter().map(|p| &p[12..]).collect();
     assert_eq!(payloads.len(), expected.len(), "every packet relayed once");
     assert!(payloads == expected, "the recording arrived changed");
     let line = gw.wait_for_log_line(&["call media"], Duration::from_secs(5));
-    for field in [
-        format!("caller_source={net}.17:40000 (learned)"),
-        "callee_source=127.0.0.1:43762 (learned)".to_string(),
-    ] {
-        assert!(line.contains(&field), "{field} in: {line}");
-    }
+    assert_has_all(
+        &line,
+        &[
+            &format!("caller_source={net}.17:40000 (learned)"),
+            "callee_source=127.0.0.1:43762 (learned)",
+        ],
+    );
 }
 
 /// A PBX (sipp, `scenario`) that starts its RTP the moment its 200 leaves
 /// or the ACK arrives: every packet of its recording reaches the cloud.
 fn pbx_media_at_once_loses_nothing(net: &str, scenario: &str) {
     let sent = pcap_rtp(PCAP);
-    let gw = GatewayProcess::start(&format!("{net}.1"), 35060, &config(net, ""));
+    let gw = gateway(net, "");
     let cloud = UdpSocket::bind(format!("{net}.7:43770")).expect("cloud RTP socket");
-    let stop = Arc::new(AtomicBool::new(false));
-    let at_cloud = receive(&cloud, stop.clone(), Duration::from_millis(700));
-    let pbx_sip = SippBackground::start(&[
-        "-sf",
-        &sc(scenario),
-        "-i",
-        &format!("{net}.2"),
-        "-mi",
-        &format!("{net}.2"),
-        "-mp",
-        "42000",
-        "-p",
-        "35090",
-        "-m",
-        "1",
-    ]);
-    cloud_at(&gw, net, addr(&format!("{net}.7:43770")), 8, 8500)
-        .join()
-        .expect("caller")
-        .assert_success("the cloud called and hung up");
-    stop.store(true, Ordering::Relaxed);
-    let got = at_cloud.join().expect("receiver");
-    pbx_sip
-        .wait(T)
-        .assert_success("the PBX played and got the BYE");
+    let at_cloud = Receiver::start(&cloud, Duration::from_millis(700));
+    let pbx = Sipp::new(scenario)
+        .on(&format!("{net}.2"), 35090)
+        .media(&format!("{net}.2"), 42000);
+    call(
+        &gw,
+        pbx,
+        cloud_at(net, addr(&format!("{net}.7:43770")), 8, 8500),
+        || (),
+    );
+    let got = at_cloud.stop();
     let seqs: Vec<u16> = got
         .iter()
         .map(|(p, _)| RtpHeader::parse(p).expect("RTP").sequence)

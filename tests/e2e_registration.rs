@@ -8,7 +8,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{scenario, sipp, GatewayProcess, SippBackground};
+use common::{
+    md5_registrar, python3, start_dnsmasq, GatewayProcess, KillOnDrop, Sipp, SippBackground,
+    SippRun,
+};
 
 fn account(registrar: &str, extra: &str) -> String {
     format!(
@@ -20,93 +23,44 @@ fn account(registrar: &str, extra: &str) -> String {
 
 /// sipp playing a registrar that answers 423 (Min-Expires: 120), then 200.
 fn registrar_423(ip: &str, transport: &str) -> SippBackground {
-    SippBackground::start(&[
-        "-sf",
-        scenario("registrar_423_uas.xml").to_str().unwrap(),
-        "-t",
-        transport,
-        "-i",
-        ip,
-        "-p",
-        "35160",
-        "-m",
-        "1",
-    ])
+    Sipp::new("registrar_423_uas.xml")
+        .transport(transport)
+        .on(ip, 35160)
+        .start()
 }
 
-fn wait_for_log(gw: &GatewayProcess, needle: &str, timeout: Duration) -> bool {
-    let end = Instant::now() + timeout;
-    while Instant::now() < end {
-        if gw.log().contains(needle) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
+/// Waits until the gateway's log says it registered.
+fn registered(gw: &GatewayProcess, timeout: Duration) {
+    gw.wait_for_log_line(&["registered"], timeout);
 }
 
 #[test]
 fn registers_with_md5_refreshes_learns_its_address_and_unregisters() {
     // The registrar tells the gateway it sees it at 127.0.10.250:45999
     // (a pretend NAT): refreshes must carry that address.
-    let registrar = SippBackground::start(&[
-        "-sf",
-        scenario("registrar_md5_uas.xml").to_str().unwrap(),
-        "-t",
-        "u1",
-        "-i",
-        "127.0.20.1",
-        "-p",
-        "35160",
-        "-m",
-        "1",
-        "-key",
-        "auth_user",
-        "alice",
-        "-key",
-        "auth_pass",
-        "secret",
-        "-key",
-        "expires",
-        "4",
-        "-key",
-        "min_refreshes",
-        "2",
-        "-key",
-        "public_ip",
-        "127.0.10.250",
-        "-key",
-        "public_port",
-        "45999",
-    ]);
+    let registrar = md5_registrar("127.0.20.1", 4, 2, ("127.0.10.250", 45999)).start();
     let mut gw = GatewayProcess::start("127.0.21.1", 35060, &account("sip:127.0.20.1:35160", ""));
-    assert!(
-        wait_for_log(&gw, "registered", Duration::from_secs(10)),
-        "{}",
-        gw.log()
-    );
+    registered(&gw, Duration::from_secs(10));
     // Two refreshes at half of the 4 s grant, then a clean stop.
     std::thread::sleep(Duration::from_secs(7));
     let status = gw
         .terminate(Duration::from_secs(10))
         .expect("gateway stops on SIGTERM");
     assert!(status.success(), "{status:?}");
-    assert!(gw.log().contains("un-registered"), "{}", gw.log());
-    let run = registrar.wait(Duration::from_secs(20));
-    run.assert_success("sipp registrar (MD5 challenge, refreshes, learned address, un-REGISTER)");
+    gw.assert_logged("un-registered");
+    registrar
+        .wait(Duration::from_secs(20))
+        .assert_success("sipp registrar (MD5 challenge, refreshes, learned address, un-REGISTER)");
 }
 
 #[test]
 fn interval_too_brief_is_retried_with_min_expires() {
     let registrar = registrar_423("127.0.20.2", "u1");
     let gw = GatewayProcess::start("127.0.21.2", 35060, &account("sip:127.0.20.2:35160", ""));
-    let run = registrar.wait(Duration::from_secs(20));
-    run.assert_success("sipp registrar answering 423 then 200");
-    assert!(
-        wait_for_log(&gw, "registered", Duration::from_secs(5)),
-        "{}",
-        gw.log()
-    );
+    registrar
+        .wait(Duration::from_secs(20))
+        .assert_success("sipp registrar answering 423 then 200");
+    registered(&gw, Duration::from_secs(5));
 }
 
 #[test]
@@ -114,25 +68,12 @@ fn recovers_after_the_registrar_was_down() {
     // Nothing listens at first: the REGISTER times out (timer F = 64·T1 =
     // 6.4 s with T1 = 100 ms), the gateway backs off and tries again.
     let gw = GatewayProcess::start("127.0.21.3", 35060, &account("sip:127.0.20.3:35160", ""));
-    assert!(
-        wait_for_log(&gw, "registration failed", Duration::from_secs(15)),
-        "{}",
-        gw.log()
-    );
-    assert!(
-        gw.log()
-            .contains("no answer from the registrar at 127.0.20.3:35160"),
-        "{}",
-        gw.log()
-    );
-    let registrar = registrar_423("127.0.20.3", "u1");
-    let run = registrar.wait(Duration::from_secs(30));
-    run.assert_success("registrar reached after it came up");
-    assert!(
-        wait_for_log(&gw, "registered", Duration::from_secs(5)),
-        "{}",
-        gw.log()
-    );
+    gw.wait_for_log_line(&["registration failed"], Duration::from_secs(15));
+    gw.assert_logged("no answer from the registrar at 127.0.20.3:35160");
+    registrar_423("127.0.20.3", "u1")
+        .wait(Duration::from_secs(30))
+        .assert_success("registrar reached after it came up");
+    registered(&gw, Duration::from_secs(5));
 }
 
 /// Kamailio as a registrar that challenges with SHA-256 (sipp 3.6 only
@@ -148,16 +89,9 @@ fn registers_with_sha256_to_kamailio() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("kamailio_registrar.sh");
-    struct Stop(std::process::Child);
-    impl Drop for Stop {
-        fn drop(&mut self) {
-            // SAFETY: kill(2) on our own child's pid; the script's trap stops kamailio.
-            unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
-            let _ = self.0.wait();
-        }
-    }
     let err = kamailio.stderr.take().unwrap();
-    let _stop = Stop(kamailio);
+    // SIGTERM: the script's trap stops kamailio.
+    let _stop = KillOnDrop::term(kamailio);
     let ready = std::thread::spawn(move || {
         use std::io::BufRead;
         for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
@@ -176,11 +110,7 @@ fn registers_with_sha256_to_kamailio() {
         "kamailio did not start"
     );
     let mut gw = GatewayProcess::start("127.0.21.4", 35060, &account("sip:127.0.30.1:35170", ""));
-    assert!(
-        wait_for_log(&gw, "registered", Duration::from_secs(10)),
-        "{}",
-        gw.log()
-    );
+    registered(&gw, Duration::from_secs(10));
     assert!(
         gw.log().contains("algorithm=SHA-256"),
         "Kamailio challenged with SHA-256:\n{}",
@@ -189,11 +119,8 @@ fn registers_with_sha256_to_kamailio() {
     assert!(gw
         .terminate(Duration::from_secs(10))
         .is_some_and(|s| s.success()));
-    assert!(
-        gw.log().contains("un-registered") && gw.log().contains("status=200"),
-        "{}",
-        gw.log()
-    );
+    gw.assert_logged("un-registered");
+    gw.assert_logged("status=200");
 }
 
 fn inbound_auth() -> &'static str {
@@ -203,39 +130,20 @@ fn inbound_auth() -> &'static str {
 fn digest_invite(
     gw: &GatewayProcess,
     local_ip: &str,
-    port: &str,
+    port: u16,
     password: &str,
     expect: &str,
-) -> common::SippRun {
+) -> SippRun {
     let target = gw.wan().to_string();
     let auth_uri = format!("1000@{target}");
-    sipp(
-        &[
-            target.as_str(),
-            "-sf",
-            scenario("uac_digest_invite.xml").to_str().unwrap(),
-            "-t",
-            "u1",
-            "-i",
-            local_ip,
-            "-p",
-            port,
-            "-m",
-            "1",
-            "-s",
-            "1000",
-            "-au",
-            "alice",
-            "-ap",
-            password,
-            "-auth_uri",
-            auth_uri.as_str(),
-            "-key",
-            "expect_code",
-            expect,
-        ],
-        Duration::from_secs(60),
-    )
+    Sipp::new("uac_digest_invite.xml")
+        .to(target)
+        .transport("u1")
+        .on(local_ip, port)
+        .args(&["-s", "1000", "-au", "alice", "-ap", password])
+        .args(&["-auth_uri", &auth_uri])
+        .key("expect_code", expect)
+        .run(Duration::from_secs(60))
 }
 
 #[test]
@@ -243,26 +151,20 @@ fn callers_are_challenged_admitted_or_refused() {
     let gw = GatewayProcess::start("127.0.21.5", 35060, inbound_auth());
     // No credentials → 401 (inside the scenario); right ones → through
     // (480: no routing yet); wrong ones → 403.
-    digest_invite(&gw, "127.0.22.5", "36201", "secret", "480").assert_success("right credentials");
-    digest_invite(&gw, "127.0.22.6", "36202", "wrong", "403").assert_success("wrong credentials");
+    digest_invite(&gw, "127.0.22.5", 36201, "secret", "480").assert_success("right credentials");
+    digest_invite(&gw, "127.0.22.6", 36202, "wrong", "403").assert_success("wrong credentials");
     // The same Authorization sent twice: the second is a replay.
-    let replay = Command::new("python3")
-        .arg(Path::new(common::MANIFEST_DIR).join("tests/peers/digest_replay.py"))
-        .args([
+    python3(
+        "digest_replay.py",
+        &[
             "127.0.21.5",
             "35060",
             "alice",
             "secret",
             "--bind",
             "127.0.22.7",
-        ])
-        .output()
-        .expect("python3");
-    assert!(
-        replay.status.success(),
-        "replayed nonce-count must be refused:\n{}\n{}",
-        String::from_utf8_lossy(&replay.stdout),
-        String::from_utf8_lossy(&replay.stderr)
+        ],
+        "replayed nonce-count must be refused",
     );
 }
 
@@ -274,24 +176,16 @@ fn registers_over_tcp() {
         35060,
         &account("sip:127.0.20.8:35160", "transport = \"tcp\""),
     );
-    let run = registrar.wait(Duration::from_secs(20));
-    run.assert_success("sipp registrar over TCP");
-    assert!(
-        wait_for_log(&gw, "registered", Duration::from_secs(5)),
-        "{}",
-        gw.log()
-    );
-    assert!(gw.log().contains("transport=tcp"), "{}", gw.log());
+    registrar
+        .wait(Duration::from_secs(20))
+        .assert_success("sipp registrar over TCP");
+    registered(&gw, Duration::from_secs(5));
+    gw.assert_logged("transport=tcp");
     // sipp has ended and closed the connection: the gateway notices that
     // its binding is unreachable and registers again.
-    assert!(
-        wait_for_log(
-            &gw,
-            "connection to the registrar closed; registering again",
-            Duration::from_secs(5)
-        ),
-        "{}",
-        gw.log()
+    gw.wait_for_log_line(
+        &["connection to the registrar closed; registering again"],
+        Duration::from_secs(5),
     );
 }
 
@@ -300,40 +194,15 @@ fn registers_over_tcp() {
 /// the gateway fails over to the second (RFC 3263 §4.3).
 #[test]
 fn registrar_found_by_srv_with_failover_to_the_next_target() {
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let dnsmasq = ["/usr/sbin/dnsmasq", "/usr/bin/dnsmasq"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .unwrap_or("dnsmasq");
-    let _dns = Kill(
-        Command::new(dnsmasq)
-            .args([
-                "--no-daemon",
-                "--conf-file=/dev/null",
-                "--pid-file=",
-                "--no-resolv",
-                "--no-hosts",
-                "--bind-interfaces",
-                "--listen-address=127.0.53.2",
-                "--port=5399",
-                "--local=/reg.test/",
-                "--srv-host=_sip._udp.reg.test,dead.reg.test,35160,10,0",
-                "--srv-host=_sip._udp.reg.test,live.reg.test,35160,20,0",
-                "--host-record=dead.reg.test,127.0.40.1",
-                "--host-record=live.reg.test,127.0.40.2",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("dnsmasq (tests/run.sh installs dnsmasq-base)"),
-    );
+    let records = [
+        "--local=/reg.test/",
+        "--srv-host=_sip._udp.reg.test,dead.reg.test,35160,10,0",
+        "--srv-host=_sip._udp.reg.test,live.reg.test,35160,20,0",
+        "--host-record=dead.reg.test,127.0.40.1",
+        "--host-record=live.reg.test,127.0.40.2",
+    ]
+    .map(String::from);
+    let _dns = start_dnsmasq("127.0.53.2", 5399, &records);
     std::thread::sleep(Duration::from_millis(500));
     let registrar = registrar_423("127.0.40.2", "u1");
     let gw = GatewayProcess::start(
@@ -344,13 +213,10 @@ fn registrar_found_by_srv_with_failover_to_the_next_target() {
             account("sip:reg.test", "")
         ),
     );
-    let run = registrar.wait(Duration::from_secs(40));
-    run.assert_success("registrar reached through SRV failover");
-    assert!(
-        wait_for_log(&gw, "registered", Duration::from_secs(5)),
-        "{}",
-        gw.log()
-    );
+    registrar
+        .wait(Duration::from_secs(40))
+        .assert_success("registrar reached through SRV failover");
+    registered(&gw, Duration::from_secs(5));
     assert!(
         gw.log().contains("127.0.40.2:35160"),
         "registered through the second SRV target:\n{}",

@@ -6,55 +6,50 @@ mod common;
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
-use common::{scenario, sipp, GatewayProcess};
+use common::{GatewayProcess, KillOnDrop, Sipp, SippRun};
 
-fn sipp_udp(
-    gw: &GatewayProcess,
-    scenario_file: &str,
-    local_ip: &str,
-    local_port: u16,
+/// A gateway on `ip` with the default config, and sipp playing `scenario`
+/// from local_ip:local_port to its WAN side: `calls` calls over
+/// `transport` (u1, t1), with `extra` options; sipp must succeed (`what`).
+fn sipp_to_gateway(
+    ip: &str,
+    (scenario, transport, calls): (&str, &str, u32),
+    (local_ip, local_port): (&str, u16),
     extra: &[&str],
-) -> common::SippRun {
-    let target = gw.wan().to_string();
-    let sf = scenario(scenario_file);
-    let port = local_port.to_string();
-    let mut args = vec![
-        target.as_str(),
-        "-sf",
-        sf.to_str().expect("path"),
-        "-i",
-        local_ip,
-        "-p",
-        port.as_str(),
-    ];
-    args.extend_from_slice(extra);
-    sipp(&args, Duration::from_secs(120))
+    what: &str,
+) -> SippRun {
+    let gw = GatewayProcess::start(ip, 35060, "");
+    let run = Sipp::new(scenario)
+        .to(gw.wan())
+        .on(local_ip, local_port)
+        .transport(transport)
+        .calls(calls)
+        .args(extra)
+        .run(Duration::from_secs(120));
+    run.assert_success(what);
+    run
 }
 
 #[test]
 fn options_answered_over_udp() {
-    let gw = GatewayProcess::start("127.0.10.1", 35060, "");
-    let run = sipp_udp(
-        &gw,
-        "options_uac.xml",
-        "127.0.11.1",
-        36001,
-        &["-t", "u1", "-m", "5", "-r", "50"],
+    sipp_to_gateway(
+        "127.0.10.1",
+        ("options_uac.xml", "u1", 5),
+        ("127.0.11.1", 36001),
+        &["-r", "50"],
+        "OPTIONS over UDP",
     );
-    run.assert_success("OPTIONS over UDP");
 }
 
 #[test]
 fn options_answered_over_tcp() {
-    let gw = GatewayProcess::start("127.0.10.2", 35060, "");
-    let run = sipp_udp(
-        &gw,
-        "options_uac.xml",
-        "127.0.11.2",
-        36002,
-        &["-t", "t1", "-m", "5", "-r", "50"],
+    sipp_to_gateway(
+        "127.0.10.2",
+        ("options_uac.xml", "t1", 5),
+        ("127.0.11.2", 36002),
+        &["-r", "50"],
+        "OPTIONS over TCP",
     );
-    run.assert_success("OPTIONS over TCP");
 }
 
 /// sipp prints, per message of the scenario, a Retrans column; the sum
@@ -80,40 +75,17 @@ fn total_retransmissions(sipp_stdout: &str) -> u64 {
     total
 }
 
-#[test]
-fn lossy_options_complete_thanks_to_retransmissions() {
-    let gw = GatewayProcess::start("127.0.10.3", 35060, "");
-    let run = sipp_udp(
-        &gw,
-        "options_uac.xml",
-        "127.0.11.3",
-        36003,
-        &[
-            "-t", "u1", "-m", "100", "-r", "25", "-l", "20", "-lost", "10",
-        ],
+/// sipp's `scenario` from local_ip:local_port to a gateway on `ip`: 100
+/// transactions over UDP with 10 % of sipp's messages lost, at most
+/// `limit` at once; all complete, and retransmissions did the recovering.
+fn lossy(ip: &str, scenario: &str, (local_ip, local_port): (&str, u16), limit: &str, what: &str) {
+    let run = sipp_to_gateway(
+        ip,
+        (scenario, "u1", 100),
+        (local_ip, local_port),
+        &["-r", "25", "-l", limit, "-lost", "10"],
+        what,
     );
-    run.assert_success("100 OPTIONS with 10 % loss");
-    let retrans = total_retransmissions(&run.stdout);
-    assert!(
-        retrans > 0,
-        "with 10 % loss some requests must have been retransmitted:\n{}",
-        run.stdout
-    );
-}
-
-#[test]
-fn lossy_invites_complete_thanks_to_retransmissions() {
-    let gw = GatewayProcess::start("127.0.10.4", 35060, "");
-    let run = sipp_udp(
-        &gw,
-        "invite_480_uac.xml",
-        "127.0.11.4",
-        36004,
-        &[
-            "-t", "u1", "-m", "100", "-r", "25", "-l", "150", "-lost", "10",
-        ],
-    );
-    run.assert_success("100 INVITE transactions with 10 % loss");
     let retrans = total_retransmissions(&run.stdout);
     assert!(
         retrans > 0,
@@ -123,16 +95,36 @@ fn lossy_invites_complete_thanks_to_retransmissions() {
 }
 
 #[test]
-fn invite_gets_final_response_from_sipp_view() {
-    let gw = GatewayProcess::start("127.0.10.5", 35060, "");
-    let run = sipp_udp(
-        &gw,
-        "invite_480_uac.xml",
-        "127.0.11.5",
-        36005,
-        &["-t", "u1", "-m", "3", "-r", "10"],
+fn lossy_options_complete_thanks_to_retransmissions() {
+    lossy(
+        "127.0.10.3",
+        "options_uac.xml",
+        ("127.0.11.3", 36003),
+        "20",
+        "100 OPTIONS with 10 % loss",
     );
-    run.assert_success("INVITE answered 480 and ACKed");
+}
+
+#[test]
+fn lossy_invites_complete_thanks_to_retransmissions() {
+    lossy(
+        "127.0.10.4",
+        "invite_480_uac.xml",
+        ("127.0.11.4", 36004),
+        "150",
+        "100 INVITE transactions with 10 % loss",
+    );
+}
+
+#[test]
+fn invite_gets_final_response_from_sipp_view() {
+    sipp_to_gateway(
+        "127.0.10.5",
+        ("invite_480_uac.xml", "u1", 3),
+        ("127.0.11.5", 36005),
+        &["-r", "10"],
+        "INVITE answered 480 and ACKed",
+    );
 }
 
 fn invite(branch: &str, call_id: &str, local: &str) -> String {
@@ -303,6 +295,7 @@ fn idle_tcp_connection_is_closed() {
 
 #[test]
 fn default_configuration_starts_with_cargo_run_release_and_answers_options() {
+    use std::io::Read;
     use std::process::{Command, Stdio};
     let data = std::env::temp_dir().join(format!("pbxgate-default-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
@@ -314,15 +307,8 @@ fn default_configuration_starts_with_cargo_run_release_and_answers_options() {
         .stderr(Stdio::null())
         .spawn()
         .expect("cargo run --release");
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
     let mut out = child.stdout.take().unwrap();
-    let child = Kill(child);
+    let child = KillOnDrop::new(child);
     let reader = std::thread::spawn(move || {
         let mut text = String::new();
         let mut buf = [0u8; 1024];
@@ -340,7 +326,6 @@ fn default_configuration_starts_with_cargo_run_release_and_answers_options() {
         }
         text
     });
-    use std::io::Read;
     let banner = reader.join().unwrap();
     assert!(
         banner.contains("SIP wan: udp 0.0.0.0:5060, tcp 0.0.0.0:5060"),
@@ -356,23 +341,12 @@ fn default_configuration_starts_with_cargo_run_release_and_answers_options() {
     );
     assert!(data.join("pbxgate.toml").exists());
 
-    let run = sipp(
-        &[
-            "127.0.0.1:5060",
-            "-sf",
-            scenario("options_uac.xml").to_str().unwrap(),
-            "-i",
-            "127.0.0.1",
-            "-p",
-            "36009",
-            "-t",
-            "u1",
-            "-m",
-            "1",
-        ],
-        Duration::from_secs(60),
-    );
-    run.assert_success("OPTIONS to the default configuration");
+    Sipp::new("options_uac.xml")
+        .to("127.0.0.1:5060")
+        .on("127.0.0.1", 36009)
+        .transport("u1")
+        .run(Duration::from_secs(60))
+        .assert_success("OPTIONS to the default configuration");
     drop(child);
     let _ = std::fs::remove_dir_all(&data);
 }

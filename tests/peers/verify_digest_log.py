@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Check the digest responses that tests/sipp/uas_407_challenge.xml logged.
+"""Check the digest responses that tests/sipp/call_cloud_uas_407_headers.xml logged.
 
 usage: verify_digest_log.py LOGFILE USER PASSWORD
 
-sipp 3.6.1's <verifyauth> cannot read Proxy-Authorization, so uas_407_challenge.xml writes one
+sipp 3.6.1's <verifyauth> cannot read Proxy-Authorization, so the scenario writes one
 line per authenticated request with its <log> action (sipp -trace_logs -log_file LOGFILE):
 
     pbxgate-digest|METHOD|Digest username="...", realm="...", nonce="...", uri="...", ...
