@@ -17,7 +17,7 @@ impl B2bua {
             let l = &mut call.legs[leg];
             l.heard_from = true;
             if status > 100 && status < 300 && resp.headers.to_tag().is_some() {
-                l.dialog.update_from_response(&resp);
+                l.sip_mut().dialog.update_from_response(&resp);
                 if l.state == LegState::Calling {
                     l.state = LegState::Early;
                 }
@@ -49,7 +49,7 @@ impl B2bua {
                         r.headers.remove(&HeaderName::ContentType);
                     }
                 }
-                if let Some(server) = call.legs[0].invite_server {
+                if let Some(server) = call.legs[0].sip().invite_server {
                     self.respond(tx, server, r, now);
                 }
             }
@@ -57,7 +57,7 @@ impl B2bua {
         }
         if resp.is_success() {
             call.legs[leg].state = LegState::Confirmed;
-            let seq = call.legs[leg].dialog.local_cseq;
+            let seq = call.legs[leg].sip().dialog.local_cseq;
             if unwanted {
                 // A late answer from a leg we gave up on: take it and hang up.
                 self.send_ack(tx, call, leg, &resp, None);
@@ -177,7 +177,7 @@ impl B2bua {
         resp: &Response,
         now: Instant,
     ) -> bool {
-        let Some(creds) = call.legs[leg].credentials.clone() else {
+        let Some(creds) = call.legs[leg].sip().credentials.clone() else {
             return false;
         };
         let header = if resp.status == 407 {
@@ -194,17 +194,17 @@ impl B2bua {
         };
         let l = &mut call.legs[leg];
         // One retry per challenge, plus one for a stale nonce.
-        if l.auth_attempts >= 1 && !challenge.stale {
+        if l.sip().auth_attempts >= 1 && !challenge.stale {
             return false;
         }
-        if l.auth_attempts >= 3 {
+        if l.sip().auth_attempts >= 3 {
             return false;
         }
-        l.auth_attempts += 1;
-        let mut invite = l.invite.clone();
+        l.sip_mut().auth_attempts += 1;
+        let mut invite = l.sip().invite.clone();
         let uri = invite.uri.to_string();
         let cnonce = self.ids.cnonce();
-        let auth = match l.digest.authorize(
+        let auth = match l.sip_mut().digest.authorize(
             &challenge,
             &creds.username,
             &creds.password,
@@ -218,11 +218,11 @@ impl B2bua {
                 return false;
             }
         };
-        l.dialog.local_cseq += 1;
-        let seq = l.dialog.local_cseq;
+        l.sip_mut().dialog.local_cseq += 1;
+        let seq = l.sip().dialog.local_cseq;
         let h = &mut invite.headers;
         h.remove(&HeaderName::Via);
-        h.push_front(HeaderName::Via, l.via(&self.ids.branch()));
+        h.push_front(HeaderName::Via, l.sip().via(&self.ids.branch()));
         h.set(HeaderName::CSeq, format!("{seq} INVITE"));
         let name = if resp.status == 407 {
             HeaderName::ProxyAuthorization
@@ -231,13 +231,13 @@ impl B2bua {
         };
         h.remove(&name);
         h.push(name, auth.to_header_value());
-        l.invite = invite.clone();
+        l.sip_mut().invite = invite.clone();
         l.state = LegState::Calling;
         l.provisional = false;
-        let peer = l.dialog.peer;
+        let peer = l.sip().dialog.peer;
         match tx.send_request(invite, peer, now) {
             Ok(id) => {
-                l.invite_client = Some(id);
+                l.sip_mut().invite_client = Some(id);
                 self.clients.insert(id, (call.id, leg, ClientRole::Invite));
                 debug!(call = %call.record.id, status = resp.status, "INVITE re-sent with credentials");
                 true
@@ -292,7 +292,7 @@ impl B2bua {
             "<{from_target}>;reason=unconditional;counter={}",
             call.redirects
         );
-        let prev = &call.legs[leg];
+        let prev = call.legs[leg].sip();
         let spec = CalleeSpec {
             uri,
             transport: prev.transport,

@@ -34,7 +34,7 @@ impl B2bua {
         }
         l.cancel_pending = true;
         if l.provisional {
-            if let Some(cancel) = l.invite_client.and_then(|id| tx.cancel_request(id)) {
+            if let Some(cancel) = l.sip().invite_client.and_then(|id| tx.cancel_request(id)) {
                 self.fire(tx, call, leg, cancel, now);
             }
         }
@@ -55,7 +55,7 @@ impl B2bua {
             return;
         }
         let r = self.caller_response(call, status, reason, from);
-        if let Some(id) = call.legs[0].invite_server {
+        if let Some(id) = call.legs[0].sip().invite_server {
             self.respond(tx, id, r, now);
         }
         call.legs[0].final_sent = true;
@@ -73,16 +73,20 @@ impl B2bua {
         from: Option<&Response>,
     ) -> Response {
         let caller = call.caller();
-        let mut r = Response::for_request(&caller.invite, status, Some(&caller.dialog.local_tag));
+        let mut r = Response::for_request(
+            &caller.sip().invite,
+            status,
+            Some(&caller.sip().dialog.local_tag),
+        );
         r.reason = crate::sip::message::reason_phrase(status).to_string();
         if !reason.is_empty() && !reason.contains(['\r', '\n']) {
             r.reason = reason.to_string();
         }
         if (101..300).contains(&status) {
-            for rr in caller.invite.headers.values(&HeaderName::RecordRoute) {
+            for rr in caller.sip().invite.headers.values(&HeaderName::RecordRoute) {
                 r.headers.push(HeaderName::RecordRoute, rr);
             }
-            r.headers.push(HeaderName::Contact, caller.contact());
+            r.headers.push(HeaderName::Contact, caller.sip().contact());
         }
         if status >= 200 {
             r.headers.push(HeaderName::Allow, CALL_ALLOW);
@@ -125,7 +129,7 @@ impl B2bua {
         now: Instant,
     ) {
         let server = if leg == 0 && !call.legs[0].final_sent {
-            call.legs[0].invite_server
+            call.legs[0].sip().invite_server
         } else {
             None
         };
@@ -152,7 +156,7 @@ impl B2bua {
             l.final_sent = true;
             l.state = LegState::Confirmed;
         }
-        l.pending_2xx = Some(Pending2xx {
+        l.sip_mut().pending_2xx = Some(Pending2xx {
             server,
             response: resp,
             cseq,
@@ -160,7 +164,7 @@ impl B2bua {
             next: now + self.cfg.t1,
             give_up: now + self.cfg.t1 * 64,
         });
-        l.ack_owed = Some((ack_leg, ack_seq));
+        l.sip_mut().ack_owed = Some((ack_leg, ack_seq));
         self.timers
             .arm(now + self.cfg.t1, call.id, leg, TimerKind::Retransmit2xx);
     }
@@ -175,12 +179,12 @@ impl B2bua {
     ) {
         let seq = req.headers.cseq().map(|c| c.seq).unwrap_or(0);
         let l = &mut call.legs[leg];
-        match &l.pending_2xx {
+        match &l.sip().pending_2xx {
             Some(p) if p.cseq == seq => {}
             _ => return, // a retransmitted ACK, or one for nothing pending
         }
-        l.pending_2xx = None;
-        if let Some((other, other_seq)) = l.ack_owed.take() {
+        l.sip_mut().pending_2xx = None;
+        if let Some((other, other_seq)) = l.sip_mut().ack_owed.take() {
             if call
                 .legs
                 .get(other)
@@ -212,7 +216,7 @@ impl B2bua {
             .headers
             .cseq()
             .map(|c| c.seq)
-            .unwrap_or(call.legs[leg].dialog.local_cseq);
+            .unwrap_or(call.legs[leg].sip().dialog.local_cseq);
         self.send_ack_seq(tx, call, leg, seq, body);
     }
 
@@ -226,14 +230,15 @@ impl B2bua {
     ) {
         let branch = self.branch();
         let l = &mut call.legs[leg];
-        let mut ack = l.dialog.ack(seq);
-        ack.headers.push_front(HeaderName::Via, l.via(&branch));
+        let mut ack = l.sip().dialog.ack(seq);
+        ack.headers
+            .push_front(HeaderName::Via, l.sip().via(&branch));
         if let Some((ct, b)) = body {
             ack.headers.push(HeaderName::ContentType, ct);
             ack.body = b;
         }
         let bytes = ack.to_bytes();
-        tx.send_stateless(l.dialog.peer, bytes.clone());
-        l.last_ack = Some(bytes);
+        tx.send_stateless(l.sip().dialog.peer, bytes.clone());
+        l.sip_mut().last_ack = Some(bytes);
     }
 }

@@ -13,7 +13,11 @@ impl B2bua {
         now: Instant,
     ) {
         let seq = req.headers.cseq().map(|c| c.seq).unwrap_or(0);
-        if !call.legs[leg].dialog.accept_remote_cseq(seq, &req.method) {
+        if !call.legs[leg]
+            .sip_mut()
+            .dialog
+            .accept_remote_cseq(seq, &req.method)
+        {
             let r = Response::for_request(&req, 500, None)
                 .with_reason("Server Internal Error (CSeq out of order)");
             self.respond(tx, id, r, now);
@@ -41,7 +45,7 @@ impl B2bua {
         self.respond(tx, id, ok, now);
         let was_live = call.legs[leg].is_live();
         call.legs[leg].state = LegState::Terminated;
-        call.legs[leg].pending_2xx = None;
+        call.legs[leg].sip_mut().pending_2xx = None;
         if !was_live {
             return;
         }
@@ -96,8 +100,8 @@ impl B2bua {
             return;
         }
         l.state = LegState::Terminated;
-        l.pending_2xx = None;
-        let bye = l.dialog.request(Method::Bye);
+        l.sip_mut().pending_2xx = None;
+        let bye = l.sip_mut().dialog.request(Method::Bye);
         self.fire(tx, call, leg, bye, now);
     }
 
@@ -114,11 +118,11 @@ impl B2bua {
         let l = &call.legs[leg];
         if req.method != Method::Cancel {
             req.headers
-                .push_front(HeaderName::Via, l.via(&self.branch()));
+                .push_front(HeaderName::Via, l.sip().via(&self.branch()));
             req.headers
                 .push(HeaderName::UserAgent, self.cfg.user_agent.as_str());
         }
-        match tx.send_request(req, l.dialog.peer, now) {
+        match tx.send_request(req, l.sip().dialog.peer, now) {
             Ok(id) => {
                 self.clients.insert(id, (call.id, leg, ClientRole::Fire));
             }
@@ -147,19 +151,20 @@ impl B2bua {
             return;
         };
         let offer = matches!(req.method, Method::Invite | Method::Update);
-        if offer && (call.legs[other].offer_in_flight || call.legs[leg].offer_in_flight) {
+        if offer && (call.legs[other].sip().offer_in_flight || call.legs[leg].sip().offer_in_flight)
+        {
             let r = Response::for_request(&req, 491, None);
             self.respond(tx, id, r, now);
             return;
         }
         let branch = self.branch();
         let o = &mut call.legs[other];
-        let mut out = o.dialog.request(req.method.clone());
+        let mut out = o.sip_mut().dialog.request(req.method.clone());
         let h = &mut out.headers;
-        h.push_front(HeaderName::Via, o.via(&branch));
+        h.push_front(HeaderName::Via, o.sip().via(&branch));
         if offer {
-            h.push(HeaderName::Contact, o.contact());
-            o.offer_in_flight = true;
+            h.push(HeaderName::Contact, o.sip().contact());
+            o.sip_mut().offer_in_flight = true;
         }
         for hdr in req.headers.iter() {
             let carry = is_x_header(hdr.name.as_str())
@@ -177,10 +182,10 @@ impl B2bua {
             }
         }
         out.body = req.body.clone();
-        let peer = o.dialog.peer;
+        let peer = o.sip().dialog.peer;
         if offer && !req.body.is_empty() {
             if let Err(why) = self.anchor_offer(call, leg, other, &mut out.body) {
-                call.legs[other].offer_in_flight = false;
+                call.legs[other].sip_mut().offer_in_flight = false;
                 let r = Response::for_request(&req, 488, None)
                     .with_reason(&format!("Not Acceptable Here ({why})"));
                 self.respond(tx, id, r, now);
@@ -204,7 +209,7 @@ impl B2bua {
                 );
             }
             Err(e) => {
-                call.legs[other].offer_in_flight = false;
+                call.legs[other].sip_mut().offer_in_flight = false;
                 debug!(error = %e, "could not relay");
                 self.respond(tx, id, Response::for_request(&req, 500, None), now);
             }
@@ -227,7 +232,7 @@ impl B2bua {
             return;
         }
         if resp.status >= 200 {
-            call.legs[leg].offer_in_flight = false;
+            call.legs[leg].sip_mut().offer_in_flight = false;
         }
         let mut r = Response::for_request(original, resp.status, None);
         r.reason = resp.reason.clone();
@@ -243,7 +248,7 @@ impl B2bua {
         }
         if resp.status < 300 && original.method == Method::Invite {
             r.headers
-                .push(HeaderName::Contact, call.legs[from_leg].contact());
+                .push(HeaderName::Contact, call.legs[from_leg].sip().contact());
         }
         r.body = resp.body.clone();
         if resp.is_success() && !resp.body.is_empty() {

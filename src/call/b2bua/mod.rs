@@ -154,7 +154,7 @@ impl B2bua {
         self.emergency_live.iter().any(|cid| {
             self.calls
                 .get(cid)
-                .is_some_and(|c| c.legs.iter().any(|l| l.dialog.call_id == call_id))
+                .is_some_and(|c| c.legs.iter().any(|l| l.sip().dialog.call_id == call_id))
         })
     }
 
@@ -321,7 +321,7 @@ impl B2bua {
             }
             ClientRole::Relay { server, .. } => {
                 b.respond(tx, server, Response::new(408), now);
-                call.legs[leg].offer_in_flight = false;
+                call.legs[leg].sip_mut().offer_in_flight = false;
             }
             ClientRole::Rebridge | ClientRole::Fire => {}
         });
@@ -340,8 +340,8 @@ impl B2bua {
             return false;
         };
         if let Some(l) = self.calls.get(&cid).and_then(|c| c.legs.get(leg)) {
-            if let Some(ack) = &l.last_ack {
-                tx.send_stateless(l.dialog.peer, ack.clone());
+            if let Some(ack) = &l.sip().last_ack {
+                tx.send_stateless(l.sip().dialog.peer, ack.clone());
             }
         }
         true
@@ -454,8 +454,10 @@ impl B2bua {
             return;
         }
         for leg in &call.legs {
-            self.dialogs
-                .remove(&(leg.dialog.call_id.clone(), leg.dialog.local_tag.clone()));
+            self.dialogs.remove(&(
+                leg.sip().dialog.call_id.clone(),
+                leg.sip().dialog.local_tag.clone(),
+            ));
         }
         if let Some(m) = &call.media {
             self.anchor.finish(call.id, m);

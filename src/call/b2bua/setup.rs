@@ -100,8 +100,8 @@ impl B2bua {
         self.stats.started += 1;
         let local = self.addressing.advertised(from.listener);
         let custom_headers = route.headers.apply(&req.headers);
-        let mut leg = Leg::new(dialog, local, from.transport, req);
-        leg.invite_server = Some(id);
+        let mut leg = Leg::new_sip(dialog, local, from.transport, req);
+        leg.sip_mut().invite_server = Some(id);
         leg.state = LegState::Early;
         let cid = self.next_call;
         self.next_call += 1;
@@ -129,8 +129,8 @@ impl B2bua {
         self.servers.insert(id, (cid, 0, ServerRole::Invite));
         self.dialogs.insert(
             (
-                call.legs[0].dialog.call_id.clone(),
-                call.legs[0].dialog.local_tag.clone(),
+                call.legs[0].sip().dialog.call_id.clone(),
+                call.legs[0].sip().dialog.local_tag.clone(),
             ),
             (cid, 0),
         );
@@ -194,7 +194,7 @@ impl B2bua {
                 let number = self
                     .cfg
                     .router
-                    .emergency_number(&call.caller().invite, Side::Lan)
+                    .emergency_number(&call.caller().sip().invite, Side::Lan)
                     .unwrap_or_default();
                 warn!(call = %call.record.id, caller = %call.record.from, number = %number, route = %route.name, target = %target.uri, "emergency call");
             }
@@ -284,14 +284,16 @@ impl B2bua {
             .addressing
             .address_of(&spec.uri)
             .ok_or_else(|| format!("no address known for {}", spec.uri.host))?;
-        let caller_side = self.addressing.side_of(call.caller().dialog.peer.listener);
+        let caller_side = self
+            .addressing
+            .side_of(call.caller().sip().dialog.peer.listener);
         let listener = self
             .addressing
             .listener_for(caller_side, dest.ip())
             .ok_or("no listener on the callee side")?;
         let local = self.addressing.advertised(listener);
         let caller = call.caller();
-        let caller_from = caller.invite.headers.from_addr().ok();
+        let caller_from = caller.sip().invite.headers.from_addr().ok();
         let display = caller_from.as_ref().and_then(|f| f.display.clone());
         let from_uri = match &spec.identity {
             Some(id) => id.clone(),
@@ -327,6 +329,7 @@ impl B2bua {
             peer,
         };
         let max_forwards = caller
+            .sip()
             .invite
             .headers
             .get(&HeaderName::MaxForwards)
@@ -334,7 +337,7 @@ impl B2bua {
             .unwrap_or(70)
             .clamp(1, 70)
             - 1;
-        let mut body = caller.invite.body.clone();
+        let mut body = caller.sip().invite.body.clone();
         if let Some(m) = call.media.as_mut() {
             body = self
                 .anchor
@@ -343,21 +346,22 @@ impl B2bua {
         }
         let caller = call.caller();
         let content_type = caller
+            .sip()
             .invite
             .headers
             .get(&HeaderName::ContentType)
             .map(str::to_string);
-        let mut leg = Leg::new(
+        let mut leg = Leg::new_sip(
             dialog,
             local,
             spec.transport,
             Request::new(Method::Invite, request_uri),
         );
-        let mut invite = leg.dialog.request(Method::Invite);
+        let mut invite = leg.sip_mut().dialog.request(Method::Invite);
         let h = &mut invite.headers;
         h.set(HeaderName::MaxForwards, max_forwards.to_string());
-        h.push_front(HeaderName::Via, leg.via(&self.branch()));
-        h.push(HeaderName::Contact, leg.contact());
+        h.push_front(HeaderName::Via, leg.sip().via(&self.branch()));
+        h.push(HeaderName::Contact, leg.sip().contact());
         h.push(HeaderName::Allow, CALL_ALLOW);
         h.push(HeaderName::UserAgent, self.cfg.user_agent.as_str());
         if let Some(d) = &spec.diversion {
@@ -369,7 +373,7 @@ impl B2bua {
         // RFC 4028 is end to end through the gateway: the caller's request
         // goes to the callee, the callee's answer back, and the refreshes
         // are relayed; the gateway only enforces the expiry.
-        for (name, value) in session_timer_headers(&caller.invite.headers) {
+        for (name, value) in session_timer_headers(&caller.sip().invite.headers) {
             h.push(name, value);
         }
         for (n, v) in call.custom_headers.iter().chain(spec.extra_headers.iter()) {
@@ -382,18 +386,21 @@ impl B2bua {
             );
             invite.body = body;
         }
-        leg.credentials = spec.credentials;
+        leg.sip_mut().credentials = spec.credentials;
         leg.target = Some(spec.uri.to_string());
-        leg.invite = invite.clone();
+        leg.sip_mut().invite = invite.clone();
         let client = tx
             .send_request(invite, peer, now)
             .map_err(|e| format!("cannot send the INVITE: {e}"))?;
-        leg.invite_client = Some(client);
+        leg.sip_mut().invite_client = Some(client);
         let index = call.legs.len();
         self.clients
             .insert(client, (call.id, index, ClientRole::Invite));
         self.dialogs.insert(
-            (leg.dialog.call_id.clone(), leg.dialog.local_tag.clone()),
+            (
+                leg.sip().dialog.call_id.clone(),
+                leg.sip().dialog.local_tag.clone(),
+            ),
             (call.id, index),
         );
         let failover_at = now + Duration::from_millis(self.cfg.calls.failover_timeout_ms);
@@ -403,7 +410,7 @@ impl B2bua {
         call.legs.push(leg);
         if call.transfer.is_none() || call.callee.is_none() {
             call.callee = Some(index);
-            call.record.callee_call_id = Some(call.legs[index].dialog.call_id.clone());
+            call.record.callee_call_id = Some(call.legs[index].sip().dialog.call_id.clone());
             call.record.target = call.legs[index].target.clone();
         }
         Ok(index)

@@ -13,14 +13,14 @@ impl B2bua {
     ) {
         match kind {
             TimerKind::Retransmit2xx => {
-                let Some(p) = call.legs[leg].pending_2xx.as_mut() else {
+                let Some(p) = call.legs[leg].sip_mut().pending_2xx.as_mut() else {
                     return;
                 };
                 if p.next > now {
                     return; // superseded by a newer 2xx
                 }
                 if now >= p.give_up {
-                    call.legs[leg].pending_2xx = None;
+                    call.legs[leg].sip_mut().pending_2xx = None;
                     warn!(call = %call.record.id, "no ACK for the 2xx: ending the call");
                     call.record
                         .hangup_cause
@@ -35,7 +35,7 @@ impl B2bua {
                 p.next = (now + p.interval).min(p.give_up);
                 let next = p.next;
                 if tx.respond(server, response.clone(), now).is_err() {
-                    tx.send_stateless(call.legs[leg].dialog.peer, response.to_bytes());
+                    tx.send_stateless(call.legs[leg].sip().dialog.peer, response.to_bytes());
                 }
                 self.timers
                     .arm(next, call.id, leg, TimerKind::Retransmit2xx);

@@ -33,7 +33,7 @@ impl B2bua {
         let mut accepted = Response::for_request(req, 202, None);
         accepted
             .headers
-            .push(HeaderName::Contact, call.legs[leg].contact());
+            .push(HeaderName::Contact, call.legs[leg].sip().contact());
         self.respond(tx, id, accepted, now);
         self.notify_sipfrag(tx, call, leg, "SIP/2.0 100 Trying", false, now);
         self.stats.transfers += 1;
@@ -41,7 +41,7 @@ impl B2bua {
         info!(call = %call.record.id, from = %from_target, to = %uri, "callee transfers the caller");
         let spec = CalleeSpec {
             uri,
-            transport: call.legs[leg].transport,
+            transport: call.legs[leg].sip().transport,
             credentials: None,
             identity: None,
             extra_headers: Vec::new(),
@@ -73,7 +73,7 @@ impl B2bua {
         if l.state != LegState::Confirmed {
             return;
         }
-        let mut n = l.dialog.request(Method::Notify);
+        let mut n = l.sip_mut().dialog.request(Method::Notify);
         n.headers.push(HeaderName::Event, "refer");
         n.headers.push(
             HeaderName::Other("Subscription-State".into()),
@@ -83,7 +83,7 @@ impl B2bua {
                 "active;expires=60"
             },
         );
-        n.headers.push(HeaderName::Contact, l.contact());
+        n.headers.push(HeaderName::Contact, l.sip().contact());
         n.headers
             .push(HeaderName::ContentType, "message/sipfrag;version=2.0");
         n.body = format!("{frag}\r\n").into_bytes();
@@ -112,7 +112,7 @@ impl B2bua {
         call.record.diversion = call.legs[t.referrer].target.clone();
         call.record.started = self.wall(now);
         call.record.answered = Some(self.wall(now));
-        call.record.callee_call_id = Some(call.legs[leg].dialog.call_id.clone());
+        call.record.callee_call_id = Some(call.legs[leg].sip().dialog.call_id.clone());
         call.record.target = call.legs[leg].target.clone();
         call.record.callee_x_headers = x_headers(&resp.headers);
         call.callee = Some(leg);
@@ -129,9 +129,13 @@ impl B2bua {
         if call.legs[0].state == LegState::Confirmed && !body.is_empty() {
             let branch = self.branch();
             let a = &mut call.legs[0];
-            let mut reinvite = a.dialog.request(Method::Invite);
-            reinvite.headers.push_front(HeaderName::Via, a.via(&branch));
-            reinvite.headers.push(HeaderName::Contact, a.contact());
+            let mut reinvite = a.sip_mut().dialog.request(Method::Invite);
+            reinvite
+                .headers
+                .push_front(HeaderName::Via, a.sip().via(&branch));
+            reinvite
+                .headers
+                .push(HeaderName::Contact, a.sip().contact());
             reinvite.headers.push(
                 HeaderName::ContentType,
                 resp.headers
@@ -139,7 +143,7 @@ impl B2bua {
                     .unwrap_or("application/sdp"),
             );
             reinvite.body = body;
-            let peer = a.dialog.peer;
+            let peer = a.sip().dialog.peer;
             if let Ok(id) = tx.send_request(reinvite, peer, now) {
                 self.clients.insert(id, (call.id, 0, ClientRole::Rebridge));
             }
