@@ -153,6 +153,22 @@ impl FarEnd {
         }
     }
 
+    /// The callee's side: the core's INVITE to it, answered with To tag
+    /// `tag`.
+    #[track_caller]
+    pub fn callee(invite: &Sent, tag: &str) -> FarEnd {
+        let h = &invite.request().headers;
+        FarEnd {
+            peer: invite.to,
+            call_id: h.call_id().unwrap_or_default().to_string(),
+            local: format!("{};tag={tag}", h.get(&HeaderName::To).expect("To")),
+            remote: h.get(&HeaderName::From).expect("From").into(),
+            target: contact(h.get(&HeaderName::Contact)),
+            cseq: 100,
+            branches: 0,
+        }
+    }
+
     /// A request in the dialog with the next CSeq; `extra` is more header
     /// lines, each ending in CRLF.
     pub fn request(&mut self, method: &str, extra: &str, sdp: Option<&str>) -> String {

@@ -13,7 +13,7 @@ mod step;
 mod stepping;
 
 pub use messages::{answer, cancel, request, FarEnd};
-pub use sdp::sdp;
+pub use sdp::{audio, sdp};
 pub use setup::{lan, udp, wan, Setup, GATEWAY_LAN, GATEWAY_WAN};
 pub use step::{Sent, Step};
 pub use stepping::TestCore;

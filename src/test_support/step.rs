@@ -111,6 +111,13 @@ impl Step {
         })
     }
 
+    pub fn media(&self) -> impl Iterator<Item = &MediaCommand> {
+        self.outs.iter().filter_map(|o| match o {
+            Out::Media(c) => Some(c),
+            _ => None,
+        })
+    }
+
     pub fn closes(&self) -> Vec<SocketAddr> {
         self.outs
             .iter()
@@ -152,6 +159,12 @@ impl Step {
             .map(Sent::response)
             .filter(|r| r.status >= 200)
             .collect()
+    }
+
+    /// Where in the step's order the first output described by a line of
+    /// `summary` starting with `start` stands.
+    pub fn position(&self, start: &str) -> Option<usize> {
+        self.summary().iter().position(|l| l.starts_with(start))
     }
 
     /// One line per output, in order: `send TO START-LINE`,

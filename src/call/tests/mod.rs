@@ -4,11 +4,17 @@
 //! listener, route `q` sends the call to the PBX's queue at `PBX1`, then
 //! at `PBX2`.
 
+mod anchoring;
 mod answer;
+mod auth;
 mod cancel;
 mod emergency;
+mod hangup;
+mod redirect;
+mod reinvite;
 mod session_timer;
 mod setup;
+mod transfer;
 
 use crate::call::HangupCause;
 use crate::sip::message::{HeaderName, Response};
@@ -82,10 +88,21 @@ fn assert_both_hung_up(out: &Step) {
 /// A call the platform made and the PBX at `PBX1` answered, ACKed.
 struct Up {
     caller: FarEnd,
+    callee: FarEnd,
     /// The core's 200 to the caller.
     ok: Sent,
     /// The PBX's 200, to send again.
     pbx_ok: Response,
+}
+
+impl Up {
+    /// Both ends, the callee's first when `callee_first`.
+    fn ends(&mut self, callee_first: bool) -> (&mut FarEnd, &mut FarEnd) {
+        match callee_first {
+            true => (&mut self.callee, &mut self.caller),
+            false => (&mut self.caller, &mut self.callee),
+        }
+    }
 }
 
 /// Brings call 1 up: the platform's INVITE, the PBX's 200 (with
@@ -96,10 +113,16 @@ fn call_up(gw: &mut TestCore, headers: &[(HeaderName, &str)]) -> Up {
     for (name, value) in headers {
         pbx_ok.headers.push(name.clone(), *value);
     }
+    let callee = FarEnd::callee(&to_pbx, "pbx1");
     let out = gw.receive(&pbx_ok, lan(PBX1));
     let ok = out.one(CLOUD, "SIP/2.0 200").clone();
     let mut caller = FarEnd::caller(&invite, &ok);
     let out = gw.receive(&caller.ack(&ok), wan(CLOUD));
     out.one(PBX1, "ACK");
-    Up { caller, ok, pbx_ok }
+    Up {
+        caller,
+        callee,
+        ok,
+        pbx_ok,
+    }
 }
