@@ -1,31 +1,19 @@
 //! What unit tests across the crate share to drive the sans-IO core by
-//! stepping time: draining its outputs by kind, and (as the tests grow)
-//! the peers and messages they feed it. Test-only: the layering check lets
-//! it import any module, and lets only test code import it.
+//! stepping time: a core built from configuration text (`Setup`), fed
+//! datagrams from named peers at the time the test moved it to
+//! (`TestCore`), what left it in order with the messages parsed (`Step`),
+//! the messages peers send (`messages`) and their SDP (`sdp`).
+//! Test-only: the layering check lets it import any module, and lets only
+//! test code import it.
 
-use std::net::SocketAddr;
+mod messages;
+mod sdp;
+mod setup;
+mod step;
+mod stepping;
 
-use crate::app::{Core, Output};
-use crate::media::messages::MediaCommand;
-use crate::sip::transport::Transmit;
-
-/// One step's outputs, by kind, each in the order the core queued it.
-#[derive(Debug, Default)]
-pub struct Outputs {
-    pub closes: Vec<SocketAddr>,
-    pub media: Vec<MediaCommand>,
-    pub transmits: Vec<Transmit>,
-}
-
-/// Takes everything the core has queued.
-pub fn drain(core: &mut Core) -> Outputs {
-    let mut out = Outputs::default();
-    while let Some(o) = core.poll_output() {
-        match o {
-            Output::CloseConnection(a) => out.closes.push(a),
-            Output::Media(c) => out.media.push(c),
-            Output::Transmit(t) => out.transmits.push(t),
-        }
-    }
-    out
-}
+pub use messages::{answer, cancel, request, FarEnd};
+pub use sdp::{audio, sdp};
+pub use setup::{lan, udp, wan, Setup, GATEWAY_LAN, GATEWAY_WAN};
+pub use step::{Sent, Step};
+pub use stepping::TestCore;
