@@ -451,7 +451,7 @@ impl Core {
                 TransactionEvent::StrayResponse { response, from } => {
                     if !self
                         .calls
-                        .handle_stray_response(&mut self.transactions, &response)
+                        .handle_stray_response(&mut self.transactions, &response, now)
                     {
                         debug!(peer = %from, status = response.status, "stray response ignored");
                     }

@@ -8,6 +8,7 @@ mod b2bua;
 mod call;
 mod dialog;
 mod history;
+mod late_acks;
 mod leg;
 mod record;
 mod timers;

@@ -34,6 +34,7 @@ use super::anchor::{MediaAnchor, Refusal};
 use super::call::{Call, Transfer};
 use super::dialog::{contact_uri, Dialog};
 use super::history::History;
+use super::late_acks::LateAcks;
 use super::leg::{Leg, LegCredentials, LegState, Pending2xx};
 use super::record::{CallRecord, Direction, HangupCause, LegMediaStats, MediaSummary};
 use super::timers::{CallTimers, TimerKind};
@@ -113,6 +114,7 @@ pub struct B2bua {
     addressing: Addressing,
     stats: CallStats,
     anchor: MediaAnchor,
+    late_acks: LateAcks,
     /// Emergency calls in progress, whose messages pass the rate limit.
     emergency_live: Vec<u64>,
 }
@@ -136,6 +138,7 @@ impl B2bua {
             addressing,
             stats: CallStats::default(),
             anchor,
+            late_acks: LateAcks::default(),
             emergency_live: Vec::new(),
         }
     }
@@ -277,7 +280,7 @@ impl B2bua {
         let Some((cid, leg, role)) = self.clients.get(&id).cloned() else {
             // RFC 6026: the Accepted INVITE transaction passes up every 2xx
             // retransmission; the callee did not get our ACK, so re-send it.
-            return self.handle_stray_response(tx, &resp);
+            return self.handle_stray_response(tx, &resp, now);
         };
         if resp.status >= 200 {
             self.clients.remove(&id);
@@ -329,15 +332,30 @@ impl B2bua {
     }
 
     /// A 2xx retransmission that matched no transaction: re-send our ACK.
-    pub fn handle_stray_response(&mut self, tx: &mut TransactionLayer, resp: &Response) -> bool {
-        if !resp.is_success() {
+    pub fn handle_stray_response(
+        &mut self,
+        tx: &mut TransactionLayer,
+        resp: &Response,
+        now: Instant,
+    ) -> bool {
+        // Only a 2xx to an INVITE is ACKed (the 200 to our BYE is not).
+        let to_invite = resp
+            .headers
+            .cseq()
+            .is_ok_and(|c| c.method == Method::Invite);
+        if !resp.is_success() || !to_invite {
             return false;
         }
         let (Some(call_id), Some(tag)) = (resp.headers.call_id(), resp.headers.from_tag()) else {
             return false;
         };
-        let Some(&(cid, leg)) = self.dialogs.get(&(call_id.to_string(), tag)) else {
-            return false;
+        let Some(&(cid, leg)) = self.dialogs.get(&(call_id.to_string(), tag.clone())) else {
+            // A call already over: its callee may still retransmit.
+            let Some((peer, ack)) = self.late_acks.find(call_id, &tag, now) else {
+                return false;
+            };
+            tx.send_stateless(peer, ack);
+            return true;
         };
         if let Some(l) = self.calls.get(&cid).and_then(|c| c.legs.get(leg)) {
             if let Some(ack) = &l.sip().last_ack {
@@ -438,26 +456,30 @@ impl B2bua {
         &mut self,
         tx: &mut TransactionLayer,
         cid: u64,
-        _now: Instant,
+        now: Instant,
         f: impl FnOnce(&mut Self, &mut TransactionLayer, &mut Call),
     ) {
         let Some(mut call) = self.calls.remove(&cid) else {
             return;
         };
         f(self, tx, &mut call);
-        self.put_back(call);
+        self.put_back(call, now);
     }
 
-    fn put_back(&mut self, call: Call) {
+    fn put_back(&mut self, call: Call, now: Instant) {
         if !call.is_done() {
             self.calls.insert(call.id, call);
             return;
         }
         for leg in &call.legs {
-            self.dialogs.remove(&(
-                leg.sip().dialog.call_id.clone(),
-                leg.sip().dialog.local_tag.clone(),
-            ));
+            let sip = leg.sip();
+            let dialog = (sip.dialog.call_id.clone(), sip.dialog.local_tag.clone());
+            self.dialogs.remove(&dialog);
+            if let Some(ack) = &sip.last_ack {
+                let until = now + self.cfg.t1 * 64;
+                self.late_acks
+                    .keep(dialog, sip.dialog.peer, ack.clone(), until);
+            }
         }
         if let Some(m) = &call.media {
             self.anchor.finish(call.id, m);

@@ -135,7 +135,7 @@ impl B2bua {
             (cid, 0),
         );
         self.try_next_target(tx, &mut call, now);
-        self.put_back(call);
+        self.put_back(call, now);
     }
 
     pub(super) fn new_record(&mut self, req: &Request, side: Side, now: Instant) -> CallRecord {

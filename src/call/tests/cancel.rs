@@ -59,8 +59,6 @@ fn a_cancel_crossing_the_callees_200_gets_487_and_the_200_is_acked_and_hung_up()
 /// RFC 3261 §13.2.2.4 (and RFC 6026 §8.4): every 2xx retransmission is
 /// ACKed, as long as the callee may send them (64·T1).
 #[test]
-#[ignore = "bug: a call that ended with the late 200 has dropped its dialogs, so the \
-            200's retransmission finds no owner and is not ACKed again (B2bua::put_back)"]
 fn a_late_200_retransmitted_after_the_cancel_is_acked_again() {
     let mut gw = route_q(PASSTHROUGH).start();
     let (invite, to_pbx) = dial(&mut gw);
