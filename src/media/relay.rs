@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 
 use super::dtmf::convert::{Converted, DtmfConverter, DtmfPath};
 use super::g711::{alaw_to_ulaw, ulaw_to_alaw, Law};
-use super::latch::{Decision, Latch, PayloadTypes, RtpFacts, SourceRules};
+pub use super::latch::Remote;
+use super::latch::{Arrival, Decision, Latch, RtpFacts, SourceRules};
 use super::rtp::{is_rtcp, RtpHeader};
 
 /// Packets held per leg before the signalling says where they go.
@@ -61,26 +62,6 @@ impl LegSide {
         match self {
             LegSide::Caller => 0,
             LegSide::Callee => 1,
-        }
-    }
-}
-
-/// What the signalling says about one leg's far end.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Remote {
-    /// The address and port from the leg's SDP (c= and m=).
-    pub signalled: SocketAddr,
-    /// The payload types the leg may send (its offer's or answer's); a
-    /// source is learned only from packets of these. Empty: any.
-    pub payload_types: PayloadTypes,
-}
-
-impl Remote {
-    /// A far end at `signalled` that may send any payload type.
-    pub fn at(signalled: SocketAddr) -> Remote {
-        Remote {
-            signalled,
-            payload_types: PayloadTypes::default(),
         }
     }
 }
@@ -555,11 +536,12 @@ impl MediaRelay {
         });
         let decision = leg.latch.check(
             &self.sources,
-            remote.signalled,
-            remote.payload_types,
-            src,
-            facts,
-            now,
+            remote,
+            Arrival {
+                src,
+                rtp: facts,
+                now,
+            },
         );
         if decision == Decision::Reject {
             leg.stats.dropped_foreign += 1;
