@@ -392,16 +392,13 @@ impl SessionDescription {
             o.address,
             self.session_name
         );
-        for l in &self.info {
-            let _ = write!(out, "{}={}\r\n", l.kind, l.value);
-        }
-        if let Some(c) = &self.connection {
-            c.write(&mut out);
-        }
-        for l in &self.timing {
-            let _ = write!(out, "{}={}\r\n", l.kind, l.value);
-        }
-        write_attrs(&self.attributes, &mut out);
+        write_section(
+            &self.info,
+            self.connection.as_ref(),
+            &self.timing,
+            &self.attributes,
+            &mut out,
+        );
         for m in &self.media {
             let _ = write!(out, "m={} {}", m.kind, m.port);
             if let Some(n) = m.port_count {
@@ -412,18 +409,39 @@ impl SessionDescription {
                 let _ = write!(out, " {f}");
             }
             out.push_str("\r\n");
-            for l in &m.info {
-                let _ = write!(out, "{}={}\r\n", l.kind, l.value);
-            }
-            if let Some(c) = &m.connection {
-                c.write(&mut out);
-            }
-            for l in &m.other {
-                let _ = write!(out, "{}={}\r\n", l.kind, l.value);
-            }
-            write_attrs(&m.attributes, &mut out);
+            write_section(
+                &m.info,
+                m.connection.as_ref(),
+                &m.other,
+                &m.attributes,
+                &mut out,
+            );
         }
         out.into_bytes()
+    }
+}
+
+/// What follows the s= line of a session and the m= line of a stream, in
+/// the same order at both levels (RFC 4566 §5): i= lines, c=, the other
+/// kept lines (b=, t=, k= ...), a= lines.
+fn write_section(
+    info: &[Line],
+    connection: Option<&Connection>,
+    lines: &[Line],
+    attributes: &[Attribute],
+    out: &mut String,
+) {
+    write_lines(info, out);
+    if let Some(c) = connection {
+        c.write(out);
+    }
+    write_lines(lines, out);
+    write_attrs(attributes, out);
+}
+
+fn write_lines(lines: &[Line], out: &mut String) {
+    for l in lines {
+        let _ = write!(out, "{}={}\r\n", l.kind, l.value);
     }
 }
 
