@@ -614,6 +614,31 @@ a=sendrecv\r\n";
         assert_eq!(String::from_utf8(sd.to_bytes()).unwrap(), TWILIO_LIKE);
     }
 
+    /// i=, c=, b=, k= and a= lines at the session and the stream level
+    /// come back in their places (RFC 4566 §5 order).
+    #[test]
+    fn kept_lines_at_both_levels_are_written_back_in_order() {
+        let text = "v=0\r\n\
+o=- 1 2 IN IP4 192.0.2.1\r\n\
+s=call\r\n\
+i=session info\r\n\
+u=http://example.com/s\r\n\
+c=IN IP4 192.0.2.1\r\n\
+b=AS:64\r\n\
+t=0 0\r\n\
+a=tool:x\r\n\
+m=audio 4000 RTP/AVP 0\r\n\
+i=stream info\r\n\
+c=IN IP6 2001:db8::1\r\n\
+b=AS:80\r\n\
+k=prompt\r\n\
+a=sendonly\r\n\
+m=audio 0/2 RTP/AVP 8\r\n\
+a=rtpmap:8 PCMA/8000\r\n";
+        let sd = SessionDescription::parse(text.as_bytes()).unwrap();
+        assert_eq!(String::from_utf8(sd.to_bytes()).unwrap(), text);
+    }
+
     #[test]
     fn static_payload_types_need_no_rtpmap_and_lf_only_is_accepted() {
         let body = "v=0\no=- 1 2 IN IP6 ::1\ns=-\nt=0 0\nm=audio 4000 RTP/AVP 8 0\nc=IN IP6 2001:db8::5\na=sendonly\n";
