@@ -2,8 +2,8 @@
 //! session per call, `MediaCommand::Open`/`SetRemote`/`SetTranscode`) for
 //! `bench/rtp.sh`. The media thread is pinned to CPU 0, the rest of this
 //! process to CPU 1 (`RELAY_LOAD_MEDIA_CPU=1` swaps them, for the latency
-//! mode). A counting global allocator counts allocations in the
-//! whole process.
+//! mode). A counting global allocator (`common/counting_alloc.rs`, shared
+//! with `tests/media_alloc.rs`) counts allocations in the whole process.
 //!
 //! Two modes:
 //!
