@@ -11,31 +11,8 @@ use std::time::Duration;
 
 use pbxgate::media::dtmf::{Digit, DtmfDetector, ToneGenerator};
 
-fn thread_cpu() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into the timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
-/// Runs `f` until at least `budget` of CPU time was spent; returns CPU
-/// nanoseconds per call (best of 5 rounds).
-fn measure(budget: Duration, mut f: impl FnMut()) -> f64 {
-    let mut best = f64::MAX;
-    for _ in 0..5 {
-        let start = thread_cpu();
-        let mut n = 0u64;
-        while thread_cpu() - start < budget {
-            f();
-            n += 1;
-        }
-        best = best.min((thread_cpu() - start).as_nanos() as f64 / n as f64);
-    }
-    best
-}
+mod common;
+use common::measure;
 
 /// One second of each input at 8 kHz.
 fn inputs() -> [(&'static str, Vec<i16>); 3] {
@@ -81,7 +58,7 @@ fn main() {
     for (name, x) in inputs() {
         let mut det = DtmfDetector::new();
         let mut events = 0u64;
-        let ns = measure(budget, || {
+        let ns = measure(budget, 1, || {
             for frame in black_box(&x).chunks(160) {
                 det.push(frame, &mut |e| {
                     black_box(e);

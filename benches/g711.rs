@@ -18,35 +18,12 @@ use std::time::Duration;
 
 use pbxgate::media::g711::*;
 
+mod common;
+use common::measure;
+
 const LONG: usize = 1 << 24;
 const FRAME: usize = 160;
 const FRAMES: usize = 1024;
-
-fn thread_cpu() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into the timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
-/// Runs `f` (which converts `samples` samples) until `budget` of CPU time is
-/// spent, best of 5 rounds; returns Msamples/s.
-fn measure(budget: Duration, samples: usize, mut f: impl FnMut()) -> f64 {
-    let mut best = f64::MAX;
-    for _ in 0..5 {
-        let start = thread_cpu();
-        let mut calls = 0u64;
-        while thread_cpu() - start < budget {
-            f();
-            calls += 1;
-        }
-        best = best.min((thread_cpu() - start).as_nanos() as f64 / calls as f64);
-    }
-    samples as f64 / best * 1e3
-}
 
 /// The anchor's generator: x = x * 1664525 + 1013904223, sample = x >> 16,
 /// here optionally scaled down by `shift` bits.
@@ -82,9 +59,22 @@ impl Input {
             chunk,
         }
     }
+
+    fn pcm(&self) -> &[i16] {
+        &self.pcm
+    }
+
+    fn ulaw(&self) -> &[u8] {
+        &self.ulaw
+    }
+
+    fn alaw(&self) -> &[u8] {
+        &self.alaw
+    }
 }
 
-/// Times `code` over every chunk of `input` into `output`, one call per chunk.
+/// Times `code` over every chunk of `input` into `output`, one call per
+/// chunk; returns Msamples/s.
 fn run<I: Copy, O>(
     budget: Duration,
     input: &[I],
@@ -92,12 +82,31 @@ fn run<I: Copy, O>(
     chunk: usize,
     code: impl Fn(&[I], &mut [O]) -> usize,
 ) -> f64 {
-    measure(budget, input.len(), || {
+    let ns = measure(budget, 1, || {
         for (i, o) in input.chunks(chunk).zip(output.chunks_mut(chunk)) {
             black_box(code(black_box(i), o));
         }
         black_box(&mut *output);
-    })
+    });
+    input.len() as f64 / ns * 1e3
+}
+
+/// One row of the table: an operation, timed on each input.
+type Row<'a> = (&'a str, Box<dyn Fn(&Input) -> f64 + 'a>);
+
+/// The row that times `code` from `from(input)` into a buffer of `O` as
+/// long as the input.
+fn row<'a, I: Copy + 'a, O: Clone + Default + 'a>(
+    name: &'a str,
+    budget: Duration,
+    from: fn(&Input) -> &[I],
+    code: impl Fn(&[I], &mut [O]) -> usize + 'a,
+) -> Row<'a> {
+    let time = move |d: &Input| {
+        let mut output = vec![O::default(); d.pcm.len()];
+        run(budget, from(d), &mut output, d.chunk, &code)
+    };
+    (name, Box::new(time))
 }
 
 fn table64k(encode: fn(i16) -> u8) -> Vec<u8> {
@@ -128,119 +137,23 @@ fn main() {
         .iter()
         .all(|&s| ulaw64k[usize::from(s as u16)] == ulaw_encode(s)));
 
-    type Row<'a> = (&'a str, Box<dyn Fn(&Input) -> f64 + 'a>);
     let rows: Vec<Row> = vec![
-        (
-            "ulaw_encode",
-            Box::new(|d: &Input| {
-                run(
-                    budget,
-                    &d.pcm,
-                    &mut vec![0u8; d.pcm.len()],
-                    d.chunk,
-                    encode_ulaw,
-                )
-            }),
-        ),
-        (
-            "alaw_encode",
-            Box::new(|d: &Input| {
-                run(
-                    budget,
-                    &d.pcm,
-                    &mut vec![0u8; d.pcm.len()],
-                    d.chunk,
-                    encode_alaw,
-                )
-            }),
-        ),
-        (
-            "ulaw_decode",
-            Box::new(|d: &Input| {
-                run(
-                    budget,
-                    &d.ulaw,
-                    &mut vec![0i16; d.pcm.len()],
-                    d.chunk,
-                    decode_ulaw,
-                )
-            }),
-        ),
-        (
-            "alaw_decode",
-            Box::new(|d: &Input| {
-                run(
-                    budget,
-                    &d.alaw,
-                    &mut vec![0i16; d.pcm.len()],
-                    d.chunk,
-                    decode_alaw,
-                )
-            }),
-        ),
-        (
-            "ulaw_to_alaw",
-            Box::new(|d: &Input| {
-                run(
-                    budget,
-                    &d.ulaw,
-                    &mut vec![0u8; d.pcm.len()],
-                    d.chunk,
-                    transcode_ulaw_to_alaw,
-                )
-            }),
-        ),
-        (
-            "alaw_to_ulaw",
-            Box::new(|d: &Input| {
-                run(
-                    budget,
-                    &d.alaw,
-                    &mut vec![0u8; d.pcm.len()],
-                    d.chunk,
-                    transcode_alaw_to_ulaw,
-                )
-            }),
-        ),
-        (
-            "table64k_ulaw_encode",
-            Box::new(|d: &Input| {
-                run(
-                    budget,
-                    &d.pcm,
-                    &mut vec![0u8; d.pcm.len()],
-                    d.chunk,
-                    |i, o| encode_table64k(&ulaw64k, i, o),
-                )
-            }),
-        ),
-        (
-            "table64k_alaw_encode",
-            Box::new(|d: &Input| {
-                run(
-                    budget,
-                    &d.pcm,
-                    &mut vec![0u8; d.pcm.len()],
-                    d.chunk,
-                    |i, o| encode_table64k(&alaw64k, i, o),
-                )
-            }),
-        ),
-        (
-            "memcpy_2_bytes",
-            Box::new(|d: &Input| {
-                run(
-                    budget,
-                    &d.pcm,
-                    &mut vec![0i16; d.pcm.len()],
-                    d.chunk,
-                    |i, o| {
-                        o.copy_from_slice(i);
-                        i.len()
-                    },
-                )
-            }),
-        ),
+        row("ulaw_encode", budget, Input::pcm, encode_ulaw),
+        row("alaw_encode", budget, Input::pcm, encode_alaw),
+        row("ulaw_decode", budget, Input::ulaw, decode_ulaw),
+        row("alaw_decode", budget, Input::alaw, decode_alaw),
+        row("ulaw_to_alaw", budget, Input::ulaw, transcode_ulaw_to_alaw),
+        row("alaw_to_ulaw", budget, Input::alaw, transcode_alaw_to_ulaw),
+        row("table64k_ulaw_encode", budget, Input::pcm, |i, o| {
+            encode_table64k(&ulaw64k, i, o)
+        }),
+        row("table64k_alaw_encode", budget, Input::pcm, |i, o| {
+            encode_table64k(&alaw64k, i, o)
+        }),
+        row("memcpy_2_bytes", budget, Input::pcm, |i, o: &mut [i16]| {
+            o.copy_from_slice(i);
+            i.len()
+        }),
     ];
 
     println!(

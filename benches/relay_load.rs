@@ -2,8 +2,8 @@
 //! session per call, `MediaCommand::Open`/`SetRemote`/`SetTranscode`) for
 //! `bench/rtp.sh`. The media thread is pinned to CPU 0, the rest of this
 //! process to CPU 1 (`RELAY_LOAD_MEDIA_CPU=1` swaps them, for the latency
-//! mode). A counting global allocator counts allocations in the
-//! whole process.
+//! mode). A counting global allocator (`common/counting_alloc.rs`, shared
+//! with `tests/media_alloc.rs`) counts allocations in the whole process.
 //!
 //! Two modes:
 //!
@@ -30,46 +30,21 @@
 //!   per packet and the hypervisor's steal on the relays' CPU.
 //!   Load sockets: 127.0.2.x ports 28000–29999.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Write;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pbxgate::media::engine::spawn;
-use pbxgate::media::g711::Law;
-use pbxgate::media::latch::SourceRules;
 use pbxgate::media::messages::{MediaCommand, MediaEvent};
-use pbxgate::media::relay::{LegSide, Remote, Transcode};
 
-struct Counting;
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: every call goes to the system allocator unchanged; counting
-// touches one atomic.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.alloc_zeroed(l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.realloc(p, l, n) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        unsafe { System.dealloc(p, l) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
+#[path = "common/media_call.rs"]
+mod media_call;
 
 const BASE_PORT: u16 = 28000;
 const CALLS_PER_ADDRESS: usize = 500;
@@ -160,35 +135,14 @@ fn open_calls(
     for (i, (a, b)) in peers.iter().enumerate() {
         let session = i as u64 + 1;
         let (caller_local, callee_local) = relay_ports(i);
-        send(MediaCommand::Open {
+        for c in media_call::open_commands(
             session,
-            caller_local,
-            callee_local,
-            timeout: Duration::from_secs(3600),
-            sources: SourceRules::default(),
-        });
-        for (side, remote) in [(LegSide::Caller, a), (LegSide::Callee, b)] {
-            send(MediaCommand::SetRemote {
-                session,
-                side,
-                remote: Remote::at(*remote),
-            });
-        }
-        if transcode {
-            for (side, from_pt, from, to_pt) in [
-                (LegSide::Caller, 0, Law::Ulaw, 8),
-                (LegSide::Callee, 8, Law::Alaw, 0),
-            ] {
-                send(MediaCommand::SetTranscode {
-                    session,
-                    side,
-                    transcode: Some(Transcode {
-                        from_pt,
-                        from,
-                        to_pt,
-                    }),
-                });
-            }
+            (caller_local, callee_local),
+            (*a, *b),
+            Duration::from_secs(3600),
+            transcode,
+        ) {
+            send(c);
         }
         dests.push(caller_local);
         dests.push(callee_local);
@@ -258,9 +212,9 @@ fn rtpload_mode(args: &[String]) {
     // The clock and /proc reads allocate: the allocation count is taken
     // inside them, so the window holds only what the engine does.
     let (cpu0, m0) = (thread_cpu_ns(tid), Instant::now());
-    let a0 = ALLOCS.load(Ordering::SeqCst);
+    counting_alloc::start(false);
     sleep_until(at(w_start + w_len));
-    let a1 = ALLOCS.load(Ordering::SeqCst);
+    let allocs = counting_alloc::stop();
     let (cpu1, m1) = (thread_cpu_ns(tid), Instant::now());
     while !Path::new(stop).exists() {
         std::thread::sleep(Duration::from_millis(20));
@@ -286,7 +240,7 @@ fn rtpload_mode(args: &[String]) {
     println!(
         "media_thread_cpu_ns={} allocs={} window_s={:.3} packets_in={packets_in}",
         cpu1 - cpu0,
-        a1 - a0,
+        allocs,
         (m1 - m0).as_secs_f64()
     );
 }

@@ -9,6 +9,9 @@ use std::time::Duration;
 
 use pbxgate::sip::message::{parse_message, Framing, SipMessage};
 
+mod common;
+use common::measure;
+
 const HEAD: &str = "INVITE sip:+18882223333@gw.example.com:5060 SIP/2.0\r\n\
 Via: SIP/2.0/UDP 54.172.60.0:5060;branch=z9hG4bK1f2e3d4c5b6a7980;rport\r\n\
 Max-Forwards: 69\r\n\
@@ -44,35 +47,6 @@ a=fmtp:101 0-16\r\n\
 a=ptime:20\r\n\
 a=sendrecv\r\n";
 
-fn thread_cpu() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into the timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
-/// Runs `f` in batches until at least `budget` of CPU time was spent;
-/// returns CPU nanoseconds per call (best of 5 rounds).
-fn measure(budget: Duration, mut f: impl FnMut()) -> f64 {
-    let mut best = f64::MAX;
-    for _ in 0..5 {
-        let start = thread_cpu();
-        let mut n = 0u64;
-        while thread_cpu() - start < budget {
-            for _ in 0..1000 {
-                f();
-            }
-            n += 1000;
-        }
-        let per = (thread_cpu() - start).as_nanos() as f64 / n as f64;
-        best = best.min(per);
-    }
-    best
-}
-
 fn main() {
     let invite = format!("{HEAD}Content-Length: {}\r\n\r\n{SDP}", SDP.len());
     let bytes = invite.as_bytes();
@@ -82,26 +56,26 @@ fn main() {
     ));
     let budget = Duration::from_millis(400);
 
-    let parse = measure(budget, || {
+    let parse = measure(budget, 1000, || {
         black_box(parse_message(black_box(bytes), Framing::Datagram).ok());
     });
     let mut out = Vec::with_capacity(2048);
     let msg = parse_message(bytes, Framing::Datagram).ok();
-    let serialise = measure(budget, || {
+    let serialise = measure(budget, 1000, || {
         out.clear();
         if let Some(SipMessage::Request(r)) = &msg {
             r.write_to(&mut out);
         }
         black_box(&out);
     });
-    let both = measure(budget, || {
+    let both = measure(budget, 1000, || {
         if let Ok(SipMessage::Request(r)) = parse_message(black_box(bytes), Framing::Datagram) {
             out.clear();
             r.write_to(&mut out);
             black_box(&out);
         }
     });
-    let rsip_parse = measure(budget, || {
+    let rsip_parse = measure(budget, 1000, || {
         black_box(rsip::SipMessage::try_from(black_box(bytes)).ok());
     });
 
@@ -109,20 +83,12 @@ fn main() {
         "sip_message: INVITE of {} bytes with SDP and X-PH-* headers, CPU time on one core",
         bytes.len()
     );
-    println!(
-        "  parse + validate        {:>8.0} ns/msg  {:>10.0} msg/s",
-        parse,
-        1e9 / parse
-    );
-    println!(
-        "  serialise               {:>8.0} ns/msg  {:>10.0} msg/s",
-        serialise,
-        1e9 / serialise
-    );
-    println!(
-        "  parse + serialise       {:>8.0} ns/msg  {:>10.0} msg/s",
-        both,
-        1e9 / both
-    );
+    for (name, ns) in [
+        ("parse + validate", parse),
+        ("serialise", serialise),
+        ("parse + serialise", both),
+    ] {
+        println!("  {name:<23} {ns:>8.0} ns/msg  {:>10.0} msg/s", 1e9 / ns);
+    }
     println!("  rsip 0.4 parse (anchor) {:>8.0} ns/msg  {:>10.0} msg/s  (pbxgate parse / rsip parse = {:.2})", rsip_parse, 1e9 / rsip_parse, parse / rsip_parse);
 }

@@ -1,79 +1,29 @@
 //! The media path allocates nothing per relayed packet: the real engine
 //! (`pbxgate::media::engine::spawn`) relays between real loopback sockets
 //! while a counting global allocator counts every allocation in the
-//! process (all threads). Its own test binary, so the allocator is only
-//! here. The test fails on a single allocation in the window.
+//! process (all threads). Its own test binary, so the allocator (shared
+//! with the `relay_load` bench: `benches/common/counting_alloc.rs`) is
+//! only here. The test fails on a single allocation in the window.
 //!
 //! `PBXGATE_ALLOC_TRACE=1` prints a backtrace of the first few, to find
 //! where they come from. (That is how smol's reactor was found to allocate
 //! on every wake, which is why the media thread has its own epoll loop on
 //! Linux: docs/media.md.)
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use pbxgate::media::dtmf::convert::{AudioFormat, DetectPath, DtmfPath};
 use pbxgate::media::engine::spawn;
 use pbxgate::media::g711::{alaw_to_ulaw, ulaw_to_alaw, Law};
-use pbxgate::media::latch::SourceRules;
 use pbxgate::media::messages::{MediaCommand, MediaEvent};
-use pbxgate::media::relay::{LegSide, Remote, Transcode};
+use pbxgate::media::relay::LegSide;
 use pbxgate::media::rtp::write_header;
 
-struct Counting;
-
-static COUNTING: AtomicBool = AtomicBool::new(false);
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-static TRACE: AtomicBool = AtomicBool::new(false);
-
-thread_local! {
-    static IN_TRACE: Cell<bool> = const { Cell::new(false) };
-}
-
-impl Counting {
-    fn count(&self) {
-        if !COUNTING.load(Ordering::Relaxed) {
-            return;
-        }
-        let seen = ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // The backtrace allocates too: those are skipped by a per-thread
-        // flag (and counted, which does not matter once one is seen).
-        if TRACE.load(Ordering::Relaxed) && seen < 5 && !IN_TRACE.with(|t| t.replace(true)) {
-            eprintln!(
-                "allocation on thread {:?}:\n{}",
-                std::thread::current().name(),
-                std::backtrace::Backtrace::force_capture()
-            );
-            IN_TRACE.with(|t| t.set(false));
-        }
-    }
-}
-
-// SAFETY: every call is passed to the system allocator unchanged; the
-// counting only touches atomics and a thread-local flag.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        self.count();
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        self.count();
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        self.count();
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+#[path = "../benches/common/counting_alloc.rs"]
+mod counting_alloc;
+#[path = "../benches/common/media_call.rs"]
+mod media_call;
 
 const PACKET: usize = 172;
 /// Packets sent each way before reading them back: several per wake, so
@@ -111,41 +61,16 @@ fn open(
         .parse()
         .unwrap();
     let send = |c: MediaCommand| cmd.send_blocking(c).unwrap();
-    send(MediaCommand::Open {
+    for c in media_call::open_commands(
         session,
-        caller_local,
-        callee_local,
-        timeout: Duration::from_secs(60),
-        sources: SourceRules::default(),
-    });
-    for (side, peer) in [(LegSide::Caller, &caller), (LegSide::Callee, &callee)] {
-        send(MediaCommand::SetRemote {
-            session,
-            side,
-            remote: Remote::at(peer.local_addr().unwrap()),
-        });
+        (caller_local, callee_local),
+        (caller.local_addr().unwrap(), callee.local_addr().unwrap()),
+        Duration::from_secs(60),
+        transcode,
+    ) {
+        send(c);
     }
     let (pt_caller, pt_callee) = if transcode { (0, 8) } else { (0, 0) };
-    if transcode {
-        send(MediaCommand::SetTranscode {
-            session,
-            side: LegSide::Caller,
-            transcode: Some(Transcode {
-                from_pt: 0,
-                from: Law::Ulaw,
-                to_pt: 8,
-            }),
-        });
-        send(MediaCommand::SetTranscode {
-            session,
-            side: LegSide::Callee,
-            transcode: Some(Transcode {
-                from_pt: 8,
-                from: Law::Alaw,
-                to_pt: 0,
-            }),
-        });
-    }
     if dtmf {
         for side in [LegSide::Caller, LegSide::Callee] {
             send(MediaCommand::SetDtmf {
@@ -228,10 +153,7 @@ fn relay(call: &Call, first_seq: u16, bursts: usize, transcode: bool) {
 /// after a warm-up, counting allocations in the whole process.
 #[test]
 fn relaying_allocates_nothing_per_packet() {
-    TRACE.store(
-        std::env::var_os("PBXGATE_ALLOC_TRACE").is_some(),
-        Ordering::Relaxed,
-    );
+    let trace = std::env::var_os("PBXGATE_ALLOC_TRACE").is_some();
     let (ev_tx, ev_rx) = smol::channel::unbounded::<MediaEvent>();
     let cmd = spawn(ev_tx).unwrap();
     let mut report = Vec::new();
@@ -242,11 +164,9 @@ fn relaying_allocates_nothing_per_packet() {
     ] {
         let call = open(&cmd, session, n, transcode, dtmf);
         relay(&call, 0, 500 / BURST, transcode);
-        ALLOCS.store(0, Ordering::SeqCst);
-        COUNTING.store(true, Ordering::SeqCst);
+        counting_alloc::start(trace);
         relay(&call, 1000, 5000_usize.div_ceil(BURST), transcode);
-        COUNTING.store(false, Ordering::SeqCst);
-        let allocs = ALLOCS.load(Ordering::SeqCst);
+        let allocs = counting_alloc::stop();
         let packets = 2 * 5000_usize.div_ceil(BURST) * BURST;
         report.push((transcode, dtmf, allocs, packets));
         cmd.send_blocking(MediaCommand::Close { session }).unwrap();

@@ -250,13 +250,14 @@ impl Loop {
     /// Applies one command from signalling at `now`: the only place
     /// commands reach the sessions and their relays.
     pub(super) fn command(&mut self, cmd: MediaCommand, now: Instant) {
+        let id = cmd.session();
         match cmd {
             MediaCommand::Open {
-                session: id,
                 caller_local,
                 callee_local,
                 timeout,
                 sources,
+                ..
             } => {
                 let relay = MediaRelay::new(now, timeout, sources);
                 let opened = self
@@ -271,49 +272,21 @@ impl Loop {
                     });
                 }
             }
-            MediaCommand::SetRemote {
-                session: id,
-                side,
-                remote,
-            } => {
-                if let Some(s) = self.sessions.get_mut(id) {
-                    s.relay.set_remote(side, remote);
-                    self.release_held(id, now);
-                }
+            MediaCommand::SetRemote { side, remote, .. } => {
+                self.with_relay(id, |r| r.set_remote(side, remote));
+                self.release_held(id, now);
             }
-            MediaCommand::SetPayloadMap {
-                session: id,
-                side,
-                map,
-            } => {
-                if let Some(s) = self.sessions.get_mut(id) {
-                    s.relay.set_payload_map(side, &map);
-                }
+            MediaCommand::SetPayloadMap { side, map, .. } => {
+                self.with_relay(id, |r| r.set_payload_map(side, &map));
             }
             MediaCommand::SetTranscode {
-                session: id,
-                side,
-                transcode,
-            } => {
-                if let Some(s) = self.sessions.get_mut(id) {
-                    s.relay.set_transcode(side, transcode);
-                }
+                side, transcode, ..
+            } => self.with_relay(id, |r| r.set_transcode(side, transcode)),
+            MediaCommand::SetDtmf { side, path, .. } => {
+                self.with_relay(id, |r| r.set_dtmf(side, path));
             }
-            MediaCommand::SetDtmf {
-                session: id,
-                side,
-                path,
-            } => {
-                if let Some(s) = self.sessions.get_mut(id) {
-                    s.relay.set_dtmf(side, path);
-                }
-            }
-            MediaCommand::SetHold { session: id, hold } => {
-                if let Some(s) = self.sessions.get_mut(id) {
-                    s.relay.set_hold(hold, now);
-                }
-            }
-            MediaCommand::Close { session: id } => {
+            MediaCommand::SetHold { hold, .. } => self.with_relay(id, |r| r.set_hold(hold, now)),
+            MediaCommand::Close { .. } => {
                 let Some(s) = self.sessions.close(id) else {
                     return;
                 };
@@ -330,6 +303,14 @@ impl Loop {
             MediaCommand::Barrier { token } => {
                 let _ = self.acks.try_send(token);
             }
+        }
+    }
+
+    /// Applies a setting to session `id`'s relay; one for a session that
+    /// is gone (closed, or its ports never bound) changes nothing.
+    fn with_relay(&mut self, id: u64, apply: impl FnOnce(&mut MediaRelay)) {
+        if let Some(s) = self.sessions.get_mut(id) {
+            apply(&mut s.relay);
         }
     }
 
@@ -485,6 +466,27 @@ mod tests {
         );
     }
 
+    /// A call's far ends (caller `net`.7, callee `net`.21) and the relay's
+    /// ports for it (`net`.1:`port`, `net`.2:`port + 2`).
+    struct Call {
+        caller: UdpSocket,
+        callee: UdpSocket,
+        caller_local: SocketAddr,
+        callee_local: SocketAddr,
+    }
+
+    /// Binds the far ends of a call and opens its session.
+    fn open_call(lp: &mut Loop, session: u64, net: &str, port: u16, now: Instant) -> Call {
+        let call = Call {
+            caller: peer(&format!("{net}.7:0")),
+            callee: peer(&format!("{net}.21:0")),
+            caller_local: format!("{net}.1:{port}").parse().unwrap(),
+            callee_local: format!("{net}.2:{}", port + 2).parse().unwrap(),
+        };
+        open(lp, session, call.caller_local, call.callee_local, now);
+        call
+    }
+
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
     }
@@ -497,14 +499,10 @@ mod tests {
     fn relays_between_real_sockets_and_reports_the_timeout() {
         let t0 = Instant::now();
         let (mut lp, events, _) = new_loop(t0);
-        let caller = peer("127.0.150.7:0");
-        let callee = peer("127.0.150.21:0");
+        let call = open_call(&mut lp, 1, "127.0.150", 31000, t0);
         let foreign = peer("127.0.150.66:0");
-        let caller_local: SocketAddr = "127.0.150.1:31000".parse().unwrap();
-        let callee_local: SocketAddr = "127.0.150.2:31002".parse().unwrap();
-        open(&mut lp, 1, caller_local, callee_local, t0);
-        set_remote(&mut lp, 1, LegSide::Caller, &caller, t0);
-        set_remote(&mut lp, 1, LegSide::Callee, &callee, t0);
+        set_remote(&mut lp, 1, LegSide::Caller, &call.caller, t0);
+        set_remote(&mut lp, 1, LegSide::Callee, &call.callee, t0);
         lp.command(
             MediaCommand::SetPayloadMap {
                 session: 1,
@@ -519,26 +517,29 @@ mod tests {
         for (i, b) in p[12..].iter_mut().enumerate() {
             *b = i as u8;
         }
-        caller.send_to(&p, caller_local).unwrap();
+        call.caller.send_to(&p, call.caller_local).unwrap();
         assert_eq!(turn(&mut lp, t0 + ms(20)), 1);
-        let (got, from) = recv(&callee).expect("relayed to the callee");
+        let (got, from) = recv(&call.callee).expect("relayed to the callee");
         assert_eq!(got, p, "passthrough is byte-exact");
-        assert_eq!(from, callee_local, "sent from the callee-side port");
+        assert_eq!(from, call.callee_local, "sent from the callee-side port");
         // And back, to where the caller really sends from.
-        callee.send_to(&p, callee_local).unwrap();
+        call.callee.send_to(&p, call.callee_local).unwrap();
         turn(&mut lp, t0 + ms(40));
-        assert_eq!(recv(&caller).expect("relayed back").1, caller_local);
+        assert_eq!(
+            recv(&call.caller).expect("relayed back").1,
+            call.caller_local
+        );
         // Telephone-event renumbered on the way.
         write_header(&mut p, true, 101, 8, 320, 0xabcd);
-        caller.send_to(&p, caller_local).unwrap();
+        call.caller.send_to(&p, call.caller_local).unwrap();
         turn(&mut lp, t0 + ms(60));
-        let got = recv(&callee).expect("event relayed").0;
+        let got = recv(&call.callee).expect("event relayed").0;
         assert_eq!(RtpHeader::parse(&got).unwrap().payload_type, 96);
         // From a foreign address: read, and not relayed.
-        foreign.send_to(&p, caller_local).unwrap();
+        foreign.send_to(&p, call.caller_local).unwrap();
         assert_eq!(turn(&mut lp, t0 + ms(80)), 1, "the foreign packet is read");
         assert!(
-            recv_now(&callee).is_none(),
+            recv_now(&call.callee).is_none(),
             "a foreign packet is not relayed"
         );
 
@@ -562,7 +563,7 @@ mod tests {
         };
         assert_eq!((c.packets_in, c.dropped_foreign, e.packets_in), (2, 1, 1));
         // The ports are free again.
-        assert!(UdpSocket::bind(caller_local).is_ok());
+        assert!(UdpSocket::bind(call.caller_local).is_ok());
     }
 
     /// A packet that arrives before its leg's answer is applied is held
@@ -572,21 +573,20 @@ mod tests {
     fn held_packets_go_out_when_the_answer_is_applied() {
         let t0 = Instant::now();
         let (mut lp, events, acks) = new_loop(t0);
-        let caller = peer("127.0.151.7:0");
-        let callee = peer("127.0.151.21:0");
-        let caller_local: SocketAddr = "127.0.151.1:31500".parse().unwrap();
-        let callee_local: SocketAddr = "127.0.151.2:31502".parse().unwrap();
-        open(&mut lp, 3, caller_local, callee_local, t0);
-        set_remote(&mut lp, 3, LegSide::Caller, &caller, t0);
+        let call = open_call(&mut lp, 3, "127.0.151", 31500, t0);
+        set_remote(&mut lp, 3, LegSide::Caller, &call.caller, t0);
         let mut p = vec![0u8; 172];
         write_header(&mut p, false, 0, 1, 160, 0x4e1d);
-        callee.send_to(&p, callee_local).unwrap();
+        call.callee.send_to(&p, call.callee_local).unwrap();
         assert_eq!(turn(&mut lp, t0 + ms(10)), 1);
-        assert!(recv_now(&caller).is_none(), "held: the answer is not in");
+        assert!(
+            recv_now(&call.caller).is_none(),
+            "held: the answer is not in"
+        );
 
-        set_remote(&mut lp, 3, LegSide::Callee, &callee, t0 + ms(30));
-        let (got, from) = recv(&caller).expect("released by the answer");
-        assert_eq!((got, from), (p, caller_local));
+        set_remote(&mut lp, 3, LegSide::Callee, &call.callee, t0 + ms(30));
+        let (got, from) = recv(&call.caller).expect("released by the answer");
+        assert_eq!((got, from), (p, call.caller_local));
         lp.command(MediaCommand::Barrier { token: 7 }, t0 + ms(30));
         assert_eq!(acks.try_recv(), Ok(7));
 
@@ -604,24 +604,20 @@ mod tests {
     fn a_backlog_longer_than_one_turn_is_read_out_in_the_next_without_new_arrivals() {
         let t0 = Instant::now();
         let (mut lp, _events, _) = new_loop(t0);
-        let caller = UdpSocket::bind("127.0.152.7:0").unwrap();
-        let callee = UdpSocket::bind("127.0.152.21:0").unwrap();
-        callee.set_nonblocking(true).unwrap();
-        let caller_local: SocketAddr = "127.0.152.1:31100".parse().unwrap();
-        let callee_local: SocketAddr = "127.0.152.2:31102".parse().unwrap();
-        open(&mut lp, 1, caller_local, callee_local, t0);
-        set_remote(&mut lp, 1, LegSide::Caller, &caller, t0);
-        set_remote(&mut lp, 1, LegSide::Callee, &callee, t0);
+        let call = open_call(&mut lp, 1, "127.0.152", 31100, t0);
+        call.callee.set_nonblocking(true).unwrap();
+        set_remote(&mut lp, 1, LegSide::Caller, &call.caller, t0);
+        set_remote(&mut lp, 1, LegSide::Callee, &call.callee, t0);
         let share = ROUNDS_PER_SOCKET * BATCH;
         let total = share + 12;
         let mut p = [0u8; 172];
         for seq in 0..total {
             write_header(&mut p, false, 0, seq as u16, 160 * seq as u32, 0x5eed);
-            caller.send_to(&p, caller_local).unwrap();
+            call.caller.send_to(&p, call.caller_local).unwrap();
         }
         let received = || {
             let mut b = [0u8; 2048];
-            std::iter::from_fn(|| callee.recv_from(&mut b).ok()).count()
+            std::iter::from_fn(|| call.callee.recv_from(&mut b).ok()).count()
         };
 
         let n = lp.wait(ms(500));

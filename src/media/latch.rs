@@ -96,12 +96,42 @@ impl PayloadTypes {
     }
 }
 
+/// What the signalling says about one leg's far end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Remote {
+    /// The address and port from the leg's SDP (c= and m=).
+    pub signalled: SocketAddr,
+    /// The payload types the leg may send (its offer's or answer's); a
+    /// source is learned only from packets of these. Empty: any.
+    pub payload_types: PayloadTypes,
+}
+
+impl Remote {
+    /// A far end at `signalled` that may send any payload type.
+    pub fn at(signalled: SocketAddr) -> Remote {
+        Remote {
+            signalled,
+            payload_types: PayloadTypes::default(),
+        }
+    }
+}
+
 /// What the relay learned about a packet's RTP header, for learning.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RtpFacts {
     pub sequence: u16,
     pub payload_type: u8,
     pub ssrc: u32,
+}
+
+/// A packet arriving on a leg, as the latch sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Arrival {
+    pub src: SocketAddr,
+    /// None for RTCP multiplexed on the RTP port (RFC 5761), which only
+    /// follows a latch and never makes one.
+    pub rtp: Option<RtpFacts>,
+    pub now: Instant,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -166,18 +196,11 @@ impl Latch {
         self.candidates = [None; CANDIDATES];
     }
 
-    /// A packet from `src` arrived on the leg at `now`; `rtp` is None for
-    /// RTCP multiplexed on the RTP port (RFC 5761), which only follows a
-    /// latch and never makes one.
-    pub fn check(
-        &mut self,
-        rules: &SourceRules,
-        signalled: SocketAddr,
-        pts: PayloadTypes,
-        src: SocketAddr,
-        rtp: Option<RtpFacts>,
-        now: Instant,
-    ) -> Decision {
+    /// A packet arrived on the leg whose far end the signalling describes
+    /// as `remote`: whether the leg takes it.
+    pub fn check(&mut self, rules: &SourceRules, remote: Remote, packet: Arrival) -> Decision {
+        let Arrival { src, now, .. } = packet;
+        let signalled = remote.signalled;
         // The common case first: the latched source, nothing to decide.
         if self.source == Some(src) {
             self.last_heard = Some(now);
@@ -196,19 +219,13 @@ impl Latch {
                     Decision::Reject
                 }
             }
-            SourceMode::Learn => self.learn(rules, signalled, pts, src, rtp, now),
+            SourceMode::Learn => self.learn(rules, remote, packet),
         }
     }
 
-    fn learn(
-        &mut self,
-        rules: &SourceRules,
-        signalled: SocketAddr,
-        pts: PayloadTypes,
-        src: SocketAddr,
-        rtp: Option<RtpFacts>,
-        now: Instant,
-    ) -> Decision {
+    fn learn(&mut self, rules: &SourceRules, remote: Remote, packet: Arrival) -> Decision {
+        let Arrival { src, rtp, now } = packet;
+        let signalled = remote.signalled;
         let silent = self
             .last_heard
             .is_some_and(|t| now.saturating_duration_since(t) >= rules.relearn_after);
@@ -235,7 +252,7 @@ impl Latch {
         let Some(rtp) = rtp else {
             return Decision::Reject;
         };
-        if !pts.contains(rtp.payload_type) {
+        if !remote.payload_types.contains(rtp.payload_type) {
             return Decision::Reject;
         }
         let run = self.count_run(src, rtp, now);

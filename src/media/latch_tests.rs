@@ -21,7 +21,7 @@ fn rtp(seq: u16) -> Option<RtpFacts> {
 struct Leg {
     latch: Latch,
     rules: SourceRules,
-    pts: PayloadTypes,
+    remote: Remote,
     t0: Instant,
 }
 
@@ -33,20 +33,38 @@ impl Leg {
                 mode,
                 ..SourceRules::default()
             },
-            pts: PayloadTypes::of([0, 101]),
+            remote: Remote {
+                signalled: addr(SDP),
+                payload_types: PayloadTypes::of([0, 101]),
+            },
             t0: Instant::now(),
         }
     }
 
     /// A packet from `src` at `ms` after the start.
-    fn packet(&mut self, src: &str, facts: Option<RtpFacts>, ms: u64) -> Decision {
+    fn packet(&mut self, src: &str, rtp: Option<RtpFacts>, ms: u64) -> Decision {
         let now = self.t0 + Duration::from_millis(ms);
+        let src = addr(src);
         self.latch
-            .check(&self.rules, addr(SDP), self.pts, addr(src), facts, now)
+            .check(&self.rules, self.remote, Arrival { src, rtp, now })
+    }
+
+    /// `count` in-sequence packets from `src`, sequence 0 on, one every
+    /// 20 ms from `from_ms`: what the leg made of each.
+    fn run(&mut self, src: &str, count: u16, from_ms: u64) -> Vec<Decision> {
+        (0..count)
+            .map(|seq| self.packet(src, rtp(seq), from_ms + 20 * u64::from(seq)))
+            .collect()
     }
 
     fn destination(&self) -> SocketAddr {
         self.latch.destination(addr(SDP))
+    }
+
+    /// Whether RTCP from `src` (on the RTCP port) belongs to the leg.
+    fn admits_rtcp(&self, src: &str) -> bool {
+        self.latch
+            .admits_rtcp(self.rules.mode, addr(SDP), addr(src))
     }
 }
 
@@ -64,12 +82,7 @@ fn the_sdp_address_latches_at_once_and_a_stranger_is_refused() {
         Decision::Accept
     );
     assert_eq!(leg.destination(), addr("198.51.100.7:33000"));
-    for seq in 0..10 {
-        assert_eq!(
-            leg.packet(STRANGER, rtp(seq), 40 + 20 * u64::from(seq)),
-            Decision::Reject
-        );
-    }
+    assert_eq!(leg.run(STRANGER, 10, 40), [Decision::Reject; 10]);
     assert_eq!(leg.destination(), addr("198.51.100.7:33000"));
 }
 
@@ -86,12 +99,7 @@ fn another_source_is_learned_after_three_in_sequence_packets_all_relayed() {
     assert_eq!(leg.destination(), addr(NAT));
     assert_eq!(leg.latch.source(), Some((addr(NAT), true)));
     // Latched: a stranger is refused, even with a perfect run.
-    for seq in 0..5 {
-        assert_eq!(
-            leg.packet(STRANGER, rtp(seq), 60 + 20 * u64::from(seq)),
-            Decision::Reject
-        );
-    }
+    assert_eq!(leg.run(STRANGER, 5, 60), [Decision::Reject; 5]);
 }
 
 #[test]
@@ -155,9 +163,7 @@ fn out_of_sequence_wrong_type_or_ssrc_do_not_latch() {
 #[test]
 fn the_sdp_address_takes_back_a_provisional_latch_within_the_window_only() {
     let mut leg = Leg::new(SourceMode::Learn);
-    for seq in 0..3 {
-        leg.packet(STRANGER, rtp(seq), 20 * u64::from(seq));
-    }
+    leg.run(STRANGER, 3, 0);
     assert_eq!(leg.latch.source(), Some((addr(STRANGER), true)));
     // The real peer from its SDP address, 1.5 s after the first packet.
     assert_eq!(leg.packet(SDP, rtp(900), 1500), Decision::Accept);
@@ -166,9 +172,7 @@ fn the_sdp_address_takes_back_a_provisional_latch_within_the_window_only() {
 
     // The same after the window: the learned source stays.
     let mut leg = Leg::new(SourceMode::Learn);
-    for seq in 0..3 {
-        leg.packet(NAT, rtp(seq), 20 * u64::from(seq));
-    }
+    leg.run(NAT, 3, 0);
     assert_eq!(leg.packet(SDP, rtp(900), 2000), Decision::Reject);
     assert_eq!(leg.latch.source(), Some((addr(NAT), true)));
 }
@@ -176,9 +180,7 @@ fn the_sdp_address_takes_back_a_provisional_latch_within_the_window_only() {
 #[test]
 fn a_silent_source_or_a_new_offer_reopens_learning() {
     let mut leg = Leg::new(SourceMode::Learn);
-    for seq in 0..3 {
-        leg.packet(NAT, rtp(seq), 20 * u64::from(seq));
-    }
+    leg.run(NAT, 3, 0);
     leg.packet(NAT, rtp(3), 60);
     // 4.9 s of silence: the latch holds.
     assert_eq!(leg.packet(STRANGER, rtp(50), 4960), Decision::Reject);
@@ -205,30 +207,15 @@ fn a_silent_source_or_a_new_offer_reopens_learning() {
 fn the_allow_list_limits_learning_but_not_the_sdp_address() {
     let mut leg = Leg::new(SourceMode::Learn);
     leg.rules.allow = Arc::from(vec!["203.0.113.0/24".parse::<IpNet>().expect("net")]);
-    for seq in 0..5 {
-        assert_eq!(
-            leg.packet(STRANGER, rtp(seq), 20 * u64::from(seq)),
-            Decision::Reject
-        );
-    }
-    for seq in 0..3 {
-        assert_eq!(
-            leg.packet(NAT, rtp(seq), 200 + 20 * u64::from(seq)),
-            Decision::Accept
-        );
-    }
+    assert_eq!(leg.run(STRANGER, 5, 0), [Decision::Reject; 5]);
+    assert_eq!(leg.run(NAT, 3, 200), [Decision::Accept; 3]);
     assert_eq!(leg.latch.source(), Some((addr(NAT), true)));
 }
 
 #[test]
 fn strict_takes_only_the_sdp_ip_and_any_takes_everyone() {
     let mut leg = Leg::new(SourceMode::Strict);
-    for seq in 0..5 {
-        assert_eq!(
-            leg.packet(NAT, rtp(seq), 20 * u64::from(seq)),
-            Decision::Reject
-        );
-    }
+    assert_eq!(leg.run(NAT, 5, 0), [Decision::Reject; 5]);
     assert_eq!(
         leg.packet("198.51.100.7:41000", rtp(9), 200),
         Decision::Accept
@@ -245,23 +232,13 @@ fn strict_takes_only_the_sdp_ip_and_any_takes_everyone() {
 #[test]
 fn rtcp_follows_the_rtp_latch() {
     let mut leg = Leg::new(SourceMode::Learn);
-    let sdp_rtcp = addr("198.51.100.7:20001");
-    let nat_rtcp = addr("203.0.113.9:41001");
-    assert!(leg
-        .latch
-        .admits_rtcp(SourceMode::Learn, addr(SDP), sdp_rtcp));
-    assert!(!leg
-        .latch
-        .admits_rtcp(SourceMode::Learn, addr(SDP), nat_rtcp));
-    for seq in 0..3 {
-        leg.packet(NAT, rtp(seq), 20 * u64::from(seq));
-    }
-    assert!(leg
-        .latch
-        .admits_rtcp(SourceMode::Learn, addr(SDP), nat_rtcp));
-    assert!(!leg
-        .latch
-        .admits_rtcp(SourceMode::Learn, addr(SDP), sdp_rtcp));
+    let sdp_rtcp = "198.51.100.7:20001";
+    let nat_rtcp = "203.0.113.9:41001";
+    assert!(leg.admits_rtcp(sdp_rtcp));
+    assert!(!leg.admits_rtcp(nat_rtcp));
+    leg.run(NAT, 3, 0);
+    assert!(leg.admits_rtcp(nat_rtcp));
+    assert!(!leg.admits_rtcp(sdp_rtcp));
 }
 
 #[test]

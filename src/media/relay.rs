@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 
 use super::dtmf::convert::{Converted, DtmfConverter, DtmfPath};
 use super::g711::{alaw_to_ulaw, ulaw_to_alaw, Law};
-use super::latch::{Decision, Latch, PayloadTypes, RtpFacts, SourceRules};
+pub use super::latch::Remote;
+use super::latch::{Arrival, Decision, Latch, RtpFacts, SourceRules};
 use super::rtp::{is_rtcp, RtpHeader};
 
 /// Packets held per leg before the signalling says where they go.
@@ -61,26 +62,6 @@ impl LegSide {
         match self {
             LegSide::Caller => 0,
             LegSide::Callee => 1,
-        }
-    }
-}
-
-/// What the signalling says about one leg's far end.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Remote {
-    /// The address and port from the leg's SDP (c= and m=).
-    pub signalled: SocketAddr,
-    /// The payload types the leg may send (its offer's or answer's); a
-    /// source is learned only from packets of these. Empty: any.
-    pub payload_types: PayloadTypes,
-}
-
-impl Remote {
-    /// A far end at `signalled` that may send any payload type.
-    pub fn at(signalled: SocketAddr) -> Remote {
-        Remote {
-            signalled,
-            payload_types: PayloadTypes::default(),
         }
     }
 }
@@ -555,11 +536,12 @@ impl MediaRelay {
         });
         let decision = leg.latch.check(
             &self.sources,
-            remote.signalled,
-            remote.payload_types,
-            src,
-            facts,
-            now,
+            remote,
+            Arrival {
+                src,
+                rtp: facts,
+                now,
+            },
         );
         if decision == Decision::Reject {
             leg.stats.dropped_foreign += 1;
@@ -648,6 +630,11 @@ mod tests {
     use super::*;
     use crate::config::SourceMode;
     use crate::media::rtp::write_header;
+    use LegSide::{Callee, Caller};
+
+    /// The far ends' SDP addresses in `relay()`.
+    const CALLER: &str = "198.51.100.7:20000";
+    const CALLEE: &str = "10.0.0.21:30000";
 
     fn addr(s: &str) -> SocketAddr {
         s.parse().unwrap()
@@ -671,6 +658,26 @@ mod tests {
         let mut buf = [0u8; 2048];
         buf[..p.len()].copy_from_slice(p);
         r.handle_packet(side, src, &mut buf, p.len(), now)
+    }
+
+    /// A 172-byte `rtp(seq, ts)` from `src` on `side`'s socket at `now`.
+    fn send(
+        r: &mut MediaRelay,
+        side: LegSide,
+        src: &str,
+        (seq, ts): (u16, u32),
+        now: Instant,
+    ) -> PacketVerdict {
+        handle(r, side, addr(src), &rtp(seq, ts), now)
+    }
+
+    /// A 172-byte packet sent on to `to` from the socket of `from_side`.
+    fn sent(to: &str, from_side: LegSide) -> PacketVerdict {
+        PacketVerdict::Forward {
+            to: addr(to),
+            from_side,
+            len: 172,
+        }
     }
 
     /// Runs `p` through the relay from `side` and returns what leaves.
@@ -697,8 +704,15 @@ mod tests {
             ..SourceRules::default()
         };
         let mut r = MediaRelay::new(now, Duration::from_secs(30), rules);
-        r.set_remote(LegSide::Caller, Remote::at(addr("198.51.100.7:20000")));
-        r.set_remote(LegSide::Callee, Remote::at(addr("10.0.0.21:30000")));
+        r.set_remote(Caller, Remote::at(addr(CALLER)));
+        r.set_remote(Callee, Remote::at(addr(CALLEE)));
+        r
+    }
+
+    /// A relay that knows only the caller's SDP address (no answer yet).
+    fn unanswered(now: Instant) -> MediaRelay {
+        let mut r = MediaRelay::new(now, Duration::from_secs(30), SourceRules::default());
+        r.set_remote(Caller, Remote::at(addr(CALLER)));
         r
     }
 
@@ -708,30 +722,13 @@ mod tests {
         let mut r = relay(t);
         // Caller → callee: the callee has not sent yet, so its SDP address.
         assert_eq!(
-            handle(
-                &mut r,
-                LegSide::Caller,
-                addr("198.51.100.7:20000"),
-                &rtp(1, 160),
-                t
-            ),
-            PacketVerdict::Forward {
-                to: addr("10.0.0.21:30000"),
-                from_side: LegSide::Callee,
-                len: 172,
-            }
+            send(&mut r, Caller, CALLER, (1, 160), t),
+            sent(CALLEE, Callee)
         );
         // Nothing signalled for a leg yet: nowhere to send.
-        let mut fresh = MediaRelay::new(t, Duration::from_secs(30), SourceRules::default());
-        fresh.set_remote(LegSide::Caller, Remote::at(addr("198.51.100.7:20000")));
+        let mut fresh = unanswered(t);
         assert_eq!(
-            handle(
-                &mut fresh,
-                LegSide::Caller,
-                addr("198.51.100.7:20000"),
-                &rtp(1, 160),
-                t
-            ),
+            send(&mut fresh, Caller, CALLER, (1, 160), t),
             PacketVerdict::Drop(DropReason::Held)
         );
     }
@@ -740,71 +737,21 @@ mod tests {
     fn the_port_a_nat_chose_is_latched_but_only_from_the_signalled_ip() {
         let t = Instant::now();
         let mut r = relay(t);
+        let nat = "10.0.0.21:41000";
         // The callee's packets come from another port (NAT): latched.
-        let v = handle(
-            &mut r,
-            LegSide::Callee,
-            addr("10.0.0.21:41000"),
-            &rtp(1, 0),
-            t,
-        );
-        assert_eq!(
-            v,
-            PacketVerdict::Forward {
-                to: addr("198.51.100.7:20000"),
-                from_side: LegSide::Caller,
-                len: 172,
-            }
-        );
-        let v = handle(
-            &mut r,
-            LegSide::Caller,
-            addr("198.51.100.7:20000"),
-            &rtp(1, 0),
-            t,
-        );
-        assert_eq!(
-            v,
-            PacketVerdict::Forward {
-                to: addr("10.0.0.21:41000"),
-                from_side: LegSide::Callee,
-                len: 172,
-            }
-        );
+        assert_eq!(send(&mut r, Callee, nat, (1, 0), t), sent(CALLER, Caller));
+        assert_eq!(send(&mut r, Caller, CALLER, (1, 0), t), sent(nat, Callee));
         // A foreign address is neither relayed nor latched.
-        let v = handle(
-            &mut r,
-            LegSide::Callee,
-            addr("203.0.113.66:41000"),
-            &rtp(2, 160),
-            t,
-        );
-        assert_eq!(v, PacketVerdict::Drop(DropReason::Foreign));
-        let v = handle(
-            &mut r,
-            LegSide::Caller,
-            addr("198.51.100.7:20000"),
-            &rtp(2, 160),
-            t,
-        );
+        let foreign = "203.0.113.66:41000";
         assert_eq!(
-            v,
-            PacketVerdict::Forward {
-                to: addr("10.0.0.21:41000"),
-                from_side: LegSide::Callee,
-                len: 172,
-            }
+            send(&mut r, Callee, foreign, (2, 160), t),
+            PacketVerdict::Drop(DropReason::Foreign)
         );
-        assert_eq!(r.stats(LegSide::Callee).dropped_foreign, 1);
+        assert_eq!(send(&mut r, Caller, CALLER, (2, 160), t), sent(nat, Callee));
+        assert_eq!(r.stats(Callee).dropped_foreign, 1);
         // Unless the session accepts any source.
         let mut any = relay_with(t, SourceMode::Any);
-        let v = handle(
-            &mut any,
-            LegSide::Callee,
-            addr("203.0.113.66:41000"),
-            &rtp(3, 320),
-            t,
-        );
+        let v = send(&mut any, Callee, foreign, (3, 320), t);
         assert!(matches!(v, PacketVerdict::Forward { .. }));
     }
 
@@ -812,37 +759,14 @@ mod tests {
     fn a_new_sdp_address_drops_the_latch() {
         let t = Instant::now();
         let mut r = relay(t);
-        handle(
-            &mut r,
-            LegSide::Callee,
-            addr("10.0.0.21:41000"),
-            &rtp(1, 0),
-            t,
-        );
-        r.set_remote(LegSide::Callee, Remote::at(addr("10.0.0.22:30002")));
-        let v = handle(
-            &mut r,
-            LegSide::Caller,
-            addr("198.51.100.7:20000"),
-            &rtp(1, 0),
-            t,
+        send(&mut r, Callee, "10.0.0.21:41000", (1, 0), t);
+        r.set_remote(Callee, Remote::at(addr("10.0.0.22:30002")));
+        assert_eq!(
+            send(&mut r, Caller, CALLER, (1, 0), t),
+            sent("10.0.0.22:30002", Callee)
         );
         assert_eq!(
-            v,
-            PacketVerdict::Forward {
-                to: addr("10.0.0.22:30002"),
-                from_side: LegSide::Callee,
-                len: 172,
-            }
-        );
-        assert_eq!(
-            handle(
-                &mut r,
-                LegSide::Callee,
-                addr("10.0.0.21:41000"),
-                &rtp(2, 160),
-                t
-            ),
+            send(&mut r, Callee, "10.0.0.21:41000", (2, 160), t),
             PacketVerdict::Drop(DropReason::Foreign)
         );
     }
@@ -851,87 +775,48 @@ mod tests {
     fn loss_jitter_and_malformed_packets_are_counted() {
         let t = Instant::now();
         let mut r = relay(t);
-        let src = addr("198.51.100.7:20000");
         // 20 ms packets, sequence 1..=10 without 4 and 7, arriving on time.
         for seq in (1u16..=10).filter(|s| *s != 4 && *s != 7) {
             let at = t + Duration::from_millis(20 * u64::from(seq));
-            handle(
-                &mut r,
-                LegSide::Caller,
-                src,
-                &rtp(seq, 160 * u32::from(seq)),
-                at,
-            );
+            send(&mut r, Caller, CALLER, (seq, 160 * u32::from(seq)), at);
         }
-        let s = r.stats(LegSide::Caller);
+        let s = r.stats(Caller);
         assert_eq!((s.packets_in, s.lost, s.jitter), (8, 2, 0));
         // Late arrivals raise the jitter estimate.
-        handle(
-            &mut r,
-            LegSide::Caller,
-            src,
-            &rtp(11, 160 * 11),
-            t + Duration::from_millis(20 * 11 + 15),
-        );
-        assert!(r.stats(LegSide::Caller).jitter > 0);
+        let late = t + Duration::from_millis(20 * 11 + 15);
+        send(&mut r, Caller, CALLER, (11, 160 * 11), late);
+        assert!(r.stats(Caller).jitter > 0);
+        let src = addr(CALLER);
         assert_eq!(
-            handle(&mut r, LegSide::Caller, src, &[0x80, 0, 1], t),
+            handle(&mut r, Caller, src, &[0x80, 0, 1], t),
             PacketVerdict::Drop(DropReason::Malformed)
         );
         assert_eq!(
-            handle(
-                &mut r,
-                LegSide::Caller,
-                src,
-                &[0x80, 200, 0, 6, 0, 0, 0, 1],
-                t
-            ),
+            handle(&mut r, Caller, src, &[0x80, 200, 0, 6, 0, 0, 0, 1], t),
             PacketVerdict::Forward {
-                to: addr("10.0.0.21:30000"),
-                from_side: LegSide::Callee,
+                to: addr(CALLEE),
+                from_side: Callee,
                 len: 8,
             }
         );
-        assert_eq!(r.stats(LegSide::Caller).rtcp_in, 1);
+        assert_eq!(r.stats(Caller).rtcp_in, 1);
     }
 
     #[test]
     fn rtcp_goes_to_the_port_above_and_leaves_the_rtp_latch_alone() {
         let t = Instant::now();
         let mut r = relay(t);
-        handle(
-            &mut r,
-            LegSide::Callee,
-            addr("10.0.0.21:41000"),
-            &rtp(1, 0),
-            t,
-        );
-        let v = r.handle_rtcp(LegSide::Callee, addr("10.0.0.21:41001"), 172, t);
+        send(&mut r, Callee, "10.0.0.21:41000", (1, 0), t);
         assert_eq!(
-            v,
-            PacketVerdict::Forward {
-                to: addr("198.51.100.7:20001"),
-                from_side: LegSide::Caller,
-                len: 172,
-            }
-        );
-        let v = handle(
-            &mut r,
-            LegSide::Caller,
-            addr("198.51.100.7:20000"),
-            &rtp(1, 0),
-            t,
+            r.handle_rtcp(Callee, addr("10.0.0.21:41001"), 172, t),
+            sent("198.51.100.7:20001", Caller)
         );
         assert_eq!(
-            v,
-            PacketVerdict::Forward {
-                to: addr("10.0.0.21:41000"),
-                from_side: LegSide::Callee,
-                len: 172,
-            }
+            send(&mut r, Caller, CALLER, (1, 0), t),
+            sent("10.0.0.21:41000", Callee)
         );
         assert_eq!(
-            r.handle_rtcp(LegSide::Caller, addr("203.0.113.1:20001"), 172, t),
+            r.handle_rtcp(Caller, addr("203.0.113.1:20001"), 172, t),
             PacketVerdict::Drop(DropReason::Foreign)
         );
     }
@@ -940,19 +825,19 @@ mod tests {
     fn telephone_events_are_renumbered_between_legs() {
         let t = Instant::now();
         let mut r = relay(t);
-        r.set_payload_map(LegSide::Caller, &[(101, 96)]);
+        r.set_payload_map(Caller, &[(101, 96)]);
         let mut p = rtp(1, 0);
         crate::media::rtp::set_payload_type(&mut p, 101);
-        forward(&mut r, LegSide::Caller, &mut p);
+        forward(&mut r, Caller, &mut p);
         assert_eq!(RtpHeader::parse(&p).unwrap().payload_type, 96);
         let mut audio = rtp(2, 160);
-        forward(&mut r, LegSide::Caller, &mut audio);
+        forward(&mut r, Caller, &mut audio);
         assert_eq!(
             RtpHeader::parse(&audio).unwrap().payload_type,
             0,
             "unmapped types pass unchanged"
         );
-        forward(&mut r, LegSide::Callee, &mut p);
+        forward(&mut r, Callee, &mut p);
         assert_eq!(
             RtpHeader::parse(&p).unwrap().payload_type,
             96,
@@ -965,7 +850,7 @@ mod tests {
         let t = Instant::now();
         let mut r = relay(t);
         r.set_transcode(
-            LegSide::Caller,
+            Caller,
             Some(Transcode {
                 from_pt: 0,
                 from: Law::Ulaw,
@@ -977,7 +862,7 @@ mod tests {
             *b = i as u8;
         }
         let before = p.clone();
-        forward(&mut r, LegSide::Caller, &mut p);
+        forward(&mut r, Caller, &mut p);
         let h = RtpHeader::parse(&p).unwrap();
         assert_eq!(h.payload_type, 8);
         for (a, b) in before[12..].iter().zip(&p[12..]) {
@@ -993,7 +878,7 @@ mod tests {
         let mut ev = rtp(2, 160);
         crate::media::rtp::set_payload_type(&mut ev, 101);
         let copy = ev.clone();
-        forward(&mut r, LegSide::Caller, &mut ev);
+        forward(&mut r, Caller, &mut ev);
         assert_eq!(ev, copy);
     }
 
@@ -1001,13 +886,7 @@ mod tests {
     fn silence_ends_the_call_unless_it_is_on_hold() {
         let t = Instant::now();
         let mut r = relay(t);
-        handle(
-            &mut r,
-            LegSide::Caller,
-            addr("198.51.100.7:20000"),
-            &rtp(1, 0),
-            t + Duration::from_secs(5),
-        );
+        send(&mut r, Caller, CALLER, (1, 0), t + Duration::from_secs(5));
         assert!(!r.timed_out(t + Duration::from_secs(34)));
         assert!(r.timed_out(t + Duration::from_secs(35)));
         r.set_hold(true, t + Duration::from_secs(35));
@@ -1032,80 +911,44 @@ mod tests {
     #[test]
     fn packets_before_the_answer_is_applied_are_held_then_relayed_in_order() {
         let t = Instant::now();
-        let mut r = MediaRelay::new(t, Duration::from_secs(30), SourceRules::default());
-        let caller = addr("198.51.100.7:20000");
-        let callee = addr("10.0.0.21:30000");
-        r.set_remote(LegSide::Caller, Remote::at(caller));
+        let mut r = unanswered(t);
         // The callee sends as soon as its 200 leaves, before the gateway
         // has applied its answer: held, not dropped.
         for seq in 1..=3u16 {
             let at = t + Duration::from_millis(20 * u64::from(seq));
             assert_eq!(
-                handle(
-                    &mut r,
-                    LegSide::Callee,
-                    callee,
-                    &rtp(seq, 160 * u32::from(seq)),
-                    at
-                ),
+                send(&mut r, Callee, CALLEE, (seq, 160 * u32::from(seq)), at),
                 PacketVerdict::Drop(DropReason::Held)
             );
         }
         // So are the caller's packets: the callee has no address yet.
         assert_eq!(
-            handle(&mut r, LegSide::Caller, caller, &rtp(1, 160), t),
+            send(&mut r, Caller, CALLER, (1, 160), t),
             PacketVerdict::Drop(DropReason::Held)
         );
         assert!(r.has_held());
         assert!(release(&mut r, t).is_empty(), "nothing can go yet");
-        r.set_remote(LegSide::Callee, Remote::at(callee));
+        r.set_remote(Callee, Remote::at(addr(CALLEE)));
         let out = release(&mut r, t + Duration::from_millis(70));
         assert_eq!(out.len(), 4);
-        assert_eq!(
-            out[0],
-            (
-                caller,
-                PacketVerdict::Forward {
-                    to: callee,
-                    from_side: LegSide::Callee,
-                    len: 172
-                }
-            )
-        );
-        for (src, v) in &out[1..] {
-            assert_eq!(*src, callee);
-            assert_eq!(
-                *v,
-                PacketVerdict::Forward {
-                    to: caller,
-                    from_side: LegSide::Caller,
-                    len: 172
-                }
-            );
+        assert_eq!(out[0], (addr(CALLER), sent(CALLEE, Callee)));
+        for v in &out[1..] {
+            assert_eq!(*v, (addr(CALLEE), sent(CALLER, Caller)));
         }
         assert!(!r.has_held());
-        let s = r.stats(LegSide::Callee);
+        let s = r.stats(Callee);
         assert_eq!((s.held, s.dropped_held, s.packets_in), (3, 0, 3));
     }
 
     #[test]
     fn holding_keeps_the_newest_sixteen_for_half_a_second() {
         let t = Instant::now();
-        let mut r = MediaRelay::new(t, Duration::from_secs(30), SourceRules::default());
-        let caller = addr("198.51.100.7:20000");
-        let callee = addr("10.0.0.21:30000");
-        r.set_remote(LegSide::Caller, Remote::at(caller));
+        let mut r = unanswered(t);
         for seq in 0..20u16 {
             let at = t + Duration::from_millis(20 * u64::from(seq));
-            handle(
-                &mut r,
-                LegSide::Callee,
-                callee,
-                &rtp(seq, 160 * u32::from(seq)),
-                at,
-            );
+            send(&mut r, Callee, CALLEE, (seq, 160 * u32::from(seq)), at);
         }
-        r.set_remote(LegSide::Callee, Remote::at(callee));
+        r.set_remote(Callee, Remote::at(addr(CALLEE)));
         // At 0.8 s: packets 0..=3 were pushed out by newer ones, 4..=14
         // (arrived before 0.3 s) are too old; 15..=19 go.
         let mut buf = [0u8; 2048];
@@ -1114,7 +957,7 @@ mod tests {
             seqs.push(RtpHeader::parse(&buf[..len]).expect("rtp").sequence);
         }
         assert_eq!(seqs, vec![15, 16, 17, 18, 19]);
-        let s = r.stats(LegSide::Callee);
+        let s = r.stats(Callee);
         assert_eq!((s.held, s.dropped_held), (20, 15));
     }
 
@@ -1122,60 +965,32 @@ mod tests {
     fn a_source_other_than_the_sdp_is_learned_and_every_packet_relayed() {
         let t = Instant::now();
         let mut r = relay_with(t, SourceMode::Learn);
-        let real = addr("127.0.0.1:41000");
+        let real = "127.0.0.1:41000";
         for seq in 1..=5u16 {
             let at = t + Duration::from_millis(20 * u64::from(seq));
             assert_eq!(
-                handle(
-                    &mut r,
-                    LegSide::Caller,
-                    real,
-                    &rtp(seq, 160 * u32::from(seq)),
-                    at
-                ),
-                PacketVerdict::Forward {
-                    to: addr("10.0.0.21:30000"),
-                    from_side: LegSide::Callee,
-                    len: 172
-                },
+                send(&mut r, Caller, real, (seq, 160 * u32::from(seq)), at),
+                sent(CALLEE, Callee),
                 "packet {seq}"
             );
         }
         // The callee's media now goes where the caller really is.
-        let v = handle(
-            &mut r,
-            LegSide::Callee,
-            addr("10.0.0.21:30000"),
-            &rtp(1, 0),
-            t,
-        );
-        assert_eq!(
-            v,
-            PacketVerdict::Forward {
-                to: real,
-                from_side: LegSide::Caller,
-                len: 172
-            }
-        );
-        let s = r.stats(LegSide::Caller);
-        assert_eq!((s.source, s.source_learned), (Some(real), true));
+        assert_eq!(send(&mut r, Callee, CALLEE, (1, 0), t), sent(real, Caller));
+        let s = r.stats(Caller);
+        assert_eq!((s.source, s.source_learned), (Some(addr(real)), true));
         // A third source is refused and counted.
-        let v = handle(
-            &mut r,
-            LegSide::Caller,
-            addr("127.0.0.99:5000"),
-            &rtp(50, 0),
-            t,
+        assert_eq!(
+            send(&mut r, Caller, "127.0.0.99:5000", (50, 0), t),
+            PacketVerdict::Drop(DropReason::Foreign)
         );
-        assert_eq!(v, PacketVerdict::Drop(DropReason::Foreign));
-        assert_eq!(r.stats(LegSide::Caller).dropped_foreign, 1);
+        assert_eq!(r.stats(Caller).dropped_foreign, 1);
         // RTCP follows: from the learned host, not from the SDP's.
         assert!(matches!(
-            r.handle_rtcp(LegSide::Caller, addr("127.0.0.1:41001"), 80, t),
+            r.handle_rtcp(Caller, addr("127.0.0.1:41001"), 80, t),
             PacketVerdict::Forward { .. }
         ));
         assert_eq!(
-            r.handle_rtcp(LegSide::Caller, addr("198.51.100.7:20001"), 80, t),
+            r.handle_rtcp(Caller, addr("198.51.100.7:20001"), 80, t),
             PacketVerdict::Drop(DropReason::Foreign)
         );
     }

@@ -392,16 +392,13 @@ impl SessionDescription {
             o.address,
             self.session_name
         );
-        for l in &self.info {
-            let _ = write!(out, "{}={}\r\n", l.kind, l.value);
-        }
-        if let Some(c) = &self.connection {
-            c.write(&mut out);
-        }
-        for l in &self.timing {
-            let _ = write!(out, "{}={}\r\n", l.kind, l.value);
-        }
-        write_attrs(&self.attributes, &mut out);
+        write_section(
+            &self.info,
+            self.connection.as_ref(),
+            &self.timing,
+            &self.attributes,
+            &mut out,
+        );
         for m in &self.media {
             let _ = write!(out, "m={} {}", m.kind, m.port);
             if let Some(n) = m.port_count {
@@ -412,18 +409,39 @@ impl SessionDescription {
                 let _ = write!(out, " {f}");
             }
             out.push_str("\r\n");
-            for l in &m.info {
-                let _ = write!(out, "{}={}\r\n", l.kind, l.value);
-            }
-            if let Some(c) = &m.connection {
-                c.write(&mut out);
-            }
-            for l in &m.other {
-                let _ = write!(out, "{}={}\r\n", l.kind, l.value);
-            }
-            write_attrs(&m.attributes, &mut out);
+            write_section(
+                &m.info,
+                m.connection.as_ref(),
+                &m.other,
+                &m.attributes,
+                &mut out,
+            );
         }
         out.into_bytes()
+    }
+}
+
+/// What follows the s= line of a session and the m= line of a stream, in
+/// the same order at both levels (RFC 4566 §5): i= lines, c=, the other
+/// kept lines (b=, t=, k= ...), a= lines.
+fn write_section(
+    info: &[Line],
+    connection: Option<&Connection>,
+    lines: &[Line],
+    attributes: &[Attribute],
+    out: &mut String,
+) {
+    write_lines(info, out);
+    if let Some(c) = connection {
+        c.write(out);
+    }
+    write_lines(lines, out);
+    write_attrs(attributes, out);
+}
+
+fn write_lines(lines: &[Line], out: &mut String) {
+    for l in lines {
+        let _ = write!(out, "{}={}\r\n", l.kind, l.value);
     }
 }
 
@@ -594,6 +612,31 @@ a=sendrecv\r\n";
         assert_eq!(sd.direction(0), Direction::SendRecv);
         assert_eq!(sd.media_address(0), Some("54.172.60.1".parse().unwrap()));
         assert_eq!(String::from_utf8(sd.to_bytes()).unwrap(), TWILIO_LIKE);
+    }
+
+    /// i=, c=, b=, k= and a= lines at the session and the stream level
+    /// come back in their places (RFC 4566 §5 order).
+    #[test]
+    fn kept_lines_at_both_levels_are_written_back_in_order() {
+        let text = "v=0\r\n\
+o=- 1 2 IN IP4 192.0.2.1\r\n\
+s=call\r\n\
+i=session info\r\n\
+u=http://example.com/s\r\n\
+c=IN IP4 192.0.2.1\r\n\
+b=AS:64\r\n\
+t=0 0\r\n\
+a=tool:x\r\n\
+m=audio 4000 RTP/AVP 0\r\n\
+i=stream info\r\n\
+c=IN IP6 2001:db8::1\r\n\
+b=AS:80\r\n\
+k=prompt\r\n\
+a=sendonly\r\n\
+m=audio 0/2 RTP/AVP 8\r\n\
+a=rtpmap:8 PCMA/8000\r\n";
+        let sd = SessionDescription::parse(text.as_bytes()).unwrap();
+        assert_eq!(String::from_utf8(sd.to_bytes()).unwrap(), text);
     }
 
     #[test]

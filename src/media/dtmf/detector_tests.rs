@@ -2,7 +2,7 @@
 //! per tone in dBm0; durations in ms at 8 kHz.
 
 use super::classify::HOP;
-use super::detector::{DtmfDetector, DtmfEvent};
+use super::detector::{detect_all, DtmfDetector, DtmfEvent};
 use super::digit::Digit;
 use super::tone::{peak_for_dbm0, ToneGenerator};
 
@@ -48,15 +48,6 @@ impl Signal {
     }
 }
 
-fn run(x: &[i16]) -> Vec<DtmfEvent> {
-    let mut det = DtmfDetector::new();
-    let mut events = Vec::new();
-    for frame in x.chunks(160) {
-        det.push(frame, &mut |e| events.push(e));
-    }
-    events
-}
-
 /// Digits started, in order.
 fn starts(events: &[DtmfEvent]) -> String {
     events
@@ -79,7 +70,7 @@ fn all_sixteen_digits() {
             .silence(50.0)
             .digit(d, -10.0, 60.0)
             .silence(80.0);
-        let ev = run(&x.0);
+        let ev = detect_all(&x.0);
         assert_eq!(ev.len(), 2, "{d:?}: {ev:?}");
         assert_eq!(ev[0].digit, d);
         assert_eq!(ev[0].end_sample, None);
@@ -98,7 +89,7 @@ fn a_dialled_string() {
         let d = Digit::from_symbol(c).expect("digit");
         x = x.digit(d, -7.0, 50.0).silence(50.0);
     }
-    let ev = run(&x.0);
+    let ev = detect_all(&x.0);
     assert_eq!(starts(&ev), "0123456789*#ABCD");
     assert_eq!(ev.len(), 32);
 }
@@ -112,7 +103,7 @@ fn chunking_does_not_matter() {
         .digit(Digit::Hash, -12.0, 70.0)
         .silence(60.0)
         .noise(30.0, 3);
-    let whole = run(&x.0);
+    let whole = detect_all(&x.0);
     let mut det = DtmfDetector::new();
     let mut one_by_one = Vec::new();
     for s in &x.0 {
@@ -133,7 +124,7 @@ fn detects_with_offset(d: Digit, lo_pct: f64, hi_pct: f64) -> bool {
         .silence(20.0)
         .dual(lo, -10.0, hi, -10.0, 100.0)
         .silence(60.0);
-    starts(&run(&x.0)) == d.symbol().to_string()
+    starts(&detect_all(&x.0)) == d.symbol().to_string()
 }
 
 #[test]
@@ -173,7 +164,7 @@ fn frequency_beyond_3_5_percent_rejects() {
                     )
                     .silence(60.0)
             };
-            let ev = run(&x.0);
+            let ev = detect_all(&x.0);
             assert!(ev.is_empty(), "{d:?} low {lo}% high {hi}%: {ev:?}");
         }
     }
@@ -205,7 +196,7 @@ fn detects_with_twist(d: Digit, lo_db: f64, hi_db: f64, lo_pct: f64, hi_pct: f64
             100.0,
         )
         .silence(60.0);
-    let ev = run(&x.0);
+    let ev = detect_all(&x.0);
     assert!(
         ev.is_empty() || starts(&ev) == d.symbol().to_string(),
         "{ev:?}"
@@ -259,7 +250,7 @@ fn detections_at_all_alignments(d: Digit, ms: f64) -> Vec<usize> {
                 .silence(20.0)
                 .digit(d, -10.0, ms)
                 .silence(60.0);
-            starts(&run(&x.0)).len()
+            starts(&detect_all(&x.0)).len()
         })
         .collect()
 }
@@ -294,7 +285,7 @@ fn with_gap(a: Digit, b: Digit, gap_ms: f64) -> Vec<String> {
             .silence(gap_ms)
             .digit(b, -10.0, 60.0)
             .silence(80.0);
-        let ev = run(&x.0);
+        let ev = detect_all(&x.0);
         // Every start has its end.
         assert_eq!(ev.len(), 2 * starts(&ev).len(), "{ev:?}");
         let s = starts(&ev);
@@ -335,7 +326,11 @@ fn level_limits() {
                 .silence(20.0)
                 .digit(d, db, 60.0)
                 .silence(60.0);
-            assert_eq!(starts(&run(&x.0)), d.symbol().to_string(), "{d:?} {db}");
+            assert_eq!(
+                starts(&detect_all(&x.0)),
+                d.symbol().to_string(),
+                "{d:?} {db}"
+            );
         }
         // −25 dBm0 with −8 dB twist: the weak tone at −33 dBm0.
         assert!(detects_with_twist(d, -25.0, -33.0, 0.0, 0.0), "{d:?}");
@@ -344,7 +339,7 @@ fn level_limits() {
                 .silence(20.0)
                 .digit(d, db, 60.0)
                 .silence(60.0);
-            assert!(run(&x.0).is_empty(), "{d:?} {db}");
+            assert!(detect_all(&x.0).is_empty(), "{d:?} {db}");
         }
     }
 }
@@ -363,7 +358,7 @@ fn detects_in_white_noise() {
                 .digit(d, db, 60.0)
                 .silence(100.0)
                 .noise(rms, 100 + i as u64);
-            let ev = run(&x.0);
+            let ev = detect_all(&x.0);
             let want: String = [d.symbol(); 2].iter().collect();
             assert_eq!(starts(&ev), want, "{d:?} {db} dBm0: {ev:?}");
         }
@@ -379,7 +374,7 @@ fn noise_alone_never_detects() {
         .enumerate()
     {
         let x = Signal::default().silence(20_000.0).noise(rms, 7 + i as u64);
-        let ev = run(&x.0);
+        let ev = detect_all(&x.0);
         assert!(ev.is_empty(), "rms {rms}: {ev:?}");
     }
 }
@@ -399,7 +394,7 @@ fn edges_are_the_tones_own_at_every_alignment() {
                         .pad(400 + lead)
                         .digit(d, dbm0, ms as f64)
                         .silence(80.0);
-                    let ev = run(&x.0);
+                    let ev = detect_all(&x.0);
                     assert_eq!(ev.len(), 2, "{d:?} {dbm0} dBm0 {ms} ms +{lead}: {ev:?}");
                     let on = 400 + lead as i64;
                     let off = on + 8 * ms as i64;

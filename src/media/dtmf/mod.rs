@@ -16,6 +16,6 @@ mod convert_timing_tests;
 #[cfg(test)]
 mod detector_tests;
 
-pub use detector::{DtmfDetector, DtmfEvent};
+pub use detector::{detect_all, DtmfDetector, DtmfEvent};
 pub use digit::Digit;
 pub use tone::ToneGenerator;

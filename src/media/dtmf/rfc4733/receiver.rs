@@ -208,11 +208,16 @@ mod tests {
         }
     }
 
+    /// A whole digit as the receiver reports it: its start, then its end.
+    fn digit(digit: Digit, timestamp: u32, d: u64) -> [ReceivedDigit; 2] {
+        [start(digit, timestamp), end(digit, timestamp, d)]
+    }
+
     #[test]
     fn one_start_one_end_despite_three_end_packets() {
         let mut r = EventReceiver::new();
         let got = feed(&mut r, &sent(9, 5000, 880), 65530);
-        assert_eq!(got, [start(Digit::D9, 5000), end(Digit::D9, 5000, 880)]);
+        assert_eq!(got, digit(Digit::D9, 5000, 880));
     }
 
     #[test]
@@ -226,7 +231,7 @@ mod tests {
             r.receive(*m, (i / 2) as u16, *ts, p, &mut |d| got.push(d))
                 .expect("valid");
         }
-        assert_eq!(got, [start(Digit::D4, 0), end(Digit::D4, 0, 400)]);
+        assert_eq!(got, digit(Digit::D4, 0, 400));
     }
 
     #[test]
@@ -234,11 +239,11 @@ mod tests {
         let pkts = sent(12, 100, 800);
         let mut r = EventReceiver::new();
         let got = feed(&mut r, &pkts[2..], 0);
-        assert_eq!(got, [start(Digit::A, 100), end(Digit::A, 100, 800)]);
+        assert_eq!(got, digit(Digit::A, 100, 800));
         // Only an end packet survives: start and end at once.
         let mut r = EventReceiver::new();
         let got = feed(&mut r, &pkts[pkts.len() - 1..], 0);
-        assert_eq!(got, [start(Digit::A, 100), end(Digit::A, 100, 800)]);
+        assert_eq!(got, digit(Digit::A, 100, 800));
     }
 
     #[test]
@@ -251,18 +256,13 @@ mod tests {
         got.extend(feed(&mut r, &second, 10 + first.len() as u16));
         assert_eq!(
             got,
-            [
-                start(Digit::D1, 0),
-                end(Digit::D1, 0, 480),
-                start(Digit::D2, 2000),
-                end(Digit::D2, 2000, 480),
-            ]
+            [digit(Digit::D1, 0, 480), digit(Digit::D2, 2000, 480)].concat()
         );
         let mut r = EventReceiver::new();
         let mut got = feed(&mut r, &first, 0);
         r.finish(&mut |d| got.push(d));
         r.finish(&mut |d| got.push(d));
-        assert_eq!(got, [start(Digit::D1, 0), end(Digit::D1, 0, 480)]);
+        assert_eq!(got, digit(Digit::D1, 0, 480));
     }
 
     #[test]
@@ -273,12 +273,7 @@ mod tests {
         let got = feed(&mut r, &pkts, 0);
         assert_eq!(
             got,
-            [
-                start(Digit::D5, 0),
-                end(Digit::D5, 0, 480),
-                start(Digit::D5, 1200),
-                end(Digit::D5, 1200, 480),
-            ]
+            [digit(Digit::D5, 0, 480), digit(Digit::D5, 1200, 480)].concat()
         );
     }
 
@@ -315,11 +310,10 @@ mod tests {
         assert_eq!(
             got,
             [
-                start(Digit::D1, 3_000_000_000),
-                end(Digit::D1, 3_000_000_000, 320),
-                start(Digit::D2, 1_000),
-                end(Digit::D2, 1_000, 320),
+                digit(Digit::D1, 3_000_000_000, 320),
+                digit(Digit::D2, 1_000, 320)
             ]
+            .concat()
         );
     }
 
@@ -329,13 +323,7 @@ mod tests {
         let pkts = sent(0, start_ts, 150_000);
         let mut r = EventReceiver::new();
         let got = feed(&mut r, &pkts, 0);
-        assert_eq!(
-            got,
-            [
-                start(Digit::D0, start_ts),
-                end(Digit::D0, start_ts, 150_000)
-            ]
-        );
+        assert_eq!(got, digit(Digit::D0, start_ts, 150_000));
         // Even if every 0xFFFF packet of the first segment is lost.
         let lossy: Vec<_> = pkts
             .iter()
@@ -344,13 +332,7 @@ mod tests {
             .collect();
         let mut r = EventReceiver::new();
         let got = feed(&mut r, &lossy, 0);
-        assert_eq!(
-            got,
-            [
-                start(Digit::D0, start_ts),
-                end(Digit::D0, start_ts, 150_000)
-            ]
-        );
+        assert_eq!(got, digit(Digit::D0, start_ts, 150_000));
     }
 
     #[test]

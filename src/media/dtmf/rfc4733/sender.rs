@@ -341,11 +341,18 @@ mod tests {
         assert_eq!(s.poll(800).map(|p| p.payload.duration), Some(300));
     }
 
+    /// Event `event` (volume 10) from timestamp 0, an update every 160:
+    /// its first update polled at `first`, then stopped at `stop`.
+    fn stopped(event: u8, first: u32, stop: u32) -> EventSender {
+        let mut s = EventSender::new(event, 10, 0, 160);
+        assert!(s.poll(first).is_some());
+        s.stop(stop);
+        s
+    }
+
     #[test]
     fn hurried_final_copies_go_out_at_once() {
-        let mut s = EventSender::new(2, 10, 0, 160);
-        assert!(s.poll(160).is_some());
-        s.stop(200);
+        let mut s = stopped(2, 160, 200);
         let first = s.poll(320).expect("end");
         assert!(first.payload.end && first.payload.duration == 200);
         assert_eq!(s.poll(330), None, "a copy waits for its interval");
@@ -355,9 +362,7 @@ mod tests {
         assert!(s.is_done());
         assert_eq!(s.poll(330), None);
         // Hurried before its end went out: all three at once.
-        let mut s = EventSender::new(2, 10, 0, 160);
-        assert!(s.poll(160).is_some());
-        s.stop(250);
+        let mut s = stopped(2, 160, 250);
         s.hurry();
         let three: Vec<_> = (0..4).filter_map(|_| s.poll(260)).collect();
         assert_eq!(three.len(), 3);
@@ -368,9 +373,7 @@ mod tests {
 
     #[test]
     fn stop_never_shrinks_a_reported_duration() {
-        let mut s = EventSender::new(3, 10, 0, 160);
-        assert!(s.poll(480).is_some());
-        s.stop(300);
+        let mut s = stopped(3, 480, 300);
         let p = s.poll(500).expect("end");
         assert!(p.payload.end && p.payload.duration == 480);
     }

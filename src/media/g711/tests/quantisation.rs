@@ -43,23 +43,27 @@ fn fields(c: u8, inversion: u8, positive_when_set: bool) -> (usize, i16, i16) {
 
 #[test]
 fn every_code_decodes_to_the_standards_output_value() {
-    for c in all_codes() {
-        // µ-law sends all bits inverted and the sign bit set for positive.
-        let (seg, m, sign) = fields(c, 0x7F, true);
-        let (first, step) = ULAW_SEGMENTS[seg];
-        assert_eq!(
-            ulaw_decode(c),
-            sign * (first + m * step) * 4,
-            "µ-law {c:#04x}"
-        );
-        // A-law inverts the even bits only.
-        let (seg, m, sign) = fields(c, 0x55, true);
-        let (first, step) = ALAW_SEGMENTS[seg];
-        assert_eq!(
-            alaw_decode(c),
-            sign * (first + m * step) * 8,
-            "A-law {c:#04x}"
-        );
+    // µ-law sends all bits inverted and the sign bit set for positive;
+    // A-law inverts the even bits only. Both scale to 16 bits.
+    for (law, decode, inversion, segments, scale) in [
+        (
+            "µ-law",
+            ulaw_decode as fn(u8) -> i16,
+            0x7F,
+            ULAW_SEGMENTS,
+            4,
+        ),
+        ("A-law", alaw_decode, 0x55, ALAW_SEGMENTS, 8),
+    ] {
+        for c in all_codes() {
+            let (seg, m, sign) = fields(c, inversion, true);
+            let (first, step) = segments[seg];
+            assert_eq!(
+                decode(c),
+                sign * (first + m * step) * scale,
+                "{law} {c:#04x}"
+            );
+        }
     }
 }
 
