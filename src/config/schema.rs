@@ -174,6 +174,25 @@ pub fn default_allow(side: Side) -> Vec<String> {
 }
 
 impl ListenerConfig {
+    /// A listener on every IPv4 address at `port` with every default.
+    fn with_defaults(name: &str, side: Side, port: u16) -> Self {
+        ListenerConfig {
+            name: name.into(),
+            side,
+            bind: SocketAddr::from(([0, 0, 0, 0], port)),
+            transports: default_transports(),
+            tcp_idle_timeout_s: default_tcp_idle(),
+            allow: None,
+            on_deny: None,
+            admit: AdmitMode::Allowlist,
+            rate_per_s: default_rate(),
+            burst: default_burst(),
+            rate_per_s_listed: default_rate_listed(),
+            burst_listed: default_burst_listed(),
+            public_address: None,
+        }
+    }
+
     pub fn allow_list(&self) -> Vec<String> {
         self.allow
             .clone()
@@ -222,36 +241,8 @@ impl Default for Config {
         Config {
             sip: SipConfig::default(),
             listeners: vec![
-                ListenerConfig {
-                    name: "wan".into(),
-                    side: Side::Wan,
-                    bind: SocketAddr::from(([0, 0, 0, 0], 5060)),
-                    transports: default_transports(),
-                    tcp_idle_timeout_s: default_tcp_idle(),
-                    allow: None,
-                    on_deny: None,
-                    admit: AdmitMode::Allowlist,
-                    rate_per_s: default_rate(),
-                    burst: default_burst(),
-                    rate_per_s_listed: default_rate_listed(),
-                    burst_listed: default_burst_listed(),
-                    public_address: None,
-                },
-                ListenerConfig {
-                    name: "lan".into(),
-                    side: Side::Lan,
-                    bind: SocketAddr::from(([0, 0, 0, 0], 5080)),
-                    transports: default_transports(),
-                    tcp_idle_timeout_s: default_tcp_idle(),
-                    allow: None,
-                    on_deny: None,
-                    admit: AdmitMode::Allowlist,
-                    rate_per_s: default_rate(),
-                    burst: default_burst(),
-                    rate_per_s_listed: default_rate_listed(),
-                    burst_listed: default_burst_listed(),
-                    public_address: None,
-                },
+                ListenerConfig::with_defaults("wan", Side::Wan, 5060),
+                ListenerConfig::with_defaults("lan", Side::Lan, 5080),
             ],
             accounts: Vec::new(),
             inbound_auth: InboundAuthConfig::default(),
