@@ -87,6 +87,7 @@ fn uri_user(uri: &[u8]) -> Option<&[u8]> {
 mod tests {
     use super::*;
     use crate::config::EmergencyConfig;
+    use crate::test_support::noise;
 
     fn numbers() -> EmergencyNumbers {
         EmergencyNumbers::new(&EmergencyConfig::default())
@@ -182,14 +183,7 @@ mod tests {
         }
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
         for len in 0..200 {
-            let bytes: Vec<u8> = (0..len)
-                .map(|_| {
-                    seed ^= seed << 13;
-                    seed ^= seed >> 7;
-                    seed ^= seed << 17;
-                    b"INVITE sip:112@ SIP/2.0\r\n:%;+i\xff"[(seed % 30) as usize]
-                })
-                .collect();
+            let bytes = noise(&mut seed, len, b"INVITE sip:112@ SIP/2.0\r\n:%;+i\xff");
             let _ = is_emergency_invite(&bytes, &numbers());
             let _ = call_id(&bytes);
         }

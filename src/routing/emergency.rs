@@ -87,6 +87,7 @@ fn hex(b: u8) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::noise;
 
     fn numbers(list: &[&str]) -> EmergencyNumbers {
         EmergencyNumbers::new(&EmergencyConfig {
@@ -151,15 +152,7 @@ mod tests {
         let n = numbers(&["112"]);
         let mut seed = 0x2545_f491_4f6c_dd1du64;
         for len in 0..64 {
-            let bytes: Vec<u8> = (0..len)
-                .map(|_| {
-                    seed ^= seed << 13;
-                    seed ^= seed >> 7;
-                    seed ^= seed << 17;
-                    b"112+-.()%2aZ;: \x00\xff"[(seed % 17) as usize]
-                })
-                .collect();
-            let _ = n.number_of(&bytes);
+            let _ = n.number_of(&noise(&mut seed, len, b"112+-.()%2aZ;: \x00\xff"));
         }
     }
 }
