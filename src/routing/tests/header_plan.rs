@@ -1,23 +1,22 @@
-use serde::Deserialize;
-
-use super::cloud_invite;
+use super::{cloud_invite, toml_value};
 use crate::config::HeaderActionConfig;
 use crate::routing::HeaderPlan;
-
-#[derive(Deserialize)]
-struct Plan {
-    #[serde(default)]
-    headers: Vec<HeaderActionConfig>,
-}
+use crate::sip::message::Request;
 
 fn plan(actions: &str) -> HeaderPlan {
-    let p: Plan = match toml::from_str(&format!("headers = [{actions}]")) {
+    let headers: Vec<HeaderActionConfig> = toml_value(&format!("[{actions}]"));
+    match HeaderPlan::compile(&headers, "route[0].headers") {
         Ok(p) => p,
         Err(e) => panic!("{actions}: {e}"),
-    };
-    match HeaderPlan::compile(&p.headers, "route[0].headers") {
-        Ok(p) => p,
-        Err(e) => panic!("{actions}: {e}"),
+    }
+}
+
+/// Each row's actions applied to the headers of `req`.
+fn check(req: &Request, rows: Vec<Row>) {
+    for (what, actions, expected) in rows {
+        let got = plan(actions).apply(&req.headers);
+        let got: Vec<(&str, &str)> = got.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        assert_eq!(got, expected, "{what}");
     }
 }
 
@@ -163,11 +162,7 @@ fn actions_build_the_outgoing_headers() {
             ],
         ),
     ];
-    for (what, actions, expected) in rows {
-        let got = plan(actions).apply(&req.headers);
-        let got: Vec<(&str, &str)> = got.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-        assert_eq!(got, expected, "{what}");
-    }
+    check(&req, rows);
 }
 
 #[test]
@@ -201,11 +196,7 @@ fn multi_valued_headers_keep_every_value() {
             vec![("X-PH-Tag", "3")],
         ),
     ];
-    for (what, actions, expected) in rows {
-        let got = plan(actions).apply(&req.headers);
-        let got: Vec<(&str, &str)> = got.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-        assert_eq!(got, expected, "{what}");
-    }
+    check(&req, rows);
 }
 
 #[test]

@@ -1,21 +1,11 @@
-use serde::Deserialize;
-
-use super::{cloud_invite, invite};
+use super::{cloud_invite, invite, toml_value};
 use crate::config::MatchConfig;
 use crate::routing::Match;
 use crate::sip::message::Request;
 
-#[derive(Deserialize)]
-struct One {
-    m: MatchConfig,
-}
-
 fn compile(item: &str) -> Match {
-    let one: One = match toml::from_str(&format!("m = {{ {item} }}")) {
-        Ok(o) => o,
-        Err(e) => panic!("{item}: {e}"),
-    };
-    match Match::compile(&one.m, "route[0].match[0]") {
+    let m: MatchConfig = toml_value(&format!("{{ {item} }}"));
+    match Match::compile(&m, "route[0].match[0]") {
         Ok(m) => m,
         Err(e) => panic!("{item}: {e}"),
     }
