@@ -42,6 +42,7 @@ fn actions_build_the_outgoing_headers() {
     let key = ("X-PH-RetreaverKey", "k-1");
     let afid = ("X-PH-RetreaverAFID", "5678");
     let sid = ("X-PH-RetreaverSID", "42");
+    let (call, account) = (("X-Twilio-CallSid", "CA1"), ("X-Twilio-AccountSid", "AC1"));
     // (description, actions, expected name/value list)
     let rows: Vec<Row> = vec![
         (
@@ -107,14 +108,7 @@ fn actions_build_the_outgoing_headers() {
         (
             "pass a prefix, all values, in arrival order",
             r#"{ action = "pass", name = "X-Twilio-*" }"#,
-            vec![
-                uuid,
-                key,
-                afid,
-                sid,
-                ("X-Twilio-CallSid", "CA1"),
-                ("X-Twilio-AccountSid", "AC1"),
-            ],
+            vec![uuid, key, afid, sid, call, account],
         ),
         (
             "pass an exact non-X header",
@@ -124,15 +118,7 @@ fn actions_build_the_outgoing_headers() {
         (
             "passing a default-passed header again adds no duplicate",
             r#"{ action = "pass", name = "X-PH-RetreaverUUID" }, { action = "pass", name = "X-*" }"#,
-            vec![
-                uuid,
-                key,
-                afid,
-                sid,
-                ("X-Twilio-CallSid", "CA1"),
-                ("X-Twilio-AccountSid", "AC1"),
-                ("X-Other", "o"),
-            ],
+            vec![uuid, key, afid, sid, call, account, ("X-Other", "o")],
         ),
         (
             "order matters: strip then pass brings it back at the end",
@@ -157,8 +143,8 @@ fn actions_build_the_outgoing_headers() {
                 sid,
                 ("X-Campaign-ID", "1234"),
                 ("X-Sub-ID", "42"),
-                ("X-Twilio-CallSid", "CA1"),
-                ("X-Twilio-AccountSid", "AC1"),
+                call,
+                account,
             ],
         ),
     ];
