@@ -214,13 +214,14 @@ mod tests {
     use super::*;
     use crate::config::Config;
 
-    fn listener(extra: &str, side: &str) -> ListenerConfig {
+    /// The admission of a listener on `side` with `extra` lines.
+    fn admission(extra: &str, side: &str) -> Admission {
         let cfg = Config::from_toml(&format!(
             "[inbound_auth]\nusers = [{{ username = 'u', password = 'p' }}]\n\
              [[listener]]\nname='l'\nside='{side}'\nbind='127.0.0.1:5060'\n{extra}\n"
         ))
         .expect("config");
-        cfg.listeners[0].clone()
+        Admission::from_listener(&cfg.listeners[0]).expect("allowlist")
     }
 
     fn ip(s: &str) -> IpAddr {
@@ -252,8 +253,7 @@ mod tests {
             ("mapped IPv4 is IPv4",              "",                   "::ffff:198.51.100.9", false, PASS),
         ];
         for (what, extra, src, trusted, expected) in rows {
-            let mut a =
-                Admission::from_listener(&listener(&format!("{allow}\n{extra}"), "wan")).unwrap();
+            let mut a = admission(&format!("{allow}\n{extra}"), "wan");
             assert_eq!(a.check(ip(src), *trusted, t), *expected, "{what}");
         }
     }
@@ -261,11 +261,10 @@ mod tests {
     #[test]
     fn rate_limited_sources_are_dropped_and_counted() {
         let t = Instant::now();
-        let mut a = Admission::from_listener(&listener(
+        let mut a = admission(
             "rate_per_s = 1\nburst = 2\nrate_per_s_listed = 1\nburst_listed = 2\non_deny = 'reject'",
             "wan",
-        ))
-        .unwrap();
+        );
         let src = ip("127.0.0.1");
         let verdicts: Vec<Verdict> = (0..4).map(|_| a.check(src, false, t)).collect();
         assert_eq!(verdicts[1], PASS);
@@ -290,11 +289,10 @@ mod tests {
     #[test]
     fn listed_sources_have_their_own_limit() {
         let t = Instant::now();
-        let mut a = Admission::from_listener(&listener(
+        let mut a = admission(
             "admit = 'either'\nallow = ['198.51.100.0/24']\nrate_per_s = 1\nburst = 1",
             "wan",
-        ))
-        .unwrap();
+        );
         // An unknown source gets rate_per_s / burst ...
         let stranger = ip("203.0.113.9");
         assert_eq!(a.check(stranger, false, t), AUTH);
@@ -322,11 +320,7 @@ mod tests {
             ("rate_per_s = 0", 10_000),
             ("rate_per_s = 5000\nburst = 6000", 6000),
         ] {
-            let mut a = Admission::from_listener(&listener(
-                &format!("allow = ['198.51.100.0/24']\n{extra}"),
-                "wan",
-            ))
-            .unwrap();
+            let mut a = admission(&format!("allow = ['198.51.100.0/24']\n{extra}"), "wan");
             let admitted = (0..10_000)
                 .filter(|_| a.check(platform, false, t) == PASS)
                 .count();
@@ -334,22 +328,17 @@ mod tests {
         }
 
         // 0 = no limit for listed sources, while others keep theirs.
-        let mut a = Admission::from_listener(&listener(
+        let mut a = admission(
             "allow = ['198.51.100.0/24']\nrate_per_s = 1\nburst = 1\nrate_per_s_listed = 0",
             "wan",
-        ))
-        .unwrap();
+        );
         assert!((0..100_000).all(|_| a.check(platform, false, t) == PASS));
     }
 
     #[test]
     fn refused_sources_get_403_only_within_the_rate() {
         let t = Instant::now();
-        let mut a = Admission::from_listener(&listener(
-            "on_deny = 'reject'\nrate_per_s = 1\nburst = 2",
-            "wan",
-        ))
-        .unwrap();
+        let mut a = admission("on_deny = 'reject'\nrate_per_s = 1\nburst = 2", "wan");
         let spoofed = ip("203.0.113.50");
         let v: Vec<Verdict> = (0..4).map(|_| a.check(spoofed, false, t)).collect();
         assert_eq!(v, vec![REJECT, REJECT, LIMITED, LIMITED]);
@@ -368,7 +357,7 @@ mod tests {
             ("lan", "fe80::1", PASS),
             ("lan", "8.8.8.8", REJECT),
         ] {
-            let mut a = Admission::from_listener(&listener("", side)).unwrap();
+            let mut a = admission("", side);
             assert_eq!(a.check(ip(src), false, t), expected, "{side} {src}");
         }
     }

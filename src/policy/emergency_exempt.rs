@@ -101,6 +101,14 @@ mod tests {
         .into_bytes()
     }
 
+    /// What `f` says of each datagram is the row's answer.
+    fn each<'a, T: PartialEq + std::fmt::Debug>(rows: &[(&'a [u8], T)], f: impl Fn(&'a [u8]) -> T) {
+        for (bytes, expected) in rows {
+            let text = String::from_utf8_lossy(bytes);
+            assert_eq!(f(bytes), *expected, "{text}");
+        }
+    }
+
     #[test]
     fn invites_to_emergency_numbers_are_recognised() {
         // INVITEs by their Request-URI: (URIs, emergencies?)
@@ -140,10 +148,7 @@ mod tests {
             (b"ACK sip:112@gw SIP/2.0\r\n\r\n", false),
             (b"SIP/2.0 200 OK\r\n\r\n", false),
         ];
-        for (bytes, expected) in rows {
-            let text = String::from_utf8_lossy(bytes);
-            assert_eq!(is_emergency_invite(bytes, &numbers()), *expected, "{text}");
-        }
+        each(rows, |bytes| is_emergency_invite(bytes, &numbers()));
         assert!(!is_emergency_invite(
             &invite("sip:112@gw"),
             &EmergencyNumbers::default()
@@ -213,9 +218,6 @@ mod tests {
             (b"Call-ID: start-line\r\n\r\n", None),
             (b"", None),
         ];
-        for (bytes, expected) in rows {
-            let text = String::from_utf8_lossy(bytes);
-            assert_eq!(call_id(bytes), *expected, "{text}");
-        }
+        each(rows, call_id);
     }
 }
