@@ -213,6 +213,7 @@ impl Admission {
 mod tests {
     use super::*;
     use crate::config::Config;
+    use crate::policy::ip;
 
     /// The admission of a listener on `side` with `extra` lines.
     fn admission(extra: &str, side: &str) -> Admission {
@@ -222,10 +223,6 @@ mod tests {
         ))
         .expect("config");
         Admission::from_listener(&cfg.listeners[0]).expect("allowlist")
-    }
-
-    fn ip(s: &str) -> IpAddr {
-        s.parse().unwrap()
     }
 
     const PASS: Verdict = Verdict::Admit { needs_auth: false };

@@ -71,10 +71,7 @@ impl Allowlist {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ip(s: &str) -> IpAddr {
-        s.parse().unwrap()
-    }
+    use crate::policy::ip;
 
     #[test]
     fn table() {
