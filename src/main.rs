@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use pbxgate::config::ConfigStore;
-use pbxgate::gateway::{compile, Gateway};
+use pbxgate::gateway::{compile, Compiled, Gateway};
 use pbxgate::logging::Escaped;
 
 const USAGE: &str = "usage: pbxgate [--data-dir DIR] [--config FILE] [--check-config]
@@ -111,19 +111,9 @@ fn main() -> ExitCode {
     if args.check_only {
         return check_config(&store);
     }
-    let loaded = match store.load_or_init() {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("pbxgate: configuration refused: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    let compiled = match compile(loaded.config) {
+    let (compiled, existed) = match read_config(&store, false) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("pbxgate: configuration refused: {e}");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
     pbxgate::logging::init(&compiled.config.log.level);
     if let Some(wide) = store.wide_mode() {
@@ -144,13 +134,13 @@ fn main() -> ExitCode {
     let config_path = std::fs::canonicalize(store.path()).unwrap_or(store.path().to_path_buf());
     println!("pbxgate {} started", env!("CARGO_PKG_VERSION"));
     println!("  data:   {}", data_dir.display());
-    if loaded.created {
+    if existed {
+        println!("  config: {}", config_path.display());
+    } else {
         println!(
             "  config: {} (written now with the built-in defaults)",
             config_path.display()
         );
-    } else {
-        println!("  config: {}", config_path.display());
     }
     for l in &gateway.listeners {
         let mut parts = Vec::new();
@@ -172,20 +162,9 @@ fn main() -> ExitCode {
 /// `--check-config`: validates the file, or the built-in defaults when
 /// there is none, and writes nothing (no data directory, no file).
 fn check_config(store: &ConfigStore) -> ExitCode {
-    let checked = match store.check() {
+    let (compiled, exists) = match read_config(store, true) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("pbxgate: configuration refused: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    // The same compilation as a start, so a file the check accepts starts.
-    let compiled = match compile(checked.config) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("pbxgate: configuration refused: {e}");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
     if let Some(wide) = store.wide_mode() {
         eprintln!("pbxgate: warning: {wide}");
@@ -193,7 +172,7 @@ fn check_config(store: &ConfigStore) -> ExitCode {
     for w in &compiled.warnings {
         eprintln!("pbxgate: warning: {w}");
     }
-    if checked.exists {
+    if exists {
         println!("{}: ok", store.path().display());
     } else {
         println!(
@@ -202,6 +181,23 @@ fn check_config(store: &ConfigStore) -> ExitCode {
         );
     }
     ExitCode::SUCCESS
+}
+
+/// The configuration file compiled as a start compiles it, so a file
+/// `--check-config` accepts starts; and whether the file was there. A
+/// missing file is written with the defaults, unless `check_only`. A
+/// refusal is said on stderr and is exit status 1.
+fn read_config(store: &ConfigStore, check_only: bool) -> Result<(Compiled, bool), ExitCode> {
+    let read = if check_only {
+        store.check().map(|c| (c.config, c.exists))
+    } else {
+        store.load_or_init().map(|l| (l.config, !l.created))
+    };
+    read.and_then(|(config, existed)| Ok((compile(config)?, existed)))
+        .map_err(|e| {
+            eprintln!("pbxgate: configuration refused: {e}");
+            ExitCode::from(1)
+        })
 }
 
 #[cfg(test)]

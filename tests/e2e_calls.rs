@@ -60,10 +60,23 @@ fn gateway(net: &str, calls: &str, name: &str, targets: &[&str]) -> GatewayProce
 /// through a gateway on NET.1 with one route, `route`, to the PBX; each
 /// sipp must end as its scenario expects (the words say what that shows).
 fn call(net: &str, route: &str, pbx: (&str, &str), cloud: (&str, &str)) -> GatewayProcess {
-    let gw = gateway(net, "", route, &[&format!("sip:{route}@{net}.2:35090")]);
+    let target = format!("sip:{route}@{net}.2:35090");
+    let caller = self::cloud(cloud.0, &format!("{net}.7"));
+    call_to(net, route, &[&target], pbx, (caller, cloud.1))
+}
+
+/// The same with the route's `targets` and the `caller` given.
+fn call_to(
+    net: &str,
+    route: &str,
+    targets: &[&str],
+    pbx: (&str, &str),
+    caller: (Sipp, &str),
+) -> GatewayProcess {
+    let gw = gateway(net, "", route, targets);
     Scenario::new(&gw)
         .peer(self::pbx(pbx.0, &format!("{net}.2")), pbx.1)
-        .caller(self::cloud(cloud.0, &format!("{net}.7")), cloud.1)
+        .caller(caller.0, caller.1)
         .run();
     gw
 }
@@ -151,36 +164,30 @@ fn re_invite_is_relayed_both_ways() {
 #[test]
 fn dead_first_target_fails_over_to_the_second() {
     // Nothing listens on 127.0.64.9: the INVITE goes unanswered.
-    let targets = ["sip:dead@127.0.64.9:35090", "sip:queue-a@127.0.64.2:35090"];
-    let gw = gateway("127.0.64", "", "queue-a", &targets);
-    Scenario::new(&gw)
-        .peer(
-            pbx("call_pbx_uas_5678.xml", "127.0.64.2"),
-            "the second target took the call",
-        )
-        .caller(
+    call_to(
+        "127.0.64",
+        "queue-a",
+        &["sip:dead@127.0.64.9:35090", "sip:queue-a@127.0.64.2:35090"],
+        ("call_pbx_uas_5678.xml", "the second target took the call"),
+        (
             cloud_afid("127.0.64.7"),
             "the call completes on the second target",
-        )
-        .run();
-    gw.assert_logged("failing over");
+        ),
+    )
+    .assert_logged("failing over");
 }
 
 #[test]
 fn busy_pbx_answer_goes_back_as_486() {
-    let targets = ["sip:q@127.0.65.2:35090", "sip:never@127.0.65.3:35090"];
-    let gw = gateway("127.0.65", "", "q", &targets);
-    Scenario::new(&gw)
-        .peer(
-            pbx("call_pbx_uas_486.xml", "127.0.65.2"),
-            "the PBX's 486 was ACKed",
-        )
-        .caller(
-            cloud("call_cloud_uac_486.xml", "127.0.65.7"),
-            "the caller gets 486, not a failover",
-        )
-        .run();
-    gw.assert_logged("status=486");
+    let caller = cloud("call_cloud_uac_486.xml", "127.0.65.7");
+    call_to(
+        "127.0.65",
+        "q",
+        &["sip:q@127.0.65.2:35090", "sip:never@127.0.65.3:35090"],
+        ("call_pbx_uas_486.xml", "the PBX's 486 was ACKed"),
+        (caller, "the caller gets 486, not a failover"),
+    )
+    .assert_logged("status=486");
 }
 
 #[test]

@@ -229,17 +229,24 @@ def strip_code(text: str) -> str:
     return "".join(out)
 
 
-def match_close(code: str, open_at: int) -> int:
-    """Offset just past the bracket that closes the one at open_at (code is stripped)."""
+def _walk(code: str, start: int):
+    """(offset, char, bracket depth) from start on (code is stripped): an opening
+    bracket counts in its own depth, a closing one does not."""
     depth = 0
-    for j in range(open_at, len(code)):
+    for j in range(start, len(code)):
         c = code[j]
         if c in "([{":
             depth += 1
         elif c in ")]}":
             depth -= 1
-            if depth == 0:
-                return j + 1
+        yield j, c, depth
+
+
+def match_close(code: str, open_at: int) -> int:
+    """Offset just past the bracket that closes the one at open_at (code is stripped)."""
+    for j, c, depth in _walk(code, open_at):
+        if depth == 0 and c in ")]}":
+            return j + 1
     return len(code)
 
 
@@ -274,20 +281,12 @@ def _item_end(code: str, p: int) -> int:
         elif w.group(0) in _STATEMENT_KEYWORDS:
             kind = "statement"
         break
-    depth = 0
-    for j in range(p, len(code)):
-        c = code[j]
-        if c in "([{":
-            depth += 1
-        elif c in ")]}":
-            depth -= 1
-            if depth < 0:  # the end of the enclosing list: a field or an arm ended
-                return j
-            if depth == 0 and c == "}" and kind != "statement":
-                return j + 1
-        elif depth == 0 and c == ";":
-            return j + 1
-        elif depth == 0 and c == "," and kind == "other":
+    for j, c, depth in _walk(code, p):
+        if depth < 0:  # the end of the enclosing list: a field or an arm ended
+            return j
+        if depth > 0:
+            continue
+        if (c == "}" and kind != "statement") or c == ";" or (c == "," and kind == "other"):
             return j + 1
     return len(code)
 

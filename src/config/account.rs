@@ -5,8 +5,9 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
+use super::checks::{check_name, check_range};
 use super::error::ConfigError;
-use super::schema::TransportName;
+use super::schema::{TransportName, NAME_MAX, NAME_PUNCTUATION};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -79,18 +80,7 @@ fn default_retry_max() -> u64 {
 impl AccountConfig {
     pub fn validate(&self, index: usize, listener_names: &[&str]) -> Result<(), ConfigError> {
         let field = |f: &str| format!("account[{index}].{f}");
-        let name_ok = !self.name.is_empty()
-            && self.name.len() <= 32
-            && self
-                .name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if !name_ok {
-            return Err(ConfigError::invalid(
-                field("name"),
-                format!("'{}' must be 1-32 letters, digits, '-' or '_'", self.name),
-            ));
-        }
+        check_name(field("name"), &self.name, NAME_MAX, NAME_PUNCTUATION)?;
         // The registrar and proxy URIs are read by the core
         // (`app::registration_params`), which knows SIP URIs; here only
         // what any text field needs.
@@ -123,12 +113,7 @@ impl AccountConfig {
         if self.password.contains(['\r', '\n']) {
             return Err(ConfigError::invalid(field("password"), "must be one line"));
         }
-        if !(10..=86_400).contains(&self.expires_s) {
-            return Err(ConfigError::invalid(
-                field("expires_s"),
-                format!("{} is outside 10..=86400 seconds", self.expires_s),
-            ));
-        }
+        check_range(field("expires_s"), self.expires_s, 10..=86_400, " seconds")?;
         if !listener_names.contains(&self.listener.as_str()) {
             return Err(ConfigError::invalid(
                 field("listener"),

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::checks::{check_at_most, check_range};
 use super::error::ConfigError;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -47,39 +48,26 @@ impl Default for CallsConfig {
 
 impl CallsConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if !(1..=100_000).contains(&self.max_concurrent) {
-            return Err(ConfigError::invalid(
-                "calls.max_concurrent",
-                format!("{} is outside 1..=100000", self.max_concurrent),
-            ));
-        }
+        check_range("calls.max_concurrent", self.max_concurrent, 1..=100_000, "")?;
         if self.retry_after_s > 3600 {
             return Err(ConfigError::invalid(
                 "calls.retry_after_s",
                 format!("{} is more than an hour (3600)", self.retry_after_s),
             ));
         }
-        if !(200..=60_000).contains(&self.failover_timeout_ms) {
-            return Err(ConfigError::invalid(
-                "calls.failover_timeout_ms",
-                format!("{} is outside 200..=60000 ms", self.failover_timeout_ms),
-            ));
-        }
-        if self.max_redirects > 10 {
-            return Err(ConfigError::invalid(
-                "calls.max_redirects",
-                format!(
-                    "{} is more than 10; redirect loops are cut there",
-                    self.max_redirects
-                ),
-            ));
-        }
-        if self.history > 100_000 {
-            return Err(ConfigError::invalid(
-                "calls.history",
-                format!("{} is more than 100000 records", self.history),
-            ));
-        }
+        check_range(
+            "calls.failover_timeout_ms",
+            self.failover_timeout_ms,
+            200..=60_000,
+            " ms",
+        )?;
+        check_at_most(
+            "calls.max_redirects",
+            self.max_redirects,
+            10,
+            "; redirect loops are cut there",
+        )?;
+        check_at_most("calls.history", self.history, 100_000, " records")?;
         Ok(())
     }
 }

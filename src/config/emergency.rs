@@ -95,6 +95,7 @@ impl EmergencyConfig {
 #[cfg(test)]
 mod tests {
     use crate::config::Config;
+    use crate::test_support::assert_refused;
 
     const LAN_ROUTE: &str =
         "[[route]]\nname = 'out'\nfrom = 'lan'\ntargets = [{ uri = 'sip:trunk@198.51.100.1' }]\n";
@@ -160,12 +161,7 @@ mod tests {
             ),
         ];
         for (what, text, field, advice) in rows {
-            let e = match Config::from_toml(&text) {
-                Ok(_) => panic!("{what}: accepted\n{text}"),
-                Err(e) => e,
-            };
-            assert!(e.contains(field), "{what}: '{e}' does not name {field}");
-            assert!(e.contains(advice), "{what}: '{e}' does not say '{advice}'");
+            assert_refused(Config::from_toml(&text), what, &text, field, advice);
         }
     }
 

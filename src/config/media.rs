@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+use super::checks::{check_at_most, check_range};
 use super::error::ConfigError;
 
 /// How a leg carries DTMF digits. The gateway converts between legs that
@@ -124,47 +125,36 @@ impl MediaConfig {
                 ),
             ));
         }
-        if self.threads > MAX_MEDIA_THREADS {
-            return Err(ConfigError::invalid(
-                "media.threads",
-                format!(
-                    "{} is more than {MAX_MEDIA_THREADS}; 0 picks one per CPU but one",
-                    self.threads
-                ),
-            ));
-        }
-        if !(1..=32).contains(&self.learn_packets) {
-            return Err(ConfigError::invalid(
-                "media.learn_packets",
-                format!("{} is outside 1..=32 packets", self.learn_packets),
-            ));
-        }
-        if self.learn_window_ms > 60_000 {
-            return Err(ConfigError::invalid(
-                "media.learn_window_ms",
-                format!("{} is more than 60000 ms", self.learn_window_ms),
-            ));
-        }
-        if !(100..=3_600_000).contains(&self.relearn_after_ms) {
-            return Err(ConfigError::invalid(
-                "media.relearn_after_ms",
-                format!("{} is outside 100..=3600000 ms", self.relearn_after_ms),
-            ));
-        }
+        check_at_most(
+            "media.threads",
+            self.threads,
+            MAX_MEDIA_THREADS,
+            "; 0 picks one per CPU but one",
+        )?;
+        check_range(
+            "media.learn_packets",
+            self.learn_packets,
+            1..=32,
+            " packets",
+        )?;
+        check_at_most("media.learn_window_ms", self.learn_window_ms, 60_000, " ms")?;
+        check_range(
+            "media.relearn_after_ms",
+            self.relearn_after_ms,
+            100..=3_600_000,
+            " ms",
+        )?;
         for (i, entry) in self.allow.iter().enumerate() {
-            entry.trim().parse::<IpNet>().or_else(|_| entry.trim().parse::<IpAddr>().map(IpNet::from)).map_err(|_| {
-                ConfigError::invalid(
+            if network(entry).is_none() {
+                return Err(ConfigError::invalid(
                     format!("media.allow[{i}]"),
-                    format!("'{entry}' is not a network (CIDR such as 203.0.113.0/24) or an address"),
-                )
-            })?;
+                    format!(
+                        "'{entry}' is not a network (CIDR such as 203.0.113.0/24) or an address"
+                    ),
+                ));
+            }
         }
-        if !(5..=3600).contains(&self.timeout_s) {
-            return Err(ConfigError::invalid(
-                "media.timeout_s",
-                format!("{} is outside 5..=3600 seconds", self.timeout_s),
-            ));
-        }
+        check_range("media.timeout_s", self.timeout_s, 5..=3600, " seconds")?;
         Ok(())
     }
 
@@ -182,12 +172,7 @@ impl MediaConfig {
     pub fn allow_networks(&self) -> Vec<IpNet> {
         self.allow
             .iter()
-            .filter_map(|e| {
-                let e = e.trim();
-                e.parse::<IpNet>()
-                    .ok()
-                    .or_else(|| e.parse::<IpAddr>().ok().map(IpNet::from))
-            })
+            .filter_map(|e| network(e))
             .map(|n| n.trunc())
             .collect()
     }
@@ -225,6 +210,15 @@ impl MediaConfig {
             n => usize::from(n),
         }
     }
+}
+
+/// An `allow` entry: a network in CIDR form, or one address.
+fn network(entry: &str) -> Option<IpNet> {
+    let entry = entry.trim();
+    entry
+        .parse::<IpNet>()
+        .ok()
+        .or_else(|| entry.parse::<IpAddr>().ok().map(IpNet::from))
 }
 
 #[cfg(test)]

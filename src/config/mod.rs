@@ -4,6 +4,7 @@
 
 mod account;
 mod calls;
+mod checks;
 mod defaults;
 mod emergency;
 mod error;
@@ -15,6 +16,7 @@ mod store;
 
 pub use account::AccountConfig;
 pub use calls::{CallsConfig, SdpMode};
+pub use checks::{check_name, check_unique};
 pub use defaults::DEFAULT_CONFIG_TOML;
 pub use emergency::{EmergencyConfig, MAX_EMERGENCY_NUMBERS, MAX_EMERGENCY_NUMBER_LEN};
 pub use error::ConfigError;

@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 use super::media::DtmfMode;
 use super::schema::{Side, TransportName};
 
+// The `Option` fields below carry no serde attributes: serde reads a
+// missing key as `None`, and the TOML writer leaves a `None` out.
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
@@ -41,21 +44,13 @@ fn default_from() -> Side {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MatchConfig {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub header: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dialled: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caller: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub equals: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regex: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub present: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub absent: Option<bool>,
 }
 
@@ -66,15 +61,11 @@ pub struct MatchConfig {
 pub struct TargetConfig {
     pub uri: String,
     /// Default: the URI's `transport=` parameter, else the account's, else UDP.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transport: Option<TransportName>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
     /// Place the call through this `[[account]]`: its credentials and its
     /// outbound proxy.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
     /// Extra header lines for this target only, "Name: value".
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -103,9 +94,7 @@ pub struct HeaderActionConfig {
     pub action: HeaderActionKind,
     #[serde(default)]
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
 }
 

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::account::AccountConfig;
 use super::calls::CallsConfig;
+use super::checks::{check_at_most, check_name, check_range, check_unique};
 use super::emergency::EmergencyConfig;
 use super::error::ConfigError;
 use super::inbound_auth::InboundAuthConfig;
@@ -125,6 +126,13 @@ pub enum AdmitMode {
     Either,
 }
 
+/// Listener and account names: 1 to 32 of these (and letters and digits).
+pub(super) const NAME_MAX: usize = 32;
+pub(super) const NAME_PUNCTUATION: &[u8] = b"-_";
+
+/// A listener's packets per second per source, at most.
+const MAX_RATE: u32 = 1_000_000;
+
 fn default_rate() -> u32 {
     200
 }
@@ -166,6 +174,25 @@ pub fn default_allow(side: Side) -> Vec<String> {
 }
 
 impl ListenerConfig {
+    /// A listener on every IPv4 address at `port` with every default.
+    fn with_defaults(name: &str, side: Side, port: u16) -> Self {
+        ListenerConfig {
+            name: name.into(),
+            side,
+            bind: SocketAddr::from(([0, 0, 0, 0], port)),
+            transports: default_transports(),
+            tcp_idle_timeout_s: default_tcp_idle(),
+            allow: None,
+            on_deny: None,
+            admit: AdmitMode::Allowlist,
+            rate_per_s: default_rate(),
+            burst: default_burst(),
+            rate_per_s_listed: default_rate_listed(),
+            burst_listed: default_burst_listed(),
+            public_address: None,
+        }
+    }
+
     pub fn allow_list(&self) -> Vec<String> {
         self.allow
             .clone()
@@ -214,36 +241,8 @@ impl Default for Config {
         Config {
             sip: SipConfig::default(),
             listeners: vec![
-                ListenerConfig {
-                    name: "wan".into(),
-                    side: Side::Wan,
-                    bind: SocketAddr::from(([0, 0, 0, 0], 5060)),
-                    transports: default_transports(),
-                    tcp_idle_timeout_s: default_tcp_idle(),
-                    allow: None,
-                    on_deny: None,
-                    admit: AdmitMode::Allowlist,
-                    rate_per_s: default_rate(),
-                    burst: default_burst(),
-                    rate_per_s_listed: default_rate_listed(),
-                    burst_listed: default_burst_listed(),
-                    public_address: None,
-                },
-                ListenerConfig {
-                    name: "lan".into(),
-                    side: Side::Lan,
-                    bind: SocketAddr::from(([0, 0, 0, 0], 5080)),
-                    transports: default_transports(),
-                    tcp_idle_timeout_s: default_tcp_idle(),
-                    allow: None,
-                    on_deny: None,
-                    admit: AdmitMode::Allowlist,
-                    rate_per_s: default_rate(),
-                    burst: default_burst(),
-                    rate_per_s_listed: default_rate_listed(),
-                    burst_listed: default_burst_listed(),
-                    public_address: None,
-                },
+                ListenerConfig::with_defaults("wan", Side::Wan, 5060),
+                ListenerConfig::with_defaults("lan", Side::Lan, 5080),
             ],
             accounts: Vec::new(),
             inbound_auth: InboundAuthConfig::default(),
@@ -313,15 +312,12 @@ impl Config {
                 "must be a non-empty single line",
             ));
         }
-        if !(50..=10_000).contains(&s.t1_ms) {
-            return Err(ConfigError::invalid(
-                "sip.t1_ms",
-                format!(
-                    "{} is outside 50..=10000 ms (RFC 3261 recommends 500)",
-                    s.t1_ms
-                ),
-            ));
-        }
+        check_range(
+            "sip.t1_ms",
+            s.t1_ms,
+            50..=10_000,
+            " ms (RFC 3261 recommends 500)",
+        )?;
         if s.t2_ms < s.t1_ms || s.t2_ms > 60_000 {
             return Err(ConfigError::invalid(
                 "sip.t2_ms",
@@ -331,12 +327,7 @@ impl Config {
                 ),
             ));
         }
-        if !(100..=60_000).contains(&s.t4_ms) {
-            return Err(ConfigError::invalid(
-                "sip.t4_ms",
-                format!("{} is outside 100..=60000 ms", s.t4_ms),
-            ));
-        }
+        check_range("sip.t4_ms", s.t4_ms, 100..=60_000, " ms")?;
         if self.listeners.is_empty() {
             return Err(ConfigError::invalid(
                 "listener",
@@ -347,23 +338,8 @@ impl Config {
         let mut binds = HashSet::new();
         for (i, l) in self.listeners.iter().enumerate() {
             let field = |f: &str| format!("listener[{i}].{f}");
-            let name_ok = !l.name.is_empty()
-                && l.name.len() <= 32
-                && l.name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-            if !name_ok {
-                return Err(ConfigError::invalid(
-                    field("name"),
-                    format!("'{}' must be 1-32 letters, digits, '-' or '_'", l.name),
-                ));
-            }
-            if !names.insert(l.name.as_str()) {
-                return Err(ConfigError::invalid(
-                    field("name"),
-                    format!("'{}' is used by another listener", l.name),
-                ));
-            }
+            check_name(field("name"), &l.name, NAME_MAX, NAME_PUNCTUATION)?;
+            check_unique(&mut names, field("name"), &l.name, "listener")?;
             if l.transports.is_empty() {
                 return Err(ConfigError::invalid(
                     field("transports"),
@@ -378,24 +354,19 @@ impl Config {
                     ));
                 }
             }
-            if l.rate_per_s > 1_000_000 {
-                return Err(ConfigError::invalid(
-                    field("rate_per_s"),
-                    format!("{} is more than 1000000 packets/s", l.rate_per_s),
-                ));
-            }
+            check_at_most(field("rate_per_s"), l.rate_per_s, MAX_RATE, " packets/s")?;
             if l.rate_per_s > 0 && l.burst == 0 {
                 return Err(ConfigError::invalid(
                     field("burst"),
                     "must be at least 1 when rate_per_s is set",
                 ));
             }
-            if l.rate_per_s_listed > 1_000_000 {
-                return Err(ConfigError::invalid(
-                    field("rate_per_s_listed"),
-                    format!("{} is more than 1000000 packets/s", l.rate_per_s_listed),
-                ));
-            }
+            check_at_most(
+                field("rate_per_s_listed"),
+                l.rate_per_s_listed,
+                MAX_RATE,
+                " packets/s",
+            )?;
             if l.rate_per_s_listed > 0 && l.burst_listed == 0 {
                 return Err(ConfigError::invalid(
                     field("burst_listed"),
@@ -419,12 +390,12 @@ impl Config {
         let mut account_names = HashSet::new();
         for (i, a) in self.accounts.iter().enumerate() {
             a.validate(i, &listener_names)?;
-            if !account_names.insert(a.name.as_str()) {
-                return Err(ConfigError::invalid(
-                    format!("account[{i}].name"),
-                    format!("'{}' is used by another account", a.name),
-                ));
-            }
+            check_unique(
+                &mut account_names,
+                format!("account[{i}].name"),
+                &a.name,
+                "account",
+            )?;
         }
         self.inbound_auth.validate()?;
         self.calls.validate()?;
@@ -441,11 +412,13 @@ impl Config {
             ));
         }
         let every = self.log.counters_interval_s;
-        if every != 0 && !(10..=86_400).contains(&every) {
-            return Err(ConfigError::invalid(
+        if every != 0 {
+            check_range(
                 "log.counters_interval_s",
-                format!("{every} is outside 10..=86400 seconds (0 = only at shutdown)"),
-            ));
+                every,
+                10..=86_400,
+                " seconds (0 = only at shutdown)",
+            )?;
         }
         Ok(())
     }

@@ -170,23 +170,38 @@ impl ConfigStore {
 mod tests {
     use super::*;
 
-    fn temp_dir(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("pbxgate-cfg-{tag}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&d);
-        d
+    /// A data directory of its own for one test, not created yet, and
+    /// removed when the test ends.
+    struct DataDir(PathBuf);
+
+    impl DataDir {
+        fn new(tag: &str) -> DataDir {
+            let d = std::env::temp_dir().join(format!("pbxgate-cfg-{tag}-{}", std::process::id()));
+            let _ = fs::remove_dir_all(&d);
+            DataDir(d)
+        }
+
+        fn store(&self) -> ConfigStore {
+            ConfigStore::in_data_dir(&self.0)
+        }
+    }
+
+    impl Drop for DataDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
     }
 
     #[test]
     fn first_start_writes_default_then_reads_it() {
-        let d = temp_dir("init");
-        let store = ConfigStore::in_data_dir(&d);
+        let d = DataDir::new("init");
+        let store = d.store();
         let first = store.load_or_init().unwrap();
         assert!(first.created);
         assert!(store.path().exists());
         let second = store.load_or_init().unwrap();
         assert!(!second.created);
         assert_eq!(first.config, second.config);
-        let _ = fs::remove_dir_all(&d);
     }
 
     fn mode(p: &Path) -> u32 {
@@ -195,8 +210,8 @@ mod tests {
 
     #[test]
     fn the_file_is_created_and_saved_owner_only() {
-        let d = temp_dir("mode");
-        let store = ConfigStore::in_data_dir(&d);
+        let d = DataDir::new("mode");
+        let store = d.store();
         assert!(store.load_or_init().unwrap().created);
         assert_eq!(mode(store.path()), 0o600);
         assert_eq!(store.wide_mode(), None);
@@ -208,13 +223,12 @@ mod tests {
         fs::set_permissions(&tmp, fs::Permissions::from_mode(0o666)).unwrap();
         store.save(&Config::default()).unwrap();
         assert_eq!(mode(store.path()), 0o600);
-        let _ = fs::remove_dir_all(&d);
     }
 
     #[test]
     fn a_wide_mode_is_reported_with_the_fix() {
-        let d = temp_dir("wide");
-        let store = ConfigStore::in_data_dir(&d);
+        let d = DataDir::new("wide");
+        let store = d.store();
         store.load_or_init().unwrap();
         fs::set_permissions(store.path(), fs::Permissions::from_mode(0o640)).unwrap();
         let w = store.wide_mode().expect("0640 is too wide");
@@ -222,39 +236,36 @@ mod tests {
         let text = w.to_string();
         assert!(text.contains("pbxgate.toml has mode 0640"), "{text}");
         assert!(text.contains("chmod 600"), "{text}");
-        let _ = fs::remove_dir_all(&d);
     }
 
     #[test]
     fn check_writes_nothing() {
-        let d = temp_dir("check");
-        let store = ConfigStore::in_data_dir(&d);
+        let d = DataDir::new("check");
+        let store = d.store();
         let checked = store.check().unwrap();
         assert!(!checked.exists);
         assert_eq!(checked.config, Config::default());
-        assert!(!d.exists(), "check created the data directory");
-        let _ = fs::remove_dir_all(&d);
+        assert!(!d.0.exists(), "check created the data directory");
     }
 
     #[test]
     fn bad_file_is_refused_with_path_and_field() {
-        let d = temp_dir("bad");
-        fs::create_dir_all(&d).unwrap();
-        let store = ConfigStore::in_data_dir(&d);
+        let d = DataDir::new("bad");
+        fs::create_dir_all(&d.0).unwrap();
+        let store = d.store();
         fs::write(store.path(), "[sip]\nt2_ms = 1\n").unwrap();
         let e = store.load_or_init().err().unwrap().to_string();
         assert!(e.contains("sip.t2_ms"), "{e}");
         fs::write(store.path(), "[sip\n").unwrap();
         let e = store.load_or_init().err().unwrap().to_string();
         assert!(e.contains("pbxgate.toml"), "{e}");
-        let _ = fs::remove_dir_all(&d);
     }
 
     #[test]
     fn save_round_trips_and_leaves_no_temp_file() {
-        let d = temp_dir("save");
-        fs::create_dir_all(&d).unwrap();
-        let store = ConfigStore::in_data_dir(&d);
+        let d = DataDir::new("save");
+        fs::create_dir_all(&d.0).unwrap();
+        let store = d.store();
         let mut c = Config::default();
         c.sip.t1_ms = 250;
         store.save(&c).unwrap();
@@ -262,6 +273,5 @@ mod tests {
         assert!(!store.path().with_extension("toml.tmp").exists());
         c.sip.t1_ms = 1;
         assert!(store.save(&c).is_err());
-        let _ = fs::remove_dir_all(&d);
     }
 }

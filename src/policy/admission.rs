@@ -74,19 +74,6 @@ impl Admission {
         })
     }
 
-    /// A listener that admits nobody but the peers the gateway contacted.
-    pub fn deny_all(l: &ListenerConfig) -> Admission {
-        Admission {
-            allowlist: Allowlist::default(),
-            mode: AdmitMode::Allowlist,
-            on_deny: l.deny_action(),
-            limiter: SourceRateLimiter::new(l.rate_per_s, l.burst, MAX_TRACKED_SOURCES),
-            listed_limiter: listed_limiter(l),
-            counters: AdmissionCounters::default(),
-            denied_by_prefix: HashMap::new(),
-        }
-    }
-
     /// `trusted`: the gateway itself sent to this address (a registrar, a
     /// call target answering), so the allowlist does not apply; the rate
     /// limit for listed sources does.
@@ -225,94 +212,45 @@ impl Admission {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Config, Side};
+    use crate::config::Config;
+    use crate::policy::ip;
 
-    fn listener(extra: &str, side: &str) -> ListenerConfig {
+    /// The admission of a listener on `side` with `extra` lines.
+    fn admission(extra: &str, side: &str) -> Admission {
         let cfg = Config::from_toml(&format!(
             "[inbound_auth]\nusers = [{{ username = 'u', password = 'p' }}]\n\
              [[listener]]\nname='l'\nside='{side}'\nbind='127.0.0.1:5060'\n{extra}\n"
         ))
         .expect("config");
-        cfg.listeners[0].clone()
+        Admission::from_listener(&cfg.listeners[0]).expect("allowlist")
     }
 
-    fn ip(s: &str) -> IpAddr {
-        s.parse().unwrap()
-    }
+    const PASS: Verdict = Verdict::Admit { needs_auth: false };
+    const AUTH: Verdict = Verdict::Admit { needs_auth: true };
+    const DROP: Verdict = Verdict::Drop(DenyReason::NotAllowed);
+    const REJECT: Verdict = Verdict::Reject(DenyReason::NotAllowed);
+    const LIMITED: Verdict = Verdict::Drop(DenyReason::RateLimited);
 
     #[test]
     fn verdicts_by_mode_list_and_trust() {
         let t = Instant::now();
         let allow = "allow = ['198.51.100.0/24']";
         type Row<'a> = (&'a str, &'a str, &'a str, bool, Verdict);
+        // (description, listener lines, source, trusted, verdict)
+        #[rustfmt::skip]
         let rows: &[Row] = &[
-            (
-                "allowlist, listed",
-                "",
-                "198.51.100.7",
-                false,
-                Verdict::Admit { needs_auth: false },
-            ),
-            (
-                "allowlist, not listed, WAN drops",
-                "",
-                "203.0.113.1",
-                false,
-                Verdict::Drop(DenyReason::NotAllowed),
-            ),
-            (
-                "allowlist, not listed, reject",
-                "on_deny = 'reject'",
-                "203.0.113.1",
-                false,
-                Verdict::Reject(DenyReason::NotAllowed),
-            ),
-            (
-                "allowlist, trusted peer",
-                "",
-                "203.0.113.1",
-                true,
-                Verdict::Admit { needs_auth: false },
-            ),
-            (
-                "digest, anyone must authenticate",
-                "admit = 'digest'",
-                "198.51.100.7",
-                false,
-                Verdict::Admit { needs_auth: true },
-            ),
-            (
-                "digest, trusted peer",
-                "admit = 'digest'",
-                "203.0.113.1",
-                true,
-                Verdict::Admit { needs_auth: false },
-            ),
-            (
-                "either, listed",
-                "admit = 'either'",
-                "198.51.100.7",
-                false,
-                Verdict::Admit { needs_auth: false },
-            ),
-            (
-                "either, not listed",
-                "admit = 'either'",
-                "203.0.113.1",
-                false,
-                Verdict::Admit { needs_auth: true },
-            ),
-            (
-                "mapped IPv4 is IPv4",
-                "",
-                "::ffff:198.51.100.9",
-                false,
-                Verdict::Admit { needs_auth: false },
-            ),
+            ("allowlist, listed",                "",                   "198.51.100.7",        false, PASS),
+            ("allowlist, not listed, WAN drops", "",                   "203.0.113.1",         false, DROP),
+            ("allowlist, not listed, reject",    "on_deny = 'reject'", "203.0.113.1",         false, REJECT),
+            ("allowlist, trusted peer",          "",                   "203.0.113.1",         true,  PASS),
+            ("digest, anyone must authenticate", "admit = 'digest'",   "198.51.100.7",        false, AUTH),
+            ("digest, trusted peer",             "admit = 'digest'",   "203.0.113.1",         true,  PASS),
+            ("either, listed",                   "admit = 'either'",   "198.51.100.7",        false, PASS),
+            ("either, not listed",               "admit = 'either'",   "203.0.113.1",         false, AUTH),
+            ("mapped IPv4 is IPv4",              "",                   "::ffff:198.51.100.9", false, PASS),
         ];
         for (what, extra, src, trusted, expected) in rows {
-            let mut a =
-                Admission::from_listener(&listener(&format!("{allow}\n{extra}"), "wan")).unwrap();
+            let mut a = admission(&format!("{allow}\n{extra}"), "wan");
             assert_eq!(a.check(ip(src), *trusted, t), *expected, "{what}");
         }
     }
@@ -320,23 +258,16 @@ mod tests {
     #[test]
     fn rate_limited_sources_are_dropped_and_counted() {
         let t = Instant::now();
-        let mut a = Admission::from_listener(&listener(
+        let mut a = admission(
             "rate_per_s = 1\nburst = 2\nrate_per_s_listed = 1\nburst_listed = 2\non_deny = 'reject'",
             "wan",
-        ))
-        .unwrap();
+        );
         let src = ip("127.0.0.1");
         let verdicts: Vec<Verdict> = (0..4).map(|_| a.check(src, false, t)).collect();
-        assert_eq!(verdicts[1], Verdict::Admit { needs_auth: false });
-        assert_eq!(verdicts[2], Verdict::Drop(DenyReason::RateLimited));
-        assert_eq!(
-            a.check(ip("10.1.2.3"), false, t),
-            Verdict::Reject(DenyReason::NotAllowed)
-        );
-        assert_eq!(
-            a.check(ip("10.1.2.4"), false, t),
-            Verdict::Reject(DenyReason::NotAllowed)
-        );
+        assert_eq!(verdicts[1], PASS);
+        assert_eq!(verdicts[2], LIMITED);
+        assert_eq!(a.check(ip("10.1.2.3"), false, t), REJECT);
+        assert_eq!(a.check(ip("10.1.2.4"), false, t), REJECT);
         let c = a.counters();
         assert_eq!(
             (
@@ -355,32 +286,23 @@ mod tests {
     #[test]
     fn listed_sources_have_their_own_limit() {
         let t = Instant::now();
-        let mut a = Admission::from_listener(&listener(
+        let mut a = admission(
             "admit = 'either'\nallow = ['198.51.100.0/24']\nrate_per_s = 1\nburst = 1",
             "wan",
-        ))
-        .unwrap();
+        );
         // An unknown source gets rate_per_s / burst ...
         let stranger = ip("203.0.113.9");
-        assert_eq!(
-            a.check(stranger, false, t),
-            Verdict::Admit { needs_auth: true }
-        );
-        assert_eq!(
-            a.check(stranger, false, t),
-            Verdict::Drop(DenyReason::RateLimited)
-        );
+        assert_eq!(a.check(stranger, false, t), AUTH);
+        assert_eq!(a.check(stranger, false, t), LIMITED);
         // ... the platform in `allow` gets the default burst_listed (4000),
         // and so does a peer the gateway contacted.
         let platform = ip("198.51.100.7");
         let admitted = (0..5000)
-            .filter(|_| a.check(platform, false, t) == Verdict::Admit { needs_auth: false })
+            .filter(|_| a.check(platform, false, t) == PASS)
             .count();
         assert_eq!(admitted, 4000);
         let registrar = ip("192.0.2.50");
-        assert!(
-            (0..1000).all(|_| a.check(registrar, true, t) == Verdict::Admit { needs_auth: false })
-        );
+        assert!((0..1000).all(|_| a.check(registrar, true, t) == PASS));
         let c = a.counters();
         assert_eq!(
             (c.dropped_rate_limited, c.dropped_rate_limited_listed),
@@ -395,86 +317,46 @@ mod tests {
             ("rate_per_s = 0", 10_000),
             ("rate_per_s = 5000\nburst = 6000", 6000),
         ] {
-            let mut a = Admission::from_listener(&listener(
-                &format!("allow = ['198.51.100.0/24']\n{extra}"),
-                "wan",
-            ))
-            .unwrap();
+            let mut a = admission(&format!("allow = ['198.51.100.0/24']\n{extra}"), "wan");
             let admitted = (0..10_000)
-                .filter(|_| a.check(platform, false, t) == Verdict::Admit { needs_auth: false })
+                .filter(|_| a.check(platform, false, t) == PASS)
                 .count();
             assert_eq!(admitted, expected, "{extra}");
         }
 
         // 0 = no limit for listed sources, while others keep theirs.
-        let mut a = Admission::from_listener(&listener(
+        let mut a = admission(
             "allow = ['198.51.100.0/24']\nrate_per_s = 1\nburst = 1\nrate_per_s_listed = 0",
             "wan",
-        ))
-        .unwrap();
-        assert!((0..100_000)
-            .all(|_| a.check(platform, false, t) == Verdict::Admit { needs_auth: false }));
+        );
+        assert!((0..100_000).all(|_| a.check(platform, false, t) == PASS));
     }
 
     #[test]
     fn refused_sources_get_403_only_within_the_rate() {
         let t = Instant::now();
-        let mut a = Admission::from_listener(&listener(
-            "on_deny = 'reject'\nrate_per_s = 1\nburst = 2",
-            "wan",
-        ))
-        .unwrap();
+        let mut a = admission("on_deny = 'reject'\nrate_per_s = 1\nburst = 2", "wan");
         let spoofed = ip("203.0.113.50");
         let v: Vec<Verdict> = (0..4).map(|_| a.check(spoofed, false, t)).collect();
-        assert_eq!(
-            v,
-            vec![
-                Verdict::Reject(DenyReason::NotAllowed),
-                Verdict::Reject(DenyReason::NotAllowed),
-                Verdict::Drop(DenyReason::RateLimited),
-                Verdict::Drop(DenyReason::RateLimited),
-            ]
-        );
+        assert_eq!(v, vec![REJECT, REJECT, LIMITED, LIMITED]);
     }
 
     #[test]
     fn defaults_per_side() {
         let t = Instant::now();
-        let mut wan = Admission::from_listener(&listener("", "wan")).unwrap();
-        assert_eq!(
-            wan.check(ip("127.0.0.1"), false, t),
-            Verdict::Admit { needs_auth: false }
-        );
-        assert_eq!(
-            wan.check(ip("::1"), false, t),
-            Verdict::Admit { needs_auth: false }
-        );
-        assert_eq!(
-            wan.check(ip("127.0.0.2"), false, t),
-            Verdict::Drop(DenyReason::NotAllowed)
-        );
-        assert_eq!(
-            wan.check(ip("192.168.1.5"), false, t),
-            Verdict::Drop(DenyReason::NotAllowed)
-        );
-        let mut lan = Admission::from_listener(&listener("", "lan")).unwrap();
-        assert_eq!(
-            lan.check(ip("192.168.1.5"), false, t),
-            Verdict::Admit { needs_auth: false }
-        );
-        assert_eq!(
-            lan.check(ip("10.9.8.7"), false, t),
-            Verdict::Admit { needs_auth: false }
-        );
-        assert_eq!(
-            lan.check(ip("fe80::1"), false, t),
-            Verdict::Admit { needs_auth: false }
-        );
-        assert_eq!(
-            lan.check(ip("8.8.8.8"), false, t),
-            Verdict::Reject(DenyReason::NotAllowed)
-        );
-        let _ = Side::Wan;
+        for (side, src, expected) in [
+            ("wan", "127.0.0.1", PASS),
+            ("wan", "::1", PASS),
+            ("wan", "127.0.0.2", DROP),
+            ("wan", "192.168.1.5", DROP),
+            ("lan", "192.168.1.5", PASS),
+            ("lan", "10.9.8.7", PASS),
+            ("lan", "fe80::1", PASS),
+            ("lan", "8.8.8.8", REJECT),
+        ] {
+            let mut a = admission("", side);
+            assert_eq!(a.check(ip(src), false, t), expected, "{side} {src}");
+        }
     }
 
     #[test]

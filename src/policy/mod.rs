@@ -14,3 +14,12 @@ pub use drop_hint::{drop_hint, HintContext};
 pub use drop_log::{DropKey, DropLine, DropLog, DropSummary, DROP_LOG_WINDOW};
 pub use emergency_exempt::{call_id, is_emergency_invite};
 pub use rate_limit::SourceRateLimiter;
+
+/// An address as a test writes it.
+#[cfg(test)]
+fn ip(text: &str) -> std::net::IpAddr {
+    match text.parse() {
+        Ok(ip) => ip,
+        Err(e) => panic!("{text}: {e}"),
+    }
+}

@@ -109,11 +109,8 @@ impl SourceRateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::ip;
     use std::time::Duration;
-
-    fn ip(s: &str) -> IpAddr {
-        s.parse().unwrap()
-    }
 
     #[test]
     fn burst_then_the_steady_rate() {

@@ -52,15 +52,9 @@ impl Match {
             (cfg.dialled, "dialled", MatchSubject::Dialled),
             (cfg.caller, "caller", MatchSubject::Caller),
         ] {
-            match flag {
-                Some(true) => subjects.push(subject),
-                Some(false) => {
-                    return Err(ConfigError::invalid(
-                        f(key),
-                        format!("write {key} = true, or leave it out"),
-                    ))
-                }
-                None => {}
+            let advice = format!("write {key} = true, or leave it out");
+            if is_set(flag, &f(key), advice)? {
+                subjects.push(subject);
             }
         }
         if subjects.len() > 1 {
@@ -87,33 +81,21 @@ impl Match {
         if let Some(p) = &cfg.regex {
             tests.push(MatchTest::Regex(compile_regex(&f("regex"), p)?));
         }
-        for (flag, key, test) in [
-            (cfg.present, "present", MatchTest::Present),
-            (cfg.absent, "absent", MatchTest::Absent),
+        for (flag, key, other, test) in [
+            (cfg.present, "present", "absent", MatchTest::Present),
+            (cfg.absent, "absent", "present", MatchTest::Absent),
         ] {
-            match flag {
-                Some(true) => {
-                    if !matches!(subject, MatchSubject::Header(_)) {
-                        return Err(ConfigError::invalid(
-                            f(key),
-                            format!("{key} only applies to header = \"Name\""),
-                        ));
-                    }
-                    tests.push(test);
-                }
-                Some(false) => {
-                    let other = if key == "present" {
-                        "absent"
-                    } else {
-                        "present"
-                    };
-                    return Err(ConfigError::invalid(
-                        f(key),
-                        format!("write {key} = true, or {other} = true for the opposite"),
-                    ));
-                }
-                None => {}
+            let advice = format!("write {key} = true, or {other} = true for the opposite");
+            if !is_set(flag, &f(key), advice)? {
+                continue;
             }
+            if !matches!(subject, MatchSubject::Header(_)) {
+                return Err(ConfigError::invalid(
+                    f(key),
+                    format!("{key} only applies to header = \"Name\""),
+                ));
+            }
+            tests.push(test);
         }
         if tests.len() > 1 {
             return Err(ConfigError::invalid(
@@ -167,6 +149,15 @@ impl MatchTest {
             MatchTest::Present => true,
             MatchTest::Absent => false,
         }
+    }
+}
+
+/// A flag that is only ever written `= true`: whether it is. `false` is
+/// refused with `advice`, so that it cannot be read as the opposite.
+fn is_set(flag: Option<bool>, field: &str, advice: String) -> Result<bool, ConfigError> {
+    match flag {
+        Some(false) => Err(ConfigError::invalid(field, advice)),
+        set => Ok(set.is_some()),
     }
 }
 

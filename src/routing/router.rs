@@ -5,7 +5,10 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use crate::config::{AccountConfig, ConfigError, DtmfMode, EmergencyConfig, RouteConfig, Side};
+use crate::config::{
+    check_name, check_unique, AccountConfig, ConfigError, DtmfMode, EmergencyConfig, RouteConfig,
+    Side,
+};
 use crate::sip::message::{HeaderName, Headers, Request, Uri};
 
 use super::emergency::EmergencyNumbers;
@@ -84,23 +87,8 @@ impl Router {
         for (i, r) in routes.iter().enumerate() {
             let field = format!("route[{i}]");
             let f = |k: &str| format!("{field}.{k}");
-            let name_ok = !r.name.is_empty()
-                && r.name.len() <= 64
-                && r.name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-            if !name_ok {
-                return Err(ConfigError::invalid(
-                    f("name"),
-                    format!("'{}' must be 1-64 letters, digits, '-', '_' or '.'", r.name),
-                ));
-            }
-            if !names.insert(r.name.as_str()) {
-                return Err(ConfigError::invalid(
-                    f("name"),
-                    format!("'{}' is used by another route", r.name),
-                ));
-            }
+            check_name(f("name"), &r.name, 64, b"-_.")?;
+            check_unique(&mut names, f("name"), &r.name, "route")?;
             // A route behind a catch-all for the same side can never be
             // chosen; that is always a mistake in the order.
             let side = match r.from {

@@ -19,11 +19,10 @@ gateway must perform.
 """
 
 import argparse
-import hashlib
-import random
-import re
 import socket
 import sys
+
+from sipdigest import digest_hash, digest_params, digest_response, header, rnd
 
 
 def parse_args():
@@ -38,23 +37,12 @@ def parse_args():
     return ap.parse_args()
 
 
-def rnd(bits=32):
-    return "%x" % random.getrandbits(bits)
-
-
-def header(msg, name):
-    m = re.search(r"^%s[ \t]*:[ \t]*(.*?)\r?$" % re.escape(name), msg, re.M | re.I)
-    return m.group(1) if m else None
-
-
 def status(msg):
     return int(msg.split(" ", 2)[1])
 
 
 def challenge(msg):
-    value = header(msg, "WWW-Authenticate") or ""
-    return {k.lower(): (v1 if v2 == "" else v2)
-            for k, v1, v2 in re.findall(r'([A-Za-z-]+)\s*=\s*(?:"([^"]*)"|([^,\s"]+))', value)}
+    return digest_params(header(msg, "WWW-Authenticate") or "")
 
 
 class Client:
@@ -72,12 +60,9 @@ class Client:
 
     def auth(self, ch, password, nc):
         alg = self.a.algorithm
-        h = (lambda s: hashlib.sha256(s.encode()).hexdigest()) if alg == "SHA-256" \
-            else (lambda s: hashlib.md5(s.encode()).hexdigest())
         cnonce = rnd(64)
-        ha1 = h("%s:%s:%s" % (self.a.user, ch["realm"], password))
-        ha2 = h("REGISTER:%s" % self.ruri)
-        resp = h("%s:%s:%08x:%s:auth:%s" % (ha1, ch["nonce"], nc, cnonce, ha2))
+        resp = digest_response(digest_hash(alg), self.a.user, ch["realm"], password, "REGISTER",
+                               self.ruri, ch["nonce"], "%08x" % nc, cnonce)
         opaque = ', opaque="%s"' % ch["opaque"] if "opaque" in ch else ""
         return ('Authorization: Digest username="%s", realm="%s", nonce="%s", uri="%s", '
                 'response="%s", algorithm=%s, cnonce="%s", qop=auth, nc=%08x%s'

@@ -25,12 +25,12 @@ Everything sent and received is summarised on stdout (first lines, and the Autho
 """
 
 import argparse
-import hashlib
-import random
 import re
 import socket
 import sys
 import time
+
+from sipdigest import digest_hash, digest_params, digest_response, header, rnd
 
 T1 = 0.5
 
@@ -49,15 +49,6 @@ def parse_args():
     return ap.parse_args()
 
 
-def rnd(bits=32):
-    return "%x" % random.getrandbits(bits)
-
-
-def header(msg, name):
-    m = re.search(r"^%s[ \t]*:[ \t]*(.*?)\r?$" % re.escape(name), msg, re.M | re.I)
-    return m.group(1) if m else None
-
-
 def status(msg):
     m = re.match(r"SIP/2\.0 (\d{3})", msg)
     return int(m.group(1)) if m else None
@@ -66,20 +57,14 @@ def status(msg):
 def parse_challenge(value):
     if not value or not value.lower().startswith("digest"):
         return None
-    return {k.lower(): (v1 if v1 != "" or v2 == "" else v2)
-            for k, v1, v2 in re.findall(r'([A-Za-z-]+)\s*=\s*(?:"([^"]*)"|([^,\s]+))', value)}
+    return digest_params(value)
 
 
 def digest_header(ch, method, uri, user, password):
     alg = ch.get("algorithm", "MD5")
-    if alg.upper() == "MD5":
-        h = lambda s: hashlib.md5(s.encode()).hexdigest()
-    elif alg.upper() == "SHA-256":
-        h = lambda s: hashlib.sha256(s.encode()).hexdigest()
-    else:
+    h = digest_hash(alg)
+    if h is None:
         raise SystemExit("unsupported digest algorithm %r" % alg)
-    ha1 = h("%s:%s:%s" % (user, ch["realm"], password))
-    ha2 = h("%s:%s" % (method, uri))
     parts = ['username="%s"' % user, 'realm="%s"' % ch["realm"], 'nonce="%s"' % ch["nonce"],
              'uri="%s"' % uri]
     qops = [q.strip() for q in ch.get("qop", "").split(",") if q.strip()]
@@ -87,11 +72,12 @@ def digest_header(ch, method, uri, user, password):
         if "auth" not in qops:
             raise SystemExit("server offers qop=%s, only auth is supported here" % ch["qop"])
         nc, cnonce = "00000001", rnd(64)
-        resp = h("%s:%s:%s:%s:auth:%s" % (ha1, ch["nonce"], nc, cnonce, ha2))
+        resp = digest_response(h, user, ch["realm"], password, method, uri, ch["nonce"], nc, cnonce)
         parts += ['response="%s"' % resp, "algorithm=%s" % alg, 'cnonce="%s"' % cnonce,
                   "qop=auth", "nc=%s" % nc]
     else:
-        parts += ['response="%s"' % h("%s:%s:%s" % (ha1, ch["nonce"], ha2)), "algorithm=%s" % alg]
+        resp = digest_response(h, user, ch["realm"], password, method, uri, ch["nonce"])
+        parts += ['response="%s"' % resp, "algorithm=%s" % alg]
     if "opaque" in ch:
         parts.append('opaque="%s"' % ch["opaque"])
     return "Authorization: Digest " + ", ".join(parts)

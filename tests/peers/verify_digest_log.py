@@ -13,32 +13,23 @@ without qop) from USER and PASSWORD and compares it with what the gateway sent.
 Exit status 0 only if at least one line was found and every line is correct.
 """
 
-import hashlib
 import re
 import sys
 
-
-def params(value):
-    return {k.lower(): (v1 if v2 == "" else v2)
-            for k, v1, v2 in re.findall(r'([A-Za-z-]+)\s*=\s*(?:"([^"]*)"|([^,\s"]+))', value)}
+from sipdigest import digest_hash, digest_params, digest_response
 
 
 def expected(p, method, user, password):
     alg = p.get("algorithm", "MD5").upper()
-    if alg == "MD5":
-        h = lambda s: hashlib.md5(s.encode()).hexdigest()
-    elif alg == "SHA-256":
-        h = lambda s: hashlib.sha256(s.encode()).hexdigest()
-    else:
+    h = digest_hash(alg)
+    if h is None:
         return None, "unsupported algorithm %s" % alg
-    ha1 = h("%s:%s:%s" % (user, p.get("realm", ""), password))
-    ha2 = h("%s:%s" % (method, p.get("uri", "")))
+    known = (h, user, p.get("realm", ""), password, method, p.get("uri", ""), p.get("nonce", ""))
     if "qop" in p:
         if p["qop"] != "auth":
             return None, "qop=%s (only auth is checked here)" % p["qop"]
-        return h(":".join([ha1, p.get("nonce", ""), p.get("nc", ""), p.get("cnonce", ""),
-                           "auth", ha2])), None
-    return h("%s:%s:%s" % (ha1, p.get("nonce", ""), ha2)), None
+        return digest_response(*known, p.get("nc", ""), p.get("cnonce", "")), None
+    return digest_response(*known), None
 
 
 def main():
@@ -58,7 +49,7 @@ def main():
                 print("FAIL %s: no Digest credentials: %r" % (method, value))
                 ok = False
                 continue
-            p = params(value[7:])
+            p = digest_params(value[7:])
             want, why = expected(p, method, user, password)
             if want is None:
                 print("FAIL %s: %s" % (method, why))

@@ -1,5 +1,6 @@
 use crate::config::Config;
 use crate::routing::Router;
+use crate::test_support::assert_refused;
 
 /// What loading and compiling `text` says: the data checks, then the
 /// routes (as `gateway::compile` does).
@@ -277,12 +278,7 @@ fn invalid_routes_are_refused_naming_the_field() {
         ("unknown side", with_route(&format!("from = 'dmz'\n{T}")), "dmz", "unknown variant"),
     ];
     for (what, text, field, advice) in rows {
-        let e = match load(&text) {
-            Ok(_) => panic!("{what}: accepted\n{text}"),
-            Err(e) => e,
-        };
-        assert!(e.contains(field), "{what}: '{e}' does not name {field}");
-        assert!(e.contains(advice), "{what}: '{e}' does not say '{advice}'");
+        let e = assert_refused(load(&text), what, &text, field, advice);
         if field.starts_with("route") {
             assert!(!e.contains('\n'), "{what}: '{e}' is one line");
         }
@@ -353,12 +349,7 @@ fn emergency_routes_that_cannot_carry_the_calls_are_refused_naming_the_field() {
         ),
     ];
     for (what, text, field, advice) in rows {
-        let e = match load(&text) {
-            Ok(_) => panic!("{what}: accepted\n{text}"),
-            Err(e) => e,
-        };
-        assert!(e.contains(field), "{what}: '{e}' does not name {field}");
-        assert!(e.contains(advice), "{what}: '{e}' does not say '{advice}'");
+        assert_refused(load(&text), what, &text, field, advice);
     }
 }
 

@@ -1,23 +1,22 @@
-use serde::Deserialize;
-
-use super::cloud_invite;
+use super::{cloud_invite, toml_value};
 use crate::config::HeaderActionConfig;
 use crate::routing::HeaderPlan;
-
-#[derive(Deserialize)]
-struct Plan {
-    #[serde(default)]
-    headers: Vec<HeaderActionConfig>,
-}
+use crate::sip::message::Request;
 
 fn plan(actions: &str) -> HeaderPlan {
-    let p: Plan = match toml::from_str(&format!("headers = [{actions}]")) {
+    let headers: Vec<HeaderActionConfig> = toml_value(&format!("[{actions}]"));
+    match HeaderPlan::compile(&headers, "route[0].headers") {
         Ok(p) => p,
         Err(e) => panic!("{actions}: {e}"),
-    };
-    match HeaderPlan::compile(&p.headers, "route[0].headers") {
-        Ok(p) => p,
-        Err(e) => panic!("{actions}: {e}"),
+    }
+}
+
+/// Each row's actions applied to the headers of `req`.
+fn check(req: &Request, rows: Vec<Row>) {
+    for (what, actions, expected) in rows {
+        let got = plan(actions).apply(&req.headers);
+        let got: Vec<(&str, &str)> = got.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        assert_eq!(got, expected, "{what}");
     }
 }
 
@@ -43,6 +42,7 @@ fn actions_build_the_outgoing_headers() {
     let key = ("X-PH-RetreaverKey", "k-1");
     let afid = ("X-PH-RetreaverAFID", "5678");
     let sid = ("X-PH-RetreaverSID", "42");
+    let (call, account) = (("X-Twilio-CallSid", "CA1"), ("X-Twilio-AccountSid", "AC1"));
     // (description, actions, expected name/value list)
     let rows: Vec<Row> = vec![
         (
@@ -108,14 +108,7 @@ fn actions_build_the_outgoing_headers() {
         (
             "pass a prefix, all values, in arrival order",
             r#"{ action = "pass", name = "X-Twilio-*" }"#,
-            vec![
-                uuid,
-                key,
-                afid,
-                sid,
-                ("X-Twilio-CallSid", "CA1"),
-                ("X-Twilio-AccountSid", "AC1"),
-            ],
+            vec![uuid, key, afid, sid, call, account],
         ),
         (
             "pass an exact non-X header",
@@ -125,15 +118,7 @@ fn actions_build_the_outgoing_headers() {
         (
             "passing a default-passed header again adds no duplicate",
             r#"{ action = "pass", name = "X-PH-RetreaverUUID" }, { action = "pass", name = "X-*" }"#,
-            vec![
-                uuid,
-                key,
-                afid,
-                sid,
-                ("X-Twilio-CallSid", "CA1"),
-                ("X-Twilio-AccountSid", "AC1"),
-                ("X-Other", "o"),
-            ],
+            vec![uuid, key, afid, sid, call, account, ("X-Other", "o")],
         ),
         (
             "order matters: strip then pass brings it back at the end",
@@ -158,16 +143,12 @@ fn actions_build_the_outgoing_headers() {
                 sid,
                 ("X-Campaign-ID", "1234"),
                 ("X-Sub-ID", "42"),
-                ("X-Twilio-CallSid", "CA1"),
-                ("X-Twilio-AccountSid", "AC1"),
+                call,
+                account,
             ],
         ),
     ];
-    for (what, actions, expected) in rows {
-        let got = plan(actions).apply(&req.headers);
-        let got: Vec<(&str, &str)> = got.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-        assert_eq!(got, expected, "{what}");
-    }
+    check(&req, rows);
 }
 
 #[test]
@@ -201,11 +182,7 @@ fn multi_valued_headers_keep_every_value() {
             vec![("X-PH-Tag", "3")],
         ),
     ];
-    for (what, actions, expected) in rows {
-        let got = plan(actions).apply(&req.headers);
-        let got: Vec<(&str, &str)> = got.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-        assert_eq!(got, expected, "{what}");
-    }
+    check(&req, rows);
 }
 
 #[test]

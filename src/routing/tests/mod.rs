@@ -7,6 +7,9 @@ mod matcher;
 mod router;
 mod tags;
 
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
 use crate::config::{Config, RouteConfig};
 use crate::sip::message::{parse_message, Framing, Request, SipMessage};
 
@@ -40,6 +43,19 @@ pub fn cloud_invite(extra: &[&str]) -> Request {
         "sip:+18885551234@gw.example.com",
         extra,
     )
+}
+
+/// `value` read as the TOML value of one key: an inline table or an array
+/// of them, as a route writes it.
+pub fn toml_value<T: DeserializeOwned>(value: &str) -> T {
+    #[derive(Deserialize)]
+    struct One<T> {
+        v: T,
+    }
+    match toml::from_str::<One<T>>(&format!("v = {value}")) {
+        Ok(one) => one.v,
+        Err(e) => panic!("{value}: {e}"),
+    }
 }
 
 /// The routes of a TOML document, without running `Config::validate`, so
