@@ -19,7 +19,7 @@ impl Core {
         if self.listener_sides.get(listener) != Some(&Side::Lan) {
             return false;
         }
-        // Refused sources are rate-limited too (Verdict::Drop(RateLimited)
+        // Refused sources are rate-limited too (AdmissionVerdict::Drop(RateLimited)
         // before their 403): the allowlist must still say yes.
         if !self
             .admission

@@ -33,7 +33,7 @@ use crate::config::{AdmitMode, CallsConfig, InboundAuthConfig, Side};
 use crate::logging::{Dump, Escaped};
 use crate::media::messages::MediaCommand;
 use crate::policy::{
-    drop_hint, Admission, DenyReason, DropKey, DropLine, DropLog, HintContext, Verdict,
+    drop_hint, Admission, AdmissionVerdict, DenyReason, DropKey, DropLine, DropLog, HintContext,
 };
 use crate::sip::ids::IdGenerator;
 use crate::sip::message::{parse_message, Framing, HeaderName, ParseError, Response, SipMessage};
@@ -307,14 +307,14 @@ impl Core {
         let trusted = self.is_contacted(ip, now);
         if let Some(a) = self.admission.get_mut(from.listener.0 as usize) {
             match a.check(ip, trusted, now) {
-                Verdict::Admit { .. } => {}
-                Verdict::Drop(DenyReason::RateLimited)
+                AdmissionVerdict::Admit { .. } => {}
+                AdmissionVerdict::Drop(DenyReason::RateLimited)
                     if self.emergency_exempt(bytes, &from, trusted) => {}
-                Verdict::Drop(reason) => {
+                AdmissionVerdict::Drop(reason) => {
                     self.note_refused(&from, trusted, reason, false, now);
                     return;
                 }
-                Verdict::Reject(reason) => {
+                AdmissionVerdict::Reject(reason) => {
                     self.note_refused(&from, trusted, reason, true, now);
                     self.reject_source(bytes, framing, from, reason);
                     return;

@@ -52,7 +52,7 @@ mod tests {
     fn record(id: &str, session: Option<u64>) -> CallRecord {
         CallRecord {
             id: id.into(),
-            direction: super::super::record::Direction::Inbound,
+            direction: super::super::record::CallDirection::Inbound,
             caller_call_id: format!("{id}@cloud"),
             callee_call_id: None,
             from: "caller".into(),

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Direction {
+pub enum CallDirection {
     /// Cloud → PBX (arrived on a WAN listener).
     Inbound,
     /// PBX → cloud (arrived on a LAN listener).
@@ -52,7 +52,7 @@ pub enum HangupCause {
 pub struct CallRecord {
     /// The gateway's own identifier, stable across the legs.
     pub id: String,
-    pub direction: Direction,
+    pub direction: CallDirection,
     /// Call-ID of the leg towards the caller.
     pub caller_call_id: String,
     /// Call-ID of the leg towards the callee (the last one tried).

@@ -105,7 +105,7 @@ pub enum DropReason {
     Held,
 }
 
-/// What becomes of one received packet. (Not `policy::Verdict`, which
+/// What becomes of one received packet. (Not `policy::AdmissionVerdict`, which
 /// admits or refuses signalling.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PacketVerdict {

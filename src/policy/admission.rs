@@ -25,7 +25,7 @@ pub enum DenyReason {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
+pub enum AdmissionVerdict {
     /// Process the packet. `needs_auth`: requests from it must pass the
     /// digest server (admitted by `digest`/`either`, not by the allowlist).
     Admit {
@@ -79,9 +79,9 @@ impl Admission {
     /// limit for listed sources does.
     ///
     /// A packet over its source's rate limit is always
-    /// `Verdict::Drop(DenyReason::RateLimited)` (and only such a packet):
+    /// `AdmissionVerdict::Drop(DenyReason::RateLimited)` (and only such a packet):
     /// that is how a caller tells a rate-limit drop from the others.
-    pub fn check(&mut self, ip: IpAddr, trusted: bool, now: Instant) -> Verdict {
+    pub fn check(&mut self, ip: IpAddr, trusted: bool, now: Instant) -> AdmissionVerdict {
         let listed = self.is_listed(ip, trusted);
         let needs_auth = match (self.mode, listed) {
             (AdmitMode::Allowlist, false) => {
@@ -89,17 +89,17 @@ impl Admission {
                 return match self.on_deny {
                     DenyAction::Drop => {
                         self.counters.dropped_not_allowed += 1;
-                        Verdict::Drop(DenyReason::NotAllowed)
+                        AdmissionVerdict::Drop(DenyReason::NotAllowed)
                     }
                     // A 403 per packet would reflect a spoofed flood at its
                     // victim: refused sources are rate-limited too.
                     DenyAction::Reject if !self.limiter.allow(ip, now) => {
                         self.counters.dropped_rate_limited += 1;
-                        Verdict::Drop(DenyReason::RateLimited)
+                        AdmissionVerdict::Drop(DenyReason::RateLimited)
                     }
                     DenyAction::Reject => {
                         self.counters.rejected_not_allowed += 1;
-                        Verdict::Reject(DenyReason::NotAllowed)
+                        AdmissionVerdict::Reject(DenyReason::NotAllowed)
                     }
                 };
             }
@@ -120,14 +120,14 @@ impl Admission {
                 self.counters.dropped_rate_limited += 1;
             }
             self.count_denied(ip);
-            return Verdict::Drop(DenyReason::RateLimited);
+            return AdmissionVerdict::Drop(DenyReason::RateLimited);
         }
         if needs_auth {
             self.counters.admitted_for_auth += 1;
         } else {
             self.counters.admitted += 1;
         }
-        Verdict::Admit { needs_auth }
+        AdmissionVerdict::Admit { needs_auth }
     }
 
     /// Whether `ip` is in the allowlist or a peer the gateway contacted
@@ -225,17 +225,17 @@ mod tests {
         Admission::from_listener(&cfg.listeners[0]).expect("allowlist")
     }
 
-    const PASS: Verdict = Verdict::Admit { needs_auth: false };
-    const AUTH: Verdict = Verdict::Admit { needs_auth: true };
-    const DROP: Verdict = Verdict::Drop(DenyReason::NotAllowed);
-    const REJECT: Verdict = Verdict::Reject(DenyReason::NotAllowed);
-    const LIMITED: Verdict = Verdict::Drop(DenyReason::RateLimited);
+    const PASS: AdmissionVerdict = AdmissionVerdict::Admit { needs_auth: false };
+    const AUTH: AdmissionVerdict = AdmissionVerdict::Admit { needs_auth: true };
+    const DROP: AdmissionVerdict = AdmissionVerdict::Drop(DenyReason::NotAllowed);
+    const REJECT: AdmissionVerdict = AdmissionVerdict::Reject(DenyReason::NotAllowed);
+    const LIMITED: AdmissionVerdict = AdmissionVerdict::Drop(DenyReason::RateLimited);
 
     #[test]
     fn verdicts_by_mode_list_and_trust() {
         let t = Instant::now();
         let allow = "allow = ['198.51.100.0/24']";
-        type Row<'a> = (&'a str, &'a str, &'a str, bool, Verdict);
+        type Row<'a> = (&'a str, &'a str, &'a str, bool, AdmissionVerdict);
         // (description, listener lines, source, trusted, verdict)
         #[rustfmt::skip]
         let rows: &[Row] = &[
@@ -263,7 +263,7 @@ mod tests {
             "wan",
         );
         let src = ip("127.0.0.1");
-        let verdicts: Vec<Verdict> = (0..4).map(|_| a.check(src, false, t)).collect();
+        let verdicts: Vec<AdmissionVerdict> = (0..4).map(|_| a.check(src, false, t)).collect();
         assert_eq!(verdicts[1], PASS);
         assert_eq!(verdicts[2], LIMITED);
         assert_eq!(a.check(ip("10.1.2.3"), false, t), REJECT);
@@ -337,7 +337,7 @@ mod tests {
         let t = Instant::now();
         let mut a = admission("on_deny = 'reject'\nrate_per_s = 1\nburst = 2", "wan");
         let spoofed = ip("203.0.113.50");
-        let v: Vec<Verdict> = (0..4).map(|_| a.check(spoofed, false, t)).collect();
+        let v: Vec<AdmissionVerdict> = (0..4).map(|_| a.check(spoofed, false, t)).collect();
         assert_eq!(v, vec![REJECT, REJECT, LIMITED, LIMITED]);
     }
 

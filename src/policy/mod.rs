@@ -8,7 +8,7 @@ mod drop_log;
 mod emergency_exempt;
 mod rate_limit;
 
-pub use admission::{Admission, AdmissionCounters, DenyReason, Verdict};
+pub use admission::{Admission, AdmissionCounters, AdmissionVerdict, DenyReason};
 pub use allowlist::Allowlist;
 pub use drop_hint::{drop_hint, HintContext};
 pub use drop_log::{DropKey, DropLine, DropLog, DropSummary, DROP_LOG_WINDOW};

@@ -24,5 +24,5 @@ pub use owned::{is_owned, OWNED_HEADERS};
 pub use pattern::NamePattern;
 pub use router::{Route, Router};
 pub use tags::{x_headers, CallTags};
-pub use target::{Credentials, Target};
+pub use target::{Target, TargetCredentials};
 pub use warnings::route_warnings;

@@ -1,5 +1,5 @@
 //! Where a routed call is sent. The URI is only the destination: its user
-//! part is the extension or queue to reach, never a login. Credentials are
+//! part is the extension or queue to reach, never a login. TargetCredentials are
 //! configured apart and used only when the far end challenges.
 
 use std::fmt;
@@ -10,15 +10,15 @@ use crate::sip::message::{HeaderName, SipUri, Uri};
 use super::header_text::header_line;
 
 #[derive(Clone, PartialEq, Eq)]
-pub struct Credentials {
+pub struct TargetCredentials {
     pub username: String,
     pub password: String,
 }
 
 // Keeps passwords out of logs and panic messages.
-impl fmt::Debug for Credentials {
+impl fmt::Debug for TargetCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
+        f.debug_struct("TargetCredentials")
             .field("username", &self.username)
             .field("password", &"<hidden>")
             .finish()
@@ -30,7 +30,7 @@ pub struct Target {
     pub uri: SipUri,
     pub transport: TransportName,
     /// Answers a 401/407 from this target; None = never authenticate.
-    pub credentials: Option<Credentials>,
+    pub credentials: Option<TargetCredentials>,
     /// Sent through this account (its credentials and outbound proxy).
     pub account: Option<String>,
     /// Added for this target only, after the route's header plan.
@@ -180,7 +180,11 @@ fn name_of(t: TransportName) -> &'static str {
     }
 }
 
-fn credentials(field: &str, username: &str, password: &str) -> Result<Credentials, ConfigError> {
+fn credentials(
+    field: &str,
+    username: &str,
+    password: &str,
+) -> Result<TargetCredentials, ConfigError> {
     // Both go into a quoted digest parameter or its hash input.
     if username.is_empty()
         || username.contains(['"', '\\'])
@@ -197,7 +201,7 @@ fn credentials(field: &str, username: &str, password: &str) -> Result<Credential
             "must be non-empty and one line (no control characters)",
         ));
     }
-    Ok(Credentials {
+    Ok(TargetCredentials {
         username: username.to_string(),
         password: password.to_string(),
     })

@@ -36,7 +36,7 @@ use super::dialog::{contact_uri, Dialog};
 use super::history::History;
 use super::late_acks::LateAcks;
 use super::leg::{Leg, LegCredentials, LegState, Pending2xx};
-use super::record::{CallRecord, Direction, HangupCause, LegMediaStats, MediaSummary};
+use super::record::{CallDirection, CallRecord, HangupCause, LegMediaStats, MediaSummary};
 use super::timers::{CallTimers, TimerKind};
 
 /// Methods the B2BUA handles in dialogs, for Allow headers.

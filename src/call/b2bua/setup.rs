@@ -148,8 +148,8 @@ impl B2bua {
         CallRecord {
             id: format!("{:016x}", self.ids.u64()),
             direction: match side {
-                Side::Wan => Direction::Inbound,
-                Side::Lan => Direction::Outbound,
+                Side::Wan => CallDirection::Inbound,
+                Side::Lan => CallDirection::Outbound,
             },
             caller_call_id: req.headers.call_id().unwrap_or_default().to_string(),
             callee_call_id: None,

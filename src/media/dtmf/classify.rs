@@ -70,7 +70,7 @@ pub const MAX_HARMONIC: f32 = 0.0316; // −15 dB
 
 /// Why a window was not a hit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
+pub enum ToneVerdict {
     Hit(Digit),
     /// Below the level floor.
     Quiet,
@@ -200,14 +200,14 @@ impl Classifier {
 
     /// `w.samples` must be the whole window, and consecutive calls must be
     /// consecutive windows (one hop apart), as the detector makes them.
-    pub fn classify(&mut self, w: &Window<'_>) -> Verdict {
+    pub fn classify(&mut self, w: &Window<'_>) -> ToneVerdict {
         self.windows += 1;
         let n = WINDOW as f32;
         let energy: f32 = w.quarter_energy.iter().sum();
         let power = energy / n;
         // Two tones at the floor carry min_amp² of power between them.
         if power < self.min_amp * self.min_amp {
-            return Verdict::Quiet;
+            return ToneVerdict::Quiet;
         }
         let row = strongest(&w.low);
         let col = strongest(&w.high);
@@ -217,40 +217,40 @@ impl Classifier {
         // measurement on windows that are plainly not a pair.
         let rough = 2.0 * (w.low[row].norm_sqr() + w.high[col].norm_sqr()) / (n * n);
         if rough < 0.25 * power {
-            return Verdict::NotTonal;
+            return ToneVerdict::NotTonal;
         }
         let (qmin, qmax) = w
             .quarter_energy
             .iter()
             .fold((f32::MAX, 0.0f32), |(lo, hi), &e| (lo.min(e), hi.max(e)));
         if qmin < MIN_STEADINESS * qmax {
-            return Verdict::Unsteady;
+            return ToneVerdict::Unsteady;
         }
         let s = self.fine_bins(w.samples, row, col);
         let low = measure([s[0], s[1], s[2], s[3]], w.low[row]);
         let high = measure([s[4], s[5], s[6], s[7]], w.high[col]);
         let off = |t: Tone, f: f32| (t.delta * BIN_HZ / f).abs() > FREQ_TOLERANCE;
         if off(low, LOW_HZ[row]) || off(high, HIGH_HZ[col]) {
-            return Verdict::OffFrequency;
+            return ToneVerdict::OffFrequency;
         }
         if low.amp < self.min_amp || high.amp < self.min_amp {
-            return Verdict::Quiet;
+            return ToneVerdict::Quiet;
         }
         let twist = (high.amp * high.amp) / (low.amp * low.amp);
         if twist > db_to_power(TWIST_MAX_DB) || twist < db_to_power(TWIST_MIN_DB) {
-            return Verdict::Twist;
+            return ToneVerdict::Twist;
         }
         let tones = (low.amp * low.amp + high.amp * high.amp) / 2.0;
         if tones < MIN_PURITY * power {
-            return Verdict::NotTonal;
+            return ToneVerdict::NotTonal;
         }
         let h = s[8].abs() * 2.0 / n;
         if h * h > MAX_HARMONIC * high.amp * high.amp {
-            return Verdict::Harmonic;
+            return ToneVerdict::Harmonic;
         }
         match Digit::from_keypad_position(row, col) {
-            Some(d) => Verdict::Hit(d),
-            None => Verdict::NotTonal,
+            Some(d) => ToneVerdict::Hit(d),
+            None => ToneVerdict::NotTonal,
         }
     }
 }

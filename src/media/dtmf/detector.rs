@@ -27,7 +27,7 @@
 //! −30…+32, end −33…+31, length −46…+42 samples). An RFC 4733 event made
 //! from the digit gets the tone's length, not the detector's latency.
 
-use super::classify::{Classifier, Verdict, Window, HOP, QUARTER, RATE, WINDOW};
+use super::classify::{Classifier, ToneVerdict, Window, HOP, QUARTER, RATE, WINDOW};
 use super::digit::{Digit, HIGH_HZ, LOW_HZ};
 use super::goertzel::{run_bank, Bin, Goertzel};
 
@@ -185,7 +185,7 @@ impl DtmfDetector {
                 ],
             });
             let hit = match verdict {
-                Verdict::Hit(d) => Some(d),
+                ToneVerdict::Hit(d) => Some(d),
                 _ => None,
             };
             self.track(hit, self.clock - WINDOW as u64, self.clock, out);

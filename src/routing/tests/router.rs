@@ -1,6 +1,6 @@
 use super::{cloud_invite, invite, routes_of};
 use crate::config::{Side, TransportName};
-use crate::routing::{Credentials, Router};
+use crate::routing::{Router, TargetCredentials};
 use crate::sip::message::Request;
 
 const ROUTES: &str = r#"
@@ -172,7 +172,7 @@ fn targets_are_compiled_in_order() {
     }
     assert_eq!(
         t[1].credentials,
-        Some(Credentials {
+        Some(TargetCredentials {
             username: "u".into(),
             password: "p".into()
         })
