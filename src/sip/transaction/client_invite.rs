@@ -15,15 +15,18 @@
 
 use std::time::Instant;
 
-use tracing::{debug, info};
+use tracing::debug;
 
-use crate::sip::message::{Request, Response};
+use crate::sip::message::{Headers, Request, Response};
 use crate::sip::transport::Peer;
 
 use super::ack::ack_for_non_2xx;
+use super::armed::Armed;
 use super::event::{ClientTransactionId, TransactionEvent};
+use super::label::{Label, Side};
+use super::machine::Machine;
 use super::output::Outputs;
-use super::timers::{due, earliest, Backoff, TimerConfig};
+use super::timers::{Backoff, TimerConfig};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum State {
@@ -38,49 +41,51 @@ pub(crate) enum State {
 pub(crate) struct ClientInvite {
     id: ClientTransactionId,
     state: State,
+    label: Label,
     /// Kept to build the ACK (§17.1.1.3) and the CANCEL (§9.1).
     request: Request,
     /// The INVITE serialised once, for every retransmission.
     bytes: Vec<u8>,
     to: Peer,
     timers: TimerConfig,
-    /// Timer A (unreliable transports only).
-    retransmit: Option<Backoff>,
-    /// Timer B in Calling, the CANCEL guard in Proceeding, timer D in
-    /// Completed, timer M in Accepted.
-    deadline: Option<Instant>,
+    /// Timer A; timer B in Calling, the CANCEL guard in Proceeding, timer
+    /// D in Completed, timer M in Accepted.
+    armed: Armed,
     cancel_sent_at: Option<Instant>,
     /// The ACK for the non-2xx final, serialised once, for re-ACKing.
     ack: Vec<u8>,
     final_status: Option<u16>,
 }
 
+impl Machine for ClientInvite {
+    fn armed(&self) -> &Armed {
+        &self.armed
+    }
+}
+
 impl ClientInvite {
-    /// Sends the INVITE and arms timers A and B.
+    /// Arms timers A and B for an INVITE the layer has just sent as `bytes`.
     pub fn start(
         id: ClientTransactionId,
         request: Request,
+        bytes: Vec<u8>,
         to: Peer,
         timers: TimerConfig,
         now: Instant,
-        out: &mut Outputs,
     ) -> Self {
-        let bytes = request.to_bytes();
-        out.send(to, bytes.clone());
         // RFC 3261 §17.1.1.2: timer A only on unreliable transports; it
         // starts at T1 and doubles without a cap.
-        let retransmit =
-            (!to.transport.is_reliable()).then(|| Backoff::start(now, timers.t1, None));
-        debug!(%id, %to, call_id = call_id(&request), "INVITE client transaction started");
+        let retransmit = Backoff::unless_reliable(to.transport.is_reliable(), now, timers.t1, None);
+        let label = Label::started(Side::Client, &request, id, to);
         ClientInvite {
             id,
             state: State::Calling,
+            label,
             request,
             bytes,
             to,
             timers,
-            retransmit,
-            deadline: Some(now + timers.t1_x64()),
+            armed: Armed::new(retransmit, Some(now + timers.t1_x64())),
             cancel_sent_at: None,
             ack: Vec::new(),
             final_status: None,
@@ -95,14 +100,6 @@ impl ClientInvite {
         &self.request
     }
 
-    pub fn is_terminated(&self) -> bool {
-        self.state == State::Terminated
-    }
-
-    pub fn next_deadline(&self) -> Option<Instant> {
-        earliest(self.retransmit.map(|b| b.at), self.deadline)
-    }
-
     /// A CANCEL for this INVITE went out. RFC 3261 §9.1: if no final
     /// response arrives within 64*T1 of the CANCEL, the INVITE is given up
     /// (otherwise a UAS that never answers would keep it in Proceeding).
@@ -112,7 +109,7 @@ impl ClientInvite {
         }
         self.cancel_sent_at = Some(now);
         if self.state == State::Proceeding {
-            self.deadline = Some(now + self.timers.t1_x64());
+            self.armed.deadline = Some(now + self.timers.t1_x64());
         }
     }
 
@@ -123,8 +120,8 @@ impl ClientInvite {
                 if self.state == State::Calling {
                     // §17.1.1.2: a provisional response stops A and B.
                     self.state = State::Proceeding;
-                    self.retransmit = None;
-                    self.deadline = self.cancel_sent_at.map(|t| t + self.timers.t1_x64());
+                    self.armed.retransmit = None;
+                    self.armed.deadline = self.cancel_sent_at.map(|t| t + self.timers.t1_x64());
                 }
                 debug!(id = %self.id, status, "INVITE client transaction: provisional response");
                 self.pass_up(response, out);
@@ -133,8 +130,8 @@ impl ClientInvite {
                 // RFC 6026 §8.4: Accepted, so that 2xx retransmissions (and
                 // 2xx from other forks) still reach the TU for ACKing.
                 self.state = State::Accepted;
-                self.retransmit = None;
-                self.deadline = Some(now + self.timers.t1_x64());
+                self.armed.retransmit = None;
+                self.armed.deadline = Some(now + self.timers.t1_x64());
                 self.final_status = Some(status);
                 self.release_request();
                 debug!(id = %self.id, status, "INVITE client transaction accepted");
@@ -145,15 +142,14 @@ impl ClientInvite {
                 self.ack = ack_for_non_2xx(&self.request, &response).to_bytes();
                 self.release_request();
                 out.send(self.to, self.ack.clone());
-                self.retransmit = None;
+                self.armed.retransmit = None;
                 self.final_status = Some(status);
                 self.pass_up(response, out);
                 let d = self.timers.timer_d(self.to.transport.is_reliable());
-                if d.is_zero() {
-                    self.terminate("ACK sent");
-                } else {
+                if self.armed.linger(now, d) {
                     self.state = State::Completed;
-                    self.deadline = Some(now + d);
+                } else {
+                    self.terminate("ACK sent");
                 }
             }
             (State::Completed, 300..) => {
@@ -170,45 +166,41 @@ impl ClientInvite {
     }
 
     pub fn handle_timeout(&mut self, now: Instant, out: &mut Outputs) {
-        if due(self.deadline, now) {
-            match self.state {
-                State::Calling => {
-                    out.event(TransactionEvent::Timeout { id: self.id });
-                    self.terminate("no final response (timer B)");
-                }
-                State::Proceeding => {
-                    out.event(TransactionEvent::Timeout { id: self.id });
-                    self.terminate("cancelled, but no final response within 64*T1 of the CANCEL");
-                }
-                State::Completed => self.terminate("ACK sent"),
-                State::Accepted => self.terminate("2xx passed to the TU"),
-                State::Terminated => {}
+        if self.armed.deadline_due(now) {
+            let how = match self.state {
+                State::Calling => "no final response (timer B)",
+                State::Proceeding => "cancelled, but no final response within 64*T1 of the CANCEL",
+                State::Completed => "ACK sent",
+                State::Accepted => "2xx passed to the TU",
+                State::Terminated => return,
+            };
+            if self.final_status.is_none() {
+                // Timer B, or the CANCEL guard (§9.1): the TU hears of it.
+                out.event(TransactionEvent::Timeout { id: self.id });
             }
+            self.terminate(how);
             return;
         }
-        if let Some(timer_a) = &mut self.retransmit {
-            if timer_a.at <= now {
-                debug!(id = %self.id, "timer A: retransmitting INVITE");
-                out.send(self.to, self.bytes.clone());
-                timer_a.advance(now);
-            }
+        if self.armed.retransmission_due(now, None) {
+            debug!(id = %self.id, "timer A: retransmitting INVITE");
+            out.send(self.to, self.bytes.clone());
         }
+    }
+
+    fn terminate(&mut self, how: &str) {
+        self.state = State::Terminated;
+        self.armed.end();
+        self.label.ended(self.id, self.final_status, how);
     }
 
     /// After a final response the INVITE is never sent again, but the
     /// transaction lives on for 64·T1 (Accepted) or timer D (Completed):
-    /// keep only the Call-ID its log lines name, so thousands of recent
-    /// calls do not hold their INVITEs in memory.
+    /// drop it (the label keeps what the log lines name), so thousands of
+    /// recent calls do not hold their INVITEs in memory.
     fn release_request(&mut self) {
         self.bytes = Vec::new();
         self.request.body = Vec::new();
-        let call_id = self.request.headers.call_id().map(str::to_string);
-        self.request.headers = crate::sip::message::Headers::new();
-        if let Some(c) = call_id {
-            self.request
-                .headers
-                .push(crate::sip::message::HeaderName::CallId, c);
-        }
+        self.request.headers = Headers::new();
     }
 
     fn pass_up(&self, response: Response, out: &mut Outputs) {
@@ -217,23 +209,6 @@ impl ClientInvite {
             response,
         });
     }
-
-    fn terminate(&mut self, how: &str) {
-        self.state = State::Terminated;
-        self.retransmit = None;
-        self.deadline = None;
-        let call_id = call_id(&self.request);
-        match self.final_status {
-            Some(status) => {
-                info!(id = %self.id, call_id, "INVITE client transaction ended: {status} received, {how}")
-            }
-            None => info!(id = %self.id, call_id, "INVITE client transaction ended: {how}"),
-        }
-    }
-}
-
-fn call_id(request: &Request) -> &str {
-    request.headers.call_id().unwrap_or("")
 }
 
 #[cfg(test)]

@@ -9,77 +9,69 @@
 
 use std::time::Instant;
 
-use tracing::{debug, info};
+use tracing::debug;
 
-use crate::sip::message::{Method, Request, Response};
+use crate::sip::message::{Request, Response};
 use crate::sip::transport::Peer;
 
+use super::armed::Armed;
 use super::event::{ClientTransactionId, TransactionEvent};
+use super::label::{Label, Side};
+use super::machine::Machine;
 use super::output::Outputs;
-use super::timers::{due, earliest, Backoff, TimerConfig};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum State {
-    Trying,
-    Proceeding,
-    Completed,
-    Terminated,
-}
+use super::state::NonInviteState as State;
+use super::timers::{Backoff, TimerConfig};
 
 #[derive(Debug)]
 pub(crate) struct ClientNonInvite {
     id: ClientTransactionId,
     state: State,
-    method: Method,
-    call_id: Box<str>,
+    label: Label,
     /// The request serialised once, for every retransmission.
     bytes: Vec<u8>,
     to: Peer,
     timers: TimerConfig,
-    /// Timer E (unreliable transports only).
-    retransmit: Option<Backoff>,
-    /// Timer F in Trying and Proceeding, timer K in Completed.
-    deadline: Option<Instant>,
+    /// Timer E; timer F in Trying and Proceeding, timer K in Completed.
+    armed: Armed,
     final_status: Option<u16>,
 }
 
+impl Machine for ClientNonInvite {
+    fn armed(&self) -> &Armed {
+        &self.armed
+    }
+}
+
 impl ClientNonInvite {
-    /// Sends the request and arms timers E and F.
+    /// Arms timers E and F for a request the layer has just sent as `bytes`.
     pub fn start(
         id: ClientTransactionId,
         request: &Request,
+        bytes: Vec<u8>,
         to: Peer,
         timers: TimerConfig,
         now: Instant,
-        out: &mut Outputs,
     ) -> Self {
-        let bytes = request.to_bytes();
-        out.send(to, bytes.clone());
         // RFC 3261 §17.1.2.2: timer E starts at T1 and doubles up to T2.
         let retransmit =
-            (!to.transport.is_reliable()).then(|| Backoff::start(now, timers.t1, Some(timers.t2)));
-        let call_id: Box<str> = request.headers.call_id().unwrap_or("").into();
-        debug!(%id, %to, method = %request.method, %call_id, "non-INVITE client transaction started");
+            Backoff::unless_reliable(to.transport.is_reliable(), now, timers.t1, Some(timers.t2));
+        let label = Label::started(Side::Client, request, id, to);
         ClientNonInvite {
             id,
             state: State::Trying,
-            method: request.method.clone(),
-            call_id,
+            label,
             bytes,
             to,
             timers,
-            retransmit,
-            deadline: Some(now + timers.t1_x64()),
+            armed: Armed::new(retransmit, Some(now + timers.t1_x64())),
             final_status: None,
         }
     }
 
-    pub fn is_terminated(&self) -> bool {
-        self.state == State::Terminated
-    }
-
-    pub fn next_deadline(&self) -> Option<Instant> {
-        earliest(self.retransmit.map(|b| b.at), self.deadline)
+    fn terminate(&mut self, how: &str) {
+        self.state = State::Terminated;
+        self.armed.end();
+        self.label.ended(self.id, self.final_status, how);
     }
 
     pub fn handle_response(&mut self, response: Response, now: Instant, out: &mut Outputs) {
@@ -96,7 +88,7 @@ impl ClientNonInvite {
             }
             (State::Trying | State::Proceeding, _) => {
                 self.final_status = Some(status);
-                self.retransmit = None;
+                self.armed.retransmit = None;
                 // Never retransmitted again; timer K only absorbs finals.
                 self.bytes = Vec::new();
                 out.event(TransactionEvent::Response {
@@ -107,11 +99,10 @@ impl ClientNonInvite {
                 let k = self
                     .timers
                     .t4_unless_reliable(self.to.transport.is_reliable());
-                if k.is_zero() {
-                    self.terminate("final response received");
-                } else {
+                if self.armed.linger(now, k) {
                     self.state = State::Completed;
-                    self.deadline = Some(now + k);
+                } else {
+                    self.terminate("no timer K on a reliable transport");
                 }
             }
             _ => debug!(id = %self.id, status, state = ?self.state, "response absorbed"),
@@ -119,41 +110,21 @@ impl ClientNonInvite {
     }
 
     pub fn handle_timeout(&mut self, now: Instant, out: &mut Outputs) {
-        if due(self.deadline, now) {
-            match self.state {
-                State::Trying | State::Proceeding => {
-                    out.event(TransactionEvent::Timeout { id: self.id });
-                    self.terminate("no final response (timer F)");
-                }
-                State::Completed => self.terminate("final response received"),
-                State::Terminated => {}
+        if self.armed.deadline_due(now) {
+            if self.state == State::Completed {
+                self.terminate("timer K");
+            } else {
+                out.event(TransactionEvent::Timeout { id: self.id });
+                self.terminate("no final response (timer F)");
             }
             return;
         }
-        if let Some(timer_e) = &mut self.retransmit {
-            if timer_e.at <= now {
-                debug!(id = %self.id, method = %self.method, "timer E: retransmitting request");
-                out.send(self.to, self.bytes.clone());
-                if self.state == State::Proceeding {
-                    // §17.1.2.2: in Proceeding, timer E is reset to T2.
-                    timer_e.advance_fixed(now, self.timers.t2);
-                } else {
-                    timer_e.advance(now);
-                }
-            }
-        }
-    }
-
-    fn terminate(&mut self, how: &str) {
-        self.state = State::Terminated;
-        self.retransmit = None;
-        self.deadline = None;
-        let (id, method, call_id) = (self.id, &self.method, &*self.call_id);
-        match self.final_status {
-            Some(status) => {
-                info!(%id, call_id, "{method} client transaction ended: {status} received")
-            }
-            None => info!(%id, call_id, "{method} client transaction ended: {how}"),
+        // §17.1.2.2: in Proceeding, timer E is reset to T2.
+        let t2 = (self.state == State::Proceeding).then_some(self.timers.t2);
+        if self.armed.retransmission_due(now, t2) {
+            let method = self.label.method();
+            debug!(id = %self.id, %method, "timer E: retransmitting request");
+            out.send(self.to, self.bytes.clone());
         }
     }
 }

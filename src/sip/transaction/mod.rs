@@ -21,15 +21,19 @@
 //! ```
 
 mod ack;
+mod armed;
 mod cancel;
 mod client_invite;
 mod client_non_invite;
 mod error;
 mod event;
 mod key;
+mod label;
+mod machine;
 mod output;
 mod server_invite;
 mod server_non_invite;
+mod state;
 mod timer_queue;
 mod timers;
 
@@ -53,6 +57,7 @@ use crate::sip::transport::{response_target, Peer, Transmit};
 use client_invite::ClientInvite;
 use client_non_invite::ClientNonInvite;
 use key::{ClientKey, ServerKey};
+use machine::{Kind, Machine};
 use output::Outputs;
 use server_invite::{AckDisposition, ServerInvite};
 use server_non_invite::ServerNonInvite;
@@ -81,11 +86,7 @@ struct ServerEntry {
     timer: TimerSlot,
 }
 
-#[derive(Debug)]
-enum ServerMachine {
-    Invite(ServerInvite),
-    NonInvite(ServerNonInvite),
-}
+type ServerMachine = Kind<ServerInvite, ServerNonInvite>;
 
 #[derive(Debug)]
 struct ClientEntry {
@@ -94,40 +95,22 @@ struct ClientEntry {
     timer: TimerSlot,
 }
 
-#[derive(Debug)]
-enum ClientMachine {
-    Invite(ClientInvite),
-    NonInvite(ClientNonInvite),
-}
+type ClientMachine = Kind<ClientInvite, ClientNonInvite>;
 
 impl ServerMachine {
-    fn is_terminated(&self) -> bool {
+    fn handle_timeout(&mut self, now: Instant, out: &mut Outputs) {
         match self {
-            ServerMachine::Invite(m) => m.is_terminated(),
-            ServerMachine::NonInvite(m) => m.is_terminated(),
-        }
-    }
-
-    fn next_deadline(&self) -> Option<Instant> {
-        match self {
-            ServerMachine::Invite(m) => m.next_deadline(),
-            ServerMachine::NonInvite(m) => m.next_deadline(),
+            ServerMachine::Invite(m) => m.handle_timeout(now, out),
+            ServerMachine::NonInvite(m) => m.handle_timeout(now),
         }
     }
 }
 
 impl ClientMachine {
-    fn is_terminated(&self) -> bool {
+    fn handle_timeout(&mut self, now: Instant, out: &mut Outputs) {
         match self {
-            ClientMachine::Invite(m) => m.is_terminated(),
-            ClientMachine::NonInvite(m) => m.is_terminated(),
-        }
-    }
-
-    fn next_deadline(&self) -> Option<Instant> {
-        match self {
-            ClientMachine::Invite(m) => m.next_deadline(),
-            ClientMachine::NonInvite(m) => m.next_deadline(),
+            ClientMachine::Invite(m) => m.handle_timeout(now, out),
+            ClientMachine::NonInvite(m) => m.handle_timeout(now, out),
         }
     }
 }
@@ -267,17 +250,27 @@ impl TransactionLayer {
             .servers
             .get_mut(&id)
             .ok_or(TransactionError::UnknownServerTransaction(id))?;
-        match &mut entry.machine {
+        let (taken, sent) = match &mut entry.machine {
             ServerMachine::Invite(m) => {
-                m.respond(&response, now, &mut self.out)?;
-                if response.status >= 300 && entry.key.is_rfc2543() {
-                    entry.ack_alias = entry.key.ack_alias(response.headers.to_tag().as_deref());
-                    if let Some(alias) = &entry.ack_alias {
-                        self.server_keys.insert(alias.clone(), id);
-                    }
-                }
+                (m.respond(&response, now, &mut self.out), m.final_status())
             }
-            ServerMachine::NonInvite(m) => m.respond(&response, now, &mut self.out)?,
+            ServerMachine::NonInvite(m) => {
+                (m.respond(&response, now, &mut self.out), m.final_status())
+            }
+        };
+        if !taken {
+            return Err(TransactionError::AlreadyFinal {
+                id,
+                sent: sent.unwrap_or_default(),
+                attempted: response.status,
+            });
+        }
+        let invite = matches!(entry.machine, ServerMachine::Invite(_));
+        if invite && response.status >= 300 && entry.key.is_rfc2543() {
+            entry.ack_alias = entry.key.ack_alias(response.headers.to_tag().as_deref());
+            if let Some(alias) = &entry.ack_alias {
+                self.server_keys.insert(alias.clone(), id);
+            }
         }
         self.after_server(id);
         Ok(())
@@ -296,42 +289,28 @@ impl TransactionLayer {
         if method == Method::Ack {
             return Err(TransactionError::AckNotAllowed);
         }
-        let via = request
-            .headers
-            .top_via()
-            .map_err(|reason| TransactionError::MissingBranch {
-                method: method.clone(),
-                reason,
-            })?;
+        let no_branch = |reason| TransactionError::MissingBranch {
+            method: method.clone(),
+            reason,
+        };
+        let via = request.headers.top_via().map_err(no_branch)?;
         let branch = match via.branch() {
             Some(b) if via.has_rfc3261_branch() => b,
             Some(b) => {
-                return Err(TransactionError::MissingBranch {
-                    method,
-                    reason: format!(
-                        "branch '{b}' does not start with z9hG4bK followed by a unique part"
-                    ),
-                })
+                let why =
+                    format!("branch '{b}' does not start with z9hG4bK followed by a unique part");
+                return Err(no_branch(why));
             }
-            None => {
-                return Err(TransactionError::MissingBranch {
-                    method,
-                    reason: "the top Via has no branch parameter".into(),
-                })
-            }
+            None => return Err(no_branch("the top Via has no branch parameter".into())),
         };
-        let cseq = request
-            .headers
-            .cseq()
-            .map_err(|reason| TransactionError::BadCSeq {
-                method: method.clone(),
-                reason,
-            })?;
+        let bad_cseq = |reason| TransactionError::BadCSeq {
+            method: method.clone(),
+            reason,
+        };
+        let cseq = request.headers.cseq().map_err(bad_cseq)?;
         if cseq.method != method {
-            return Err(TransactionError::BadCSeq {
-                reason: format!("its method {} is not the request method", cseq.method),
-                method,
-            });
+            let why = format!("its method {} is not the request method", cseq.method);
+            return Err(bad_cseq(why));
         }
         let key = ClientKey {
             branch: branch.into(),
@@ -363,24 +342,14 @@ impl TransactionLayer {
         }
 
         let id = ClientTransactionId(self.take_id());
+        // Sent once here; the machine keeps the bytes for retransmissions.
+        let bytes = request.to_bytes();
+        self.out.send(to, bytes.clone());
+        let timers = self.timers;
         let machine = if key.method == Method::Invite {
-            ClientMachine::Invite(ClientInvite::start(
-                id,
-                request,
-                to,
-                self.timers,
-                now,
-                &mut self.out,
-            ))
+            ClientMachine::Invite(ClientInvite::start(id, request, bytes, to, timers, now))
         } else {
-            ClientMachine::NonInvite(ClientNonInvite::start(
-                id,
-                &request,
-                to,
-                self.timers,
-                now,
-                &mut self.out,
-            ))
+            ClientMachine::NonInvite(ClientNonInvite::start(id, &request, bytes, to, timers, now))
         };
         self.client_keys.insert(key.clone(), id);
         self.clients.insert(
@@ -421,32 +390,20 @@ impl TransactionLayer {
         while let Some((tx, generation)) = self.queue.pop_due(now) {
             match tx {
                 TxRef::Server(id) => {
-                    let Some(entry) = self.servers.get_mut(&id) else {
-                        continue;
-                    };
-                    if !entry.timer.is_current(generation) {
-                        continue;
+                    if let Some(e) = self.servers.get_mut(&id) {
+                        if e.timer.fire(generation) {
+                            e.machine.handle_timeout(now, &mut self.out);
+                            self.after_server(id);
+                        }
                     }
-                    entry.timer.fired();
-                    match &mut entry.machine {
-                        ServerMachine::Invite(m) => m.handle_timeout(now, &mut self.out),
-                        ServerMachine::NonInvite(m) => m.handle_timeout(now),
-                    }
-                    self.after_server(id);
                 }
                 TxRef::Client(id) => {
-                    let Some(entry) = self.clients.get_mut(&id) else {
-                        continue;
-                    };
-                    if !entry.timer.is_current(generation) {
-                        continue;
+                    if let Some(e) = self.clients.get_mut(&id) {
+                        if e.timer.fire(generation) {
+                            e.machine.handle_timeout(now, &mut self.out);
+                            self.after_client(id);
+                        }
                     }
-                    entry.timer.fired();
-                    match &mut entry.machine {
-                        ClientMachine::Invite(m) => m.handle_timeout(now, &mut self.out),
-                        ClientMachine::NonInvite(m) => m.handle_timeout(now, &mut self.out),
-                    }
-                    self.after_client(id);
                 }
             }
         }
@@ -487,7 +444,7 @@ impl TransactionLayer {
         let Some(entry) = self.servers.get_mut(&id) else {
             return;
         };
-        if entry.machine.is_terminated() {
+        if entry.machine.armed().has_ended() {
             if let Some(entry) = self.servers.remove(&id) {
                 for key in std::iter::once(&entry.key).chain(entry.ack_alias.as_ref()) {
                     if self.server_keys.get(key) == Some(&id) {
@@ -496,7 +453,7 @@ impl TransactionLayer {
                 }
             }
         } else {
-            let deadline = entry.machine.next_deadline();
+            let deadline = entry.machine.armed().next();
             self.queue
                 .schedule(TxRef::Server(id), &mut entry.timer, deadline);
         }
@@ -507,14 +464,14 @@ impl TransactionLayer {
         let Some(entry) = self.clients.get_mut(&id) else {
             return;
         };
-        if entry.machine.is_terminated() {
+        if entry.machine.armed().has_ended() {
             if let Some(entry) = self.clients.remove(&id) {
                 if self.client_keys.get(&entry.key) == Some(&id) {
                     self.client_keys.remove(&entry.key);
                 }
             }
         } else {
-            let deadline = entry.machine.next_deadline();
+            let deadline = entry.machine.armed().next();
             self.queue
                 .schedule(TxRef::Client(id), &mut entry.timer, deadline);
         }

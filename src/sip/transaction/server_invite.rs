@@ -15,15 +15,17 @@
 
 use std::time::Instant;
 
-use tracing::{debug, info};
+use tracing::debug;
 
 use crate::sip::message::{Request, Response};
 use crate::sip::transport::Peer;
 
-use super::error::TransactionError;
+use super::armed::Armed;
 use super::event::{ServerTransactionId, TransactionEvent};
+use super::label::{Label, Side};
+use super::machine::Machine;
 use super::output::Outputs;
-use super::timers::{due, earliest, Backoff, TimerConfig, TRYING_DELAY};
+use super::timers::{Backoff, TimerConfig, TRYING_DELAY};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum State {
@@ -46,20 +48,26 @@ pub(crate) enum AckDisposition {
 pub(crate) struct ServerInvite {
     id: ServerTransactionId,
     state: State,
-    call_id: Box<str>,
+    label: Label,
     /// Where responses go (RFC 3261 §18.2.2), worked out once.
     target: Peer,
     timers: TimerConfig,
-    /// The 100 Trying the transaction sends itself if the TU is silent.
-    trying: Option<(Instant, Response)>,
+    /// The 100 Trying the transaction sends itself if the TU is still
+    /// silent at the Proceeding deadline.
+    trying: Option<Response>,
     /// The last response sent, serialised once: the provisional re-sent on
     /// INVITE retransmissions, then the final re-sent by timer G.
     last_response: Vec<u8>,
     final_status: Option<u16>,
-    /// Timer G (unreliable transports only).
-    retransmit: Option<Backoff>,
-    /// Timer H in Completed, I in Confirmed, L in Accepted.
-    deadline: Option<Instant>,
+    /// Timer G; the 100 Trying moment in Proceeding, timer H in Completed,
+    /// I in Confirmed, L in Accepted.
+    armed: Armed,
+}
+
+impl Machine for ServerInvite {
+    fn armed(&self) -> &Armed {
+        &self.armed
+    }
 }
 
 impl ServerInvite {
@@ -70,36 +78,31 @@ impl ServerInvite {
         timers: TimerConfig,
         now: Instant,
     ) -> Self {
-        let call_id: Box<str> = request.headers.call_id().unwrap_or("").into();
-        debug!(%id, %target, %call_id, "INVITE server transaction started");
+        let label = Label::started(Side::Server, request, id, target);
         ServerInvite {
             id,
             state: State::Proceeding,
-            call_id,
+            label,
             target,
             timers,
-            // RFC 3261 §17.2.1: 100 Trying unless the TU answers within 200 ms.
-            trying: Some((
-                now + TRYING_DELAY,
-                Response::for_request(request, 100, None),
-            )),
+            trying: Some(Response::for_request(request, 100, None)),
             last_response: Vec::new(),
             final_status: None,
-            retransmit: None,
-            deadline: None,
+            // RFC 3261 §17.2.1: 100 Trying unless the TU answers within 200 ms.
+            armed: Armed::new(None, Some(now + TRYING_DELAY)),
         }
     }
 
-    pub fn is_terminated(&self) -> bool {
-        self.state == State::Terminated
+    fn terminate(&mut self, how: &str) {
+        self.state = State::Terminated;
+        self.armed.end();
+        self.trying = None;
+        self.label.ended(self.id, self.final_status, how);
     }
 
-    pub fn next_deadline(&self) -> Option<Instant> {
-        let trying = self.trying.as_ref().map(|(at, _)| *at);
-        earliest(
-            trying,
-            earliest(self.retransmit.map(|b| b.at), self.deadline),
-        )
+    /// The final response sent, if any.
+    pub fn final_status(&self) -> Option<u16> {
+        self.final_status
     }
 
     /// The INVITE arrived again.
@@ -120,16 +123,15 @@ impl ServerInvite {
         match self.state {
             State::Completed => {
                 // §17.2.1: the ACK stops G and H; timer I absorbs further ACKs.
-                self.retransmit = None;
+                self.armed.retransmit = None;
                 let i = self
                     .timers
                     .t4_unless_reliable(self.target.transport.is_reliable());
-                if i.is_zero() {
-                    self.terminate("ACK received");
-                } else {
+                if self.armed.linger(now, i) {
                     self.state = State::Confirmed;
-                    self.deadline = Some(now + i);
                     debug!(id = %self.id, "ACK received: Confirmed");
+                } else {
+                    self.terminate("ACK received");
                 }
                 AckDisposition::Absorbed
             }
@@ -141,17 +143,17 @@ impl ServerInvite {
         }
     }
 
-    /// The TU's response. The caller has checked that the status is 100-699.
-    pub fn respond(
-        &mut self,
-        response: &Response,
-        now: Instant,
-        out: &mut Outputs,
-    ) -> Result<(), TransactionError> {
+    /// Sends the TU's response (the caller has checked that the status is
+    /// 100-699), or returns false and sends nothing when a final response
+    /// has been sent already and `response` may not follow it.
+    #[must_use]
+    pub fn respond(&mut self, response: &Response, now: Instant, out: &mut Outputs) -> bool {
         let status = response.status;
         match (self.state, status) {
             (State::Proceeding, 100..=199) => {
+                // The TU spoke: no 100 Trying of the transaction's own.
                 self.trying = None;
+                self.armed.deadline = None;
                 self.last_response = response.to_bytes();
                 out.send(self.target, self.last_response.clone());
             }
@@ -163,7 +165,7 @@ impl ServerInvite {
                 out.send(self.target, response.to_bytes());
                 self.last_response = Vec::new();
                 self.state = State::Accepted;
-                self.deadline = Some(now + self.timers.t1_x64());
+                self.armed.deadline = Some(now + self.timers.t1_x64());
             }
             (State::Proceeding, _) => {
                 self.trying = None;
@@ -172,11 +174,10 @@ impl ServerInvite {
                 out.send(self.target, self.last_response.clone());
                 self.state = State::Completed;
                 // §17.2.1: timer G (UDP) from T1 doubling up to T2; timer H.
-                if !self.target.transport.is_reliable() {
-                    self.retransmit =
-                        Some(Backoff::start(now, self.timers.t1, Some(self.timers.t2)));
-                }
-                self.deadline = Some(now + self.timers.t1_x64());
+                let reliable = self.target.transport.is_reliable();
+                let (t1, t2) = (self.timers.t1, self.timers.t2);
+                self.armed.retransmit = Backoff::unless_reliable(reliable, now, t1, Some(t2));
+                self.armed.deadline = Some(now + self.timers.t1_x64());
             }
             (State::Accepted, 200..=299) => {
                 // RFC 6026 §8.5: the TU's 2xx retransmissions pass through
@@ -184,59 +185,37 @@ impl ServerInvite {
                 debug!(id = %self.id, status, "2xx retransmission from the TU");
                 out.send(self.target, response.to_bytes());
             }
-            _ => {
-                return Err(TransactionError::AlreadyFinal {
-                    id: self.id,
-                    sent: self.final_status.unwrap_or_default(),
-                    attempted: status,
-                })
-            }
+            _ => return false,
         }
-        Ok(())
+        true
     }
 
     pub fn handle_timeout(&mut self, now: Instant, out: &mut Outputs) {
-        if due(self.deadline, now) {
-            match self.state {
+        if self.armed.deadline_due(now) {
+            let how = match self.state {
+                State::Proceeding => {
+                    self.armed.deadline = None;
+                    if let Some(trying) = self.trying.take() {
+                        debug!(id = %self.id, "TU silent for 200 ms: sending 100 Trying");
+                        self.last_response = trying.to_bytes();
+                        out.send(self.target, self.last_response.clone());
+                    }
+                    return;
+                }
                 State::Completed => {
                     out.event(TransactionEvent::AckTimeout { id: self.id });
-                    self.terminate("no ACK (timer H)");
+                    "no ACK (timer H)"
                 }
-                State::Confirmed => self.terminate("ACK received"),
-                State::Accepted => self.terminate("2xx handed to the TU"),
-                State::Proceeding | State::Terminated => {}
-            }
+                State::Confirmed => "ACK received",
+                State::Accepted => "2xx handed to the TU",
+                State::Terminated => return,
+            };
+            self.terminate(how);
             return;
         }
-        if let Some((at, _)) = &self.trying {
-            if *at <= now {
-                if let Some((_, trying)) = self.trying.take() {
-                    debug!(id = %self.id, "TU silent for 200 ms: sending 100 Trying");
-                    self.last_response = trying.to_bytes();
-                    out.send(self.target, self.last_response.clone());
-                }
-            }
-        }
-        if let Some(timer_g) = &mut self.retransmit {
-            if timer_g.at <= now {
-                debug!(id = %self.id, "timer G: retransmitting final response");
-                out.send(self.target, self.last_response.clone());
-                timer_g.advance(now);
-            }
-        }
-    }
-
-    fn terminate(&mut self, how: &str) {
-        self.state = State::Terminated;
-        self.retransmit = None;
-        self.deadline = None;
-        self.trying = None;
-        let (id, call_id) = (self.id, &*self.call_id);
-        match self.final_status {
-            Some(status) => {
-                info!(%id, call_id, "INVITE server transaction ended: {status} sent, {how}")
-            }
-            None => info!(%id, call_id, "INVITE server transaction ended: {how}"),
+        if self.armed.retransmission_due(now, None) {
+            debug!(id = %self.id, "timer G: retransmitting final response");
+            out.send(self.target, self.last_response.clone());
         }
     }
 }

@@ -9,38 +9,39 @@
 
 use std::time::Instant;
 
-use tracing::{debug, info};
+use tracing::debug;
 
-use crate::sip::message::{Method, Request, Response};
+use crate::sip::message::{Request, Response};
 use crate::sip::transport::Peer;
 
-use super::error::TransactionError;
+use super::armed::Armed;
 use super::event::ServerTransactionId;
+use super::label::{Label, Side};
+use super::machine::Machine;
 use super::output::Outputs;
-use super::timers::{due, TimerConfig};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum State {
-    Trying,
-    Proceeding,
-    Completed,
-    Terminated,
-}
+use super::state::NonInviteState as State;
+use super::timers::TimerConfig;
 
 #[derive(Debug)]
 pub(crate) struct ServerNonInvite {
     id: ServerTransactionId,
     state: State,
-    method: Method,
-    call_id: Box<str>,
+    label: Label,
     /// Where responses go (RFC 3261 §18.2.2), worked out once.
     target: Peer,
     timers: TimerConfig,
     /// The last response sent, serialised once, re-sent on retransmissions.
     last_response: Vec<u8>,
     final_status: Option<u16>,
-    /// Timer J.
-    deadline: Option<Instant>,
+    /// Timer J (no retransmission timer: the TU's responses are re-sent
+    /// only when the request is).
+    armed: Armed,
+}
+
+impl Machine for ServerNonInvite {
+    fn armed(&self) -> &Armed {
+        &self.armed
+    }
 }
 
 impl ServerNonInvite {
@@ -50,27 +51,28 @@ impl ServerNonInvite {
         target: Peer,
         timers: TimerConfig,
     ) -> Self {
-        let call_id: Box<str> = request.headers.call_id().unwrap_or("").into();
-        debug!(%id, %target, method = %request.method, %call_id, "non-INVITE server transaction started");
+        let label = Label::started(Side::Server, request, id, target);
         ServerNonInvite {
             id,
             state: State::Trying,
-            method: request.method.clone(),
-            call_id,
+            label,
             target,
             timers,
             last_response: Vec::new(),
             final_status: None,
-            deadline: None,
+            armed: Armed::new(None, None),
         }
     }
 
-    pub fn is_terminated(&self) -> bool {
-        self.state == State::Terminated
+    fn terminate(&mut self, how: &str) {
+        self.state = State::Terminated;
+        self.armed.end();
+        self.label.ended(self.id, self.final_status, how);
     }
 
-    pub fn next_deadline(&self) -> Option<Instant> {
-        self.deadline
+    /// The final response sent, if any.
+    pub fn final_status(&self) -> Option<u16> {
+        self.final_status
     }
 
     /// The request arrived again (§17.2.2): absorbed in Trying, answered
@@ -85,51 +87,36 @@ impl ServerNonInvite {
         }
     }
 
-    /// The TU's response. The caller has checked that the status is 100-699.
-    pub fn respond(
-        &mut self,
-        response: &Response,
-        now: Instant,
-        out: &mut Outputs,
-    ) -> Result<(), TransactionError> {
-        let status = response.status;
+    /// Sends the TU's response (the caller has checked that the status is
+    /// 100-699), or returns false and sends nothing when a final response
+    /// has been sent already.
+    #[must_use]
+    pub fn respond(&mut self, response: &Response, now: Instant, out: &mut Outputs) -> bool {
         if self.state != State::Trying && self.state != State::Proceeding {
-            return Err(TransactionError::AlreadyFinal {
-                id: self.id,
-                sent: self.final_status.unwrap_or_default(),
-                attempted: status,
-            });
+            return false;
         }
         self.last_response = response.to_bytes();
         out.send(self.target, self.last_response.clone());
+        let status = response.status;
         if status < 200 {
             self.state = State::Proceeding;
-            return Ok(());
+            return true;
         }
         self.final_status = Some(status);
         // §17.2.2: timer J absorbs retransmissions on UDP; zero on TCP.
         let j = self.timers.timer_j(self.target.transport.is_reliable());
-        if j.is_zero() {
-            self.terminate();
-        } else {
+        if self.armed.linger(now, j) {
             self.state = State::Completed;
-            self.deadline = Some(now + j);
+        } else {
+            self.terminate("no timer J on a reliable transport");
         }
-        Ok(())
+        true
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.state == State::Completed && due(self.deadline, now) {
-            self.terminate();
+        if self.state == State::Completed && self.armed.deadline_due(now) {
+            self.terminate("timer J");
         }
-    }
-
-    fn terminate(&mut self) {
-        self.state = State::Terminated;
-        self.deadline = None;
-        let (id, method, call_id) = (self.id, &self.method, &*self.call_id);
-        let status = self.final_status.unwrap_or_default();
-        info!(%id, call_id, "{method} server transaction ended: {status} sent");
     }
 }
 
