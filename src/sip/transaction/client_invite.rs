@@ -217,46 +217,13 @@ mod tests {
     use super::super::{TransactionError, TransactionEvent};
     use crate::sip::message::{CSeq, HeaderName, Method};
 
-    const UAS: &str = "203.0.113.5:5060";
-
-    fn start(
-        h: &mut Harness,
-        via: &str,
-    ) -> (super::ClientTransactionId, crate::sip::message::Request) {
-        let req = request("INVITE", via, TO);
-        let to = if via.contains("/TCP") {
-            tcp(UAS)
-        } else {
-            udp(UAS)
-        };
-        let id = h.layer.send_request(req.clone(), to, h.t0).unwrap();
-        let sent = h.transmits();
-        assert_eq!(sent.len(), 1);
-        assert_eq!(sent[0].to, to);
-        assert_eq!(sent[0].bytes, req.to_bytes());
-        (id, req)
-    }
-
-    fn statuses(events: &[TransactionEvent]) -> Vec<u16> {
-        events
-            .iter()
-            .map(|e| match e {
-                TransactionEvent::Response { response, .. } => response.status,
-                other => panic!("unexpected event {other:?}"),
-            })
-            .collect()
-    }
-
     #[test]
     fn udp_timer_a_doubles_until_timer_b() {
-        let mut h = Harness::new();
-        let (id, req) = start(&mut h, VIA_UDP);
+        let (mut h, id, req) = Harness::client("INVITE", VIA_UDP);
         assert_eq!(h.layer.poll_timeout(), Some(h.at(500)));
-        let sent = h.run_until(h.at(40_000));
-        let times: Vec<u64> = sent.iter().map(|(t, _)| *t).collect();
+        let times = h.resends_until(40_000, &req.to_bytes(), udp(UAS));
         // RFC 3261 §17.1.1.2: 0.5, 1, 2, 4, 8, 16 s apart; B = 64*T1.
         assert_eq!(times, vec![500, 1500, 3500, 7500, 15500, 31500]);
-        assert!(sent.iter().all(|(_, t)| t.bytes == req.to_bytes()));
         assert_eq!(h.events(), vec![TransactionEvent::Timeout { id }]);
         assert!(h.layer.is_empty());
         assert_eq!(h.layer.poll_timeout(), None);
@@ -264,8 +231,7 @@ mod tests {
 
     #[test]
     fn timeout_fires_exactly_at_timer_b() {
-        let mut h = Harness::new();
-        let (id, _) = start(&mut h, VIA_UDP);
+        let (mut h, id, _) = Harness::client("INVITE", VIA_UDP);
         h.layer.handle_timeout(h.at(31_999));
         h.transmits();
         assert!(h.events().is_empty());
@@ -276,8 +242,7 @@ mod tests {
 
     #[test]
     fn a_late_wakeup_sends_one_retransmission_not_a_burst() {
-        let mut h = Harness::new();
-        start(&mut h, VIA_UDP);
+        let (mut h, _, _) = Harness::client("INVITE", VIA_UDP);
         // The shell slept through A at 0.5, 1.5 and 3.5 s.
         h.layer.handle_timeout(h.at(4000));
         assert_eq!(h.transmits().len(), 1);
@@ -285,53 +250,28 @@ mod tests {
     }
 
     #[test]
-    fn tcp_never_retransmits_and_still_times_out() {
-        let mut h = Harness::new();
-        let (id, _) = start(&mut h, VIA_TCP);
-        assert_eq!(h.layer.poll_timeout(), Some(h.at(32_000)));
-        assert!(h.run_times(h.at(40_000)).is_empty());
-        assert_eq!(h.events(), vec![TransactionEvent::Timeout { id }]);
-        assert!(h.layer.is_empty());
-    }
-
-    #[test]
     fn provisional_stops_retransmissions_and_timer_b() {
-        let mut h = Harness::new();
-        let (id, req) = start(&mut h, VIA_UDP);
-        assert_eq!(h.run_times(h.at(600)), vec![500]);
-        h.layer
-            .handle_response(response(&req, 180), udp(UAS), h.at(600));
-        assert_eq!(statuses(&h.events()), vec![180]);
-        h.layer
-            .handle_response(response(&req, 183), udp(UAS), h.at(700));
-        assert_eq!(statuses(&h.events()), vec![183]);
+        let (mut h, _, req) = Harness::client("INVITE", VIA_UDP);
+        let timer_a = h.resends_until(600, &req.to_bytes(), udp(UAS));
+        assert_eq!(timer_a, vec![500]);
+        h.uas_answers(&req, 180, 600);
+        assert_eq!(h.statuses(), vec![180]);
+        h.uas_answers(&req, 183, 700);
+        assert_eq!(h.statuses(), vec![183]);
         assert_eq!(h.layer.poll_timeout(), None);
         assert!(h.run_times(h.at(100_000)).is_empty());
         assert!(h.events().is_empty());
         assert_eq!(h.layer.len(), 1, "Proceeding waits for the final");
-        let _ = id;
     }
 
     #[test]
     fn non_2xx_final_is_acked_passed_up_once_and_absorbed_for_timer_d() {
-        let mut h = Harness::new();
-        let (id, req) = start(&mut h, VIA_UDP);
-        h.layer
-            .handle_response(response(&req, 100), udp(UAS), h.at(100));
-        let busy = response(&req, 486);
-        h.layer.handle_response(busy.clone(), udp(UAS), h.at(1000));
+        let (mut h, id, req) = Harness::client("INVITE", VIA_UDP);
+        let trying = h.uas_answers(&req, 100, 100);
+        let busy = h.uas_answers(&req, 486, 1000);
         assert_eq!(
             h.events(),
-            vec![
-                TransactionEvent::Response {
-                    id,
-                    response: response(&req, 100)
-                },
-                TransactionEvent::Response {
-                    id,
-                    response: busy.clone()
-                },
-            ]
+            vec![passed_up(id, &trying), passed_up(id, &busy)]
         );
         let sent = h.transmits();
         assert_eq!(sent.len(), 1);
@@ -374,76 +314,54 @@ mod tests {
         assert!(h.events().is_empty());
         assert!(h.transmits().is_empty());
         // After D, a late 486 is nobody's.
-        h.layer.handle_response(busy, udp(UAS), h.at(34_000));
-        assert!(matches!(
-            h.events()[..],
-            [TransactionEvent::StrayResponse { .. }]
-        ));
+        h.stray(busy, udp(UAS), 34_000);
     }
 
     #[test]
     fn non_2xx_final_over_tcp_ends_at_once() {
-        let mut h = Harness::new();
-        let (id, req) = start(&mut h, VIA_TCP);
-        h.layer
-            .handle_response(response(&req, 486), tcp(UAS), h.at(1000));
-        assert_eq!(statuses(&h.events()), vec![486]);
+        let (mut h, _, req) = Harness::client("INVITE", VIA_TCP);
+        h.uas_answers(&req, 486, 1000);
+        assert_eq!(h.statuses(), vec![486]);
         let sent = h.transmits();
         assert_eq!(sent.len(), 1);
         assert_eq!(sent[0].to, tcp(UAS));
         assert_eq!(parse_request(&sent[0].bytes).method, Method::Ack);
         assert!(h.layer.is_empty());
         assert_eq!(h.layer.poll_timeout(), None);
-        let _ = id;
     }
 
     #[test]
     fn two_xx_is_passed_up_with_retransmissions_during_timer_m() {
-        let mut h = Harness::new();
-        let (id, req) = start(&mut h, VIA_UDP);
-        let ok = response(&req, 200);
-        h.layer.handle_response(ok.clone(), udp(UAS), h.at(1000));
-        assert_eq!(
-            h.events(),
-            vec![TransactionEvent::Response {
-                id,
-                response: ok.clone()
-            }]
-        );
+        let (mut h, id, req) = Harness::client("INVITE", VIA_UDP);
+        let ok = h.uas_answers(&req, 200, 1000);
+        assert_eq!(h.events(), vec![passed_up(id, &ok)]);
         assert!(h.transmits().is_empty(), "the TU ACKs a 2xx");
         h.layer.handle_response(ok.clone(), udp(UAS), h.at(1500));
-        assert_eq!(statuses(&h.events()), vec![200]);
+        assert_eq!(h.statuses(), vec![200]);
         // A 2xx from another fork is the TU's too; a non-2xx is absorbed.
         let mut fork = ok.clone();
         fork.headers
             .set(HeaderName::To, "<sip:bob@example.com>;tag=other");
         h.layer.handle_response(fork, udp(UAS), h.at(1600));
-        assert_eq!(statuses(&h.events()), vec![200]);
-        h.layer
-            .handle_response(response(&req, 486), udp(UAS), h.at(1700));
+        assert_eq!(h.statuses(), vec![200]);
+        h.uas_answers(&req, 486, 1700);
         assert!(h.events().is_empty());
         assert!(h.run_times(h.at(32_999)).is_empty());
         assert_eq!(h.layer.len(), 1);
         h.layer.handle_timeout(h.at(33_000));
         assert!(h.layer.is_empty());
-        h.layer.handle_response(ok, udp(UAS), h.at(34_000));
-        assert!(matches!(
-            h.events()[..],
-            [TransactionEvent::StrayResponse { .. }]
-        ));
+        h.stray(ok, udp(UAS), 34_000);
     }
 
     #[test]
     fn cancel_waits_for_a_provisional_and_matches_by_method() {
-        let mut h = Harness::new();
-        let (id, req) = start(&mut h, VIA_UDP);
+        let (mut h, id, req) = Harness::client("INVITE", VIA_UDP);
         assert_eq!(
             h.layer.cancel_request(id),
             None,
             "RFC 3261 §9.1: not before a 1xx"
         );
-        h.layer
-            .handle_response(response(&req, 180), udp(UAS), h.at(300));
+        h.uas_answers(&req, 180, 300);
         h.events();
         let cancel = h.layer.cancel_request(id).unwrap();
         assert_eq!(cancel.method, Method::Cancel);
@@ -461,13 +379,8 @@ mod tests {
 
         // The 200 for the CANCEL and the 487 for the INVITE share a branch;
         // the CSeq method tells them apart (§17.1.3).
-        h.layer.handle_response(
-            crate::sip::message::Response::for_request(&cancel, 200, Some("b1")),
-            udp(UAS),
-            h.at(500),
-        );
-        h.layer
-            .handle_response(response(&req, 487), udp(UAS), h.at(600));
+        h.uas_answers(&cancel, 200, 500);
+        h.uas_answers(&req, 487, 600);
         let ev = h.events();
         assert!(
             matches!(&ev[0], TransactionEvent::Response { id: i, response } if *i == cid && response.status == 200)
@@ -483,20 +396,13 @@ mod tests {
 
     #[test]
     fn cancelled_invite_without_final_times_out_64_t1_after_the_cancel() {
-        let mut h = Harness::new();
-        let (id, req) = start(&mut h, VIA_UDP);
-        h.layer
-            .handle_response(response(&req, 180), udp(UAS), h.at(300));
+        let (mut h, id, req) = Harness::client("INVITE", VIA_UDP);
+        h.uas_answers(&req, 180, 300);
         let cancel = h.layer.cancel_request(id).unwrap();
-        let cid = h
-            .layer
+        h.layer
             .send_request(cancel.clone(), udp(UAS), h.at(1000))
             .unwrap();
-        h.layer.handle_response(
-            crate::sip::message::Response::for_request(&cancel, 200, Some("b1")),
-            udp(UAS),
-            h.at(1100),
-        );
+        h.uas_answers(&cancel, 200, 1100);
         h.events();
         h.run_until(h.at(32_999));
         assert!(h.events().is_empty());
@@ -504,7 +410,6 @@ mod tests {
         assert_eq!(h.events(), vec![TransactionEvent::Timeout { id }]);
         h.run_until(h.at(60_000));
         assert!(h.layer.is_empty());
-        let _ = cid;
     }
 
     #[test]

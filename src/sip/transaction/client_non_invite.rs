@@ -134,70 +134,29 @@ mod tests {
     use super::super::test_support::*;
     use super::super::TransactionEvent;
 
-    const UAS: &str = "203.0.113.5:5060";
-
-    fn start(
-        h: &mut Harness,
-        via: &str,
-    ) -> (super::ClientTransactionId, crate::sip::message::Request) {
-        let req = request("OPTIONS", via, TO);
-        let to = if via.contains("/TCP") {
-            tcp(UAS)
-        } else {
-            udp(UAS)
-        };
-        let id = h.layer.send_request(req.clone(), to, h.t0).unwrap();
-        assert_eq!(h.transmits().len(), 1);
-        (id, req)
-    }
-
     #[test]
     fn udp_timer_e_doubles_to_t2_until_timer_f() {
-        let mut h = Harness::new();
-        let (id, req) = start(&mut h, VIA_UDP);
-        let sent = h.run_until(h.at(40_000));
-        let times: Vec<u64> = sent.iter().map(|(t, _)| *t).collect();
+        let (mut h, id, req) = Harness::client("OPTIONS", VIA_UDP);
+        let times = h.resends_until(40_000, &req.to_bytes(), udp(UAS));
         // RFC 3261 §17.1.2.2: 0.5, 1, 2, 4, 4, 4, ... s apart; F = 64*T1.
         assert_eq!(
             times,
             vec![500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500]
         );
-        assert!(sent.iter().all(|(_, t)| t.bytes == req.to_bytes()));
-        assert_eq!(h.events(), vec![TransactionEvent::Timeout { id }]);
-        assert!(h.layer.is_empty());
-    }
-
-    #[test]
-    fn tcp_never_retransmits_and_times_out_at_timer_f() {
-        let mut h = Harness::new();
-        let (id, _) = start(&mut h, VIA_TCP);
-        assert_eq!(h.layer.poll_timeout(), Some(h.at(32_000)));
-        assert!(h.run_times(h.at(40_000)).is_empty());
         assert_eq!(h.events(), vec![TransactionEvent::Timeout { id }]);
         assert!(h.layer.is_empty());
     }
 
     #[test]
     fn provisional_makes_timer_e_fire_every_t2_then_final_waits_timer_k() {
-        let mut h = Harness::new();
-        let (id, req) = start(&mut h, VIA_UDP);
+        let (mut h, id, req) = Harness::client("OPTIONS", VIA_UDP);
         assert_eq!(h.run_times(h.at(700)), vec![500]);
-        h.layer
-            .handle_response(response(&req, 100), udp(UAS), h.at(700));
-        assert!(
-            matches!(&h.events()[..], [TransactionEvent::Response { response, .. }] if response.status == 100)
-        );
+        h.uas_answers(&req, 100, 700);
+        assert_eq!(h.statuses(), vec![100]);
         // The pending E (1.5 s) fires, then every T2.
         assert_eq!(h.run_times(h.at(12_000)), vec![1500, 5500, 9500]);
-        let ok = response(&req, 200);
-        h.layer.handle_response(ok.clone(), udp(UAS), h.at(12_000));
-        assert_eq!(
-            h.events(),
-            vec![TransactionEvent::Response {
-                id,
-                response: ok.clone()
-            }]
-        );
+        let ok = h.uas_answers(&req, 200, 12_000);
+        assert_eq!(h.events(), vec![passed_up(id, &ok)]);
         // Completed absorbs retransmitted finals, and sends nothing.
         h.layer.handle_response(ok, udp(UAS), h.at(13_000));
         assert!(h.events().is_empty());
@@ -209,10 +168,8 @@ mod tests {
 
     #[test]
     fn final_over_tcp_ends_at_once() {
-        let mut h = Harness::new();
-        let (_, req) = start(&mut h, VIA_TCP);
-        h.layer
-            .handle_response(response(&req, 404), tcp(UAS), h.at(10));
+        let (mut h, _, req) = Harness::client("OPTIONS", VIA_TCP);
+        h.uas_answers(&req, 404, 10);
         assert_eq!(h.events().len(), 1);
         assert!(h.layer.is_empty());
         assert_eq!(h.layer.poll_timeout(), None);

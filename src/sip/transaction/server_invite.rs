@@ -224,35 +224,11 @@ impl ServerInvite {
 mod tests {
     use super::super::test_support::*;
     use super::super::{ServerTransactionId, TransactionError, TransactionEvent};
-    use crate::sip::message::{HeaderName, Request};
-    use crate::sip::transport::Peer;
-
-    const UAC: &str = "198.51.100.7:5060";
-    const VIA: &str = "SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKuac1";
-    const VIA_T: &str = "SIP/2.0/TCP 198.51.100.7:5060;branch=z9hG4bKuac1";
-
-    fn receive(h: &mut Harness, via: &str, from: Peer) -> (ServerTransactionId, Request) {
-        let req = request("INVITE", via, TO);
-        h.layer.handle_request(req.clone(), from, h.t0);
-        match &h.events()[..] {
-            [TransactionEvent::Request {
-                id,
-                request,
-                from: f,
-                cancels: None,
-            }] if *request == req && *f == from => (*id, req),
-            other => panic!("{other:?}"),
-        }
-    }
-
-    fn status_of(bytes: &[u8]) -> u16 {
-        parse_response(bytes).status
-    }
+    use crate::sip::message::HeaderName;
 
     #[test]
     fn sends_100_trying_after_200_ms_of_tu_silence() {
-        let mut h = Harness::new();
-        let (_, req) = receive(&mut h, VIA, udp(UAC));
+        let (mut h, _, req) = Harness::server("INVITE", UAC_VIA_UDP, TO);
         assert_eq!(h.layer.poll_timeout(), Some(h.at(200)));
         h.layer.handle_timeout(h.at(199));
         assert!(h.transmits().is_empty());
@@ -264,60 +240,47 @@ mod tests {
         let trying = parse_response(&trying.bytes);
         assert_eq!(trying.status, 100);
         assert_eq!(trying.headers.to_tag(), None);
-        assert_eq!(trying.headers.get(&HeaderName::Via), Some(VIA));
+        assert_eq!(trying.headers.get(&HeaderName::Via), Some(UAC_VIA_UDP));
         // A retransmitted INVITE gets the 100 again, and no new event.
         h.layer.handle_request(req, udp(UAC), h.at(500));
-        let again = h.transmits();
-        assert_eq!(again.len(), 1);
-        assert_eq!(status_of(&again[0].bytes), 100);
+        assert_eq!(h.sent_statuses(), vec![100]);
         assert!(h.events().is_empty());
         assert_eq!(h.layer.poll_timeout(), None, "Proceeding has no timer");
     }
 
     #[test]
     fn retransmitted_invite_gets_the_last_provisional_and_no_own_trying() {
-        let mut h = Harness::new();
-        let (id, req) = receive(&mut h, VIA, udp(UAC));
+        let (mut h, id, req) = Harness::server("INVITE", UAC_VIA_UDP, TO);
         // Before any provisional the retransmission is absorbed.
         h.layer.handle_request(req.clone(), udp(UAC), h.at(20));
         assert!(h.transmits().is_empty());
-        h.layer.respond(id, response(&req, 180), h.at(50)).unwrap();
-        assert_eq!(status_of(&h.transmits()[0].bytes), 180);
+        h.respond(id, &req, 180, 50);
+        assert_eq!(h.sent_statuses(), vec![180]);
         assert!(
             h.run_times(h.at(10_000)).is_empty(),
             "no 100 after the TU spoke"
         );
-        h.layer.respond(id, response(&req, 183), h.at(60)).unwrap();
+        h.respond(id, &req, 183, 60);
         h.transmits();
         h.layer.handle_request(req, udp(UAC), h.at(600));
-        let again = h.transmits();
-        assert_eq!(again.len(), 1);
-        assert_eq!(status_of(&again[0].bytes), 183);
+        assert_eq!(h.sent_statuses(), vec![183]);
         assert!(h.events().is_empty());
     }
 
     #[test]
     fn non_2xx_final_is_retransmitted_on_timer_g_until_the_ack() {
-        let mut h = Harness::new();
-        let (id, req) = receive(&mut h, VIA, udp(UAC));
-        h.layer
-            .respond(id, response(&req, 480), h.at(1000))
-            .unwrap();
+        let (mut h, id, req) = Harness::server("INVITE", UAC_VIA_UDP, TO);
+        h.respond(id, &req, 480, 1000);
         let first = h.transmits();
-        assert_eq!(status_of(&first[0].bytes), 480);
-        let sent = h.run_until(h.at(13_000));
-        let times: Vec<u64> = sent.iter().map(|(t, _)| *t).collect();
+        assert_eq!(parse_response(&first[0].bytes).status, 480);
+        let times = h.resends_until(13_000, &first[0].bytes, udp(UAC));
         // RFC 3261 §17.2.1: T1 doubling, capped at T2.
         assert_eq!(times, vec![1500, 2500, 4500, 8500, 12500]);
-        assert!(sent
-            .iter()
-            .all(|(_, t)| t.bytes == first[0].bytes && t.to == udp(UAC)));
         // An INVITE retransmission in Completed gets the final too.
         h.layer.handle_request(req.clone(), udp(UAC), h.at(13_000));
-        assert_eq!(status_of(&h.transmits()[0].bytes), 480);
+        assert_eq!(h.sent_statuses(), vec![480]);
 
-        let mut ack = request("ACK", VIA, "<sip:bob@example.com>;tag=b1");
-        ack.headers.set(HeaderName::CSeq, "1 ACK");
+        let ack = request("ACK", UAC_VIA_UDP, TO_TAGGED);
         h.layer.handle_request(ack.clone(), udp(UAC), h.at(13_100));
         assert!(h.events().is_empty(), "the ACK for a non-2xx is absorbed");
         // G stopped; I = T4 absorbs further ACKs, then the transaction ends.
@@ -331,13 +294,11 @@ mod tests {
 
     #[test]
     fn missing_ack_is_reported_at_timer_h() {
-        let mut h = Harness::new();
-        let (id, req) = receive(&mut h, VIA, udp(UAC));
-        h.layer.respond(id, response(&req, 480), h.t0).unwrap();
-        h.transmits();
-        let times = h.run_times(h.at(40_000));
+        let (mut h, id, req) = Harness::server("INVITE", UAC_VIA_UDP, TO);
+        h.respond(id, &req, 480, 0);
+        let final_480 = h.transmits().remove(0).bytes;
         assert_eq!(
-            times,
+            h.resends_until(40_000, &final_480, udp(UAC)),
             vec![500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500]
         );
         assert_eq!(h.events(), vec![TransactionEvent::AckTimeout { id }]);
@@ -346,14 +307,12 @@ mod tests {
 
     #[test]
     fn tcp_has_no_timer_g_and_no_timer_i() {
-        let mut h = Harness::new();
-        let (id, req) = receive(&mut h, VIA_T, tcp(UAC));
-        h.layer.respond(id, response(&req, 480), h.t0).unwrap();
+        let (mut h, id, req) = Harness::server("INVITE", UAC_VIA_TCP, TO);
+        h.respond(id, &req, 480, 0);
         let sent = h.transmits();
         assert_eq!(sent[0].to, tcp(UAC), "same connection");
         assert_eq!(h.layer.poll_timeout(), Some(h.at(32_000)), "only timer H");
-        let mut ack = request("ACK", VIA_T, "<sip:bob@example.com>;tag=b1");
-        ack.headers.set(HeaderName::CSeq, "1 ACK");
+        let ack = request("ACK", UAC_VIA_TCP, TO_TAGGED);
         h.layer.handle_request(ack, tcp(UAC), h.at(100));
         assert!(h.events().is_empty());
         assert!(h.transmits().is_empty());
@@ -363,21 +322,17 @@ mod tests {
 
     #[test]
     fn tcp_missing_ack_still_times_out() {
-        let mut h = Harness::new();
-        let (id, req) = receive(&mut h, VIA_T, tcp(UAC));
-        h.layer.respond(id, response(&req, 603), h.t0).unwrap();
+        let (mut h, id, req) = Harness::server("INVITE", UAC_VIA_TCP, TO);
+        h.respond(id, &req, 603, 0);
         h.transmits();
-        assert!(h.run_times(h.at(40_000)).is_empty());
-        assert_eq!(h.events(), vec![TransactionEvent::AckTimeout { id }]);
-        assert!(h.layer.is_empty());
+        h.ends_silently_with(40_000, TransactionEvent::AckTimeout { id });
     }
 
     #[test]
     fn two_xx_enters_accepted_absorbing_invite_retransmissions_for_timer_l() {
-        let mut h = Harness::new();
-        let (id, req) = receive(&mut h, VIA, udp(UAC));
-        h.layer.respond(id, response(&req, 200), h.at(100)).unwrap();
-        assert_eq!(status_of(&h.transmits()[0].bytes), 200);
+        let (mut h, id, req) = Harness::server("INVITE", UAC_VIA_UDP, TO);
+        h.respond(id, &req, 200, 100);
+        assert_eq!(h.sent_statuses(), vec![200]);
         h.layer.handle_request(req.clone(), udp(UAC), h.at(600));
         assert!(
             h.transmits().is_empty(),
@@ -385,7 +340,7 @@ mod tests {
         );
         assert!(h.events().is_empty());
         // RFC 6026 §8.5: the TU's 2xx retransmissions go through.
-        h.layer.respond(id, response(&req, 200), h.at(600)).unwrap();
+        h.respond(id, &req, 200, 600);
         assert_eq!(h.transmits().len(), 1);
         assert!(matches!(
             h.layer.respond(id, response(&req, 486), h.at(700)),
@@ -396,20 +351,14 @@ mod tests {
             })
         ));
         // The ACK for the 2xx has its own branch: the dialog layer's.
-        let mut ack = request(
-            "ACK",
-            "SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKuac2",
-            "<sip:bob@example.com>;tag=b1",
-        );
-        ack.headers.set(HeaderName::CSeq, "1 ACK");
+        let via = "SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKuac2";
+        let ack = request("ACK", via, TO_TAGGED);
         h.layer.handle_request(ack.clone(), udp(UAC), h.at(800));
-        assert_eq!(
-            h.events(),
-            vec![TransactionEvent::Ack {
-                request: ack,
-                from: udp(UAC)
-            }]
-        );
+        let passed = TransactionEvent::Ack {
+            request: ack,
+            from: udp(UAC),
+        };
+        assert_eq!(h.events(), vec![passed]);
         assert!(h.run_times(h.at(32_099)).is_empty());
         assert_eq!(h.layer.len(), 1);
         h.layer.handle_timeout(h.at(32_100));
@@ -418,13 +367,12 @@ mod tests {
 
     #[test]
     fn respond_refuses_a_second_final_and_bad_input() {
-        let mut h = Harness::new();
-        let (id, req) = receive(&mut h, VIA, udp(UAC));
+        let (mut h, id, req) = Harness::server("INVITE", UAC_VIA_UDP, TO);
         assert_eq!(
             h.layer.respond(id, response(&req, 99), h.t0),
             Err(TransactionError::InvalidStatus(99))
         );
-        h.layer.respond(id, response(&req, 486), h.t0).unwrap();
+        h.respond(id, &req, 486, 0);
         let err = h.layer.respond(id, response(&req, 486), h.t0).unwrap_err();
         assert_eq!(
             err,
@@ -452,8 +400,10 @@ mod tests {
     fn responses_follow_rport_to_the_source_port() {
         let mut h = Harness::new();
         let via = "SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bKnat;rport=40123;received=198.51.100.7";
-        let (id, req) = receive(&mut h, via, udp("198.51.100.7:40123"));
-        h.layer.respond(id, response(&req, 180), h.t0).unwrap();
+        let req = request("INVITE", via, TO);
+        let (id, cancels) = h.request_in(&req, udp("198.51.100.7:40123"), 0);
+        assert_eq!(cancels, None);
+        h.respond(id, &req, 180, 0);
         assert_eq!(h.transmits()[0].to, udp("198.51.100.7:40123"));
     }
 }

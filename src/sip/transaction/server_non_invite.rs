@@ -123,45 +123,23 @@ impl ServerNonInvite {
 #[cfg(test)]
 mod tests {
     use super::super::test_support::*;
-    use super::super::{ServerTransactionId, TransactionError, TransactionEvent};
-    use crate::sip::message::Request;
-    use crate::sip::transport::Peer;
-
-    const UAC: &str = "198.51.100.7:5060";
-    const VIA: &str = "SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKuac1";
-    const VIA_T: &str = "SIP/2.0/TCP 198.51.100.7:5060;branch=z9hG4bKuac1";
-
-    fn receive(h: &mut Harness, via: &str, from: Peer) -> (ServerTransactionId, Request) {
-        let req = request("BYE", via, "<sip:bob@example.com>;tag=b1");
-        h.layer.handle_request(req.clone(), from, h.t0);
-        match &h.events()[..] {
-            [TransactionEvent::Request {
-                id, cancels: None, ..
-            }] => (*id, req),
-            other => panic!("{other:?}"),
-        }
-    }
+    use super::super::TransactionError;
 
     #[test]
     fn retransmissions_absorbed_then_answered_until_timer_j() {
-        let mut h = Harness::new();
-        let (id, req) = receive(&mut h, VIA, udp(UAC));
+        let (mut h, id, req) = Harness::server("BYE", UAC_VIA_UDP, TO_TAGGED);
         assert_eq!(h.layer.poll_timeout(), None, "Trying waits for the TU");
         h.layer.handle_request(req.clone(), udp(UAC), h.at(500));
         assert!(h.events().is_empty(), "no second Request event");
         assert!(h.transmits().is_empty());
 
-        h.layer
-            .respond(id, response(&req, 200), h.at(1000))
-            .unwrap();
+        h.respond(id, &req, 200, 1000);
         let ok = h.transmits();
         assert_eq!(ok.len(), 1);
         assert_eq!(ok[0].to, udp(UAC));
         assert_eq!(parse_response(&ok[0].bytes).status, 200);
         h.layer.handle_request(req.clone(), udp(UAC), h.at(1500));
-        let again = h.transmits();
-        assert_eq!(again.len(), 1);
-        assert_eq!(again[0].bytes, ok[0].bytes);
+        assert_eq!(h.transmits(), ok, "the 200 again");
         assert!(h.events().is_empty());
 
         assert_eq!(h.layer.poll_timeout(), Some(h.at(33_000)), "J = 64*T1");
@@ -170,26 +148,22 @@ mod tests {
         h.layer.handle_timeout(h.at(33_000));
         assert!(h.layer.is_empty());
         // After J, the same request is new again.
-        h.layer.handle_request(req, udp(UAC), h.at(34_000));
-        assert_eq!(h.events().len(), 1);
+        h.request_in(&req, udp(UAC), 34_000);
     }
 
     #[test]
     fn provisional_is_resent_in_proceeding() {
-        let mut h = Harness::new();
-        let (id, req) = receive(&mut h, VIA, udp(UAC));
-        h.layer.respond(id, response(&req, 100), h.at(10)).unwrap();
+        let (mut h, id, req) = Harness::server("BYE", UAC_VIA_UDP, TO_TAGGED);
+        h.respond(id, &req, 100, 10);
         h.transmits();
         h.layer.handle_request(req, udp(UAC), h.at(500));
-        let again = h.transmits();
-        assert_eq!(parse_response(&again[0].bytes).status, 100);
+        assert_eq!(h.sent_statuses(), vec![100]);
     }
 
     #[test]
     fn tcp_final_ends_at_once() {
-        let mut h = Harness::new();
-        let (id, req) = receive(&mut h, VIA_T, tcp(UAC));
-        h.layer.respond(id, response(&req, 200), h.at(10)).unwrap();
+        let (mut h, id, req) = Harness::server("BYE", UAC_VIA_TCP, TO_TAGGED);
+        h.respond(id, &req, 200, 10);
         assert_eq!(h.transmits()[0].to, tcp(UAC));
         assert!(h.layer.is_empty());
         assert_eq!(
@@ -200,9 +174,8 @@ mod tests {
 
     #[test]
     fn second_final_is_refused() {
-        let mut h = Harness::new();
-        let (id, req) = receive(&mut h, VIA, udp(UAC));
-        h.layer.respond(id, response(&req, 200), h.t0).unwrap();
+        let (mut h, id, req) = Harness::server("BYE", UAC_VIA_UDP, TO_TAGGED);
+        h.respond(id, &req, 200, 0);
         assert_eq!(
             h.layer.respond(id, response(&req, 500), h.t0),
             Err(TransactionError::AlreadyFinal {
