@@ -3,11 +3,11 @@
 
 use std::collections::HashMap;
 
-use super::challenge::{Challenge, Qop};
+use super::challenge::{challenges, credentials_header, Challenge, Qop};
 use super::credentials::Credentials;
 use super::digest::{response, DigestInput};
 use super::AuthError;
-use crate::sip::message::Method;
+use crate::sip::message::{HeaderName, Method, Response};
 
 /// A server that keeps inventing realms cannot make the client grow without
 /// bound; past this many the client forgets the realm state it has.
@@ -159,10 +159,31 @@ pub fn choose(challenges: &[Challenge]) -> Option<&Challenge> {
     best
 }
 
+/// The challenge to answer in a 401 or 407 `response`, and the header its
+/// credentials go in (RFC 3261 §22.2, §22.3): a 407's `Proxy-Authenticate`
+/// lines, answered in `Proxy-Authorization`; for any other status the
+/// `WWW-Authenticate` lines, answered in `Authorization`. Of those lines the
+/// one [`choose`] picks; lines that do not parse are passed over. None when
+/// no line can be answered.
+pub fn pick_challenge(response: &Response) -> Option<(Challenge, HeaderName)> {
+    let offered_in = if response.status == 407 {
+        HeaderName::ProxyAuthenticate
+    } else {
+        HeaderName::WwwAuthenticate
+    };
+    let offered: Vec<Challenge> = challenges(&response.headers, &offered_in)
+        .into_iter()
+        .filter_map(Result::ok)
+        .collect();
+    let answer_in = credentials_header(&offered_in)?;
+    Some((choose(&offered)?.clone(), answer_in))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::sip::auth::Algorithm;
+    use crate::sip::message::{Request, Uri};
 
     fn rfc2617_challenge() -> Challenge {
         Challenge::parse(
@@ -347,5 +368,32 @@ mod tests {
         let mut sess_no_qop = Challenge::new("r", "7", Algorithm::Sha256Sess);
         sess_no_qop.qop.clear();
         assert_eq!(choose(&[sess_no_qop]), None);
+    }
+
+    #[test]
+    fn pick_challenge_reads_the_header_of_the_status_and_names_the_answer() {
+        let invite = Request::new(Method::Invite, Uri::parse("sip:bob@example.com").unwrap());
+        let md5 = r#"Digest realm="r", nonce="m", algorithm=MD5"#;
+        let sha256 = r#"Digest realm="r", nonce="s", algorithm=SHA-256"#;
+        let with = |status: u16, header: HeaderName, values: &[&str]| {
+            let mut resp = Response::for_request(&invite, status, Some("t"));
+            for v in values {
+                resp.headers.push(header.clone(), *v);
+            }
+            pick_challenge(&resp).map(|(c, answer)| (c.nonce, answer))
+        };
+        // 401: WWW-Authenticate, the strongest, answered in Authorization;
+        // a line that does not parse is passed over.
+        let www = HeaderName::WwwAuthenticate;
+        let picked = with(401, www.clone(), &["Basic realm=\"r\"", md5, sha256]);
+        assert_eq!(picked, Some(("s".into(), HeaderName::Authorization)));
+        // 407: Proxy-Authenticate, answered in Proxy-Authorization.
+        let picked = with(407, HeaderName::ProxyAuthenticate, &[md5]);
+        assert_eq!(picked, Some(("m".into(), HeaderName::ProxyAuthorization)));
+        // A 407 is never answered from WWW-Authenticate, nor a 401 with
+        // nothing answerable.
+        assert_eq!(with(407, www.clone(), &[md5]), None);
+        let auth_int = r#"Digest realm="r", nonce="i", qop="auth-int""#;
+        assert_eq!(with(401, www, &[auth_int]), None);
     }
 }

@@ -45,7 +45,7 @@ mod server;
 
 pub use algorithm::Algorithm;
 pub use challenge::{challenges, credentials_header, Challenge, Qop};
-pub use client::{can_answer, choose, DigestClient};
+pub use client::{can_answer, choose, pick_challenge, DigestClient};
 pub use credentials::Credentials;
 pub use digest::{response, DigestInput};
 pub use server::{DigestServer, RejectReason, ServerConfig, Verdict};

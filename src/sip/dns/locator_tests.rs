@@ -9,18 +9,24 @@ use super::*;
 use crate::sip::message::Uri;
 use crate::sip::transport::Transport;
 
+/// The SRV names of example.com, by transport (RFC 3263 §4.1).
+const SRV_UDP: &str = "_sip._udp.example.com";
+const SRV_TCP: &str = "_sip._tcp.example.com";
+const SRV_TLS: &str = "_sips._tcp.example.com";
+
 /// A zone: answers by question; anything not listed is NXDOMAIN.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Zone(HashMap<Query, Answer>);
 
 impl Zone {
-    fn srv(mut self, name: &str, records: &[(u16, u16, u16, &str)]) -> Zone {
-        let recs = records
-            .iter()
-            .map(|(p, w, port, t)| Record::srv(*p, *w, *port, t, 300))
-            .collect();
-        self.0
-            .insert(Query::new(name, RecordType::Srv), Answer::Records(recs));
+    /// Adds one SRV record (priority, weight, port, target) to `name`.
+    fn srv(mut self, name: &str, priority: u16, weight: u16, port: u16, target: &str) -> Zone {
+        let record = Record::srv(priority, weight, port, target, 300);
+        let query = Query::new(name, RecordType::Srv);
+        match self.0.entry(query).or_insert(Answer::Records(Vec::new())) {
+            Answer::Records(records) => records.push(record),
+            other => *other = Answer::Records(vec![record]),
+        }
         self
     }
 
@@ -56,6 +62,15 @@ impl Zone {
     fn answer(mut self, query: Query, answer: Answer) -> Zone {
         self.0.insert(query, answer);
         self
+    }
+
+    fn nodata(self, name: &str, record_type: RecordType, negative_ttl: u32) -> Zone {
+        let query = Query::new(name, record_type);
+        self.answer(query, Answer::NoData { negative_ttl })
+    }
+
+    fn fail(self, name: &str, record_type: RecordType, why: &str) -> Zone {
+        self.answer(Query::new(name, record_type), Answer::Failed(why.into()))
     }
 
     fn lookup(&self, q: &Query) -> Answer {
@@ -135,45 +150,45 @@ fn err(run: Run) -> DnsError {
     }
 }
 
+/// Until when the run's targets may be used: the shortest TTL they rest on.
+fn valid_until(run: &Run) -> Option<Instant> {
+    run.result.as_ref().ok().and_then(TargetList::valid_until)
+}
+
 fn names(run: &Run) -> Vec<String> {
     run.asked.iter().map(Query::to_string).collect()
 }
 
 #[test]
-fn numeric_ipv4_without_and_with_port() {
-    let zone = Zone::default();
-    let run = locate("sip:192.0.2.1", &zone);
-    assert!(run.asked.is_empty());
-    assert_eq!(targets(&run), ["UDP 192.0.2.1:5060"]);
-    assert_eq!(
-        run.result.as_ref().ok().and_then(TargetList::valid_until),
-        None
-    );
-
-    let run = locate("sip:alice@192.0.2.1:5070;transport=tcp", &zone);
-    assert!(run.asked.is_empty());
-    assert_eq!(targets(&run), ["TCP 192.0.2.1:5070"]);
-
-    let run = locate("sips:192.0.2.1", &zone);
-    assert_eq!(targets(&run), ["TLS 192.0.2.1:5061"]);
-}
-
-#[test]
-fn numeric_ipv6_without_and_with_port() {
-    let zone = Zone::default();
-    let run = locate("sip:[2001:db8::1]", &zone);
-    assert!(run.asked.is_empty());
-    assert_eq!(targets(&run), ["UDP [2001:db8::1]:5060"]);
-    let run = locate("sip:[2001:db8::1]:5080;transport=TCP", &zone);
-    assert_eq!(targets(&run), ["TCP [2001:db8::1]:5080"]);
-    let run = locate("sip:[2001:db8::1];transport=tls", &zone);
-    assert_eq!(targets(&run), ["TLS [2001:db8::1]:5061"]);
+fn numeric_hosts_need_no_dns() {
+    // Default ports 5060 and 5061; the transport from the parameter or the
+    // scheme; IPv4 and IPv6.
+    for (uri, target) in [
+        ("sip:192.0.2.1", "UDP 192.0.2.1:5060"),
+        (
+            "sip:alice@192.0.2.1:5070;transport=tcp",
+            "TCP 192.0.2.1:5070",
+        ),
+        ("sips:192.0.2.1", "TLS 192.0.2.1:5061"),
+        ("sip:[2001:db8::1]", "UDP [2001:db8::1]:5060"),
+        (
+            "sip:[2001:db8::1]:5080;transport=TCP",
+            "TCP [2001:db8::1]:5080",
+        ),
+        ("sip:[2001:db8::1];transport=tls", "TLS [2001:db8::1]:5061"),
+    ] {
+        let run = locate(uri, &Zone::default());
+        assert!(run.asked.is_empty(), "{uri}");
+        assert_eq!(targets(&run), [target], "{uri}");
+        // Nothing was looked up, so nothing expires.
+        assert_eq!(valid_until(&run), None, "{uri}");
+    }
 }
 
 #[test]
 fn explicit_port_skips_srv() {
     let zone = Zone::default()
-        .srv("_sip._udp.example.com", &[(10, 1, 5999, "srv.example.com")])
+        .srv(SRV_UDP, 10, 1, 5999, "srv.example.com")
         .a("example.com", &[[192, 0, 2, 10]]);
     let run = locate("sip:example.com:5080", &zone);
     assert_eq!(names(&run), ["A example.com", "AAAA example.com"]);
@@ -183,26 +198,19 @@ fn explicit_port_skips_srv() {
 #[test]
 fn srv_targets_in_priority_order() {
     let zone = Zone::default()
-        .srv(
-            "_sip._udp.example.com",
-            &[
-                (20, 0, 5062, "b.example.com"),
-                (10, 0, 5061, "a.example.com"),
-                (30, 0, 5063, "c.example.com"),
-            ],
-        )
+        .srv(SRV_UDP, 20, 0, 5062, "b.example.com")
+        .srv(SRV_UDP, 10, 0, 5061, "a.example.com")
+        .srv(SRV_UDP, 30, 0, 5063, "c.example.com")
         .a("a.example.com", &[[192, 0, 2, 1]])
         .a("b.example.com", &[[192, 0, 2, 2]])
         .a("c.example.com", &[[192, 0, 2, 3]]);
     let run = locate("sip:example.com", &zone);
-    assert_eq!(
-        targets(&run),
-        [
-            "UDP 192.0.2.1:5061",
-            "UDP 192.0.2.2:5062",
-            "UDP 192.0.2.3:5063"
-        ]
-    );
+    let in_order = [
+        "UDP 192.0.2.1:5061",
+        "UDP 192.0.2.2:5062",
+        "UDP 192.0.2.3:5063",
+    ];
+    assert_eq!(targets(&run), in_order);
     // SRV for both transports (no NAPTR), then the targets' addresses.
     assert_eq!(
         names(&run)[..2],
@@ -214,13 +222,8 @@ fn srv_targets_in_priority_order() {
 #[test]
 fn srv_weights_three_to_one_give_about_75_25() {
     let zone = Zone::default()
-        .srv(
-            "_sip._udp.example.com",
-            &[
-                (10, 1, 5060, "light.example.com"),
-                (10, 3, 5060, "heavy.example.com"),
-            ],
-        )
+        .srv(SRV_UDP, 10, 1, 5060, "light.example.com")
+        .srv(SRV_UDP, 10, 3, 5060, "heavy.example.com")
         .a("light.example.com", &[[192, 0, 2, 1]])
         .a("heavy.example.com", &[[192, 0, 2, 3]]);
     let mut master = fastrand::Rng::with_seed(2024);
@@ -247,52 +250,37 @@ fn srv_weights_three_to_one_give_about_75_25() {
 
 #[test]
 fn srv_target_with_several_addresses_gives_one_target_each() {
+    let pool = [[192, 0, 2, 1], [192, 0, 2, 2], [192, 0, 2, 3]];
     let zone = Zone::default()
-        .srv(
-            "_sip._udp.example.com",
-            &[
-                (10, 0, 5070, "pool.example.com"),
-                (20, 0, 5060, "backup.example.com"),
-            ],
-        )
-        .a(
-            "pool.example.com",
-            &[[192, 0, 2, 1], [192, 0, 2, 2], [192, 0, 2, 3]],
-        )
+        .srv(SRV_UDP, 10, 0, 5070, "pool.example.com")
+        .srv(SRV_UDP, 20, 0, 5060, "backup.example.com")
+        .a("pool.example.com", &pool)
         .aaaa("pool.example.com", &["2001:db8::7"])
         .a("backup.example.com", &[[198, 51, 100, 1]]);
-    let run = locate("sip:example.com", &zone);
-    assert_eq!(
-        targets(&run),
-        [
-            "UDP 192.0.2.1:5070",
-            "UDP 192.0.2.2:5070",
-            "UDP 192.0.2.3:5070",
-            "UDP [2001:db8::7]:5070",
-            "UDP 198.51.100.1:5060"
-        ]
-    );
+    let expected = [
+        "UDP 192.0.2.1:5070",
+        "UDP 192.0.2.2:5070",
+        "UDP 192.0.2.3:5070",
+        "UDP [2001:db8::7]:5070",
+        "UDP 198.51.100.1:5060",
+    ];
+    assert_eq!(targets(&locate("sip:example.com", &zone)), expected);
 }
 
 #[test]
 fn no_srv_falls_back_to_address_records_on_default_port() {
     let zone = Zone::default()
-        .answer(
-            Query::new("_sip._udp.example.com", RecordType::Srv),
-            Answer::NoData { negative_ttl: 60 },
-        )
+        .nodata(SRV_UDP, RecordType::Srv, 60)
         .a("example.com", &[[192, 0, 2, 9]]);
     let run = locate("sip:example.com", &zone);
-    assert_eq!(
-        names(&run),
-        [
-            "SRV _sip._udp.example.com",
-            "SRV _sip._tcp.example.com",
-            "A example.com",
-            "AAAA example.com"
-        ]
-    );
     assert_eq!(targets(&run), ["UDP 192.0.2.9:5060"]);
+    let srv_then_address = [
+        "SRV _sip._udp.example.com",
+        "SRV _sip._tcp.example.com",
+        "A example.com",
+        "AAAA example.com",
+    ];
+    assert_eq!(names(&run), srv_then_address);
 
     let run = locate("sips:example.com", &zone);
     assert_eq!(names(&run)[0], "SRV _sips._tcp.example.com");
@@ -302,85 +290,53 @@ fn no_srv_falls_back_to_address_records_on_default_port() {
 #[test]
 fn failing_srv_lookup_falls_back_to_address_records() {
     let zone = Zone::default()
-        .answer(
-            Query::new("_sip._udp.example.com", RecordType::Srv),
-            Answer::Failed("SERVFAIL".into()),
-        )
+        .fail(SRV_UDP, RecordType::Srv, "SERVFAIL")
         .a("example.com", &[[192, 0, 2, 9]]);
-    assert_eq!(
-        targets(&locate("sip:example.com", &zone)),
-        ["UDP 192.0.2.9:5060"]
-    );
+    let found = targets(&locate("sip:example.com", &zone));
+    assert_eq!(found, ["UDP 192.0.2.9:5060"]);
 }
 
 #[test]
 fn nxdomain_is_an_error_naming_the_name() {
-    let run = locate("sip:nowhere.example", &Zone::default());
-    let e = err(run);
-    assert_eq!(
-        e,
-        DnsError::NoSuchName {
-            name: "nowhere.example".into()
-        }
-    );
-    assert_eq!(
-        e.to_string(),
-        "DNS name 'nowhere.example' does not exist (NXDOMAIN)"
-    );
+    let e = err(locate("sip:nowhere.example", &Zone::default()));
+    let name = "nowhere.example".to_string();
+    assert_eq!(e, DnsError::NoSuchName { name });
+    let text = "DNS name 'nowhere.example' does not exist (NXDOMAIN)";
+    assert_eq!(e.to_string(), text);
 }
 
 #[test]
 fn address_lookup_failure_is_reported_with_the_query() {
-    let zone = Zone::default()
-        .answer(
-            Query::new("example.com", RecordType::A),
-            Answer::Failed("no reply from 127.0.0.53:53 after 2 tries".into()),
-        )
-        .answer(
-            Query::new("example.com", RecordType::Aaaa),
+    let no_reply = "no reply from 127.0.0.53:53 after 2 tries";
+    for (a, text) in [
+        (
+            Answer::Failed(no_reply.into()),
+            "DNS lookup failed for A example.com: no reply from 127.0.0.53:53 after 2 tries",
+        ),
+        (
             Answer::NoData { negative_ttl: 0 },
-        );
-    let e = err(locate("sip:example.com:5060", &zone));
-    assert_eq!(
-        e.to_string(),
-        "DNS lookup failed for A example.com: no reply from 127.0.0.53:53 after 2 tries"
-    );
-    let zone = Zone::default()
-        .answer(
-            Query::new("example.com", RecordType::A),
-            Answer::NoData { negative_ttl: 0 },
-        )
-        .answer(
-            Query::new("example.com", RecordType::Aaaa),
-            Answer::NoData { negative_ttl: 0 },
-        );
-    let e = err(locate("sip:example.com:5060", &zone));
-    assert_eq!(
-        e.to_string(),
-        "DNS name 'example.com' has no A or AAAA records"
-    );
+            "DNS name 'example.com' has no A or AAAA records",
+        ),
+    ] {
+        let zone = Zone::default()
+            .answer(Query::new("example.com", RecordType::A), a)
+            .nodata("example.com", RecordType::Aaaa, 0);
+        let e = err(locate("sip:example.com:5060", &zone));
+        assert_eq!(e.to_string(), text);
+    }
 }
 
 #[test]
 fn srv_targets_that_do_not_resolve_are_skipped_or_reported() {
-    let zone = Zone::default()
-        .srv(
-            "_sip._udp.example.com",
-            &[
-                (10, 0, 5060, "gone.example.com"),
-                (20, 0, 5060, "ok.example.com"),
-            ],
-        )
-        .a("ok.example.com", &[[192, 0, 2, 5]]);
-    assert_eq!(
-        targets(&locate("sip:example.com", &zone)),
-        ["UDP 192.0.2.5:5060"]
-    );
-    let zone = Zone::default().srv(
-        "_sip._udp.example.com",
-        &[(10, 0, 5060, "gone.example.com")],
-    );
-    let e = err(locate("sip:example.com", &zone));
+    let only_gone = Zone::default().srv(SRV_UDP, 10, 0, 5060, "gone.example.com");
+    let zone = only_gone
+        .clone()
+        .srv(SRV_UDP, 20, 0, 5060, "ok.example.com");
+    let zone = zone.a("ok.example.com", &[[192, 0, 2, 5]]);
+    let found = targets(&locate("sip:example.com", &zone));
+    assert_eq!(found, ["UDP 192.0.2.5:5060"]);
+
+    let e = err(locate("sip:example.com", &only_gone));
     assert!(matches!(e, DnsError::NoUsableTargets { .. }), "{e:?}");
     let text = e.to_string();
     assert!(text.contains("_sip._udp.example.com"), "{text}");
@@ -393,55 +349,49 @@ fn srv_targets_that_do_not_resolve_are_skipped_or_reported() {
 #[test]
 fn srv_root_target_means_service_not_available() {
     let zone = Zone::default()
-        .srv("_sips._tcp.example.com", &[(0, 0, 0, ".")])
+        .srv(SRV_TLS, 0, 0, 0, ".")
         .a("example.com", &[[192, 0, 2, 9]]);
     let e = err(locate("sips:example.com", &zone));
-    assert_eq!(
-        e,
-        DnsError::ServiceNotAvailable {
-            name: "_sips._tcp.example.com".into()
-        }
-    );
+    let name = SRV_TLS.to_string();
+    assert_eq!(e, DnsError::ServiceNotAvailable { name });
 }
 
 #[test]
 fn transport_parameter_picks_the_srv_service() {
     let zone = Zone::default()
-        .srv("_sip._tcp.example.com", &[(10, 0, 5070, "tcp.example.com")])
-        .srv(
-            "_sips._tcp.example.com",
-            &[(10, 0, 5071, "tls.example.com")],
-        )
+        .srv(SRV_TCP, 10, 0, 5070, "tcp.example.com")
         .a("tcp.example.com", &[[192, 0, 2, 20]])
+        .srv(SRV_TLS, 10, 0, 5071, "tls.example.com")
         .a("tls.example.com", &[[192, 0, 2, 21]]);
     let run = locate("sip:example.com;transport=tcp", &zone);
     assert_eq!(names(&run)[0], "SRV _sip._tcp.example.com");
     assert_eq!(targets(&run), ["TCP 192.0.2.20:5070"]);
-    let run = locate("sips:example.com", &zone);
-    assert_eq!(targets(&run), ["TLS 192.0.2.21:5071"]);
-    let run = locate("sip:example.com;transport=tls", &zone);
-    assert_eq!(targets(&run), ["TLS 192.0.2.21:5071"]);
+    for uri in ["sips:example.com", "sip:example.com;transport=tls"] {
+        assert_eq!(targets(&locate(uri, &zone)), ["TLS 192.0.2.21:5071"]);
+    }
     // Without a parameter a sip: URI takes SRV for UDP, then for TCP.
     let zone = zone
-        .srv("_sip._udp.example.com", &[(10, 0, 5060, "udp.example.com")])
+        .srv(SRV_UDP, 10, 0, 5060, "udp.example.com")
         .a("udp.example.com", &[[192, 0, 2, 22]]);
-    assert_eq!(
-        targets(&locate("sip:example.com", &zone)),
-        ["UDP 192.0.2.22:5060", "TCP 192.0.2.20:5070"]
-    );
+    let found = targets(&locate("sip:example.com", &zone));
+    assert_eq!(found, ["UDP 192.0.2.22:5060", "TCP 192.0.2.20:5070"]);
 }
 
 #[test]
 fn unusable_uris_are_refused_with_a_reason() {
     let zone = Zone::default();
-    assert_eq!(
-        err(locate("sips:example.com;transport=udp", &zone)).to_string(),
-        "sips:example.com;transport=udp asks for UDP, but a sips: URI must be reached over TLS (RFC 3261 §26.2.2)"
-    );
-    assert_eq!(
-        err(locate("sip:example.com;transport=sctp", &zone)).to_string(),
-        "transport=sctp in sip:example.com;transport=sctp is not supported (udp, tcp and tls are)"
-    );
+    for (uri, why) in [
+        (
+            "sips:example.com;transport=udp",
+            "sips:example.com;transport=udp asks for UDP, but a sips: URI must be reached over TLS (RFC 3261 §26.2.2)",
+        ),
+        (
+            "sip:example.com;transport=sctp",
+            "transport=sctp in sip:example.com;transport=sctp is not supported (udp, tcp and tls are)",
+        ),
+    ] {
+        assert_eq!(err(locate(uri, &zone)).to_string(), why);
+    }
     assert!(matches!(
         err(locate("tel:+15551234567", &zone)),
         DnsError::UnsupportedScheme { .. }
@@ -491,13 +441,10 @@ fn address_family_preference() {
 fn cached_answers_are_used_until_their_ttl_expires() {
     let zone = Zone::default()
         .answer(
-            Query::new("_sip._udp.example.com", RecordType::Srv),
+            Query::new(SRV_UDP, RecordType::Srv),
             Answer::Records(vec![Record::srv(10, 0, 5070, "sip1.example.com", 120)]),
         )
-        .answer(
-            Query::new("_sip._tcp.example.com", RecordType::Srv),
-            Answer::NoData { negative_ttl: 600 },
-        )
+        .nodata(SRV_TCP, RecordType::Srv, 600)
         .a_ttl("sip1.example.com", &[[192, 0, 2, 71]], 60);
     let mut cache = DnsCache::new();
     let t0 = Instant::now();
@@ -514,52 +461,30 @@ fn cached_answers_are_used_until_their_ttl_expires() {
     let first = at(0, &mut cache);
     assert_eq!(first.asked.len(), 4);
     assert_eq!(targets(&first), ["UDP 192.0.2.71:5070"]);
-    assert_eq!(
-        first.result.as_ref().ok().and_then(TargetList::valid_until),
-        Some(t0 + Duration::from_secs(60))
-    );
+    let a_ttl_ends = Some(t0 + Duration::from_secs(60));
+    assert_eq!(valid_until(&first), a_ttl_ends);
 
     // Within every TTL: no question at all.
     let second = at(59, &mut cache);
     assert!(second.asked.is_empty(), "{:?}", names(&second));
     assert_eq!(targets(&second), ["UDP 192.0.2.71:5070"]);
-    assert_eq!(
-        second
-            .result
-            .as_ref()
-            .ok()
-            .and_then(TargetList::valid_until),
-        Some(t0 + Duration::from_secs(60))
-    );
+    assert_eq!(valid_until(&second), a_ttl_ends);
 
     // The A/AAAA records (60 s) have expired, the SRV (120 s) has not.
     let third = at(61, &mut cache);
-    assert_eq!(
-        names(&third),
-        ["A sip1.example.com", "AAAA sip1.example.com"]
-    );
+    let addresses = ["A sip1.example.com", "AAAA sip1.example.com"];
+    assert_eq!(names(&third), addresses);
     // And after 120 s the SRV is asked again too, not the TCP NODATA (600 s).
     let fourth = at(180, &mut cache);
-    assert_eq!(
-        names(&fourth),
-        [
-            "SRV _sip._udp.example.com",
-            "A sip1.example.com",
-            "AAAA sip1.example.com"
-        ]
-    );
+    assert_eq!(names(&fourth)[0], "SRV _sip._udp.example.com");
+    assert_eq!(names(&fourth)[1..], addresses);
 }
 
 #[test]
 fn failover_walks_srv_targets_then_addresses() {
     let zone = Zone::default()
-        .srv(
-            "_sip._udp.example.com",
-            &[
-                (10, 0, 5060, "primary.example.com"),
-                (20, 0, 5060, "secondary.example.com"),
-            ],
-        )
+        .srv(SRV_UDP, 10, 0, 5060, "primary.example.com")
+        .srv(SRV_UDP, 20, 0, 5060, "secondary.example.com")
         .a("primary.example.com", &[[192, 0, 2, 1], [192, 0, 2, 2]])
         .a("secondary.example.com", &[[198, 51, 100, 1]]);
     let run = locate("sip:example.com", &zone);

@@ -189,6 +189,32 @@ mod tests {
         m.to_vec().expect("encode")
     }
 
+    /// A reply to `q` with message id `id` and these answer records
+    /// (owner, TTL, data), as bytes.
+    fn reply_with(id: u16, q: &Query, answers: &[(&str, u32, RData)]) -> Vec<u8> {
+        let mut m = reply_to(id, q);
+        for (owner, ttl, rdata) in answers {
+            m.add_answer(WireRecord::from_rdata(name(owner), *ttl, rdata.clone()));
+        }
+        bytes(&m)
+    }
+
+    /// The records `decode_reply` finds in a reply; anything else fails.
+    fn records_in(reply: &[u8], id: u16, q: &Query) -> Vec<Record> {
+        match decode_reply(reply, id, q) {
+            Reply::Answer(Answer::Records(records)) => records,
+            other => panic!("expected records, got {other:?}"),
+        }
+    }
+
+    fn a(ip: [u8; 4]) -> RData {
+        RData::A(A(Ipv4Addr::from(ip)))
+    }
+
+    fn srv(priority: u16, weight: u16, port: u16, target: Name) -> RData {
+        RData::SRV(SRV::new(priority, weight, port, target))
+    }
+
     #[test]
     fn query_encodes_with_rd_and_edns() {
         let q = Query::new("_sip._udp.Pbx.Test.", RecordType::Srv);
@@ -206,94 +232,56 @@ mod tests {
     #[test]
     fn a_and_aaaa_records_decode() {
         let q = Query::new("sip1.pbx.test", RecordType::A);
-        let mut m = reply_to(7, &q);
-        m.add_answer(WireRecord::from_rdata(
-            name("sip1.pbx.test."),
-            300,
-            RData::A(A(Ipv4Addr::new(127, 0, 0, 71))),
-        ));
-        m.add_answer(WireRecord::from_rdata(
-            name("SIP1.pbx.test."),
-            200,
-            RData::A(A(Ipv4Addr::new(127, 0, 0, 72))),
-        ));
-        assert_eq!(
-            decode_reply(&bytes(&m), 7, &q),
-            Reply::Answer(Answer::Records(vec![
-                Record::a(Ipv4Addr::new(127, 0, 0, 71), 300),
-                Record::a(Ipv4Addr::new(127, 0, 0, 72), 200),
-            ]))
-        );
+        let answers = [
+            ("sip1.pbx.test.", 300, a([127, 0, 0, 71])),
+            ("SIP1.pbx.test.", 200, a([127, 0, 0, 72])),
+        ];
+        let expected = vec![
+            Record::a(Ipv4Addr::new(127, 0, 0, 71), 300),
+            Record::a(Ipv4Addr::new(127, 0, 0, 72), 200),
+        ];
+        assert_eq!(records_in(&reply_with(7, &q, &answers), 7, &q), expected);
         let q6 = Query::new("sip1.pbx.test", RecordType::Aaaa);
-        let mut m = reply_to(8, &q6);
-        m.add_answer(WireRecord::from_rdata(
-            name("sip1.pbx.test."),
-            60,
-            RData::AAAA(AAAA(Ipv6Addr::LOCALHOST)),
-        ));
-        assert_eq!(
-            decode_reply(&bytes(&m), 8, &q6),
-            Reply::Answer(Answer::Records(vec![Record::aaaa(Ipv6Addr::LOCALHOST, 60)]))
-        );
+        let localhost = RData::AAAA(AAAA(Ipv6Addr::LOCALHOST));
+        let reply = reply_with(8, &q6, &[("sip1.pbx.test.", 60, localhost)]);
+        let expected = vec![Record::aaaa(Ipv6Addr::LOCALHOST, 60)];
+        assert_eq!(records_in(&reply, 8, &q6), expected);
     }
 
     #[test]
     fn srv_records_decode_with_normalized_targets() {
         let q = Query::new("_sip._udp.pbx.test", RecordType::Srv);
-        let mut m = reply_to(9, &q);
-        m.add_answer(WireRecord::from_rdata(
-            name("_sip._udp.pbx.test."),
-            3600,
-            RData::SRV(SRV::new(10, 60, 5070, name("Sip1.Pbx.Test."))),
-        ));
-        m.add_answer(WireRecord::from_rdata(
-            name("_sip._udp.pbx.test."),
-            3600,
-            RData::SRV(SRV::new(0, 0, 0, Name::root())),
-        ));
-        assert_eq!(
-            decode_reply(&bytes(&m), 9, &q),
-            Reply::Answer(Answer::Records(vec![
-                Record::srv(10, 60, 5070, "sip1.pbx.test", 3600),
-                Record::srv(0, 0, 0, ".", 3600),
-            ]))
-        );
-        assert_eq!(Record::srv(0, 0, 0, ".", 1).data, {
-            RecordData::Srv {
-                priority: 0,
-                weight: 0,
-                port: 0,
-                target: String::new(),
-            }
-        });
+        let owner = "_sip._udp.pbx.test.";
+        let answers = [
+            (owner, 3600, srv(10, 60, 5070, name("Sip1.Pbx.Test."))),
+            (owner, 3600, srv(0, 0, 0, Name::root())),
+        ];
+        let expected = vec![
+            Record::srv(10, 60, 5070, "sip1.pbx.test", 3600),
+            Record::srv(0, 0, 0, ".", 3600),
+        ];
+        assert_eq!(records_in(&reply_with(9, &q, &answers), 9, &q), expected);
+        let root = RecordData::Srv {
+            priority: 0,
+            weight: 0,
+            port: 0,
+            target: String::new(),
+        };
+        assert_eq!(Record::srv(0, 0, 0, ".", 1).data, root);
     }
 
     #[test]
     fn cname_chain_is_followed_and_strangers_dropped() {
         let q = Query::new("alias.pbx.test", RecordType::A);
-        let mut m = reply_to(1, &q);
-        m.add_answer(WireRecord::from_rdata(
-            name("alias.pbx.test."),
-            30,
-            RData::CNAME(CNAME(name("real.pbx.test."))),
-        ));
-        m.add_answer(WireRecord::from_rdata(
-            name("real.pbx.test."),
-            300,
-            RData::A(A(Ipv4Addr::new(192, 0, 2, 1))),
-        ));
-        m.add_answer(WireRecord::from_rdata(
-            name("elsewhere.example."),
-            300,
-            RData::A(A(Ipv4Addr::new(203, 0, 113, 66))),
-        ));
-        assert_eq!(
-            decode_reply(&bytes(&m), 1, &q),
-            Reply::Answer(Answer::Records(vec![Record::a(
-                Ipv4Addr::new(192, 0, 2, 1),
-                30
-            )]))
-        );
+        let cname = RData::CNAME(CNAME(name("real.pbx.test.")));
+        let answers = [
+            ("alias.pbx.test.", 30, cname),
+            ("real.pbx.test.", 300, a([192, 0, 2, 1])),
+            ("elsewhere.example.", 300, a([203, 0, 113, 66])),
+        ];
+        // The TTL is the chain's shortest.
+        let expected = vec![Record::a(Ipv4Addr::new(192, 0, 2, 1), 30)];
+        assert_eq!(records_in(&reply_with(1, &q, &answers), 1, &q), expected);
     }
 
     fn soa_record(ttl: u32, minimum: u32) -> WireRecord {
@@ -386,10 +374,11 @@ mod tests {
     fn every_prefix_of_a_reply_decodes_without_panic() {
         let q = Query::new("_sip._udp.pbx.test", RecordType::Srv);
         let mut m = reply_to(12, &q);
+        let target = srv(10, 60, 5070, name("sip1.pbx.test."));
         m.add_answer(WireRecord::from_rdata(
             name("_sip._udp.pbx.test."),
             60,
-            RData::SRV(SRV::new(10, 60, 5070, name("sip1.pbx.test."))),
+            target,
         ));
         m.add_authority(soa_record(60, 60));
         let full = bytes(&m);

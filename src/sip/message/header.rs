@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use super::scan::split_outside;
+
 /// A header name. Known names compare case-insensitively and serialise in
 /// their canonical spelling; others keep the spelling they arrived with.
 #[derive(Clone, Debug)]
@@ -310,43 +312,7 @@ impl<'a> IntoIterator for &'a Headers {
 /// commas inside quoted strings and `<...>` alone. Elements are trimmed; empty
 /// elements are kept so a validator can see `a,,b`.
 pub fn split_list(value: &str) -> impl Iterator<Item = &str> {
-    let bytes = value.as_bytes();
-    let mut start = 0usize;
-    let mut pos = 0usize;
-    let mut done = false;
-    std::iter::from_fn(move || {
-        if done {
-            return None;
-        }
-        let mut in_quote = false;
-        let mut in_angle = false;
-        while pos < bytes.len() {
-            let b = bytes[pos];
-            if in_quote {
-                if b == b'\\' {
-                    pos += 1;
-                } else if b == b'"' {
-                    in_quote = false;
-                }
-            } else {
-                match b {
-                    b'"' => in_quote = true,
-                    b'<' => in_angle = true,
-                    b'>' => in_angle = false,
-                    b',' if !in_angle => {
-                        let item = value[start..pos].trim();
-                        pos += 1;
-                        start = pos;
-                        return Some(item);
-                    }
-                    _ => {}
-                }
-            }
-            pos += 1;
-        }
-        done = true;
-        Some(value[start.min(value.len())..].trim())
-    })
+    split_outside(value, b',', true).map(str::trim)
 }
 
 #[cfg(test)]

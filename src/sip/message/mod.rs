@@ -10,6 +10,7 @@ mod params;
 mod parse;
 mod request;
 mod response;
+mod scan;
 mod status;
 mod stream;
 mod uri;

@@ -130,10 +130,7 @@ impl fmt::Display for NameAddr {
         if let Some(d) = &self.display {
             write!(f, "{d} ")?;
         }
-        write!(f, "<{}>", self.uri)?;
-        let mut s = String::new();
-        self.params.write_to(&mut s);
-        f.write_str(&s)
+        write!(f, "<{}>{}", self.uri, self.params)
     }
 }
 

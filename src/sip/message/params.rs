@@ -1,6 +1,9 @@
 //! `;name=value` parameter lists shared by URIs, Via and name-addr headers.
 
+use std::fmt;
+
 use super::method::is_token;
+use super::scan::{separators, split_outside};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Params(pub Vec<(String, Option<String>)>);
@@ -36,16 +39,19 @@ impl Params {
     pub fn remove(&mut self, name: &str) {
         self.0.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
     }
+}
 
-    pub fn write_to(&self, out: &mut String) {
+/// `;name=value;name`, as the parameters are written after a URI, a Via's
+/// sent-by or a name-addr.
+impl fmt::Display for Params {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (n, v) in &self.0 {
-            out.push(';');
-            out.push_str(n);
+            write!(f, ";{n}")?;
             if let Some(v) = v {
-                out.push('=');
-                out.push_str(v);
+                write!(f, "={v}")?;
             }
         }
+        Ok(())
     }
 }
 
@@ -54,7 +60,7 @@ impl Params {
 /// `what` names the header for the error message.
 pub fn parse_params(text: &str, what: &str) -> Result<Params, String> {
     let mut out = Vec::new();
-    for raw in split_params(text) {
+    for raw in split_outside(text, b';', false) {
         let raw = raw.trim();
         if raw.is_empty() {
             return Err(format!("{what} has an empty parameter"));
@@ -85,49 +91,7 @@ pub fn parse_params(text: &str, what: &str) -> Result<Params, String> {
     Ok(Params(out))
 }
 
-/// Splits at `;` outside quoted strings.
-fn split_params(text: &str) -> impl Iterator<Item = &str> {
-    let bytes = text.as_bytes();
-    let mut start = 0;
-    let mut pos = 0;
-    let mut done = false;
-    std::iter::from_fn(move || {
-        if done {
-            return None;
-        }
-        let mut in_quote = false;
-        while pos < bytes.len() {
-            match bytes[pos] {
-                b'\\' if in_quote => pos += 1,
-                b'"' => in_quote = !in_quote,
-                b';' if !in_quote => {
-                    let item = &text[start..pos];
-                    pos += 1;
-                    start = pos;
-                    return Some(item);
-                }
-                _ => {}
-            }
-            pos += 1;
-        }
-        done = true;
-        Some(&text[start.min(text.len())..])
-    })
-}
-
 /// Index of the first `;` outside quotes, if any.
 pub fn find_param_start(text: &str) -> Option<usize> {
-    let mut in_quote = false;
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' if in_quote => i += 1,
-            b'"' => in_quote = !in_quote,
-            b';' if !in_quote => return Some(i),
-            _ => {}
-        }
-        i += 1;
-    }
-    None
+    separators(text, b';', false).next()
 }

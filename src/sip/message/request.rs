@@ -33,10 +33,16 @@ impl Request {
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(512 + self.body.len());
-        self.write_to(&mut out);
-        out
+        serialized(512 + self.body.len(), |out| self.write_to(out))
     }
+}
+
+/// What `write` writes, into a buffer sized up front (`capacity`: the
+/// body and a guess at the start line and headers).
+pub(super) fn serialized(capacity: usize, write: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    let mut out = Vec::with_capacity(capacity);
+    write(&mut out);
+    out
 }
 
 pub(super) fn write_headers_and_body(headers: &Headers, body: &[u8], out: &mut Vec<u8>) {

@@ -1,7 +1,7 @@
 //! A SIP response, its wire form, and building one for a request.
 
 use super::header::{HeaderName, Headers};
-use super::request::{write_headers_and_body, Request};
+use super::request::{serialized, write_headers_and_body, Request};
 use super::status::{reason_phrase, sanitize_reason};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,9 +92,7 @@ impl Response {
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(384 + self.body.len());
-        self.write_to(&mut out);
-        out
+        serialized(384 + self.body.len(), |out| self.write_to(out))
     }
 }
 

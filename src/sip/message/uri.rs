@@ -325,9 +325,7 @@ impl fmt::Display for SipUri {
         if let Some(p) = self.port {
             write!(f, ":{p}")?;
         }
-        let mut s = String::new();
-        self.params.write_to(&mut s);
-        f.write_str(&s)?;
+        write!(f, "{}", self.params)?;
         if let Some(h) = &self.headers {
             write!(f, "?{h}")?;
         }
@@ -388,11 +386,15 @@ mod tests {
 
     #[test]
     fn rejects_bad_escapes_and_spaces() {
-        assert!(Uri::parse("sip:%G1@example.com").is_err());
-        assert!(Uri::parse("sip:ab%2@example.com").is_err());
-        assert!(Uri::parse("sip:a b@example.com").is_err());
-        assert!(Uri::parse("sip:a@example.com:99999").is_err());
-        assert!(Uri::parse("nocolon").is_err());
+        for bad in [
+            "sip:%G1@example.com",
+            "sip:ab%2@example.com",
+            "sip:a b@example.com",
+            "sip:a@example.com:99999",
+            "nocolon",
+        ] {
+            assert!(Uri::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use tracing::{info, warn};
 
 use super::backoff::{refresh_delay, retry_delay};
 use super::status::{RegistrationState, RegistrationStatus};
-use crate::sip::auth::{challenges, choose, Challenge, DigestClient};
+use crate::sip::auth::{pick_challenge, Challenge, DigestClient};
 use crate::sip::ids::IdGenerator;
 use crate::sip::message::{
     HeaderName, Host, Method, NameAddr, Request, Response, Rport, SipUri, Uri,
@@ -89,8 +89,9 @@ pub struct RegistrationClient {
     /// The challenges answered, one per (proxy or registrar, realm), reused
     /// on every REGISTER: RFC 3261 §22.3 keeps both an outbound proxy's
     /// and the registrar's credentials, and §22.1 allows sending them
-    /// pre-emptively in the same realm.
-    held_challenges: Vec<(Challenge, bool)>,
+    /// pre-emptively in the same realm. Each with the header its
+    /// credentials go in (Authorization or Proxy-Authorization).
+    held_challenges: Vec<(Challenge, HeaderName)>,
     local: Option<SocketAddr>,
     learned: Option<SocketAddr>,
     /// The Contact address held by the registrar, to remove it when it changes.
@@ -322,8 +323,8 @@ impl RegistrationClient {
                 if matches!(resp.status, 401 | 407) && !self.unregister_challenged {
                     // Registrars challenge the un-REGISTER like any other.
                     self.unregister_challenged = true;
-                    if let Some(c) = best_challenge(resp) {
-                        self.hold(c, resp.status == 407);
+                    if let Some((c, answer_in)) = pick_challenge(resp) {
+                        self.hold(c, answer_in);
                         let req = self.build_register(0);
                         self.push(req, Purpose::Unregister);
                         return;
@@ -463,8 +464,7 @@ impl RegistrationClient {
     }
 
     fn challenged(&mut self, resp: &Response, now: Instant) {
-        let proxy = resp.status == 407;
-        let Some(challenge) = best_challenge(resp) else {
+        let Some((challenge, answer_in)) = pick_challenge(resp) else {
             self.attempt = None;
             self.fail(
                 format!(
@@ -518,7 +518,7 @@ impl RegistrationClient {
         }
         attempt.last_nonce = Some(challenge.nonce.clone());
         info!(account = %self.params.account, realm = %challenge.realm, algorithm = %challenge.algorithm, stale = challenge.stale, "answering digest challenge");
-        self.hold(challenge, proxy);
+        self.hold(challenge, answer_in);
         self.resend(now);
     }
 
@@ -735,10 +735,10 @@ impl RegistrationClient {
             .push(HeaderName::UserAgent, self.params.user_agent.clone());
     }
 
-    fn hold(&mut self, challenge: Challenge, proxy: bool) {
+    fn hold(&mut self, challenge: Challenge, answer_in: HeaderName) {
         self.held_challenges
-            .retain(|(c, p)| !(*p == proxy && c.realm == challenge.realm));
-        self.held_challenges.push((challenge, proxy));
+            .retain(|(c, h)| !(*h == answer_in && c.realm == challenge.realm));
+        self.held_challenges.push((challenge, answer_in));
     }
 
     fn build_register(&mut self, expires: u32) -> Request {
@@ -763,7 +763,7 @@ impl RegistrationClient {
         req.headers.push(HeaderName::Expires, expires.to_string());
         req.headers
             .push(HeaderName::Allow, self.params.allow.as_str());
-        for (c, proxy) in self.held_challenges.clone() {
+        for (c, answer_in) in self.held_challenges.clone() {
             let uri = self.params.registrar.to_string();
             let cnonce = self.ids.cnonce();
             match self.digest.authorize(
@@ -774,14 +774,7 @@ impl RegistrationClient {
                 &uri,
                 &cnonce,
             ) {
-                Ok(creds) => {
-                    let name = if proxy {
-                        HeaderName::ProxyAuthorization
-                    } else {
-                        HeaderName::Authorization
-                    };
-                    req.headers.push(name, creds.to_header_value());
-                }
+                Ok(creds) => req.headers.push(answer_in, creds.to_header_value()),
                 Err(e) => {
                     warn!(account = %self.params.account, error = %e, "cannot answer the challenge")
                 }
@@ -789,21 +782,6 @@ impl RegistrationClient {
         }
         req
     }
-}
-
-/// The strongest digest challenge of a 401 (WWW-Authenticate) or 407
-/// (Proxy-Authenticate) that the gateway can answer.
-fn best_challenge(resp: &Response) -> Option<Challenge> {
-    let header = if resp.status == 407 {
-        HeaderName::ProxyAuthenticate
-    } else {
-        HeaderName::WwwAuthenticate
-    };
-    let offered: Vec<Challenge> = challenges(&resp.headers, &header)
-        .into_iter()
-        .filter_map(Result::ok)
-        .collect();
-    choose(&offered).cloned()
 }
 
 fn retry_after(resp: &Response) -> Option<Duration> {

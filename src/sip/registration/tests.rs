@@ -52,6 +52,13 @@ impl Harness {
     fn at(&self, secs: f64) -> Instant {
         self.t0 + Duration::from_secs_f64(secs)
     }
+    /// A client with `p` whose targets were just set: it and its first
+    /// REGISTER.
+    fn started(p: RegistrationParams, targets: &[&str]) -> (Self, OutgoingRequest) {
+        let mut h = Harness::new(p);
+        let first = h.start(targets);
+        (h, first)
+    }
     fn start(&mut self, targets: &[&str]) -> OutgoingRequest {
         let t = targets.iter().map(|t| t.parse().unwrap()).collect();
         self.client.set_targets(LOCAL.parse().unwrap(), t, self.t0);
@@ -75,6 +82,49 @@ impl Harness {
     fn step(&mut self, to: f64) {
         self.client.handle_timeout(self.at(to));
     }
+    /// The registrar grants `out` for `expires` seconds at `at`; whether
+    /// the client is registered then.
+    fn grant(&mut self, out: &OutgoingRequest, expires: u32, at: f64) -> bool {
+        self.answer(out, ok(out, expires), at);
+        self.is_registered()
+    }
+    fn is_registered(&self) -> bool {
+        matches!(
+            self.client.status().state,
+            RegistrationState::Registered { .. }
+        )
+    }
+    /// Answers at `at` every request the client sends, `answer(request, n)`
+    /// for the n-th (from 0), `rounds` times or until it sends nothing
+    /// more; the number of requests it sent in all.
+    fn answer_each(
+        &mut self,
+        first: OutgoingRequest,
+        rounds: usize,
+        at: f64,
+        mut answer: impl FnMut(&OutgoingRequest, usize) -> Response,
+    ) -> usize {
+        let mut out = first;
+        let mut sent = 1;
+        for n in 0..rounds {
+            let resp = answer(&out, n);
+            self.answer(&out, resp, at);
+            let Some(next) = self.client.poll_request() else {
+                break;
+            };
+            sent += 1;
+            out = next;
+        }
+        sent
+    }
+}
+
+/// The parameters with TCP and a 30 s keep-alive.
+fn tcp_keepalive() -> RegistrationParams {
+    let mut p = params();
+    p.transport = Transport::Tcp;
+    p.keepalive = Some(Duration::from_secs(30));
+    p
 }
 
 fn reply(out: &OutgoingRequest, status: u16) -> Response {
@@ -104,6 +154,15 @@ fn challenge(out: &OutgoingRequest, nonce: &str, extra: &str) -> Response {
         ),
     );
     r
+}
+
+/// `resp` as it reaches the gateway through a NAT that shows it at
+/// 203.0.113.9:`port`: the top Via with rport and received (RFC 3581).
+fn through_nat(mut resp: Response, out: &OutgoingRequest, port: u16) -> Response {
+    let seen = format!(";rport={port};received=203.0.113.9");
+    let via = header(out, HeaderName::Via).replace(";rport", &seen);
+    resp.headers.set(HeaderName::Via, via);
+    resp
 }
 
 fn header(out: &OutgoingRequest, name: HeaderName) -> &str {
@@ -148,8 +207,7 @@ fn state(h: &Harness) -> RegistrationState {
 
 #[test]
 fn challenge_answered_then_registered_and_refreshed_at_half_time() {
-    let mut h = Harness::new(params());
-    let first = h.start(&[REGISTRAR]);
+    let (mut h, first) = Harness::started(params(), &[REGISTRAR]);
     assert_eq!(first.to, REGISTRAR.parse::<SocketAddr>().unwrap());
     assert_eq!(header(&first, HeaderName::Expires), "3600");
     assert!(header(&first, HeaderName::Authorization).is_empty());
@@ -169,8 +227,7 @@ fn challenge_answered_then_registered_and_refreshed_at_half_time() {
         second.request.headers.cseq().unwrap().seq,
         first.request.headers.cseq().unwrap().seq + 1
     );
-    h.answer(&second, ok(&second, 120), 0.2);
-    assert!(matches!(state(&h), RegistrationState::Registered { .. }));
+    assert!(h.grant(&second, 120, 0.2), "registered");
     h.none();
     assert_eq!(
         h.client.poll_timeout(),
@@ -192,32 +249,29 @@ fn challenge_answered_then_registered_and_refreshed_at_half_time() {
 fn long_grant_refreshes_at_half_and_short_grant_30_s_before() {
     let mut h = Harness::new(params());
     let r = h.start(&[REGISTRAR]);
-    h.answer(&r, ok(&r, 3600), 0.0);
+    h.grant(&r, 3600, 0.0);
     assert_eq!(h.client.poll_timeout(), Some(h.at(1800.0)));
     let mut h = Harness::new(params());
     let r = h.start(&[REGISTRAR]);
-    h.answer(&r, ok(&r, 50), 0.0);
+    h.grant(&r, 50, 0.0);
     assert_eq!(h.client.poll_timeout(), Some(h.at(20.0)));
 }
 
 #[test]
 fn interval_too_brief_uses_min_expires() {
-    let mut h = Harness::new(params());
-    let first = h.start(&[REGISTRAR]);
+    let (mut h, first) = Harness::started(params(), &[REGISTRAR]);
     let mut r = reply(&first, 423);
     r.headers.push(HeaderName::MinExpires, "7200");
     h.answer(&first, r, 0.1);
     let second = h.next();
     assert_eq!(header(&second, HeaderName::Expires), "7200");
     assert!(header(&second, HeaderName::Contact).ends_with("expires=7200"));
-    h.answer(&second, ok(&second, 7200), 0.2);
-    assert!(matches!(state(&h), RegistrationState::Registered { .. }));
+    assert!(h.grant(&second, 7200, 0.2), "registered");
 }
 
 #[test]
 fn stale_nonce_is_retried_without_counting_a_failure() {
-    let mut h = Harness::new(params());
-    let first = h.start(&[REGISTRAR]);
+    let (mut h, first) = Harness::started(params(), &[REGISTRAR]);
     h.answer(&first, challenge(&first, "n1", ""), 0.1);
     let second = h.next();
     h.answer(&second, challenge(&second, "n2", ", stale=true"), 0.2);
@@ -225,8 +279,7 @@ fn stale_nonce_is_retried_without_counting_a_failure() {
     assert!(header(&third, HeaderName::Authorization).contains("nonce=\"n2\""));
     h.answer(&third, challenge(&third, "n3", ", stale=TRUE"), 0.3);
     let fourth = h.next();
-    h.answer(&fourth, ok(&fourth, 600), 0.4);
-    assert!(matches!(state(&h), RegistrationState::Registered { .. }));
+    assert!(h.grant(&fourth, 600, 0.4), "registered");
 }
 
 #[test]
@@ -268,8 +321,7 @@ fn wrong_password_fails_then_backs_off_exponentially_with_a_cap() {
 
 #[test]
 fn timeouts_back_off_and_registration_recovers() {
-    let mut h = Harness::new(params());
-    let first = h.start(&[REGISTRAR]);
+    let (mut h, first) = Harness::started(params(), &[REGISTRAR]);
     h.client
         .handle_transaction_timeout(first.purpose, h.at(32.0));
     let next = match state(&h) {
@@ -289,18 +341,16 @@ fn timeouts_back_off_and_registration_recovers() {
     };
     h.client.handle_timeout(next);
     let again = h.next();
-    h.answer(&again, ok(&again, 600), 40.0);
-    assert!(matches!(state(&h), RegistrationState::Registered { .. }));
+    assert!(h.grant(&again, 600, 40.0), "registered");
 }
 
 #[test]
 fn service_unavailable_fails_over_to_the_next_target() {
-    let mut h = Harness::new(params());
-    let first = h.start(&[REGISTRAR, "192.0.2.2:5060"]);
+    let (mut h, first) = Harness::started(params(), &[REGISTRAR, "192.0.2.2:5060"]);
     h.answer(&first, reply(&first, 503), 0.1);
     let second = h.next();
     assert_eq!(second.to, "192.0.2.2:5060".parse::<SocketAddr>().unwrap());
-    h.answer(&second, ok(&second, 600), 0.2);
+    h.grant(&second, 600, 0.2);
     assert_eq!(
         h.client.status().registrar,
         Some("192.0.2.2:5060".parse().unwrap())
@@ -309,14 +359,9 @@ fn service_unavailable_fails_over_to_the_next_target() {
 
 #[test]
 fn learned_public_address_is_registered_and_old_contact_removed() {
-    let mut h = Harness::new(params());
-    let first = h.start(&[REGISTRAR]);
+    let (mut h, first) = Harness::started(params(), &[REGISTRAR]);
     assert!(header(&first, HeaderName::Contact).contains("10.0.0.2:5060"));
-    let mut r = ok(&first, 600);
-    let via =
-        header(&first, HeaderName::Via).replace(";rport", ";rport=40000;received=203.0.113.9");
-    r.headers.set(HeaderName::Via, via);
-    h.answer(&first, r, 0.1);
+    h.answer(&first, through_nat(ok(&first, 600), &first, 40000), 0.1);
     let second = h.next();
     let contacts: Vec<&str> = second
         .request
@@ -332,11 +377,7 @@ fn learned_public_address_is_registered_and_old_contact_removed() {
         contacts[1].contains("10.0.0.2:5060") && contacts[1].ends_with("expires=0"),
         "the unusable binding is removed: {contacts:?}"
     );
-    let mut r = ok(&second, 600);
-    let via =
-        header(&second, HeaderName::Via).replace(";rport", ";rport=40000;received=203.0.113.9");
-    r.headers.set(HeaderName::Via, via);
-    h.answer(&second, r, 0.2);
+    h.answer(&second, through_nat(ok(&second, 600), &second, 40000), 0.2);
     h.none();
     assert_eq!(
         h.client.status().public_address,
@@ -350,31 +391,15 @@ fn learned_public_address_is_registered_and_old_contact_removed() {
     // Contact is registered and the old one removed in the same request.
     let mut p = params();
     p.keepalive = Some(Duration::from_secs(30));
-    let mut h = Harness::new(p);
-    let first = h.start(&[REGISTRAR]);
-    let mut r = ok(&first, 600);
-    r.headers.set(
-        HeaderName::Via,
-        header(&first, HeaderName::Via).replace(";rport", ";rport=40000;received=203.0.113.9"),
-    );
-    h.answer(&first, r, 0.0);
+    let (mut h, first) = Harness::started(p, &[REGISTRAR]);
+    h.answer(&first, through_nat(ok(&first, 600), &first, 40000), 0.0);
     let second = h.next();
-    let mut r = ok(&second, 600);
-    r.headers.set(
-        HeaderName::Via,
-        header(&second, HeaderName::Via).replace(";rport", ";rport=40000;received=203.0.113.9"),
-    );
-    h.answer(&second, r, 0.1);
+    h.answer(&second, through_nat(ok(&second, 600), &second, 40000), 0.1);
     h.step(30.1);
     let ping = h.next();
     assert_eq!(ping.purpose, Purpose::Keepalive);
     assert_eq!(ping.request.method, crate::sip::message::Method::Options);
-    let mut r = reply(&ping, 200);
-    r.headers.set(
-        HeaderName::Via,
-        header(&ping, HeaderName::Via).replace(";rport", ";rport=40001;received=203.0.113.9"),
-    );
-    h.answer(&ping, r, 30.2);
+    h.answer(&ping, through_nat(reply(&ping, 200), &ping, 40001), 30.2);
     let rereg = h.next();
     let contacts: Vec<&str> = rereg.request.headers.values(&HeaderName::Contact).collect();
     assert!(contacts[0].contains("203.0.113.9:40001"), "{contacts:?}");
@@ -390,26 +415,19 @@ fn learned_public_address_is_registered_and_old_contact_removed() {
 fn configured_public_address_is_used_as_is() {
     let mut p = params();
     p.public_address = Some("198.51.100.5:5070".parse().unwrap());
-    let mut h = Harness::new(p);
-    let first = h.start(&[REGISTRAR]);
+    let (mut h, first) = Harness::started(p, &[REGISTRAR]);
     assert!(header(&first, HeaderName::Contact).contains("198.51.100.5:5070"));
-    let mut r = ok(&first, 600);
-    r.headers.set(
-        HeaderName::Via,
-        header(&first, HeaderName::Via).replace(";rport", ";rport=40000;received=203.0.113.9"),
-    );
-    h.answer(&first, r, 0.1);
+    h.answer(&first, through_nat(ok(&first, 600), &first, 40000), 0.1);
     h.none();
-    assert!(matches!(state(&h), RegistrationState::Registered { .. }));
+    assert!(h.is_registered());
 }
 
 #[test]
 fn lost_keepalive_registers_again() {
     let mut p = params();
     p.keepalive = Some(Duration::from_secs(30));
-    let mut h = Harness::new(p);
-    let first = h.start(&[REGISTRAR]);
-    h.answer(&first, ok(&first, 3600), 0.0);
+    let (mut h, first) = Harness::started(p, &[REGISTRAR]);
+    h.grant(&first, 3600, 0.0);
     h.step(30.0);
     let ping = h.next();
     assert_eq!(ping.purpose, Purpose::Keepalive);
@@ -425,9 +443,8 @@ fn lost_keepalive_registers_again() {
 
 #[test]
 fn stop_unregisters_with_expires_zero() {
-    let mut h = Harness::new(params());
-    let first = h.start(&[REGISTRAR]);
-    h.answer(&first, ok(&first, 600), 0.0);
+    let (mut h, first) = Harness::started(params(), &[REGISTRAR]);
+    h.grant(&first, 600, 0.0);
     assert!(h.client.stop(h.at(5.0)));
     let un = h.next();
     assert_eq!(un.purpose, Purpose::Unregister);
@@ -438,7 +455,7 @@ fn stop_unregisters_with_expires_zero() {
     assert_eq!(un.purpose, Purpose::Unregister);
     assert!(header(&un, HeaderName::Authorization).contains("nonce=\"n9\""));
     assert_eq!(header(&un, HeaderName::Expires), "0");
-    h.answer(&un, ok(&un, 0), 5.2);
+    h.grant(&un, 0, 5.2);
     assert_eq!(state(&h), RegistrationState::Unregistered);
     assert_eq!(h.client.poll_timeout(), None);
 }
@@ -447,8 +464,7 @@ fn stop_unregisters_with_expires_zero() {
 fn no_password_configured_is_a_clear_failure() {
     let mut p = params();
     p.password.clear();
-    let mut h = Harness::new(p);
-    let first = h.start(&[REGISTRAR]);
+    let (mut h, first) = Harness::started(p, &[REGISTRAR]);
     h.answer(&first, challenge(&first, "n1", ""), 0.1);
     assert!(
         matches!(state(&h), RegistrationState::Failing { reason, .. } if reason.contains("none are configured"))
@@ -457,14 +473,10 @@ fn no_password_configured_is_a_clear_failure() {
 
 #[test]
 fn tcp_keepalive_is_a_crlf_ping_and_a_closed_connection_registers_again() {
-    let mut p = params();
-    p.transport = Transport::Tcp;
-    p.keepalive = Some(Duration::from_secs(30));
-    let mut h = Harness::new(p);
-    let first = h.start(&[REGISTRAR]);
+    let (mut h, first) = Harness::started(tcp_keepalive(), &[REGISTRAR]);
     assert!(header(&first, HeaderName::Via).starts_with("SIP/2.0/TCP"));
     assert!(header(&first, HeaderName::Contact).contains(";transport=tcp"));
-    h.answer(&first, ok(&first, 3600), 0.0);
+    h.grant(&first, 3600, 0.0);
     for n in 1..=3 {
         h.step(30.0 * f64::from(n));
         assert_eq!(
@@ -485,39 +497,23 @@ fn tcp_keepalive_is_a_crlf_ping_and_a_closed_connection_registers_again() {
 
 #[test]
 fn a_registrar_reporting_a_new_address_every_time_causes_no_storm() {
-    let mut h = Harness::new(params());
-    let mut out = h.start(&[REGISTRAR]);
-    let mut sent = 1;
-    for port in 40000..40010 {
-        let mut r = ok(&out, 600);
-        r.headers.set(
-            HeaderName::Via,
-            header(&out, HeaderName::Via)
-                .replace(";rport", &format!(";rport={port};received=203.0.113.9")),
-        );
-        h.answer(&out, r, 0.0);
-        match h.client.poll_request() {
-            Some(next) => {
-                sent += 1;
-                out = next;
-            }
-            None => break,
-        }
-    }
+    let (mut h, first) = Harness::started(params(), &[REGISTRAR]);
+    let sent = h.answer_each(first, 10, 0.0, |out, n| {
+        through_nat(ok(out, 600), out, 40000 + n as u16)
+    });
     assert!(sent <= 3, "{sent} REGISTERs for one registration");
-    assert!(matches!(state(&h), RegistrationState::Registered { .. }));
+    assert!(h.is_registered());
 }
 
 #[test]
 fn stop_while_registering_still_unregisters_and_nothing_new_starts() {
-    let mut h = Harness::new(params());
-    let first = h.start(&[REGISTRAR]);
+    let (mut h, first) = Harness::started(params(), &[REGISTRAR]);
     assert!(h.client.stop(h.at(1.0)), "the in-flight REGISTER may bind");
     let un = h.next();
     assert_eq!(un.purpose, Purpose::Unregister);
     assert_eq!(header(&un, HeaderName::Expires), "0");
     // The late 200 of the first REGISTER and a lost connection start nothing.
-    h.answer(&first, ok(&first, 600), 1.1);
+    h.grant(&first, 600, 1.1);
     h.client
         .connection_lost(REGISTRAR.parse().unwrap(), h.at(1.2));
     h.client
@@ -530,28 +526,18 @@ fn stop_while_registering_still_unregisters_and_nothing_new_starts() {
 
 #[test]
 fn a_registrar_that_always_says_stale_is_a_failure_not_a_loop() {
-    let mut h = Harness::new(params());
-    let mut out = h.start(&[REGISTRAR]);
-    let mut sent = 1;
-    for n in 0..10 {
-        h.answer(&out, challenge(&out, &format!("s{n}"), ", stale=true"), 0.1);
-        match h.client.poll_request() {
-            Some(next) => {
-                sent += 1;
-                out = next;
-            }
-            None => break,
-        }
-    }
+    let (mut h, first) = Harness::started(params(), &[REGISTRAR]);
+    let sent = h.answer_each(first, 10, 0.1, |out, n| {
+        challenge(out, &format!("s{n}"), ", stale=true")
+    });
     assert!(sent <= 4, "{sent}");
     assert!(matches!(state(&h), RegistrationState::Failing { .. }));
 }
 
 #[test]
 fn looking_the_registrar_up_again_does_not_disturb_a_registration() {
-    let mut h = Harness::new(params());
-    let first = h.start(&[REGISTRAR, "192.0.2.2:5060"]);
-    h.answer(&first, ok(&first, 600), 0.0);
+    let (mut h, first) = Harness::started(params(), &[REGISTRAR, "192.0.2.2:5060"]);
+    h.grant(&first, 600, 0.0);
     let local: SocketAddr = LOCAL.parse().unwrap();
     h.client.set_targets(
         local,
@@ -571,7 +557,7 @@ fn looking_the_registrar_up_again_does_not_disturb_a_registration() {
     );
     h.client.resolution_failed("SERVFAIL".into(), h.at(302.0));
     h.none();
-    assert!(matches!(state(&h), RegistrationState::Registered { .. }));
+    assert!(h.is_registered());
     assert_eq!(
         h.client.status().registrar,
         Some(REGISTRAR.parse().unwrap()),
@@ -581,8 +567,7 @@ fn looking_the_registrar_up_again_does_not_disturb_a_registration() {
 
 #[test]
 fn proxy_and_registrar_challenges_are_both_answered() {
-    let mut h = Harness::new(params());
-    let first = h.start(&[REGISTRAR]);
+    let (mut h, first) = Harness::started(params(), &[REGISTRAR]);
     let mut r = reply(&first, 407);
     r.headers.push(
         HeaderName::ProxyAuthenticate,
@@ -598,19 +583,14 @@ fn proxy_and_registrar_challenges_are_both_answered() {
         "proxy credentials kept"
     );
     assert!(header(&third, HeaderName::Authorization).contains("nonce=\"r1\""));
-    h.answer(&third, ok(&third, 600), 0.3);
-    assert!(matches!(state(&h), RegistrationState::Registered { .. }));
+    assert!(h.grant(&third, 600, 0.3), "registered");
 }
 
 #[test]
 fn missing_pong_from_an_outbound_registrar_closes_and_registers_again() {
-    let mut p = params();
-    p.transport = Transport::Tcp;
-    p.keepalive = Some(Duration::from_secs(30));
-    let mut h = Harness::new(p);
+    let (mut h, first) = Harness::started(tcp_keepalive(), &[REGISTRAR]);
     let reg: SocketAddr = REGISTRAR.parse().unwrap();
-    let first = h.start(&[REGISTRAR]);
-    h.answer(&first, ok(&first, 3600), 0.0);
+    h.grant(&first, 3600, 0.0);
     // First ping: the registrar answers, so it speaks RFC 5626.
     h.step(30.0);
     assert_eq!(h.client.poll_crlf_ping(), Some(reg));
@@ -629,12 +609,8 @@ fn missing_pong_from_an_outbound_registrar_closes_and_registers_again() {
 
 #[test]
 fn a_registrar_that_never_pongs_is_not_expected_to() {
-    let mut p = params();
-    p.transport = Transport::Tcp;
-    p.keepalive = Some(Duration::from_secs(30));
-    let mut h = Harness::new(p);
-    let first = h.start(&[REGISTRAR]);
-    h.answer(&first, ok(&first, 3600), 0.0);
+    let (mut h, first) = Harness::started(tcp_keepalive(), &[REGISTRAR]);
+    h.grant(&first, 3600, 0.0);
     for n in 1..=4 {
         h.step(30.0 * f64::from(n));
         assert!(h.client.poll_crlf_ping().is_some());

@@ -18,27 +18,14 @@ pub fn ack_for_non_2xx(invite: &Request, response: &Response) -> Request {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::proxied_invite;
     use super::*;
-    use crate::sip::message::{CSeq, Uri};
+    use crate::sip::message::CSeq;
 
     #[test]
     fn copies_what_rfc3261_17_1_1_3_asks() {
-        let mut invite = Request::new(Method::Invite, Uri::parse("sip:bob@example.com").unwrap());
-        let h = &mut invite.headers;
-        h.push(
-            HeaderName::Via,
-            "SIP/2.0/UDP gw:5060;branch=z9hG4bKabc, SIP/2.0/UDP p:5060;branch=z9hG4bKp",
-        );
-        h.push(HeaderName::Via, "SIP/2.0/UDP q:5060;branch=z9hG4bKq");
-        h.push(HeaderName::MaxForwards, "69");
-        h.push(HeaderName::Route, "<sip:proxy1;lr>");
-        h.push(HeaderName::Route, "<sip:proxy2;lr>");
-        h.push(HeaderName::From, "<sip:alice@example.com>;tag=a1");
-        h.push(HeaderName::To, "<sip:bob@example.com>");
-        h.push(HeaderName::CallId, "call-1");
-        h.push(HeaderName::CSeq, "314 INVITE");
-        h.push(HeaderName::ContentType, "application/sdp");
-        invite.body = b"v=0\r\n".to_vec();
+        let invite = proxied_invite();
+        assert_eq!(invite.body, b"v=0\r\n");
         let resp = Response::for_request(&invite, 486, Some("b7"));
 
         let ack = ack_for_non_2xx(&invite, &resp);

@@ -44,35 +44,27 @@ pub(super) fn request_beside_invite(invite: &Request, method: Method, to: Option
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::proxied_invite;
     use super::*;
-    use crate::sip::message::Uri;
 
     #[test]
     fn copies_what_rfc3261_9_1_asks() {
-        let mut invite = Request::new(Method::Invite, Uri::parse("sip:bob@example.com").unwrap());
-        let h = &mut invite.headers;
-        h.push(HeaderName::Via, "SIP/2.0/TCP gw:5060;branch=z9hG4bKabc");
-        h.push(HeaderName::Via, "SIP/2.0/TCP pbx:5060;branch=z9hG4bKp");
-        h.push(HeaderName::Route, "<sip:proxy1;lr>");
-        h.push(HeaderName::From, "<sip:alice@example.com>;tag=a1");
-        h.push(HeaderName::To, "<sip:bob@example.com>");
-        h.push(HeaderName::CallId, "call-1");
-        h.push(HeaderName::CSeq, "9 INVITE");
-        invite.body = b"v=0\r\n".to_vec();
+        let invite = proxied_invite();
 
         let c = cancel_for(&invite);
         assert_eq!(c.method, Method::Cancel);
         assert_eq!(c.uri, invite.uri);
         let vias: Vec<_> = c.headers.values(&HeaderName::Via).collect();
-        assert_eq!(vias, vec!["SIP/2.0/TCP gw:5060;branch=z9hG4bKabc"]);
-        assert_eq!(c.headers.get(&HeaderName::Route), Some("<sip:proxy1;lr>"));
+        assert_eq!(vias, vec!["SIP/2.0/UDP gw:5060;branch=z9hG4bKabc"]);
+        let routes: Vec<_> = c.headers.get_all(&HeaderName::Route).collect();
+        assert_eq!(routes, vec!["<sip:proxy1;lr>", "<sip:proxy2;lr>"]);
         assert_eq!(
             c.headers.get(&HeaderName::To),
             Some("<sip:bob@example.com>")
         );
         assert_eq!(c.headers.from_tag().as_deref(), Some("a1"));
         assert_eq!(c.headers.call_id(), Some("call-1"));
-        assert_eq!(c.headers.get(&HeaderName::CSeq), Some("9 CANCEL"));
+        assert_eq!(c.headers.get(&HeaderName::CSeq), Some("314 CANCEL"));
         assert_eq!(c.headers.get(&HeaderName::MaxForwards), Some("70"));
         assert!(c.body.is_empty());
     }

@@ -15,15 +15,18 @@
 
 use std::time::Instant;
 
-use tracing::{debug, info};
+use tracing::debug;
 
-use crate::sip::message::{Request, Response};
+use crate::sip::message::{Headers, Request, Response};
 use crate::sip::transport::Peer;
 
 use super::ack::ack_for_non_2xx;
+use super::armed::Armed;
 use super::event::{ClientTransactionId, TransactionEvent};
+use super::label::{Label, Side};
+use super::machine::Machine;
 use super::output::Outputs;
-use super::timers::{due, earliest, Backoff, TimerConfig};
+use super::timers::{Backoff, TimerConfig};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum State {
@@ -38,49 +41,51 @@ pub(crate) enum State {
 pub(crate) struct ClientInvite {
     id: ClientTransactionId,
     state: State,
+    label: Label,
     /// Kept to build the ACK (§17.1.1.3) and the CANCEL (§9.1).
     request: Request,
     /// The INVITE serialised once, for every retransmission.
     bytes: Vec<u8>,
     to: Peer,
     timers: TimerConfig,
-    /// Timer A (unreliable transports only).
-    retransmit: Option<Backoff>,
-    /// Timer B in Calling, the CANCEL guard in Proceeding, timer D in
-    /// Completed, timer M in Accepted.
-    deadline: Option<Instant>,
+    /// Timer A; timer B in Calling, the CANCEL guard in Proceeding, timer
+    /// D in Completed, timer M in Accepted.
+    armed: Armed,
     cancel_sent_at: Option<Instant>,
     /// The ACK for the non-2xx final, serialised once, for re-ACKing.
     ack: Vec<u8>,
     final_status: Option<u16>,
 }
 
+impl Machine for ClientInvite {
+    fn armed(&self) -> &Armed {
+        &self.armed
+    }
+}
+
 impl ClientInvite {
-    /// Sends the INVITE and arms timers A and B.
+    /// Arms timers A and B for an INVITE the layer has just sent as `bytes`.
     pub fn start(
         id: ClientTransactionId,
         request: Request,
+        bytes: Vec<u8>,
         to: Peer,
         timers: TimerConfig,
         now: Instant,
-        out: &mut Outputs,
     ) -> Self {
-        let bytes = request.to_bytes();
-        out.send(to, bytes.clone());
         // RFC 3261 §17.1.1.2: timer A only on unreliable transports; it
         // starts at T1 and doubles without a cap.
-        let retransmit =
-            (!to.transport.is_reliable()).then(|| Backoff::start(now, timers.t1, None));
-        debug!(%id, %to, call_id = call_id(&request), "INVITE client transaction started");
+        let retransmit = Backoff::unless_reliable(to.transport.is_reliable(), now, timers.t1, None);
+        let label = Label::started(Side::Client, &request, id, to);
         ClientInvite {
             id,
             state: State::Calling,
+            label,
             request,
             bytes,
             to,
             timers,
-            retransmit,
-            deadline: Some(now + timers.t1_x64()),
+            armed: Armed::new(retransmit, Some(now + timers.t1_x64())),
             cancel_sent_at: None,
             ack: Vec::new(),
             final_status: None,
@@ -95,14 +100,6 @@ impl ClientInvite {
         &self.request
     }
 
-    pub fn is_terminated(&self) -> bool {
-        self.state == State::Terminated
-    }
-
-    pub fn next_deadline(&self) -> Option<Instant> {
-        earliest(self.retransmit.map(|b| b.at), self.deadline)
-    }
-
     /// A CANCEL for this INVITE went out. RFC 3261 §9.1: if no final
     /// response arrives within 64*T1 of the CANCEL, the INVITE is given up
     /// (otherwise a UAS that never answers would keep it in Proceeding).
@@ -112,7 +109,7 @@ impl ClientInvite {
         }
         self.cancel_sent_at = Some(now);
         if self.state == State::Proceeding {
-            self.deadline = Some(now + self.timers.t1_x64());
+            self.armed.deadline = Some(now + self.timers.t1_x64());
         }
     }
 
@@ -123,8 +120,8 @@ impl ClientInvite {
                 if self.state == State::Calling {
                     // §17.1.1.2: a provisional response stops A and B.
                     self.state = State::Proceeding;
-                    self.retransmit = None;
-                    self.deadline = self.cancel_sent_at.map(|t| t + self.timers.t1_x64());
+                    self.armed.retransmit = None;
+                    self.armed.deadline = self.cancel_sent_at.map(|t| t + self.timers.t1_x64());
                 }
                 debug!(id = %self.id, status, "INVITE client transaction: provisional response");
                 self.pass_up(response, out);
@@ -133,8 +130,8 @@ impl ClientInvite {
                 // RFC 6026 §8.4: Accepted, so that 2xx retransmissions (and
                 // 2xx from other forks) still reach the TU for ACKing.
                 self.state = State::Accepted;
-                self.retransmit = None;
-                self.deadline = Some(now + self.timers.t1_x64());
+                self.armed.retransmit = None;
+                self.armed.deadline = Some(now + self.timers.t1_x64());
                 self.final_status = Some(status);
                 self.release_request();
                 debug!(id = %self.id, status, "INVITE client transaction accepted");
@@ -145,15 +142,14 @@ impl ClientInvite {
                 self.ack = ack_for_non_2xx(&self.request, &response).to_bytes();
                 self.release_request();
                 out.send(self.to, self.ack.clone());
-                self.retransmit = None;
+                self.armed.retransmit = None;
                 self.final_status = Some(status);
                 self.pass_up(response, out);
                 let d = self.timers.timer_d(self.to.transport.is_reliable());
-                if d.is_zero() {
-                    self.terminate("ACK sent");
-                } else {
+                if self.armed.linger(now, d) {
                     self.state = State::Completed;
-                    self.deadline = Some(now + d);
+                } else {
+                    self.terminate("ACK sent");
                 }
             }
             (State::Completed, 300..) => {
@@ -170,45 +166,41 @@ impl ClientInvite {
     }
 
     pub fn handle_timeout(&mut self, now: Instant, out: &mut Outputs) {
-        if due(self.deadline, now) {
-            match self.state {
-                State::Calling => {
-                    out.event(TransactionEvent::Timeout { id: self.id });
-                    self.terminate("no final response (timer B)");
-                }
-                State::Proceeding => {
-                    out.event(TransactionEvent::Timeout { id: self.id });
-                    self.terminate("cancelled, but no final response within 64*T1 of the CANCEL");
-                }
-                State::Completed => self.terminate("ACK sent"),
-                State::Accepted => self.terminate("2xx passed to the TU"),
-                State::Terminated => {}
+        if self.armed.deadline_due(now) {
+            let how = match self.state {
+                State::Calling => "no final response (timer B)",
+                State::Proceeding => "cancelled, but no final response within 64*T1 of the CANCEL",
+                State::Completed => "ACK sent",
+                State::Accepted => "2xx passed to the TU",
+                State::Terminated => return,
+            };
+            if self.final_status.is_none() {
+                // Timer B, or the CANCEL guard (§9.1): the TU hears of it.
+                out.event(TransactionEvent::Timeout { id: self.id });
             }
+            self.terminate(how);
             return;
         }
-        if let Some(timer_a) = &mut self.retransmit {
-            if timer_a.at <= now {
-                debug!(id = %self.id, "timer A: retransmitting INVITE");
-                out.send(self.to, self.bytes.clone());
-                timer_a.advance(now);
-            }
+        if self.armed.retransmission_due(now, None) {
+            debug!(id = %self.id, "timer A: retransmitting INVITE");
+            out.send(self.to, self.bytes.clone());
         }
+    }
+
+    fn terminate(&mut self, how: &str) {
+        self.state = State::Terminated;
+        self.armed.end();
+        self.label.ended(self.id, self.final_status, how);
     }
 
     /// After a final response the INVITE is never sent again, but the
     /// transaction lives on for 64·T1 (Accepted) or timer D (Completed):
-    /// keep only the Call-ID its log lines name, so thousands of recent
-    /// calls do not hold their INVITEs in memory.
+    /// drop it (the label keeps what the log lines name), so thousands of
+    /// recent calls do not hold their INVITEs in memory.
     fn release_request(&mut self) {
         self.bytes = Vec::new();
         self.request.body = Vec::new();
-        let call_id = self.request.headers.call_id().map(str::to_string);
-        self.request.headers = crate::sip::message::Headers::new();
-        if let Some(c) = call_id {
-            self.request
-                .headers
-                .push(crate::sip::message::HeaderName::CallId, c);
-        }
+        self.request.headers = Headers::new();
     }
 
     fn pass_up(&self, response: Response, out: &mut Outputs) {
@@ -217,23 +209,6 @@ impl ClientInvite {
             response,
         });
     }
-
-    fn terminate(&mut self, how: &str) {
-        self.state = State::Terminated;
-        self.retransmit = None;
-        self.deadline = None;
-        let call_id = call_id(&self.request);
-        match self.final_status {
-            Some(status) => {
-                info!(id = %self.id, call_id, "INVITE client transaction ended: {status} received, {how}")
-            }
-            None => info!(id = %self.id, call_id, "INVITE client transaction ended: {how}"),
-        }
-    }
-}
-
-fn call_id(request: &Request) -> &str {
-    request.headers.call_id().unwrap_or("")
 }
 
 #[cfg(test)]
@@ -242,46 +217,13 @@ mod tests {
     use super::super::{TransactionError, TransactionEvent};
     use crate::sip::message::{CSeq, HeaderName, Method};
 
-    const UAS: &str = "203.0.113.5:5060";
-
-    fn start(
-        h: &mut Harness,
-        via: &str,
-    ) -> (super::ClientTransactionId, crate::sip::message::Request) {
-        let req = request("INVITE", via, TO);
-        let to = if via.contains("/TCP") {
-            tcp(UAS)
-        } else {
-            udp(UAS)
-        };
-        let id = h.layer.send_request(req.clone(), to, h.t0).unwrap();
-        let sent = h.transmits();
-        assert_eq!(sent.len(), 1);
-        assert_eq!(sent[0].to, to);
-        assert_eq!(sent[0].bytes, req.to_bytes());
-        (id, req)
-    }
-
-    fn statuses(events: &[TransactionEvent]) -> Vec<u16> {
-        events
-            .iter()
-            .map(|e| match e {
-                TransactionEvent::Response { response, .. } => response.status,
-                other => panic!("unexpected event {other:?}"),
-            })
-            .collect()
-    }
-
     #[test]
     fn udp_timer_a_doubles_until_timer_b() {
-        let mut h = Harness::new();
-        let (id, req) = start(&mut h, VIA_UDP);
+        let (mut h, id, req) = Harness::client("INVITE", VIA_UDP);
         assert_eq!(h.layer.poll_timeout(), Some(h.at(500)));
-        let sent = h.run_until(h.at(40_000));
-        let times: Vec<u64> = sent.iter().map(|(t, _)| *t).collect();
+        let times = h.resends_until(40_000, &req.to_bytes(), udp(UAS));
         // RFC 3261 §17.1.1.2: 0.5, 1, 2, 4, 8, 16 s apart; B = 64*T1.
         assert_eq!(times, vec![500, 1500, 3500, 7500, 15500, 31500]);
-        assert!(sent.iter().all(|(_, t)| t.bytes == req.to_bytes()));
         assert_eq!(h.events(), vec![TransactionEvent::Timeout { id }]);
         assert!(h.layer.is_empty());
         assert_eq!(h.layer.poll_timeout(), None);
@@ -289,8 +231,7 @@ mod tests {
 
     #[test]
     fn timeout_fires_exactly_at_timer_b() {
-        let mut h = Harness::new();
-        let (id, _) = start(&mut h, VIA_UDP);
+        let (mut h, id, _) = Harness::client("INVITE", VIA_UDP);
         h.layer.handle_timeout(h.at(31_999));
         h.transmits();
         assert!(h.events().is_empty());
@@ -301,8 +242,7 @@ mod tests {
 
     #[test]
     fn a_late_wakeup_sends_one_retransmission_not_a_burst() {
-        let mut h = Harness::new();
-        start(&mut h, VIA_UDP);
+        let (mut h, _, _) = Harness::client("INVITE", VIA_UDP);
         // The shell slept through A at 0.5, 1.5 and 3.5 s.
         h.layer.handle_timeout(h.at(4000));
         assert_eq!(h.transmits().len(), 1);
@@ -310,53 +250,28 @@ mod tests {
     }
 
     #[test]
-    fn tcp_never_retransmits_and_still_times_out() {
-        let mut h = Harness::new();
-        let (id, _) = start(&mut h, VIA_TCP);
-        assert_eq!(h.layer.poll_timeout(), Some(h.at(32_000)));
-        assert!(h.run_times(h.at(40_000)).is_empty());
-        assert_eq!(h.events(), vec![TransactionEvent::Timeout { id }]);
-        assert!(h.layer.is_empty());
-    }
-
-    #[test]
     fn provisional_stops_retransmissions_and_timer_b() {
-        let mut h = Harness::new();
-        let (id, req) = start(&mut h, VIA_UDP);
-        assert_eq!(h.run_times(h.at(600)), vec![500]);
-        h.layer
-            .handle_response(response(&req, 180), udp(UAS), h.at(600));
-        assert_eq!(statuses(&h.events()), vec![180]);
-        h.layer
-            .handle_response(response(&req, 183), udp(UAS), h.at(700));
-        assert_eq!(statuses(&h.events()), vec![183]);
+        let (mut h, _, req) = Harness::client("INVITE", VIA_UDP);
+        let timer_a = h.resends_until(600, &req.to_bytes(), udp(UAS));
+        assert_eq!(timer_a, vec![500]);
+        h.uas_answers(&req, 180, 600);
+        assert_eq!(h.statuses(), vec![180]);
+        h.uas_answers(&req, 183, 700);
+        assert_eq!(h.statuses(), vec![183]);
         assert_eq!(h.layer.poll_timeout(), None);
         assert!(h.run_times(h.at(100_000)).is_empty());
         assert!(h.events().is_empty());
         assert_eq!(h.layer.len(), 1, "Proceeding waits for the final");
-        let _ = id;
     }
 
     #[test]
     fn non_2xx_final_is_acked_passed_up_once_and_absorbed_for_timer_d() {
-        let mut h = Harness::new();
-        let (id, req) = start(&mut h, VIA_UDP);
-        h.layer
-            .handle_response(response(&req, 100), udp(UAS), h.at(100));
-        let busy = response(&req, 486);
-        h.layer.handle_response(busy.clone(), udp(UAS), h.at(1000));
+        let (mut h, id, req) = Harness::client("INVITE", VIA_UDP);
+        let trying = h.uas_answers(&req, 100, 100);
+        let busy = h.uas_answers(&req, 486, 1000);
         assert_eq!(
             h.events(),
-            vec![
-                TransactionEvent::Response {
-                    id,
-                    response: response(&req, 100)
-                },
-                TransactionEvent::Response {
-                    id,
-                    response: busy.clone()
-                },
-            ]
+            vec![passed_up(id, &trying), passed_up(id, &busy)]
         );
         let sent = h.transmits();
         assert_eq!(sent.len(), 1);
@@ -399,76 +314,54 @@ mod tests {
         assert!(h.events().is_empty());
         assert!(h.transmits().is_empty());
         // After D, a late 486 is nobody's.
-        h.layer.handle_response(busy, udp(UAS), h.at(34_000));
-        assert!(matches!(
-            h.events()[..],
-            [TransactionEvent::StrayResponse { .. }]
-        ));
+        h.stray(busy, udp(UAS), 34_000);
     }
 
     #[test]
     fn non_2xx_final_over_tcp_ends_at_once() {
-        let mut h = Harness::new();
-        let (id, req) = start(&mut h, VIA_TCP);
-        h.layer
-            .handle_response(response(&req, 486), tcp(UAS), h.at(1000));
-        assert_eq!(statuses(&h.events()), vec![486]);
+        let (mut h, _, req) = Harness::client("INVITE", VIA_TCP);
+        h.uas_answers(&req, 486, 1000);
+        assert_eq!(h.statuses(), vec![486]);
         let sent = h.transmits();
         assert_eq!(sent.len(), 1);
         assert_eq!(sent[0].to, tcp(UAS));
         assert_eq!(parse_request(&sent[0].bytes).method, Method::Ack);
         assert!(h.layer.is_empty());
         assert_eq!(h.layer.poll_timeout(), None);
-        let _ = id;
     }
 
     #[test]
     fn two_xx_is_passed_up_with_retransmissions_during_timer_m() {
-        let mut h = Harness::new();
-        let (id, req) = start(&mut h, VIA_UDP);
-        let ok = response(&req, 200);
-        h.layer.handle_response(ok.clone(), udp(UAS), h.at(1000));
-        assert_eq!(
-            h.events(),
-            vec![TransactionEvent::Response {
-                id,
-                response: ok.clone()
-            }]
-        );
+        let (mut h, id, req) = Harness::client("INVITE", VIA_UDP);
+        let ok = h.uas_answers(&req, 200, 1000);
+        assert_eq!(h.events(), vec![passed_up(id, &ok)]);
         assert!(h.transmits().is_empty(), "the TU ACKs a 2xx");
         h.layer.handle_response(ok.clone(), udp(UAS), h.at(1500));
-        assert_eq!(statuses(&h.events()), vec![200]);
+        assert_eq!(h.statuses(), vec![200]);
         // A 2xx from another fork is the TU's too; a non-2xx is absorbed.
         let mut fork = ok.clone();
         fork.headers
             .set(HeaderName::To, "<sip:bob@example.com>;tag=other");
         h.layer.handle_response(fork, udp(UAS), h.at(1600));
-        assert_eq!(statuses(&h.events()), vec![200]);
-        h.layer
-            .handle_response(response(&req, 486), udp(UAS), h.at(1700));
+        assert_eq!(h.statuses(), vec![200]);
+        h.uas_answers(&req, 486, 1700);
         assert!(h.events().is_empty());
         assert!(h.run_times(h.at(32_999)).is_empty());
         assert_eq!(h.layer.len(), 1);
         h.layer.handle_timeout(h.at(33_000));
         assert!(h.layer.is_empty());
-        h.layer.handle_response(ok, udp(UAS), h.at(34_000));
-        assert!(matches!(
-            h.events()[..],
-            [TransactionEvent::StrayResponse { .. }]
-        ));
+        h.stray(ok, udp(UAS), 34_000);
     }
 
     #[test]
     fn cancel_waits_for_a_provisional_and_matches_by_method() {
-        let mut h = Harness::new();
-        let (id, req) = start(&mut h, VIA_UDP);
+        let (mut h, id, req) = Harness::client("INVITE", VIA_UDP);
         assert_eq!(
             h.layer.cancel_request(id),
             None,
             "RFC 3261 §9.1: not before a 1xx"
         );
-        h.layer
-            .handle_response(response(&req, 180), udp(UAS), h.at(300));
+        h.uas_answers(&req, 180, 300);
         h.events();
         let cancel = h.layer.cancel_request(id).unwrap();
         assert_eq!(cancel.method, Method::Cancel);
@@ -486,13 +379,8 @@ mod tests {
 
         // The 200 for the CANCEL and the 487 for the INVITE share a branch;
         // the CSeq method tells them apart (§17.1.3).
-        h.layer.handle_response(
-            crate::sip::message::Response::for_request(&cancel, 200, Some("b1")),
-            udp(UAS),
-            h.at(500),
-        );
-        h.layer
-            .handle_response(response(&req, 487), udp(UAS), h.at(600));
+        h.uas_answers(&cancel, 200, 500);
+        h.uas_answers(&req, 487, 600);
         let ev = h.events();
         assert!(
             matches!(&ev[0], TransactionEvent::Response { id: i, response } if *i == cid && response.status == 200)
@@ -508,20 +396,13 @@ mod tests {
 
     #[test]
     fn cancelled_invite_without_final_times_out_64_t1_after_the_cancel() {
-        let mut h = Harness::new();
-        let (id, req) = start(&mut h, VIA_UDP);
-        h.layer
-            .handle_response(response(&req, 180), udp(UAS), h.at(300));
+        let (mut h, id, req) = Harness::client("INVITE", VIA_UDP);
+        h.uas_answers(&req, 180, 300);
         let cancel = h.layer.cancel_request(id).unwrap();
-        let cid = h
-            .layer
+        h.layer
             .send_request(cancel.clone(), udp(UAS), h.at(1000))
             .unwrap();
-        h.layer.handle_response(
-            crate::sip::message::Response::for_request(&cancel, 200, Some("b1")),
-            udp(UAS),
-            h.at(1100),
-        );
+        h.uas_answers(&cancel, 200, 1100);
         h.events();
         h.run_until(h.at(32_999));
         assert!(h.events().is_empty());
@@ -529,7 +410,6 @@ mod tests {
         assert_eq!(h.events(), vec![TransactionEvent::Timeout { id }]);
         h.run_until(h.at(60_000));
         assert!(h.layer.is_empty());
-        let _ = cid;
     }
 
     #[test]

@@ -9,77 +9,69 @@
 
 use std::time::Instant;
 
-use tracing::{debug, info};
+use tracing::debug;
 
-use crate::sip::message::{Method, Request, Response};
+use crate::sip::message::{Request, Response};
 use crate::sip::transport::Peer;
 
+use super::armed::Armed;
 use super::event::{ClientTransactionId, TransactionEvent};
+use super::label::{Label, Side};
+use super::machine::Machine;
 use super::output::Outputs;
-use super::timers::{due, earliest, Backoff, TimerConfig};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum State {
-    Trying,
-    Proceeding,
-    Completed,
-    Terminated,
-}
+use super::state::NonInviteState as State;
+use super::timers::{Backoff, TimerConfig};
 
 #[derive(Debug)]
 pub(crate) struct ClientNonInvite {
     id: ClientTransactionId,
     state: State,
-    method: Method,
-    call_id: Box<str>,
+    label: Label,
     /// The request serialised once, for every retransmission.
     bytes: Vec<u8>,
     to: Peer,
     timers: TimerConfig,
-    /// Timer E (unreliable transports only).
-    retransmit: Option<Backoff>,
-    /// Timer F in Trying and Proceeding, timer K in Completed.
-    deadline: Option<Instant>,
+    /// Timer E; timer F in Trying and Proceeding, timer K in Completed.
+    armed: Armed,
     final_status: Option<u16>,
 }
 
+impl Machine for ClientNonInvite {
+    fn armed(&self) -> &Armed {
+        &self.armed
+    }
+}
+
 impl ClientNonInvite {
-    /// Sends the request and arms timers E and F.
+    /// Arms timers E and F for a request the layer has just sent as `bytes`.
     pub fn start(
         id: ClientTransactionId,
         request: &Request,
+        bytes: Vec<u8>,
         to: Peer,
         timers: TimerConfig,
         now: Instant,
-        out: &mut Outputs,
     ) -> Self {
-        let bytes = request.to_bytes();
-        out.send(to, bytes.clone());
         // RFC 3261 §17.1.2.2: timer E starts at T1 and doubles up to T2.
         let retransmit =
-            (!to.transport.is_reliable()).then(|| Backoff::start(now, timers.t1, Some(timers.t2)));
-        let call_id: Box<str> = request.headers.call_id().unwrap_or("").into();
-        debug!(%id, %to, method = %request.method, %call_id, "non-INVITE client transaction started");
+            Backoff::unless_reliable(to.transport.is_reliable(), now, timers.t1, Some(timers.t2));
+        let label = Label::started(Side::Client, request, id, to);
         ClientNonInvite {
             id,
             state: State::Trying,
-            method: request.method.clone(),
-            call_id,
+            label,
             bytes,
             to,
             timers,
-            retransmit,
-            deadline: Some(now + timers.t1_x64()),
+            armed: Armed::new(retransmit, Some(now + timers.t1_x64())),
             final_status: None,
         }
     }
 
-    pub fn is_terminated(&self) -> bool {
-        self.state == State::Terminated
-    }
-
-    pub fn next_deadline(&self) -> Option<Instant> {
-        earliest(self.retransmit.map(|b| b.at), self.deadline)
+    fn terminate(&mut self, how: &str) {
+        self.state = State::Terminated;
+        self.armed.end();
+        self.label.ended(self.id, self.final_status, how);
     }
 
     pub fn handle_response(&mut self, response: Response, now: Instant, out: &mut Outputs) {
@@ -96,7 +88,7 @@ impl ClientNonInvite {
             }
             (State::Trying | State::Proceeding, _) => {
                 self.final_status = Some(status);
-                self.retransmit = None;
+                self.armed.retransmit = None;
                 // Never retransmitted again; timer K only absorbs finals.
                 self.bytes = Vec::new();
                 out.event(TransactionEvent::Response {
@@ -107,11 +99,10 @@ impl ClientNonInvite {
                 let k = self
                     .timers
                     .t4_unless_reliable(self.to.transport.is_reliable());
-                if k.is_zero() {
-                    self.terminate("final response received");
-                } else {
+                if self.armed.linger(now, k) {
                     self.state = State::Completed;
-                    self.deadline = Some(now + k);
+                } else {
+                    self.terminate("no timer K on a reliable transport");
                 }
             }
             _ => debug!(id = %self.id, status, state = ?self.state, "response absorbed"),
@@ -119,41 +110,21 @@ impl ClientNonInvite {
     }
 
     pub fn handle_timeout(&mut self, now: Instant, out: &mut Outputs) {
-        if due(self.deadline, now) {
-            match self.state {
-                State::Trying | State::Proceeding => {
-                    out.event(TransactionEvent::Timeout { id: self.id });
-                    self.terminate("no final response (timer F)");
-                }
-                State::Completed => self.terminate("final response received"),
-                State::Terminated => {}
+        if self.armed.deadline_due(now) {
+            if self.state == State::Completed {
+                self.terminate("timer K");
+            } else {
+                out.event(TransactionEvent::Timeout { id: self.id });
+                self.terminate("no final response (timer F)");
             }
             return;
         }
-        if let Some(timer_e) = &mut self.retransmit {
-            if timer_e.at <= now {
-                debug!(id = %self.id, method = %self.method, "timer E: retransmitting request");
-                out.send(self.to, self.bytes.clone());
-                if self.state == State::Proceeding {
-                    // §17.1.2.2: in Proceeding, timer E is reset to T2.
-                    timer_e.advance_fixed(now, self.timers.t2);
-                } else {
-                    timer_e.advance(now);
-                }
-            }
-        }
-    }
-
-    fn terminate(&mut self, how: &str) {
-        self.state = State::Terminated;
-        self.retransmit = None;
-        self.deadline = None;
-        let (id, method, call_id) = (self.id, &self.method, &*self.call_id);
-        match self.final_status {
-            Some(status) => {
-                info!(%id, call_id, "{method} client transaction ended: {status} received")
-            }
-            None => info!(%id, call_id, "{method} client transaction ended: {how}"),
+        // §17.1.2.2: in Proceeding, timer E is reset to T2.
+        let t2 = (self.state == State::Proceeding).then_some(self.timers.t2);
+        if self.armed.retransmission_due(now, t2) {
+            let method = self.label.method();
+            debug!(id = %self.id, %method, "timer E: retransmitting request");
+            out.send(self.to, self.bytes.clone());
         }
     }
 }
@@ -163,70 +134,29 @@ mod tests {
     use super::super::test_support::*;
     use super::super::TransactionEvent;
 
-    const UAS: &str = "203.0.113.5:5060";
-
-    fn start(
-        h: &mut Harness,
-        via: &str,
-    ) -> (super::ClientTransactionId, crate::sip::message::Request) {
-        let req = request("OPTIONS", via, TO);
-        let to = if via.contains("/TCP") {
-            tcp(UAS)
-        } else {
-            udp(UAS)
-        };
-        let id = h.layer.send_request(req.clone(), to, h.t0).unwrap();
-        assert_eq!(h.transmits().len(), 1);
-        (id, req)
-    }
-
     #[test]
     fn udp_timer_e_doubles_to_t2_until_timer_f() {
-        let mut h = Harness::new();
-        let (id, req) = start(&mut h, VIA_UDP);
-        let sent = h.run_until(h.at(40_000));
-        let times: Vec<u64> = sent.iter().map(|(t, _)| *t).collect();
+        let (mut h, id, req) = Harness::client("OPTIONS", VIA_UDP);
+        let times = h.resends_until(40_000, &req.to_bytes(), udp(UAS));
         // RFC 3261 §17.1.2.2: 0.5, 1, 2, 4, 4, 4, ... s apart; F = 64*T1.
         assert_eq!(
             times,
             vec![500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500]
         );
-        assert!(sent.iter().all(|(_, t)| t.bytes == req.to_bytes()));
-        assert_eq!(h.events(), vec![TransactionEvent::Timeout { id }]);
-        assert!(h.layer.is_empty());
-    }
-
-    #[test]
-    fn tcp_never_retransmits_and_times_out_at_timer_f() {
-        let mut h = Harness::new();
-        let (id, _) = start(&mut h, VIA_TCP);
-        assert_eq!(h.layer.poll_timeout(), Some(h.at(32_000)));
-        assert!(h.run_times(h.at(40_000)).is_empty());
         assert_eq!(h.events(), vec![TransactionEvent::Timeout { id }]);
         assert!(h.layer.is_empty());
     }
 
     #[test]
     fn provisional_makes_timer_e_fire_every_t2_then_final_waits_timer_k() {
-        let mut h = Harness::new();
-        let (id, req) = start(&mut h, VIA_UDP);
+        let (mut h, id, req) = Harness::client("OPTIONS", VIA_UDP);
         assert_eq!(h.run_times(h.at(700)), vec![500]);
-        h.layer
-            .handle_response(response(&req, 100), udp(UAS), h.at(700));
-        assert!(
-            matches!(&h.events()[..], [TransactionEvent::Response { response, .. }] if response.status == 100)
-        );
+        h.uas_answers(&req, 100, 700);
+        assert_eq!(h.statuses(), vec![100]);
         // The pending E (1.5 s) fires, then every T2.
         assert_eq!(h.run_times(h.at(12_000)), vec![1500, 5500, 9500]);
-        let ok = response(&req, 200);
-        h.layer.handle_response(ok.clone(), udp(UAS), h.at(12_000));
-        assert_eq!(
-            h.events(),
-            vec![TransactionEvent::Response {
-                id,
-                response: ok.clone()
-            }]
-        );
+        let ok = h.uas_answers(&req, 200, 12_000);
+        assert_eq!(h.events(), vec![passed_up(id, &ok)]);
         // Completed absorbs retransmitted finals, and sends nothing.
         h.layer.handle_response(ok, udp(UAS), h.at(13_000));
         assert!(h.events().is_empty());
@@ -238,10 +168,8 @@ mod tests {
 
     #[test]
     fn final_over_tcp_ends_at_once() {
-        let mut h = Harness::new();
-        let (_, req) = start(&mut h, VIA_TCP);
-        h.layer
-            .handle_response(response(&req, 404), tcp(UAS), h.at(10));
+        let (mut h, _, req) = Harness::client("OPTIONS", VIA_TCP);
+        h.uas_answers(&req, 404, 10);
         assert_eq!(h.events().len(), 1);
         assert!(h.layer.is_empty());
         assert_eq!(h.layer.poll_timeout(), None);

@@ -21,15 +21,19 @@
 //! ```
 
 mod ack;
+mod armed;
 mod cancel;
 mod client_invite;
 mod client_non_invite;
 mod error;
 mod event;
 mod key;
+mod label;
+mod machine;
 mod output;
 mod server_invite;
 mod server_non_invite;
+mod state;
 mod timer_queue;
 mod timers;
 
@@ -53,6 +57,7 @@ use crate::sip::transport::{response_target, Peer, Transmit};
 use client_invite::ClientInvite;
 use client_non_invite::ClientNonInvite;
 use key::{ClientKey, ServerKey};
+use machine::{Kind, Machine};
 use output::Outputs;
 use server_invite::{AckDisposition, ServerInvite};
 use server_non_invite::ServerNonInvite;
@@ -81,11 +86,7 @@ struct ServerEntry {
     timer: TimerSlot,
 }
 
-#[derive(Debug)]
-enum ServerMachine {
-    Invite(ServerInvite),
-    NonInvite(ServerNonInvite),
-}
+type ServerMachine = Kind<ServerInvite, ServerNonInvite>;
 
 #[derive(Debug)]
 struct ClientEntry {
@@ -94,40 +95,22 @@ struct ClientEntry {
     timer: TimerSlot,
 }
 
-#[derive(Debug)]
-enum ClientMachine {
-    Invite(ClientInvite),
-    NonInvite(ClientNonInvite),
-}
+type ClientMachine = Kind<ClientInvite, ClientNonInvite>;
 
 impl ServerMachine {
-    fn is_terminated(&self) -> bool {
+    fn handle_timeout(&mut self, now: Instant, out: &mut Outputs) {
         match self {
-            ServerMachine::Invite(m) => m.is_terminated(),
-            ServerMachine::NonInvite(m) => m.is_terminated(),
-        }
-    }
-
-    fn next_deadline(&self) -> Option<Instant> {
-        match self {
-            ServerMachine::Invite(m) => m.next_deadline(),
-            ServerMachine::NonInvite(m) => m.next_deadline(),
+            ServerMachine::Invite(m) => m.handle_timeout(now, out),
+            ServerMachine::NonInvite(m) => m.handle_timeout(now),
         }
     }
 }
 
 impl ClientMachine {
-    fn is_terminated(&self) -> bool {
+    fn handle_timeout(&mut self, now: Instant, out: &mut Outputs) {
         match self {
-            ClientMachine::Invite(m) => m.is_terminated(),
-            ClientMachine::NonInvite(m) => m.is_terminated(),
-        }
-    }
-
-    fn next_deadline(&self) -> Option<Instant> {
-        match self {
-            ClientMachine::Invite(m) => m.next_deadline(),
-            ClientMachine::NonInvite(m) => m.next_deadline(),
+            ClientMachine::Invite(m) => m.handle_timeout(now, out),
+            ClientMachine::NonInvite(m) => m.handle_timeout(now, out),
         }
     }
 }
@@ -267,17 +250,27 @@ impl TransactionLayer {
             .servers
             .get_mut(&id)
             .ok_or(TransactionError::UnknownServerTransaction(id))?;
-        match &mut entry.machine {
+        let (taken, sent) = match &mut entry.machine {
             ServerMachine::Invite(m) => {
-                m.respond(&response, now, &mut self.out)?;
-                if response.status >= 300 && entry.key.is_rfc2543() {
-                    entry.ack_alias = entry.key.ack_alias(response.headers.to_tag().as_deref());
-                    if let Some(alias) = &entry.ack_alias {
-                        self.server_keys.insert(alias.clone(), id);
-                    }
-                }
+                (m.respond(&response, now, &mut self.out), m.final_status())
             }
-            ServerMachine::NonInvite(m) => m.respond(&response, now, &mut self.out)?,
+            ServerMachine::NonInvite(m) => {
+                (m.respond(&response, now, &mut self.out), m.final_status())
+            }
+        };
+        if !taken {
+            return Err(TransactionError::AlreadyFinal {
+                id,
+                sent: sent.unwrap_or_default(),
+                attempted: response.status,
+            });
+        }
+        let invite = matches!(entry.machine, ServerMachine::Invite(_));
+        if invite && response.status >= 300 && entry.key.is_rfc2543() {
+            entry.ack_alias = entry.key.ack_alias(response.headers.to_tag().as_deref());
+            if let Some(alias) = &entry.ack_alias {
+                self.server_keys.insert(alias.clone(), id);
+            }
         }
         self.after_server(id);
         Ok(())
@@ -296,42 +289,28 @@ impl TransactionLayer {
         if method == Method::Ack {
             return Err(TransactionError::AckNotAllowed);
         }
-        let via = request
-            .headers
-            .top_via()
-            .map_err(|reason| TransactionError::MissingBranch {
-                method: method.clone(),
-                reason,
-            })?;
+        let no_branch = |reason| TransactionError::MissingBranch {
+            method: method.clone(),
+            reason,
+        };
+        let via = request.headers.top_via().map_err(no_branch)?;
         let branch = match via.branch() {
             Some(b) if via.has_rfc3261_branch() => b,
             Some(b) => {
-                return Err(TransactionError::MissingBranch {
-                    method,
-                    reason: format!(
-                        "branch '{b}' does not start with z9hG4bK followed by a unique part"
-                    ),
-                })
+                let why =
+                    format!("branch '{b}' does not start with z9hG4bK followed by a unique part");
+                return Err(no_branch(why));
             }
-            None => {
-                return Err(TransactionError::MissingBranch {
-                    method,
-                    reason: "the top Via has no branch parameter".into(),
-                })
-            }
+            None => return Err(no_branch("the top Via has no branch parameter".into())),
         };
-        let cseq = request
-            .headers
-            .cseq()
-            .map_err(|reason| TransactionError::BadCSeq {
-                method: method.clone(),
-                reason,
-            })?;
+        let bad_cseq = |reason| TransactionError::BadCSeq {
+            method: method.clone(),
+            reason,
+        };
+        let cseq = request.headers.cseq().map_err(bad_cseq)?;
         if cseq.method != method {
-            return Err(TransactionError::BadCSeq {
-                reason: format!("its method {} is not the request method", cseq.method),
-                method,
-            });
+            let why = format!("its method {} is not the request method", cseq.method);
+            return Err(bad_cseq(why));
         }
         let key = ClientKey {
             branch: branch.into(),
@@ -363,24 +342,14 @@ impl TransactionLayer {
         }
 
         let id = ClientTransactionId(self.take_id());
+        // Sent once here; the machine keeps the bytes for retransmissions.
+        let bytes = request.to_bytes();
+        self.out.send(to, bytes.clone());
+        let timers = self.timers;
         let machine = if key.method == Method::Invite {
-            ClientMachine::Invite(ClientInvite::start(
-                id,
-                request,
-                to,
-                self.timers,
-                now,
-                &mut self.out,
-            ))
+            ClientMachine::Invite(ClientInvite::start(id, request, bytes, to, timers, now))
         } else {
-            ClientMachine::NonInvite(ClientNonInvite::start(
-                id,
-                &request,
-                to,
-                self.timers,
-                now,
-                &mut self.out,
-            ))
+            ClientMachine::NonInvite(ClientNonInvite::start(id, &request, bytes, to, timers, now))
         };
         self.client_keys.insert(key.clone(), id);
         self.clients.insert(
@@ -421,32 +390,20 @@ impl TransactionLayer {
         while let Some((tx, generation)) = self.queue.pop_due(now) {
             match tx {
                 TxRef::Server(id) => {
-                    let Some(entry) = self.servers.get_mut(&id) else {
-                        continue;
-                    };
-                    if !entry.timer.is_current(generation) {
-                        continue;
+                    if let Some(e) = self.servers.get_mut(&id) {
+                        if e.timer.fire(generation) {
+                            e.machine.handle_timeout(now, &mut self.out);
+                            self.after_server(id);
+                        }
                     }
-                    entry.timer.fired();
-                    match &mut entry.machine {
-                        ServerMachine::Invite(m) => m.handle_timeout(now, &mut self.out),
-                        ServerMachine::NonInvite(m) => m.handle_timeout(now),
-                    }
-                    self.after_server(id);
                 }
                 TxRef::Client(id) => {
-                    let Some(entry) = self.clients.get_mut(&id) else {
-                        continue;
-                    };
-                    if !entry.timer.is_current(generation) {
-                        continue;
+                    if let Some(e) = self.clients.get_mut(&id) {
+                        if e.timer.fire(generation) {
+                            e.machine.handle_timeout(now, &mut self.out);
+                            self.after_client(id);
+                        }
                     }
-                    entry.timer.fired();
-                    match &mut entry.machine {
-                        ClientMachine::Invite(m) => m.handle_timeout(now, &mut self.out),
-                        ClientMachine::NonInvite(m) => m.handle_timeout(now, &mut self.out),
-                    }
-                    self.after_client(id);
                 }
             }
         }
@@ -487,7 +444,7 @@ impl TransactionLayer {
         let Some(entry) = self.servers.get_mut(&id) else {
             return;
         };
-        if entry.machine.is_terminated() {
+        if entry.machine.armed().has_ended() {
             if let Some(entry) = self.servers.remove(&id) {
                 for key in std::iter::once(&entry.key).chain(entry.ack_alias.as_ref()) {
                     if self.server_keys.get(key) == Some(&id) {
@@ -496,7 +453,7 @@ impl TransactionLayer {
                 }
             }
         } else {
-            let deadline = entry.machine.next_deadline();
+            let deadline = entry.machine.armed().next();
             self.queue
                 .schedule(TxRef::Server(id), &mut entry.timer, deadline);
         }
@@ -507,14 +464,14 @@ impl TransactionLayer {
         let Some(entry) = self.clients.get_mut(&id) else {
             return;
         };
-        if entry.machine.is_terminated() {
+        if entry.machine.armed().has_ended() {
             if let Some(entry) = self.clients.remove(&id) {
                 if self.client_keys.get(&entry.key) == Some(&id) {
                     self.client_keys.remove(&entry.key);
                 }
             }
         } else {
-            let deadline = entry.machine.next_deadline();
+            let deadline = entry.machine.armed().next();
             self.queue
                 .schedule(TxRef::Client(id), &mut entry.timer, deadline);
         }
@@ -549,43 +506,26 @@ mod tests {
     use super::*;
     use crate::sip::message::HeaderName;
 
-    const UAC: &str = "198.51.100.7:5060";
-
-    fn new_request_id(
-        events: &[TransactionEvent],
-    ) -> (ServerTransactionId, Option<ServerTransactionId>) {
-        match events {
-            [TransactionEvent::Request { id, cancels, .. }] => (*id, *cancels),
-            other => panic!("expected one Request event, got {other:?}"),
-        }
+    /// A `method` request from the UAC whose top Via has `branch`.
+    fn from_uac(method: &str, branch: &str) -> Request {
+        let via = format!("SIP/2.0/UDP 198.51.100.7:5060;branch={branch}");
+        request(method, &via, TO)
     }
 
     #[test]
     fn same_branch_from_another_sent_by_is_another_transaction() {
         let mut h = Harness::new();
-        let a = request(
-            "OPTIONS",
-            "SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKsame",
-            TO,
-        );
+        let a = from_uac("OPTIONS", "z9hG4bKsame");
         let b = request(
             "OPTIONS",
             "SIP/2.0/UDP 198.51.100.8:5060;branch=z9hG4bKsame",
             TO,
         );
-        h.layer.handle_request(a.clone(), udp(UAC), h.t0);
-        h.layer.handle_request(b, udp("198.51.100.8:5060"), h.t0);
-        assert_eq!(h.events().len(), 2);
+        h.request_in(&a, udp(UAC), 0);
+        h.request_in(&b, udp("198.51.100.8:5060"), 0);
         assert_eq!(h.layer.len(), 2);
         // ... and a different method with the same branch is too (§17.2.3).
-        let mut c = request(
-            "BYE",
-            "SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKsame",
-            TO,
-        );
-        c.headers.set(HeaderName::CSeq, "1 BYE");
-        h.layer.handle_request(c, udp(UAC), h.t0);
-        assert_eq!(h.events().len(), 1);
+        h.request_in(&from_uac("BYE", "z9hG4bKsame"), udp(UAC), 0);
         h.layer.handle_request(a, udp(UAC), h.at(10));
         assert!(h.events().is_empty(), "a retransmission");
     }
@@ -593,17 +533,16 @@ mod tests {
     #[test]
     fn reused_branch_with_another_call_id_or_cseq_is_another_transaction() {
         let mut h = Harness::new();
-        let via = "SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKreused";
-        let a = request("OPTIONS", via, TO);
+        let a = from_uac("OPTIONS", "z9hG4bKreused");
         let mut b = a.clone();
         b.headers
             .set(HeaderName::CallId, "another-call@198.51.100.7");
         let mut c = a.clone();
         c.headers.set(HeaderName::CSeq, "2 OPTIONS");
-        h.layer.handle_request(a.clone(), udp(UAC), h.t0);
-        h.layer.handle_request(b, udp(UAC), h.t0);
-        h.layer.handle_request(c, udp(UAC), h.t0);
-        assert_eq!(h.events().len(), 3, "each request answered");
+        // Each is a new transaction, with a Request event of its own.
+        for req in [&a, &b, &c] {
+            h.request_in(req, udp(UAC), 0);
+        }
         h.layer.handle_request(a, udp(UAC), h.at(10));
         assert!(
             h.events().is_empty(),
@@ -616,8 +555,7 @@ mod tests {
         let mut h = Harness::new();
         let via = "SIP/2.0/UDP 198.51.100.7:5060";
         let invite = request("INVITE", via, TO);
-        h.layer.handle_request(invite.clone(), udp(UAC), h.t0);
-        let (id, _) = new_request_id(&h.events());
+        let (id, _) = h.request_in(&invite, udp(UAC), 0);
         h.layer.handle_request(invite.clone(), udp(UAC), h.at(500));
         assert!(
             h.events().is_empty(),
@@ -634,8 +572,7 @@ mod tests {
         h.transmits();
         // RFC 2543 ACK: same R-URI, From tag, Call-ID, CSeq number and top
         // Via; the To tag is the one of our 486.
-        let mut ack = request("ACK", via, "<sip:bob@example.com>;tag=uas9");
-        ack.headers.set(HeaderName::CSeq, "1 ACK");
+        let ack = request("ACK", via, "<sip:bob@example.com>;tag=uas9");
         // An ACK with another To tag is not ours.
         let mut other = ack.clone();
         other
@@ -658,17 +595,12 @@ mod tests {
     #[test]
     fn bare_magic_cookie_branch_uses_rfc2543_matching() {
         let mut h = Harness::new();
-        let via = "SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bK";
-        let first = request("OPTIONS", via, TO);
+        let first = from_uac("OPTIONS", "z9hG4bK");
         let mut second = first.clone();
         second.headers.set(HeaderName::CallId, "call-2@example.com");
-        h.layer.handle_request(first.clone(), udp(UAC), h.t0);
-        h.layer.handle_request(second, udp(UAC), h.t0);
-        assert_eq!(
-            h.events().len(),
-            2,
-            "a bare cookie does not identify a transaction"
-        );
+        // A bare cookie does not identify a transaction: two Request events.
+        h.request_in(&first, udp(UAC), 0);
+        h.request_in(&second, udp(UAC), 0);
         h.layer.handle_request(first, udp(UAC), h.at(500));
         assert!(h.events().is_empty());
     }
@@ -676,33 +608,27 @@ mod tests {
     #[test]
     fn ack_for_a_2xx_goes_to_the_dialog_layer() {
         let mut h = Harness::new();
-        let mut ack = request(
+        let ack = request(
             "ACK",
             "SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKack2xx",
-            "<sip:bob@example.com>;tag=b1",
+            TO_TAGGED,
         );
-        ack.headers.set(HeaderName::CSeq, "1 ACK");
         h.layer.handle_request(ack.clone(), udp(UAC), h.t0);
-        assert_eq!(
-            h.events(),
-            vec![TransactionEvent::Ack {
-                request: ack,
-                from: udp(UAC)
-            }]
-        );
+        let passed = TransactionEvent::Ack {
+            request: ack,
+            from: udp(UAC),
+        };
+        assert_eq!(h.events(), vec![passed]);
         assert!(h.layer.is_empty(), "an ACK never makes a transaction");
     }
 
     #[test]
     fn cancel_is_matched_to_its_invite() {
         let mut h = Harness::new();
-        let via = "SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKinv";
-        let invite = request("INVITE", via, TO);
-        h.layer.handle_request(invite.clone(), udp(UAC), h.t0);
-        let (invite_id, _) = new_request_id(&h.events());
+        let invite = from_uac("INVITE", "z9hG4bKinv");
+        let (invite_id, _) = h.request_in(&invite, udp(UAC), 0);
         let cancel = cancel_for(&invite);
-        h.layer.handle_request(cancel.clone(), udp(UAC), h.at(100));
-        let (cancel_id, cancels) = new_request_id(&h.events());
+        let (cancel_id, cancels) = h.request_in(&cancel, udp(UAC), 100);
         assert_ne!(cancel_id, invite_id, "the CANCEL has its own transaction");
         assert_eq!(cancels, Some(invite_id));
         // A retransmitted CANCEL is absorbed by its own transaction.
@@ -713,51 +639,43 @@ mod tests {
         let via = "SIP/2.0/UDP 198.51.100.7:5060";
         let mut old = request("INVITE", via, TO);
         old.headers.set(HeaderName::CallId, "old@example.com");
-        h.layer.handle_request(old.clone(), udp(UAC), h.at(300));
-        let (old_id, _) = new_request_id(&h.events());
-        h.layer
-            .handle_request(cancel_for(&old), udp(UAC), h.at(400));
-        assert_eq!(new_request_id(&h.events()).1, Some(old_id));
+        let (old_id, _) = h.request_in(&old, udp(UAC), 300);
+        let (_, cancels) = h.request_in(&cancel_for(&old), udp(UAC), 400);
+        assert_eq!(cancels, Some(old_id));
     }
 
     #[test]
     fn cancel_matching_nothing_has_no_target() {
         let mut h = Harness::new();
-        let invite = request(
-            "INVITE",
-            "SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKgone",
-            TO,
-        );
-        h.layer.handle_request(cancel_for(&invite), udp(UAC), h.t0);
-        assert_eq!(new_request_id(&h.events()).1, None);
+        let invite = from_uac("INVITE", "z9hG4bKgone");
+        let (_, cancels) = h.request_in(&cancel_for(&invite), udp(UAC), 0);
+        assert_eq!(cancels, None);
     }
 
     #[test]
     fn response_matching_no_client_transaction_is_stray() {
-        let mut h = Harness::new();
-        let req = request("INVITE", VIA_UDP, TO);
-        h.layer.send_request(req.clone(), udp(UAC), h.t0).unwrap();
+        let (mut h, _, req) = Harness::client("INVITE", VIA_UDP);
         let mut other = response(&req, 200);
         other.headers.set(
             HeaderName::Via,
             "SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKunknown",
         );
-        h.layer.handle_response(other.clone(), udp(UAC), h.at(10));
-        assert_eq!(
-            h.events(),
-            vec![TransactionEvent::StrayResponse {
-                response: other,
-                from: udp(UAC)
-            }]
-        );
+        h.stray(other, udp(UAS), 10);
         // Same branch, other CSeq method: also not this transaction.
         let mut bye = response(&req, 200);
         bye.headers.set(HeaderName::CSeq, "1 BYE");
-        h.layer.handle_response(bye, udp(UAC), h.at(20));
-        assert!(matches!(
-            h.events()[..],
-            [TransactionEvent::StrayResponse { .. }]
-        ));
+        h.stray(bye, udp(UAS), 20);
+    }
+
+    #[test]
+    fn tcp_client_transactions_never_retransmit_and_time_out_at_64_t1() {
+        // RFC 3261 §17.1.1.2 (timer B) and §17.1.2.2 (timer F); timers A
+        // and E only run on unreliable transports.
+        for method in ["INVITE", "OPTIONS"] {
+            let (mut h, id, _) = Harness::client(method, VIA_TCP);
+            assert_eq!(h.layer.poll_timeout(), Some(h.at(32_000)), "{method}");
+            h.ends_silently_with(40_000, TransactionEvent::Timeout { id });
+        }
     }
 
     #[test]
@@ -765,22 +683,22 @@ mod tests {
         let mut h = Harness::new();
         let no_branch = request("OPTIONS", "SIP/2.0/UDP 192.0.2.10:5060", TO);
         assert!(matches!(
-            h.layer.send_request(no_branch, udp(UAC), h.t0),
+            h.layer.send_request(no_branch, udp(UAS), h.t0),
             Err(TransactionError::MissingBranch { .. })
         ));
         let old = request("OPTIONS", "SIP/2.0/UDP 192.0.2.10:5060;branch=abc", TO);
-        let err = h.layer.send_request(old, udp(UAC), h.t0).unwrap_err();
+        let err = h.layer.send_request(old, udp(UAS), h.t0).unwrap_err();
         assert!(err.to_string().contains("z9hG4bK"), "{err}");
         let mut wrong_cseq = request("OPTIONS", VIA_UDP, TO);
         wrong_cseq.headers.set(HeaderName::CSeq, "1 INVITE");
         assert!(matches!(
-            h.layer.send_request(wrong_cseq, udp(UAC), h.t0),
+            h.layer.send_request(wrong_cseq, udp(UAS), h.t0),
             Err(TransactionError::BadCSeq { .. })
         ));
         let ok = request("OPTIONS", VIA_UDP, TO);
-        let first = h.layer.send_request(ok.clone(), udp(UAC), h.t0).unwrap();
+        let first = h.layer.send_request(ok.clone(), udp(UAS), h.t0).unwrap();
         assert_eq!(
-            h.layer.send_request(ok, udp(UAC), h.t0),
+            h.layer.send_request(ok, udp(UAS), h.t0),
             Err(TransactionError::DuplicateBranch {
                 method: Method::Options,
                 branch: "z9hG4bKclient1".into(),
@@ -808,40 +726,27 @@ mod tests {
     #[test]
     fn every_transaction_kind_ends_and_nothing_is_left_behind() {
         let mut h = Harness::new();
-        // Server INVITE answered 486 and never ACKed, server BYE answered,
-        // server INVITE accepted, client INVITE timing out, client OPTIONS
-        // answered.
-        let inv = request(
-            "INVITE",
-            "SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKs1",
-            TO,
-        );
-        h.layer.handle_request(inv.clone(), udp(UAC), h.t0);
-        let (s1, _) = new_request_id(&h.events());
-        h.layer.respond(s1, response(&inv, 486), h.at(10)).unwrap();
-        let inv2 = request(
-            "INVITE",
-            "SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKs2",
-            TO,
-        );
-        h.layer.handle_request(inv2.clone(), udp(UAC), h.t0);
-        let (s2, _) = new_request_id(&h.events());
-        h.layer.respond(s2, response(&inv2, 200), h.at(10)).unwrap();
-        let bye = request("BYE", "SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKs3", TO);
-        h.layer.handle_request(bye.clone(), udp(UAC), h.t0);
-        let (s3, _) = new_request_id(&h.events());
-        h.layer.respond(s3, response(&bye, 200), h.at(10)).unwrap();
-        h.layer
-            .send_request(request("INVITE", VIA_UDP, TO), udp(UAC), h.t0)
-            .unwrap();
+        // Server INVITE answered 486 and never ACKed, server INVITE
+        // accepted, server BYE answered, client INVITE timing out, client
+        // OPTIONS answered.
+        for (method, branch, status) in [
+            ("INVITE", "z9hG4bKs1", 486),
+            ("INVITE", "z9hG4bKs2", 200),
+            ("BYE", "z9hG4bKs3", 200),
+        ] {
+            let req = from_uac(method, branch);
+            let (id, _) = h.request_in(&req, udp(UAC), 0);
+            h.respond(id, &req, status, 10);
+        }
+        let invite = request("INVITE", VIA_UDP, TO);
+        h.layer.send_request(invite, udp(UAS), h.t0).unwrap();
         let opt = request(
             "OPTIONS",
             "SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKc2",
             TO,
         );
-        h.layer.send_request(opt.clone(), udp(UAC), h.t0).unwrap();
-        h.layer
-            .handle_response(response(&opt, 200), udp(UAC), h.at(50));
+        h.layer.send_request(opt.clone(), udp(UAS), h.t0).unwrap();
+        h.uas_answers(&opt, 200, 50);
         assert_eq!(h.layer.len(), 5);
 
         h.run_until(h.at(120_000));

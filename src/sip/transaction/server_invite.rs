@@ -15,15 +15,17 @@
 
 use std::time::Instant;
 
-use tracing::{debug, info};
+use tracing::debug;
 
 use crate::sip::message::{Request, Response};
 use crate::sip::transport::Peer;
 
-use super::error::TransactionError;
+use super::armed::Armed;
 use super::event::{ServerTransactionId, TransactionEvent};
+use super::label::{Label, Side};
+use super::machine::Machine;
 use super::output::Outputs;
-use super::timers::{due, earliest, Backoff, TimerConfig, TRYING_DELAY};
+use super::timers::{Backoff, TimerConfig, TRYING_DELAY};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum State {
@@ -46,20 +48,26 @@ pub(crate) enum AckDisposition {
 pub(crate) struct ServerInvite {
     id: ServerTransactionId,
     state: State,
-    call_id: Box<str>,
+    label: Label,
     /// Where responses go (RFC 3261 §18.2.2), worked out once.
     target: Peer,
     timers: TimerConfig,
-    /// The 100 Trying the transaction sends itself if the TU is silent.
-    trying: Option<(Instant, Response)>,
+    /// The 100 Trying the transaction sends itself if the TU is still
+    /// silent at the Proceeding deadline.
+    trying: Option<Response>,
     /// The last response sent, serialised once: the provisional re-sent on
     /// INVITE retransmissions, then the final re-sent by timer G.
     last_response: Vec<u8>,
     final_status: Option<u16>,
-    /// Timer G (unreliable transports only).
-    retransmit: Option<Backoff>,
-    /// Timer H in Completed, I in Confirmed, L in Accepted.
-    deadline: Option<Instant>,
+    /// Timer G; the 100 Trying moment in Proceeding, timer H in Completed,
+    /// I in Confirmed, L in Accepted.
+    armed: Armed,
+}
+
+impl Machine for ServerInvite {
+    fn armed(&self) -> &Armed {
+        &self.armed
+    }
 }
 
 impl ServerInvite {
@@ -70,36 +78,31 @@ impl ServerInvite {
         timers: TimerConfig,
         now: Instant,
     ) -> Self {
-        let call_id: Box<str> = request.headers.call_id().unwrap_or("").into();
-        debug!(%id, %target, %call_id, "INVITE server transaction started");
+        let label = Label::started(Side::Server, request, id, target);
         ServerInvite {
             id,
             state: State::Proceeding,
-            call_id,
+            label,
             target,
             timers,
-            // RFC 3261 §17.2.1: 100 Trying unless the TU answers within 200 ms.
-            trying: Some((
-                now + TRYING_DELAY,
-                Response::for_request(request, 100, None),
-            )),
+            trying: Some(Response::for_request(request, 100, None)),
             last_response: Vec::new(),
             final_status: None,
-            retransmit: None,
-            deadline: None,
+            // RFC 3261 §17.2.1: 100 Trying unless the TU answers within 200 ms.
+            armed: Armed::new(None, Some(now + TRYING_DELAY)),
         }
     }
 
-    pub fn is_terminated(&self) -> bool {
-        self.state == State::Terminated
+    fn terminate(&mut self, how: &str) {
+        self.state = State::Terminated;
+        self.armed.end();
+        self.trying = None;
+        self.label.ended(self.id, self.final_status, how);
     }
 
-    pub fn next_deadline(&self) -> Option<Instant> {
-        let trying = self.trying.as_ref().map(|(at, _)| *at);
-        earliest(
-            trying,
-            earliest(self.retransmit.map(|b| b.at), self.deadline),
-        )
+    /// The final response sent, if any.
+    pub fn final_status(&self) -> Option<u16> {
+        self.final_status
     }
 
     /// The INVITE arrived again.
@@ -120,16 +123,15 @@ impl ServerInvite {
         match self.state {
             State::Completed => {
                 // §17.2.1: the ACK stops G and H; timer I absorbs further ACKs.
-                self.retransmit = None;
+                self.armed.retransmit = None;
                 let i = self
                     .timers
                     .t4_unless_reliable(self.target.transport.is_reliable());
-                if i.is_zero() {
-                    self.terminate("ACK received");
-                } else {
+                if self.armed.linger(now, i) {
                     self.state = State::Confirmed;
-                    self.deadline = Some(now + i);
                     debug!(id = %self.id, "ACK received: Confirmed");
+                } else {
+                    self.terminate("ACK received");
                 }
                 AckDisposition::Absorbed
             }
@@ -141,17 +143,17 @@ impl ServerInvite {
         }
     }
 
-    /// The TU's response. The caller has checked that the status is 100-699.
-    pub fn respond(
-        &mut self,
-        response: &Response,
-        now: Instant,
-        out: &mut Outputs,
-    ) -> Result<(), TransactionError> {
+    /// Sends the TU's response (the caller has checked that the status is
+    /// 100-699), or returns false and sends nothing when a final response
+    /// has been sent already and `response` may not follow it.
+    #[must_use]
+    pub fn respond(&mut self, response: &Response, now: Instant, out: &mut Outputs) -> bool {
         let status = response.status;
         match (self.state, status) {
             (State::Proceeding, 100..=199) => {
+                // The TU spoke: no 100 Trying of the transaction's own.
                 self.trying = None;
+                self.armed.deadline = None;
                 self.last_response = response.to_bytes();
                 out.send(self.target, self.last_response.clone());
             }
@@ -163,7 +165,7 @@ impl ServerInvite {
                 out.send(self.target, response.to_bytes());
                 self.last_response = Vec::new();
                 self.state = State::Accepted;
-                self.deadline = Some(now + self.timers.t1_x64());
+                self.armed.deadline = Some(now + self.timers.t1_x64());
             }
             (State::Proceeding, _) => {
                 self.trying = None;
@@ -172,11 +174,10 @@ impl ServerInvite {
                 out.send(self.target, self.last_response.clone());
                 self.state = State::Completed;
                 // §17.2.1: timer G (UDP) from T1 doubling up to T2; timer H.
-                if !self.target.transport.is_reliable() {
-                    self.retransmit =
-                        Some(Backoff::start(now, self.timers.t1, Some(self.timers.t2)));
-                }
-                self.deadline = Some(now + self.timers.t1_x64());
+                let reliable = self.target.transport.is_reliable();
+                let (t1, t2) = (self.timers.t1, self.timers.t2);
+                self.armed.retransmit = Backoff::unless_reliable(reliable, now, t1, Some(t2));
+                self.armed.deadline = Some(now + self.timers.t1_x64());
             }
             (State::Accepted, 200..=299) => {
                 // RFC 6026 §8.5: the TU's 2xx retransmissions pass through
@@ -184,59 +185,37 @@ impl ServerInvite {
                 debug!(id = %self.id, status, "2xx retransmission from the TU");
                 out.send(self.target, response.to_bytes());
             }
-            _ => {
-                return Err(TransactionError::AlreadyFinal {
-                    id: self.id,
-                    sent: self.final_status.unwrap_or_default(),
-                    attempted: status,
-                })
-            }
+            _ => return false,
         }
-        Ok(())
+        true
     }
 
     pub fn handle_timeout(&mut self, now: Instant, out: &mut Outputs) {
-        if due(self.deadline, now) {
-            match self.state {
+        if self.armed.deadline_due(now) {
+            let how = match self.state {
+                State::Proceeding => {
+                    self.armed.deadline = None;
+                    if let Some(trying) = self.trying.take() {
+                        debug!(id = %self.id, "TU silent for 200 ms: sending 100 Trying");
+                        self.last_response = trying.to_bytes();
+                        out.send(self.target, self.last_response.clone());
+                    }
+                    return;
+                }
                 State::Completed => {
                     out.event(TransactionEvent::AckTimeout { id: self.id });
-                    self.terminate("no ACK (timer H)");
+                    "no ACK (timer H)"
                 }
-                State::Confirmed => self.terminate("ACK received"),
-                State::Accepted => self.terminate("2xx handed to the TU"),
-                State::Proceeding | State::Terminated => {}
-            }
+                State::Confirmed => "ACK received",
+                State::Accepted => "2xx handed to the TU",
+                State::Terminated => return,
+            };
+            self.terminate(how);
             return;
         }
-        if let Some((at, _)) = &self.trying {
-            if *at <= now {
-                if let Some((_, trying)) = self.trying.take() {
-                    debug!(id = %self.id, "TU silent for 200 ms: sending 100 Trying");
-                    self.last_response = trying.to_bytes();
-                    out.send(self.target, self.last_response.clone());
-                }
-            }
-        }
-        if let Some(timer_g) = &mut self.retransmit {
-            if timer_g.at <= now {
-                debug!(id = %self.id, "timer G: retransmitting final response");
-                out.send(self.target, self.last_response.clone());
-                timer_g.advance(now);
-            }
-        }
-    }
-
-    fn terminate(&mut self, how: &str) {
-        self.state = State::Terminated;
-        self.retransmit = None;
-        self.deadline = None;
-        self.trying = None;
-        let (id, call_id) = (self.id, &*self.call_id);
-        match self.final_status {
-            Some(status) => {
-                info!(%id, call_id, "INVITE server transaction ended: {status} sent, {how}")
-            }
-            None => info!(%id, call_id, "INVITE server transaction ended: {how}"),
+        if self.armed.retransmission_due(now, None) {
+            debug!(id = %self.id, "timer G: retransmitting final response");
+            out.send(self.target, self.last_response.clone());
         }
     }
 }
@@ -245,35 +224,11 @@ impl ServerInvite {
 mod tests {
     use super::super::test_support::*;
     use super::super::{ServerTransactionId, TransactionError, TransactionEvent};
-    use crate::sip::message::{HeaderName, Request};
-    use crate::sip::transport::Peer;
-
-    const UAC: &str = "198.51.100.7:5060";
-    const VIA: &str = "SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKuac1";
-    const VIA_T: &str = "SIP/2.0/TCP 198.51.100.7:5060;branch=z9hG4bKuac1";
-
-    fn receive(h: &mut Harness, via: &str, from: Peer) -> (ServerTransactionId, Request) {
-        let req = request("INVITE", via, TO);
-        h.layer.handle_request(req.clone(), from, h.t0);
-        match &h.events()[..] {
-            [TransactionEvent::Request {
-                id,
-                request,
-                from: f,
-                cancels: None,
-            }] if *request == req && *f == from => (*id, req),
-            other => panic!("{other:?}"),
-        }
-    }
-
-    fn status_of(bytes: &[u8]) -> u16 {
-        parse_response(bytes).status
-    }
+    use crate::sip::message::HeaderName;
 
     #[test]
     fn sends_100_trying_after_200_ms_of_tu_silence() {
-        let mut h = Harness::new();
-        let (_, req) = receive(&mut h, VIA, udp(UAC));
+        let (mut h, _, req) = Harness::server("INVITE", UAC_VIA_UDP, TO);
         assert_eq!(h.layer.poll_timeout(), Some(h.at(200)));
         h.layer.handle_timeout(h.at(199));
         assert!(h.transmits().is_empty());
@@ -285,60 +240,47 @@ mod tests {
         let trying = parse_response(&trying.bytes);
         assert_eq!(trying.status, 100);
         assert_eq!(trying.headers.to_tag(), None);
-        assert_eq!(trying.headers.get(&HeaderName::Via), Some(VIA));
+        assert_eq!(trying.headers.get(&HeaderName::Via), Some(UAC_VIA_UDP));
         // A retransmitted INVITE gets the 100 again, and no new event.
         h.layer.handle_request(req, udp(UAC), h.at(500));
-        let again = h.transmits();
-        assert_eq!(again.len(), 1);
-        assert_eq!(status_of(&again[0].bytes), 100);
+        assert_eq!(h.sent_statuses(), vec![100]);
         assert!(h.events().is_empty());
         assert_eq!(h.layer.poll_timeout(), None, "Proceeding has no timer");
     }
 
     #[test]
     fn retransmitted_invite_gets_the_last_provisional_and_no_own_trying() {
-        let mut h = Harness::new();
-        let (id, req) = receive(&mut h, VIA, udp(UAC));
+        let (mut h, id, req) = Harness::server("INVITE", UAC_VIA_UDP, TO);
         // Before any provisional the retransmission is absorbed.
         h.layer.handle_request(req.clone(), udp(UAC), h.at(20));
         assert!(h.transmits().is_empty());
-        h.layer.respond(id, response(&req, 180), h.at(50)).unwrap();
-        assert_eq!(status_of(&h.transmits()[0].bytes), 180);
+        h.respond(id, &req, 180, 50);
+        assert_eq!(h.sent_statuses(), vec![180]);
         assert!(
             h.run_times(h.at(10_000)).is_empty(),
             "no 100 after the TU spoke"
         );
-        h.layer.respond(id, response(&req, 183), h.at(60)).unwrap();
+        h.respond(id, &req, 183, 60);
         h.transmits();
         h.layer.handle_request(req, udp(UAC), h.at(600));
-        let again = h.transmits();
-        assert_eq!(again.len(), 1);
-        assert_eq!(status_of(&again[0].bytes), 183);
+        assert_eq!(h.sent_statuses(), vec![183]);
         assert!(h.events().is_empty());
     }
 
     #[test]
     fn non_2xx_final_is_retransmitted_on_timer_g_until_the_ack() {
-        let mut h = Harness::new();
-        let (id, req) = receive(&mut h, VIA, udp(UAC));
-        h.layer
-            .respond(id, response(&req, 480), h.at(1000))
-            .unwrap();
+        let (mut h, id, req) = Harness::server("INVITE", UAC_VIA_UDP, TO);
+        h.respond(id, &req, 480, 1000);
         let first = h.transmits();
-        assert_eq!(status_of(&first[0].bytes), 480);
-        let sent = h.run_until(h.at(13_000));
-        let times: Vec<u64> = sent.iter().map(|(t, _)| *t).collect();
+        assert_eq!(parse_response(&first[0].bytes).status, 480);
+        let times = h.resends_until(13_000, &first[0].bytes, udp(UAC));
         // RFC 3261 §17.2.1: T1 doubling, capped at T2.
         assert_eq!(times, vec![1500, 2500, 4500, 8500, 12500]);
-        assert!(sent
-            .iter()
-            .all(|(_, t)| t.bytes == first[0].bytes && t.to == udp(UAC)));
         // An INVITE retransmission in Completed gets the final too.
         h.layer.handle_request(req.clone(), udp(UAC), h.at(13_000));
-        assert_eq!(status_of(&h.transmits()[0].bytes), 480);
+        assert_eq!(h.sent_statuses(), vec![480]);
 
-        let mut ack = request("ACK", VIA, "<sip:bob@example.com>;tag=b1");
-        ack.headers.set(HeaderName::CSeq, "1 ACK");
+        let ack = request("ACK", UAC_VIA_UDP, TO_TAGGED);
         h.layer.handle_request(ack.clone(), udp(UAC), h.at(13_100));
         assert!(h.events().is_empty(), "the ACK for a non-2xx is absorbed");
         // G stopped; I = T4 absorbs further ACKs, then the transaction ends.
@@ -352,13 +294,11 @@ mod tests {
 
     #[test]
     fn missing_ack_is_reported_at_timer_h() {
-        let mut h = Harness::new();
-        let (id, req) = receive(&mut h, VIA, udp(UAC));
-        h.layer.respond(id, response(&req, 480), h.t0).unwrap();
-        h.transmits();
-        let times = h.run_times(h.at(40_000));
+        let (mut h, id, req) = Harness::server("INVITE", UAC_VIA_UDP, TO);
+        h.respond(id, &req, 480, 0);
+        let final_480 = h.transmits().remove(0).bytes;
         assert_eq!(
-            times,
+            h.resends_until(40_000, &final_480, udp(UAC)),
             vec![500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500]
         );
         assert_eq!(h.events(), vec![TransactionEvent::AckTimeout { id }]);
@@ -367,14 +307,12 @@ mod tests {
 
     #[test]
     fn tcp_has_no_timer_g_and_no_timer_i() {
-        let mut h = Harness::new();
-        let (id, req) = receive(&mut h, VIA_T, tcp(UAC));
-        h.layer.respond(id, response(&req, 480), h.t0).unwrap();
+        let (mut h, id, req) = Harness::server("INVITE", UAC_VIA_TCP, TO);
+        h.respond(id, &req, 480, 0);
         let sent = h.transmits();
         assert_eq!(sent[0].to, tcp(UAC), "same connection");
         assert_eq!(h.layer.poll_timeout(), Some(h.at(32_000)), "only timer H");
-        let mut ack = request("ACK", VIA_T, "<sip:bob@example.com>;tag=b1");
-        ack.headers.set(HeaderName::CSeq, "1 ACK");
+        let ack = request("ACK", UAC_VIA_TCP, TO_TAGGED);
         h.layer.handle_request(ack, tcp(UAC), h.at(100));
         assert!(h.events().is_empty());
         assert!(h.transmits().is_empty());
@@ -384,21 +322,17 @@ mod tests {
 
     #[test]
     fn tcp_missing_ack_still_times_out() {
-        let mut h = Harness::new();
-        let (id, req) = receive(&mut h, VIA_T, tcp(UAC));
-        h.layer.respond(id, response(&req, 603), h.t0).unwrap();
+        let (mut h, id, req) = Harness::server("INVITE", UAC_VIA_TCP, TO);
+        h.respond(id, &req, 603, 0);
         h.transmits();
-        assert!(h.run_times(h.at(40_000)).is_empty());
-        assert_eq!(h.events(), vec![TransactionEvent::AckTimeout { id }]);
-        assert!(h.layer.is_empty());
+        h.ends_silently_with(40_000, TransactionEvent::AckTimeout { id });
     }
 
     #[test]
     fn two_xx_enters_accepted_absorbing_invite_retransmissions_for_timer_l() {
-        let mut h = Harness::new();
-        let (id, req) = receive(&mut h, VIA, udp(UAC));
-        h.layer.respond(id, response(&req, 200), h.at(100)).unwrap();
-        assert_eq!(status_of(&h.transmits()[0].bytes), 200);
+        let (mut h, id, req) = Harness::server("INVITE", UAC_VIA_UDP, TO);
+        h.respond(id, &req, 200, 100);
+        assert_eq!(h.sent_statuses(), vec![200]);
         h.layer.handle_request(req.clone(), udp(UAC), h.at(600));
         assert!(
             h.transmits().is_empty(),
@@ -406,7 +340,7 @@ mod tests {
         );
         assert!(h.events().is_empty());
         // RFC 6026 §8.5: the TU's 2xx retransmissions go through.
-        h.layer.respond(id, response(&req, 200), h.at(600)).unwrap();
+        h.respond(id, &req, 200, 600);
         assert_eq!(h.transmits().len(), 1);
         assert!(matches!(
             h.layer.respond(id, response(&req, 486), h.at(700)),
@@ -417,20 +351,14 @@ mod tests {
             })
         ));
         // The ACK for the 2xx has its own branch: the dialog layer's.
-        let mut ack = request(
-            "ACK",
-            "SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKuac2",
-            "<sip:bob@example.com>;tag=b1",
-        );
-        ack.headers.set(HeaderName::CSeq, "1 ACK");
+        let via = "SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKuac2";
+        let ack = request("ACK", via, TO_TAGGED);
         h.layer.handle_request(ack.clone(), udp(UAC), h.at(800));
-        assert_eq!(
-            h.events(),
-            vec![TransactionEvent::Ack {
-                request: ack,
-                from: udp(UAC)
-            }]
-        );
+        let passed = TransactionEvent::Ack {
+            request: ack,
+            from: udp(UAC),
+        };
+        assert_eq!(h.events(), vec![passed]);
         assert!(h.run_times(h.at(32_099)).is_empty());
         assert_eq!(h.layer.len(), 1);
         h.layer.handle_timeout(h.at(32_100));
@@ -439,13 +367,12 @@ mod tests {
 
     #[test]
     fn respond_refuses_a_second_final_and_bad_input() {
-        let mut h = Harness::new();
-        let (id, req) = receive(&mut h, VIA, udp(UAC));
+        let (mut h, id, req) = Harness::server("INVITE", UAC_VIA_UDP, TO);
         assert_eq!(
             h.layer.respond(id, response(&req, 99), h.t0),
             Err(TransactionError::InvalidStatus(99))
         );
-        h.layer.respond(id, response(&req, 486), h.t0).unwrap();
+        h.respond(id, &req, 486, 0);
         let err = h.layer.respond(id, response(&req, 486), h.t0).unwrap_err();
         assert_eq!(
             err,
@@ -473,8 +400,10 @@ mod tests {
     fn responses_follow_rport_to_the_source_port() {
         let mut h = Harness::new();
         let via = "SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bKnat;rport=40123;received=198.51.100.7";
-        let (id, req) = receive(&mut h, via, udp("198.51.100.7:40123"));
-        h.layer.respond(id, response(&req, 180), h.t0).unwrap();
+        let req = request("INVITE", via, TO);
+        let (id, cancels) = h.request_in(&req, udp("198.51.100.7:40123"), 0);
+        assert_eq!(cancels, None);
+        h.respond(id, &req, 180, 0);
         assert_eq!(h.transmits()[0].to, udp("198.51.100.7:40123"));
     }
 }

@@ -9,38 +9,39 @@
 
 use std::time::Instant;
 
-use tracing::{debug, info};
+use tracing::debug;
 
-use crate::sip::message::{Method, Request, Response};
+use crate::sip::message::{Request, Response};
 use crate::sip::transport::Peer;
 
-use super::error::TransactionError;
+use super::armed::Armed;
 use super::event::ServerTransactionId;
+use super::label::{Label, Side};
+use super::machine::Machine;
 use super::output::Outputs;
-use super::timers::{due, TimerConfig};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum State {
-    Trying,
-    Proceeding,
-    Completed,
-    Terminated,
-}
+use super::state::NonInviteState as State;
+use super::timers::TimerConfig;
 
 #[derive(Debug)]
 pub(crate) struct ServerNonInvite {
     id: ServerTransactionId,
     state: State,
-    method: Method,
-    call_id: Box<str>,
+    label: Label,
     /// Where responses go (RFC 3261 §18.2.2), worked out once.
     target: Peer,
     timers: TimerConfig,
     /// The last response sent, serialised once, re-sent on retransmissions.
     last_response: Vec<u8>,
     final_status: Option<u16>,
-    /// Timer J.
-    deadline: Option<Instant>,
+    /// Timer J (no retransmission timer: the TU's responses are re-sent
+    /// only when the request is).
+    armed: Armed,
+}
+
+impl Machine for ServerNonInvite {
+    fn armed(&self) -> &Armed {
+        &self.armed
+    }
 }
 
 impl ServerNonInvite {
@@ -50,27 +51,28 @@ impl ServerNonInvite {
         target: Peer,
         timers: TimerConfig,
     ) -> Self {
-        let call_id: Box<str> = request.headers.call_id().unwrap_or("").into();
-        debug!(%id, %target, method = %request.method, %call_id, "non-INVITE server transaction started");
+        let label = Label::started(Side::Server, request, id, target);
         ServerNonInvite {
             id,
             state: State::Trying,
-            method: request.method.clone(),
-            call_id,
+            label,
             target,
             timers,
             last_response: Vec::new(),
             final_status: None,
-            deadline: None,
+            armed: Armed::new(None, None),
         }
     }
 
-    pub fn is_terminated(&self) -> bool {
-        self.state == State::Terminated
+    fn terminate(&mut self, how: &str) {
+        self.state = State::Terminated;
+        self.armed.end();
+        self.label.ended(self.id, self.final_status, how);
     }
 
-    pub fn next_deadline(&self) -> Option<Instant> {
-        self.deadline
+    /// The final response sent, if any.
+    pub fn final_status(&self) -> Option<u16> {
+        self.final_status
     }
 
     /// The request arrived again (§17.2.2): absorbed in Trying, answered
@@ -85,96 +87,59 @@ impl ServerNonInvite {
         }
     }
 
-    /// The TU's response. The caller has checked that the status is 100-699.
-    pub fn respond(
-        &mut self,
-        response: &Response,
-        now: Instant,
-        out: &mut Outputs,
-    ) -> Result<(), TransactionError> {
-        let status = response.status;
+    /// Sends the TU's response (the caller has checked that the status is
+    /// 100-699), or returns false and sends nothing when a final response
+    /// has been sent already.
+    #[must_use]
+    pub fn respond(&mut self, response: &Response, now: Instant, out: &mut Outputs) -> bool {
         if self.state != State::Trying && self.state != State::Proceeding {
-            return Err(TransactionError::AlreadyFinal {
-                id: self.id,
-                sent: self.final_status.unwrap_or_default(),
-                attempted: status,
-            });
+            return false;
         }
         self.last_response = response.to_bytes();
         out.send(self.target, self.last_response.clone());
+        let status = response.status;
         if status < 200 {
             self.state = State::Proceeding;
-            return Ok(());
+            return true;
         }
         self.final_status = Some(status);
         // §17.2.2: timer J absorbs retransmissions on UDP; zero on TCP.
         let j = self.timers.timer_j(self.target.transport.is_reliable());
-        if j.is_zero() {
-            self.terminate();
-        } else {
+        if self.armed.linger(now, j) {
             self.state = State::Completed;
-            self.deadline = Some(now + j);
+        } else {
+            self.terminate("no timer J on a reliable transport");
         }
-        Ok(())
+        true
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.state == State::Completed && due(self.deadline, now) {
-            self.terminate();
+        if self.state == State::Completed && self.armed.deadline_due(now) {
+            self.terminate("timer J");
         }
-    }
-
-    fn terminate(&mut self) {
-        self.state = State::Terminated;
-        self.deadline = None;
-        let (id, method, call_id) = (self.id, &self.method, &*self.call_id);
-        let status = self.final_status.unwrap_or_default();
-        info!(%id, call_id, "{method} server transaction ended: {status} sent");
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::test_support::*;
-    use super::super::{ServerTransactionId, TransactionError, TransactionEvent};
-    use crate::sip::message::Request;
-    use crate::sip::transport::Peer;
-
-    const UAC: &str = "198.51.100.7:5060";
-    const VIA: &str = "SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKuac1";
-    const VIA_T: &str = "SIP/2.0/TCP 198.51.100.7:5060;branch=z9hG4bKuac1";
-
-    fn receive(h: &mut Harness, via: &str, from: Peer) -> (ServerTransactionId, Request) {
-        let req = request("BYE", via, "<sip:bob@example.com>;tag=b1");
-        h.layer.handle_request(req.clone(), from, h.t0);
-        match &h.events()[..] {
-            [TransactionEvent::Request {
-                id, cancels: None, ..
-            }] => (*id, req),
-            other => panic!("{other:?}"),
-        }
-    }
+    use super::super::TransactionError;
 
     #[test]
     fn retransmissions_absorbed_then_answered_until_timer_j() {
-        let mut h = Harness::new();
-        let (id, req) = receive(&mut h, VIA, udp(UAC));
+        let (mut h, id, req) = Harness::server("BYE", UAC_VIA_UDP, TO_TAGGED);
         assert_eq!(h.layer.poll_timeout(), None, "Trying waits for the TU");
         h.layer.handle_request(req.clone(), udp(UAC), h.at(500));
         assert!(h.events().is_empty(), "no second Request event");
         assert!(h.transmits().is_empty());
 
-        h.layer
-            .respond(id, response(&req, 200), h.at(1000))
-            .unwrap();
+        h.respond(id, &req, 200, 1000);
         let ok = h.transmits();
         assert_eq!(ok.len(), 1);
         assert_eq!(ok[0].to, udp(UAC));
         assert_eq!(parse_response(&ok[0].bytes).status, 200);
         h.layer.handle_request(req.clone(), udp(UAC), h.at(1500));
-        let again = h.transmits();
-        assert_eq!(again.len(), 1);
-        assert_eq!(again[0].bytes, ok[0].bytes);
+        assert_eq!(h.transmits(), ok, "the 200 again");
         assert!(h.events().is_empty());
 
         assert_eq!(h.layer.poll_timeout(), Some(h.at(33_000)), "J = 64*T1");
@@ -183,26 +148,22 @@ mod tests {
         h.layer.handle_timeout(h.at(33_000));
         assert!(h.layer.is_empty());
         // After J, the same request is new again.
-        h.layer.handle_request(req, udp(UAC), h.at(34_000));
-        assert_eq!(h.events().len(), 1);
+        h.request_in(&req, udp(UAC), 34_000);
     }
 
     #[test]
     fn provisional_is_resent_in_proceeding() {
-        let mut h = Harness::new();
-        let (id, req) = receive(&mut h, VIA, udp(UAC));
-        h.layer.respond(id, response(&req, 100), h.at(10)).unwrap();
+        let (mut h, id, req) = Harness::server("BYE", UAC_VIA_UDP, TO_TAGGED);
+        h.respond(id, &req, 100, 10);
         h.transmits();
         h.layer.handle_request(req, udp(UAC), h.at(500));
-        let again = h.transmits();
-        assert_eq!(parse_response(&again[0].bytes).status, 100);
+        assert_eq!(h.sent_statuses(), vec![100]);
     }
 
     #[test]
     fn tcp_final_ends_at_once() {
-        let mut h = Harness::new();
-        let (id, req) = receive(&mut h, VIA_T, tcp(UAC));
-        h.layer.respond(id, response(&req, 200), h.at(10)).unwrap();
+        let (mut h, id, req) = Harness::server("BYE", UAC_VIA_TCP, TO_TAGGED);
+        h.respond(id, &req, 200, 10);
         assert_eq!(h.transmits()[0].to, tcp(UAC));
         assert!(h.layer.is_empty());
         assert_eq!(
@@ -213,9 +174,8 @@ mod tests {
 
     #[test]
     fn second_final_is_refused() {
-        let mut h = Harness::new();
-        let (id, req) = receive(&mut h, VIA, udp(UAC));
-        h.layer.respond(id, response(&req, 200), h.t0).unwrap();
+        let (mut h, id, req) = Harness::server("BYE", UAC_VIA_UDP, TO_TAGGED);
+        h.respond(id, &req, 200, 0);
         assert_eq!(
             h.layer.respond(id, response(&req, 500), h.t0),
             Err(TransactionError::AlreadyFinal {

@@ -31,9 +31,14 @@ impl TimerSlot {
         self.scheduled.is_some() && self.generation == generation
     }
 
-    /// The live entry was popped: nothing is scheduled any more.
-    pub fn fired(&mut self) {
-        self.scheduled = None;
+    /// A heap entry with this generation was popped: if it is the live
+    /// one, nothing is scheduled any more and its deadline has come.
+    pub fn fire(&mut self, generation: u32) -> bool {
+        let live = self.is_current(generation);
+        if live {
+            self.scheduled = None;
+        }
+        live
     }
 }
 

@@ -93,6 +93,18 @@ impl Backoff {
         }
     }
 
+    /// The retransmission timer of a message just sent: none on a reliable
+    /// transport, where timers A, E and G do not run (RFC 3261 §17.1.1.2,
+    /// §17.1.2.2, §17.2.1).
+    pub fn unless_reliable(
+        reliable: bool,
+        now: Instant,
+        first: Duration,
+        cap: Option<Duration>,
+    ) -> Option<Self> {
+        (!reliable).then(|| Backoff::start(now, first, cap))
+    }
+
     /// Moves to the next deadline after `now`, doubling the interval (up to
     /// the cap) for each step. Several missed firings collapse into one.
     pub fn advance(&mut self, now: Instant) {
@@ -113,11 +125,6 @@ impl Backoff {
             self.at += interval;
         }
     }
-}
-
-/// Whether an optional deadline has been reached.
-pub(crate) fn due(deadline: Option<Instant>, now: Instant) -> bool {
-    deadline.is_some_and(|t| t <= now)
 }
 
 /// The earlier of two optional deadlines.

@@ -74,18 +74,21 @@ mod tests {
         }
     }
 
-    fn request_with_via(via: &str) -> Request {
+    /// The top Via of a request with `via`, after it arrived from `from`.
+    fn stamped(via: &str, from: &Peer) -> Via {
         let mut r = Request::new(Method::Options, Uri::parse("sip:a@b").unwrap());
         r.headers.push(HeaderName::Via, via);
-        r
+        stamp_received(&mut r, from);
+        r.headers.top_via().unwrap()
     }
 
     #[test]
     fn stamps_received_and_rport() {
         let from = peer("127.0.0.9:40000", Transport::Udp);
-        let mut r = request_with_via("SIP/2.0/UDP host.example.com:5062;branch=z9hG4bKa;rport");
-        stamp_received(&mut r, &from);
-        let via = r.headers.top_via().unwrap();
+        let via = stamped(
+            "SIP/2.0/UDP host.example.com:5062;branch=z9hG4bKa;rport",
+            &from,
+        );
         assert_eq!(via.received(), Some("127.0.0.9"));
         assert_eq!(via.rport(), Rport::Value(40000));
         assert_eq!(
@@ -97,9 +100,7 @@ mod tests {
     #[test]
     fn without_rport_uses_sent_by_port_on_source_ip() {
         let from = peer("127.0.0.9:40000", Transport::Udp);
-        let mut r = request_with_via("SIP/2.0/UDP 192.0.2.1:5070;branch=z9hG4bKa");
-        stamp_received(&mut r, &from);
-        let via = r.headers.top_via().unwrap();
+        let via = stamped("SIP/2.0/UDP 192.0.2.1:5070;branch=z9hG4bKa", &from);
         assert_eq!(via.received(), Some("127.0.0.9"));
         assert_eq!(
             response_target(&from, Some(&via)).remote,
