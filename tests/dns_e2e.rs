@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::{start_dnsmasq, KillOnDrop};
 use pbxgate::sip::dns::{
-    Answer, DnsError, Query, RecordType, Resolver, ResolverConfig, Target, TargetList,
+    Answer, DnsError, Query, RecordType, Resolver, ResolverConfig, ServerTarget, TargetList,
 };
 use pbxgate::sip::message::Uri;
 use pbxgate::sip::transport::Transport;
@@ -124,7 +124,7 @@ fn locates_sip_servers_through_dnsmasq() {
     let list = locate(&resolver, "sip:plain.pbx.test").expect("plain");
     assert_eq!(
         list.targets(),
-        &[Target::new(
+        &[ServerTarget::new(
             Transport::Udp,
             SocketAddr::from(([127, 0, 0, 74], 5060))
         )]

@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 use tracing::info;
 
 use crate::config::InboundAuthConfig;
-use crate::sip::auth::{Algorithm, Credentials, DigestServer, RejectReason, ServerConfig, Verdict};
+use crate::sip::auth::{
+    Algorithm, Credentials, DigestServer, DigestVerdict, RejectReason, ServerConfig,
+};
 use crate::sip::message::{HeaderName, Request, Response};
 
 pub enum AuthOutcome {
@@ -124,19 +126,21 @@ impl InboundAuth {
             now_secs,
         );
         match verdict {
-            Verdict::Ok { username } => {
+            DigestVerdict::Ok { username } => {
                 info!(%source, user = %username, method = %req.method, "authenticated");
                 self.failures.remove(&source_key(source));
                 AuthOutcome::Pass
             }
-            Verdict::Stale => AuthOutcome::Answer(self.challenge(req, to_tag, true, now_secs)),
+            DigestVerdict::Stale => {
+                AuthOutcome::Answer(self.challenge(req, to_tag, true, now_secs))
+            }
             // A nonce the gateway never issued (garbage, another server's)
             // proves nothing about the sender's password and costs a spoofer
             // nothing: challenge again, count nothing.
-            Verdict::Rejected(RejectReason::ForgedNonce) => {
+            DigestVerdict::Rejected(RejectReason::ForgedNonce) => {
                 AuthOutcome::Answer(self.challenge(req, to_tag, false, now_secs))
             }
-            Verdict::Rejected(reason) => {
+            DigestVerdict::Rejected(reason) => {
                 info!(%source, user = %creds.username, %reason, "authentication failed");
                 // Only a wrong answer to a nonce we issued counts towards
                 // blocking the source: a replayed nonce-count is refused, but

@@ -180,16 +180,7 @@ impl B2bua {
         let Some(creds) = call.legs[leg].sip().credentials.clone() else {
             return false;
         };
-        let header = if resp.status == 407 {
-            HeaderName::ProxyAuthenticate
-        } else {
-            HeaderName::WwwAuthenticate
-        };
-        let offered: Vec<Challenge> = challenges(&resp.headers, &header)
-            .into_iter()
-            .filter_map(Result::ok)
-            .collect();
-        let Some(challenge) = choose(&offered).cloned() else {
+        let Some((challenge, answer_in)) = pick_challenge(resp) else {
             return false;
         };
         let l = &mut call.legs[leg];
@@ -224,13 +215,8 @@ impl B2bua {
         h.remove(&HeaderName::Via);
         h.push_front(HeaderName::Via, l.sip().via(&self.ids.branch()));
         h.set(HeaderName::CSeq, format!("{seq} INVITE"));
-        let name = if resp.status == 407 {
-            HeaderName::ProxyAuthorization
-        } else {
-            HeaderName::Authorization
-        };
-        h.remove(&name);
-        h.push(name, auth.to_header_value());
+        h.remove(&answer_in);
+        h.push(answer_in, auth.to_header_value());
         l.sip_mut().invite = invite.clone();
         l.state = LegState::Calling;
         l.provisional = false;

@@ -23,7 +23,7 @@ use crate::config::{
 };
 use crate::media::messages::{MediaCommand, MediaEvent};
 use crate::routing::{x_headers, CallTags, Router, Target};
-use crate::sip::auth::{challenges, choose, Challenge};
+use crate::sip::auth::pick_challenge;
 use crate::sip::ids::IdGenerator;
 use crate::sip::message::{HeaderName, Host, Method, NameAddr, Request, Response, SipUri, Uri};
 use crate::sip::transaction::{ClientTransactionId, ServerTransactionId, TransactionLayer};

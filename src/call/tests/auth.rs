@@ -2,7 +2,7 @@
 //! route target's credentials, once; a second challenge fails the call.
 
 use super::*;
-use crate::sip::auth::{Algorithm, Credentials, DigestServer, ServerConfig, Verdict};
+use crate::sip::auth::{Algorithm, Credentials, DigestServer, DigestVerdict, ServerConfig};
 use crate::sip::message::Method;
 use crate::test_support::{udp, GATEWAY_LAN};
 
@@ -63,7 +63,7 @@ fn challenged(gw: &mut TestCore, trunk: &mut DigestServer, invite: &Sent, status
 
 /// What the trunk makes of the credentials `invite` carries for a
 /// challenge of `status`.
-fn verify(trunk: &mut DigestServer, invite: &Sent, status: u16) -> Verdict {
+fn verify(trunk: &mut DigestServer, invite: &Sent, status: u16) -> DigestVerdict {
     let value = invite
         .header(&headers(status).1)
         .unwrap_or_else(|| panic!("no credentials: {}", invite.line));
@@ -80,7 +80,7 @@ fn a_407_is_answered_with_the_route_targets_credentials() {
     let first = call_out(&mut gw);
     assert_eq!(first.header(&HeaderName::ProxyAuthorization), None);
     let again = challenged(&mut gw, &mut trunk, &first, 407);
-    let ok = Verdict::Ok {
+    let ok = DigestVerdict::Ok {
         username: "pbxgate".into(),
     };
     assert_eq!(verify(&mut trunk, &again, 407), ok);
@@ -109,7 +109,7 @@ fn a_second_challenge_after_credentials_fails_the_call_with_403() {
     let again = challenged(&mut gw, &mut trunk, &first, 401);
     assert!(matches!(
         verify(&mut trunk, &again, 401),
-        Verdict::Ok { .. }
+        DigestVerdict::Ok { .. }
     ));
     // Refused all the same (a fresh nonce, not stale): no third try.
     let out = gw.receive(&challenge(&mut trunk, &again, 401), udp(0, TRUNK));

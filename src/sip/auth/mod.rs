@@ -11,7 +11,7 @@
 //!   and verifies their answers, refusing replayed nonce counts.
 //!
 //! ```
-//! use pbxgate::sip::auth::{Algorithm, DigestClient, DigestServer, ServerConfig, Verdict};
+//! use pbxgate::sip::auth::{Algorithm, DigestClient, DigestServer, ServerConfig, DigestVerdict};
 //! use pbxgate::sip::message::{Method, Uri};
 //!
 //! let mut server = DigestServer::new([7; 32], ServerConfig::default());
@@ -32,7 +32,7 @@
 //!     |user| (user == "alice").then(|| "s3cret".to_string()),
 //!     1_010,
 //! );
-//! assert_eq!(verdict, Verdict::Ok { username: "alice".into() });
+//! assert_eq!(verdict, DigestVerdict::Ok { username: "alice".into() });
 //! ```
 
 mod algorithm;
@@ -48,7 +48,7 @@ pub use challenge::{challenges, credentials_header, Challenge, Qop};
 pub use client::{can_answer, choose, pick_challenge, DigestClient};
 pub use credentials::Credentials;
 pub use digest::{response, DigestInput};
-pub use server::{DigestServer, RejectReason, ServerConfig, Verdict};
+pub use server::{DigestServer, DigestVerdict, RejectReason, ServerConfig};
 
 /// Why a challenge or credentials value could not be read, or why the client
 /// cannot answer a challenge. Parameters are named as they appear on the wire.

@@ -13,7 +13,7 @@
 //! nonce cannot be forged, moved to another realm or aged backwards.
 //! Replay protection does need memory: the highest nonce count seen for each
 //! nonce still in use. That memory is bounded; a nonce that has been pushed
-//! out of it is answered [`Verdict::Stale`] (the client retries with a fresh
+//! out of it is answered [`DigestVerdict::Stale`] (the client retries with a fresh
 //! nonce), never accepted blindly.
 
 use std::collections::BTreeMap;
@@ -39,7 +39,7 @@ const NONCE_HEX: usize = PAYLOAD_HEX + 2 * MAC_BYTES;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerConfig {
     /// A nonce older than this is stale: a right answer to it gets
-    /// [`Verdict::Stale`] and the caller re-challenges with `stale=true`.
+    /// [`DigestVerdict::Stale`] and the caller re-challenges with `stale=true`.
     pub nonce_lifetime_secs: u64,
     /// How many issued nonces are remembered for nonce-count replay checks.
     /// The oldest are forgotten first; each costs a few dozen bytes.
@@ -61,7 +61,7 @@ impl Default for ServerConfig {
 
 /// What [`DigestServer::verify`] decided.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Verdict {
+pub enum DigestVerdict {
     /// The credentials are right and fresh.
     Ok { username: String },
     /// The password was right but the nonce is expired or no longer
@@ -151,7 +151,7 @@ impl DigestServer {
     }
 
     /// A fresh challenge for `realm` with qop="auth" and the given algorithm.
-    /// `stale` is true when answering a [`Verdict::Stale`]. To offer several
+    /// `stale` is true when answering a [`DigestVerdict::Stale`]. To offer several
     /// algorithms (RFC 8760 §2.4), call once per algorithm, strongest first,
     /// and send one header line each.
     pub fn challenge(
@@ -196,8 +196,8 @@ impl DigestServer {
         request_uri: &Uri,
         lookup_password: impl Fn(&str) -> Option<String>,
         now_secs: u64,
-    ) -> Verdict {
-        use Verdict::Rejected;
+    ) -> DigestVerdict {
+        use DigestVerdict::Rejected;
         if auth.realm != realm {
             return Rejected(RejectReason::RealmMismatch {
                 got: auth.realm.clone(),
@@ -249,19 +249,19 @@ impl DigestServer {
             });
         }
         if now_secs.saturating_sub(nonce.issued_at) > self.config.nonce_lifetime_secs {
-            return Verdict::Stale;
+            return DigestVerdict::Stale;
         }
         match self.issued.get_mut(&nonce.seq) {
             // Evicted, or issued before a restart: we cannot tell which
             // counts were used, so ask for a fresh nonce.
-            None => Verdict::Stale,
+            None => DigestVerdict::Stale,
             Some(entry) if nc <= entry.highest_nc => Rejected(RejectReason::ReplayedNonceCount {
                 nc,
                 highest: entry.highest_nc,
             }),
             Some(entry) => {
                 entry.highest_nc = nc;
-                Verdict::Ok {
+                DigestVerdict::Ok {
                     username: auth.username.clone(),
                 }
             }
@@ -372,7 +372,7 @@ mod tests {
             .unwrap()
     }
 
-    fn verify(s: &mut DigestServer, auth: &Credentials, now: u64) -> Verdict {
+    fn verify(s: &mut DigestServer, auth: &Credentials, now: u64) -> DigestVerdict {
         s.verify(
             auth,
             REALM,
@@ -383,8 +383,8 @@ mod tests {
         )
     }
 
-    fn ok() -> Verdict {
-        Verdict::Ok {
+    fn ok() -> DigestVerdict {
+        DigestVerdict::Ok {
             username: "trunk".into(),
         }
     }
@@ -422,7 +422,7 @@ mod tests {
             let c = s.challenge(REALM, 0, false, alg);
             assert_eq!(
                 verify(&mut s, &answer(&c, "guess"), 1),
-                Verdict::Rejected(RejectReason::WrongPassword {
+                DigestVerdict::Rejected(RejectReason::WrongPassword {
                     username: "trunk".into()
                 })
             );
@@ -431,14 +431,14 @@ mod tests {
                 .unwrap();
             assert_eq!(
                 verify(&mut s, &stranger, 1),
-                Verdict::Rejected(RejectReason::UnknownUser {
+                DigestVerdict::Rejected(RejectReason::UnknownUser {
                     username: "mallory".into()
                 })
             );
             // A wrong password never earns Stale, even on an expired nonce.
             assert!(matches!(
                 verify(&mut s, &answer(&c, "guess"), 10_000),
-                Verdict::Rejected(RejectReason::WrongPassword { .. })
+                DigestVerdict::Rejected(RejectReason::WrongPassword { .. })
             ));
         }
     }
@@ -457,7 +457,7 @@ mod tests {
                 forged.nonce = String::from_utf8(bytes).unwrap();
                 assert_eq!(
                     verify(&mut s, &answer(&forged, "s3cret"), 1),
-                    Verdict::Rejected(RejectReason::ForgedNonce),
+                    DigestVerdict::Rejected(RejectReason::ForgedNonce),
                     "{alg} pos {pos}"
                 );
             }
@@ -465,14 +465,14 @@ mod tests {
             let foreign = other.challenge(REALM, 0, false, alg);
             assert_eq!(
                 verify(&mut s, &answer(&foreign, "s3cret"), 1),
-                Verdict::Rejected(RejectReason::ForgedNonce)
+                DigestVerdict::Rejected(RejectReason::ForgedNonce)
             );
             for junk in ["", "abc", "zz", &"0".repeat(NONCE_HEX), &"é".repeat(33)] {
                 let mut bad = c.clone();
                 bad.nonce = junk.to_string();
                 assert_eq!(
                     verify(&mut s, &answer(&bad, "s3cret"), 1),
-                    Verdict::Rejected(RejectReason::ForgedNonce),
+                    DigestVerdict::Rejected(RejectReason::ForgedNonce),
                     "{junk:?}"
                 );
             }
@@ -487,11 +487,11 @@ mod tests {
         moved.realm = REALM.into();
         assert_eq!(
             verify(&mut s, &answer(&moved, "s3cret"), 1),
-            Verdict::Rejected(RejectReason::ForgedNonce)
+            DigestVerdict::Rejected(RejectReason::ForgedNonce)
         );
         assert_eq!(
             verify(&mut s, &answer(&c, "s3cret"), 1),
-            Verdict::Rejected(RejectReason::RealmMismatch {
+            DigestVerdict::Rejected(RejectReason::RealmMismatch {
                 got: "other.realm".into()
             })
         );
@@ -509,7 +509,7 @@ mod tests {
                 .authorize(&c, "trunk", "s3cret", &Method::Invite, URI, "c2")
                 .unwrap();
             assert_eq!(late.nc, Some(1));
-            assert_eq!(verify(&mut s, &late, 1_301), Verdict::Stale);
+            assert_eq!(verify(&mut s, &late, 1_301), DigestVerdict::Stale);
             let fresh = s.challenge(REALM, 1_301, true, alg);
             assert!(fresh.stale);
             assert!(fresh.to_header_value().contains("stale=TRUE"));
@@ -532,7 +532,7 @@ mod tests {
             assert_eq!(verify(&mut s, &first, 1), ok());
             assert_eq!(
                 verify(&mut s, &first, 2),
-                Verdict::Rejected(RejectReason::ReplayedNonceCount { nc: 1, highest: 1 })
+                DigestVerdict::Rejected(RejectReason::ReplayedNonceCount { nc: 1, highest: 1 })
             );
             let second = next();
             let third = next();
@@ -541,7 +541,7 @@ mod tests {
             assert_eq!(verify(&mut s, &third, 3), ok());
             assert_eq!(
                 verify(&mut s, &second, 4),
-                Verdict::Rejected(RejectReason::ReplayedNonceCount { nc: 2, highest: 3 })
+                DigestVerdict::Rejected(RejectReason::ReplayedNonceCount { nc: 2, highest: 3 })
             );
             assert_eq!(verify(&mut s, &next(), 5), ok());
         }
@@ -556,10 +556,10 @@ mod tests {
             s.challenge(REALM, t, false, Algorithm::Sha256);
         }
         assert_eq!(s.tracked_nonces(), 8);
-        assert_eq!(verify(&mut s, &auth, 9), Verdict::Stale);
+        assert_eq!(verify(&mut s, &auth, 9), DigestVerdict::Stale);
         // A restarted server (same secret, nothing tracked) does the same.
         let mut restarted = server();
-        assert_eq!(verify(&mut restarted, &auth, 9), Verdict::Stale);
+        assert_eq!(verify(&mut restarted, &auth, 9), DigestVerdict::Stale);
     }
 
     #[test]
@@ -590,7 +590,7 @@ mod tests {
         md5.algorithm = Algorithm::Md5;
         assert_eq!(
             verify(&mut s, &answer(&md5, "s3cret"), 1),
-            Verdict::Rejected(RejectReason::AlgorithmMismatch {
+            DigestVerdict::Rejected(RejectReason::AlgorithmMismatch {
                 issued: Algorithm::Sha256,
                 got: Algorithm::Md5
             })
@@ -601,7 +601,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             verify(&mut s, &elsewhere, 1),
-            Verdict::Rejected(RejectReason::UriMismatch {
+            DigestVerdict::Rejected(RejectReason::UriMismatch {
                 uri: "sip:other@gw".into()
             })
         );
@@ -623,7 +623,7 @@ mod tests {
         no_qop.qop.clear();
         assert_eq!(
             verify(&mut s, &answer(&no_qop, "s3cret"), 1),
-            Verdict::Rejected(RejectReason::QopRequired)
+            DigestVerdict::Rejected(RejectReason::QopRequired)
         );
 
         // A digest over another method does not verify.
@@ -632,7 +632,7 @@ mod tests {
             .unwrap();
         assert!(matches!(
             verify(&mut s, &bye, 1),
-            Verdict::Rejected(RejectReason::WrongPassword { .. })
+            DigestVerdict::Rejected(RejectReason::WrongPassword { .. })
         ));
     }
 

@@ -10,7 +10,7 @@ use super::cache::{DnsCache, MAX_TTL};
 use super::error::DnsError;
 use super::record::{normalize_name, Answer, Query, RecordData, RecordType};
 use super::srv::{self, Srv};
-use super::target::{Target, TargetList};
+use super::target::{ServerTarget, TargetList};
 use crate::sip::message::{Host, Uri};
 use crate::sip::transport::Transport;
 
@@ -80,8 +80,8 @@ impl Via {
         }
     }
 
-    fn target(self, addr: SocketAddr) -> Target {
-        Target {
+    fn target(self, addr: SocketAddr) -> ServerTarget {
+        ServerTarget {
             transport: self.transport,
             addr,
             tls: self.tls,
@@ -466,7 +466,7 @@ impl ServerLocator {
         candidates: &[Candidate],
         srv_names: Option<&str>,
     ) -> Result<TargetList, DnsError> {
-        let mut targets: Vec<Target> = Vec::new();
+        let mut targets: Vec<ServerTarget> = Vec::new();
         for c in candidates {
             for t in self.families.record_types() {
                 let q = Query::new(c.host.clone(), *t);

@@ -138,7 +138,7 @@ fn locate(uri: &str, zone: &Zone) -> Run {
 
 fn targets(run: &Run) -> Vec<String> {
     match &run.result {
-        Ok(list) => list.targets().iter().map(Target::to_string).collect(),
+        Ok(list) => list.targets().iter().map(ServerTarget::to_string).collect(),
         Err(e) => panic!("location failed: {e}"),
     }
 }
@@ -489,7 +489,7 @@ fn failover_walks_srv_targets_then_addresses() {
         .a("secondary.example.com", &[[198, 51, 100, 1]]);
     let run = locate("sip:example.com", &zone);
     let mut list = run.result.expect("targets");
-    let addr = |t: Option<Target>| t.map(|t| t.addr);
+    let addr = |t: Option<ServerTarget>| t.map(|t| t.addr);
     let sa = |s: &str| s.parse::<SocketAddr>().ok();
     assert_eq!(addr(list.next()), sa("192.0.2.1:5060"));
     assert_eq!(

@@ -47,4 +47,4 @@ pub use locator::{AddressFamilies, ServerLocator, SIPS_PORT, SIP_PORT};
 pub use record::{Answer, Query, Record, RecordData, RecordType};
 pub use resolv_conf::ResolverConfig;
 pub use resolver::Resolver;
-pub use target::{Failure, Target, TargetList};
+pub use target::{Failure, ServerTarget, TargetList};

@@ -10,23 +10,23 @@ use crate::sip::transport::Transport;
 /// One place to send a request: transport and address. `tls` is set for
 /// SIPS (and `transport=tls`): TLS over the TCP connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Target {
+pub struct ServerTarget {
     pub transport: Transport,
     pub addr: SocketAddr,
     pub tls: bool,
 }
 
-impl Target {
-    pub fn new(transport: Transport, addr: SocketAddr) -> Target {
-        Target {
+impl ServerTarget {
+    pub fn new(transport: Transport, addr: SocketAddr) -> ServerTarget {
+        ServerTarget {
             transport,
             addr,
             tls: false,
         }
     }
 
-    pub fn tls(addr: SocketAddr) -> Target {
-        Target {
+    pub fn tls(addr: SocketAddr) -> ServerTarget {
+        ServerTarget {
             transport: Transport::Tcp,
             addr,
             tls: true,
@@ -34,7 +34,7 @@ impl Target {
     }
 }
 
-impl fmt::Display for Target {
+impl fmt::Display for ServerTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.tls {
             write!(f, "TLS {}", self.addr)
@@ -69,11 +69,11 @@ impl fmt::Display for Failure {
 /// Targets in the order to try them, and where the caller is.
 ///
 /// ```
-/// use pbxgate::sip::dns::{Failure, Target, TargetList};
+/// use pbxgate::sip::dns::{Failure, ServerTarget, TargetList};
 /// use pbxgate::sip::transport::Transport;
 ///
-/// let a = Target::new(Transport::Udp, "192.0.2.1:5060".parse().unwrap());
-/// let b = Target::new(Transport::Udp, "192.0.2.2:5060".parse().unwrap());
+/// let a = ServerTarget::new(Transport::Udp, "192.0.2.1:5060".parse().unwrap());
+/// let b = ServerTarget::new(Transport::Udp, "192.0.2.2:5060".parse().unwrap());
 /// let mut list = TargetList::new(vec![a, b], None);
 /// assert_eq!(list.next(), Some(a));          // send to a
 /// assert_eq!(list.mark_failed(Failure::Timeout), Some(b)); // a timed out: b
@@ -83,17 +83,17 @@ impl fmt::Display for Failure {
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TargetList {
-    targets: Vec<Target>,
+    targets: Vec<ServerTarget>,
     /// Index of the target last handed out by `next()`.
     position: Option<usize>,
-    failures: Vec<(Target, Failure)>,
+    failures: Vec<(ServerTarget, Failure)>,
     valid_until: Option<Instant>,
 }
 
 impl TargetList {
     /// `valid_until`: when the DNS records behind the list expire (`None`
     /// when no DNS was involved).
-    pub fn new(targets: Vec<Target>, valid_until: Option<Instant>) -> TargetList {
+    pub fn new(targets: Vec<ServerTarget>, valid_until: Option<Instant>) -> TargetList {
         TargetList {
             targets,
             position: None,
@@ -104,13 +104,13 @@ impl TargetList {
 
     /// The target last handed out by [`next`](Iterator::next), that is the
     /// one in use.
-    pub fn current(&self) -> Option<Target> {
+    pub fn current(&self) -> Option<ServerTarget> {
         self.position.and_then(|i| self.targets.get(i).copied())
     }
 
     /// Records that the current target failed, and moves on: returns the
     /// next target to try, or `None` when all have been tried.
-    pub fn mark_failed(&mut self, failure: Failure) -> Option<Target> {
+    pub fn mark_failed(&mut self, failure: Failure) -> Option<ServerTarget> {
         if let Some(t) = self.current() {
             self.failures.push((t, failure));
         }
@@ -118,18 +118,18 @@ impl TargetList {
     }
 
     /// All targets, in order.
-    pub fn targets(&self) -> &[Target] {
+    pub fn targets(&self) -> &[ServerTarget] {
         &self.targets
     }
 
     /// The targets not handed out yet.
-    pub fn remaining(&self) -> &[Target] {
+    pub fn remaining(&self) -> &[ServerTarget] {
         let from = self.position.map_or(0, |i| i + 1);
         self.targets.get(from..).unwrap_or(&[])
     }
 
     /// Each failure marked so far, in order.
-    pub fn failures(&self) -> &[(Target, Failure)] {
+    pub fn failures(&self) -> &[(ServerTarget, Failure)] {
         &self.failures
     }
 
@@ -159,10 +159,10 @@ impl TargetList {
 }
 
 impl Iterator for TargetList {
-    type Item = Target;
+    type Item = ServerTarget;
 
     /// Moves to the next target (the first on the first call).
-    fn next(&mut self) -> Option<Target> {
+    fn next(&mut self) -> Option<ServerTarget> {
         let next = self.position.map_or(0, |i| i + 1);
         if next > self.targets.len() {
             return None;
@@ -176,8 +176,8 @@ impl Iterator for TargetList {
 mod tests {
     use super::*;
 
-    fn t(last: u8) -> Target {
-        Target::new(Transport::Udp, SocketAddr::from(([192, 0, 2, last], 5060)))
+    fn t(last: u8) -> ServerTarget {
+        ServerTarget::new(Transport::Udp, SocketAddr::from(([192, 0, 2, last], 5060)))
     }
 
     #[test]
@@ -189,7 +189,7 @@ mod tests {
         assert_eq!(list.current(), Some(t(1)));
         assert_eq!(list.mark_failed(Failure::Timeout), Some(t(2)));
         assert_eq!(list.mark_failed(Failure::ServiceUnavailable), Some(t(3)));
-        assert_eq!(list.remaining(), &[] as &[Target]);
+        assert_eq!(list.remaining(), &[] as &[ServerTarget]);
         assert_eq!(list.mark_failed(Failure::TransportError), None);
         assert_eq!(list.current(), None);
         assert_eq!(list.next(), None);
@@ -211,7 +211,7 @@ mod tests {
 
     #[test]
     fn tls_targets_display_as_tls() {
-        let t = Target::tls(SocketAddr::from(([192, 0, 2, 1], 5061)));
+        let t = ServerTarget::tls(SocketAddr::from(([192, 0, 2, 1], 5061)));
         assert_eq!(t.to_string(), "TLS 192.0.2.1:5061");
         assert_eq!(t.transport, Transport::Tcp);
     }
