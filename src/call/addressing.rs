@@ -178,31 +178,19 @@ mod tests {
     #[test]
     fn the_advertised_address_is_the_public_one_behind_nat() {
         let mut a = addressing();
-        assert_eq!(
-            a.advertised(ListenerId(3)),
-            "198.51.100.20:5062".parse().unwrap()
-        );
-        assert_eq!(
-            a.advertised(ListenerId(0)),
-            "192.0.2.10:5060".parse().unwrap()
-        );
+        let at = |a: &Addressing, l: u16| a.advertised(ListenerId(l)).to_string();
+        assert_eq!(at(&a, 3), "198.51.100.20:5062");
+        assert_eq!(at(&a, 0), "192.0.2.10:5060");
         // What a registrar reports is used until it says otherwise; the
         // bound address or 0.0.0.0 is no news.
-        a.set_learned_public(ListenerId(0), Some("203.0.113.9".parse().unwrap()));
-        assert_eq!(
-            a.advertised(ListenerId(0)),
-            "203.0.113.9:5060".parse().unwrap()
-        );
-        a.set_learned_public(ListenerId(0), Some("192.0.2.10".parse().unwrap()));
-        assert_eq!(
-            a.advertised(ListenerId(0)),
-            "192.0.2.10:5060".parse().unwrap()
-        );
-        a.set_learned_public(ListenerId(0), Some("0.0.0.0".parse().unwrap()));
-        assert_eq!(
-            a.advertised(ListenerId(0)),
-            "192.0.2.10:5060".parse().unwrap()
-        );
+        for (reported, advertised) in [
+            ("203.0.113.9", "203.0.113.9:5060"),
+            ("192.0.2.10", "192.0.2.10:5060"),
+            ("0.0.0.0", "192.0.2.10:5060"),
+        ] {
+            a.set_learned_public(ListenerId(0), reported.parse().ok());
+            assert_eq!(at(&a, 0), advertised, "reported {reported}");
+        }
     }
 
     #[test]

@@ -343,6 +343,19 @@ mod tests {
         })
     }
 
+    /// An anchor with one call started from `OFFER` on 192.0.2.1.
+    fn started() -> (MediaAnchor, CallMedia) {
+        let mut a = anchor(40007);
+        let m = a
+            .start(
+                OFFER.as_bytes(),
+                "192.0.2.1".parse().unwrap(),
+                DtmfMode::Auto,
+            )
+            .expect("start");
+        (a, m)
+    }
+
     fn commands(a: &mut MediaAnchor) -> Vec<MediaCommand> {
         std::iter::from_fn(|| a.poll_command()).collect()
     }
@@ -375,14 +388,7 @@ mod tests {
 
     #[test]
     fn every_target_gets_the_offer_from_the_one_parsed_and_the_first_opens() {
-        let mut a = anchor(40007);
-        let mut m = a
-            .start(
-                OFFER.as_bytes(),
-                "192.0.2.1".parse().unwrap(),
-                DtmfMode::Auto,
-            )
-            .expect("start");
+        let (mut a, mut m) = started();
         let first = a
             .offer_to_callee(7, &mut m, "10.0.0.1".parse().unwrap(), DtmfMode::Auto)
             .expect("offer");
@@ -413,14 +419,7 @@ mod tests {
 
     #[test]
     fn the_answers_plan_goes_before_the_callees_address() {
-        let mut a = anchor(40007);
-        let mut m = a
-            .start(
-                OFFER.as_bytes(),
-                "192.0.2.1".parse().unwrap(),
-                DtmfMode::Auto,
-            )
-            .expect("start");
+        let (mut a, mut m) = started();
         a.offer_to_callee(3, &mut m, "10.0.0.1".parse().unwrap(), DtmfMode::Auto)
             .expect("offer");
         commands(&mut a);

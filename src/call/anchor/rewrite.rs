@@ -317,6 +317,26 @@ mod tests {
 m=audio 20000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n\
 m=video 20002 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n";
 
+    /// The cloud's offer sent to a PBX at 10.0.0.1:30000, answered with
+    /// `pbx_answer`, rewritten for the cloud at 192.0.2.1:20100.
+    fn cloud_call_answered_with(pbx_answer: &str) -> RewrittenAnswer {
+        let offer = rewrite_offer(
+            CLOUD_OFFER.as_bytes(),
+            "10.0.0.1".parse().unwrap(),
+            30000,
+            DtmfMode::Auto,
+        )
+        .unwrap();
+        rewrite_answer(
+            pbx_answer.as_bytes(),
+            &offer.offered,
+            "192.0.2.1".parse().unwrap(),
+            20100,
+            DtmfMode::Auto,
+        )
+        .unwrap()
+    }
+
     #[test]
     fn the_callee_gets_our_address_and_the_codecs_we_can_serve() {
         let o = rewrite_offer(
@@ -358,23 +378,10 @@ m=video 20002 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n";
 
     #[test]
     fn the_caller_gets_an_answer_in_its_own_terms() {
-        let o = rewrite_offer(
-            CLOUD_OFFER.as_bytes(),
-            "10.0.0.1".parse().unwrap(),
-            30000,
-            DtmfMode::Auto,
-        )
-        .unwrap();
         // The PBX only takes PCMA and has no telephone-event.
-        let pbx = "v=0\r\no=pbx 5 5 IN IP4 10.0.0.21\r\ns=-\r\nc=IN IP4 10.0.0.21\r\nt=0 0\r\nm=audio 40000 RTP/AVP 8\r\na=sendrecv\r\nm=video 0 RTP/AVP 96\r\n";
-        let a = rewrite_answer(
-            pbx.as_bytes(),
-            &o.offered,
-            "192.0.2.1".parse().unwrap(),
-            20100,
-            DtmfMode::Auto,
-        )
-        .unwrap();
+        let a = cloud_call_answered_with(
+            "v=0\r\no=pbx 5 5 IN IP4 10.0.0.21\r\ns=-\r\nc=IN IP4 10.0.0.21\r\nt=0 0\r\nm=audio 40000 RTP/AVP 8\r\na=sendrecv\r\nm=video 0 RTP/AVP 96\r\n",
+        );
         assert_eq!(
             (a.plan.caller.codec, a.plan.callee.codec),
             (Codec::Pcmu, Codec::Pcma)
@@ -407,22 +414,9 @@ m=video 20002 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n";
 
     #[test]
     fn telephone_events_are_renumbered_only_when_both_sides_have_them() {
-        let o = rewrite_offer(
-            CLOUD_OFFER.as_bytes(),
-            "10.0.0.1".parse().unwrap(),
-            30000,
-            DtmfMode::Auto,
-        )
-        .unwrap();
-        let pbx = "v=0\r\no=pbx 5 5 IN IP4 10.0.0.21\r\ns=-\r\nc=IN IP4 10.0.0.21\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0 96\r\na=rtpmap:96 telephone-event/8000\r\n";
-        let a = rewrite_answer(
-            pbx.as_bytes(),
-            &o.offered,
-            "192.0.2.1".parse().unwrap(),
-            20100,
-            DtmfMode::Auto,
-        )
-        .unwrap();
+        let a = cloud_call_answered_with(
+            "v=0\r\no=pbx 5 5 IN IP4 10.0.0.21\r\ns=-\r\nc=IN IP4 10.0.0.21\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0 96\r\na=rtpmap:96 telephone-event/8000\r\n",
+        );
         assert_eq!(payload_maps(&a.plan), (vec![(101, 96)], vec![(96, 101)]));
     }
 
