@@ -5,9 +5,9 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::checks::{check_name, check_range};
+use super::checks::{check_name, check_range, NAME_MAX, NAME_PUNCTUATION};
 use super::error::ConfigError;
-use super::schema::{TransportName, NAME_MAX, NAME_PUNCTUATION};
+use super::sides::TransportName;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

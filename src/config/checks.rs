@@ -7,6 +7,10 @@ use std::ops::RangeInclusive;
 
 use super::error::ConfigError;
 
+/// Listener and account names: 1 to 32 of these (and letters and digits).
+pub(super) const NAME_MAX: usize = 32;
+pub(super) const NAME_PUNCTUATION: &[u8] = b"-_";
+
 /// A name given to a listener, an account or a route: it shows in logs and
 /// on the status page and other fields refer to it, so it is 1 to `max`
 /// ASCII letters, digits and bytes of `punctuation`.

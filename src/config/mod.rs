@@ -12,6 +12,7 @@ mod inbound_auth;
 mod media;
 mod route;
 mod schema;
+mod sides;
 mod store;
 
 pub use account::AccountConfig;
@@ -24,7 +25,7 @@ pub use inbound_auth::{InboundAuthConfig, InboundUser, DIGEST_ALGORITHMS};
 pub use media::{DtmfMode, MediaConfig, SourceMode};
 pub use route::{HeaderActionConfig, HeaderActionKind, MatchConfig, RouteConfig, TargetConfig};
 pub use schema::{
-    default_allow, AdmitMode, Config, DenyAction, DnsConfig, ListenerConfig, LogConfig, Side,
-    SipConfig, TransportName,
+    default_allow, AdmitMode, Config, DenyAction, DnsConfig, ListenerConfig, LogConfig, SipConfig,
 };
+pub use sides::{Side, TransportName};
 pub use store::{Checked, ConfigStore, Loaded, WideMode, CONFIG_FILE_MODE};

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::media::DtmfMode;
-use super::schema::{Side, TransportName};
+use super::sides::{Side, TransportName};
 
 // The `Option` fields below carry no serde attributes: serde reads a
 // missing key as `None`, and the TOML writer leaves a `None` out.

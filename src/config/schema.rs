@@ -8,12 +8,15 @@ use serde::{Deserialize, Serialize};
 
 use super::account::AccountConfig;
 use super::calls::CallsConfig;
-use super::checks::{check_at_most, check_name, check_range, check_unique};
+use super::checks::{
+    check_at_most, check_name, check_range, check_unique, NAME_MAX, NAME_PUNCTUATION,
+};
 use super::emergency::EmergencyConfig;
 use super::error::ConfigError;
 use super::inbound_auth::InboundAuthConfig;
 use super::media::MediaConfig;
 use super::route::RouteConfig;
+use super::sides::{Side, TransportName};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -41,21 +44,6 @@ pub struct Config {
 pub struct DnsConfig {
     /// Nameservers to ask, e.g. ["192.168.1.1:53"]; empty = /etc/resolv.conf.
     pub nameservers: Vec<SocketAddr>,
-}
-
-/// Which side of the box a listener faces: the cloud (`wan`) or the PBX (`lan`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Side {
-    Wan,
-    Lan,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TransportName {
-    Udp,
-    Tcp,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -125,10 +113,6 @@ pub enum AdmitMode {
     /// Listed sources pass; others must pass digest authentication.
     Either,
 }
-
-/// Listener and account names: 1 to 32 of these (and letters and digits).
-pub(super) const NAME_MAX: usize = 32;
-pub(super) const NAME_PUNCTUATION: &[u8] = b"-_";
 
 /// A listener's packets per second per source, at most.
 const MAX_RATE: u32 = 1_000_000;
