@@ -8,19 +8,23 @@
 
 mod accounts;
 mod capabilities;
+mod control;
 mod counters;
 mod emergency;
 mod inbound_auth;
 mod local_uas;
 mod registrations;
 mod stats;
+mod status;
 
 #[cfg(test)]
 mod tests;
 
 pub use accounts::{registration_plan, RegistrationPlan};
 pub use capabilities::{precheck, ACCEPT, ALLOW, SUPPORTED};
+pub use control::{Actor, ControlError, ControlRequest, SaveReport};
 pub use stats::{CoreStats, MediaTotals};
+pub use status::{Snapshot, StatusBoard};
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};

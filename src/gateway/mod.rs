@@ -4,12 +4,11 @@
 mod compile;
 mod resolve;
 mod signalling;
-mod status;
 
 pub use compile::{compile, compile_toml, Compiled};
 
+pub use crate::app::{Snapshot, StatusBoard};
 pub use signalling::Inbound;
-pub use status::{Snapshot, StatusBoard};
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;

@@ -11,7 +11,7 @@ use smol::channel::{Receiver, Sender};
 use smol::Async;
 use tracing::{debug, info, warn};
 
-use super::status::StatusBoard;
+use crate::app::StatusBoard;
 
 use crate::app::{Core, Output};
 use crate::sip::transport::{tcp, udp, Transmit, Transport, TransportEvent};

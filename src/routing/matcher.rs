@@ -199,11 +199,11 @@ fn last_error_line(s: &str) -> String {
         .unwrap_or_else(|| s.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
-fn dialled(req: &Request) -> Option<String> {
+pub(super) fn dialled(req: &Request) -> Option<String> {
     uri_user(&req.uri).or_else(|| req.headers.to_addr().ok().and_then(|a| uri_user(&a.uri)))
 }
 
-fn caller(req: &Request) -> Option<String> {
+pub(super) fn caller(req: &Request) -> Option<String> {
     req.headers.from_addr().ok().and_then(|a| uri_user(&a.uri))
 }
 

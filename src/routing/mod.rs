@@ -4,6 +4,7 @@
 //! configuration that loads always yields a working `Router`.
 
 mod emergency;
+mod explain;
 mod header_plan;
 mod header_text;
 mod matcher;
@@ -18,6 +19,7 @@ mod warnings;
 mod tests;
 
 pub use emergency::EmergencyNumbers;
+pub use explain::{Explanation, RouteVerdict};
 pub use header_plan::{HeaderAction, HeaderPlan};
 pub use matcher::{Match, MatchSubject, MatchTest};
 pub use owned::{is_owned, OWNED_HEADERS};

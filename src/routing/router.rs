@@ -213,6 +213,17 @@ impl Router {
             })
     }
 
+    /// Every route with its conditions, in configuration order.
+    pub(super) fn entries(&self) -> impl Iterator<Item = (&Arc<Route>, &[Match])> {
+        self.entries
+            .iter()
+            .map(|e| (&e.route, e.matches.as_slice()))
+    }
+
+    pub(super) fn has_emergency_route(&self) -> bool {
+        self.emergency_route.is_some()
+    }
+
     /// Every route, in configuration order (for the status page).
     pub fn routes(&self) -> impl Iterator<Item = &Arc<Route>> {
         self.entries.iter().map(|e| &e.route)

@@ -25,14 +25,14 @@ impl StatusBoard {
         self.inner.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    pub(crate) fn update_registrations(&self, now: Vec<RegistrationStatus>) {
+    pub fn update_registrations(&self, now: Vec<RegistrationStatus>) {
         let mut s = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         if s.registrations != now {
             s.registrations = now;
         }
     }
 
-    pub(crate) fn update_calls(&self, calls: Vec<CallRecord>, stats: CallStats) {
+    pub fn update_calls(&self, calls: Vec<CallRecord>, stats: CallStats) {
         let mut s = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         s.calls = calls;
         s.call_stats = stats;
