@@ -71,3 +71,33 @@ pub enum ControlError {
     #[error("the gateway is shutting down")]
     ShuttingDown,
 }
+
+/// A request an admin pasted (or the page built) for "Test a call": line
+/// ends made CRLF, the body and its length dropped (routing reads the
+/// request line and headers only), then parsed as SIP.
+pub fn parse_pasted_invite(text: &str) -> Result<crate::sip::message::Request, String> {
+    use crate::sip::message::{parse_message, Framing, SipMessage};
+    let text = text.trim_start();
+    let head = text
+        .split("\r\n\r\n")
+        .next()
+        .unwrap_or_default()
+        .split("\n\n")
+        .next()
+        .unwrap_or_default();
+    let mut msg = String::with_capacity(head.len() + 32);
+    for line in head.lines() {
+        let name = line.split(':').next().unwrap_or_default().trim();
+        if name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("l") {
+            continue;
+        }
+        msg.push_str(line.trim_end_matches('\r'));
+        msg.push_str("\r\n");
+    }
+    msg.push_str("Content-Length: 0\r\n\r\n");
+    match parse_message(msg.as_bytes(), Framing::Datagram) {
+        Ok(SipMessage::Request(r)) => Ok(r),
+        Ok(SipMessage::Response(_)) => Err("this is a response, not a request".into()),
+        Err(e) => Err(format!("not a SIP request: {}", e.reason)),
+    }
+}

@@ -63,6 +63,14 @@ impl InboundAuth {
         }
     }
 
+    /// New users, realm, algorithms, methods and failure limits for the
+    /// requests that come next; nonces already given out stay good, and
+    /// sources blocked stay blocked until their time is up.
+    pub fn set_config(&mut self, config: InboundAuthConfig) {
+        self.algorithms = algorithms(&config);
+        self.config = config;
+    }
+
     pub fn enabled(&self) -> bool {
         !self.config.users.is_empty()
     }

@@ -22,7 +22,7 @@ mod tests;
 
 pub use accounts::{registration_plan, RegistrationPlan};
 pub use capabilities::{precheck, ACCEPT, ALLOW, SUPPORTED};
-pub use control::{Actor, ControlError, ControlRequest, SaveReport};
+pub use control::{parse_pasted_invite, Actor, ControlError, ControlRequest, SaveReport};
 pub use stats::{CoreStats, MediaTotals};
 pub use status::{Snapshot, StatusBoard};
 
@@ -32,13 +32,14 @@ use std::time::{Duration, Instant};
 
 use tracing::{debug, info, trace};
 
-use crate::call::{B2bua, B2buaConfig, CallRecord, CallStats, ListenerInfo};
+use crate::call::{B2bua, B2buaConfig, CallControlError, CallRecord, CallStats, ListenerInfo};
 use crate::config::{AdmitMode, CallsConfig, InboundAuthConfig, Side};
 use crate::logging::{Dump, Escaped};
 use crate::media::messages::MediaCommand;
 use crate::policy::{
     drop_hint, Admission, AdmissionVerdict, DenyReason, DropKey, DropLine, DropLog, HintContext,
 };
+use crate::routing::{Explanation, Router};
 use crate::sip::ids::IdGenerator;
 use crate::sip::message::{parse_message, Framing, HeaderName, ParseError, Response, SipMessage};
 use crate::sip::registration::{RegistrationClient, RegistrationStatus};
@@ -123,6 +124,16 @@ pub struct Core {
     outputs: VecDeque<Output>,
 }
 
+/// What a saved configuration changes in a running core.
+pub struct Reconfiguration {
+    pub router: std::sync::Arc<Router>,
+    pub calls: CallsConfig,
+    pub accounts: Vec<crate::config::AccountConfig>,
+    pub media: crate::config::MediaConfig,
+    pub admission: Vec<Admission>,
+    pub inbound_auth: InboundAuthConfig,
+}
+
 /// What the core wants done, in the order it is to be done (`poll_output`).
 /// Each `handle_*` queues a step's outputs: connections to close first (so
 /// what follows to the same peer goes out on a new one), then media
@@ -194,6 +205,53 @@ impl Core {
         for (listener, ip) in self.registrations.public_addresses() {
             self.calls.set_learned_public(listener, ip);
         }
+    }
+
+    /// A saved configuration for what comes next: routes, call limits,
+    /// media rules, admission per listener (its counters kept), inbound
+    /// digest. Calls in progress go on as they started. `admission` must
+    /// have one entry per listener, in order (adding or removing listeners
+    /// takes a restart); otherwise the listeners keep theirs.
+    pub fn reconfigure(&mut self, r: Reconfiguration) {
+        self.calls
+            .reconfigure(r.router, r.calls, r.accounts, r.media);
+        if r.admission.len() == self.admission.len() {
+            let mut admission = r.admission;
+            for (new, old) in admission.iter_mut().zip(&self.admission) {
+                new.keep_counts(old);
+            }
+            self.admission = admission;
+        }
+        self.inbound_auth.set_config(r.inbound_auth);
+    }
+
+    /// Hangs up call `id` (its record id) on every leg.
+    pub fn hang_up(&mut self, id: &str, now: Instant) -> Result<(), CallControlError> {
+        self.last_now = now;
+        let r = self.calls.hang_up(&mut self.transactions, id, now);
+        self.collect_outputs(now);
+        r
+    }
+
+    /// Moves the caller of call `id` to `target` (a blind transfer).
+    pub fn transfer(
+        &mut self,
+        id: &str,
+        target: &str,
+        now: Instant,
+    ) -> Result<(), CallControlError> {
+        self.last_now = now;
+        let r = self.calls.transfer(&mut self.transactions, id, target, now);
+        self.collect_outputs(now);
+        r
+    }
+
+    /// Which route `invite` (a request as text) would take, and why not
+    /// the others.
+    pub fn test_call(&self, invite: &str, from_lan: bool) -> Result<Explanation, String> {
+        let req = control::parse_pasted_invite(invite)?;
+        let side = if from_lan { Side::Lan } else { Side::Wan };
+        Ok(self.calls.router().explain(&req, side))
     }
 
     /// Calls in progress and recently finished, for the status page.

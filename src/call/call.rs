@@ -16,6 +16,10 @@ use super::record::CallRecord;
 pub struct Transfer {
     pub referrer: usize,
     pub leg: usize,
+    /// The referrer asked (REFER) and is told how it goes (NOTIFY); an
+    /// administrator's transfer tells the callee nothing and hangs it up
+    /// once the target answers.
+    pub notify: bool,
 }
 
 #[derive(Debug)]

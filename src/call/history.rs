@@ -19,6 +19,14 @@ impl History {
         }
     }
 
+    /// Keeps at most `limit` from now on.
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = limit;
+        while self.records.len() > limit {
+            self.records.pop_front();
+        }
+    }
+
     /// Files a finished call's record; the oldest goes when full.
     pub fn push(&mut self, record: CallRecord) {
         if self.limit == 0 {

@@ -46,6 +46,8 @@ pub enum HangupCause {
     MediaFailed,
     /// The gateway shut down.
     Shutdown,
+    /// An administrator hung it up (web page or API).
+    Administrator,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -201,6 +201,13 @@ fn listed_limiter(l: &ListenerConfig) -> SourceRateLimiter {
 }
 
 impl Admission {
+    /// Takes over `old`'s counters, so that a new configuration does not
+    /// reset what the status page and the metrics count.
+    pub fn keep_counts(&mut self, old: &Admission) {
+        self.counters = old.counters.clone();
+        self.denied_by_prefix = old.denied_by_prefix.clone();
+    }
+
     /// Whether `ip` passes this listener's allowlist (or `admit` mode),
     /// leaving the rate limit aside; counts nothing. For packets whose
     /// rate-limit drop may be overridden (emergency calls).

@@ -9,6 +9,7 @@
 
 mod messages;
 mod noise;
+mod reconfig;
 mod refusal;
 mod sdp;
 mod setup;
@@ -17,6 +18,7 @@ mod stepping;
 
 pub use messages::{answer, cancel, request, FarEnd};
 pub use noise::noise;
+pub use reconfig::reconfiguration;
 pub use refusal::assert_refused;
 pub use sdp::{audio, sdp};
 pub use setup::{lan, udp, wan, Setup, GATEWAY_LAN, GATEWAY_WAN};

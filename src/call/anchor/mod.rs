@@ -103,6 +103,14 @@ impl MediaAnchor {
         }
     }
 
+    /// New calls take `media`'s source rules and timeout; calls in
+    /// progress keep theirs. The port range is the one the anchor started
+    /// with (a new range takes a restart).
+    pub fn set_rules(&mut self, media: &MediaConfig) {
+        self.sources = SourceRules::from_config(media);
+        self.timeout = Duration::from_secs(media.timeout_s);
+    }
+
     /// Fewer than the two port pairs a call needs are free.
     pub fn ports_short(&self) -> bool {
         self.ports

@@ -5,11 +5,14 @@
 
 mod callee;
 mod caller;
+mod control;
 mod in_dialog;
 mod media;
 mod setup;
 mod timeouts;
 mod transfer;
+
+pub use control::CallControlError;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -204,6 +207,29 @@ impl B2bua {
         v.sort();
         v.dedup();
         v
+    }
+
+    /// A new configuration for new calls: routes, limits, accounts used
+    /// by targets, media rules. Calls in progress keep their route (an
+    /// `Arc` of the old one) and their media session as they started.
+    pub fn reconfigure(
+        &mut self,
+        router: Arc<Router>,
+        calls: CallsConfig,
+        accounts: Vec<AccountConfig>,
+        media: MediaConfig,
+    ) {
+        self.anchor.set_rules(&media);
+        self.history.set_limit(calls.history);
+        self.cfg.router = router;
+        self.cfg.calls = calls;
+        self.cfg.accounts = accounts;
+        self.cfg.media = media;
+    }
+
+    /// The routes in force (for "Test a call").
+    pub fn router(&self) -> &Router {
+        &self.cfg.router
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {

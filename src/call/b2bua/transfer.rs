@@ -52,6 +52,7 @@ impl B2bua {
         call.transfer = Some(Transfer {
             referrer: leg,
             leg: call.legs.len(),
+            notify: true,
         });
         if let Err(why) = self.start_callee(tx, call, spec, now) {
             warn!(call = %call.record.id, "transfer failed: {why}");
@@ -148,14 +149,19 @@ impl B2bua {
                 self.clients.insert(id, (call.id, 0, ClientRole::Rebridge));
             }
         }
-        self.notify_sipfrag(tx, call, t.referrer, "SIP/2.0 200 OK", true, now);
-        // RFC 5589: the transferor hangs up; if it does not, we do.
-        self.timers.arm(
-            now + self.cfg.t1 * 64,
-            call.id,
-            t.referrer,
-            TimerKind::DetachedBye,
-        );
+        if t.notify {
+            self.notify_sipfrag(tx, call, t.referrer, "SIP/2.0 200 OK", true, now);
+            // RFC 5589: the transferor hangs up; if it does not, we do.
+            self.timers.arm(
+                now + self.cfg.t1 * 64,
+                call.id,
+                t.referrer,
+                TimerKind::DetachedBye,
+            );
+        } else {
+            // Moved by the administrator: the old callee is told by a BYE.
+            self.send_bye(tx, call, t.referrer, now);
+        }
     }
 
     pub(super) fn transfer_failed(
@@ -171,7 +177,9 @@ impl B2bua {
         };
         info!(call = %call.record.id, status = resp.status, "transfer target refused; the caller stays with the transferor");
         call.callee = Some(t.referrer);
-        let frag = format!("SIP/2.0 {} {}", resp.status, resp.reason);
-        self.notify_sipfrag(tx, call, t.referrer, &frag, true, now);
+        if t.notify {
+            let frag = format!("SIP/2.0 {} {}", resp.status, resp.reason);
+            self.notify_sipfrag(tx, call, t.referrer, &frag, true, now);
+        }
     }
 }

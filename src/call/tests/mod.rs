@@ -8,6 +8,7 @@ mod anchoring;
 mod answer;
 mod auth;
 mod cancel;
+mod control;
 mod emergency;
 mod hangup;
 mod redirect;
