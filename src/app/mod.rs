@@ -13,6 +13,7 @@ mod counters;
 mod emergency;
 mod inbound_auth;
 mod local_uas;
+mod metrics;
 mod registrations;
 mod stats;
 mod status;
@@ -23,8 +24,9 @@ mod tests;
 pub use accounts::{registration_plan, RegistrationPlan};
 pub use capabilities::{precheck, ACCEPT, ALLOW, SUPPORTED};
 pub use control::{parse_pasted_invite, Actor, ControlError, ControlRequest, SaveReport};
+pub use metrics::{render as render_metrics, ProcessStats};
 pub use stats::{CoreStats, MediaTotals};
-pub use status::{Snapshot, StatusBoard};
+pub use status::{ListenerCounters, Snapshot, StatusBoard};
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -736,6 +738,24 @@ impl Core {
             packets = line.dropped,
             "{action} by admission (logged once per source and reason per 10 min; packets = since the last line): {hint}"
         );
+    }
+
+    /// Each listener's admission counters and top refused networks.
+    pub fn admission_counters(&self) -> Vec<ListenerCounters> {
+        self.admission
+            .iter()
+            .enumerate()
+            .map(|(i, a)| ListenerCounters {
+                name: self.listener_names.get(i).cloned().unwrap_or_default(),
+                counters: a.counters().clone(),
+                top_refused: a.denied_by_prefix().into_iter().take(10).collect(),
+            })
+            .collect()
+    }
+
+    /// Media counters summed over the sessions closed so far.
+    pub fn media_totals(&self) -> &MediaTotals {
+        &self.media_totals
     }
 
     /// Admission counters per listener, for the status page and the log.

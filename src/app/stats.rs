@@ -35,6 +35,9 @@ pub struct MediaTotals {
     pub dropped_malformed: u64,
     pub dtmf_rendered: u64,
     pub dtmf_detected: u64,
+    /// Legs whose media came from a source other than their SDP's, learned
+    /// (`[media] source = "learn"`).
+    pub sources_learned: u64,
 }
 
 impl MediaTotals {
@@ -54,6 +57,7 @@ impl MediaTotals {
                         self.dropped_malformed.saturating_add(leg.dropped_malformed);
                     self.dtmf_rendered += u64::from(leg.dtmf_rendered);
                     self.dtmf_detected += u64::from(leg.dtmf_detected);
+                    self.sources_learned += u64::from(leg.source_learned);
                 }
             }
         }

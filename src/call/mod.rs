@@ -17,6 +17,6 @@ mod timers;
 mod tests;
 
 pub use addressing::ListenerInfo;
-pub use b2bua::{B2bua, B2buaConfig, CallControlError, CallStats, CALL_ALLOW};
+pub use b2bua::{B2bua, B2buaConfig, CallControlError, CallStats, Outcomes, CALL_ALLOW};
 pub use dialog::Dialog;
 pub use record::{CallDirection, CallRecord, HangupCause};

@@ -195,6 +195,7 @@ pub async fn run(
         if now.saturating_duration_since(calls_published) >= CALLS_PUBLISH_INTERVAL {
             calls_published = now;
             status.update_calls(endpoint.call_records(), endpoint.call_stats().clone());
+            status.update_counters(&endpoint);
         }
     }
 }

@@ -99,6 +99,44 @@ pub struct CallStats {
     /// Calls from the LAN to an emergency number (also in `started` when
     /// they were routed).
     pub emergency: u64,
+    /// Calls over, by the side they came from.
+    pub ended_inbound: Outcomes,
+    pub ended_outbound: Outcomes,
+}
+
+/// How calls ended, for the metrics.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Outcomes {
+    /// Answered (whatever ended them afterwards).
+    pub answered: u64,
+    /// Refused at the concurrent-call limit or for want of media ports.
+    pub busy: u64,
+    pub no_route: u64,
+    /// The caller gave up before the answer.
+    pub cancelled: u64,
+    /// Every other end before an answer (refused, no answer, bad media).
+    pub failed: u64,
+}
+
+impl CallStats {
+    /// Counts a call that is over, by its direction and how it ended.
+    fn count_ended(&mut self, record: &CallRecord) {
+        let o = match record.direction {
+            CallDirection::Inbound => &mut self.ended_inbound,
+            CallDirection::Outbound => &mut self.ended_outbound,
+        };
+        let slot = if record.answered.is_some() {
+            &mut o.answered
+        } else {
+            match record.hangup_cause {
+                Some(HangupCause::Busy) => &mut o.busy,
+                Some(HangupCause::NoRoute) => &mut o.no_route,
+                Some(HangupCause::Cancelled) => &mut o.cancelled,
+                _ => &mut o.failed,
+            }
+        };
+        *slot += 1;
+    }
 }
 
 pub struct B2bua {
@@ -536,6 +574,7 @@ impl B2bua {
     }
 
     fn push_history(&mut self, record: CallRecord) {
+        self.stats.count_ended(&record);
         self.history.push(record);
     }
 
