@@ -22,6 +22,11 @@ command -v kamailio >/dev/null 2>&1 || [ -x /usr/sbin/kamailio ] || need+=(kamai
 # sox resamples to 8 kHz.
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 command -v sox >/dev/null 2>&1 || need+=(sox)
+# Debian's Chromium for the browser tests (tests/e2e_browser.rs), driven by
+# playwright-core from the npm registry (never `playwright install`, which
+# downloads a browser of its own); node and npm for the driver.
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
     echo "tests/run.sh: installing ${need[*]}"
     sudo=""
@@ -35,6 +40,14 @@ for tool in sipp tcpdump espeak-ng sox; do
 done
 command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || { echo "tests/run.sh: dnsmasq is still missing after apt-get" >&2; exit 1; }
 command -v kamailio >/dev/null 2>&1 || [ -x /usr/sbin/kamailio ] || { echo "tests/run.sh: kamailio is still missing after apt-get" >&2; exit 1; }
+# playwright-core as package-lock.json pins it (idempotent: only when the
+# installed one differs).
+want=$(python3 -c 'import json;print(json.load(open("tests/browser/package-lock.json"))["packages"]["node_modules/playwright-core"]["version"])')
+have=$(python3 -c 'import json;print(json.load(open("tests/browser/node_modules/playwright-core/package.json"))["version"])' 2>/dev/null || true)
+if [ "$want" != "$have" ]; then
+    echo "tests/run.sh: installing playwright-core $want (npm ci in tests/browser)"
+    (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+fi
 # The package enables a system service on port 5060; the tests need that
 # port for the gateway's defaults, so keep the service off where systemd runs.
 if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled kamailio >/dev/null 2>&1; then
