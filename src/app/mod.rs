@@ -7,6 +7,7 @@
 //! nothing). It maps the configuration into the SIP stack's own types.
 
 mod accounts;
+mod call_row;
 mod capabilities;
 mod counters;
 mod emergency;
@@ -19,6 +20,7 @@ mod stats;
 mod tests;
 
 pub use accounts::{registration_plan, RegistrationPlan};
+pub use call_row::call_row;
 pub use capabilities::{precheck, ACCEPT, ALLOW, SUPPORTED};
 pub use stats::{CoreStats, MediaTotals};
 
@@ -133,6 +135,10 @@ pub enum Output {
     /// A command for the media threads.
     Media(MediaCommand),
     Transmit(Transmit),
+    /// A call's record as it is now, after it changed (start, new target,
+    /// answer, transfer, end, media counters): for the history writer.
+    /// Queued after the step's messages; a few per call.
+    CallRecord(Box<CallRecord>),
 }
 
 /// Contacted addresses are forgotten this long after the last packet sent.
@@ -514,6 +520,9 @@ impl Core {
                 self.contacted.insert(t.to.remote.ip(), now);
             }
             self.outputs.push_back(Output::Transmit(t));
+        }
+        while let Some(r) = self.calls.poll_record_change() {
+            self.outputs.push_back(Output::CallRecord(Box::new(r)));
         }
     }
 

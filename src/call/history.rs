@@ -66,6 +66,7 @@ mod tests {
             retreaver_sid: None,
             x_headers: Vec::new(),
             callee_x_headers: Vec::new(),
+            headers_out: Vec::new(),
             diversion: None,
             started: std::time::SystemTime::UNIX_EPOCH,
             answered: None,

@@ -10,6 +10,7 @@ mod auth;
 mod cancel;
 mod emergency;
 mod hangup;
+mod records;
 mod redirect;
 mod reinvite;
 mod session_timer;
