@@ -14,6 +14,9 @@ const HEADERS_IN: i64 = 0;
 const HEADERS_FROM_CALLEE: i64 = 1;
 const HEADERS_OUT: i64 = 2;
 
+/// The cause of a call the gateway stopped in the middle of.
+pub const INTERRUPTED: &str = "interrupted";
+
 /// `call_media.leg`.
 const CALLER: i64 = 0;
 const CALLEE: i64 = 1;
@@ -77,6 +80,19 @@ impl Store {
             .into_iter()
             .map(|(n, row)| self.complete(n, row))
             .collect()
+    }
+
+    /// Marks the calls a previous run left without an end (it was killed
+    /// or lost power mid-call) with the cause "interrupted": no call
+    /// outlives the process. Call before any new call is written.
+    pub fn close_interrupted(&mut self) -> Result<u64, StoreError> {
+        self.conn
+            .execute(
+                "UPDATE calls SET hangup_cause = ?1 WHERE ended_ms IS NULL",
+                [INTERRUPTED],
+            )
+            .map(|n| n as u64)
+            .map_err(at(&self.path, "closing interrupted calls"))
     }
 
     /// How many calls the history holds.

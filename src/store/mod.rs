@@ -17,6 +17,7 @@ mod time;
 #[cfg(test)]
 mod tests;
 
+pub use calls::INTERRUPTED;
 pub use csv::to_csv;
 pub use error::StoreError;
 pub use retention::{Pruned, RETENTION_CHUNK};

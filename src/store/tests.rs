@@ -168,6 +168,20 @@ fn reopening_keeps_the_rows_and_the_schema_version() {
 }
 
 #[test]
+fn calls_left_open_by_a_previous_run_are_marked_interrupted() {
+    let dir = TempDir::new();
+    let mut s = Store::open(&dir.db()).unwrap();
+    s.upsert_calls(&[row("open", 0), full_row("done", 1)])
+        .unwrap();
+    assert_eq!(s.close_interrupted().unwrap(), 1);
+    let open = s.call("open").unwrap().unwrap();
+    assert_eq!(open.hangup_cause.as_deref(), Some(INTERRUPTED));
+    assert_eq!(open.ended, None, "when it ended is not known");
+    let done = s.call("done").unwrap().unwrap();
+    assert_eq!(done.hangup_cause.as_deref(), Some("caller_hangup"));
+}
+
+#[test]
 fn the_file_is_for_its_owner_only() {
     use std::os::unix::fs::PermissionsExt;
     let dir = TempDir::new();
