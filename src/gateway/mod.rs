@@ -2,11 +2,13 @@
 //! drives the sans-IO `Core`, and routes its transmits to sockets.
 
 mod compile;
+mod history;
 mod resolve;
 mod signalling;
 mod status;
 
 pub use compile::{compile, compile_toml, Compiled};
+pub use history::HistoryWriter;
 
 pub use signalling::Inbound;
 pub use status::{Snapshot, StatusBoard};
@@ -65,6 +67,8 @@ pub struct Gateway {
     /// Keyed from the OS: every tag, Call-ID and branch the gateway makes
     /// comes from it.
     ids: IdGenerator,
+    /// The call history's writer (`start_history`).
+    history: Option<HistoryWriter>,
 }
 
 impl Gateway {
@@ -121,6 +125,7 @@ impl Gateway {
             compiled,
             status: StatusBoard::default(),
             ids,
+            history: None,
         })
     }
 
@@ -138,6 +143,23 @@ impl Gateway {
             crate::config::SdpMode::Passthrough => {
                 "not anchored ([calls] sdp = \"passthrough\"): the ends exchange RTP directly"
                     .into()
+            }
+        }
+    }
+
+    /// Opens the call history in `data_dir` and starts its writer; returns
+    /// what the start banner says about it. A history that cannot be
+    /// opened (a damaged file, a full disk) is logged and the gateway runs
+    /// without one.
+    pub fn start_history(&mut self, data_dir: &std::path::Path) -> String {
+        match HistoryWriter::open(data_dir, &self.compiled.config.history) {
+            Ok((writer, summary)) => {
+                self.history = Some(writer);
+                summary
+            }
+            Err(e) => {
+                tracing::error!("the call history is not kept: {e}");
+                format!("not kept: {e}")
             }
         }
     }
@@ -240,6 +262,7 @@ impl Gateway {
             connections,
             status: self.status,
             media,
+            history: self.history.take(),
         };
         signalling::run(endpoint, rx, tx, outlets).await;
     }
