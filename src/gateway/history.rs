@@ -207,3 +207,82 @@ impl Health {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::call::{CallDirection, HangupCause};
+    use crate::store::CallQuery;
+
+    fn record(id: &str, cause: Option<HangupCause>) -> Box<CallRecord> {
+        Box::new(CallRecord {
+            id: id.into(),
+            direction: CallDirection::Inbound,
+            caller_call_id: format!("{id}@cloud"),
+            callee_call_id: None,
+            from: "sip:+15551230000@203.0.113.7".into(),
+            to: "sip:+18885550000@198.51.100.1".into(),
+            route: Some("q".into()),
+            emergency: false,
+            target: None,
+            retreaver_uuid: None,
+            retreaver_key: None,
+            retreaver_afid: Some("5678".into()),
+            retreaver_sid: None,
+            x_headers: Vec::new(),
+            callee_x_headers: Vec::new(),
+            headers_out: Vec::new(),
+            diversion: None,
+            started: SystemTime::now(),
+            answered: None,
+            ended: cause.as_ref().map(|_| SystemTime::now()),
+            final_status: None,
+            hangup_cause: cause,
+            media: None,
+            media_session: None,
+        })
+    }
+
+    fn temp_dir(tag: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("pbxgate-writer-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    /// Dropping the writer writes what is queued: each call in its last
+    /// state.
+    #[test]
+    fn the_writer_keeps_each_calls_last_state_and_flushes_when_dropped() {
+        let dir = temp_dir("flush");
+        let (mut w, summary) = HistoryWriter::open(&dir, &HistoryConfig::default()).unwrap();
+        assert!(
+            summary.contains("pbxgate.db (0 call(s); keeps 50000 calls, 90 days)"),
+            "{summary}"
+        );
+        w.record(record("a", None));
+        w.record(record("b", None));
+        w.record(record("a", Some(HangupCause::CalleeHangup)));
+        drop(w);
+        let store = Store::open(&Store::path_in(&dir)).unwrap();
+        let rows = store.search(&CallQuery::default()).unwrap();
+        assert_eq!(rows.len(), 2);
+        let a = store.call("a").unwrap().unwrap();
+        assert_eq!(a.hangup_cause.as_deref(), Some("callee_hangup"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn max_calls_zero_keeps_none() {
+        let dir = temp_dir("none");
+        let limits = HistoryConfig {
+            max_calls: 0,
+            ..HistoryConfig::default()
+        };
+        let (mut w, _) = HistoryWriter::open(&dir, &limits).unwrap();
+        w.record(record("a", Some(HangupCause::CallerHangup)));
+        drop(w);
+        let store = Store::open(&Store::path_in(&dir)).unwrap();
+        assert_eq!(store.count_calls().unwrap(), 0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
