@@ -10,6 +10,7 @@ pub mod media;
 pub mod policy;
 pub mod routing;
 pub mod sip;
+pub mod store;
 
 #[cfg(test)]
 mod test_support;

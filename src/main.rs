@@ -122,7 +122,7 @@ fn main() -> ExitCode {
     for w in &compiled.warnings {
         tracing::warn!("configuration: {w}");
     }
-    let gateway = match Gateway::bind(compiled) {
+    let mut gateway = match Gateway::bind(compiled) {
         Ok(g) => g,
         Err(e) => {
             eprintln!("pbxgate: {e}");
@@ -153,6 +153,7 @@ fn main() -> ExitCode {
         println!("  SIP {}: {}", l.name, parts.join(", "));
     }
     println!("  RTP:    {}", gateway.media_summary());
+    println!("  history: {}", gateway.start_history(&data_dir));
     println!("  web page: not built yet (it comes with the web page issue)");
 
     smol::block_on(gateway.run());

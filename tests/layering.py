@@ -127,7 +127,7 @@ LAYERS: Tuple[Layer, ...] = (
     ),
     Layer(
         "store", 5,
-        "reserved: the data-directory database: call history, event outbox, audit",
+        "the data-directory database: call history, audit list (the event outbox comes with its issue)",
         ("config", "logging"),
         "below events and the application core; knows rows, not their producers",
     ),

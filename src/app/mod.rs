@@ -7,6 +7,7 @@
 //! nothing). It maps the configuration into the SIP stack's own types.
 
 mod accounts;
+mod call_row;
 mod capabilities;
 mod control;
 mod counters;
@@ -22,6 +23,7 @@ mod status;
 mod tests;
 
 pub use accounts::{registration_plan, RegistrationPlan};
+pub use call_row::call_row;
 pub use capabilities::{precheck, ACCEPT, ALLOW, SUPPORTED};
 pub use control::{parse_pasted_invite, Actor, ControlError, ControlRequest, SaveReport};
 pub use metrics::{render as render_metrics, ProcessStats};
@@ -150,6 +152,10 @@ pub enum Output {
     /// A command for the media threads.
     Media(MediaCommand),
     Transmit(Transmit),
+    /// A call's record as it is now, after it changed (start, new target,
+    /// answer, transfer, end, media counters): for the history writer.
+    /// Queued after the step's messages; a few per call.
+    CallRecord(Box<CallRecord>),
 }
 
 /// Contacted addresses are forgotten this long after the last packet sent.
@@ -578,6 +584,9 @@ impl Core {
                 self.contacted.insert(t.to.remote.ip(), now);
             }
             self.outputs.push_back(Output::Transmit(t));
+        }
+        while let Some(r) = self.calls.poll_record_change() {
+            self.outputs.push_back(Output::CallRecord(Box::new(r)));
         }
     }
 

@@ -1,4 +1,4 @@
-//! Finished calls' records, newest last, bounded by `[calls] history`.
+//! The last finished calls' records in memory, newest last (the persisted history is the store's).
 
 use std::collections::VecDeque;
 
@@ -16,14 +16,6 @@ impl History {
         History {
             records: VecDeque::new(),
             limit,
-        }
-    }
-
-    /// Keeps at most `limit` from now on.
-    pub fn set_limit(&mut self, limit: usize) {
-        self.limit = limit;
-        while self.records.len() > limit {
-            self.records.pop_front();
         }
     }
 
@@ -74,6 +66,7 @@ mod tests {
             retreaver_sid: None,
             x_headers: Vec::new(),
             callee_x_headers: Vec::new(),
+            headers_out: Vec::new(),
             diversion: None,
             started: std::time::SystemTime::UNIX_EPOCH,
             answered: None,

@@ -50,6 +50,47 @@ pub enum HangupCause {
     Administrator,
 }
 
+impl HangupCause {
+    pub const ALL: [HangupCause; 15] = [
+        HangupCause::CallerHangup,
+        HangupCause::CalleeHangup,
+        HangupCause::Cancelled,
+        HangupCause::Rejected,
+        HangupCause::NoAnswer,
+        HangupCause::NoRoute,
+        HangupCause::Busy,
+        HangupCause::Forwarded,
+        HangupCause::Transferred,
+        HangupCause::AckTimeout,
+        HangupCause::SessionExpired,
+        HangupCause::MediaTimeout,
+        HangupCause::MediaFailed,
+        HangupCause::Shutdown,
+        HangupCause::Administrator,
+    ];
+
+    /// The cause as the history and events name it (its serialised name).
+    pub fn name(&self) -> &'static str {
+        match self {
+            HangupCause::CallerHangup => "caller_hangup",
+            HangupCause::CalleeHangup => "callee_hangup",
+            HangupCause::Cancelled => "cancelled",
+            HangupCause::Rejected => "rejected",
+            HangupCause::NoAnswer => "no_answer",
+            HangupCause::NoRoute => "no_route",
+            HangupCause::Busy => "busy",
+            HangupCause::Forwarded => "forwarded",
+            HangupCause::Transferred => "transferred",
+            HangupCause::AckTimeout => "ack_timeout",
+            HangupCause::SessionExpired => "session_expired",
+            HangupCause::MediaTimeout => "media_timeout",
+            HangupCause::MediaFailed => "media_failed",
+            HangupCause::Shutdown => "shutdown",
+            HangupCause::Administrator => "administrator",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CallRecord {
     /// The gateway's own identifier, stable across the legs.
@@ -75,6 +116,9 @@ pub struct CallRecord {
     /// X- headers of the callee's 200 OK and final responses (Twilio
     /// reports them as `DialSipHeader_X-name=value`).
     pub callee_x_headers: Vec<(String, String)>,
+    /// Headers the gateway added to the INVITE to the callee: the route's
+    /// header actions and the target's own headers.
+    pub headers_out: Vec<(String, String)>,
     /// For a forwarded or transferred call: the target it was diverted from.
     pub diversion: Option<String>,
     pub started: SystemTime,

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::checks::{check_at_most, check_range};
 use super::error::ConfigError;
+use super::history::HistoryConfig;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -22,8 +23,10 @@ pub struct CallsConfig {
     /// and ports on each leg, RTP relayed through it) or `passthrough`
     /// (bodies relayed unchanged; the two ends exchange RTP directly).
     pub sdp: SdpMode,
-    /// Finished calls kept in memory for the status page.
-    pub history: usize,
+    /// Replaced by `[history] max_calls` (the history is kept in the data
+    /// directory now); read so old files still load (see `warnings`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,7 +44,7 @@ impl Default for CallsConfig {
             failover_timeout_ms: 4000,
             max_redirects: 3,
             sdp: SdpMode::Anchor,
-            history: 500,
+            history: None,
         }
     }
 }
@@ -67,7 +70,21 @@ impl CallsConfig {
             10,
             "; redirect loops are cut there",
         )?;
-        check_at_most("calls.history", self.history, 100_000, " records")?;
         Ok(())
+    }
+
+    /// What an admin should change: the old in-memory `history`. Its value
+    /// is not carried over: every file earlier versions wrote says 500,
+    /// which bounded a list in memory, not what the card keeps.
+    pub fn warnings(&self, history: &HistoryConfig) -> Vec<String> {
+        match self.history {
+            None => Vec::new(),
+            Some(n) => vec![format!(
+                "calls.history is replaced by history.max_calls: calls are kept in the data \
+                 directory's database now; calls.history = {n} is ignored and \
+                 [history] max_calls = {} applies; remove calls.history",
+                history.max_calls
+            )],
+        }
     }
 }

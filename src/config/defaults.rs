@@ -114,7 +114,12 @@ retry_after_s = 5
 failover_timeout_ms = 4000    # a target silent this long is dead: try the next
 max_redirects = 3             # 3xx from the PBX followed at most this often
 sdp = "anchor"                # RTP relayed through the gateway; or "passthrough"
-history = 500                 # finished calls kept for the status page
+
+# The call history, kept in the data directory (pbxgate.db) across restarts;
+# see docs/store.md.
+[history]
+max_calls = 50000             # the oldest calls go first; 0 = keep none
+max_age_days = 90             # older calls are removed
 
 # Media anchoring (with [calls] sdp = "anchor").
 [media]

@@ -13,6 +13,7 @@ use super::checks::{
 };
 use super::emergency::EmergencyConfig;
 use super::error::ConfigError;
+use super::history::HistoryConfig;
 use super::inbound_auth::InboundAuthConfig;
 use super::media::MediaConfig;
 use super::route::RouteConfig;
@@ -29,6 +30,8 @@ pub struct Config {
     pub inbound_auth: InboundAuthConfig,
     pub calls: CallsConfig,
     pub media: MediaConfig,
+    /// How much call history the data directory keeps.
+    pub history: HistoryConfig,
     /// Tried in order; see docs/routing.md.
     #[serde(rename = "route", skip_serializing_if = "Vec::is_empty")]
     pub routes: Vec<RouteConfig>,
@@ -232,6 +235,7 @@ impl Default for Config {
             inbound_auth: InboundAuthConfig::default(),
             calls: CallsConfig::default(),
             media: MediaConfig::default(),
+            history: HistoryConfig::default(),
             routes: Vec::new(),
             emergency: EmergencyConfig::default(),
             dns: DnsConfig::default(),
@@ -384,6 +388,7 @@ impl Config {
         self.inbound_auth.validate()?;
         self.calls.validate()?;
         self.media.validate()?;
+        self.history.validate()?;
         self.emergency.validate()?;
         let level = self.log.level.to_ascii_lowercase();
         if !["error", "warn", "info", "debug", "trace"].contains(&level.as_str()) {

@@ -53,6 +53,7 @@ pub fn compile(config: Config) -> Result<Compiled, ConfigError> {
         }
     }
     let mut warnings = config.media.warnings();
+    warnings.extend(config.calls.warnings(&config.history));
     warnings.extend(route_warnings(&router));
     Ok(Compiled {
         config,

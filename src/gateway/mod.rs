@@ -2,10 +2,12 @@
 //! drives the sans-IO `Core`, and routes its transmits to sockets.
 
 mod compile;
+mod history;
 mod resolve;
 mod signalling;
 
 pub use compile::{compile, compile_toml, Compiled};
+pub use history::HistoryWriter;
 
 pub use crate::app::{Snapshot, StatusBoard};
 pub use signalling::Inbound;
@@ -64,6 +66,8 @@ pub struct Gateway {
     /// Keyed from the OS: every tag, Call-ID and branch the gateway makes
     /// comes from it.
     ids: IdGenerator,
+    /// The call history's writer (`start_history`).
+    history: Option<HistoryWriter>,
 }
 
 impl Gateway {
@@ -120,6 +124,7 @@ impl Gateway {
             compiled,
             status: StatusBoard::default(),
             ids,
+            history: None,
         })
     }
 
@@ -137,6 +142,23 @@ impl Gateway {
             crate::config::SdpMode::Passthrough => {
                 "not anchored ([calls] sdp = \"passthrough\"): the ends exchange RTP directly"
                     .into()
+            }
+        }
+    }
+
+    /// Opens the call history in `data_dir` and starts its writer; returns
+    /// what the start banner says about it. A history that cannot be
+    /// opened (a damaged file, a full disk) is logged and the gateway runs
+    /// without one.
+    pub fn start_history(&mut self, data_dir: &std::path::Path) -> String {
+        match HistoryWriter::open(data_dir, &self.compiled.config.history) {
+            Ok((writer, summary)) => {
+                self.history = Some(writer);
+                summary
+            }
+            Err(e) => {
+                tracing::error!("the call history is not kept: {e}");
+                format!("not kept: {e}")
             }
         }
     }
@@ -239,6 +261,7 @@ impl Gateway {
             connections,
             status: self.status,
             media,
+            history: self.history.take(),
         };
         signalling::run(endpoint, rx, tx, outlets).await;
     }

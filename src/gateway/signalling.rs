@@ -65,6 +65,9 @@ pub struct Outlets {
     pub connections: tcp::Connections,
     pub status: StatusBoard,
     pub media: crate::media::engine::MediaEngine,
+    /// Where call records go; None: no history is kept. Dropped (which
+    /// writes what is queued) when the loop ends.
+    pub history: Option<super::HistoryWriter>,
 }
 
 pub async fn run(
@@ -79,6 +82,7 @@ pub async fn run(
         connections,
         status,
         media,
+        mut history,
     } = outlets;
     let mut stop_by: Option<Instant> = None;
     let mut calls_published = Instant::now()
@@ -186,6 +190,11 @@ pub async fn run(
                         );
                     }
                     send(t, &sockets, &idle, &connections, &inbound_tx).await;
+                }
+                Output::CallRecord(r) => {
+                    if let Some(h) = history.as_mut() {
+                        h.record(r);
+                    }
                 }
             }
         }

@@ -5,6 +5,7 @@ use std::fmt;
 use std::net::SocketAddr;
 
 use crate::app::{Core, Output};
+use crate::call::CallRecord;
 use crate::media::messages::MediaCommand;
 use crate::sip::message::{parse_message, Framing, HeaderName, Request, Response, SipMessage};
 use crate::sip::transport::Peer;
@@ -66,6 +67,9 @@ impl Sent {
 #[derive(Default)]
 pub struct Step {
     pub outs: Vec<Out>,
+    /// Call records the core queued for the history writer, apart from
+    /// `outs` so that tests of what is sent do not see them.
+    pub records: Vec<CallRecord>,
 }
 
 impl Step {
@@ -77,6 +81,10 @@ impl Step {
             step.outs.push(match o {
                 Output::CloseConnection(a) => Out::Close(a),
                 Output::Media(c) => Out::Media(c),
+                Output::CallRecord(r) => {
+                    step.records.push(*r);
+                    continue;
+                }
                 Output::Transmit(t) => {
                     let line = String::from_utf8_lossy(&t.bytes)
                         .lines()
@@ -98,6 +106,7 @@ impl Step {
 
     pub fn extend(&mut self, other: Step) {
         self.outs.extend(other.outs);
+        self.records.extend(other.records);
     }
 
     pub fn is_empty(&self) -> bool {

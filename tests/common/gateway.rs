@@ -75,20 +75,14 @@ impl Gateway {
         std::fs::write(&path, text).expect("config");
         let mode = std::os::unix::fs::PermissionsExt::from_mode(config_mode);
         std::fs::set_permissions(&path, mode).expect("config mode");
-        let child = Command::new(env!("CARGO_BIN_EXE_pbxgate"))
-            .arg("--data-dir")
-            .arg(&data_dir)
-            .env("RUST_LOG", rust_log)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start pbxgate");
+        let child = spawn(&data_dir, &rust_log);
         let mut g = GatewayProcess {
             child,
             ip,
             wan_port,
             lan_port,
             data_dir,
+            rust_log,
             stdout: Arc::new(Mutex::new(String::new())),
         };
         g.capture_output();
@@ -105,7 +99,20 @@ pub struct GatewayProcess {
     pub wan_port: u16,
     pub lan_port: u16,
     pub data_dir: PathBuf,
+    rust_log: String,
     stdout: Arc<Mutex<String>>,
+}
+
+/// `pbxgate --data-dir DIR` with its output piped.
+fn spawn(data_dir: &std::path::Path, rust_log: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_pbxgate"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("RUST_LOG", rust_log)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start pbxgate")
 }
 
 impl GatewayProcess {
@@ -132,7 +139,12 @@ impl GatewayProcess {
         let err = self.child.stderr.take().expect("stderr");
         let log_path = self.data_dir.join("stderr.log");
         std::thread::spawn(move || {
-            let mut f = std::fs::File::create(log_path).expect("log file");
+            // Appended: a restarted gateway's log follows the first one's.
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log_path)
+                .expect("log file");
             let mut r = BufReader::new(err);
             let mut chunk = [0u8; 8192];
             while let Ok(n) = r.read(&mut chunk) {
@@ -198,6 +210,26 @@ impl GatewayProcess {
         // SAFETY: kill(2) on our own child's pid.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         wait_child(&mut self.child, timeout)
+    }
+
+    /// SIGKILL: the process ends at once, mid-write, as in a crash.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Stops the gateway (SIGTERM) if it still runs and starts it again on
+    /// the same data directory and config; waits until it listens. Its
+    /// stdout is the new start's; the log goes on in the same file.
+    pub fn restart(&mut self) {
+        if self.is_running() {
+            self.terminate(Duration::from_secs(10))
+                .expect("the gateway stops on SIGTERM");
+        }
+        self.child = spawn(&self.data_dir, &self.rust_log);
+        self.stdout.lock().unwrap().clear();
+        self.capture_output();
+        self.wait_for_output("SIP lan:", Duration::from_secs(20));
     }
 
     pub fn is_running(&mut self) -> bool {

@@ -83,6 +83,7 @@ impl B2bua {
             call.record.callee_x_headers = x_headers(&resp.headers);
             call.record.answered = Some(self.wall(now));
             call.record.final_status = Some(status);
+            self.note_record_change(&call.record);
             self.stats.answered += 1;
             info!(call = %call.record.id, target = call.legs[leg].target.as_deref().unwrap_or("-"), "call answered");
             let mut r = self.caller_response(call, status, &resp.reason, Some(&resp));

@@ -115,6 +115,9 @@ impl B2bua {
                 held_dropped = a.dropped_held + b.dropped_held,
                 "call media"
             );
+            // The record is borrowed from `calls` or `history`: queue the
+            // change through the field, not `note_record_change(&self)`.
+            self.record_changes.push_back(r.clone());
         }
     }
 

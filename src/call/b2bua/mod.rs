@@ -14,7 +14,7 @@ mod transfer;
 
 pub use control::CallControlError;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -41,6 +41,11 @@ use super::late_acks::LateAcks;
 use super::leg::{Leg, LegCredentials, LegState, Pending2xx};
 use super::record::{CallDirection, CallRecord, HangupCause, LegMediaStats, MediaSummary};
 use super::timers::{CallTimers, TimerKind};
+
+/// Finished calls kept in memory: the status page's recent calls, and
+/// where the media counters that arrive after a call's end are filed.
+/// The full history is the data directory's (`[history]`).
+const RECENT_CALLS: usize = 200;
 
 /// Methods the B2BUA handles in dialogs, for Allow headers.
 pub const CALL_ALLOW: &str =
@@ -152,6 +157,8 @@ pub struct B2bua {
     dialogs: HashMap<(String, String), (u64, usize)>,
     timers: CallTimers,
     history: History,
+    /// Records that changed, for the history writer (`poll_record_change`).
+    record_changes: VecDeque<CallRecord>,
     addressing: Addressing,
     stats: CallStats,
     anchor: MediaAnchor,
@@ -162,7 +169,7 @@ pub struct B2bua {
 
 impl B2bua {
     pub fn new(cfg: B2buaConfig, ids: IdGenerator, now: Instant, wall: SystemTime) -> B2bua {
-        let history = History::new(cfg.calls.history);
+        let history = History::new(RECENT_CALLS);
         let addressing = Addressing::new(cfg.listeners.clone());
         let anchor = MediaAnchor::new(&cfg.media);
         B2bua {
@@ -176,6 +183,7 @@ impl B2bua {
             dialogs: HashMap::new(),
             timers: CallTimers::default(),
             history,
+            record_changes: VecDeque::new(),
             addressing,
             stats: CallStats::default(),
             anchor,
@@ -258,7 +266,6 @@ impl B2bua {
         media: MediaConfig,
     ) {
         self.anchor.set_rules(&media);
-        self.history.set_limit(calls.history);
         self.cfg.router = router;
         self.cfg.calls = calls;
         self.cfg.accounts = accounts;
@@ -575,7 +582,19 @@ impl B2bua {
 
     fn push_history(&mut self, record: CallRecord) {
         self.stats.count_ended(&record);
+        self.note_record_change(&record);
         self.history.push(record);
+    }
+
+    /// A call's record changed (started, answered, ended, a new target,
+    /// media counters): queued for the history writer.
+    fn note_record_change(&mut self, record: &CallRecord) {
+        self.record_changes.push_back(record.clone());
+    }
+
+    /// The next record that changed, oldest change first.
+    pub fn poll_record_change(&mut self) -> Option<CallRecord> {
+        self.record_changes.pop_front()
     }
 
     fn respond(

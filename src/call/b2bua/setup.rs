@@ -164,6 +164,7 @@ impl B2bua {
             retreaver_sid: tags.sid,
             x_headers: x_headers(&req.headers),
             callee_x_headers: Vec::new(),
+            headers_out: Vec::new(),
             diversion: None,
             started: self.wall(now),
             answered: None,
@@ -412,6 +413,10 @@ impl B2bua {
             call.callee = Some(index);
             call.record.callee_call_id = Some(call.legs[index].sip().dialog.call_id.clone());
             call.record.target = call.legs[index].target.clone();
+            call.record.headers_out = (call.custom_headers.iter().chain(&spec.extra_headers))
+                .map(|(n, v)| (n.as_str().to_string(), v.clone()))
+                .collect();
+            self.note_record_change(&call.record);
         }
         Ok(index)
     }

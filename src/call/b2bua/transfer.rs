@@ -116,6 +116,7 @@ impl B2bua {
         call.record.callee_call_id = Some(call.legs[leg].sip().dialog.call_id.clone());
         call.record.target = call.legs[leg].target.clone();
         call.record.callee_x_headers = x_headers(&resp.headers);
+        self.note_record_change(&call.record);
         call.callee = Some(leg);
         // Re-bridge: offer the caller the new party's media (anchored: the
         // gateway's own address again, with the new party's codecs).
