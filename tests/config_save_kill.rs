@@ -12,7 +12,7 @@
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use pbxgate::config::{Config, ConfigStore};
@@ -64,6 +64,17 @@ fn child_saving_in_a_loop() {
     }
 }
 
+/// The saving process, killed when dropped so a failed assertion does not
+/// leave it saving.
+struct Saver(Child);
+
+impl Drop for Saver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 struct DataDir(PathBuf);
 
 impl Drop for DataDir {
@@ -96,14 +107,16 @@ fn kill_9_during_saves_leaves_the_old_or_the_new_configuration() {
     let mut cut_short = 0;
     let mut seen = [0, 0];
     for round in 0..KILLS {
-        let mut child = Command::new(&exe)
-            .args(["--exact", "child_saving_in_a_loop", "--nocapture"])
-            .env(CHILD_DIR, &dir.0)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the saving process");
-        let out = child.stdout.take().expect("its stdout");
+        let mut child = Saver(
+            Command::new(&exe)
+                .args(["--exact", "child_saving_in_a_loop", "--nocapture"])
+                .env(CHILD_DIR, &dir.0)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start the saving process"),
+        );
+        let out = child.0.stdout.take().expect("its stdout");
         let started = BufReader::new(out)
             .lines()
             .map_while(Result::ok)
@@ -111,8 +124,9 @@ fn kill_9_during_saves_leaves_the_old_or_the_new_configuration() {
         assert!(started, "round {round}: the saving process did not start");
         let window = u64::try_from(save.as_micros() * 4).unwrap_or(u64::MAX);
         std::thread::sleep(Duration::from_micros(fastrand::u64(0..window.max(1))));
-        child.kill().expect("SIGKILL");
-        child.wait().expect("reaped");
+        // Child::kill sends SIGKILL.
+        child.0.kill().expect("SIGKILL");
+        child.0.wait().expect("reaped");
         if store.path().with_extension("toml.tmp").exists() {
             cut_short += 1;
         }
