@@ -180,15 +180,15 @@ fn keep_comment_column(decor: &mut toml_edit::Decor, old: &str, new: &str) {
     decor.set_suffix(suffix);
 }
 
-/// Removes `key`; comment lines above it go to the key after it, since a
-/// comment above a key often introduces the lines that follow.
+/// Removes `key`. The comment paragraph directly above it goes with it;
+/// paragraphs set apart by a blank line introduce more than this key and
+/// move to the key after it.
 fn remove_keeping_comment(table: &mut dyn TableLike, key: &str) {
-    let comment = table
+    let heading = table
         .key(key)
         .and_then(|k| k.leaf_decor().prefix())
         .and_then(|p| p.as_str())
-        .filter(|p| p.contains('#'))
-        .map(str::to_owned);
+        .and_then(heading_of);
     let next = {
         let keys: Vec<String> = table.iter().map(|(k, _)| k.to_string()).collect();
         keys.iter()
@@ -196,11 +196,11 @@ fn remove_keeping_comment(table: &mut dyn TableLike, key: &str) {
             .and_then(|i| keys.get(i + 1).cloned())
     };
     table.remove(key);
-    if let (Some(comment), Some(next)) = (comment, next) {
+    if let (Some(heading), Some(next)) = (heading, next) {
         if let Some(mut k) = table.key_mut(&next) {
             let decor = k.leaf_decor_mut();
             let own = decor.prefix().and_then(|p| p.as_str()).unwrap_or("");
-            let joined = format!("{comment}{own}");
+            let joined = format!("{heading}{own}");
             decor.set_prefix(joined);
         }
     }
@@ -246,11 +246,15 @@ fn fresh_table(t: &toml::Table) -> Table {
 }
 
 /// The comment paragraphs above an entry's header that introduce the
-/// array rather than the entry: those separated from the header by a
-/// blank line. The paragraph directly above the header is the entry's own
-/// and goes with it.
+/// array rather than the entry (see `heading_of`).
 fn heading_comment(table: Option<&Table>) -> Option<String> {
-    let prefix = table?.decor().prefix()?.as_str()?;
+    heading_of(table?.decor().prefix()?.as_str()?)
+}
+
+/// Of the comment lines above a header or key, the paragraphs separated
+/// from it by a blank line: the paragraph directly above is that header's
+/// or key's own.
+fn heading_of(prefix: &str) -> Option<String> {
     let lines: Vec<&str> = prefix.split_inclusive('\n').collect();
     // Indentation before the header is not a line of its own.
     let mut i = lines.len() - usize::from(lines.last().is_some_and(|l| !l.ends_with('\n')));
@@ -695,9 +699,9 @@ mod tests {
     }
 
     #[test]
-    fn a_cleared_option_is_removed_and_its_comment_kept_for_the_next_key() {
-        let text = "[[listener]]\nname = \"wan\"\nside = \"wan\"\nbind = \"0.0.0.0:5060\"\n\
-                    # only the platform\nallow = [\"203.0.113.0/24\"]\nburst = 10\n\n\
+    fn a_cleared_option_is_removed_with_its_own_comment_but_not_the_heading_above() {
+        let text = "[[listener]]\nname = \"wan\"\nside = \"wan\"\nbind = \"0.0.0.0:5060\"\n\n\
+                    # Admission.\n\n# only the platform\nallow = [\"203.0.113.0/24\"]\nburst = 10\n\n\
                     [emergency]\nroute = \"psap\"   # the PSAP trunk\n";
         let mut new = read(text);
         new.listeners[0].allow = None;
@@ -705,8 +709,8 @@ mod tests {
         let out = edited(text, &new);
         assert_eq!(
             out,
-            "[[listener]]\nname = \"wan\"\nside = \"wan\"\nbind = \"0.0.0.0:5060\"\n\
-             # only the platform\nburst = 10\n\n[emergency]\n"
+            "[[listener]]\nname = \"wan\"\nside = \"wan\"\nbind = \"0.0.0.0:5060\"\n\n\
+             # Admission.\n\nburst = 10\n\n[emergency]\n"
         );
     }
 
