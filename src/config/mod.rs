@@ -4,22 +4,28 @@
 
 mod account;
 mod calls;
+mod changes;
 mod checks;
 mod defaults;
+mod edit;
 mod emergency;
 mod error;
 mod history;
 mod inbound_auth;
 mod media;
 mod route;
+#[cfg(test)]
+mod sample;
 mod schema;
 mod sides;
 mod store;
 
 pub use account::AccountConfig;
 pub use calls::{CallsConfig, SdpMode};
+pub use changes::{changed_sections, restart_fields, Effect, FIELD_EFFECTS};
 pub use checks::{check_name, check_unique};
 pub use defaults::DEFAULT_CONFIG_TOML;
+pub use edit::{edit_toml, EditError};
 pub use emergency::{EmergencyConfig, MAX_EMERGENCY_NUMBERS, MAX_EMERGENCY_NUMBER_LEN};
 pub use error::ConfigError;
 pub use history::{HistoryConfig, MAX_HISTORY_CALLS};

@@ -10,6 +10,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::defaults::DEFAULT_CONFIG_TOML;
+use super::edit::edit_toml;
 use super::error::ConfigError;
 use super::schema::Config;
 
@@ -131,6 +132,55 @@ impl ConfigStore {
     pub fn save(&self, cfg: &Config) -> Result<(), ConfigError> {
         cfg.validate()?;
         self.write_atomically(cfg.to_toml().as_bytes())
+    }
+
+    /// Validates `new` and saves it by editing the file as it is: only the
+    /// values that differ change, the comments and layout of the rest stay
+    /// (see `edit::edit_toml`). The file must then read as `new`, else
+    /// nothing is written. `old` is the configuration the file was loaded
+    /// as; the file's own values are compared with `new` when it still
+    /// reads as a configuration, so a change made by hand since then is
+    /// replaced too and the file always holds what the gateway runs. A
+    /// missing file starts from the built-in default file, with its
+    /// comments. Saves are made one at a time (the signalling loop takes
+    /// them in turn): the temp file's name is fixed.
+    pub fn save_edited(&self, old: &Config, new: &Config) -> Result<(), ConfigError> {
+        new.validate()?;
+        let text = match fs::read_to_string(&self.path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => DEFAULT_CONFIG_TOML.to_owned(),
+            Err(source) => {
+                return Err(ConfigError::Io {
+                    path: self.path.clone(),
+                    source,
+                })
+            }
+        };
+        let on_disk = toml::from_str::<Config>(&text);
+        let base = on_disk.as_ref().unwrap_or(old);
+        let edited = edit_toml(&text, base, new).map_err(|e| ConfigError::Syntax {
+            path: self.path.clone(),
+            message: match &on_disk {
+                Ok(_) => e.to_string(),
+                Err(load) => format!(
+                    "the file no longer loads (line {}: {}); correct or remove it, then save again",
+                    load.span().map_or(0, |s| text
+                        .bytes()
+                        .take(s.start)
+                        .filter(|b| *b == b'\n')
+                        .count()
+                        + 1),
+                    load.message().trim().replace('\n', "; ")
+                ),
+            },
+        })?;
+        if let Some(dir) = self.path.parent() {
+            fs::create_dir_all(dir).map_err(|source| ConfigError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        self.write_atomically(edited.as_bytes())
     }
 
     fn write_atomically(&self, bytes: &[u8]) -> Result<(), ConfigError> {
@@ -273,5 +323,99 @@ mod tests {
         assert!(!store.path().with_extension("toml.tmp").exists());
         c.sip.t1_ms = 1;
         assert!(store.save(&c).is_err());
+    }
+
+    /// The comment lines of the default file.
+    fn default_comments() -> Vec<&'static str> {
+        DEFAULT_CONFIG_TOML
+            .lines()
+            .filter_map(|l| l.find('#').map(|at| &l[at..]))
+            .collect()
+    }
+
+    #[test]
+    fn save_edited_changes_the_values_and_keeps_the_comments() {
+        let d = DataDir::new("edited");
+        let store = d.store();
+        let old = store.load_or_init().unwrap().config;
+        let mut new = old.clone();
+        new.media.threads = 2;
+        new.listeners[0].allow = Some(vec!["203.0.113.0/24".into()]);
+        store.save_edited(&old, &new).unwrap();
+        assert_eq!(store.load_or_init().unwrap().config, new);
+        let text = fs::read_to_string(store.path()).unwrap();
+        for comment in default_comments() {
+            assert!(text.contains(comment), "lost: {comment}");
+        }
+        assert_eq!(mode(store.path()), 0o600);
+        assert!(!store.path().with_extension("toml.tmp").exists());
+    }
+
+    #[test]
+    fn a_save_that_fails_validation_changes_nothing() {
+        let d = DataDir::new("refused");
+        let store = d.store();
+        let old = store.load_or_init().unwrap().config;
+        let before = fs::read(store.path()).unwrap();
+        let mut bad = old.clone();
+        bad.media.threads = 2;
+        bad.sip.t1_ms = 1;
+        let e = store.save_edited(&old, &bad).unwrap_err().to_string();
+        assert!(e.contains("sip.t1_ms"), "{e}");
+        assert_eq!(fs::read(store.path()).unwrap(), before);
+        assert!(!store.path().with_extension("toml.tmp").exists());
+    }
+
+    #[test]
+    fn save_edited_without_a_file_starts_from_the_commented_default() {
+        let d = DataDir::new("nofile");
+        let store = d.store();
+        let mut new = Config::default();
+        new.log.level = "debug".into();
+        store.save_edited(&Config::default(), &new).unwrap();
+        assert_eq!(store.load_or_init().unwrap().config, new);
+        let text = fs::read_to_string(store.path()).unwrap();
+        assert!(text.contains("level = \"debug\""), "{text}");
+        assert!(text.contains("# Emergency numbers"), "{text}");
+        assert_eq!(mode(store.path()), 0o600);
+    }
+
+    #[test]
+    fn a_change_made_by_hand_since_loading_is_replaced_so_the_file_holds_new() {
+        let d = DataDir::new("hand");
+        let store = d.store();
+        let old = store.load_or_init().unwrap().config;
+        let text = fs::read_to_string(store.path()).unwrap();
+        fs::write(store.path(), text.replace("t2_ms = 4000", "t2_ms = 6000")).unwrap();
+        let mut new = old.clone();
+        new.calls.max_concurrent = 20;
+        store.save_edited(&old, &new).unwrap();
+        assert_eq!(store.load_or_init().unwrap().config, new);
+    }
+
+    #[test]
+    fn a_file_broken_by_hand_is_kept_and_named() {
+        let d = DataDir::new("broken");
+        let store = d.store();
+        let old = store.load_or_init().unwrap().config;
+        let text = fs::read_to_string(store.path()).unwrap();
+        for broken in [
+            text.replace("[media]", "[media"),
+            text.replace("t2_ms = 4000", "t2_ms = \"x\""),
+        ] {
+            fs::write(store.path(), &broken).unwrap();
+            let mut new = old.clone();
+            new.calls.max_concurrent = 20;
+            let e = store.save_edited(&old, &new).unwrap_err().to_string();
+            assert!(e.contains("pbxgate.toml"), "{e}");
+            assert!(e.contains("correct or remove it"), "{e}");
+            assert!(e.contains("line ") && !e.contains('\n'), "{e}");
+            assert_eq!(fs::read_to_string(store.path()).unwrap(), broken);
+        }
+        // A save that sets the broken value again mends it.
+        let mut new = old.clone();
+        new.sip.t2_ms = 4500;
+        store.save_edited(&old, &new).unwrap();
+        assert_eq!(store.load_or_init().unwrap().config, new);
     }
 }

@@ -1,0 +1,231 @@
+//! A valid configuration with every field set to something other than its
+//! default, for tests that must see every field: the field-effect table,
+//! and saving each section into the commented default file.
+//!
+//! Every struct whose fields have rows of their own in `FIELD_EFFECTS` is
+//! written out in full (no `..Default::default()`), so a field added to
+//! the configuration does not compile here until it is given a value, and
+//! then those tests see it. (Match items and targets sit under the one
+//! `route` row.)
+
+use std::net::SocketAddr;
+
+use super::account::AccountConfig;
+use super::calls::{CallsConfig, SdpMode};
+use super::emergency::EmergencyConfig;
+use super::inbound_auth::{InboundAuthConfig, InboundUser};
+use super::media::{DtmfMode, MediaConfig, SourceMode};
+use super::route::{HeaderActionConfig, HeaderActionKind, MatchConfig, RouteConfig, TargetConfig};
+use super::schema::{
+    AdmitMode, Config, DenyAction, DnsConfig, ListenerConfig, LogConfig, SipConfig,
+};
+use super::sides::{Side, TransportName};
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().expect("a socket address")
+}
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+pub fn every_field_set() -> Config {
+    Config {
+        sip: SipConfig {
+            user_agent: "edge-7".into(),
+            t1_ms: 400,
+            t2_ms: 3000,
+            t4_ms: 4000,
+        },
+        listeners: vec![
+            ListenerConfig {
+                name: "wan".into(),
+                side: Side::Wan,
+                bind: addr("127.0.0.1:5062"),
+                transports: vec![TransportName::Udp],
+                tcp_idle_timeout_s: 120,
+                allow: Some(strings(&["203.0.113.0/24"])),
+                on_deny: Some(DenyAction::Reject),
+                admit: AdmitMode::Either,
+                rate_per_s: 100,
+                burst: 150,
+                rate_per_s_listed: 1500,
+                burst_listed: 3000,
+                public_address: Some("198.51.100.20".parse().expect("an address")),
+            },
+            ListenerConfig {
+                name: "lan".into(),
+                side: Side::Lan,
+                bind: addr("127.0.0.1:5082"),
+                transports: vec![TransportName::Tcp],
+                tcp_idle_timeout_s: 60,
+                allow: Some(strings(&["192.168.10.0/24"])),
+                on_deny: Some(DenyAction::Drop),
+                admit: AdmitMode::Allowlist,
+                rate_per_s: 0,
+                burst: 0,
+                rate_per_s_listed: 0,
+                burst_listed: 0,
+                public_address: None,
+            },
+        ],
+        accounts: vec![AccountConfig {
+            name: "signalwire".into(),
+            enabled: false,
+            registrar: "sip:example.sip.signalwire.com".into(),
+            username: "pbx".into(),
+            auth_username: Some("pbx-auth".into()),
+            password: "secret".into(),
+            domain: Some("example.com".into()),
+            expires_s: 600,
+            transport: TransportName::Tcp,
+            outbound_proxy: Some("sip:proxy.example.com".into()),
+            public_address: Some(addr("203.0.113.7:5060")),
+            listener: "wan".into(),
+            keepalive_interval_s: 15,
+            retry_base_s: 5,
+            retry_max_s: 120,
+        }],
+        inbound_auth: InboundAuthConfig {
+            realm: "edge".into(),
+            status: 407,
+            algorithms: strings(&["SHA-256", "MD5"]),
+            methods: strings(&["INVITE", "BYE"]),
+            max_failures: 3,
+            failure_window_s: 30,
+            block_s: 600,
+            nonce_lifetime_s: 120,
+            users: vec![InboundUser {
+                username: "retreaver".into(),
+                password: "s3cret".into(),
+            }],
+        },
+        calls: CallsConfig {
+            max_concurrent: 50,
+            retry_after_s: 9,
+            failover_timeout_ms: 2500,
+            max_redirects: 1,
+            sdp: SdpMode::Passthrough,
+            history: 20,
+        },
+        media: MediaConfig {
+            port_min: 30000,
+            port_max: 30999,
+            timeout_s: 30,
+            source: SourceMode::Strict,
+            learn_packets: 5,
+            learn_window_ms: 1000,
+            relearn_after_ms: 8000,
+            allow: strings(&["198.51.100.0/24"]),
+            any_source: Some(false),
+            threads: 2,
+        },
+        routes: vec![
+            RouteConfig {
+                name: "publisher-5678".into(),
+                from: Side::Wan,
+                matches: vec![
+                    MatchConfig {
+                        header: Some("X-PH-RetreaverAFID".into()),
+                        equals: Some("5678".into()),
+                        ..MatchConfig::default()
+                    },
+                    MatchConfig {
+                        dialled: Some(true),
+                        prefix: Some("+1888".into()),
+                        ..MatchConfig::default()
+                    },
+                    MatchConfig {
+                        caller: Some(true),
+                        regex: Some("^\\+1555".into()),
+                        ..MatchConfig::default()
+                    },
+                    MatchConfig {
+                        header: Some("X-Campaign-ID".into()),
+                        present: Some(true),
+                        ..MatchConfig::default()
+                    },
+                    MatchConfig {
+                        header: Some("X-Test".into()),
+                        absent: Some(true),
+                        ..MatchConfig::default()
+                    },
+                ],
+                targets: vec![
+                    TargetConfig {
+                        uri: "sip:queue1@192.168.10.5".into(),
+                        transport: Some(TransportName::Tcp),
+                        username: Some("u".into()),
+                        password: Some("p".into()),
+                        account: None,
+                        headers: strings(&["X-Campaign-ID: 1234"]),
+                        dtmf: DtmfMode::Inband,
+                    },
+                    TargetConfig {
+                        uri: "sip:+18885551234@sip.example.com".into(),
+                        transport: None,
+                        username: None,
+                        password: None,
+                        account: Some("signalwire".into()),
+                        headers: Vec::new(),
+                        dtmf: DtmfMode::Auto,
+                    },
+                ],
+                headers: vec![
+                    HeaderActionConfig {
+                        action: HeaderActionKind::Rename,
+                        name: "X-Publisher-ID".into(),
+                        from: Some("X-PH-RetreaverAFID".into()),
+                        value: None,
+                    },
+                    HeaderActionConfig {
+                        action: HeaderActionKind::Set,
+                        name: "X-Queue".into(),
+                        from: None,
+                        value: Some("sales".into()),
+                    },
+                ],
+                caller_dtmf: DtmfMode::Rfc4733,
+            },
+            RouteConfig {
+                name: "psap".into(),
+                from: Side::Lan,
+                matches: Vec::new(),
+                targets: vec![TargetConfig {
+                    uri: "sip:911@sip.example.com".into(),
+                    ..TargetConfig::default()
+                }],
+                headers: Vec::new(),
+                caller_dtmf: DtmfMode::Auto,
+            },
+        ],
+        emergency: EmergencyConfig {
+            numbers: strings(&["911", "933"]),
+            route: Some("psap".into()),
+        },
+        dns: DnsConfig {
+            nameservers: vec![addr("192.168.1.1:53")],
+        },
+        log: LogConfig {
+            level: "debug".into(),
+            counters_interval_s: 60,
+        },
+    }
+}
+
+#[test]
+fn the_sample_is_valid_and_differs_from_the_default_in_every_section() {
+    let s = every_field_set();
+    s.validate().expect("valid");
+    let d = Config::default();
+    assert_ne!(s.sip, d.sip);
+    assert_ne!(s.listeners, d.listeners);
+    assert_ne!(s.accounts, d.accounts);
+    assert_ne!(s.inbound_auth, d.inbound_auth);
+    assert_ne!(s.calls, d.calls);
+    assert_ne!(s.media, d.media);
+    assert_ne!(s.routes, d.routes);
+    assert_ne!(s.emergency, d.emergency);
+    assert_ne!(s.dns, d.dns);
+    assert_ne!(s.log, d.log);
+}
