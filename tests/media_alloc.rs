@@ -14,6 +14,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
 use pbxgate::media::dtmf::convert::{AudioFormat, DetectPath, DtmfPath};
+use pbxgate::media::dtmf::inject::{DigitSink, Digits};
 use pbxgate::media::engine::spawn;
 use pbxgate::media::g711::{alaw_to_ulaw, ulaw_to_alaw, Law};
 use pbxgate::media::messages::{MediaCommand, MediaEvent};
@@ -148,9 +149,96 @@ fn relay(call: &Call, first_seq: u16, bursts: usize, transcode: bool) {
     }
 }
 
+/// A passthrough call on 127.0.189.* whose legs are both being sent
+/// digits by the gateway (`SendDigits`, 64 each way: events to the callee,
+/// tones to the caller), queued before the counting starts and sent while
+/// it runs.
+fn open_injecting(cmd: &smol::channel::Sender<MediaCommand>, session: u64) -> Call {
+    let caller = UdpSocket::bind("127.0.189.10:0").unwrap();
+    let callee = UdpSocket::bind("127.0.189.20:0").unwrap();
+    for s in [&caller, &callee] {
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    }
+    let caller_local: SocketAddr = "127.0.189.1:32100".parse().unwrap();
+    let callee_local: SocketAddr = "127.0.189.2:32102".parse().unwrap();
+    for c in media_call::open_commands(
+        session,
+        (caller_local, callee_local),
+        (caller.local_addr().unwrap(), callee.local_addr().unwrap()),
+        Duration::from_secs(60),
+        false,
+    ) {
+        cmd.send_blocking(c).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    Call {
+        caller,
+        callee,
+        caller_local,
+        callee_local,
+        pt_caller: 0,
+        pt_callee: 0,
+    }
+}
+
+fn send_digits(cmd: &smol::channel::Sender<MediaCommand>, session: u64) {
+    let digits = Digits::parse("0123456789*#ABCD0123456789*#ABCD").unwrap();
+    for (to, events) in [(LegSide::Callee, Some(101)), (LegSide::Caller, None)] {
+        for _ in 0..2 {
+            let sink = DigitSink {
+                law: Law::Ulaw,
+                audio_pt: 0,
+                events,
+                tones: events.is_none(),
+            };
+            cmd.send_blocking(MediaCommand::SendDigits {
+                session,
+                to,
+                sink,
+                digits,
+                tone_ms: 100,
+                gap_ms: 70,
+            })
+            .unwrap();
+        }
+    }
+    // Applied (the queues made) before the counting starts.
+    std::thread::sleep(Duration::from_millis(100));
+}
+
+/// Like `relay`, for a call being sent digits: every packet comes back in
+/// order, one for one (events and tones take the place of audio); returns
+/// how many were events or tones.
+fn relay_injected(call: &Call, first_seq: u16, bursts: usize) -> usize {
+    let mut p = [0u8; PACKET];
+    let mut got = [0u8; 2048];
+    let mut seq = first_seq;
+    let mut injected = 0;
+    for _ in 0..bursts {
+        for k in 0..BURST as u16 {
+            fill(&mut p, 0, seq.wrapping_add(k));
+            call.caller.send_to(&p, call.caller_local).unwrap();
+            call.callee.send_to(&p, call.callee_local).unwrap();
+        }
+        for to in [&call.callee, &call.caller] {
+            for k in 0..BURST as u16 {
+                let (n, _) = to.recv_from(&mut got).expect("relayed packet");
+                assert_eq!(u16::from_be_bytes([got[2], got[3]]), seq.wrapping_add(k));
+                fill(&mut p, 0, seq.wrapping_add(k));
+                if got[..n] != p[..] {
+                    injected += 1;
+                }
+            }
+        }
+        seq = seq.wrapping_add(BURST as u16);
+    }
+    injected
+}
+
 /// Relays 5000 packets each way (passthrough, PCMU↔PCMA transcoding, and
 /// passthrough with the in-band DTMF detector listening both ways)
-/// after a warm-up, counting allocations in the whole process.
+/// after a warm-up, counting allocations in the whole process; then the
+/// same while the gateway sends digits to both legs.
 #[test]
 fn relaying_allocates_nothing_per_packet() {
     let trace = std::env::var_os("PBXGATE_ALLOC_TRACE").is_some();
@@ -172,6 +260,22 @@ fn relaying_allocates_nothing_per_packet() {
         cmd.send_blocking(MediaCommand::Close { session }).unwrap();
         assert!(ev_rx.recv_blocking().is_ok());
     }
+    let call = open_injecting(&cmd, 4);
+    relay_injected(&call, 0, 500 / BURST);
+    send_digits(&cmd, 4);
+    counting_alloc::start(trace);
+    let injected = relay_injected(&call, 1000, 5000_usize.div_ceil(BURST));
+    let allocs = counting_alloc::stop();
+    // 64 digits each way, 7 events (100 ms, three ends) or 5 tone packets.
+    assert_eq!(injected, 64 * 7 + 64 * 5, "the digits went out meanwhile");
+    eprintln!("sending digits: {allocs} allocations while relaying and sending");
+    assert_eq!(
+        allocs, 0,
+        "sending digits: {allocs} allocations (PBXGATE_ALLOC_TRACE=1 shows where)"
+    );
+    cmd.send_blocking(MediaCommand::Close { session: 4 })
+        .unwrap();
+    assert!(ev_rx.recv_blocking().is_ok());
     for (transcode, dtmf, allocs, packets) in &report {
         eprintln!(
             "transcode={transcode} dtmf={dtmf}: {allocs} allocations while relaying {packets} packets \

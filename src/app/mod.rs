@@ -254,6 +254,23 @@ impl Core {
         r
     }
 
+    /// Sends `digits` (0-9, *, #, A-D; at most 32) to the caller of call
+    /// `id` (`to_caller`) or to its callee: RFC 4733 events where that leg
+    /// negotiated them, tones in its audio otherwise. Only for a call whose
+    /// media the gateway anchors, once answered.
+    pub fn send_dtmf(
+        &mut self,
+        id: &str,
+        to_caller: bool,
+        digits: &str,
+        now: Instant,
+    ) -> Result<(), CallControlError> {
+        self.last_now = now;
+        let r = self.calls.send_dtmf(id, to_caller, digits);
+        self.collect_outputs(now);
+        r
+    }
+
     /// Which route `invite` (a request as text) would take, and why not
     /// the others.
     pub fn test_call(&self, invite: &str, from_lan: bool) -> Result<Explanation, String> {

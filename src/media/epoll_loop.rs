@@ -286,6 +286,24 @@ impl Loop {
                 self.with_relay(id, |r| r.set_dtmf(side, path));
             }
             MediaCommand::SetHold { hold, .. } => self.with_relay(id, |r| r.set_hold(hold, now)),
+            MediaCommand::SendDigits {
+                to,
+                sink,
+                digits,
+                tone_ms,
+                gap_ms,
+                ..
+            } => self.with_relay(id, |r| {
+                let queued = r.send_digits(to, sink, &digits, tone_ms, gap_ms);
+                if queued < digits.as_slice().len() {
+                    tracing::warn!(
+                        session = id,
+                        asked = digits.as_slice().len(),
+                        queued,
+                        "too many digits already waiting for this leg: the rest are not sent"
+                    );
+                }
+            }),
             MediaCommand::Close { .. } => {
                 let Some(s) = self.sessions.close(id) else {
                     return;

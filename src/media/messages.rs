@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::dtmf::convert::DtmfPath;
+use super::dtmf::inject::{DigitSink, Digits};
 use super::latch::SourceRules;
 use super::relay::{LegSide, LegStats, Remote, Transcode};
 
@@ -53,6 +54,17 @@ pub enum MediaCommand {
         session: u64,
         hold: bool,
     },
+    /// The gateway sends `digits` to leg `to`, as `sink` says it takes
+    /// them, in the stream relayed to it (`dtmf::inject`): each `tone_ms`
+    /// long, `gap_ms` between.
+    SendDigits {
+        session: u64,
+        to: LegSide,
+        sink: DigitSink,
+        digits: Digits,
+        tone_ms: u16,
+        gap_ms: u16,
+    },
     Close {
         session: u64,
     },
@@ -74,6 +86,7 @@ impl MediaCommand {
             | MediaCommand::SetTranscode { session, .. }
             | MediaCommand::SetDtmf { session, .. }
             | MediaCommand::SetHold { session, .. }
+            | MediaCommand::SendDigits { session, .. }
             | MediaCommand::Close { session } => *session,
             MediaCommand::Barrier { .. } => 0,
         }

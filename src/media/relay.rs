@@ -16,6 +16,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::dtmf::convert::{Converted, DtmfConverter, DtmfPath};
+use super::dtmf::inject::{DigitSink, Digits};
 use super::g711::{alaw_to_ulaw, ulaw_to_alaw, Law};
 pub use super::latch::Remote;
 use super::latch::{Arrival, Decision, Latch, RtpFacts, SourceRules};
@@ -428,7 +429,40 @@ impl MediaRelay {
     /// How DTMF is converted on packets from `side` (an empty path: not
     /// at all). The state of a conversion under way is dropped.
     pub fn set_dtmf(&mut self, side: LegSide, path: DtmfPath) {
-        self.legs[side.index()].dtmf = (!path.is_empty()).then(|| DtmfConverter::new(path));
+        let leg = &mut self.legs[side.index()];
+        match leg.dtmf.as_mut() {
+            // Kept for its numbering and the digits it is sending.
+            Some(c) => c.set_path(path),
+            None if !path.is_empty() => leg.dtmf = Some(DtmfConverter::new(path)),
+            None => {}
+        }
+    }
+
+    /// Sends `digits` to leg `to` as `sink` says it takes them, on the
+    /// stream relayed to it from the other leg (`dtmf::inject`), each
+    /// `tone_ms` long with `gap_ms` between. That direction's converter is
+    /// made if it had none. Returns how many digits were queued (fewer
+    /// when too many are already waiting).
+    pub fn send_digits(
+        &mut self,
+        to: LegSide,
+        sink: DigitSink,
+        digits: &Digits,
+        tone_ms: u16,
+        gap_ms: u16,
+    ) -> usize {
+        self.legs[to.other().index()]
+            .dtmf
+            .get_or_insert_with(|| DtmfConverter::new(DtmfPath::default()))
+            .send_digits(sink, digits.as_slice(), tone_ms, gap_ms)
+    }
+
+    /// Digits still to be sent to leg `to`.
+    pub fn digits_pending(&self, to: LegSide) -> usize {
+        self.legs[to.other().index()]
+            .dtmf
+            .as_ref()
+            .map_or(0, DtmfConverter::digits_pending)
     }
 
     /// Digits converted on packets from `side`: (rendered as tones,
@@ -993,5 +1027,67 @@ mod tests {
             r.handle_rtcp(Caller, addr("198.51.100.7:20001"), 80, t),
             PacketVerdict::Drop(DropReason::Foreign)
         );
+    }
+
+    /// Digits to the callee ride on the caller's packets, even where that
+    /// direction had no DTMF conversion (and is transcoded): events at the
+    /// callee's payload type in place of the audio, one stream; a new
+    /// offer/answer in the middle neither drops them nor renumbers.
+    #[test]
+    fn digits_sent_to_a_leg_ride_on_the_other_legs_packets_across_a_new_answer() {
+        use crate::media::dtmf::inject::{DigitSink, Digits};
+        use crate::media::dtmf::rfc4733::TelephoneEvent;
+        let t = Instant::now();
+        let mut r = relay(t);
+        let pcmu_to_pcma = Transcode {
+            from_pt: 0,
+            from: Law::Ulaw,
+            to_pt: 8,
+        };
+        r.set_transcode(Caller, Some(pcmu_to_pcma));
+        let sink = DigitSink {
+            law: Law::Alaw,
+            audio_pt: 8,
+            events: Some(96),
+            tones: false,
+        };
+        let digits = Digits::parse("4").unwrap();
+        assert_eq!(r.send_digits(Callee, sink, &digits, 100, 70), 1);
+        assert_eq!(r.digits_pending(Callee), 1);
+        assert_eq!(r.digits_pending(Caller), 0);
+        let mut out = Vec::new();
+        for seq in 1..=10u16 {
+            if seq == 3 {
+                // A re-INVITE's answer: the same plan again.
+                r.set_dtmf(Caller, DtmfPath::default());
+            }
+            let mut p = rtp(seq, 160 * u32::from(seq));
+            assert!(matches!(
+                forward(&mut r, Caller, &mut p),
+                PacketVerdict::Forward { .. }
+            ));
+            out.push(RtpHeader::parse(&p).unwrap());
+            let ev = TelephoneEvent::decode(&p[12..]).ok();
+            if out.len() <= 7 {
+                assert_eq!(out.last().unwrap().payload_type, 96, "packet {seq}");
+                assert_eq!(ev.map(|e| e.event), Some(4));
+            } else {
+                assert_eq!(
+                    out.last().unwrap().payload_type,
+                    8,
+                    "transcoded audio again"
+                );
+                assert_eq!(p.len(), 172);
+            }
+        }
+        let seqs: Vec<u16> = out.iter().map(|h| h.sequence).collect();
+        assert_eq!(seqs, (1..=10).collect::<Vec<_>>());
+        assert!(out[0].marker && out[1..].iter().all(|h| !h.marker || h.payload_type == 8));
+        assert_eq!(r.digits_pending(Callee), 0);
+        // The callee's packets to the caller were never touched.
+        let mut back = rtp(1, 0);
+        let copy = back.clone();
+        forward(&mut r, Callee, &mut back);
+        assert_eq!(back, copy);
     }
 }

@@ -215,6 +215,19 @@ fn describe_media(c: &MediaCommand) -> String {
             path.detect.is_some()
         ),
         MediaCommand::SetHold { hold, .. } => format!("SetHold {hold}"),
+        MediaCommand::SendDigits {
+            to,
+            sink,
+            digits,
+            tone_ms,
+            gap_ms,
+            ..
+        } => format!(
+            "SendDigits {to:?} {digits} events={:?} tones={} pt={} {tone_ms}/{gap_ms} ms",
+            sink.events,
+            sink.tones || sink.events.is_none(),
+            sink.audio_pt
+        ),
         MediaCommand::Close { .. } => "Close".into(),
         MediaCommand::Barrier { token } => format!("Barrier {token}"),
     }

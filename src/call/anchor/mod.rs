@@ -15,6 +15,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use crate::config::{DtmfMode, MediaConfig};
+use crate::media::dtmf::inject::{DigitSink, Digits, DEFAULT_GAP_MS, DEFAULT_TONE_MS};
 use crate::media::latch::SourceRules;
 use crate::media::messages::MediaCommand;
 use crate::media::negotiate::MediaPlan;
@@ -22,7 +23,9 @@ use crate::media::ports::PortPool;
 use crate::media::relay::{LegSide, Remote};
 use crate::media::sdp::Media;
 
-use rewrite::{dtmf_paths, payload_maps, rewrite_answer, rewrite_offer, transcodes, ParsedOffer};
+use rewrite::{
+    digit_sinks, dtmf_paths, payload_maps, rewrite_answer, rewrite_offer, transcodes, ParsedOffer,
+};
 
 /// Why a call's media cannot be anchored: what the caller is answered.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,6 +50,9 @@ pub struct CallMedia {
     /// How the caller's leg and the current callee's carry DTMF.
     pub caller_dtmf: DtmfMode,
     pub callee_dtmf: DtmfMode,
+    /// How the caller's side and the callee's take the digits the gateway
+    /// sends them, from the last answer (None before one).
+    pub digit_sinks: [Option<DigitSink>; 2],
 }
 
 impl CallMedia {
@@ -56,6 +62,23 @@ impl CallMedia {
             self.caller_dtmf
         } else {
             self.callee_dtmf
+        }
+    }
+
+    /// How `side` takes digits the gateway sends it, once an answer has
+    /// settled its media.
+    pub fn digit_sink(&self, side: LegSide) -> Option<DigitSink> {
+        match side {
+            LegSide::Caller => self.digit_sinks[0],
+            LegSide::Callee => self.digit_sinks[1],
+        }
+    }
+
+    fn set_digit_sinks(&mut self, plan: &MediaPlan, offerer: usize, answerer: usize) {
+        let (o, a) = digit_sinks(plan, self.dtmf_of(offerer), self.dtmf_of(answerer));
+        for (leg, sink) in [(offerer, o), (answerer, a)] {
+            let i = usize::from(media_side(leg) == LegSide::Callee);
+            self.digit_sinks[i] = Some(sink);
         }
     }
 
@@ -143,6 +166,7 @@ impl MediaAnchor {
             pending_offer: None,
             caller_dtmf,
             callee_dtmf: DtmfMode::Auto,
+            digit_sinks: [None; 2],
         })
     }
 
@@ -199,6 +223,7 @@ impl MediaAnchor {
             caller_dtmf,
         )
         .map_err(|r| r.reason)?;
+        m.set_digit_sinks(&a.plan, 0, 1);
         self.push_plan(
             session,
             &a.plan,
@@ -268,6 +293,7 @@ impl MediaAnchor {
         let modes = (m.dtmf_of(offerer), m.dtmf_of(answerer));
         let a = rewrite_answer(body, &offered, local.ip(), local.port(), modes.0)
             .map_err(|r| r.reason)?;
+        m.set_digit_sinks(&a.plan, offerer, answerer);
         // The plan first, as in `answer`.
         self.push_plan(
             session,
@@ -295,6 +321,29 @@ impl MediaAnchor {
             p.release(m.caller_local.port());
             p.release(m.callee_local.port());
         }
+    }
+
+    /// Sends `digits` to side `to` of call `session`, as its last answer
+    /// says it takes them. False when no answer has settled its media yet.
+    pub fn send_digits(
+        &mut self,
+        session: u64,
+        m: &CallMedia,
+        to: LegSide,
+        digits: Digits,
+    ) -> bool {
+        let Some(sink) = m.digit_sink(to) else {
+            return false;
+        };
+        self.out.push_back(MediaCommand::SendDigits {
+            session,
+            to,
+            sink,
+            digits,
+            tone_ms: DEFAULT_TONE_MS,
+            gap_ms: DEFAULT_GAP_MS,
+        });
+        true
     }
 
     /// The next command for the media threads.

@@ -7,6 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use crate::config::DtmfMode;
 use crate::media::dtmf::convert::{AudioFormat, DetectPath, DtmfPath, RenderPath};
+use crate::media::dtmf::inject::DigitSink;
 use crate::media::g711::Law;
 use crate::media::latch::PayloadTypes;
 use crate::media::negotiate::{callee_offer, settle, Codec, LegMedia, MediaPlan};
@@ -285,6 +286,31 @@ fn dtmf_path(from: &LegMedia, to: &LegMedia, to_mode: DtmfMode) -> DtmfPath {
     }
 }
 
+/// How each side takes the digits the gateway itself sends it under
+/// `plan`, given the DTMF modes of the offerer's leg and the answerer's:
+/// (the offerer's side, the answerer's side). As `dtmf_path` sends a leg
+/// digits: events where it negotiated them and is not `inband`, tones
+/// where it has no events or is `both`.
+pub fn digit_sinks(
+    plan: &MediaPlan,
+    offerer: DtmfMode,
+    answerer: DtmfMode,
+) -> (DigitSink, DigitSink) {
+    let sink = |leg: &LegMedia, mode: DtmfMode| {
+        let events = match mode {
+            DtmfMode::Inband => None,
+            _ => leg.telephone_event,
+        };
+        DigitSink {
+            law: law(leg.codec),
+            audio_pt: leg.payload_type,
+            events,
+            tones: events.is_none() || mode == DtmfMode::Both,
+        }
+    };
+    (sink(&plan.caller, offerer), sink(&plan.callee, answerer))
+}
+
 fn law(c: Codec) -> Law {
     match c {
         Codec::Pcmu => Law::Ulaw,
@@ -486,6 +512,47 @@ m=video 20002 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n";
         // Two legs without events: tones pass as audio.
         let (a, b) = dtmf_paths(&plan(analog, analog), Auto, Auto);
         assert!(a.is_empty() && b.is_empty());
+    }
+
+    #[test]
+    fn digits_the_gateway_sends_go_as_each_leg_takes_them() {
+        let cloud = LegMedia {
+            codec: Codec::Pcma,
+            payload_type: 8,
+            telephone_event: Some(101),
+        };
+        let analog = LegMedia {
+            codec: Codec::Pcmu,
+            payload_type: 0,
+            telephone_event: None,
+        };
+        let plan = MediaPlan {
+            caller: cloud,
+            callee: analog,
+        };
+        let (to_cloud, to_analog) = digit_sinks(&plan, DtmfMode::Auto, DtmfMode::Auto);
+        assert_eq!(
+            to_cloud,
+            DigitSink {
+                law: Law::Alaw,
+                audio_pt: 8,
+                events: Some(101),
+                tones: false
+            }
+        );
+        assert_eq!(
+            to_analog,
+            DigitSink {
+                law: Law::Ulaw,
+                audio_pt: 0,
+                events: None,
+                tones: true
+            }
+        );
+        let (both, _) = digit_sinks(&plan, DtmfMode::Both, DtmfMode::Auto);
+        assert_eq!((both.events, both.tones), (Some(101), true));
+        let (inband, _) = digit_sinks(&plan, DtmfMode::Inband, DtmfMode::Auto);
+        assert_eq!((inband.events, inband.tones), (None, true));
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! show.
 
 use super::*;
+use crate::call::anchor::media_side;
+use crate::media::dtmf::inject::{Digits, DigitsError};
 
 /// Why a request about a call cannot be carried out.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -12,6 +14,9 @@ pub enum CallControlError {
     NoSuchCall(String),
     #[error("{0}")]
     NotPossible(String),
+    /// The digits asked for cannot be sent as written.
+    #[error("{0}")]
+    Digits(#[from] DigitsError),
 }
 
 impl B2bua {
@@ -76,6 +81,46 @@ impl B2bua {
             outcome = b.start_admin_transfer(tx, call, uri, now);
         });
         outcome
+    }
+
+    /// Sends `digits` (0-9, *, #, A-D; at most 32) to the caller of call
+    /// `id` (`to_caller`) or to its callee, in the media the gateway
+    /// relays to that leg: as RFC 4733 events where the leg negotiated
+    /// them, as tones in its audio otherwise (`media::dtmf::inject`).
+    pub fn send_dtmf(
+        &mut self,
+        id: &str,
+        to_caller: bool,
+        digits: &str,
+    ) -> Result<(), CallControlError> {
+        let cid = self.call_by_record(id)?;
+        let digits = Digits::parse(digits)?;
+        let Some(call) = self.calls.get(&cid) else {
+            return Err(CallControlError::NoSuchCall(id.to_string()));
+        };
+        let Some(m) = call.media.as_ref() else {
+            return Err(CallControlError::NotPossible(
+                "the call's media does not pass through the gateway ([calls] sdp = \"passthrough\", \
+                 or an offer without SDP), so it cannot send digits into it"
+                    .into(),
+            ));
+        };
+        let callee = call
+            .callee
+            .filter(|l| call.legs[*l].state == LegState::Confirmed)
+            .filter(|_| call.legs[0].state == LegState::Confirmed)
+            .ok_or_else(|| CallControlError::NotPossible("the call is not answered yet".into()))?;
+        let leg = if to_caller { 0 } else { callee };
+        let to = media_side(leg);
+        if !self.anchor.send_digits(cid, m, to, digits) {
+            return Err(CallControlError::NotPossible(
+                "the call's media is not negotiated yet (no SDP answer)".into(),
+            ));
+        }
+        // The count, not the digits: they may be a PIN or a card number.
+        let count = digits.as_slice().len();
+        info!(call = %call.record.id, to = if to_caller { "caller" } else { "callee" }, count, "the administrator sends digits");
+        Ok(())
     }
 
     fn start_admin_transfer(

@@ -1,5 +1,6 @@
 //! What an administrator does to a call in progress (web page, API):
-//! hang it up, move the caller, ask which route a call would take.
+//! hang it up, move the caller, send digits to a leg, ask which route a
+//! call would take.
 
 use super::*;
 
@@ -133,4 +134,87 @@ fn a_route_saved_live_takes_the_next_call_while_the_call_in_progress_goes_on() {
     let out = gw.receive(&bye, wan(CLOUD));
     out.one(PBX1, "BYE");
     out.one(CLOUD, "SIP/2.0 200");
+}
+
+#[test]
+fn digits_for_an_anchored_call_go_to_the_media_thread_as_each_leg_takes_them() {
+    let mut gw = route_q("").start();
+    call_up(&mut gw, &[]);
+    gw.take();
+    let id = live_id(&gw);
+    let now = gw.now();
+    // The platform negotiated PCMA with telephone-event 101, the PBX PCMU
+    // with 100: events to each, at its own numbers.
+    gw.send_dtmf(&id, true, "12*#", now)
+        .expect("sent to the caller");
+    gw.send_dtmf(&id, false, "a9", now)
+        .expect("sent to the callee");
+    assert_eq!(
+        gw.take().summary(),
+        [
+            "media SendDigits Caller 12*# events=Some(101) tones=false pt=8 100/70 ms",
+            "media SendDigits Callee A9 events=Some(100) tones=false pt=0 100/70 ms",
+        ]
+    );
+    // Refused, each for what is wrong, and nothing sent.
+    let refused = |gw: &mut TestCore, id: &str, digits: &str| {
+        let e = gw.send_dtmf(id, false, digits, now).unwrap_err();
+        assert!(gw.take().summary().is_empty());
+        e.to_string()
+    };
+    assert_eq!(
+        refused(&mut gw, "no-such-call", "1"),
+        "no call in progress has the id 'no-such-call'"
+    );
+    assert_eq!(
+        refused(&mut gw, &id, "12x"),
+        "'x' (character 3) is not a DTMF digit: use 0-9, *, #, A-D"
+    );
+    assert_eq!(
+        refused(&mut gw, &id, &"5".repeat(33)),
+        "33 digits are too many: at most 32 at once"
+    );
+    assert_eq!(refused(&mut gw, &id, ""), "no digits to send");
+}
+
+#[test]
+fn digits_for_an_inband_target_are_sent_as_tones_in_its_law() {
+    let mut gw = Setup::new(&format!(
+        "[calls]\n[[route]]\nname='q'\ntargets=[{{ uri='sip:q1@{PBX1}', dtmf='inband' }}]\n"
+    ))
+    .start();
+    call_up(&mut gw, &[]);
+    gw.take();
+    let id = live_id(&gw);
+    let now = gw.now();
+    gw.send_dtmf(&id, false, "0", now).expect("sent");
+    assert_eq!(
+        gw.take().summary(),
+        ["media SendDigits Callee 0 events=None tones=true pt=0 100/70 ms"]
+    );
+}
+
+#[test]
+fn digits_are_refused_before_the_answer_and_where_the_media_is_not_anchored() {
+    let mut gw = route_q("").start();
+    let (_invite, to_pbx) = dial(&mut gw);
+    gw.receive(&answer(&to_pbx, 180, "pbx1", None), lan(PBX1));
+    gw.take();
+    let id = live_id(&gw);
+    let now = gw.now();
+    let e = gw.send_dtmf(&id, true, "1", now).unwrap_err();
+    assert_eq!(e.to_string(), "the call is not answered yet");
+    assert!(gw.take().summary().is_empty());
+
+    let mut gw = route_q(PASSTHROUGH).start();
+    call_up(&mut gw, &[]);
+    gw.take();
+    let id = live_id(&gw);
+    let e = gw.send_dtmf(&id, false, "1", now).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "the call's media does not pass through the gateway ([calls] sdp = \"passthrough\", \
+         or an offer without SDP), so it cannot send digits into it"
+    );
+    assert!(gw.take().summary().is_empty());
 }

@@ -38,6 +38,7 @@
 
 use super::detector::{DtmfDetector, DtmfEvent};
 use super::digit::Digit;
+use super::inject::{DigitSink, Injected, Injection};
 use super::rfc4733::{EventPacket, EventSender, TelephoneEvent};
 use super::tone::ToneGenerator;
 use crate::media::g711::Law;
@@ -177,6 +178,9 @@ pub struct DtmfConverter {
     last_seq: Option<u16>,
     extra: [u8; EVENT_PACKET],
     extra_len: usize,
+    /// Digits the gateway sends itself in this direction (`inject.rs`),
+    /// made by the first request.
+    injecting: Option<Box<Injection>>,
     /// Digits seen, either way (for the call record and logs).
     digits_rendered: u32,
     digits_detected: u32,
@@ -199,6 +203,7 @@ impl DtmfConverter {
             last_seq: None,
             extra: [0; EVENT_PACKET],
             extra_len: 0,
+            injecting: None,
             digits_rendered: 0,
             digits_detected: 0,
         }
@@ -212,11 +217,54 @@ impl DtmfConverter {
         self.digits_detected
     }
 
+    /// A new path (a new offer/answer) for the packets from now on: a
+    /// conversion under way is dropped, but the numbering of the stream,
+    /// the counters and the digits the gateway is sending go on, so the
+    /// receiver sees one stream across the change.
+    pub fn set_path(&mut self, path: DtmfPath) {
+        let fresh = DtmfConverter::new(path);
+        self.render = fresh.render;
+        self.rendering = None;
+        self.detecting = fresh.detecting;
+    }
+
+    /// Queues `digits` to be sent in this direction as `sink` takes them
+    /// (`inject.rs`), each `tone_ms` long with `gap_ms` between; returns
+    /// how many were queued (fewer when the queue is full).
+    pub fn send_digits(
+        &mut self,
+        sink: DigitSink,
+        digits: &[Digit],
+        tone_ms: u16,
+        gap_ms: u16,
+    ) -> usize {
+        self.injecting
+            .get_or_insert_with(|| Box::new(Injection::new(sink)))
+            .push(sink, digits, tone_ms, gap_ms)
+    }
+
+    /// Digits the gateway has still to send in this direction.
+    pub fn digits_pending(&self) -> usize {
+        self.injecting.as_ref().map_or(0, |i| i.pending())
+    }
+
     /// Converts the RTP packet at the start of `buf` (already parsed as
     /// `h`) in place; the rest of `buf` is room to grow into. Call
     /// `finish` on whatever is then sent.
     pub fn convert(&mut self, h: &RtpHeader, buf: &mut [u8]) -> Converted {
         self.extra_len = 0;
+        if let Some(inj) = self.injecting.as_mut().filter(|i| !i.is_idle()) {
+            let (verdict, added) = inj.step(h, buf, &mut self.extra);
+            self.extra_len = added;
+            match verdict {
+                Injected::Forward(n) => return Converted::Forward(n),
+                Injected::Absorb => return self.absorb(h.sequence),
+                // Audio kept beside an injected event: nothing else is
+                // done to it (the event holds the added slot).
+                Injected::Pass if added > 0 => return Converted::Pass,
+                Injected::Pass => {}
+            }
+        }
         if let Some(r) = self.render {
             if h.payload_type == r.events_in {
                 return self.render_event(r, h, buf);

@@ -6,6 +6,7 @@ pub mod convert;
 pub mod detector;
 pub mod digit;
 pub mod goertzel;
+pub mod inject;
 pub mod rfc4733;
 pub mod tone;
 
@@ -15,6 +16,8 @@ mod convert_tests;
 mod convert_timing_tests;
 #[cfg(test)]
 mod detector_tests;
+#[cfg(test)]
+mod inject_tests;
 
 pub use detector::{detect_all, DtmfDetector, DtmfEvent};
 pub use digit::Digit;
