@@ -14,6 +14,7 @@ mod route;
 mod schema;
 mod sides;
 mod store;
+mod web;
 
 pub use account::AccountConfig;
 pub use calls::{CallsConfig, SdpMode};
@@ -29,3 +30,4 @@ pub use schema::{
 };
 pub use sides::{Side, TransportName};
 pub use store::{Checked, ConfigStore, Loaded, WideMode, CONFIG_FILE_MODE};
+pub use web::WebConfig;

@@ -17,6 +17,7 @@ use super::inbound_auth::InboundAuthConfig;
 use super::media::MediaConfig;
 use super::route::RouteConfig;
 use super::sides::{Side, TransportName};
+use super::web::WebConfig;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -36,6 +37,8 @@ pub struct Config {
     pub emergency: EmergencyConfig,
     pub dns: DnsConfig,
     pub log: LogConfig,
+    /// The web page and JSON API; see docs/web.md.
+    pub web: WebConfig,
 }
 
 /// Where names (registrars, proxies) are looked up.
@@ -236,6 +239,7 @@ impl Default for Config {
             emergency: EmergencyConfig::default(),
             dns: DnsConfig::default(),
             log: LogConfig::default(),
+            web: WebConfig::default(),
         }
     }
 }
@@ -385,6 +389,7 @@ impl Config {
         self.calls.validate()?;
         self.media.validate()?;
         self.emergency.validate()?;
+        self.web.validate()?;
         let level = self.log.level.to_ascii_lowercase();
         if !["error", "warn", "info", "debug", "trace"].contains(&level.as_str()) {
             return Err(ConfigError::invalid(
