@@ -16,6 +16,7 @@ mod local_uas;
 mod registrations;
 mod stats;
 mod status;
+pub mod view;
 
 #[cfg(test)]
 mod tests;
@@ -24,7 +25,7 @@ pub use accounts::{registration_plan, RegistrationPlan};
 pub use capabilities::{precheck, ACCEPT, ALLOW, SUPPORTED};
 pub use control::{Actor, ControlError, ControlRequest, SaveReport};
 pub use stats::{CoreStats, MediaTotals};
-pub use status::{Snapshot, StatusBoard};
+pub use status::{Health, Snapshot, StatusBoard, HEARTBEAT_EVERY, HEARTBEAT_LIMIT};
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
