@@ -18,6 +18,7 @@ mod metrics;
 mod registrations;
 mod stats;
 mod status;
+pub mod view;
 
 #[cfg(test)]
 mod tests;
@@ -28,7 +29,9 @@ pub use capabilities::{precheck, ACCEPT, ALLOW, SUPPORTED};
 pub use control::{parse_pasted_invite, Actor, ControlError, ControlRequest, SaveReport};
 pub use metrics::{render as render_metrics, ProcessStats};
 pub use stats::{CoreStats, MediaTotals};
-pub use status::{ListenerCounters, Snapshot, StatusBoard};
+pub use status::{
+    Health, ListenerCounters, Snapshot, StatusBoard, HEARTBEAT_EVERY, HEARTBEAT_LIMIT,
+};
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};

@@ -2,6 +2,7 @@
 //! snapshot the signalling loop refreshes after every step.
 
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 
@@ -14,7 +15,34 @@ use super::stats::{CoreStats, MediaTotals};
 #[derive(Clone, Debug, Default)]
 pub struct StatusBoard {
     inner: Arc<Mutex<Snapshot>>,
+    /// Apart from the snapshot, so that a health check does not copy the
+    /// calls.
+    beat: Arc<Mutex<Option<Beat>>>,
 }
+
+/// The signalling loop's last turn, and whether the media threads ran then.
+#[derive(Clone, Copy, Debug)]
+struct Beat {
+    at: Instant,
+    media_running: bool,
+}
+
+/// What `/healthz` answers from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Health {
+    Ok,
+    /// The signalling loop has not turned yet.
+    Starting,
+    /// The signalling loop last turned this long ago.
+    LoopSilent(Duration),
+    MediaStopped,
+}
+
+/// The signalling loop turns at least this often, idle or not, so that a
+/// silent loop means a stuck one.
+pub const HEARTBEAT_EVERY: Duration = Duration::from_millis(250);
+/// A loop silent longer than this is not healthy.
+pub const HEARTBEAT_LIMIT: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
@@ -52,6 +80,26 @@ impl StatusBoard {
         }
     }
 
+    /// The signalling loop turned at `now`.
+    pub fn beat(&self, now: Instant, media_running: bool) {
+        *self.beat.lock().unwrap_or_else(|p| p.into_inner()) = Some(Beat {
+            at: now,
+            media_running,
+        });
+    }
+
+    pub fn health(&self, now: Instant) -> Health {
+        let beat = *self.beat.lock().unwrap_or_else(|p| p.into_inner());
+        match beat {
+            None => Health::Starting,
+            Some(b) if now.saturating_duration_since(b.at) > HEARTBEAT_LIMIT => {
+                Health::LoopSilent(now.saturating_duration_since(b.at))
+            }
+            Some(b) if !b.media_running => Health::MediaStopped,
+            Some(_) => Health::Ok,
+        }
+    }
+
     pub fn update_calls(&self, calls: Vec<CallRecord>, stats: CallStats) {
         let mut s = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         s.calls = calls;
@@ -77,5 +125,23 @@ impl StatusBoard {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .admission = admission;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_follows_the_loops_last_turn() {
+        let board = StatusBoard::default();
+        let t0 = Instant::now();
+        assert_eq!(board.health(t0), Health::Starting);
+        board.beat(t0, true);
+        assert_eq!(board.health(t0 + HEARTBEAT_LIMIT), Health::Ok);
+        let late = t0 + HEARTBEAT_LIMIT + Duration::from_millis(1);
+        assert_eq!(board.health(late), Health::LoopSilent(late - t0));
+        board.beat(late, false);
+        assert_eq!(board.health(late), Health::MediaStopped);
     }
 }

@@ -77,6 +77,20 @@ pub const FIELD_EFFECTS: &[(&str, Effect)] = &[
     ("dns.nameservers", Restart),
     ("log.level", Restart),
     ("log.counters_interval_s", Restart),
+    // Read by the history writer before each write.
+    ("history.max_calls", Live),
+    ("history.max_age_days", Live),
+    // The web server's socket, certificate and login rules are set up
+    // at start; the allow lists are read per connection.
+    ("web.enabled", Restart),
+    ("web.bind", Restart),
+    ("web.allow", Live),
+    ("web.cert_file", Restart),
+    ("web.key_file", Restart),
+    ("web.session_idle_min", Live),
+    ("web.login_failures", Live),
+    ("web.login_window_min", Live),
+    ("web.metrics_allow", Live),
 ];
 
 /// The sections (file names: `sip`, `listener`, `route`...) that differ,
@@ -318,7 +332,9 @@ mod tests {
                 "route",
                 "emergency",
                 "dns",
-                "log"
+                "log",
+                "history",
+                "web"
             ]
         );
         let restart = restart_fields(&Config::default(), &every_field_set());

@@ -1,7 +1,7 @@
 //! The configuration written on first start: the built-in defaults, with
 //! comments a person can follow. A test keeps it equal to `Config::default()`.
 
-pub const DEFAULT_CONFIG_TOML: &str = r#"# pbxgate configuration. Edit and restart (live reload comes with the web page).
+pub const DEFAULT_CONFIG_TOML: &str = r#"# pbxgate configuration. Edit it here or on the web page; the page saves it in place, keeping comments.
 # Every field may be left out: the built-in default applies.
 
 [sip]
@@ -148,6 +148,24 @@ level = "info"
 # shutdown. Drops by a listener's allow list or rate limit are logged once
 # per source per 10 minutes.
 counters_interval_s = 300
+
+# The web page and JSON API: HTTPS only, on the LAN. At the first start the
+# box makes a self-signed certificate (web-cert.pem, web-key.pem in the data
+# directory) and a one-time admin password, printed at start; the first
+# login sets your own. See docs/web.md.
+[web]
+enabled = true
+bind = "0.0.0.0:8443"
+# allow: default loopback, 10/8, 172.16/12, 192.168/16, 169.254/16, fc00::/7,
+# fe80::/10; checked before the TLS handshake (others get the connection closed)
+# cert_file = "/data/my-cert.pem"   # your own certificate and key instead
+# key_file = "/data/my-key.pem"
+session_idle_min = 30         # a session unused this long is ended
+login_failures = 5            # failed logins per source within login_window_min
+login_window_min = 15         # ... before it is refused (429) for a while
+# /metrics needs an API token (Authorization: Bearer ...) unless the scraper's
+# address is listed here, e.g. ["192.168.1.50"]
+metrics_allow = []
 "#;
 
 #[cfg(test)]

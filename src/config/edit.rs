@@ -632,6 +632,10 @@ mod tests {
             ("emergency", Box::new(|c| c.emergency = s.emergency.clone())),
             ("dns", Box::new(|c| c.dns = s.dns.clone())),
             ("log", Box::new(|c| c.log.level = "debug".into())),
+            ("history", Box::new(|c| c.history.max_calls = 10)),
+            ("history", Box::new(|c| c.history = s.history.clone())),
+            ("web", Box::new(|c| c.web.login_failures = 3)),
+            ("web", Box::new(|c| c.web = s.web.clone())),
         ];
         let base = read(DEFAULT_CONFIG_TOML);
         let mut covered: Vec<String> = Vec::new();

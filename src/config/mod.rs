@@ -19,6 +19,7 @@ mod sample;
 mod schema;
 mod sides;
 mod store;
+mod web;
 
 pub use account::AccountConfig;
 pub use calls::{CallsConfig, SdpMode};
@@ -37,3 +38,4 @@ pub use schema::{
 };
 pub use sides::{Side, TransportName};
 pub use store::{Checked, ConfigStore, Loaded, WideMode, CONFIG_FILE_MODE};
+pub use web::WebConfig;

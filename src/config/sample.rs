@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use super::account::AccountConfig;
 use super::calls::{CallsConfig, SdpMode};
 use super::emergency::EmergencyConfig;
+use super::history::HistoryConfig;
 use super::inbound_auth::{InboundAuthConfig, InboundUser};
 use super::media::{DtmfMode, MediaConfig, SourceMode};
 use super::route::{HeaderActionConfig, HeaderActionKind, MatchConfig, RouteConfig, TargetConfig};
@@ -20,6 +21,7 @@ use super::schema::{
     AdmitMode, Config, DenyAction, DnsConfig, ListenerConfig, LogConfig, SipConfig,
 };
 use super::sides::{Side, TransportName};
+use super::web::WebConfig;
 
 fn addr(s: &str) -> SocketAddr {
     s.parse().expect("a socket address")
@@ -106,7 +108,7 @@ pub fn every_field_set() -> Config {
             failover_timeout_ms: 2500,
             max_redirects: 1,
             sdp: SdpMode::Passthrough,
-            history: 20,
+            history: Some(20),
         },
         media: MediaConfig {
             port_min: 30000,
@@ -210,6 +212,21 @@ pub fn every_field_set() -> Config {
             level: "debug".into(),
             counters_interval_s: 60,
         },
+        history: HistoryConfig {
+            max_calls: 1000,
+            max_age_days: 30,
+        },
+        web: WebConfig {
+            enabled: true,
+            bind: addr("127.0.0.1:9443"),
+            allow: Some(strings(&["192.168.10.0/24"])),
+            cert_file: Some("/data/cert.pem".into()),
+            key_file: Some("/data/key.pem".into()),
+            session_idle_min: 10,
+            login_failures: 3,
+            login_window_min: 5,
+            metrics_allow: strings(&["192.168.10.50"]),
+        },
     }
 }
 
@@ -228,4 +245,6 @@ fn the_sample_is_valid_and_differs_from_the_default_in_every_section() {
     assert_ne!(s.emergency, d.emergency);
     assert_ne!(s.dns, d.dns);
     assert_ne!(s.log, d.log);
+    assert_ne!(s.history, d.history);
+    assert_ne!(s.web, d.web);
 }

@@ -18,6 +18,7 @@ use super::inbound_auth::InboundAuthConfig;
 use super::media::MediaConfig;
 use super::route::RouteConfig;
 use super::sides::{Side, TransportName};
+use super::web::WebConfig;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -30,8 +31,6 @@ pub struct Config {
     pub inbound_auth: InboundAuthConfig,
     pub calls: CallsConfig,
     pub media: MediaConfig,
-    /// How much call history the data directory keeps.
-    pub history: HistoryConfig,
     /// Tried in order; see docs/routing.md.
     #[serde(rename = "route", skip_serializing_if = "Vec::is_empty")]
     pub routes: Vec<RouteConfig>,
@@ -39,6 +38,10 @@ pub struct Config {
     pub emergency: EmergencyConfig,
     pub dns: DnsConfig,
     pub log: LogConfig,
+    /// How much call history the data directory keeps.
+    pub history: HistoryConfig,
+    /// The web page and JSON API; see docs/web.md.
+    pub web: WebConfig,
 }
 
 /// Where names (registrars, proxies) are looked up.
@@ -240,6 +243,7 @@ impl Default for Config {
             emergency: EmergencyConfig::default(),
             dns: DnsConfig::default(),
             log: LogConfig::default(),
+            web: WebConfig::default(),
         }
     }
 }
@@ -390,6 +394,7 @@ impl Config {
         self.media.validate()?;
         self.history.validate()?;
         self.emergency.validate()?;
+        self.web.validate()?;
         let level = self.log.level.to_ascii_lowercase();
         if !["error", "warn", "info", "debug", "trace"].contains(&level.as_str()) {
             return Err(ConfigError::invalid(

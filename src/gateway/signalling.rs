@@ -99,6 +99,10 @@ pub async fn run(
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        // Idle or not, the loop turns this often, so `/healthz` can tell
+        // a stuck loop from a quiet one.
+        let heartbeat = Instant::now() + crate::app::HEARTBEAT_EVERY;
+        let deadline = Some(deadline.map_or(heartbeat, |d| d.min(heartbeat)));
         let recv = async {
             match inbound.recv().await {
                 Ok(i) => Wake::Input(i),
@@ -116,6 +120,7 @@ pub async fn run(
             None => recv.await,
         };
         let now = Instant::now();
+        status.beat(now, media.running());
         match wake {
             Wake::Input(Inbound::Transport(ev)) => match ev {
                 TransportEvent::Datagram { bytes, from } => {

@@ -72,6 +72,12 @@ impl MediaEngine {
         self.threads.len()
     }
 
+    /// Whether every media thread still runs: one that ended (a panic)
+    /// has dropped its command channel.
+    pub fn running(&self) -> bool {
+        !self.threads.is_empty() && self.threads.iter().all(|t| !t.is_closed())
+    }
+
     /// Hands `cmd` to its session's thread. Unbounded channels: a command
     /// is never dropped while the thread runs. False when there is no
     /// thread to take it.
