@@ -11,6 +11,7 @@ pub mod policy;
 pub mod routing;
 pub mod sip;
 pub mod store;
+pub mod web;
 
 #[cfg(test)]
 mod test_support;

@@ -154,6 +154,7 @@ fn main() -> ExitCode {
     }
     println!("  RTP:    {}", gateway.media_summary());
     println!("  history: {}", gateway.start_history(&data_dir));
+    gateway.set_config_store(store.clone());
     println!("  web page: not built yet (it comes with the web page issue)");
 
     smol::block_on(gateway.run());

@@ -67,7 +67,7 @@ LAYERS: Tuple[Layer, ...] = (
     ),
     Layer(
         "web", 2,
-        "reserved: pages and JSON API handlers",
+        "pages and JSON API handlers: a parsed request in, a response out",
         ("app", "events", "store", "config", "logging"),
         "works on the application core's snapshot and commands, edits the config "
         "model and reads history from the store; the HTTP server itself is a gateway shell",

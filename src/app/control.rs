@@ -68,6 +68,9 @@ pub enum ControlError {
     NoSuchCall(String),
     #[error("{0}")]
     Refused(String),
+    /// The digits cannot be sent as written (the API answers 422).
+    #[error("{0}")]
+    BadDigits(String),
     #[error("the gateway is shutting down")]
     ShuttingDown,
 }

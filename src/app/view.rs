@@ -2,4 +2,5 @@
 //! (the web page) that read them but may not name `call` or `sip`.
 
 pub use crate::call::{CallDirection, CallRecord, CallStats, HangupCause};
+pub use crate::routing::Explanation;
 pub use crate::sip::registration::{RegistrationState, RegistrationStatus};

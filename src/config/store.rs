@@ -16,6 +16,7 @@ use super::schema::Config;
 
 pub const CONFIG_FILE_NAME: &str = "pbxgate.toml";
 
+#[derive(Clone, Debug)]
 pub struct ConfigStore {
     path: PathBuf,
 }

@@ -2,6 +2,7 @@
 //! drives the sans-IO `Core`, and routes its transmits to sockets.
 
 mod compile;
+mod control;
 mod history;
 mod resolve;
 mod signalling;
@@ -13,14 +14,14 @@ pub use crate::app::{Snapshot, StatusBoard};
 pub use signalling::Inbound;
 
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use smol::Async;
 
-use crate::app::{Core, CoreConfig};
+use crate::app::{ControlRequest, Core, CoreConfig};
 use crate::call::{B2buaConfig, ListenerInfo};
-use crate::config::TransportName;
+use crate::config::{Config, ConfigStore, TransportName};
 use crate::sip::ids::{IdGenerator, RandomError};
 use crate::sip::message::SipUri;
 use crate::sip::registration::RegistrationClient;
@@ -68,6 +69,12 @@ pub struct Gateway {
     ids: IdGenerator,
     /// The call history's writer (`start_history`).
     history: Option<HistoryWriter>,
+    /// Where saves from the web page are written (`set_config_store`).
+    config_store: Option<ConfigStore>,
+    /// The configuration in force, as the web server reads it.
+    shared_config: Arc<RwLock<Config>>,
+    control_tx: smol::channel::Sender<ControlRequest>,
+    control_rx: smol::channel::Receiver<ControlRequest>,
 }
 
 impl Gateway {
@@ -116,6 +123,10 @@ impl Gateway {
             tcp_listeners.push(tcp_socket);
             idle.push(Duration::from_secs(l.tcp_idle_timeout_s));
         }
+        let shared_config = Arc::new(RwLock::new(compiled.config.clone()));
+        // Bounded: a page that floods saves waits rather than growing a
+        // queue; each request is answered in microseconds to milliseconds.
+        let (control_tx, control_rx) = smol::channel::bounded(64);
         Ok(Gateway {
             listeners,
             sockets,
@@ -125,6 +136,10 @@ impl Gateway {
             status: StatusBoard::default(),
             ids,
             history: None,
+            config_store: None,
+            shared_config,
+            control_tx,
+            control_rx,
         })
     }
 
@@ -161,6 +176,23 @@ impl Gateway {
                 format!("not kept: {e}")
             }
         }
+    }
+
+    /// Saves from the web page and the API are written to `store` (the
+    /// file the configuration was loaded from). Without one they are
+    /// refused.
+    pub fn set_config_store(&mut self, store: ConfigStore) {
+        self.config_store = Some(store);
+    }
+
+    /// The configuration in force; replaced after each save.
+    pub fn shared_config(&self) -> Arc<RwLock<Config>> {
+        self.shared_config.clone()
+    }
+
+    /// Where the web server sends its requests to the running core.
+    pub fn control(&self) -> smol::channel::Sender<ControlRequest> {
+        self.control_tx.clone()
     }
 
     /// What the gateway is doing, refreshed as it runs.
@@ -255,6 +287,21 @@ impl Gateway {
             }
         })
         .detach();
+        let forward = tx.clone();
+        let control_rx = self.control_rx.clone();
+        smol::spawn(async move {
+            while let Ok(req) = control_rx.recv().await {
+                if forward.send(Inbound::Control(req)).await.is_err() {
+                    return;
+                }
+            }
+        })
+        .detach();
+        let config = control::ConfigState {
+            current: self.compiled.config.clone(),
+            store: self.config_store.take(),
+            shared: self.shared_config.clone(),
+        };
         let outlets = signalling::Outlets {
             sockets: self.sockets,
             idle: self.idle,
@@ -262,6 +309,7 @@ impl Gateway {
             status: self.status,
             media,
             history: self.history.take(),
+            config,
         };
         signalling::run(endpoint, rx, tx, outlets).await;
     }

@@ -38,6 +38,8 @@ pub enum Inbound {
     },
     /// From the media thread.
     Media(Box<crate::media::messages::MediaEvent>),
+    /// From the web page or the API.
+    Control(crate::app::ControlRequest),
     /// SIGTERM or SIGINT: un-register and stop.
     Shutdown,
 }
@@ -68,6 +70,8 @@ pub struct Outlets {
     /// Where call records go; None: no history is kept. Dropped (which
     /// writes what is queued) when the loop ends.
     pub history: Option<super::HistoryWriter>,
+    /// The configuration in force, for saves from the web page.
+    pub config: super::control::ConfigState,
 }
 
 pub async fn run(
@@ -83,6 +87,7 @@ pub async fn run(
         status,
         media,
         mut history,
+        config: mut config_state,
     } = outlets;
     let mut stop_by: Option<Instant> = None;
     let mut calls_published = Instant::now()
@@ -151,6 +156,9 @@ pub async fn run(
                 endpoint.set_call_target_addresses(&host, addrs)
             }
             Wake::Input(Inbound::Media(ev)) => endpoint.handle_media_event(*ev, now),
+            Wake::Input(Inbound::Control(req)) => {
+                super::control::handle(req, &mut endpoint, &mut config_state, history.as_mut(), now)
+            }
             Wake::Input(Inbound::Shutdown) => {
                 if stop_by.is_none() {
                     endpoint.log_summary();

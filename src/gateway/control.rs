@@ -1,0 +1,129 @@
+//! The signalling loop's answers to the web page and the API
+//! (`app::ControlRequest`): each is carried out between two SIP messages,
+//! on the core the loop owns, so a save never races a call's setup and
+//! saves are done one at a time.
+
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use tracing::{info, warn};
+
+use crate::app::{ControlError, ControlRequest, Core, Reconfiguration, SaveReport};
+use crate::call::CallControlError;
+use crate::config::{changed_sections, restart_fields, Config, ConfigError, ConfigStore};
+
+use super::compile::compile;
+use super::history::HistoryWriter;
+
+/// What the loop keeps to answer saves: the configuration in force, where
+/// it is stored, and the copy the web server reads.
+pub struct ConfigState {
+    pub current: Config,
+    /// None when the gateway runs without a file it may write (tests that
+    /// pass a configuration in memory): saves are refused.
+    pub store: Option<ConfigStore>,
+    pub shared: Arc<RwLock<Config>>,
+}
+
+/// Carries out `req` and answers it. A reply channel whose asker has gone
+/// (the browser closed) is not an error: the work is done either way.
+pub fn handle(
+    req: ControlRequest,
+    core: &mut Core,
+    cfg: &mut ConfigState,
+    history: Option<&mut HistoryWriter>,
+    now: Instant,
+) {
+    match req {
+        ControlRequest::SaveConfig { config, who, reply } => {
+            let _ = reply.try_send(save(*config, &who, core, cfg, history));
+        }
+        ControlRequest::Hangup { call, who, reply } => {
+            info!(call = %call, who = %who, "hang-up asked for");
+            let _ = reply.try_send(core.hang_up(&call, now).map_err(control_error));
+        }
+        ControlRequest::Transfer {
+            call,
+            target,
+            who,
+            reply,
+        } => {
+            info!(call = %call, who = %who, target = %target, "transfer asked for");
+            let _ = reply.try_send(core.transfer(&call, &target, now).map_err(control_error));
+        }
+        ControlRequest::SendDtmf {
+            call,
+            to_caller,
+            digits,
+            who,
+            reply,
+        } => {
+            info!(call = %call, who = %who, to_caller, "digits asked for");
+            let _ = reply.try_send(
+                core.send_dtmf(&call, to_caller, &digits, now)
+                    .map_err(control_error),
+            );
+        }
+        ControlRequest::TestCall {
+            invite,
+            from_lan,
+            reply,
+        } => {
+            let _ = reply.try_send(core.test_call(&invite, from_lan));
+        }
+    }
+}
+
+fn control_error(e: CallControlError) -> ControlError {
+    match e {
+        CallControlError::NoSuchCall(id) => ControlError::NoSuchCall(id),
+        CallControlError::NotPossible(why) => ControlError::Refused(why),
+        CallControlError::Digits(d) => ControlError::BadDigits(d.to_string()),
+    }
+}
+
+/// Checks `new` as a start would, stores it keeping the file's comments,
+/// and applies what can be applied at once to new calls. A configuration
+/// that does not compile, or a file that cannot be written, changes
+/// nothing.
+fn save(
+    new: Config,
+    who: &str,
+    core: &mut Core,
+    cfg: &mut ConfigState,
+    history: Option<&mut HistoryWriter>,
+) -> Result<SaveReport, ConfigError> {
+    let compiled = compile(new)?;
+    let Some(store) = &cfg.store else {
+        return Err(ConfigError::invalid(
+            "config",
+            "this gateway was started without a configuration file it may write",
+        ));
+    };
+    store.save_edited(&cfg.current, &compiled.config)?;
+    let report = SaveReport {
+        needs_restart: restart_fields(&cfg.current, &compiled.config),
+        changed: changed_sections(&cfg.current, &compiled.config),
+    };
+    info!(who = %who, changed = ?report.changed, needs_restart = ?report.needs_restart, "configuration saved");
+    for w in &compiled.warnings {
+        warn!("configuration: {w}");
+    }
+    let c = &compiled.config;
+    core.reconfigure(Reconfiguration {
+        router: compiled.router.clone(),
+        calls: c.calls.clone(),
+        accounts: c.accounts.clone(),
+        media: c.media.clone(),
+        admission: compiled.admission,
+        inbound_auth: c.inbound_auth.clone(),
+    });
+    if let Some(h) = history {
+        if c.history != cfg.current.history {
+            h.set_limits(c.history.clone());
+        }
+    }
+    *cfg.shared.write().unwrap_or_else(|p| p.into_inner()) = compiled.config.clone();
+    cfg.current = compiled.config;
+    Ok(report)
+}
