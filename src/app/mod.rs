@@ -137,7 +137,11 @@ pub struct Reconfiguration {
     pub calls: CallsConfig,
     pub accounts: Vec<crate::config::AccountConfig>,
     pub media: crate::config::MediaConfig,
-    pub admission: Vec<Admission>,
+    /// Per running listener, in the order they were bound (a saved file
+    /// may list them in another order): the new rules, or None to keep
+    /// the running ones (a listener the file no longer has runs on until
+    /// the restart that removes it).
+    pub admission: Vec<Option<Admission>>,
     pub inbound_auth: InboundAuthConfig,
 }
 
@@ -220,18 +224,15 @@ impl Core {
 
     /// A saved configuration for what comes next: routes, call limits,
     /// media rules, admission per listener (its counters kept), inbound
-    /// digest. Calls in progress go on as they started. `admission` must
-    /// have one entry per listener, in order (adding or removing listeners
-    /// takes a restart); otherwise the listeners keep theirs.
+    /// digest. Calls in progress go on as they started.
     pub fn reconfigure(&mut self, r: Reconfiguration) {
         self.calls
             .reconfigure(r.router, r.calls, r.accounts, r.media);
-        if r.admission.len() == self.admission.len() {
-            let mut admission = r.admission;
-            for (new, old) in admission.iter_mut().zip(&self.admission) {
-                new.keep_counts(old);
+        for (running, new) in self.admission.iter_mut().zip(r.admission) {
+            if let Some(mut new) = new {
+                new.keep_counts(running);
+                *running = new;
             }
-            self.admission = admission;
         }
         self.inbound_auth.set_config(r.inbound_auth);
     }

@@ -23,6 +23,9 @@ pub struct ConfigState {
     /// pass a configuration in memory): saves are refused.
     pub store: Option<ConfigStore>,
     pub shared: Arc<RwLock<Config>>,
+    /// The listeners' names in the order their sockets were bound: a save
+    /// that reorders the file's listeners must not swap their rules.
+    pub running_listeners: Vec<String>,
 }
 
 /// Carries out `req` and answers it. A reply channel whose asker has gone
@@ -110,12 +113,14 @@ fn save(
         warn!("configuration: {w}");
     }
     let c = &compiled.config;
+    let names: Vec<&str> = c.listeners.iter().map(|l| l.name.as_str()).collect();
+    let admission = in_running_order(&cfg.running_listeners, &names, compiled.admission);
     core.reconfigure(Reconfiguration {
         router: compiled.router.clone(),
         calls: c.calls.clone(),
         accounts: c.accounts.clone(),
         media: c.media.clone(),
-        admission: compiled.admission,
+        admission,
         inbound_auth: c.inbound_auth.clone(),
     });
     if let Some(h) = history {
@@ -126,4 +131,35 @@ fn save(
     *cfg.shared.write().unwrap_or_else(|p| p.into_inner()) = compiled.config.clone();
     cfg.current = compiled.config;
     Ok(report)
+}
+
+/// `items` (one per name of `names`, the saved file's order) in the order
+/// of `running`; None where the file no longer has a running listener.
+fn in_running_order<T>(running: &[String], names: &[&str], items: Vec<T>) -> Vec<Option<T>> {
+    let mut items: Vec<Option<T>> = items.into_iter().map(Some).collect();
+    running
+        .iter()
+        .map(|name| {
+            names
+                .iter()
+                .position(|n| n == name)
+                .and_then(|i| items.get_mut(i).and_then(Option::take))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_running_order;
+
+    #[test]
+    fn listeners_reordered_in_the_file_keep_their_own_rules() {
+        let running = vec!["wan".to_string(), "lan".to_string()];
+        let got = in_running_order(&running, &["lan", "wan"], vec!["lan rules", "wan rules"]);
+        assert_eq!(got, vec![Some("wan rules"), Some("lan rules")]);
+        // A removed listener keeps what it runs with until the restart;
+        // an added one waits for it.
+        let got = in_running_order(&running, &["extra", "lan"], vec!["x", "lan rules"]);
+        assert_eq!(got, vec![None, Some("lan rules")]);
+    }
 }

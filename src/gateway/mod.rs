@@ -301,6 +301,7 @@ impl Gateway {
             current: self.compiled.config.clone(),
             store: self.config_store.take(),
             shared: self.shared_config.clone(),
+            running_listeners: self.listeners.iter().map(|l| l.name.clone()).collect(),
         };
         let outlets = signalling::Outlets {
             sockets: self.sockets,

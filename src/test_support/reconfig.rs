@@ -11,7 +11,7 @@ pub fn reconfiguration(toml: &str) -> Reconfiguration {
         calls: c.config.calls.clone(),
         accounts: c.config.accounts.clone(),
         media: c.config.media.clone(),
-        admission: c.admission,
+        admission: c.admission.into_iter().map(Some).collect(),
         inbound_auth: c.config.inbound_auth.clone(),
     }
 }
