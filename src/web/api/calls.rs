@@ -124,7 +124,7 @@ pub fn live_ids(ctx: &WebContext) -> Vec<String> {
 }
 
 pub fn is_live(live: &[String], r: &CallRow) -> bool {
-    r.ended.is_none() && live.iter().any(|id| *id == r.id)
+    r.ended.is_none() && live.contains(&r.id)
 }
 
 /// Most rows one CSV export holds.

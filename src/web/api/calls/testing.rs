@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::app::{ControlError, ControlRequest, StatusBoard};
 use crate::config::Config;
 use crate::store::{CallRow, LegMediaRow, Store};
+use crate::test_support::{Setup, TestCore};
 use crate::web::context::{Identity, WebContext};
 use crate::web::http::{Method, Request, Response};
 
@@ -35,9 +36,9 @@ impl Drop for Fixture {
 
 impl Fixture {
     /// A context whose loop answers every control request with `answer`
-    /// (given the call id) and test calls by explaining with `config`'s
-    /// routes.
-    pub fn new(config: Config, answer: Answer) -> Fixture {
+    /// (given the call id), and test calls as a core configured by
+    /// `routes` (configuration text) does.
+    pub fn new(routes: &str, answer: Answer) -> Fixture {
         static N: AtomicU32 = AtomicU32::new(0);
         let dir = std::env::temp_dir().join(format!(
             "pbxgate-web-calls-{}-{}",
@@ -49,17 +50,18 @@ impl Fixture {
         let (tx, rx) = smol::channel::unbounded::<ControlRequest>();
         let seen: Seen = Arc::default();
         let log = seen.clone();
-        let cfg = config.clone();
+        let routes = routes.to_string();
         std::thread::spawn(move || {
+            let core = Setup::new(&routes).start();
             while let Ok(req) = rx.recv_blocking() {
-                answer_one(req, &cfg, &answer, &log);
+                answer_one(req, &core, &answer, &log);
             }
         });
         Fixture {
             ctx: WebContext {
                 status: StatusBoard::default(),
                 control: tx,
-                config: Arc::new(RwLock::new(config)),
+                config: Arc::new(RwLock::new(Config::default())),
                 config_path: dir.join("pbxgate.toml"),
                 data_dir: dir.clone(),
                 started: Instant::now(),
@@ -72,7 +74,7 @@ impl Fixture {
 
     /// A context whose loop answers every request with success.
     pub fn ok() -> Fixture {
-        Fixture::new(Config::default(), Arc::new(|_| Ok(())))
+        Fixture::new("", Arc::new(|_| Ok(())))
     }
 
     /// A context whose loop has gone: every request is 503.
@@ -101,7 +103,7 @@ impl Fixture {
     }
 }
 
-fn answer_one(req: ControlRequest, cfg: &Config, answer: &Answer, log: &Seen) {
+fn answer_one(req: ControlRequest, core: &TestCore, answer: &Answer, log: &Seen) {
     let note = |s: String| log.lock().unwrap().push(s);
     match req {
         ControlRequest::Hangup { call, who, reply } => {
@@ -137,18 +139,7 @@ fn answer_one(req: ControlRequest, cfg: &Config, answer: &Answer, log: &Seen) {
                 "test-call {}",
                 if from_lan { "lan" } else { "wan" }
             ));
-            // What `Core::test_call` does, with the fixture's routes.
-            let router =
-                crate::routing::Router::compile(&cfg.routes, &cfg.accounts, &cfg.emergency)
-                    .expect("the test's routes compile");
-            let side = if from_lan {
-                crate::config::Side::Lan
-            } else {
-                crate::config::Side::Wan
-            };
-            let _ = reply.try_send(
-                crate::app::parse_pasted_invite(&invite).map(|r| router.explain(&r, side)),
-            );
+            let _ = reply.try_send(core.test_call(&invite, from_lan));
         }
         ControlRequest::SaveConfig { .. } => {}
     }

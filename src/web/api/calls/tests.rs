@@ -5,7 +5,6 @@ use std::sync::Arc;
 use super::testing::*;
 use super::*;
 use crate::app::ControlError;
-use crate::config::Config;
 use crate::web::http::Method;
 
 fn api(f: &Fixture, req: Request) -> Response {
@@ -187,7 +186,7 @@ fn control_errors_map_to_statuses() {
             _ => ControlError::ShuttingDown,
         })
     });
-    let f = Fixture::new(Config::default(), answer);
+    let f = Fixture::new("", answer);
     let dtmf = r#"{"digits": "1", "leg": "caller"}"#;
     for (id, status, field) in [
         ("none", 404, None),
