@@ -7,10 +7,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use pbxgate::config::ConfigStore;
-use pbxgate::gateway::{compile, Compiled, Gateway};
+use pbxgate::gateway::{compile, web, Compiled, Gateway};
 use pbxgate::logging::Escaped;
 
 const USAGE: &str = "usage: pbxgate [--data-dir DIR] [--config FILE] [--check-config]
+       pbxgate reset-password [--data-dir DIR]
 
   --data-dir DIR   where the gateway keeps its config and state
                    (default: $PBXGATE_DATA_DIR, else ./data)
@@ -18,6 +19,9 @@ const USAGE: &str = "usage: pbxgate [--data-dir DIR] [--config FILE] [--check-co
                    with the built-in defaults when it does not exist)
   --check-config   validate the configuration and exit; writes nothing
   --version        print the version and exit
+
+  reset-password   give the web page's admin a new one-time password
+                   (printed); the running gateway takes it at the next login
 
   --data-dir=DIR and --config=FILE work as well.";
 
@@ -31,6 +35,7 @@ struct Args {
 #[derive(Debug, PartialEq)]
 enum Command {
     Run(Args),
+    ResetPassword(PathBuf),
     Version,
     Help,
 }
@@ -48,7 +53,11 @@ fn parse_args(
         config: None,
         check_only: false,
     };
-    let mut it = argv.into_iter();
+    let mut it = argv.into_iter().peekable();
+    let reset = it.peek().is_some_and(|a| a.as_bytes() == b"reset-password");
+    if reset {
+        it.next();
+    }
     while let Some(arg) = it.next() {
         // `--name=value` is `--name value`.
         let (name, inline) = match arg.as_bytes().iter().position(|&b| b == b'=') {
@@ -72,8 +81,8 @@ fn parse_args(
         };
         match name {
             "--data-dir" => args.data_dir = value("a directory")?.into(),
-            "--config" => args.config = Some(value("a file")?.into()),
-            "--check-config" if inline.is_none() => args.check_only = true,
+            "--config" if !reset => args.config = Some(value("a file")?.into()),
+            "--check-config" if inline.is_none() && !reset => args.check_only = true,
             "--version" | "-V" if inline.is_none() => return Ok(Command::Version),
             "--help" | "-h" if inline.is_none() => return Ok(Command::Help),
             _ => {
@@ -84,6 +93,9 @@ fn parse_args(
             }
         }
     }
+    if reset {
+        return Ok(Command::ResetPassword(args.data_dir));
+    }
     Ok(Command::Run(args))
 }
 
@@ -91,6 +103,7 @@ fn main() -> ExitCode {
     let argv = std::env::args_os().skip(1);
     let args = match parse_args(argv, std::env::var_os("PBXGATE_DATA_DIR")) {
         Ok(Command::Run(a)) => a,
+        Ok(Command::ResetPassword(data_dir)) => return reset_password(&data_dir),
         Ok(Command::Version) => {
             println!("pbxgate {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
@@ -155,10 +168,50 @@ fn main() -> ExitCode {
     println!("  RTP:    {}", gateway.media_summary());
     println!("  history: {}", gateway.start_history(&data_dir));
     gateway.set_config_store(store.clone());
-    println!("  web page: not built yet (it comes with the web page issue)");
+    let web = match web::start(&gateway, data_dir.clone(), config_path.clone()) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("pbxgate: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match &web {
+        Some(w) => {
+            println!(
+                "  web page: {} (certificate SHA-256 {})",
+                w.url, w.fingerprint
+            );
+            if let Some(pw) = &w.one_time_password {
+                let line = format!("web login: admin / {pw} (one-time: you will set your own)");
+                println!("  {line}");
+                tracing::warn!("{line}");
+            }
+        }
+        None => println!("  web page: off (web.enabled = false)"),
+    }
 
-    smol::block_on(gateway.run());
+    smol::block_on(async move {
+        if let Some(w) = web {
+            smol::spawn(w.run()).detach();
+        }
+        gateway.run().await
+    });
     ExitCode::SUCCESS
+}
+
+/// `pbxgate reset-password`: a new one-time admin password in the data
+/// directory's users file, printed once.
+fn reset_password(data_dir: &std::path::Path) -> ExitCode {
+    match web::reset_password(data_dir) {
+        Ok(pw) => {
+            println!("web login: admin / {pw} (one-time: you will set your own)");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("pbxgate: cannot reset the web password: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 /// `--check-config`: validates the file, or the built-in defaults when
@@ -248,6 +301,20 @@ mod tests {
         assert_eq!(parse(&[]).unwrap(), run("data", None, false));
         let from_env = parse_args(Vec::<OsString>::new(), Some("/var/lib/p".into()));
         assert_eq!(from_env.unwrap(), run("/var/lib/p", None, false));
+    }
+
+    #[test]
+    fn reset_password_takes_a_data_dir_only() {
+        assert_eq!(
+            parse(&[b"reset-password", b"--data-dir", b"/srv/d"]).unwrap(),
+            Command::ResetPassword("/srv/d".into())
+        );
+        assert_eq!(
+            parse(&[b"reset-password"]).unwrap(),
+            Command::ResetPassword("data".into())
+        );
+        assert!(parse(&[b"reset-password", b"--config", b"x"]).is_err());
+        assert!(parse(&[b"--data-dir", b"d", b"reset-password"]).is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod control;
 mod history;
 mod resolve;
 mod signalling;
+pub mod web;
 
 pub use compile::{compile, compile_toml, Compiled};
 pub use history::HistoryWriter;

@@ -12,12 +12,16 @@
 //! - test a call; system (log tail, backup and restore, restart).
 
 pub mod api;
+pub mod assets;
+pub mod auth;
 pub mod context;
 pub mod html;
 pub mod http;
 pub mod pages;
 pub mod routes;
+pub mod serve;
 
 pub use context::{Identity, WebContext};
 pub use http::{Method, Request, Response};
 pub use routes::handle_authenticated;
+pub use serve::serve;

@@ -67,8 +67,15 @@ impl Gateway {
         ));
         let _ = std::fs::remove_dir_all(&data_dir);
         std::fs::create_dir_all(&data_dir).expect("data dir");
+        // The web page only where a test asks for it: every gateway on
+        // the default 0.0.0.0:8443 would clash.
+        let web_off = if config.contains("[web]") {
+            ""
+        } else {
+            "\n[web]\nenabled = false\n"
+        };
         let text = format!(
-            "{config}\n[[listener]]\nname = \"wan\"\nside = \"wan\"\nbind = \"{ip}:{wan_port}\"\n{wan}\n\
+            "{config}{web_off}\n[[listener]]\nname = \"wan\"\nside = \"wan\"\nbind = \"{ip}:{wan_port}\"\n{wan}\n\
              [[listener]]\nname = \"lan\"\nside = \"lan\"\nbind = \"{ip}:{lan_port}\"\n{lan}\n"
         );
         let path = data_dir.join("pbxgate.toml");

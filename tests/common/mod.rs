@@ -15,6 +15,7 @@
 #![allow(dead_code)]
 
 mod gateway;
+pub mod https;
 mod peers;
 mod process;
 mod rtp;
