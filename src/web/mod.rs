@@ -13,6 +13,7 @@
 
 pub mod api;
 pub mod context;
+pub mod forms;
 pub mod html;
 pub mod http;
 pub mod pages;
