@@ -151,3 +151,6 @@ async fn audit(ctx: &WebContext, req: &Request) -> Response {
         Err(e) => Response::api_error(500, None, &format!("cannot read the audit list: {e}")),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,6 +3,7 @@
 //! every field is edited), passwords hidden and kept, and the save sent
 //! to the signalling loop with its audit entries. See docs/web/config.md.
 
+pub mod file;
 pub mod parse;
 pub mod path;
 pub mod render;

@@ -39,7 +39,10 @@ impl Harness {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let store = ConfigStore::in_data_dir(&dir);
-        store.save(&config).unwrap();
+        // The commented default file, edited to `config`, as a box that
+        // was configured from its first start has it.
+        std::fs::write(store.path(), crate::config::DEFAULT_CONFIG_TOML).unwrap();
+        store.save_edited(&Config::default(), &config).unwrap();
         let (tx, rx) = smol::channel::unbounded();
         let ctx = WebContext {
             status: StatusBoard::default(),

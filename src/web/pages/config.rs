@@ -158,7 +158,7 @@ impl View<'_> {
 
 /// Where a save answers to: the page, with what changed in its query so
 /// the page can say it after the redirect.
-fn saved_location(path: &str, report: &SaveReport) -> String {
+pub fn saved_location(path: &str, report: &SaveReport) -> String {
     let mut q = form_urlencoded::Serializer::new(String::new());
     q.append_pair("saved", &report.changed.join(","));
     if !report.needs_restart.is_empty() {
