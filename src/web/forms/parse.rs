@@ -113,8 +113,9 @@ fn fields(
                     .filter(|l| !l.is_empty())
                     .map(|l| Value::String(l.to_string()))
                     .collect();
+                let default = posted.get(&format!("{path}._default")).is_some();
                 match f.kind {
-                    Kind::OptLines if lines.is_empty() => None,
+                    Kind::OptLines if lines.is_empty() && default => None,
                     _ => Some(Value::Array(lines)),
                 }
             }

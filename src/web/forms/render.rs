@@ -222,9 +222,16 @@ fn leaf(out: &mut String, path: &str, f: &Field, v: Option<&Value>, error: Field
             s.push_str("</span>");
             s
         }
-        Kind::Lines | Kind::OptLines => format!(
+        Kind::Lines => format!(
             r#"<textarea name="{name}" id="{id}" rows="3">{}</textarea>"#,
             esc(&lines_of(v))
+        ),
+        // An empty list and no list differ (`allow = []` admits nobody;
+        // no `allow` is the side's default): the box says which.
+        Kind::OptLines => format!(
+            r#"<textarea name="{name}" id="{id}" rows="3">{}</textarea><label class="default"><input type="checkbox" name="{name}._default" id="{id}-default" value="true"{}> the default when empty</label>"#,
+            esc(&lines_of(v)),
+            if v.is_none() { " checked" } else { "" }
         ),
         Kind::Secret | Kind::OptSecret => format!(
             r#"<input type="password" name="{name}" id="{id}" value="" placeholder="unchanged" autocomplete="new-password">"#

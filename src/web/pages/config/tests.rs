@@ -102,9 +102,10 @@ fn an_invalid_cidr_is_shown_at_its_field_and_nothing_is_saved() {
         .find(r#"<p class="field-error" data-field="listener[1].allow[1]">"#)
         .expect(&b);
     let input = b.find(r#"id="f-listener-1-allow""#).unwrap();
+    let field_end = input + b[input..].find("</div>").unwrap();
     assert!(
-        input < at && at - input < 300,
-        "the error is next to its input"
+        input < at && at < field_end,
+        "the error is in the input's own field block"
     );
     assert!(b.contains("10.0.0.300/8"), "the posted text is shown again");
     assert_eq!(h.file(), before, "the file is unchanged");
@@ -209,4 +210,19 @@ fn entries_are_added_and_removed() {
     assert_eq!(cfg.routes[1].targets[1].uri, "sip:backup@sip.example.com");
     assert_eq!(cfg.routes[0].headers.len(), 1);
     assert_eq!(cfg.routes[0].targets[0].password.as_deref(), Some("p"));
+}
+
+#[test]
+fn an_empty_allow_list_and_no_allow_list_both_round_trip() {
+    let mut cfg = every_field_set();
+    cfg.listeners[0].allow = Some(Vec::new());
+    cfg.listeners[1].allow = None;
+    let h = Harness::new("empty-allow", cfg.clone());
+    let page = body(&h.run(get("/config/listeners")));
+    assert!(page.contains(r#"id="f-listener-1-allow-default" value="true" checked"#));
+    assert!(!page.contains(r#"id="f-listener-0-allow-default" value="true" checked"#));
+    let form = form_values(&page, "form-listener");
+    let r = h.run(post_form("/config/listeners", &form));
+    assert_eq!(r.status, 303, "{}", body(&r));
+    assert_eq!(h.ctx.config(), cfg);
 }
