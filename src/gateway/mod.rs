@@ -8,6 +8,7 @@ mod resolve;
 mod signalling;
 
 pub use compile::{compile, compile_toml, Compiled};
+pub use control::restart_requested;
 pub use history::HistoryWriter;
 
 pub use crate::app::{Snapshot, StatusBoard};

@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 
+use crate::app::ControlRequest;
 use crate::logging::{recent_lines, RECENT_LINES};
 use crate::web::api::config::refused;
 use crate::web::context::{Identity, WebContext};
@@ -15,7 +16,7 @@ pub async fn handle(ctx: &WebContext, who: &Identity, req: &Request) -> Option<R
     let rest = req.path.strip_prefix("/api/v1/system/")?;
     let allowed = match rest {
         "addresses" | "log" | "backup" => Method::Get,
-        "restore" => Method::Post,
+        "restore" | "restart" => Method::Post,
         _ => return None,
     };
     if req.method != allowed {
@@ -44,6 +45,10 @@ pub async fn handle(ctx: &WebContext, who: &Identity, req: &Request) -> Option<R
         ),
         "log" => log(req),
         "backup" => backup(ctx, req).await,
+        "restart" => match restart(ctx, who).await {
+            Ok(()) => Response::json(202, &json!({ "restarting": true })),
+            Err(message) => Response::api_error(503, None, &message),
+        },
         _ => restore(ctx, who, req).await,
     })
 }
@@ -91,6 +96,24 @@ async fn backup(ctx: &WebContext, req: &Request) -> Response {
             format!("attachment; filename=\"{name}\""),
         )
         .with_header("cache-control", "no-store")
+}
+
+/// Asks the loop to stop cleanly and start the gateway again; answered
+/// once the stop has begun (calls in progress are ended by it).
+pub async fn restart(ctx: &WebContext, who: &Identity) -> Result<(), String> {
+    let (reply, answer) = smol::channel::bounded(1);
+    let gone = |_| "the gateway is not taking requests (shutting down?)".to_string();
+    ctx.control
+        .send(ControlRequest::Restart {
+            who: who.who.clone(),
+            reply,
+        })
+        .await
+        .map_err(gone)?;
+    match answer.recv().await {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(_) => Err("the gateway did not answer".into()),
+    }
 }
 
 async fn restore(ctx: &WebContext, who: &Identity, req: &Request) -> Response {
@@ -186,6 +209,26 @@ mod tests {
         );
         assert_eq!(h.file(), before);
         assert_eq!(h.ctx.config(), every_field_set());
+    }
+
+    #[test]
+    fn a_restart_is_asked_of_the_loop() {
+        let h = Harness::new("restart", every_field_set());
+        let r = h.run(request(
+            Method::Post,
+            "/api/v1/system/restart",
+            b"",
+            "text/plain",
+        ));
+        assert_eq!(r.status, 202);
+        assert_eq!(h.restarts.load(std::sync::atomic::Ordering::SeqCst), 1);
+        let r = h.run(request(
+            Method::Get,
+            "/api/v1/system/restart",
+            b"",
+            "text/plain",
+        ));
+        assert_eq!(r.status, 405);
     }
 
     #[test]

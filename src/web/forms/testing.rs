@@ -24,6 +24,8 @@ pub struct Harness {
     rx: Receiver<ControlRequest>,
     /// Saves the loop was asked for.
     pub asked: Arc<AtomicUsize>,
+    /// Restarts the loop was asked for.
+    pub restarts: Arc<AtomicUsize>,
 }
 
 pub fn who() -> Identity {
@@ -59,6 +61,7 @@ impl Harness {
             store,
             rx,
             asked: Arc::new(AtomicUsize::new(0)),
+            restarts: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -77,6 +80,11 @@ impl Harness {
 
     async fn answer(&self) -> Response {
         while let Ok(req) = self.rx.recv().await {
+            if let ControlRequest::Restart { reply, .. } = req {
+                self.restarts.fetch_add(1, Ordering::SeqCst);
+                let _ = reply.try_send(Ok(()));
+                continue;
+            }
             if let ControlRequest::SaveConfig { config, reply, .. } = req {
                 self.asked.fetch_add(1, Ordering::SeqCst);
                 let old = self.ctx.config();

@@ -8,6 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::logging::recent_lines;
 use crate::store::{rfc3339, AuditEntry};
+use crate::web::api::system::restart;
 use crate::web::context::{Identity, WebContext};
 use crate::web::forms::file::restored;
 use crate::web::forms::{save, Refused};
@@ -32,6 +33,13 @@ pub async fn handle(ctx: &WebContext, who: &Identity, req: &Request) -> Option<R
 }
 
 async fn post(ctx: &WebContext, who: &Identity, req: &Request) -> Response {
+    if req.form_value("_action").as_deref() == Some("restart") {
+        let body = match restart(ctx, who).await {
+            Ok(()) => r#"<div class="notice" id="restarting"><p>The gateway is restarting: calls in progress end, registrations are made again. Reload this page in a few seconds.</p></div>"#.to_string(),
+            Err(e) => format!(r#"<p class="error" id="restart-error">{}</p>"#, esc(&e)),
+        };
+        return Response::html(200, page("System", "/system", Some(who), &body));
+    }
     let text = req.form_value("toml").unwrap_or_default();
     let result = match restored(&text, &ctx.config()) {
         Ok(new) => save(ctx, who, new).await,
@@ -73,6 +81,10 @@ async fn show(
         r#"<section id="restore"><h2>Restore</h2><p>Paste a configuration file (a backup). It is checked as a whole and saved like any other change; passwords a backup leaves out are kept.</p><form method="post" action="/system" id="form-restore">{}{error}<textarea name="toml" id="restore-toml" rows="12">{}</textarea><p><button type="submit" id="restore-submit">Restore</button></p></form></section>"#,
         csrf_field(who),
         esc(text)
+    ));
+    body.push_str(&format!(
+        r#"<section id="restart"><h2>Restart</h2><p>Fields marked "needs restart" take effect after a restart. Calls in progress end.</p><form method="post" action="/system" id="form-restart">{}<input type="hidden" name="_action" value="restart"><button type="submit" id="restart-button">Restart the gateway</button></form></section>"#,
+        csrf_field(who)
     ));
     let mut tail = String::new();
     for line in recent_lines(TAIL_LINES) {
@@ -206,6 +218,17 @@ mod tests {
             audit.contains("<td>admin</td><td>history</td><td>changed max_calls</td>"),
             "{audit}"
         );
+    }
+
+    #[test]
+    fn the_restart_button_asks_the_loop() {
+        let h = Harness::new("system-restart", every_field_set());
+        let page = body(&h.run(get("/system")));
+        let form = form_values(&page, "form-restart");
+        let r = h.run(post_form("/system", &form));
+        assert_eq!(r.status, 200);
+        assert!(body(&r).contains(r#"id="restarting""#));
+        assert_eq!(h.restarts.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     #[test]
