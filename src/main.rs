@@ -196,6 +196,9 @@ fn main() -> ExitCode {
         }
         gateway.run().await
     });
+    if pbxgate::gateway::restart_requested() {
+        return restart();
+    }
     ExitCode::SUCCESS
 }
 
@@ -212,6 +215,26 @@ fn reset_password(data_dir: &std::path::Path) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Starts this program again in this process, with the same arguments
+/// (asked for from the web page once the loop has stopped cleanly). The
+/// sockets are closed on exec, so the new start binds them again.
+fn restart() -> ExitCode {
+    use std::os::unix::process::CommandExt;
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("pbxgate: cannot restart: the program's path is unknown: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("pbxgate: restarting");
+    let e = std::process::Command::new(&exe)
+        .args(std::env::args_os().skip(1))
+        .exec();
+    eprintln!("pbxgate: cannot restart {}: {e}", exe.display());
+    ExitCode::FAILURE
 }
 
 /// `--check-config`: validates the file, or the built-in defaults when

@@ -43,6 +43,13 @@ pub enum ControlRequest {
         who: Actor,
         reply: Sender<Result<(), ControlError>>,
     },
+    /// Stop cleanly (un-register, as on SIGTERM) and start again with the
+    /// same arguments: for the fields that need a restart. Answered once
+    /// the stop has begun.
+    Restart {
+        who: Actor,
+        reply: Sender<Result<(), ControlError>>,
+    },
     /// Which route an INVITE would take, and why each earlier one did not.
     TestCall {
         invite: String,

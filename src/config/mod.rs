@@ -15,7 +15,7 @@ mod inbound_auth;
 mod media;
 mod route;
 #[cfg(test)]
-mod sample;
+pub mod sample;
 mod schema;
 mod sides;
 mod store;

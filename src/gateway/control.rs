@@ -3,6 +3,7 @@
 //! on the core the loop owns, so a save never races a call's setup and
 //! saves are done one at a time.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
@@ -28,16 +29,32 @@ pub struct ConfigState {
     pub running_listeners: Vec<String>,
 }
 
+/// Set when a restart was asked for: the process starts itself again once
+/// the loop has stopped (main.rs).
+static RESTART: AtomicBool = AtomicBool::new(false);
+
+/// Whether the loop stopped for a restart.
+pub fn restart_requested() -> bool {
+    RESTART.load(Ordering::SeqCst)
+}
+
 /// Carries out `req` and answers it. A reply channel whose asker has gone
 /// (the browser closed) is not an error: the work is done either way.
+/// True when the loop is to stop (a restart).
 pub fn handle(
     req: ControlRequest,
     core: &mut Core,
     cfg: &mut ConfigState,
     history: Option<&mut HistoryWriter>,
     now: Instant,
-) {
+) -> bool {
     match req {
+        ControlRequest::Restart { who, reply } => {
+            info!(who = %who, "restart asked for: stopping, then starting again");
+            RESTART.store(true, Ordering::SeqCst);
+            let _ = reply.try_send(Ok(()));
+            return true;
+        }
         ControlRequest::SaveConfig { config, who, reply } => {
             let _ = reply.try_send(save(*config, &who, core, cfg, history));
         }
@@ -75,6 +92,7 @@ pub fn handle(
             let _ = reply.try_send(core.test_call(&invite, from_lan));
         }
     }
+    false
 }
 
 fn control_error(e: CallControlError) -> ControlError {
@@ -151,6 +169,44 @@ fn in_running_order<T>(running: &[String], names: &[&str], items: Vec<T>) -> Vec
 #[cfg(test)]
 mod tests {
     use super::in_running_order;
+    use std::time::Duration;
+
+    use futures_lite::FutureExt;
+
+    use crate::app::{ControlError, ControlRequest};
+    use crate::gateway::{compile_toml, Gateway};
+
+    /// A restart asked for is answered, stops the loop as SIGTERM does
+    /// (run returns), and is remembered for main.rs to start again.
+    #[test]
+    fn a_restart_stops_the_loop_and_is_remembered() {
+        let compiled = compile_toml(
+            "[[listener]]\nname = \"wan\"\nside = \"wan\"\nbind = \"127.0.182.1:0\"\ntransports = [\"udp\"]\n",
+        )
+        .expect("config");
+        let gateway = Gateway::bind(compiled).expect("bind");
+        let control = gateway.control();
+        let (reply, answer) = smol::channel::bounded(1);
+        let (_, answered) = smol::block_on(
+            futures_lite::future::zip(gateway.run(), async {
+                let who = "admin".to_string();
+                control
+                    .send(ControlRequest::Restart { who, reply })
+                    .await
+                    .expect("the loop takes requests");
+                answer.recv().await.expect("an answer")
+            })
+            .or(async {
+                smol::Timer::after(Duration::from_secs(10)).await;
+                (
+                    (),
+                    Err(ControlError::Refused("the loop did not stop".into())),
+                )
+            }),
+        );
+        assert_eq!(answered, Ok(()));
+        assert!(super::restart_requested());
+    }
 
     #[test]
     fn listeners_reordered_in_the_file_keep_their_own_rules() {

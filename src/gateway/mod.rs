@@ -9,6 +9,7 @@ mod signalling;
 pub mod web;
 
 pub use compile::{compile, compile_toml, Compiled};
+pub use control::restart_requested;
 pub use history::HistoryWriter;
 
 pub use crate::app::{Snapshot, StatusBoard};

@@ -157,7 +157,17 @@ pub async fn run(
             }
             Wake::Input(Inbound::Media(ev)) => endpoint.handle_media_event(*ev, now),
             Wake::Input(Inbound::Control(req)) => {
-                super::control::handle(req, &mut endpoint, &mut config_state, history.as_mut(), now)
+                let stop = super::control::handle(
+                    req,
+                    &mut endpoint,
+                    &mut config_state,
+                    history.as_mut(),
+                    now,
+                );
+                if stop {
+                    // A restart stops as SIGTERM does; main.rs starts again.
+                    let _ = inbound_tx.try_send(Inbound::Shutdown);
+                }
             }
             Wake::Input(Inbound::Shutdown) => {
                 if stop_by.is_none() {

@@ -4,12 +4,17 @@
 mod escape;
 mod fields;
 mod guard;
+mod recent;
 
 pub use escape::{Dump, Escaped};
 pub use fields::EscapedFields;
 pub use guard::{Guarded, GuardedStderr};
+pub use recent::{recent_lines, RecentLines, RECENT_LINES};
 
 use std::io::IsTerminal;
+
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// Installs the global subscriber: `RUST_LOG` if set, else `level` (the
 /// config's `[log] level`). Colours only when stderr is a terminal (a
@@ -24,5 +29,7 @@ pub fn init(level: &str) {
         .with_writer(GuardedStderr { ansi })
         .with_ansi(ansi)
         .with_target(false)
+        .finish()
+        .with(RecentLines)
         .init();
 }

@@ -16,6 +16,8 @@ mod setup;
 mod step;
 mod stepping;
 
+/// A configuration checked and compiled as a start or a save does it.
+pub use crate::gateway::compile;
 pub use messages::{answer, cancel, request, FarEnd};
 pub use noise::noise;
 pub use reconfig::reconfiguration;

@@ -15,6 +15,7 @@ pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod context;
+pub mod forms;
 pub mod html;
 pub mod http;
 pub mod pages;

@@ -141,7 +141,7 @@ fn answer_one(req: ControlRequest, core: &TestCore, answer: &Answer, log: &Seen)
             ));
             let _ = reply.try_send(core.test_call(&invite, from_lan));
         }
-        ControlRequest::SaveConfig { .. } => {}
+        ControlRequest::SaveConfig { .. } | ControlRequest::Restart { .. } => {}
     }
 }
 

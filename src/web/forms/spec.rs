@@ -1,0 +1,410 @@
+//! What each configuration section's form holds: every field by its key in
+//! the file, with the kind of input that edits it. The form is built from
+//! the section's TOML value and read back into one, so the kinds say how a
+//! value is shown and how the posted text becomes a value again. A field
+//! missing here would be lost by a save; the round-trip test of every
+//! section (with every field set) fails then.
+
+/// How one field is edited.
+#[derive(Clone, Copy, Debug)]
+pub enum Kind {
+    /// A line of text; empty is the empty string.
+    Text,
+    /// A line of text; empty leaves the key out (an optional field).
+    OptText,
+    /// A whole number; empty leaves the key out (its default applies).
+    Int,
+    /// A checkbox.
+    Bool,
+    /// A select of unset / yes / no.
+    OptBool,
+    /// A select of the allowed words.
+    Choice(&'static [&'static str]),
+    /// The same with an empty first choice that leaves the key out.
+    OptChoice(&'static [&'static str]),
+    /// Checkboxes, one per allowed word; the checked ones in order.
+    ChoiceSet(&'static [&'static str]),
+    /// A textarea, one entry a line.
+    Lines,
+    /// The same; empty leaves the key out (the documented default applies).
+    OptLines,
+    /// A password: never shown; empty keeps the stored one.
+    Secret,
+    /// The same for an optional password.
+    OptSecret,
+    /// An array of tables, each entry a fieldset of these fields; `id` is
+    /// the key that identifies an entry (its stored password is kept by it).
+    Entries {
+        fields: &'static [Field],
+        id: &'static str,
+        noun: &'static str,
+    },
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Field {
+    pub key: &'static str,
+    pub kind: Kind,
+    /// A short line shown under the input.
+    pub help: &'static str,
+}
+
+/// A section of the file: `key` as the file names it, its form.
+#[derive(Clone, Copy, Debug)]
+pub struct Section {
+    pub key: &'static str,
+    pub title: &'static str,
+    /// Some: the section is an array of tables (`[[listener]]`).
+    pub entries: Option<(&'static str, &'static str)>,
+    pub fields: &'static [Field],
+}
+
+const fn f(key: &'static str, kind: Kind, help: &'static str) -> Field {
+    Field { key, kind, help }
+}
+
+use Kind::*;
+
+const SIDE: &[&str] = &["wan", "lan"];
+const TRANSPORT: &[&str] = &["udp", "tcp"];
+const DTMF: &[&str] = &["auto", "rfc4733", "inband", "both"];
+
+const LISTENER: &[Field] = &[
+    f(
+        "name",
+        Text,
+        "a unique name; accounts name their listener by it",
+    ),
+    f("side", Choice(SIDE), "wan faces the cloud, lan the PBX"),
+    f(
+        "bind",
+        Text,
+        "address and port, e.g. 0.0.0.0:5060 or [::]:5060",
+    ),
+    f("transports", ChoiceSet(TRANSPORT), ""),
+    f(
+        "tcp_idle_timeout_s",
+        Int,
+        "seconds without traffic before a TCP connection is closed",
+    ),
+    f(
+        "allow",
+        OptLines,
+        "source networks admitted, one CIDR or address a line; empty = the side's default",
+    ),
+    f(
+        "on_deny",
+        OptChoice(&["drop", "reject"]),
+        "empty = drop on wan, reject on lan",
+    ),
+    f("admit", Choice(&["allowlist", "digest", "either"]), ""),
+    f(
+        "rate_per_s",
+        Int,
+        "packets per second per source; 0 = no limit",
+    ),
+    f("burst", Int, ""),
+    f("rate_per_s_listed", Int, "the same for listed sources"),
+    f("burst_listed", Int, ""),
+    f(
+        "public_address",
+        OptText,
+        "the address peers reach this box at behind NAT",
+    ),
+];
+
+const ACCOUNT: &[Field] = &[
+    f("name", Text, ""),
+    f("enabled", Bool, "register with this account"),
+    f(
+        "registrar",
+        Text,
+        "the registrar's SIP URI, e.g. sip:example.sip.signalwire.com",
+    ),
+    f("username", Text, ""),
+    f("auth_username", OptText, "empty = the username"),
+    f("password", Secret, ""),
+    f("domain", OptText, "empty = the registrar's host"),
+    f("expires_s", Int, "seconds a registration lasts"),
+    f("transport", Choice(TRANSPORT), ""),
+    f("outbound_proxy", OptText, "a SIP URI; empty = none"),
+    f(
+        "public_address",
+        OptText,
+        "address:port for Contact behind NAT",
+    ),
+    f("listener", Text, "the listener registrations go out on"),
+    f("keepalive_interval_s", Int, "0 = off"),
+    f("retry_base_s", Int, ""),
+    f("retry_max_s", Int, ""),
+];
+
+const INBOUND_USER: &[Field] = &[f("username", Text, ""), f("password", Secret, "")];
+
+const INBOUND_AUTH: &[Field] = &[
+    f("realm", Text, ""),
+    f("status", Int, "401 or 407"),
+    f(
+        "algorithms",
+        Lines,
+        "one a line: SHA-256, MD5, SHA-512-256 (or -sess forms)",
+    ),
+    f("methods", Lines, "methods challenged, one a line"),
+    f("max_failures", Int, ""),
+    f("failure_window_s", Int, ""),
+    f("block_s", Int, ""),
+    f("nonce_lifetime_s", Int, ""),
+    f(
+        "users",
+        Entries {
+            fields: INBOUND_USER,
+            id: "username",
+            noun: "user",
+        },
+        "",
+    ),
+];
+
+const CALLS: &[Field] = &[
+    f("max_concurrent", Int, ""),
+    f(
+        "retry_after_s",
+        Int,
+        "Retry-After sent when the limit is reached",
+    ),
+    f(
+        "failover_timeout_ms",
+        Int,
+        "how long a target may take before the next is tried",
+    ),
+    f("max_redirects", Int, ""),
+    f("sdp", Choice(&["anchor", "passthrough"]), ""),
+    f(
+        "history",
+        Int,
+        "replaced by [history] max_calls; leave empty",
+    ),
+];
+
+const MEDIA: &[Field] = &[
+    f("port_min", Int, ""),
+    f("port_max", Int, ""),
+    f("timeout_s", Int, "a call without media this long is ended"),
+    f("source", Choice(&["learn", "strict", "any"]), ""),
+    f("learn_packets", Int, ""),
+    f("learn_window_ms", Int, ""),
+    f("relearn_after_ms", Int, ""),
+    f(
+        "allow",
+        Lines,
+        "networks media may come from, one a line; empty = any",
+    ),
+    f("any_source", OptBool, "replaced by source; leave unset"),
+    f("threads", Int, "0 = one per CPU but one"),
+];
+
+const MATCH: &[Field] = &[
+    f("header", OptText, "a header name, e.g. X-PH-RetreaverAFID"),
+    f("dialled", OptBool, "match the dialled number"),
+    f("caller", OptBool, "match the caller's number"),
+    f("equals", OptText, ""),
+    f("prefix", OptText, ""),
+    f("regex", OptText, ""),
+    f("present", OptBool, ""),
+    f("absent", OptBool, ""),
+];
+
+const TARGET: &[Field] = &[
+    f("uri", Text, "a SIP URI"),
+    f("transport", OptChoice(TRANSPORT), ""),
+    f("username", OptText, ""),
+    f("password", OptSecret, ""),
+    f(
+        "account",
+        OptText,
+        "send through this account's registration",
+    ),
+    f("headers", Lines, "extra headers, one a line, Name: value"),
+    f("dtmf", Choice(DTMF), ""),
+];
+
+const HEADER_ACTION: &[Field] = &[
+    f(
+        "action",
+        Choice(&["rename", "set", "copy", "strip", "pass"]),
+        "",
+    ),
+    f("name", Text, ""),
+    f("from", OptText, "the header read (rename, copy)"),
+    f("value", OptText, "the value written (set)"),
+];
+
+const ROUTE: &[Field] = &[
+    f("name", Text, ""),
+    f("from", Choice(SIDE), "the side calls come from"),
+    f(
+        "match",
+        Entries {
+            fields: MATCH,
+            id: "",
+            noun: "match rule",
+        },
+        "every rule must match; none = every call",
+    ),
+    f(
+        "targets",
+        Entries {
+            fields: TARGET,
+            id: "uri",
+            noun: "target",
+        },
+        "tried in order",
+    ),
+    f(
+        "headers",
+        Entries {
+            fields: HEADER_ACTION,
+            id: "",
+            noun: "header action",
+        },
+        "",
+    ),
+    f("caller_dtmf", Choice(DTMF), ""),
+];
+
+const SIP: &[Field] = &[
+    f("user_agent", Text, ""),
+    f("t1_ms", Int, "RFC 3261 T1"),
+    f("t2_ms", Int, "RFC 3261 T2"),
+    f("t4_ms", Int, "RFC 3261 T4"),
+];
+
+const DNS: &[Field] = &[f(
+    "nameservers",
+    Lines,
+    "address:port, one a line; empty = /etc/resolv.conf",
+)];
+
+const LOG: &[Field] = &[
+    f(
+        "level",
+        Choice(&["error", "warn", "info", "debug", "trace"]),
+        "",
+    ),
+    f("counters_interval_s", Int, "0 = only at shutdown"),
+];
+
+const EMERGENCY: &[Field] = &[
+    f("numbers", Lines, "one a line; digits, * and #"),
+    f(
+        "route",
+        OptText,
+        "a route from lan for these calls; empty = the usual routes",
+    ),
+];
+
+const HISTORY: &[Field] = &[f("max_calls", Int, ""), f("max_age_days", Int, "")];
+
+const WEB: &[Field] = &[
+    f("enabled", Bool, "serve the page"),
+    f("bind", Text, "address:port"),
+    f(
+        "allow",
+        OptLines,
+        "networks that may connect; empty = private, loopback, link-local",
+    ),
+    f(
+        "cert_file",
+        OptText,
+        "a PEM certificate; empty = the self-signed one",
+    ),
+    f("key_file", OptText, ""),
+    f("session_idle_min", Int, ""),
+    f("login_failures", Int, ""),
+    f("login_window_min", Int, ""),
+    f(
+        "metrics_allow",
+        Lines,
+        "networks that may read /metrics without a token",
+    ),
+];
+
+/// Every section, in the file's order.
+pub const SECTIONS: &[Section] = &[
+    Section {
+        key: "sip",
+        title: "SIP",
+        entries: None,
+        fields: SIP,
+    },
+    Section {
+        key: "listener",
+        title: "Listeners",
+        entries: Some(("name", "listener")),
+        fields: LISTENER,
+    },
+    Section {
+        key: "account",
+        title: "Accounts",
+        entries: Some(("name", "account")),
+        fields: ACCOUNT,
+    },
+    Section {
+        key: "inbound_auth",
+        title: "Inbound auth",
+        entries: None,
+        fields: INBOUND_AUTH,
+    },
+    Section {
+        key: "calls",
+        title: "Call limits",
+        entries: None,
+        fields: CALLS,
+    },
+    Section {
+        key: "media",
+        title: "Media",
+        entries: None,
+        fields: MEDIA,
+    },
+    Section {
+        key: "route",
+        title: "Routes",
+        entries: Some(("name", "route")),
+        fields: ROUTE,
+    },
+    Section {
+        key: "emergency",
+        title: "Emergency",
+        entries: None,
+        fields: EMERGENCY,
+    },
+    Section {
+        key: "dns",
+        title: "DNS",
+        entries: None,
+        fields: DNS,
+    },
+    Section {
+        key: "log",
+        title: "Log",
+        entries: None,
+        fields: LOG,
+    },
+    Section {
+        key: "history",
+        title: "History",
+        entries: None,
+        fields: HISTORY,
+    },
+    Section {
+        key: "web",
+        title: "Web",
+        entries: None,
+        fields: WEB,
+    },
+];
+
+pub fn section(key: &str) -> Option<&'static Section> {
+    SECTIONS.iter().find(|s| s.key == key)
+}
