@@ -14,6 +14,8 @@
 //! ```
 #![allow(dead_code)]
 
+#[allow(dead_code)]
+pub mod browser;
 mod gateway;
 pub mod https;
 mod peers;
