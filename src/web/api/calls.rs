@@ -1,5 +1,5 @@
 //! The call history and live call control under `/api/v1/calls`
-//! (docs/api/calls.md): search, one call, CSV, and hang up / transfer /
+//! (docs/api.md): search, one call, CSV, and hang up / transfer /
 //! DTMF by the gateway's call id.
 
 pub mod control;

@@ -2,7 +2,7 @@
 //! JSON), `GET`/`PUT /api/v1/config/{section}` (one section by its name in
 //! the file), and `GET /api/v1/audit`. Passwords are null unless
 //! `?secrets=true`; a PUT whose password is null or left out keeps the
-//! stored one. See docs/api/config.md.
+//! stored one. See docs/api.md.
 
 use serde_json::{json, Value};
 

@@ -1,5 +1,5 @@
 //! The system area over the API: the host's addresses, the log tail,
-//! backup and restore of the configuration file. See docs/api/config.md.
+//! backup and restore of the configuration file. See docs/api.md.
 
 use serde_json::{json, Value};
 

@@ -1,7 +1,7 @@
 //! Editing the configuration from the web page and the API: each
 //! section's form built from its value and read back (`spec` says how
 //! every field is edited), passwords hidden and kept, and the save sent
-//! to the signalling loop with its audit entries. See docs/web/config.md.
+//! to the signalling loop with its audit entries. See docs/web.md.
 
 pub mod file;
 pub mod parse;

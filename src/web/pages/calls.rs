@@ -1,6 +1,6 @@
 //! The Calls page (`/calls`): search the history, page through it,
 //! export it as CSV; and a call's own page (`calls/detail.rs`) with live
-//! control while the call goes on. See docs/web/calls.md.
+//! control while the call goes on. See docs/web.md.
 
 mod detail;
 
