@@ -6,6 +6,9 @@
 # to CPU 0, sipp to CPU 1. Prints calls ok/failed, pbxgate CPU time per call
 # and its RSS/PSS, then ../shared/bench/cps/kamailio.sh RATE SECONDS and the
 # CPU-per-call ratio.
+# STATUS_REFRESH=1: while the calls run, a client reads the status page and
+# /api/v1/status once a second with a session, as an open browser does
+# (what status.js asks for); the line then says refresh=1.
 set -u
 R=${1:-1000}; S=${2:-20}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,7 +22,6 @@ trap cleanup EXIT
 cat > "$w/pbxgate.toml" <<TOML
 [calls]
 max_concurrent = 100000
-history = 100
 # The same signalling work as the Kamailio anchor (a proxy relays SDP
 # untouched); the media relay has its own benchmark.
 sdp = "passthrough"
@@ -51,6 +53,9 @@ bind = "127.0.0.1:25080"
 transports = ["udp"]
 rate_per_s = 0
 
+[web]
+bind = "127.0.0.1:25443"
+
 [log]
 level = "warn"
 TOML
@@ -64,6 +69,19 @@ taskset -c 1 sipp -sf "$anchor/uas_rr.xml" -i 127.0.0.1 -p 25071 -bg >/dev/null 
 taskset -c 1 sipp -sf "$anchor/uas_rr.xml" -i 127.0.0.1 -p 25072 -bg >/dev/null 2>&1
 sleep 1
 for p in $(pgrep -f "uas_rr.xml -i 127.0.0.1 -p 2507[12]"); do pids+=($p); done
+refresh=0
+if [ -n "${STATUS_REFRESH:-}" ]; then
+  . "$root/bench/web_login.sh"
+  for _ in $(seq 50); do grep -q "web login:" "$w/gw.log" && break; sleep 0.1; done
+  web_login https://127.0.0.1:25443 "$w/gw.log" "$w" >/dev/null || exit 1
+  refresh=1
+  ( while :; do
+      taskset -c 1 curl -sk -b "$w/cookies" -o /dev/null https://127.0.0.1:25443/
+      taskset -c 1 curl -sk -b "$w/cookies" -o /dev/null https://127.0.0.1:25443/api/v1/status
+      sleep 1
+    done ) &
+  pids+=($!)
+fi
 cpu0=$(awk '{print $14+$15}' /proc/$gp/stat)
 taskset -c 1 sipp -sf "$anchor/uac_xph.xml" 127.0.0.1:25060 -i 127.0.0.1 -p 25090 -r "$R" -m $((R*S)) -d 0 \
   -max_socket 100 -trace_err -error_file "$w/err.log" -trace_stat -stf "$w/stat.csv" -fd 1 -timeout $((S+30))s -nostdin >/dev/null 2>&1
@@ -73,16 +91,16 @@ rss=$(awk '/^Rss:/{print $2}' /proc/$gp/smaps_rollup)
 hz=$(getconf CLK_TCK)
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; pids=(); sleep 0.5
 [ -s "$w/stat.csv" ] || { echo "sipp wrote no statistics" >&2; exit 1; }
-ours=$(python3 - "$w/stat.csv" "$R" "$S" "$pss" "$rss" "$cpu0" "$cpu1" "$hz" <<'PY'
+ours=$(python3 - "$w/stat.csv" "$R" "$S" "$pss" "$rss" "$cpu0" "$cpu1" "$hz" "$refresh" <<'PY'
 import csv,sys
-f,R,S,pss,rss,c0,c1,hz=sys.argv[1:]
+f,R,S,pss,rss,c0,c1,hz,refresh=sys.argv[1:]
 rows=list(csv.reader(open(f),delimiter=';'))
 h=rows[0]; last=rows[-1]
 g=lambda k: last[h.index(k)]
 ok=int(g('SuccessfulCall(C)')); fail=int(g('FailedCall(C)')); rt=int(g('Retransmissions(C)'))
 ticks=int(c1)-int(c0)
 us=1e6*ticks/int(hz)/max(ok,1)
-print(f"pbxgate rate={R} ok={ok} failed={fail} retrans={rt} rss_kib={rss} pss_kib={pss} cpu_pct={100.0*ticks/int(hz)/float(S):.0f} cpu_us_per_call={us:.0f}")
+print(f"pbxgate refresh={refresh} rate={R} ok={ok} failed={fail} retrans={rt} rss_kib={rss} pss_kib={pss} cpu_pct={100.0*ticks/int(hz)/float(S):.0f} cpu_us_per_call={us:.0f}")
 PY
 )
 echo "$ours"
