@@ -24,7 +24,8 @@ const NEW_PASSWORD: &str = "a password of my own";
 fn start(ip: &str, web: &str, config: &str) -> (GatewayProcess, SocketAddr, String) {
     let config = format!("[web]\nbind = \"{ip}:{WEB_PORT}\"\n{web}\n{config}");
     let gw = GatewayProcess::start(ip, 35060, &config);
-    gw.wait_for_output("web page:", Duration::from_secs(20));
+    // The banner's lines come one by one: wait for the password's own.
+    gw.wait_for_output("web login: admin / ", Duration::from_secs(20));
     let out = gw.stdout();
     let line = out
         .lines()
