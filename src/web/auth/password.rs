@@ -21,18 +21,36 @@ pub enum HashError {
 /// memory-constrained form: 19 MiB, 2 passes).
 pub fn hash(password: &str) -> Result<String, HashError> {
     let salt = secret::bytes::<16>()?;
-    Argon2::default()
+    let phc = Argon2::default()
         .hash_password_with_salt(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| HashError::Hash(e.to_string()))
+        .map_err(|e| HashError::Hash(e.to_string()));
+    give_back_memory();
+    phc
 }
 
 /// Whether `password` matches `phc`; a malformed stored hash matches
 /// nothing.
 pub fn verify(password: &str, phc: &str) -> bool {
-    Argon2::default()
+    let ok = Argon2::default()
         .verify_password(password.as_bytes(), phc)
-        .is_ok()
+        .is_ok();
+    give_back_memory();
+    ok
+}
+
+/// Each hash takes 19 MiB. glibc keeps a freed block that large in the
+/// thread's heap once its threshold for separate mappings has grown past
+/// it, so every blocking-pool thread that ever checked a password kept
+/// 19 MiB (measured: 60 MiB more resident after three logins). Hand it
+/// back to the system after each hash.
+fn give_back_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free heap memory; it has no
+    // preconditions and may be called from any thread.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Why a new password is refused, or None.
