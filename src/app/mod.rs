@@ -13,6 +13,7 @@ mod control;
 mod counters;
 mod emergency;
 mod inbound_auth;
+mod listeners;
 mod local_uas;
 mod metrics;
 mod registrations;
@@ -121,6 +122,8 @@ pub struct Core {
     drop_log: DropLog,
     /// Listener names by `ListenerId`, for log lines.
     listener_names: Vec<String>,
+    /// Listeners moved or removed by a saved configuration, by id.
+    retired_listeners: std::collections::HashSet<u16>,
     /// The first LAN listener (name, port): where a PBX trunk belongs.
     lan_listener: Option<(String, u16)>,
     counters_clock: counters::CountersClock,
@@ -195,6 +198,7 @@ impl Core {
         Core {
             drop_log: DropLog::default(),
             listener_names,
+            retired_listeners: Default::default(),
             lan_listener,
             counters_clock: counters::CountersClock::new(config.counters_interval, now),
             media_totals: MediaTotals::default(),
@@ -776,7 +780,13 @@ impl Core {
             .iter()
             .enumerate()
             .map(|(i, a)| ListenerCounters {
-                name: self.listener_names.get(i).cloned().unwrap_or_default(),
+                name: match self.listener_names.get(i) {
+                    Some(n) if self.retired_listeners.contains(&(i as u16)) => {
+                        format!("{n} (old address, closing)")
+                    }
+                    Some(n) => n.clone(),
+                    None => String::new(),
+                },
                 counters: a.counters().clone(),
                 top_refused: a.denied_by_prefix().into_iter().take(10).collect(),
             })

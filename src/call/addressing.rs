@@ -23,8 +23,11 @@ pub struct ListenerInfo {
 
 #[derive(Debug)]
 pub struct Addressing {
-    /// By `ListenerId`.
+    /// By `ListenerId`. A listener re-bound or removed by a saved
+    /// configuration keeps its place (its calls go on on it) and is
+    /// retired: no new call leaves from it.
     listeners: Vec<ListenerInfo>,
+    retired: Vec<bool>,
     /// Per listener, a public IP a registrar reported (NAT).
     learned_public: Vec<Option<IpAddr>>,
     /// Addresses of target hosts that are names, filled by the shell.
@@ -34,6 +37,7 @@ pub struct Addressing {
 impl Addressing {
     pub fn new(listeners: Vec<ListenerInfo>) -> Addressing {
         Addressing {
+            retired: vec![false; listeners.len()],
             listeners,
             learned_public: Vec::new(),
             resolved: HashMap::new(),
@@ -88,6 +92,21 @@ impl Addressing {
         }
     }
 
+    /// A listener bound after start (a saved configuration added it or
+    /// moved it to a new address): its id is the next free one.
+    pub fn add(&mut self, info: ListenerInfo) -> ListenerId {
+        self.listeners.push(info);
+        self.retired.push(false);
+        ListenerId((self.listeners.len() - 1) as u16)
+    }
+
+    /// No new call leaves from `l`; calls on it go on.
+    pub fn retire(&mut self, l: ListenerId) {
+        if let Some(r) = self.retired.get_mut(l.0 as usize) {
+            *r = true;
+        }
+    }
+
     /// The listener a call that came in on `caller_side` leaves from: the
     /// other side, of the same IP family as the destination when possible.
     pub fn listener_for(&self, caller_side: Side, dest: IpAddr) -> Option<ListenerId> {
@@ -96,10 +115,9 @@ impl Addressing {
             Side::Lan => Side::Wan,
         };
         let candidates = || {
-            self.listeners
-                .iter()
-                .enumerate()
-                .filter(move |(_, l)| l.side == other)
+            self.listeners.iter().enumerate().filter(move |(i, l)| {
+                l.side == other && !self.retired.get(*i).copied().unwrap_or(false)
+            })
         };
         candidates()
             .find(|(_, l)| l.advertised.is_ipv4() == dest.is_ipv4())
@@ -162,12 +180,22 @@ mod tests {
 
     #[test]
     fn calls_leave_on_the_other_side_in_the_destinations_family() {
-        let a = addressing();
+        let mut a = addressing();
         let v4: IpAddr = "10.0.0.21".parse().expect("ip");
         let v6: IpAddr = "fd00::21".parse().expect("ip");
         assert_eq!(a.listener_for(Side::Wan, v4), Some(ListenerId(1)));
         assert_eq!(a.listener_for(Side::Wan, v6), Some(ListenerId(2)));
         assert_eq!(a.listener_for(Side::Lan, v4), Some(ListenerId(0)));
+        // Moved to a new address: new calls leave from the new one.
+        let moved = a.add(ListenerInfo {
+            name: "lan-v4".into(),
+            side: Side::Lan,
+            advertised: "10.0.0.9:5080".parse().unwrap(),
+            public: None,
+        });
+        a.retire(ListenerId(1));
+        assert_eq!(a.listener_for(Side::Wan, v4), Some(moved));
+        assert_eq!(a.side_of(ListenerId(1)), Side::Lan);
         assert_eq!(
             a.side_of(ListenerId(9)),
             Side::Wan,

@@ -29,7 +29,12 @@ pub const FIELD_EFFECTS: &[(&str, Effect)] = &[
     ("sip.t2_ms", Restart),
     ("sip.t4_ms", Restart),
     // A listener's socket is bound at start; its admission rules are read
-    // per datagram from the configuration in force.
+    // per datagram from the configuration in force. The running gateway
+    // does better for a listener moved to a new `bind`, added or removed
+    // (gateway/control.rs binds the new socket and keeps the old one until
+    // its calls end) and leaves those out of what it reports; this table
+    // is what a save needs in general (a rename, a swap of two addresses,
+    // or a side change on the same address still take a restart).
     ("listener.name", Restart),
     ("listener.side", Restart),
     ("listener.bind", Restart),

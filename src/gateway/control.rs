@@ -13,8 +13,15 @@ use crate::app::{ControlError, ControlRequest, Core, Reconfiguration, SaveReport
 use crate::call::CallControlError;
 use crate::config::{changed_sections, restart_fields, Config, ConfigError, ConfigStore};
 
+use smol::channel::Sender;
+
+use crate::sip::transport::tcp;
+
 use super::compile::compile;
 use super::history::HistoryWriter;
+use super::listener_plan::plan;
+use super::listeners::{Slot, Slots};
+use super::{listener_info, Inbound};
 
 /// What the loop keeps to answer saves: the configuration in force, where
 /// it is stored, and the copy the web server reads.
@@ -24,9 +31,15 @@ pub struct ConfigState {
     /// pass a configuration in memory): saves are refused.
     pub store: Option<ConfigStore>,
     pub shared: Arc<RwLock<Config>>,
-    /// The listeners' names in the order their sockets were bound: a save
-    /// that reorders the file's listeners must not swap their rules.
-    pub running_listeners: Vec<String>,
+}
+
+/// The parts of the signalling loop's shell a control request may touch.
+pub struct Shell<'a> {
+    pub history: Option<&'a mut HistoryWriter>,
+    /// A save may bind listeners and retire others.
+    pub slots: &'a mut Slots,
+    pub connections: &'a tcp::Connections,
+    pub inbound: &'a Sender<Inbound>,
 }
 
 /// Set when a restart was asked for: the process starts itself again once
@@ -45,7 +58,7 @@ pub fn handle(
     req: ControlRequest,
     core: &mut Core,
     cfg: &mut ConfigState,
-    history: Option<&mut HistoryWriter>,
+    shell: Shell,
     now: Instant,
 ) -> bool {
     match req {
@@ -56,7 +69,7 @@ pub fn handle(
             return true;
         }
         ControlRequest::SaveConfig { config, who, reply } => {
-            let _ = reply.try_send(save(*config, &who, core, cfg, history));
+            let _ = reply.try_send(save(*config, &who, core, cfg, shell, now));
         }
         ControlRequest::Hangup { call, who, reply } => {
             info!(call = %call, who = %who, "hang-up asked for");
@@ -112,7 +125,8 @@ fn save(
     who: &str,
     core: &mut Core,
     cfg: &mut ConfigState,
-    history: Option<&mut HistoryWriter>,
+    shell: Shell,
+    now: Instant,
 ) -> Result<SaveReport, ConfigError> {
     let compiled = compile(new)?;
     let Some(store) = &cfg.store else {
@@ -121,18 +135,63 @@ fn save(
             "this gateway was started without a configuration file it may write",
         ));
     };
-    store.save_edited(&cfg.current, &compiled.config)?;
+    let c = &compiled.config;
+    // Listeners moved or added are bound before anything is written, so a
+    // port in use refuses the save and changes nothing.
+    let listener_plan = plan(&shell.slots.running(), &c.listeners).filter(|p| !p.is_empty());
+    let mut bound = Vec::new();
+    if let Some(p) = &listener_plan {
+        for &i in &p.bind {
+            let slot = Slot::bind(i, &c.listeners[i])
+                .map_err(|e| ConfigError::invalid(format!("listener[{i}].bind"), e.to_string()))?;
+            bound.push((i, slot));
+        }
+    }
+    store.save_edited(&cfg.current, c)?;
+    let mut needs_restart = restart_fields(&cfg.current, c);
+    if let Some(p) = &listener_plan {
+        // Applied now: no restart for these.
+        needs_restart.retain(|f| {
+            f != "listener"
+                && !p
+                    .bind
+                    .iter()
+                    .any(|i| f.starts_with(&format!("listener[{i}].")))
+        });
+    }
     let report = SaveReport {
-        needs_restart: restart_fields(&cfg.current, &compiled.config),
-        changed: changed_sections(&cfg.current, &compiled.config),
+        needs_restart,
+        changed: changed_sections(&cfg.current, c),
     };
     info!(who = %who, changed = ?report.changed, needs_restart = ?report.needs_restart, "configuration saved");
     for w in &compiled.warnings {
         warn!("configuration: {w}");
     }
-    let c = &compiled.config;
     let names: Vec<&str> = c.listeners.iter().map(|l| l.name.as_str()).collect();
-    let admission = in_running_order(&cfg.running_listeners, &names, compiled.admission);
+    let mut admission: Vec<Option<_>> = compiled.admission.into_iter().map(Some).collect();
+    if let Some(p) = &listener_plan {
+        for &old in &p.retire {
+            core.retire_listener(old);
+            shell.slots.retire(old, now);
+            if let Some(b) = shell.slots.bound(old) {
+                info!(listener = %b.name, udp = ?b.udp, tcp = ?b.tcp, "listener retired: calls on it go on, new calls use the saved address");
+            }
+        }
+        for (i, slot) in bound {
+            // compile() made one per listener of the file.
+            let Some(rules) = admission[i].take() else {
+                warn!(listener = %slot.bound.name, "no admission rules compiled for the listener; not bound");
+                continue;
+            };
+            let info = listener_info(&c.listeners[i], &slot.bound);
+            info!(listener = %slot.bound.name, udp = ?slot.bound.udp, tcp = ?slot.bound.tcp, "listener bound");
+            let id = core.add_listener(info, rules);
+            let pushed = shell.slots.push(slot);
+            debug_assert_eq!(id, pushed);
+            shell.slots.start(pushed, shell.connections, shell.inbound);
+        }
+    }
+    let admission = in_running_order(&shell.slots.names_by_id(), &names, admission);
     core.reconfigure(Reconfiguration {
         router: compiled.router.clone(),
         calls: c.calls.clone(),
@@ -141,7 +200,7 @@ fn save(
         admission,
         inbound_auth: c.inbound_auth.clone(),
     });
-    if let Some(h) = history {
+    if let Some(h) = shell.history {
         if c.history != cfg.current.history {
             h.set_limits(c.history.clone());
         }
@@ -153,8 +212,12 @@ fn save(
 
 /// `items` (one per name of `names`, the saved file's order) in the order
 /// of `running`; None where the file no longer has a running listener.
-fn in_running_order<T>(running: &[String], names: &[&str], items: Vec<T>) -> Vec<Option<T>> {
-    let mut items: Vec<Option<T>> = items.into_iter().map(Some).collect();
+fn in_running_order<T>(
+    running: &[String],
+    names: &[&str],
+    items: Vec<Option<T>>,
+) -> Vec<Option<T>> {
+    let mut items = items;
     running
         .iter()
         .map(|name| {
@@ -211,11 +274,19 @@ mod tests {
     #[test]
     fn listeners_reordered_in_the_file_keep_their_own_rules() {
         let running = vec!["wan".to_string(), "lan".to_string()];
-        let got = in_running_order(&running, &["lan", "wan"], vec!["lan rules", "wan rules"]);
+        let got = in_running_order(
+            &running,
+            &["lan", "wan"],
+            vec![Some("lan rules"), Some("wan rules")],
+        );
         assert_eq!(got, vec![Some("wan rules"), Some("lan rules")]);
         // A removed listener keeps what it runs with until the restart;
         // an added one waits for it.
-        let got = in_running_order(&running, &["extra", "lan"], vec!["x", "lan rules"]);
+        let got = in_running_order(
+            &running,
+            &["extra", "lan"],
+            vec![Some("x"), Some("lan rules")],
+        );
         assert_eq!(got, vec![None, Some("lan rules")]);
     }
 }

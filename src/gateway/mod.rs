@@ -4,6 +4,8 @@
 mod compile;
 mod control;
 mod history;
+mod listener_plan;
+mod listeners;
 mod resolve;
 mod signalling;
 pub mod web;
@@ -11,6 +13,9 @@ pub mod web;
 pub use compile::{compile, compile_toml, Compiled};
 pub use control::restart_requested;
 pub use history::HistoryWriter;
+pub use listeners::RETIRED_LINGER;
+
+use listeners::{Slot, Slots};
 
 pub use crate::app::{Snapshot, StatusBoard};
 pub use signalling::Inbound;
@@ -19,17 +24,15 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use smol::Async;
-
 use crate::app::{ControlRequest, Core, CoreConfig};
 use crate::call::{B2buaConfig, ListenerInfo};
-use crate::config::{Config, ConfigStore, TransportName};
+use crate::config::{Config, ConfigStore};
 use crate::sip::ids::{IdGenerator, RandomError};
 use crate::sip::message::SipUri;
 use crate::sip::registration::RegistrationClient;
 use crate::sip::transaction::TimerConfig;
 use crate::sip::transport::Transport;
-use crate::sip::transport::{tcp, udp, ListenerId};
+use crate::sip::transport::{tcp, ListenerId};
 
 /// A listener as bound: where it really listens (port 0 resolved).
 #[derive(Clone, Debug)]
@@ -61,9 +64,7 @@ pub struct BindError {
 
 pub struct Gateway {
     pub listeners: Vec<BoundListener>,
-    sockets: Vec<Option<Arc<Async<UdpSocket>>>>,
-    tcp_listeners: Vec<Option<Async<std::net::TcpListener>>>,
-    idle: Vec<Duration>,
+    slots: Slots,
     compiled: Compiled,
     status: StatusBoard,
     /// Keyed from the OS: every tag, Call-ID and branch the gateway makes
@@ -85,55 +86,18 @@ impl Gateway {
     pub fn bind(compiled: Compiled) -> Result<Gateway, StartError> {
         let ids = IdGenerator::from_os()?;
         let config = &compiled.config;
-        let mut listeners = Vec::new();
-        let mut sockets = Vec::new();
-        let mut tcp_listeners = Vec::new();
-        let mut idle = Vec::new();
+        let mut slots = Slots::default();
         for (index, l) in config.listeners.iter().enumerate() {
-            let err = |transport, source| BindError {
-                name: l.name.clone(),
-                index,
-                transport,
-                addr: l.bind,
-                source,
-            };
-            let mut bound = BoundListener {
-                name: l.name.clone(),
-                udp: None,
-                tcp: None,
-            };
-            let mut udp_socket = None;
-            let mut tcp_socket = None;
-            if l.transports.contains(&TransportName::Udp) {
-                let s = udp::bind(l.bind).map_err(|e| err("udp", e))?;
-                bound.udp = s.get_ref().local_addr().ok();
-                udp_socket = Some(s);
-            }
-            if l.transports.contains(&TransportName::Tcp) {
-                // With port 0, TCP takes the port UDP was given, so one
-                // listener is one address.
-                let addr = match (l.bind.port(), bound.udp) {
-                    (0, Some(u)) => SocketAddr::new(l.bind.ip(), u.port()),
-                    _ => l.bind,
-                };
-                let s = tcp::bind(addr).map_err(|e| err("tcp", e))?;
-                bound.tcp = s.get_ref().local_addr().ok();
-                tcp_socket = Some(s);
-            }
-            listeners.push(bound);
-            sockets.push(udp_socket);
-            tcp_listeners.push(tcp_socket);
-            idle.push(Duration::from_secs(l.tcp_idle_timeout_s));
+            slots.push(Slot::bind(index, l)?);
         }
+        let listeners = slots.active().map(|(_, s)| s.bound.clone()).collect();
         let shared_config = Arc::new(RwLock::new(compiled.config.clone()));
         // Bounded: a page that floods saves waits rather than growing a
         // queue; each request is answered in microseconds to milliseconds.
         let (control_tx, control_rx) = smol::channel::bounded(64);
         Ok(Gateway {
             listeners,
-            sockets,
-            tcp_listeners,
-            idle,
+            slots,
             compiled,
             status: StatusBoard::default(),
             ids,
@@ -206,30 +170,9 @@ impl Gateway {
     pub async fn run(mut self) {
         let (tx, rx) = smol::channel::bounded::<Inbound>(4096);
         let connections = tcp::Connections::default();
-        for (i, socket) in self.sockets.iter().enumerate() {
-            if let Some(s) = socket {
-                smol::spawn(udp::receive_loop(
-                    s.clone(),
-                    ListenerId(i as u16),
-                    tx.clone(),
-                ))
-                .detach();
-            }
-        }
-        for (i, l) in std::mem::take(&mut self.tcp_listeners)
-            .into_iter()
-            .enumerate()
-        {
-            if let Some(l) = l {
-                smol::spawn(tcp::accept_loop(
-                    l,
-                    ListenerId(i as u16),
-                    self.idle[i],
-                    connections.clone(),
-                    tx.clone(),
-                ))
-                .detach();
-            }
+        let ids: Vec<ListenerId> = self.slots.active().map(|(id, _)| id).collect();
+        for id in ids {
+            self.slots.start(id, &connections, &tx);
         }
         let sip = &self.compiled.config.sip;
         let mut endpoint = Core::new(
@@ -303,11 +246,9 @@ impl Gateway {
             current: self.compiled.config.clone(),
             store: self.config_store.take(),
             shared: self.shared_config.clone(),
-            running_listeners: self.listeners.iter().map(|l| l.name.clone()).collect(),
         };
         let outlets = signalling::Outlets {
-            sockets: self.sockets,
-            idle: self.idle,
+            slots: self.slots,
             connections,
             status: self.status,
             media,
@@ -325,12 +266,7 @@ impl Gateway {
             .listeners
             .iter()
             .zip(&self.listeners)
-            .map(|(l, b)| ListenerInfo {
-                name: l.name.clone(),
-                side: l.side,
-                advertised: advertised_address(b.udp.or(b.tcp).unwrap_or(l.bind)),
-                public: l.public_address,
-            })
+            .map(|(l, b)| listener_info(l, b))
             .collect();
         let sip = &self.compiled.config.sip;
         B2buaConfig {
@@ -478,6 +414,16 @@ fn advertised_address(bound: SocketAddr) -> SocketAddr {
             std::net::IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1])
         });
     SocketAddr::new(ip, bound.port())
+}
+
+/// The call layer's view of a bound listener.
+pub(crate) fn listener_info(l: &crate::config::ListenerConfig, b: &BoundListener) -> ListenerInfo {
+    ListenerInfo {
+        name: l.name.clone(),
+        side: l.side,
+        advertised: advertised_address(b.udp.or(b.tcp).unwrap_or(l.bind)),
+        public: l.public_address,
+    }
 }
 
 #[cfg(test)]

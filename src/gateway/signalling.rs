@@ -2,13 +2,11 @@
 //! it `Inbound` items; it steps the endpoint with the current time and
 //! sends what the endpoint wants sent.
 
-use std::net::{SocketAddr, UdpSocket};
-use std::sync::Arc;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use futures_lite::FutureExt;
 use smol::channel::{Receiver, Sender};
-use smol::Async;
 use tracing::{debug, info, warn};
 
 use crate::app::StatusBoard;
@@ -61,9 +59,8 @@ enum Wake {
 
 /// Where the signalling loop's outputs go.
 pub struct Outlets {
-    pub sockets: Vec<Option<Arc<Async<UdpSocket>>>>,
-    /// TCP idle timeout per listener, for connections opened to send.
-    pub idle: Vec<Duration>,
+    /// The listeners' sockets by `ListenerId`.
+    pub slots: super::listeners::Slots,
     pub connections: tcp::Connections,
     pub status: StatusBoard,
     pub media: crate::media::engine::MediaEngine,
@@ -81,8 +78,7 @@ pub async fn run(
     outlets: Outlets,
 ) {
     let Outlets {
-        sockets,
-        idle,
+        mut slots,
         connections,
         status,
         media,
@@ -161,7 +157,12 @@ pub async fn run(
                     req,
                     &mut endpoint,
                     &mut config_state,
-                    history.as_mut(),
+                    super::control::Shell {
+                        history: history.as_mut(),
+                        slots: &mut slots,
+                        connections: &connections,
+                        inbound: &inbound_tx,
+                    },
                     now,
                 );
                 if stop {
@@ -212,7 +213,7 @@ pub async fn run(
                             MEDIA_BARRIER_LIMIT.as_millis()
                         );
                     }
-                    send(t, &sockets, &idle, &connections, &inbound_tx).await;
+                    send(t, &slots, &connections, &inbound_tx).await;
                 }
                 Output::CallRecord(r) => {
                     if let Some(h) = history.as_mut() {
@@ -228,6 +229,7 @@ pub async fn run(
             calls_published = now;
             status.update_calls(endpoint.call_records(), endpoint.call_stats().clone());
             status.update_counters(&endpoint);
+            slots.sweep(&endpoint, now);
         }
     }
 }
@@ -239,15 +241,13 @@ const MEDIA_BARRIER_LIMIT: Duration = Duration::from_millis(200);
 
 async fn send(
     t: Transmit,
-    sockets: &[Option<Arc<Async<UdpSocket>>>],
-    idle: &[Duration],
+    slots: &super::listeners::Slots,
     connections: &tcp::Connections,
     inbound_tx: &Sender<Inbound>,
 ) {
     debug!(to = %t.to, "sending:\n{}", crate::logging::Dump(&t.bytes));
-    let listener = t.to.listener.0 as usize;
     match t.to.transport {
-        Transport::Udp => match sockets.get(listener).and_then(Option::as_ref) {
+        Transport::Udp => match slots.udp(t.to.listener) {
             Some(s) => udp::send(s, t.to.remote, &t.bytes).await,
             None => warn!(to = %t.to, "no UDP socket on that listener; message not sent"),
         },
@@ -257,9 +257,7 @@ async fn send(
                 tcp::connect_and_send(
                     t.to.remote,
                     t.to.listener,
-                    idle.get(listener)
-                        .copied()
-                        .unwrap_or(Duration::from_secs(300)),
+                    slots.idle(t.to.listener),
                     bytes,
                     connections.clone(),
                     inbound_tx.clone(),

@@ -7,6 +7,7 @@ mod callee;
 mod caller;
 mod control;
 mod in_dialog;
+mod listeners;
 mod media;
 mod setup;
 mod timeouts;
