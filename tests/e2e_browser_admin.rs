@@ -322,3 +322,53 @@ fn test_a_call_names_the_route_the_real_call_then_takes() {
     assert_eq!(calls[0]["final_status"], 200, "{found}");
     assert_eq!(calls[0]["retreaver_afid"], "5678", "{found}");
 }
+
+/// System page: the backup without passwords is downloaded in the browser
+/// (it holds no password but is otherwise the file), and a backup file
+/// chosen in the restore form is checked, saved and applied.
+#[test]
+fn a_backup_is_downloaded_without_passwords_and_a_chosen_file_is_restored() {
+    let ip = "127.0.193.1";
+    let users =
+        "[inbound_auth]\nusers = [{ username = \"retreaver\", password = \"s3cret-inbound\" }]\n";
+    let (gw, addr, one_time) = start(ip, "", users);
+    set_first_password(addr, &gw, &one_time, "127.0.193.2");
+    let file = gw.data_dir.join("pbxgate.toml");
+    let current = std::fs::read_to_string(&file).expect("config file");
+    assert!(current.contains("s3cret-inbound"), "{current}");
+    let restore = gw.data_dir.join("restore-me.toml");
+    assert!(!current.contains("[emergency]"), "{current}");
+    let wanted = format!("{current}\n[emergency]\nnumbers = [\"911\", \"933\"]\n");
+    std::fs::write(&restore, &wanted).expect("restore file");
+    let backup = gw.data_dir.join("downloaded.toml");
+    let env = [
+        ("PBXGATE_URL", url(addr)),
+        ("PBXGATE_USER", "admin".to_string()),
+        ("PBXGATE_PASSWORD", NEW_PASSWORD.to_string()),
+        ("BACKUP_OUT", backup.to_str().unwrap().to_string()),
+        ("RESTORE_FILE", restore.to_str().unwrap().to_string()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    eprintln!("{}", scenario("backup_restore", &env));
+
+    let downloaded = std::fs::read_to_string(&backup).expect("the download");
+    assert!(downloaded.contains("retreaver"), "{downloaded}");
+    assert!(!downloaded.contains("s3cret-inbound"), "{downloaded}");
+    let saved = std::fs::read_to_string(&file).expect("config file");
+    assert!(
+        saved.contains("\"933\""),
+        "the restored file is not saved:\n{saved}"
+    );
+    assert!(
+        saved.contains("s3cret-inbound"),
+        "the password was lost:\n{saved}"
+    );
+    let mut c = client_from(addr, &gw, "127.0.193.3");
+    assert_eq!(c.log_in("admin", NEW_PASSWORD).status, 303);
+    let emergency = c.get("/api/v1/config/emergency").json();
+    assert_eq!(
+        emergency["numbers"],
+        serde_json::json!(["911", "933"]),
+        "{emergency}"
+    );
+}

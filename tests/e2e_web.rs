@@ -189,10 +189,12 @@ fn login_first_password_csrf_tokens_metrics_and_the_limit() {
 
 #[test]
 fn a_source_outside_the_allow_list_gets_nothing() {
-    let (gw, addr, _) = start("127.0.171.1", 18443, "allow = [\"127.0.171.1/32\"]\n");
-    let mut inside = from(addr, &gw, "127.0.171.1");
+    // The issue's own example: only 127.0.0.1 may connect, 127.0.0.2 gets
+    // nothing (the box listens on 127.0.171.1; the sources are the test's).
+    let (gw, addr, _) = start("127.0.171.1", 18443, "allow = [\"127.0.0.1/32\"]\n");
+    let mut inside = from(addr, &gw, "127.0.0.1");
     healthy(&mut inside);
-    let outside: IpAddr = "127.0.171.2".parse().unwrap();
+    let outside: IpAddr = "127.0.0.2".parse().unwrap();
     let mut tcp = https::connect(addr, Some(outside)).expect("the TCP connect itself succeeds");
     // A TLS 1.2 ClientHello's record header and a few bytes: whatever
     // comes, the box must answer nothing.
@@ -208,7 +210,7 @@ fn a_source_outside_the_allow_list_gets_nothing() {
             "{e}"
         ),
     }
-    let c = from(addr, &gw, "127.0.171.2");
+    let c = from(addr, &gw, "127.0.0.2");
     let tried = c.exchange(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     assert!(tried.is_err(), "{tried:?}");
 }

@@ -78,7 +78,7 @@ async fn show(
         None => (String::new(), ""),
     };
     body.push_str(&format!(
-        r#"<section id="restore"><h2>Restore</h2><p>Paste a configuration file (a backup). It is checked as a whole and saved like any other change; passwords a backup leaves out are kept.</p><form method="post" action="/system" id="form-restore">{}{error}<textarea name="toml" id="restore-toml" rows="12">{}</textarea><p><button type="submit" id="restore-submit">Restore</button></p></form></section>"#,
+        r#"<section id="restore"><h2>Restore</h2><p>Choose a configuration file (a backup) or paste one. It is checked as a whole and saved like any other change; passwords a backup leaves out are kept.</p><form method="post" action="/system" id="form-restore">{}{error}<p><label for="restore-file">File</label> <input type="file" id="restore-file" accept=".toml,text/plain"></p><textarea name="toml" id="restore-toml" rows="12">{}</textarea><p><button type="submit" id="restore-submit">Restore</button></p></form><script src="/assets/restore.js"></script></section>"#,
         csrf_field(who),
         esc(text)
     ));
