@@ -96,6 +96,11 @@ pub const FIELD_EFFECTS: &[(&str, Effect)] = &[
     ("web.login_failures", Live),
     ("web.login_window_min", Live),
     ("web.metrics_allow", Live),
+    // The senders are started at start, one per webhook.
+    ("webhook", Restart),
+    ("events.max_events", Live),
+    ("events.max_mib", Live),
+    ("events.headers", Live),
 ];
 
 /// The sections (file names: `sip`, `listener`, `route`...) that differ,
@@ -339,7 +344,9 @@ mod tests {
                 "dns",
                 "log",
                 "history",
-                "web"
+                "web",
+                "webhook",
+                "events"
             ]
         );
         let restart = restart_fields(&Config::default(), &every_field_set());

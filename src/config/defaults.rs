@@ -166,6 +166,22 @@ login_window_min = 15         # ... before it is refused (429) for a while
 # /metrics needs an API token (Authorization: Bearer ...) unless the scraper's
 # address is listed here, e.g. ["192.168.1.50"]
 metrics_allow = []
+
+# Call events (newCall, answer, hangup, dtmf, registration) are written to an
+# outbox in the data directory before they count as sent, and delivered to
+# each [[webhook]] at least once, in order, with an id to de-duplicate on.
+# See docs/events.md.
+# [[webhook]]
+# name = "crm"
+# url = "https://crm.example.com/pbxgate"
+# format = "sipgate"            # or "json"
+# events = ["newCall", "hangup"]  # default: all
+# secret = "a shared secret"    # signs each request (X-Pbxgate-Signature)
+[events]
+max_events = 100000           # undelivered events kept while a webhook is down
+max_mib = 64                  # ... and their size; past either, the oldest of
+                              # the failing webhook are dropped (logged)
+headers = []                  # INVITE headers copied into events, e.g. ["X-Campaign-ID"]
 "#;
 
 #[cfg(test)]

@@ -636,6 +636,9 @@ mod tests {
             ("history", Box::new(|c| c.history = s.history.clone())),
             ("web", Box::new(|c| c.web.login_failures = 3)),
             ("web", Box::new(|c| c.web = s.web.clone())),
+            ("webhook", Box::new(|c| c.webhooks = s.webhooks.clone())),
+            ("events", Box::new(|c| c.events.max_events = 1000)),
+            ("events", Box::new(|c| c.events = s.events.clone())),
         ];
         let base = read(DEFAULT_CONFIG_TOML);
         let mut covered: Vec<String> = Vec::new();

@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use super::account::AccountConfig;
 use super::calls::{CallsConfig, SdpMode};
 use super::emergency::EmergencyConfig;
+use super::events::{EventsConfig, WebhookConfig, WebhookFormat};
 use super::history::HistoryConfig;
 use super::inbound_auth::{InboundAuthConfig, InboundUser};
 use super::media::{DtmfMode, MediaConfig, SourceMode};
@@ -227,6 +228,22 @@ pub fn every_field_set() -> Config {
             login_window_min: 5,
             metrics_allow: strings(&["192.168.10.50"]),
         },
+        webhooks: vec![WebhookConfig {
+            name: "crm".into(),
+            url: "https://crm.example.com/pbxgate".into(),
+            format: WebhookFormat::Json,
+            events: strings(&["newCall", "hangup"]),
+            secret: Some("whsec".into()),
+            ca_file: Some("/data/crm-ca.pem".into()),
+            pin_sha256: Some("ab".repeat(32)),
+            allow_http: false,
+            timeout_ms: 3000,
+        }],
+        events: EventsConfig {
+            max_events: 5000,
+            max_mib: 8,
+            headers: strings(&["X-Campaign-ID"]),
+        },
     }
 }
 
@@ -247,4 +264,6 @@ fn the_sample_is_valid_and_differs_from_the_default_in_every_section() {
     assert_ne!(s.log, d.log);
     assert_ne!(s.history, d.history);
     assert_ne!(s.web, d.web);
+    assert_ne!(s.webhooks, d.webhooks);
+    assert_ne!(s.events, d.events);
 }

@@ -13,6 +13,7 @@ use super::checks::{
 };
 use super::emergency::EmergencyConfig;
 use super::error::ConfigError;
+use super::events::{validate_webhooks, EventsConfig, WebhookConfig};
 use super::history::HistoryConfig;
 use super::inbound_auth::InboundAuthConfig;
 use super::media::MediaConfig;
@@ -42,6 +43,11 @@ pub struct Config {
     pub history: HistoryConfig,
     /// The web page and JSON API; see docs/web.md.
     pub web: WebConfig,
+    /// Where call events are pushed; see docs/events.md.
+    #[serde(rename = "webhook", skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<WebhookConfig>,
+    /// The event outbox's bounds and the headers events carry.
+    pub events: EventsConfig,
 }
 
 /// Where names (registrars, proxies) are looked up.
@@ -244,6 +250,8 @@ impl Default for Config {
             dns: DnsConfig::default(),
             log: LogConfig::default(),
             web: WebConfig::default(),
+            webhooks: Vec::new(),
+            events: EventsConfig::default(),
         }
     }
 }
@@ -395,6 +403,8 @@ impl Config {
         self.history.validate()?;
         self.emergency.validate()?;
         self.web.validate()?;
+        validate_webhooks(&self.webhooks)?;
+        self.events.validate()?;
         let level = self.log.level.to_ascii_lowercase();
         if !["error", "warn", "info", "debug", "trace"].contains(&level.as_str()) {
             return Err(ConfigError::invalid(

@@ -146,7 +146,7 @@ impl Store {
     }
 }
 
-fn write_call(tx: &Transaction<'_>, r: &CallRow) -> rusqlite::Result<()> {
+pub(super) fn write_call(tx: &Transaction<'_>, r: &CallRow) -> rusqlite::Result<()> {
     let n: i64 = tx
         .prepare_cached(
             "INSERT INTO calls (id, direction, caller_call_id, callee_call_id, from_uri, to_uri, \

@@ -71,6 +71,26 @@ const MIGRATIONS: &[&str] = &[
         summary TEXT NOT NULL
     );
     ",
+    // 2: the event outbox. One row per event and sink, so each sink is
+    // delivered in its own order and a failing sink's backlog can be cut
+    // without touching the others'.
+    "
+    CREATE TABLE outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        sink TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        call_key TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT
+    );
+    CREATE INDEX outbox_sink ON outbox (sink, seq);
+    CREATE TABLE outbox_dropped (
+        sink TEXT PRIMARY KEY,
+        events INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this build writes.

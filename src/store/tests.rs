@@ -473,3 +473,82 @@ fn a_file_from_a_newer_gateway_is_refused() {
     );
     assert!(e.to_string().contains("written by a newer pbxgate"), "{e}");
 }
+
+fn event(id: &str, call: &str, sinks: &[&str]) -> NewEvent {
+    NewEvent {
+        event_id: id.into(),
+        call_key: call.into(),
+        created: at(5),
+        body: format!("{{\"event\":\"x\",\"id\":\"{id}\"}}"),
+        sinks: sinks.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+#[test]
+fn events_are_kept_per_sink_in_order_until_acknowledged_and_survive_a_reopen() {
+    let dir = TempDir::new();
+    let mut s = Store::open(&dir.db()).unwrap();
+    s.write_calls_and_events(
+        &[],
+        &[
+            event("e1", "c1", &["crm", "mqtt"]),
+            event("e2", "c1", &["crm"]),
+            event("e3", "c2", &["crm", "mqtt"]),
+        ],
+    )
+    .unwrap();
+    drop(s);
+    let mut s = Store::open(&dir.db()).unwrap();
+    let crm = s.outbox_pending("crm", 10).unwrap();
+    let ids: Vec<&str> = crm.iter().map(|e| e.event_id.as_str()).collect();
+    assert_eq!(ids, ["e1", "e2", "e3"]);
+    assert_eq!(crm[0].created, at(5));
+    s.outbox_failed(crm[0].seq, "connection refused").unwrap();
+    assert_eq!(s.outbox_pending("crm", 1).unwrap()[0].attempts, 1);
+    s.outbox_ack(&[crm[0].seq, crm[1].seq]).unwrap();
+    let left: Vec<String> = s
+        .outbox_pending("crm", 10)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event_id)
+        .collect();
+    assert_eq!(left, ["e3"]);
+    // The other sink's copies are its own.
+    assert_eq!(s.outbox_pending("mqtt", 10).unwrap().len(), 2);
+    let backlog = s.outbox_backlog().unwrap();
+    assert_eq!(
+        backlog
+            .iter()
+            .map(|b| (b.sink.as_str(), b.depth))
+            .collect::<Vec<_>>(),
+        [("crm", 1), ("mqtt", 2)]
+    );
+}
+
+#[test]
+fn a_full_outbox_drops_the_oldest_events_of_the_sink_that_is_behind() {
+    let dir = TempDir::new();
+    let mut s = Store::open(&dir.db()).unwrap();
+    let mut events: Vec<NewEvent> = (0..8)
+        .map(|i| event(&format!("dead{i}"), "c", &["dead"]))
+        .collect();
+    events.push(event("ok0", "c", &["ok"]));
+    s.write_calls_and_events(&[], &events).unwrap();
+    let dropped = s
+        .outbox_bound(OutboxLimits {
+            max_events: 5,
+            max_bytes: 1 << 20,
+        })
+        .unwrap();
+    assert_eq!(dropped, [("dead".to_string(), 4)]);
+    let dead: Vec<String> = s
+        .outbox_pending("dead", 10)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event_id)
+        .collect();
+    assert_eq!(dead, ["dead4", "dead5", "dead6", "dead7"]);
+    assert_eq!(s.outbox_pending("ok", 10).unwrap().len(), 1);
+    let b = s.outbox_backlog().unwrap();
+    assert_eq!(b.iter().find(|b| b.sink == "dead").unwrap().dropped, 4);
+}

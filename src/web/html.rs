@@ -33,6 +33,7 @@ pub const NAV: &[(&str, &str)] = &[
     ("/config/calls", "Call limits"),
     ("/config/history", "History"),
     ("/config/web", "Web"),
+    ("/config/events", "Events"),
     ("/config/sip", "SIP, DNS, log"),
     ("/system", "System"),
     ("/tokens", "API tokens"),

@@ -329,6 +329,56 @@ const WEB: &[Field] = &[
     ),
 ];
 
+const WEBHOOK: &[Field] = &[
+    f("name", Text, "names it in logs and on this page"),
+    f("url", Text, "https://..."),
+    f(
+        "format",
+        Choice(&["sipgate", "json"]),
+        "sipgate: form fields as sipgate.io sends them",
+    ),
+    f(
+        "events",
+        ChoiceSet(&["newCall", "answer", "hangup", "dtmf", "registration"]),
+        "none checked = all",
+    ),
+    f(
+        "secret",
+        OptSecret,
+        "signs each request (X-Pbxgate-Signature)",
+    ),
+    f(
+        "ca_file",
+        OptText,
+        "a PEM file of CAs trusted besides the public ones",
+    ),
+    f(
+        "pin_sha256",
+        OptText,
+        "only the certificate with this SHA-256",
+    ),
+    f(
+        "allow_http",
+        Bool,
+        "allow a plain http:// URL (unencrypted)",
+    ),
+    f("timeout_ms", Int, "per attempt"),
+];
+
+const EVENTS: &[Field] = &[
+    f(
+        "max_events",
+        Int,
+        "undelivered events kept while a webhook is down",
+    ),
+    f("max_mib", Int, "their size at most"),
+    f(
+        "headers",
+        Lines,
+        "INVITE headers copied into events, one a line",
+    ),
+];
+
 /// Every section, in the file's order.
 pub const SECTIONS: &[Section] = &[
     Section {
@@ -402,6 +452,18 @@ pub const SECTIONS: &[Section] = &[
         title: "Web",
         entries: None,
         fields: WEB,
+    },
+    Section {
+        key: "webhook",
+        title: "Webhooks",
+        entries: Some(("name", "webhook")),
+        fields: WEBHOOK,
+    },
+    Section {
+        key: "events",
+        title: "Event outbox",
+        entries: None,
+        fields: EVENTS,
     },
 ];
 

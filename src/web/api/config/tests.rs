@@ -17,11 +17,15 @@ fn the_whole_configuration_hides_passwords_unless_asked() {
     assert_eq!(v["account"][0]["password"], Value::Null);
     assert_eq!(v["inbound_auth"]["users"][0]["password"], Value::Null);
     assert_eq!(v["route"][0]["targets"][0]["password"], Value::Null);
-    assert!(!body(&r).contains("secret"));
+    assert_eq!(v["webhook"][0]["secret"], Value::Null);
+    // The sample's passwords are "secret", "s3cret", "p", the webhook's
+    // secret "whsec": no value of them is in the answer.
+    assert!(!body(&r).contains(":\"secret\"") && !body(&r).contains("whsec"));
     assert_eq!(v["media"]["threads"], json!(2));
     let v = json_of(&h.run(get("/api/v1/config?secrets=true")));
     assert_eq!(v["account"][0]["password"], json!("secret"));
     assert_eq!(v["inbound_auth"]["users"][0]["password"], json!("s3cret"));
+    assert_eq!(v["webhook"][0]["secret"], json!("whsec"));
 }
 
 /// Each section read and written back as read (passwords null): saved,
