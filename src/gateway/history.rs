@@ -1,7 +1,9 @@
 //! The history writer: a thread of its own that owns the data directory's
 //! database (blocking IO stays off the signalling loop), writes the call
-//! records the core hands out in batches, one transaction each, and keeps
-//! the history within `[history]`. See docs/store.md.
+//! records the core hands out in batches, one transaction each, with the
+//! events they made appended to the outbox in the same transaction, keeps
+//! the outbox within `[events]` and the history within `[history]`. See
+//! docs/store.md and docs/events.md.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -14,6 +16,9 @@ use tracing::{error, info, warn};
 use crate::app::call_row;
 use crate::call::CallRecord;
 use crate::config::HistoryConfig;
+use crate::events::restart::restart_hangup;
+use crate::events::{Event, EventSinks};
+use crate::sip::ids::IdGenerator;
 use crate::store::{CallRow, Store, StoreError};
 
 /// Records waiting for the writer at most. A call makes a few, so this
@@ -28,8 +33,11 @@ const BATCH_MAX: usize = 500;
 const RETENTION_EVERY: Duration = Duration::from_secs(600);
 
 enum Msg {
-    Record(Box<CallRecord>),
+    Record(Box<CallRecord>, Vec<Event>),
+    /// Events of no call (registrations).
+    Events(Vec<Event>),
     Limits(HistoryConfig),
+    Sinks(EventSinks),
 }
 
 /// The signalling loop's end of the writer. Dropping it writes what is
@@ -42,16 +50,32 @@ pub struct HistoryWriter {
 
 impl HistoryWriter {
     /// Opens `<data_dir>/pbxgate.db` and starts the writer; also returns
-    /// what the start banner says about the history.
+    /// what the start banner says about the history. Calls the last run
+    /// left open get their hangup event (`gatewayRestart`) for `sinks`;
+    /// `headers` are `[events] headers`.
     pub fn open(
         data_dir: &Path,
         limits: &HistoryConfig,
+        sinks: EventSinks,
+        headers: &[String],
     ) -> Result<(HistoryWriter, String), StoreError> {
         let path = Store::path_in(data_dir);
         let mut store = Store::open(&path)?;
-        let interrupted = store.close_interrupted()?;
+        let mut ids = event_ids();
+        let synced = crate::events::clock::synced();
+        let interrupted = store.close_interrupted_with_events(|rows| {
+            let at = SystemTime::now();
+            let hangups: Vec<Event> = rows
+                .iter()
+                .map(|r| {
+                    let id = crate::events::model::event_id(ids.bytes());
+                    restart_hangup(r, id, at, synced, headers)
+                })
+                .collect();
+            sinks.outbox_rows(&hangups)
+        })?;
         if interrupted > 0 {
-            warn!(calls = interrupted, "calls in progress when the gateway last stopped without a clean shutdown are marked \"interrupted\" in the history");
+            warn!(calls = interrupted, "calls in progress when the gateway last stopped without a clean shutdown are marked \"interrupted\" in the history (and get a hangup event, detail gatewayRestart)");
         }
         let kept = store.count_calls()?;
         let summary = format!(
@@ -64,7 +88,7 @@ impl HistoryWriter {
         let limits = limits.clone();
         let thread = std::thread::Builder::new()
             .name("history".into())
-            .spawn(move || run(store, rx, limits))
+            .spawn(move || run(store, rx, limits, sinks))
             .map_err(|source| StoreError::Create { path, source })?;
         Ok((
             HistoryWriter {
@@ -76,21 +100,43 @@ impl HistoryWriter {
         ))
     }
 
-    /// Hands a changed record to the writer; never waits.
-    pub fn record(&mut self, r: Box<CallRecord>) {
+    /// Hands a changed record and the events it made to the writer;
+    /// never waits.
+    pub fn record(&mut self, r: Box<CallRecord>, events: Vec<Event>) {
+        self.send(Msg::Record(r, events));
+    }
+
+    /// Hands events of no call (registrations) to the writer.
+    pub fn events(&mut self, events: Vec<Event>) {
+        self.send(Msg::Events(events));
+    }
+
+    fn send(&mut self, msg: Msg) {
         let Some(tx) = &self.tx else { return };
-        match tx.try_send(Msg::Record(r)) {
+        match tx.try_send(msg) {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
+            Err(TrySendError::Full(msg)) => {
                 self.dropped += 1;
-                if self.dropped == 1 || self.dropped.is_multiple_of(1000) {
-                    warn!(dropped = self.dropped, "the call history cannot keep up with the calls (the data directory's disk is slow or stalled); call updates are being dropped");
+                let events = match &msg {
+                    Msg::Record(_, e) | Msg::Events(e) => e.len(),
+                    _ => 0,
+                };
+                if self.dropped == 1 || self.dropped.is_multiple_of(1000) || events > 0 {
+                    warn!(dropped = self.dropped, events, "the call history cannot keep up with the calls (the data directory's disk is slow or stalled); call updates and their events are being dropped");
                 }
             }
             Err(TrySendError::Disconnected(_)) => {
                 error!("the call history writer stopped; the history is no longer kept");
                 self.tx = None;
             }
+        }
+    }
+
+    /// New sinks or outbox bounds (a configuration change), for the
+    /// events written from now on.
+    pub fn set_sinks(&mut self, sinks: EventSinks) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(Msg::Sinks(sinks));
         }
     }
 
@@ -112,7 +158,20 @@ impl Drop for HistoryWriter {
     }
 }
 
-fn run(mut store: Store, rx: Receiver<Msg>, mut limits: HistoryConfig) {
+/// Event ids made here (restart hangups): from the OS like every other
+/// identifier; a system without randomness falls back to the time, which
+/// only has to be unique.
+fn event_ids() -> IdGenerator {
+    IdGenerator::from_os().unwrap_or_else(|e| {
+        warn!("{e}; restart events get ids from the clock");
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        IdGenerator::from_seed(nanos)
+    })
+}
+
+fn run(mut store: Store, rx: Receiver<Msg>, mut limits: HistoryConfig, mut sinks: EventSinks) {
     let mut health = Health::default();
     let mut prune_at = Instant::now();
     loop {
@@ -131,30 +190,66 @@ fn run(mut store: Store, rx: Receiver<Msg>, mut limits: HistoryConfig) {
         // the newest state of each call only.
         let mut batch: Vec<CallRecord> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
+        // All of them, in the order made: each call's, and each sink's.
+        let mut events: Vec<Event> = Vec::new();
         let mut next = Some(first);
         while let Some(msg) = next.take() {
             match msg {
-                Msg::Record(r) => match index.get(&r.id) {
-                    Some(&i) => batch[i] = *r,
-                    None => {
-                        index.insert(r.id.clone(), batch.len());
-                        batch.push(*r);
+                Msg::Record(r, e) => {
+                    events.extend(e);
+                    match index.get(&r.id) {
+                        Some(&i) => batch[i] = *r,
+                        None => {
+                            index.insert(r.id.clone(), batch.len());
+                            batch.push(*r);
+                        }
                     }
-                },
+                }
+                Msg::Events(e) => events.extend(e),
                 Msg::Limits(l) => {
                     limits = l;
                     prune_at = Instant::now();
                 }
+                Msg::Sinks(s) => sinks = s,
             }
-            if batch.len() < BATCH_MAX {
+            if batch.len() < BATCH_MAX && events.len() < BATCH_MAX {
                 next = rx.try_recv().ok();
             }
         }
-        if limits.max_calls == 0 || batch.is_empty() {
+        // A history of no calls still sends events: only the rows go.
+        let rows: Vec<CallRow> = match limits.max_calls {
+            0 => Vec::new(),
+            _ => batch.iter().map(call_row).collect(),
+        };
+        let appended = sinks.outbox_rows(&events);
+        if rows.is_empty() && appended.is_empty() {
             continue;
         }
-        let rows: Vec<CallRow> = batch.iter().map(call_row).collect();
-        health.report(store.upsert_calls(&rows), "writing call records");
+        let written = health.report(
+            store.write_calls_and_events(&rows, &appended),
+            "writing call records and events",
+        );
+        if written.is_some() && !appended.is_empty() {
+            bound(&mut store, &sinks, &mut health);
+        }
+    }
+}
+
+/// Keeps the outbox within `[events]`: a sink that has been failing for
+/// long loses its oldest events, counted and logged.
+fn bound(store: &mut Store, sinks: &EventSinks, health: &mut Health) {
+    let Some(dropped) = health.report(store.outbox_bound(sinks.limits), "bounding the outbox")
+    else {
+        return;
+    };
+    for (sink, events) in dropped.into_iter().filter(|(_, n)| *n > 0) {
+        warn!(
+            sink,
+            events,
+            max_events = sinks.limits.max_events,
+            max_bytes = sinks.limits.max_bytes,
+            "the event outbox is full: dropped the oldest undelivered events of the sink furthest behind (see [events] max_events and max_mib)"
+        );
     }
 }
 
@@ -254,14 +349,16 @@ mod tests {
     #[test]
     fn the_writer_keeps_each_calls_last_state_and_flushes_when_dropped() {
         let dir = temp_dir("flush");
-        let (mut w, summary) = HistoryWriter::open(&dir, &HistoryConfig::default()).unwrap();
+        let (mut w, summary) =
+            HistoryWriter::open(&dir, &HistoryConfig::default(), EventSinks::default(), &[])
+                .unwrap();
         assert!(
             summary.contains("pbxgate.db (0 call(s); keeps 50000 calls, 90 days)"),
             "{summary}"
         );
-        w.record(record("a", None));
-        w.record(record("b", None));
-        w.record(record("a", Some(HangupCause::CalleeHangup)));
+        w.record(record("a", None), Vec::new());
+        w.record(record("b", None), Vec::new());
+        w.record(record("a", Some(HangupCause::CalleeHangup)), Vec::new());
         drop(w);
         let store = Store::open(&Store::path_in(&dir)).unwrap();
         let rows = store.search(&CallQuery::default()).unwrap();
@@ -278,8 +375,8 @@ mod tests {
             max_calls: 0,
             ..HistoryConfig::default()
         };
-        let (mut w, _) = HistoryWriter::open(&dir, &limits).unwrap();
-        w.record(record("a", Some(HangupCause::CallerHangup)));
+        let (mut w, _) = HistoryWriter::open(&dir, &limits, EventSinks::default(), &[]).unwrap();
+        w.record(record("a", Some(HangupCause::CallerHangup)), Vec::new());
         drop(w);
         let store = Store::open(&Store::path_in(&dir)).unwrap();
         assert_eq!(store.count_calls().unwrap(), 0);
