@@ -382,4 +382,164 @@ mod tests {
         assert_eq!(store.count_calls().unwrap(), 0);
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    fn sinks(names: &[&str]) -> EventSinks {
+        EventSinks::from_events_config(
+            &crate::config::EventsConfig::default(),
+            names
+                .iter()
+                .map(|n| (n.to_string(), crate::events::SinkFilter::all()))
+                .collect(),
+        )
+    }
+
+    fn event(kind: crate::events::EventKind, call: &str, n: u8) -> Event {
+        let mut e = Event::new(
+            kind,
+            crate::events::model::event_id([n; 16]),
+            SystemTime::now(),
+            true,
+        );
+        e.call_id = Some(call.into());
+        e
+    }
+
+    /// The row and its events land together, each event once per sink,
+    /// in the order made.
+    #[test]
+    fn rows_and_their_events_are_written_together_for_each_sink() {
+        use crate::events::EventKind::*;
+        let dir = temp_dir("events");
+        let (mut w, _) = HistoryWriter::open(
+            &dir,
+            &HistoryConfig::default(),
+            sinks(&["crm", "mqtt"]),
+            &[],
+        )
+        .unwrap();
+        w.record(record("a", None), vec![event(NewCall, "a", 1)]);
+        w.record(
+            record("a", Some(HangupCause::CallerHangup)),
+            vec![event(Hangup, "a", 2)],
+        );
+        drop(w);
+        let store = Store::open(&Store::path_in(&dir)).unwrap();
+        assert!(store.call("a").unwrap().unwrap().ended.is_some());
+        for sink in ["crm", "mqtt"] {
+            let pending = store.outbox_pending(sink, 10).unwrap();
+            let bodies: Vec<Event> = pending
+                .iter()
+                .map(|p| serde_json::from_str(&p.body).unwrap())
+                .collect();
+            assert_eq!(
+                bodies.iter().map(|e| e.event).collect::<Vec<_>>(),
+                [NewCall, Hangup]
+            );
+            assert_eq!(pending[0].event_id, "01".repeat(16));
+            assert_eq!(pending[1].call_key, "a");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// With no sink nothing is appended; a history that keeps no calls
+    /// still appends events.
+    #[test]
+    fn no_sink_appends_nothing_and_max_calls_zero_still_appends_events() {
+        use crate::events::EventKind::*;
+        let dir = temp_dir("nosink");
+        let (mut w, _) =
+            HistoryWriter::open(&dir, &HistoryConfig::default(), EventSinks::default(), &[])
+                .unwrap();
+        w.record(
+            record("a", Some(HangupCause::CallerHangup)),
+            vec![event(NewCall, "a", 1)],
+        );
+        drop(w);
+        let store = Store::open(&Store::path_in(&dir)).unwrap();
+        assert_eq!(store.count_calls().unwrap(), 1);
+        assert!(store.outbox_backlog().unwrap().is_empty());
+        drop(store);
+
+        let limits = HistoryConfig {
+            max_calls: 0,
+            ..HistoryConfig::default()
+        };
+        let (mut w, _) = HistoryWriter::open(&dir, &limits, sinks(&["crm"]), &[]).unwrap();
+        w.record(record("b", None), vec![event(NewCall, "b", 3)]);
+        w.events(vec![Event::registration(
+            crate::events::model::event_id([4; 16]),
+            SystemTime::now(),
+            true,
+            "trunk",
+            crate::events::RegistrationState::Up,
+            None,
+        )]);
+        drop(w);
+        let store = Store::open(&Store::path_in(&dir)).unwrap();
+        assert!(store.call("b").unwrap().is_none(), "no row kept");
+        let pending = store.outbox_pending("crm", 10).unwrap();
+        assert_eq!(pending.len(), 2);
+        assert_eq!(pending[1].call_key, "registration");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Past `[events] max_events` the oldest go, counted per sink.
+    #[test]
+    fn the_outbox_is_bounded_after_each_write() {
+        use crate::events::EventKind::*;
+        let dir = temp_dir("bound");
+        let mut s = sinks(&["crm"]);
+        s.limits.max_events = 2;
+        let (mut w, _) = HistoryWriter::open(&dir, &HistoryConfig::default(), s, &[]).unwrap();
+        for n in 0..5u8 {
+            w.record(record("a", None), vec![event(Answer, "a", n)]);
+        }
+        drop(w);
+        let store = Store::open(&Store::path_in(&dir)).unwrap();
+        let pending = store.outbox_pending("crm", 10).unwrap();
+        assert_eq!(pending.len(), 2);
+        assert_eq!(pending[1].event_id, "04".repeat(16), "the newest kept");
+        let backlog = store.outbox_backlog().unwrap();
+        assert_eq!(backlog[0].dropped, 3);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A call the last run left open gets one hangup (gatewayRestart),
+    /// written with its marking; a second start adds none.
+    #[test]
+    fn a_start_appends_the_hangups_of_calls_a_crash_left_open() {
+        let dir = temp_dir("restart");
+        let (mut w, _) =
+            HistoryWriter::open(&dir, &HistoryConfig::default(), sinks(&["crm"]), &[]).unwrap();
+        let mut open = record("open", None);
+        open.answered = Some(SystemTime::now());
+        w.record(open, Vec::new());
+        w.record(record("done", Some(HangupCause::CallerHangup)), Vec::new());
+        drop(w);
+        for _ in 0..2 {
+            let (w, _) = HistoryWriter::open(
+                &dir,
+                &HistoryConfig::default(),
+                sinks(&["crm"]),
+                &["X-Campaign-ID".into()],
+            )
+            .unwrap();
+            drop(w);
+        }
+        let store = Store::open(&Store::path_in(&dir)).unwrap();
+        let pending = store.outbox_pending("crm", 10).unwrap();
+        assert_eq!(pending.len(), 1, "{pending:?}");
+        let e: Event = serde_json::from_str(&pending[0].body).unwrap();
+        assert_eq!(e.event, crate::events::EventKind::Hangup);
+        assert_eq!(e.call_id.as_deref(), Some("open"));
+        assert_eq!(e.cause, Some(crate::events::Cause::NormalClearing));
+        assert_eq!(e.cause_detail.as_deref(), Some("gatewayRestart"));
+        assert_eq!(e.duration, None);
+        assert_eq!(e.caller_call_id.as_deref(), Some("open@cloud"));
+        assert_eq!(
+            store.call("open").unwrap().unwrap().hangup_cause.as_deref(),
+            Some(crate::store::INTERRUPTED)
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
