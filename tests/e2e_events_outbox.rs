@@ -3,13 +3,14 @@
 //! to the data directory's outbox for the configured webhook (here one at
 //! a closed port, so nothing is taken out), in order, with their fields;
 //! a call cut by kill -9 gets its hangup (gatewayRestart) at the next
-//! start. The outbox is read the way an operator would, read-only.
+//! start; a forward and a transfer give sipgate.io's sequences. The
+//! outbox is read the way an operator would, read-only.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{GatewayProcess, Scenario, Sipp};
+use common::{scenario, GatewayProcess, Scenario, Sipp};
 use pbxgate::store::Store;
 use rusqlite::{Connection, OpenFlags};
 use serde_json::Value;
@@ -173,4 +174,135 @@ fn a_call_cut_by_kill_9_gets_its_hangup_at_the_next_start() {
     gw.wait_for_output("history:", Duration::from_secs(5));
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(outbox(&gw).len(), 3);
+}
+
+/// Route `q` (any call) to `sip:q@PBX:35090`, with the header actions
+/// the call_* scenarios expect, and the webhook `crm` at a closed port.
+fn forward_config(pbx: &str) -> String {
+    format!(
+        "[sip]\nt1_ms = 100\n\
+         [[webhook]]\nname = \"crm\"\nurl = \"http://127.0.203.99:9/hook\"\nallow_http = true\n\
+         [[route]]\nname = \"q\"\nfrom = \"wan\"\n\
+         targets = [{{ uri = \"sip:q@{pbx}:{PBX_PORT}\" }}]\n\
+         headers = [\n  {{ action = \"rename\", from = \"X-PH-RetreaverAFID\", name = \"X-Publisher-ID\" }},\n  \
+         {{ action = \"pass\", name = \"X-Campaign-ID\" }},\n  \
+         {{ action = \"set\", name = \"X-Route\", value = \"q\" }},\n  \
+         {{ action = \"strip\", name = \"X-PH-RetreaverKey\" }},\n]\n"
+    )
+}
+
+/// `(event, callId, origCallId, diversion, cause)` of each event.
+fn story(events: &[Value]) -> Vec<(String, String, String, String, String)> {
+    let s = |v: &Value| v.as_str().unwrap_or("").to_string();
+    events
+        .iter()
+        .map(|e| {
+            (
+                s(&e["event"]),
+                s(&e["callId"]),
+                s(&e["origCallId"]),
+                s(&e["diversion"]),
+                s(&e["cause"]),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_followed_302_gives_hangup_forwarded_and_a_new_call_from_it() {
+    let gw = GatewayProcess::start("127.0.203.1", 35060, &forward_config("127.0.203.2"));
+    let csv = scenario("call_afid.csv");
+    Scenario::new(&gw)
+        .peer(
+            Sipp::new("call_pbx_uas_302.xml")
+                .on("127.0.203.2", PBX_PORT)
+                .key("fwd_to", "127.0.203.4:35090"),
+            "the PBX's 302 was ACKed",
+        )
+        .peer(
+            Sipp::new("call_pbx_uas_forward_target.xml").on("127.0.203.4", PBX_PORT),
+            "the forward target got the call",
+        )
+        .caller(
+            Sipp::new("call_cloud_uac.xml")
+                .on("127.0.203.7", 35100)
+                .args(&["-l", "1", "-inf", csv.to_str().expect("path")]),
+            "the call completes at the forward target",
+        )
+        .timeout(T)
+        .run();
+    let events = wait_for_events(&gw, 5);
+    let st = story(&events);
+    let (a, b) = (st[0].1.clone(), st[2].1.clone());
+    assert_ne!(a, b);
+    let from = "sip:q@127.0.203.2:35090".to_string();
+    let none = String::new;
+    assert_eq!(
+        st,
+        [
+            ("newCall".into(), a.clone(), none(), none(), none()),
+            (
+                "hangup".into(),
+                a.clone(),
+                none(),
+                none(),
+                "forwarded".into()
+            ),
+            ("newCall".into(), b.clone(), a.clone(), from.clone(), none()),
+            ("answer".into(), b.clone(), a.clone(), from.clone(), none()),
+            ("hangup".into(), b, a, from, "normalClearing".into()),
+        ],
+        "{events:#?}"
+    );
+    assert_eq!(events[1]["status"], 302);
+    assert_eq!(events[0]["callerCallId"], events[2]["callerCallId"]);
+}
+
+#[test]
+fn a_refer_gives_the_new_call_then_the_transferors_hangup() {
+    let gw = GatewayProcess::start("127.0.203.11", 35060, &forward_config("127.0.203.12"));
+    Scenario::new(&gw)
+        .peer(
+            Sipp::new("call_pbx_uas_refer.xml")
+                .on("127.0.203.12", PBX_PORT)
+                .key("refer_to", "127.0.203.14:35090"),
+            "the PBX got 202 and the NOTIFYs",
+        )
+        .peer(
+            Sipp::new("call_pbx_uas_transfer_target.xml").on("127.0.203.14", PBX_PORT),
+            "the transfer target got the call and the caller's BYE",
+        )
+        .caller(
+            Sipp::new("call_cloud_uac_transfer.xml")
+                .on("127.0.203.17", 35100)
+                .args(&["-l", "1"]),
+            "the caller is moved to the transfer target and hangs up there",
+        )
+        .timeout(T)
+        .run();
+    let events = wait_for_events(&gw, 6);
+    let st = story(&events);
+    let (a, b) = (st[0].1.clone(), st[2].1.clone());
+    assert_ne!(a, b);
+    let from = "sip:q@127.0.203.12:35090".to_string();
+    let none = String::new;
+    assert_eq!(
+        st,
+        [
+            ("newCall".into(), a.clone(), none(), none(), none()),
+            ("answer".into(), a.clone(), none(), none(), none()),
+            ("newCall".into(), b.clone(), a.clone(), from.clone(), none()),
+            ("answer".into(), b.clone(), a.clone(), from.clone(), none()),
+            (
+                "hangup".into(),
+                a.clone(),
+                none(),
+                none(),
+                "normalClearing".into()
+            ),
+            ("hangup".into(), b, a, from, "normalClearing".into()),
+        ],
+        "{events:#?}"
+    );
+    assert_eq!(events[4]["causeDetail"], "transferred");
 }
