@@ -12,6 +12,7 @@ mod capabilities;
 mod control;
 mod counters;
 mod emergency;
+mod events;
 mod inbound_auth;
 mod listeners;
 mod local_uas;
@@ -21,6 +22,8 @@ mod stats;
 mod status;
 pub mod view;
 
+#[cfg(test)]
+mod events_tests;
 #[cfg(test)]
 mod tests;
 
@@ -132,6 +135,8 @@ pub struct Core {
     closing: VecDeque<SocketAddr>,
     /// What the shell is to do next (`poll_output`).
     outputs: VecDeque<Output>,
+    /// Events derived from record and registration changes.
+    events: events::EventTracker,
 }
 
 /// What a saved configuration changes in a running core.
@@ -163,9 +168,14 @@ pub enum Output {
     Media(MediaCommand),
     Transmit(Transmit),
     /// A call's record as it is now, after it changed (start, new target,
-    /// answer, transfer, end, media counters): for the history writer.
-    /// Queued after the step's messages; a few per call.
-    CallRecord(Box<CallRecord>),
+    /// answer, transfer, end, media counters): for the history writer,
+    /// with the events the change made (docs/events.md), which are written
+    /// with the row in one transaction. Queued after the step's messages;
+    /// a few per call.
+    CallRecord(Box<CallRecord>, Vec<crate::events::Event>),
+    /// Events that belong to no call (registration up/down): written to
+    /// the outbox by the history writer too.
+    Events(Vec<crate::events::Event>),
 }
 
 /// Contacted addresses are forgotten this long after the last packet sent.
@@ -183,6 +193,7 @@ impl Core {
     ) -> Self {
         let nonce_seed = ids.u64();
         let calls_ids = ids.fork();
+        let event_ids = ids.fork();
         let inbound_auth = inbound_auth::InboundAuth::new(
             config.inbound_auth,
             config.auth_secret,
@@ -215,7 +226,20 @@ impl Core {
             admission: config.admission,
             contacted: HashMap::new(),
             last_now: now,
+            events: events::EventTracker::new(event_ids, now, wall),
         }
+    }
+
+    /// `[events] headers`: the INVITE headers copied into call events.
+    pub fn set_event_headers(&mut self, headers: Vec<String>) {
+        self.events.set_headers(headers);
+    }
+
+    /// Whether the wall clock is synchronised (`events::clock::synced`,
+    /// read by the shell): events carry it as `clockSynced`. The first
+    /// report is taken as the state at the core's start.
+    pub fn set_clock_synced(&mut self, synced: bool) {
+        self.events.set_clock_synced(synced);
     }
 
     /// Tells the B2BUA the public address each registrar reports, so calls
@@ -610,8 +634,19 @@ impl Core {
             }
             self.outputs.push_back(Output::Transmit(t));
         }
-        while let Some(r) = self.calls.poll_record_change() {
-            self.outputs.push_back(Output::CallRecord(Box::new(r)));
+        let records: Vec<CallRecord> =
+            std::iter::from_fn(|| self.calls.poll_record_change()).collect();
+        if !records.is_empty() {
+            for (r, events) in self.events.on_records(records, now) {
+                self.outputs
+                    .push_back(Output::CallRecord(Box::new(r), events));
+            }
+        }
+        let registrations = self
+            .events
+            .on_registrations(&self.registrations.statuses(), now);
+        if !registrations.is_empty() {
+            self.outputs.push_back(Output::Events(registrations));
         }
     }
 

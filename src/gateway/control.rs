@@ -204,7 +204,11 @@ fn save(
         if c.history != cfg.current.history {
             h.set_limits(c.history.clone());
         }
+        if c.webhooks != cfg.current.webhooks || c.events != cfg.current.events {
+            h.set_sinks(crate::events::EventSinks::from_config(c));
+        }
     }
+    core.set_event_headers(c.events.headers.clone());
     *cfg.shared.write().unwrap_or_else(|p| p.into_inner()) = compiled.config.clone();
     cfg.current = compiled.config;
     Ok(report)

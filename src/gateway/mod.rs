@@ -132,7 +132,9 @@ impl Gateway {
     /// opened (a damaged file, a full disk) is logged and the gateway runs
     /// without one.
     pub fn start_history(&mut self, data_dir: &std::path::Path) -> String {
-        match HistoryWriter::open(data_dir, &self.compiled.config.history) {
+        let config = &self.compiled.config;
+        let sinks = crate::events::EventSinks::from_config(config);
+        match HistoryWriter::open(data_dir, &config.history, sinks, &config.events.headers) {
             Ok((writer, summary)) => {
                 self.history = Some(writer);
                 summary
@@ -204,6 +206,8 @@ impl Gateway {
             std::time::Instant::now(),
             std::time::SystemTime::now(),
         );
+        endpoint.set_event_headers(self.compiled.config.events.headers.clone());
+        endpoint.set_clock_synced(crate::events::clock::synced());
         for name in endpoint.call_target_names() {
             smol::spawn(resolve::call_target_loop(
                 name,

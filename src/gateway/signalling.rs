@@ -215,9 +215,14 @@ pub async fn run(
                     }
                     send(t, &slots, &connections, &inbound_tx).await;
                 }
-                Output::CallRecord(r) => {
+                Output::CallRecord(r, events) => {
                     if let Some(h) = history.as_mut() {
-                        h.record(r);
+                        h.record(r, events);
+                    }
+                }
+                Output::Events(events) => {
+                    if let Some(h) = history.as_mut() {
+                        h.events(events);
                     }
                 }
             }
@@ -227,6 +232,7 @@ pub async fn run(
         // would cost more than the calls. Once a second is enough for a page.
         if now.saturating_duration_since(calls_published) >= CALLS_PUBLISH_INTERVAL {
             calls_published = now;
+            endpoint.set_clock_synced(crate::events::clock::synced());
             status.update_calls(endpoint.call_records(), endpoint.call_stats().clone());
             status.update_counters(&endpoint);
             slots.sweep(&endpoint, now);

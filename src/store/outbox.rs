@@ -98,6 +98,66 @@ impl Store {
             .map_err(at(&self.path, "committing calls and events"))
     }
 
+    /// Marks the calls a previous run left open (see `close_interrupted`)
+    /// and appends the events `hangups` makes of their rows, in one
+    /// transaction: a cut call gets its hangup exactly once, however often
+    /// the gateway restarts. Rows already marked by an earlier start are
+    /// not offered again. Returns how many calls were marked.
+    pub fn close_interrupted_with_events(
+        &mut self,
+        hangups: impl FnOnce(&[CallRow]) -> Vec<NewEvent>,
+    ) -> Result<u64, StoreError> {
+        let ids: Vec<String> = self
+            .conn
+            .prepare(
+                "SELECT id FROM calls WHERE ended_ms IS NULL \
+                 AND (hangup_cause IS NULL OR hangup_cause <> ?1) ORDER BY started_ms, n",
+            )
+            .and_then(|mut s| s.query_map([super::INTERRUPTED], |r| r.get(0))?.collect())
+            .map_err(at(&self.path, "reading interrupted calls"))?;
+        let mut rows = Vec::with_capacity(ids.len());
+        for id in &ids {
+            if let Some(row) = self.call(id)? {
+                rows.push(row);
+            }
+        }
+        let events = hangups(&rows);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(at(&self.path, "starting a write"))?;
+        let marked = tx
+            .execute(
+                "UPDATE calls SET hangup_cause = ?1 WHERE ended_ms IS NULL",
+                [super::INTERRUPTED],
+            )
+            .map_err(at(&self.path, "closing interrupted calls"))? as u64;
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO outbox (sink, event_id, call_key, created_ms, body) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(at(&self.path, "preparing an event"))?;
+            for e in &events {
+                for sink in &e.sinks {
+                    insert
+                        .execute(params![
+                            sink,
+                            e.event_id,
+                            e.call_key,
+                            to_ms(e.created),
+                            e.body
+                        ])
+                        .map_err(at(&self.path, "writing an event"))?;
+                }
+            }
+        }
+        tx.commit()
+            .map_err(at(&self.path, "closing interrupted calls"))?;
+        Ok(marked)
+    }
+
     /// Up to `limit` undelivered events of `sink`, oldest first.
     pub fn outbox_pending(&self, sink: &str, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
         let mut stmt = self

@@ -70,6 +70,8 @@ pub struct Step {
     /// Call records the core queued for the history writer, apart from
     /// `outs` so that tests of what is sent do not see them.
     pub records: Vec<CallRecord>,
+    /// Events the core queued with the records (and on their own), in order.
+    pub events: Vec<crate::events::Event>,
 }
 
 impl Step {
@@ -81,8 +83,13 @@ impl Step {
             step.outs.push(match o {
                 Output::CloseConnection(a) => Out::Close(a),
                 Output::Media(c) => Out::Media(c),
-                Output::CallRecord(r) => {
+                Output::CallRecord(r, events) => {
                     step.records.push(*r);
+                    step.events.extend(events);
+                    continue;
+                }
+                Output::Events(events) => {
+                    step.events.extend(events);
                     continue;
                 }
                 Output::Transmit(t) => {
@@ -107,6 +114,7 @@ impl Step {
     pub fn extend(&mut self, other: Step) {
         self.outs.extend(other.outs);
         self.records.extend(other.records);
+        self.events.extend(other.events);
     }
 
     pub fn is_empty(&self) -> bool {
