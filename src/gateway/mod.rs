@@ -6,6 +6,7 @@ mod control;
 mod history;
 mod listener_plan;
 mod listeners;
+mod mqtt;
 mod resolve;
 mod signalling;
 pub mod web;
@@ -142,6 +143,20 @@ impl Gateway {
                 format!("not kept: {e}")
             }
         }
+    }
+
+    /// Starts the MQTT sink when `[mqtt]` is set, reading the outbox in
+    /// `data_dir`; returns what the start banner says about it (None: no
+    /// `[mqtt]`). A sink that cannot start is logged; calls go on.
+    pub fn start_mqtt(&mut self, data_dir: &std::path::Path) -> Option<String> {
+        let config = self.compiled.config.mqtt.as_ref()?;
+        Some(match mqtt::start(config, data_dir) {
+            Ok(summary) => summary,
+            Err(e) => {
+                tracing::error!("mqtt: not started: {e}");
+                format!("not started: {e}")
+            }
+        })
     }
 
     /// Saves from the web page and the API are written to `store` (the
@@ -320,6 +335,16 @@ impl Gateway {
             .detach();
         }
     }
+}
+
+/// The outbox's sinks the configuration names: each webhook (by name) and
+/// "mqtt" when `[mqtt]` is set. Every event is appended once per sink.
+pub fn sinks_of(config: &Config) -> Vec<String> {
+    let mut sinks: Vec<String> = config.webhooks.iter().map(|w| w.name.clone()).collect();
+    if config.mqtt.is_some() {
+        sinks.push(crate::config::MQTT_SINK.to_string());
+    }
+    sinks
 }
 
 /// Resolves a registrar until it succeeds (every 30 s), and tells the
