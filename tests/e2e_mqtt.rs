@@ -22,7 +22,7 @@ const GATEWAY_IP: &str = "127.0.208.2";
 const USER: &str = "box17";
 const PASSWORD: &str = "s3cret word";
 const T: Duration = Duration::from_secs(30);
-// Gateways: WAN on 38840, 38850, 38880; LAN 20 above each.
+// Gateways: WAN on 38840, 38850, 38880, 38910, 38920; LAN 20 above each.
 
 /// Calls `f` every 50 ms until it returns something or `timeout` passes.
 fn poll<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
@@ -49,6 +49,12 @@ struct Broker {
 
 impl Broker {
     fn start(tag: &str, port: u16) -> Broker {
+        Broker::with_tls(tag, port, None)
+    }
+
+    /// Also a TLS listener on `tls_port`, its certificate for BROKER_IP
+    /// from a CA of the test's own (`ca.pem` in the broker's directory).
+    fn with_tls(tag: &str, port: u16, tls_port: Option<u16>) -> Broker {
         let dir = std::env::temp_dir().join(format!("pbxgate-mqtt-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -71,17 +77,21 @@ impl Broker {
             .status()
             .unwrap();
         assert!(ok.success());
-        std::fs::write(
-            dir.join("mosquitto.conf"),
-            format!(
-                "listener {port} {BROKER_IP}\nallow_anonymous false\npassword_file {}\n\
-                 persistence true\npersistence_location {}/\nlog_dest file {}\n",
-                passwd.display(),
-                dir.display(),
-                dir.join("broker.log").display()
-            ),
-        )
-        .unwrap();
+        let mut conf = format!(
+            "listener {port} {BROKER_IP}\nallow_anonymous false\npassword_file {}\n\
+             persistence true\npersistence_location {}/\nlog_dest file {}\n",
+            passwd.display(),
+            dir.display(),
+            dir.join("broker.log").display()
+        );
+        if let Some(tls_port) = tls_port {
+            make_certificates(&dir);
+            conf.push_str(&format!(
+                "listener {tls_port} {BROKER_IP}\ncertfile {d}/server.pem\nkeyfile {d}/server-key.pem\n",
+                d = dir.display()
+            ));
+        }
+        std::fs::write(dir.join("mosquitto.conf"), conf).unwrap();
         let mut b = Broker {
             dir,
             port,
@@ -128,6 +138,27 @@ impl Drop for Broker {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
+}
+
+/// ca.pem, and server.pem + server-key.pem for BROKER_IP signed by it.
+fn make_certificates(dir: &Path) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec![BROKER_IP.to_string()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    std::fs::write(dir.join("ca.pem"), ca_cert.pem()).unwrap();
+    std::fs::write(dir.join("server.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("server-key.pem"), key.serialize_pem()).unwrap();
+    // mosquitto reads them as its own user.
+    let readable = std::os::unix::fs::PermissionsExt::from_mode(0o644);
+    std::fs::set_permissions(dir.join("server-key.pem"), readable).unwrap();
 }
 
 fn mosquitto() -> &'static str {
@@ -446,4 +477,37 @@ fn an_event_is_acknowledged_only_by_puback_and_sent_again_without_one() {
     let pkid = [p2[3 + topic_len], p2[4 + topic_len]];
     second.write_all(&[0x40, 2, pkid[0], pkid[1]]).unwrap();
     poll(T, || (depth(&gw) == 0).then_some(())).expect("acknowledged by PUBACK");
+}
+
+/// `mqtts://`: the broker's certificate from the CA in `mqtt.ca_file` is
+/// taken and events arrive; without that CA the certificate is refused
+/// (logged) and the event stays in the outbox.
+#[test]
+fn mqtts_checks_the_brokers_certificate() {
+    let broker = Broker::with_tls("tls", 38833, Some(38834));
+    let sub = Subscriber::start(&broker);
+    let ca = broker.dir.join("ca.pem");
+    let tls = |wan_port: u16, ca_line: &str| {
+        Gateway {
+            config: format!(
+                "[mqtt]\nurl = \"mqtts://{BROKER_IP}:38834\"\n{}box_id = \"tls-{wan_port}\"\n{ca_line}",
+                login()
+            ),
+            ..Gateway::new(GATEWAY_IP, wan_port)
+        }
+        .start()
+    };
+    let good = tls(38910, &format!("ca_file = \"{}\"\n", ca.display()));
+    append(&good, &[event("t1", "c1", "newCall")]);
+    let got = sub.wait_for(1);
+    assert_eq!(got[0].0, "pbxgate/tls-38910/calls/c1/newCall");
+    poll(T, || (depth(&good) == 0).then_some(())).expect("acknowledged");
+
+    let wrong = tls(38920, "");
+    append(&wrong, &[event("t2", "c2", "newCall")]);
+    let line = wrong.wait_for_log_line(&["mqtt: cannot connect: TLS"], T);
+    assert!(line.contains("certificate"), "{line}");
+    assert_eq!(depth(&wrong), 1, "never sent over an unchecked connection");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(ids(&sub.events()), ["t1"]);
 }
