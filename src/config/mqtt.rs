@@ -204,6 +204,12 @@ mod tests {
         };
         assert_eq!(m.broker().unwrap().host, "::1");
         assert!(!m.broker().unwrap().tls);
+        // Started at start only: adding or changing it needs a restart.
+        let with = Config::from_toml("[mqtt]\nurl = \"mqtt://b:1\"\n").unwrap();
+        assert_eq!(
+            crate::config::restart_fields(&Config::default(), &with),
+            ["mqtt"]
+        );
         let c = Config::from_toml("[mqtt]\nurl = \"\"\n").unwrap();
         assert_eq!(c.mqtt, None);
         assert_eq!(Config::default().mqtt, None);

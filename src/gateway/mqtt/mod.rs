@@ -65,3 +65,17 @@ pub fn start(config: &MqttConfig, data_dir: &Path) -> Result<String, String> {
         .map_err(|e| format!("cannot start its thread: {e}"))?;
     Ok(summary)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    #[test]
+    fn mqtt_is_a_sink_only_when_configured() {
+        let hooks = "[[webhook]]\nname = \"crm\"\nurl = \"https://crm.example/\"\n";
+        let c = Config::from_toml(hooks).unwrap();
+        assert_eq!(crate::gateway::sinks_of(&c), ["crm"]);
+        let c = Config::from_toml(&format!("{hooks}[mqtt]\nurl = \"mqtt://b:1883\"\n")).unwrap();
+        assert_eq!(crate::gateway::sinks_of(&c), ["crm", "mqtt"]);
+    }
+}

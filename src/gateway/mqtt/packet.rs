@@ -123,6 +123,10 @@ mod tests {
         assert_eq!(&b[27..], b"\x00\x02pw");
         let anon = connect("x", None, 5);
         assert_eq!(anon[9], 0x02);
+        // A user name without a password: no password flag, no field.
+        let user_only = connect("x", Some(("u", "")), 5);
+        assert_eq!(user_only[9], 0x82);
+        assert!(user_only.ends_with(b"\x00\x01u"));
     }
 
     #[test]
