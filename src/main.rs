@@ -167,6 +167,9 @@ fn main() -> ExitCode {
     }
     println!("  RTP:    {}", gateway.media_summary());
     println!("  history: {}", gateway.start_history(&data_dir));
+    if let Some(mqtt) = gateway.start_mqtt(&data_dir) {
+        println!("  mqtt:   {mqtt}");
+    }
     gateway.set_config_store(store.clone());
     let web = match web::start(&gateway, data_dir.clone(), config_path.clone()) {
         Ok(w) => w,

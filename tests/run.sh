@@ -18,6 +18,10 @@ command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq
 # Kamailio is the SHA-256 registrar of tests/e2e_registration.rs (sipp 3.6
 # verifies only MD5). The tests run it on loopback themselves.
 command -v kamailio >/dev/null 2>&1 || [ -x /usr/sbin/kamailio ] || need+=(kamailio)
+# mosquitto is the MQTT broker of tests/e2e_mqtt.rs (the test runs its own
+# on loopback), mosquitto-clients its subscriber.
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+command -v mosquitto_sub >/dev/null 2>&1 || need+=(mosquitto-clients)
 # Speech for the DTMF talk-off test (tests/dtmf_speech.rs): espeak-ng speaks,
 # sox resamples to 8 kHz.
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
@@ -40,6 +44,8 @@ for tool in sipp tcpdump espeak-ng sox; do
 done
 command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || { echo "tests/run.sh: dnsmasq is still missing after apt-get" >&2; exit 1; }
 command -v kamailio >/dev/null 2>&1 || [ -x /usr/sbin/kamailio ] || { echo "tests/run.sh: kamailio is still missing after apt-get" >&2; exit 1; }
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || { echo "tests/run.sh: mosquitto is still missing after apt-get" >&2; exit 1; }
+command -v mosquitto_sub >/dev/null 2>&1 || { echo "tests/run.sh: mosquitto_sub is still missing after apt-get" >&2; exit 1; }
 # playwright-core as package-lock.json pins it (idempotent: only when the
 # installed one differs).
 want=$(python3 -c 'import json;print(json.load(open("tests/browser/package-lock.json"))["packages"]["node_modules/playwright-core"]["version"])')
@@ -56,6 +62,15 @@ fi
 # Without systemd the package's init script may still have started it.
 if pgrep -f "kamailio.*/etc/kamailio" >/dev/null 2>&1; then
     ${sudo:-} service kamailio stop >/dev/null 2>&1 || ${sudo:-} pkill -f "kamailio.*/etc/kamailio" || true
+fi
+
+# The same for mosquitto's service on 1883 (all addresses): the tests run
+# their own broker on their own address and port.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled mosquitto >/dev/null 2>&1; then
+    ${sudo:-} systemctl disable --now mosquitto >/dev/null 2>&1 || true
+fi
+if pgrep -f "mosquitto -c /etc/mosquitto" >/dev/null 2>&1; then
+    ${sudo:-} service mosquitto stop >/dev/null 2>&1 || ${sudo:-} pkill -f "mosquitto -c /etc/mosquitto" || true
 fi
 
 # --- checks and tests --------------------------------------------------------

@@ -101,6 +101,8 @@ pub const FIELD_EFFECTS: &[(&str, Effect)] = &[
     ("events.max_events", Live),
     ("events.max_mib", Live),
     ("events.headers", Live),
+    // The MQTT sink is started at start, when [mqtt] is set.
+    ("mqtt", Restart),
 ];
 
 /// The sections (file names: `sip`, `listener`, `route`...) that differ,
@@ -346,7 +348,8 @@ mod tests {
                 "history",
                 "web",
                 "webhook",
-                "events"
+                "events",
+                "mqtt"
             ]
         );
         let restart = restart_fields(&Config::default(), &every_field_set());

@@ -182,6 +182,18 @@ max_events = 100000           # undelivered events kept while a webhook is down
 max_mib = 64                  # ... and their size; past either, the oldest of
                               # the failing webhook are dropped (logged)
 headers = []                  # INVITE headers copied into events, e.g. ["X-Campaign-ID"]
+
+# Every event can also go to an MQTT broker (QoS 1) from the same outbox, so
+# a fleet of boxes reports to one place: topics
+# pbxgate/<box_id>/calls/<callId>/<event> and pbxgate/<box_id>/registration.
+# See docs/events.md, "MQTT".
+# [mqtt]
+# url = "mqtts://broker.example.com:8883"   # or mqtt://HOST:PORT (plain)
+# username = "box-17"
+# password = "a broker password"
+# box_id = "shop-17"            # default: from /etc/machine-id (hashed)
+# ca_file = "/data/broker-ca.pem"  # CAs trusted besides the public ones
+# keepalive_s = 30
 "#;
 
 #[cfg(test)]

@@ -639,6 +639,7 @@ mod tests {
             ("webhook", Box::new(|c| c.webhooks = s.webhooks.clone())),
             ("events", Box::new(|c| c.events.max_events = 1000)),
             ("events", Box::new(|c| c.events = s.events.clone())),
+            ("mqtt", Box::new(|c| c.mqtt = s.mqtt.clone())),
         ];
         let base = read(DEFAULT_CONFIG_TOML);
         let mut covered: Vec<String> = Vec::new();

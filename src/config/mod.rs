@@ -14,6 +14,7 @@ mod events;
 mod history;
 mod inbound_auth;
 mod media;
+mod mqtt;
 mod route;
 #[cfg(test)]
 pub mod sample;
@@ -34,6 +35,7 @@ pub use events::{EventsConfig, WebhookConfig, WebhookFormat, EVENT_NAMES};
 pub use history::{HistoryConfig, MAX_HISTORY_CALLS};
 pub use inbound_auth::{InboundAuthConfig, InboundUser, DIGEST_ALGORITHMS};
 pub use media::{DtmfMode, MediaConfig, SourceMode};
+pub use mqtt::{BrokerAddress, MqttConfig, MQTT_SINK};
 pub use route::{HeaderActionConfig, HeaderActionKind, MatchConfig, RouteConfig, TargetConfig};
 pub use schema::{
     default_allow, AdmitMode, Config, DenyAction, DnsConfig, ListenerConfig, LogConfig, SipConfig,

@@ -17,6 +17,7 @@ use super::events::{EventsConfig, WebhookConfig, WebhookFormat};
 use super::history::HistoryConfig;
 use super::inbound_auth::{InboundAuthConfig, InboundUser};
 use super::media::{DtmfMode, MediaConfig, SourceMode};
+use super::mqtt::MqttConfig;
 use super::route::{HeaderActionConfig, HeaderActionKind, MatchConfig, RouteConfig, TargetConfig};
 use super::schema::{
     AdmitMode, Config, DenyAction, DnsConfig, ListenerConfig, LogConfig, SipConfig,
@@ -244,6 +245,14 @@ pub fn every_field_set() -> Config {
             max_mib: 8,
             headers: strings(&["X-Campaign-ID"]),
         },
+        mqtt: Some(MqttConfig {
+            url: "mqtts://broker.example.com:8883".into(),
+            username: Some("box-17".into()),
+            password: Some("mqtt-pw".into()),
+            box_id: Some("shop-17".into()),
+            ca_file: Some("/data/broker-ca.pem".into()),
+            keepalive_s: 45,
+        }),
     }
 }
 
@@ -266,4 +275,5 @@ fn the_sample_is_valid_and_differs_from_the_default_in_every_section() {
     assert_ne!(s.web, d.web);
     assert_ne!(s.webhooks, d.webhooks);
     assert_ne!(s.events, d.events);
+    assert_ne!(s.mqtt, d.mqtt);
 }

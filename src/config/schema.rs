@@ -17,6 +17,7 @@ use super::events::{validate_webhooks, EventsConfig, WebhookConfig};
 use super::history::HistoryConfig;
 use super::inbound_auth::InboundAuthConfig;
 use super::media::MediaConfig;
+use super::mqtt::MqttConfig;
 use super::route::RouteConfig;
 use super::sides::{Side, TransportName};
 use super::web::WebConfig;
@@ -48,6 +49,13 @@ pub struct Config {
     pub webhooks: Vec<WebhookConfig>,
     /// The event outbox's bounds and the headers events carry.
     pub events: EventsConfig,
+    /// An MQTT broker that gets every event too; see docs/events.md.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::mqtt::deserialize_optional"
+    )]
+    pub mqtt: Option<MqttConfig>,
 }
 
 /// Where names (registrars, proxies) are looked up.
@@ -252,6 +260,7 @@ impl Default for Config {
             web: WebConfig::default(),
             webhooks: Vec::new(),
             events: EventsConfig::default(),
+            mqtt: None,
         }
     }
 }
@@ -405,6 +414,9 @@ impl Config {
         self.web.validate()?;
         validate_webhooks(&self.webhooks)?;
         self.events.validate()?;
+        if let Some(m) = &self.mqtt {
+            m.validate()?;
+        }
         let level = self.log.level.to_ascii_lowercase();
         if !["error", "warn", "info", "debug", "trace"].contains(&level.as_str()) {
             return Err(ConfigError::invalid(

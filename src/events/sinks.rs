@@ -39,10 +39,10 @@ impl Default for EventSinks {
 }
 
 impl EventSinks {
-    /// Every `[[webhook]]` with its filter. An MQTT sink adds
-    /// `("mqtt", SinkFilter::all())` here once `[mqtt]` exists.
+    /// Every `[[webhook]]` with its filter, and "mqtt" (every event) when
+    /// `[mqtt]` is set.
     pub fn from_config(config: &Config) -> EventSinks {
-        let sinks = config
+        let mut sinks: Vec<(String, SinkFilter)> = config
             .webhooks
             .iter()
             .map(|w| {
@@ -54,6 +54,9 @@ impl EventSinks {
                 )
             })
             .collect();
+        if config.mqtt.is_some() {
+            sinks.push((crate::config::MQTT_SINK.to_string(), SinkFilter::all()));
+        }
         EventSinks::from_events_config(&config.events, sinks)
     }
 

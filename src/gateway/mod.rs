@@ -6,6 +6,7 @@ mod control;
 mod history;
 mod listener_plan;
 mod listeners;
+mod mqtt;
 mod resolve;
 mod signalling;
 pub mod web;
@@ -144,6 +145,20 @@ impl Gateway {
                 format!("not kept: {e}")
             }
         }
+    }
+
+    /// Starts the MQTT sink when `[mqtt]` is set, reading the outbox in
+    /// `data_dir`; returns what the start banner says about it (None: no
+    /// `[mqtt]`). A sink that cannot start is logged; calls go on.
+    pub fn start_mqtt(&mut self, data_dir: &std::path::Path) -> Option<String> {
+        let config = self.compiled.config.mqtt.as_ref()?;
+        Some(match mqtt::start(config, data_dir) {
+            Ok(summary) => summary,
+            Err(e) => {
+                tracing::error!("mqtt: not started: {e}");
+                format!("not started: {e}")
+            }
+        })
     }
 
     /// Saves from the web page and the API are written to `store` (the
@@ -324,6 +339,16 @@ impl Gateway {
             .detach();
         }
     }
+}
+
+/// The outbox's sinks the configuration names: each webhook (by name) and
+/// "mqtt" when `[mqtt]` is set. Every event is appended once per sink.
+pub fn sinks_of(config: &Config) -> Vec<String> {
+    crate::events::EventSinks::from_config(config)
+        .sinks
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect()
 }
 
 /// Resolves a registrar until it succeeds (every 30 s), and tells the

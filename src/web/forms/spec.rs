@@ -379,6 +379,27 @@ const EVENTS: &[Field] = &[
     ),
 ];
 
+const MQTT: &[Field] = &[
+    f(
+        "url",
+        Text,
+        "mqtt://HOST:PORT or mqtts://HOST:PORT; empty = no MQTT",
+    ),
+    f("username", OptText, ""),
+    f("password", OptSecret, ""),
+    f(
+        "box_id",
+        OptText,
+        "the box in topics; empty = from the machine id",
+    ),
+    f(
+        "ca_file",
+        OptText,
+        "a PEM file of CAs trusted besides the public ones",
+    ),
+    f("keepalive_s", Int, "seconds"),
+];
+
 /// Every section, in the file's order.
 pub const SECTIONS: &[Section] = &[
     Section {
@@ -464,6 +485,12 @@ pub const SECTIONS: &[Section] = &[
         title: "Event outbox",
         entries: None,
         fields: EVENTS,
+    },
+    Section {
+        key: "mqtt",
+        title: "MQTT",
+        entries: None,
+        fields: MQTT,
     },
 ];
 

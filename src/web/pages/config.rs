@@ -27,7 +27,7 @@ pub const PAGES: &[(&str, &str, &[&str])] = &[
     ("/config/calls", "Call limits", &["calls"]),
     ("/config/history", "History", &["history"]),
     ("/config/web", "Web", &["web"]),
-    ("/config/events", "Events", &["webhook", "events"]),
+    ("/config/events", "Events", &["webhook", "events", "mqtt"]),
     ("/config/sip", "SIP, DNS and log", &["sip", "dns", "log"]),
 ];
 
