@@ -4,6 +4,7 @@
 pub mod app;
 pub mod call;
 pub mod config;
+pub mod events;
 pub mod gateway;
 pub mod logging;
 pub mod media;
