@@ -161,7 +161,9 @@ mod tests {
         assert!(has("clockSynced", "true"));
         assert!(has("xph_uuid", "u-1") && has("xph_afid", "5678"));
         assert!(has("from", "+49 30 123&4"));
-        assert!(!pairs.iter().any(|(k, _)| k == "diversion" || k.starts_with("headers")));
+        assert!(!pairs
+            .iter()
+            .any(|(k, _)| k == "diversion" || k.starts_with("headers")));
         assert_eq!(pairs.len(), 8, "{pairs:?}");
         // sipgate's own spelling of the array pairs.
         let text = String::from_utf8(b.bytes).unwrap();

@@ -8,8 +8,8 @@ mod listener_plan;
 mod listeners;
 mod resolve;
 mod signalling;
-pub mod webhook;
 pub mod web;
+pub mod webhook;
 
 pub use compile::{compile, compile_toml, Compiled};
 pub use control::restart_requested;

@@ -75,7 +75,10 @@ mod tests {
         // Lowest draw: 20 % early; highest: 20 % late; middle: on time.
         let at = b.failed(t0, 0.0);
         assert_eq!(at - t0, Duration::from_millis(800));
-        assert_eq!(b.wait(t0 + Duration::from_millis(300)), Duration::from_millis(500));
+        assert_eq!(
+            b.wait(t0 + Duration::from_millis(300)),
+            Duration::from_millis(500)
+        );
         assert_eq!(b.wait(at), Duration::ZERO);
         let at2 = b.failed(at, 0.5);
         assert_eq!(at2 - at, Duration::from_secs(2));

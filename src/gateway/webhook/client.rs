@@ -101,18 +101,22 @@ impl Client {
         .await?;
         let mut buf: Vec<u8> = Vec::with_capacity(1024);
         let mut chunk = [0u8; 4096];
-        let answer = within(self.timeout, DeliveryError::Timeout(ms, "waiting for the answer"), async {
-            loop {
-                let n = conn.read(&mut chunk).await.map_err(io)?;
-                if n == 0 && buf.is_empty() {
-                    return Err(DeliveryError::Io("closed without an answer".into()));
+        let answer = within(
+            self.timeout,
+            DeliveryError::Timeout(ms, "waiting for the answer"),
+            async {
+                loop {
+                    let n = conn.read(&mut chunk).await.map_err(io)?;
+                    if n == 0 && buf.is_empty() {
+                        return Err(DeliveryError::Io("closed without an answer".into()));
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    if let Some(a) = http::parse_answer(&buf, n == 0)? {
+                        return Ok(a);
+                    }
                 }
-                buf.extend_from_slice(&chunk[..n]);
-                if let Some(a) = http::parse_answer(&buf, n == 0)? {
-                    return Ok(a);
-                }
-            }
-        })
+            },
+        )
         .await?;
         if answer.keep_alive {
             self.conn = Some(conn);
@@ -123,14 +127,18 @@ impl Client {
     async fn connect(&self) -> Result<Box<dyn Stream>, DeliveryError> {
         let ms = self.timeout.as_millis() as u64;
         let t = &self.target;
-        let addrs = within(self.timeout, DeliveryError::Timeout(ms, "resolving"), async {
-            smol::net::resolve((t.host.as_str(), t.port))
-                .await
-                .map_err(|e| DeliveryError::Resolve {
-                    host: t.host.clone(),
-                    reason: e.to_string(),
-                })
-        })
+        let addrs = within(
+            self.timeout,
+            DeliveryError::Timeout(ms, "resolving"),
+            async {
+                smol::net::resolve((t.host.as_str(), t.port))
+                    .await
+                    .map_err(|e| DeliveryError::Resolve {
+                        host: t.host.clone(),
+                        reason: e.to_string(),
+                    })
+            },
+        )
         .await?;
         let mut last = DeliveryError::Resolve {
             host: t.host.clone(),
@@ -138,14 +146,18 @@ impl Client {
         };
         let mut tcp = None;
         for addr in addrs {
-            let r = within(self.timeout, DeliveryError::Timeout(ms, "connecting"), async {
-                smol::net::TcpStream::connect(addr)
-                    .await
-                    .map_err(|e| DeliveryError::Connect {
-                        addr: addr.to_string(),
-                        reason: e.to_string(),
-                    })
-            })
+            let r = within(
+                self.timeout,
+                DeliveryError::Timeout(ms, "connecting"),
+                async {
+                    smol::net::TcpStream::connect(addr)
+                        .await
+                        .map_err(|e| DeliveryError::Connect {
+                            addr: addr.to_string(),
+                            reason: e.to_string(),
+                        })
+                },
+            )
             .await;
             match r {
                 Ok(s) => {
@@ -160,14 +172,19 @@ impl Client {
         let Some(config) = self.tls.clone().filter(|_| t.tls) else {
             return Ok(Box::new(tcp));
         };
-        let name = ServerName::try_from(t.host.clone())
-            .map_err(|_| DeliveryError::ServerName { host: t.host.clone() })?;
-        let tls = within(self.timeout, DeliveryError::Timeout(ms, "TLS handshake"), async {
-            TlsConnector::from(config)
-                .connect(name, tcp)
-                .await
-                .map_err(tls_error)
-        })
+        let name = ServerName::try_from(t.host.clone()).map_err(|_| DeliveryError::ServerName {
+            host: t.host.clone(),
+        })?;
+        let tls = within(
+            self.timeout,
+            DeliveryError::Timeout(ms, "TLS handshake"),
+            async {
+                TlsConnector::from(config)
+                    .connect(name, tcp)
+                    .await
+                    .map_err(tls_error)
+            },
+        )
         .await?;
         Ok(Box::new(tls))
     }

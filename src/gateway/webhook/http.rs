@@ -155,7 +155,9 @@ pub fn parse_answer(buf: &[u8], closed: bool) -> Result<Option<Answer>, AnswerEr
     }
     let Some(head_end) = find(buf, b"\r\n\r\n") else {
         if closed {
-            return Err(AnswerError::Malformed("closed before the headers ended".into()));
+            return Err(AnswerError::Malformed(
+                "closed before the headers ended".into(),
+            ));
         }
         return Ok(None);
     };
@@ -184,9 +186,11 @@ pub fn parse_answer(buf: &[u8], closed: bool) -> Result<Option<Answer>, AnswerEr
         };
         let value = value.trim();
         if name.eq_ignore_ascii_case("content-length") {
-            length = Some(value.parse().map_err(|_| {
-                AnswerError::Malformed(format!("Content-Length '{value}'"))
-            })?);
+            length = Some(
+                value
+                    .parse()
+                    .map_err(|_| AnswerError::Malformed(format!("Content-Length '{value}'")))?,
+            );
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
             chunked = value.to_ascii_lowercase().contains("chunked");
         } else if name.eq_ignore_ascii_case("connection") {
@@ -205,14 +209,18 @@ pub fn parse_answer(buf: &[u8], closed: bool) -> Result<Option<Answer>, AnswerEr
         match dechunk(rest)? {
             Some(b) => b,
             None if closed => {
-                return Err(AnswerError::Malformed("closed inside a chunked body".into()))
+                return Err(AnswerError::Malformed(
+                    "closed inside a chunked body".into(),
+                ))
             }
             None => return Ok(None),
         }
     } else if let Some(n) = length {
         if rest.len() < n {
             if closed {
-                return Err(AnswerError::Malformed("closed before the body ended".into()));
+                return Err(AnswerError::Malformed(
+                    "closed before the body ended".into(),
+                ));
             }
             return Ok(None);
         }
@@ -284,14 +292,25 @@ mod tests {
         assert_eq!((t.host.as_str(), t.port), ("::1", 9443));
         assert_eq!(t.host_header(), "[::1]:9443");
         assert!(matches!(Target::parse("ftp://x"), Err(UrlError::Scheme(_))));
-        assert!(matches!(Target::parse("https://x:0/"), Err(UrlError::Port(_))));
-        assert!(matches!(Target::parse("https:///p"), Err(UrlError::NoHost(_))));
+        assert!(matches!(
+            Target::parse("https://x:0/"),
+            Err(UrlError::Port(_))
+        ));
+        assert!(matches!(
+            Target::parse("https:///p"),
+            Err(UrlError::NoHost(_))
+        ));
     }
 
     #[test]
     fn request_bytes() {
         let t = Target::parse("https://h.example:8443/in").unwrap();
-        let r = post(&t, "application/json", &[("X-A", "1\r\nX-Evil: 2".into())], b"{}");
+        let r = post(
+            &t,
+            "application/json",
+            &[("X-A", "1\r\nX-Evil: 2".into())],
+            b"{}",
+        );
         let text = String::from_utf8(r).unwrap();
         assert!(text.starts_with("POST /in HTTP/1.1\r\nHost: h.example:8443\r\n"));
         assert!(text.contains("Content-Length: 2\r\n"));
@@ -317,7 +336,10 @@ mod tests {
         let mut full = a.to_vec();
         full.extend_from_slice(b"\r\n");
         let got = parse_answer(&full, false).unwrap().unwrap();
-        assert_eq!((got.status, got.body.as_str(), got.keep_alive), (500, "abcde", false));
+        assert_eq!(
+            (got.status, got.body.as_str(), got.keep_alive),
+            (500, "abcde", false)
+        );
         let a = b"HTTP/1.0 204 No Content\r\n\r\n";
         let got = parse_answer(a, false).unwrap().unwrap();
         assert_eq!((got.status, got.keep_alive), (204, false));

@@ -197,7 +197,9 @@ impl Sender {
         let _ = store.outbox_failed(entry.seq, &error);
         let n = self.backoff.failures() + 1;
         let retry = self.backoff.failed(Instant::now(), fastrand::f64());
-        let in_s = retry.saturating_duration_since(Instant::now()).as_secs_f64();
+        let in_s = retry
+            .saturating_duration_since(Instant::now())
+            .as_secs_f64();
         // The first failures and then every tenth: a dead receiver does
         // not fill the log.
         if n <= 3 || n.is_multiple_of(10) {

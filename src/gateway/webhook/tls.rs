@@ -81,9 +81,7 @@ pub fn client_config(
         let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
             .build()
             .map_err(|e| TlsSetupError::Rustls(e.to_string()))?;
-        builder
-            .with_webpki_verifier(verifier)
-            .with_no_client_auth()
+        builder.with_webpki_verifier(verifier).with_no_client_auth()
     };
     Ok(Arc::new(config))
 }
