@@ -375,3 +375,88 @@ fn a_pinned_self_signed_certificate_is_accepted_and_another_is_not() {
     assert!(bad.requests().is_empty());
     assert_eq!(pending(&gw.data_dir, "bad").len(), 2);
 }
+
+#[test]
+fn the_test_button_sends_a_test_event_and_shows_the_answer() {
+    use common::https::Client;
+    let ca = TestCa::new();
+    let ca_file = temp_file("button-ca", ca.pem());
+    let rx = Receiver::start(
+        "127.0.205.52:9443".parse().unwrap(),
+        Some(ca.issue("127.0.205.52")),
+    );
+    let config = format!(
+        "[web]\nbind = \"127.0.205.51:18443\"\n{}",
+        webhook(
+            "crm",
+            "https://127.0.205.52:9443/",
+            "json",
+            &format!("ca_file = \"{}\"", ca_file.display()),
+        )
+    );
+    let gw = GatewayProcess::start("127.0.205.51", 5060, &config);
+    gw.wait_for_output("web login: admin / ", T);
+    let out = gw.stdout();
+    let one_time = out
+        .split("web login: admin / ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .unwrap()
+        .to_string();
+    let addr = "127.0.205.51:18443".parse().unwrap();
+    let client = || {
+        let mut c = Client::new(addr, &gw.data_dir);
+        c.source = Some("127.0.205.53".parse().unwrap());
+        c
+    };
+    let mut first = client();
+    first.log_in("admin", &one_time);
+    let new = "webhook tester password";
+    let r = first.post_form("/first-password", &[("password", new), ("confirm", new)]);
+    assert_eq!(r.status, 303, "{r:?}");
+    let mut c = client();
+    assert_eq!(c.log_in("admin", new).status, 303);
+
+    let r = c.post_json("/api/v1/webhooks/crm/test", &serde_json::json!({}));
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json(), serde_json::json!({"status": 200, "body": "ok"}));
+    let got = rx.requests();
+    assert_eq!(got.len(), 1);
+    let v: serde_json::Value = serde_json::from_slice(&got[0].body).unwrap();
+    assert_eq!(v["event"], "test");
+    assert_eq!(v["eventId"].as_str(), got[0].header("x-pbxgate-event-id"));
+    assert_signed(&got[0]);
+    // What the receiver said, not a guess: an error status is shown too.
+    rx.set_status(503);
+    let r = c.post_json("/api/v1/webhooks/crm/test", &serde_json::json!({}));
+    assert_eq!(r.json()["status"], 503);
+    assert_eq!(
+        c.post_json("/api/v1/webhooks/nope/test", &serde_json::json!({}))
+            .status,
+        404
+    );
+    // The page's button.
+    rx.set_status(204);
+    let page = c.get("/config/events");
+    assert!(
+        page.body.contains("id=\"test-webhook-crm\""),
+        "{}",
+        page.body
+    );
+    let r = c.post_form("/config/events/test", &[("name", "crm")]);
+    assert_eq!(r.status, 200);
+    assert!(
+        r.body
+            .contains("crm answered <strong class=\"status\">204</strong> (delivered)"),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        rx.requests().len(),
+        3,
+        "200, 503 and 204; none for an unknown name"
+    );
+    // Not through the outbox.
+    assert!(pending(&gw.data_dir, "crm").is_empty());
+    let _ = std::fs::remove_file(ca_file);
+}

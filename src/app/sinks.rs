@@ -33,3 +33,30 @@ impl SinkStats {
             .unwrap_or(0)
     }
 }
+
+/// What a receiver answered to a test event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookAnswer {
+    pub status: u16,
+    /// The start of its body.
+    pub body: String,
+}
+
+pub type WebhookTestFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<WebhookAnswer, String>> + Send>>;
+
+/// Sends a `test` event to a webhook now (not through the outbox); the
+/// gateway provides it, the web layer calls it (the test button).
+#[derive(Clone)]
+pub struct WebhookTester(
+    pub std::sync::Arc<dyn Fn(crate::config::WebhookConfig) -> WebhookTestFuture + Send + Sync>,
+);
+
+impl WebhookTester {
+    pub async fn send(
+        &self,
+        webhook: crate::config::WebhookConfig,
+    ) -> Result<WebhookAnswer, String> {
+        (self.0)(webhook).await
+    }
+}

@@ -15,8 +15,8 @@ use rustls::ClientConfig;
 
 use super::http::{self, Answer, AnswerError, Target};
 
-trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> Stream for T {}
 
 /// Why a delivery attempt failed.
 #[derive(Debug, thiserror::Error)]

@@ -96,6 +96,20 @@ fn follow(db: PathBuf, config: Arc<RwLock<Config>>, board: StatusBoard, stop: Ar
     }
 }
 
+/// The test button's sender, for the web layer.
+pub fn tester() -> crate::app::WebhookTester {
+    crate::app::WebhookTester(Arc::new(|settings: WebhookConfig| {
+        Box::pin(async move {
+            send_test(&settings)
+                .await
+                .map(|a| crate::app::WebhookAnswer {
+                    status: a.status,
+                    body: a.body,
+                })
+        }) as crate::app::WebhookTestFuture
+    }))
+}
+
 /// Sends one `test` event to `settings`' receiver now, not through the
 /// outbox, and returns what it answered (any status) or why nothing came.
 pub async fn send_test(settings: &WebhookConfig) -> Result<Answer, String> {

@@ -38,6 +38,7 @@ fn start(name: &str) -> Box_ {
         data_dir: dir.clone(),
         started: Instant::now(),
         version: "9.9.9",
+        webhook_tester: None,
     };
     Box_ {
         ctx,
