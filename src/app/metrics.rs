@@ -258,6 +258,65 @@ impl Collector for SnapshotCollector {
             "Seconds since the gateway started.",
             &[(Vec::new(), self.process.uptime_seconds as i64)],
         )?;
+        self.encode_sinks(&mut enc)?;
+        Ok(())
+    }
+}
+
+impl SnapshotCollector {
+    /// The event sinks' figures (`pbxgate_events_*{sink}`).
+    fn encode_sinks(&self, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let sinks = self.board.sinks();
+        let now = std::time::SystemTime::now();
+        let gauges = |f: &dyn Fn(&super::SinkStats) -> i64| -> Vec<(Vec<(String, String)>, i64)> {
+            sinks
+                .iter()
+                .map(|k| (vec![("sink".to_string(), k.sink.clone())], f(k)))
+                .collect()
+        };
+        gauge(
+            enc,
+            "pbxgate_events_pending",
+            "Events in the outbox not yet delivered, per sink.",
+            &gauges(&|k| k.depth as i64),
+        )?;
+        gauge(
+            enc,
+            "pbxgate_events_oldest_seconds",
+            "Age of the oldest undelivered event, per sink.",
+            &gauges(&|k| k.oldest_age_s(now) as i64),
+        )?;
+        for (name, help, f) in [
+            (
+                "pbxgate_events_delivered",
+                "Events a sink's receiver acknowledged.",
+                (|k: &super::SinkStats| k.delivered) as fn(&super::SinkStats) -> u64,
+            ),
+            (
+                "pbxgate_events_failed",
+                "Failed delivery attempts (each retry counts).",
+                |k: &super::SinkStats| k.failed,
+            ),
+            (
+                "pbxgate_events_dropped",
+                "Events dropped because the outbox was full.",
+                |k: &super::SinkStats| k.dropped,
+            ),
+            (
+                "pbxgate_events_certificate_refused",
+                "Attempts refused because the receiver's certificate is not trusted.",
+                |k: &super::SinkStats| k.certificate_refused,
+            ),
+        ] {
+            let labels: Vec<[(&str, &str); 1]> =
+                sinks.iter().map(|k| [("sink", k.sink.as_str())]).collect();
+            let rows: Vec<(&[(&str, &str)], u64)> = labels
+                .iter()
+                .zip(&sinks)
+                .map(|(l, k)| (l.as_slice(), f(k)))
+                .collect();
+            counter(enc, name, help, &rows)?;
+        }
         Ok(())
     }
 }
@@ -284,6 +343,16 @@ mod tests {
             },
             top_refused: Vec::new(),
         }]);
+        board.update_sink(crate::app::SinkStats {
+            sink: "crm".into(),
+            delivered: 5,
+            failed: 3,
+            certificate_refused: 1,
+            depth: 4,
+            oldest: Some(std::time::SystemTime::now() - std::time::Duration::from_secs(90)),
+            dropped: 2,
+            ..Default::default()
+        });
         let text = render(
             &board,
             ProcessStats {
@@ -301,6 +370,12 @@ mod tests {
             "pbxgate_process_resident_bytes 12345",
             "pbxgate_uptime_seconds 60",
             "# HELP pbxgate_sip_transactions SIP transactions under way.",
+            "pbxgate_events_pending{sink=\"crm\"} 4",
+            "pbxgate_events_oldest_seconds{sink=\"crm\"} 90",
+            "pbxgate_events_delivered_total{sink=\"crm\"} 5",
+            "pbxgate_events_failed_total{sink=\"crm\"} 3",
+            "pbxgate_events_dropped_total{sink=\"crm\"} 2",
+            "pbxgate_events_certificate_refused_total{sink=\"crm\"} 1",
         ] {
             assert!(text.contains(line), "{line} in:\n{text}");
         }

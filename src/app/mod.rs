@@ -18,6 +18,7 @@ mod listeners;
 mod local_uas;
 mod metrics;
 mod registrations;
+mod sinks;
 mod stats;
 mod status;
 pub mod view;
@@ -32,6 +33,7 @@ pub use call_row::call_row;
 pub use capabilities::{precheck, ACCEPT, ALLOW, SUPPORTED};
 pub use control::{parse_pasted_invite, Actor, ControlError, ControlRequest, SaveReport};
 pub use metrics::{render as render_metrics, ProcessStats};
+pub use sinks::{SinkStats, WebhookAnswer, WebhookTestFuture, WebhookTester};
 pub use stats::{CoreStats, MediaTotals};
 pub use status::{
     Health, ListenerCounters, Snapshot, StatusBoard, HEARTBEAT_EVERY, HEARTBEAT_LIMIT,

@@ -18,6 +18,8 @@ pub struct StatusBoard {
     /// Apart from the snapshot, so that a health check does not copy the
     /// calls.
     beat: Arc<Mutex<Option<Beat>>>,
+    /// Event sinks' figures, written by their senders (not the loop).
+    sinks: Arc<Mutex<Vec<super::SinkStats>>>,
 }
 
 /// The signalling loop's last turn, and whether the media threads ran then.
@@ -71,6 +73,31 @@ pub struct ListenerCounters {
 impl StatusBoard {
     pub fn snapshot(&self) -> Snapshot {
         self.inner.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// A sink's sender reports its figures.
+    pub fn update_sink(&self, stats: super::SinkStats) {
+        let mut s = self.sinks.lock().unwrap_or_else(|p| p.into_inner());
+        match s.iter_mut().find(|x| x.sink == stats.sink) {
+            Some(x) => *x = stats,
+            None => {
+                s.push(stats);
+                s.sort_by(|a, b| a.sink.cmp(&b.sink));
+            }
+        }
+    }
+
+    /// A sink that is no longer configured.
+    pub fn remove_sink(&self, sink: &str) {
+        self.sinks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|x| x.sink != sink);
+    }
+
+    /// Every sink's figures, by name.
+    pub fn sinks(&self) -> Vec<super::SinkStats> {
+        self.sinks.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub fn update_registrations(&self, now: Vec<RegistrationStatus>) {

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod model;
 pub mod restart;
 pub mod sinks;
+pub mod wire;
 
 pub use model::{Cause, Direction, Event, EventKind, RegistrationState, Xph};
 pub use sinks::{EventSinks, SinkFilter};

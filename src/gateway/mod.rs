@@ -10,6 +10,7 @@ mod mqtt;
 mod resolve;
 mod signalling;
 pub mod web;
+pub mod webhook;
 
 pub use compile::{compile, compile_toml, Compiled};
 pub use control::restart_requested;
@@ -73,6 +74,8 @@ pub struct Gateway {
     ids: IdGenerator,
     /// The call history's writer (`start_history`).
     history: Option<HistoryWriter>,
+    /// The webhook senders, on the same data directory (`start_history`).
+    webhooks: Option<webhook::Webhooks>,
     /// Where saves from the web page are written (`set_config_store`).
     config_store: Option<ConfigStore>,
     /// The configuration in force, as the web server reads it.
@@ -103,6 +106,7 @@ impl Gateway {
             status: StatusBoard::default(),
             ids,
             history: None,
+            webhooks: None,
             config_store: None,
             shared_config,
             control_tx,
@@ -138,6 +142,12 @@ impl Gateway {
         match HistoryWriter::open(data_dir, &config.history, sinks, &config.events.headers) {
             Ok((writer, summary)) => {
                 self.history = Some(writer);
+                // Each on its own thread: a slow receiver never holds a call.
+                self.webhooks = Some(webhook::Webhooks::start(
+                    data_dir,
+                    self.shared_config.clone(),
+                    self.status.clone(),
+                ));
                 summary
             }
             Err(e) => {
@@ -266,6 +276,8 @@ impl Gateway {
             store: self.config_store.take(),
             shared: self.shared_config.clone(),
         };
+        // Kept for as long as the gateway runs.
+        let _webhooks = self.webhooks.take();
         let outlets = signalling::Outlets {
             slots: self.slots,
             connections,

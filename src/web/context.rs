@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use smol::channel::Sender;
 
-use crate::app::{ControlRequest, StatusBoard};
+use crate::app::{ControlRequest, StatusBoard, WebhookTester};
 use crate::config::Config;
 use crate::store::{Store, StoreError};
 
@@ -25,6 +25,8 @@ pub struct WebContext {
     pub data_dir: PathBuf,
     pub started: Instant,
     pub version: &'static str,
+    /// Sends a webhook's test event (`None`: no gateway behind the page).
+    pub webhook_tester: Option<WebhookTester>,
 }
 
 impl WebContext {

@@ -20,6 +20,7 @@ mod gateway;
 pub mod https;
 mod peers;
 mod process;
+pub mod receiver;
 mod rtp;
 mod scenario;
 mod sipp;

@@ -130,6 +130,7 @@ pub fn start(
         data_dir,
         started: Instant::now(),
         version: env!("CARGO_PKG_VERSION"),
+        webhook_tester: Some(super::webhook::tester()),
     };
     Ok(Some(WebServer {
         listener,

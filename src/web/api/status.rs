@@ -34,6 +34,16 @@ pub fn status(ctx: &WebContext, snap: &Snapshot, now: Instant, wall: SystemTime)
         "calls_active": active.iter().map(|c| call(c, wall)).collect::<Vec<_>>(),
         "calls_recent": recent.iter().rev().map(|c| call(c, wall)).collect::<Vec<_>>(),
         "counters": counters(snap, active.len()),
+        "events": ctx.status.sinks().iter().map(|k| json!({
+            "sink": k.sink,
+            "pending": k.depth,
+            "oldest_s": k.oldest.map(|_| k.oldest_age_s(wall)),
+            "delivered": k.delivered,
+            "failed": k.failed,
+            "certificate_refused": k.certificate_refused,
+            "dropped": k.dropped,
+            "last_error": k.last_error,
+        })).collect::<Vec<_>>(),
         "admission": snap.admission.iter().map(|l| json!({
             "listener": l.name,
             "admitted": l.counters.admitted,

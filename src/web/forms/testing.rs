@@ -54,6 +54,7 @@ impl Harness {
             data_dir: dir.clone(),
             started: Instant::now(),
             version: "test",
+            webhook_tester: None,
         };
         Harness {
             ctx,

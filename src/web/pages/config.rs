@@ -77,6 +77,9 @@ impl View<'_> {
             };
             body.push_str(&self.form(s, &value, error));
         }
+        if self.path == "/config/events" {
+            body.push_str(&super::webhook_test::buttons(ctx, self.who));
+        }
         Response::html(status, page(self.title, self.path, Some(self.who), &body))
     }
 

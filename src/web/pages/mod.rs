@@ -5,6 +5,7 @@ pub mod config;
 pub mod status;
 pub mod system;
 pub mod test_call;
+pub mod webhook_test;
 
 use super::context::{Identity, WebContext};
 use super::http::{Request, Response};
@@ -20,6 +21,9 @@ pub async fn handle(ctx: &WebContext, who: &Identity, req: &Request) -> Option<R
         return Some(r);
     }
     if let Some(r) = config::handle(ctx, who, req).await {
+        return Some(r);
+    }
+    if let Some(r) = webhook_test::handle(ctx, who, req).await {
         return Some(r);
     }
     system::handle(ctx, who, req).await

@@ -130,6 +130,7 @@ pub fn render(ctx: &WebContext, snap: &Snapshot, now: Instant, wall: SystemTime)
         ));
     }
     let uptime = now.saturating_duration_since(ctx.started).as_secs();
+    let events = events_table(&ctx.status.sinks(), wall);
     format!(
         r#"<p class="summary">Version <span id="version">{version}</span> · up <span id="uptime" data-seconds="{uptime}">{h}h {mm:02}m</span></p>
 <h2>Registrations</h2>
@@ -140,9 +141,36 @@ pub fn render(ctx: &WebContext, snap: &Snapshot, now: Instant, wall: SystemTime)
 <table id="counters" class="narrow"><tbody>{counters}</tbody></table>
 <h2>Admission by listener</h2>
 <table id="admission"><thead><tr><th>Listener</th><th>Admitted</th><th>Dropped (not allowed)</th><th>Refused (not allowed)</th><th>Dropped (rate)</th><th>Top refused sources</th></tr></thead><tbody>{admission}</tbody></table>
-<script src="/assets/status.js"></script>"#,
+{events}<script src="/assets/status.js"></script>"#,
         version = esc(ctx.version),
         h = uptime / 3600,
         mm = uptime % 3600 / 60,
+    )
+}
+
+/// Each event sink's delivery (only when there is one).
+fn events_table(sinks: &[crate::app::SinkStats], wall: SystemTime) -> String {
+    if sinks.is_empty() {
+        return String::new();
+    }
+    let rows: String = sinks
+        .iter()
+        .map(|k| {
+            format!(
+                r#"<tr data-sink="{name}"><td>{name}</td><td class="depth">{}</td><td class="oldest">{}</td><td class="delivered">{}</td><td class="failed">{}</td><td class="dropped">{}</td><td class="last-error">{}</td></tr>"#,
+                k.depth,
+                if k.depth == 0 { "–".to_string() } else { format!("{} s", k.oldest_age_s(wall)) },
+                k.delivered,
+                k.failed,
+                k.dropped,
+                k.last_error.as_deref().map(esc).unwrap_or_else(|| "–".into()),
+                name = esc(&k.sink),
+            )
+        })
+        .collect();
+    format!(
+        r#"<h2>Event delivery</h2>
+<table id="events"><thead><tr><th>Sink</th><th>Pending</th><th>Oldest</th><th>Delivered</th><th>Failed attempts</th><th>Dropped</th><th>Last error</th></tr></thead><tbody>{rows}</tbody></table>
+"#
     )
 }

@@ -38,6 +38,7 @@ fn start(name: &str) -> Box_ {
         data_dir: dir.clone(),
         started: Instant::now(),
         version: "9.9.9",
+        webhook_tester: None,
     };
     Box_ {
         ctx,
@@ -455,4 +456,41 @@ fn the_status_page_and_api_show_a_call_with_its_values_escaped() {
     assert!(v["calls_active"][0]["duration_s"].as_u64().unwrap() >= 75);
     assert_eq!(v["counters"]["calls_active"], 1);
     assert!(v["admission"].is_array() && v["registrations"].is_array());
+}
+
+#[test]
+fn the_status_page_and_api_show_each_sinks_delivery() {
+    let b = start("sinks");
+    let (cookie, _) = first_login(&b, "my own password");
+    let page = body(&run(&b, with(req(Method::Get, "/"), "cookie", &cookie)));
+    assert!(!page.contains(r#"id="events""#), "no sinks, no table");
+    b.ctx.status.update_sink(crate::app::SinkStats {
+        sink: "crm".into(),
+        delivered: 7,
+        failed: 2,
+        last_error: Some("HTTP 503 <busy>".into()),
+        depth: 3,
+        oldest: Some(std::time::SystemTime::now() - std::time::Duration::from_secs(42)),
+        ..Default::default()
+    });
+    let page = body(&run(&b, with(req(Method::Get, "/"), "cookie", &cookie)));
+    for part in [
+        r#"<table id="events">"#,
+        r#"<tr data-sink="crm"><td>crm</td><td class="depth">3</td><td class="oldest">42 s</td><td class="delivered">7</td><td class="failed">2</td>"#,
+        "HTTP 503 &lt;busy&gt;",
+    ] {
+        assert!(page.contains(part), "{part} in {page}");
+    }
+    let r = run(
+        &b,
+        with(req(Method::Get, "/api/v1/status"), "cookie", &cookie),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    let e = &v["events"][0];
+    assert_eq!(e["sink"], "crm");
+    assert_eq!(e["pending"], 3);
+    assert_eq!(e["oldest_s"], 42);
+    assert_eq!(e["delivered"], 7);
+    assert_eq!(e["failed"], 2);
+    assert_eq!(e["last_error"], "HTTP 503 <busy>");
 }

@@ -66,6 +66,7 @@ impl Fixture {
                 data_dir: dir.clone(),
                 started: Instant::now(),
                 version: "test",
+                webhook_tester: None,
             },
             seen,
             dir,
