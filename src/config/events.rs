@@ -100,6 +100,12 @@ impl WebhookConfig {
             ));
         };
         let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+        if host.contains('@') {
+            return Err(ConfigError::invalid(
+                f("url"),
+                "credentials in the URL (user:password@) are not sent: use secret to sign requests, or a token in the path",
+            ));
+        }
         if host.is_empty() || host.contains(char::is_whitespace) {
             return Err(ConfigError::invalid(
                 f("url"),
@@ -197,6 +203,7 @@ mod tests {
             ("[[webhook]]\nname = \"crm\"\nurl = \"http://crm.example/hook\"\n", "webhook[0].url"),
             ("[[webhook]]\nname = \"crm\"\nurl = \"ftp://crm.example/\"\n", "webhook[0].url"),
             ("[[webhook]]\nname = \"crm\"\nurl = \"https:///x\"\n", "webhook[0].url"),
+            ("[[webhook]]\nname = \"crm\"\nurl = \"https://u:p@crm.example/x\"\n", "webhook[0].url"),
             ("[[webhook]]\nname = \"crm\"\nurl = \"https://a\"\nevents = [\"hangup\", \"ringing\"]\n", "webhook[0].events[1]"),
             ("[[webhook]]\nname = \"crm\"\nurl = \"https://a\"\npin_sha256 = \"abc\"\n", "webhook[0].pin_sha256"),
             ("[[webhook]]\nname = \"a\"\nurl = \"https://a\"\n[[webhook]]\nname = \"a\"\nurl = \"https://b\"\n", "webhook[1].name"),

@@ -234,7 +234,9 @@ impl GatewayProcess {
                 .expect("the gateway stops on SIGTERM");
         }
         self.child = spawn(&self.data_dir, &self.rust_log);
-        self.stdout.lock().unwrap().clear();
+        // A buffer of its own: the old process's reader may still be
+        // appending its last lines under load.
+        self.stdout = Arc::new(Mutex::new(String::new()));
         self.capture_output();
         self.wait_for_output("SIP lan:", Duration::from_secs(20));
     }

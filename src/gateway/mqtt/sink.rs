@@ -23,6 +23,27 @@ const POLL: Duration = Duration::from_millis(100);
 
 /// A connection attempt (TCP and TLS handshake) that takes longer failed.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(15);
+/// A write the broker does not take within this long (a zero TCP window)
+/// ends the connection, so a stalled broker is reconnected to.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Writes all of `bytes` and flushes, or fails after `WRITE_TIMEOUT`.
+async fn write_within(conn: &mut Box<dyn Stream>, bytes: &[u8]) -> std::io::Result<()> {
+    or(
+        async {
+            conn.write_all(bytes).await?;
+            conn.flush().await
+        },
+        async {
+            smol::Timer::after(WRITE_TIMEOUT).await;
+            Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("the broker took nothing for {}s", WRITE_TIMEOUT.as_secs()),
+            ))
+        },
+    )
+    .await
+}
 
 pub struct Sink {
     pub broker: BrokerAddress,
@@ -58,7 +79,11 @@ impl Sink {
                     let why = self.serve(&mut conn, &url).await;
                     // Best effort: the broker learns we left on purpose
                     // only when it is a clean stop; here it is a failure.
-                    let _ = conn.close().await;
+                    let _ = or(async { conn.close().await }, async {
+                        smol::Timer::after(WRITE_TIMEOUT).await;
+                        Ok(())
+                    })
+                    .await;
                     why
                 }
                 Err(e) => format!("cannot connect: {e}"),
@@ -80,7 +105,7 @@ impl Sink {
     /// One connection, until it fails: the reason.
     async fn serve(&mut self, conn: &mut Box<dyn Stream>, url: &str) -> Closed {
         let hello = self.session.on_connected(Instant::now());
-        if let Err(e) = conn.write_all(&hello).await {
+        if let Err(e) = write_within(conn, &hello).await {
             return format!("writing CONNECT: {e}");
         }
         let mut buf = vec![0u8; 4096];
@@ -119,7 +144,7 @@ impl Sink {
             }
             match self.session.on_tick(Instant::now()) {
                 Ok(Some(ping)) => {
-                    if let Err(e) = conn.write_all(&ping).await {
+                    if let Err(e) = write_within(conn, &ping).await {
                         return format!("writing PINGREQ: {e}");
                     }
                 }
@@ -156,10 +181,7 @@ impl Sink {
             out.extend_from_slice(&bytes);
         }
         if !out.is_empty() {
-            conn.write_all(&out)
-                .await
-                .map_err(|e| format!("writing PUBLISH: {e}"))?;
-            conn.flush()
+            write_within(conn, &out)
                 .await
                 .map_err(|e| format!("writing PUBLISH: {e}"))?;
         }

@@ -190,7 +190,10 @@ impl WebServer {
             );
             smol::spawn(async move {
                 let _guard = guard;
-                let served = connection(stream, peer.ip(), tls, http, ctx, auth);
+                // The address as the allow list saw it: an IPv4 client of a
+                // dual-stack socket is itself, not ::ffff:a.b.c.d, for the
+                // login limit and `metrics_allow` too.
+                let served = connection(stream, unmapped(peer.ip()), tls, http, ctx, auth);
                 let limit = async {
                     smol::Timer::after(CONNECTION_LIMIT).await;
                 };
@@ -209,11 +212,15 @@ impl Drop for Open {
     }
 }
 
-fn allowed(ctx: &WebContext, ip: IpAddr) -> bool {
-    let ip = match ip {
+fn unmapped(ip: IpAddr) -> IpAddr {
+    match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
         v4 => v4,
-    };
+    }
+}
+
+fn allowed(ctx: &WebContext, ip: IpAddr) -> bool {
+    let ip = unmapped(ip);
     match ctx.config().web.allow_nets() {
         Ok(nets) => nets.iter().any(|n| n.contains(&ip)),
         // The configuration in force was validated; refuse if not.

@@ -177,6 +177,12 @@ pub fn parse_answer(buf: &[u8], closed: bool) -> Result<Option<Answer>, AnswerEr
         .and_then(|s| s.parse::<u16>().ok())
         .filter(|s| (100..1000).contains(s))
         .ok_or_else(|| AnswerError::Malformed(format!("no status code in '{status_line}'")))?;
+    // An interim answer (100 Continue, 103 Early Hints) comes before the
+    // final one on the same connection (RFC 9110 section 15.2): skip it,
+    // or the next request would read this request's final answer.
+    if (100..200).contains(&status) && status != 101 {
+        return parse_answer(&buf[head_end + 4..], closed);
+    }
     let mut length: Option<usize> = None;
     let mut chunked = false;
     let mut keep_alive = version == "HTTP/1.1";
@@ -250,17 +256,19 @@ fn dechunk(mut b: &[u8]) -> Result<Option<Vec<u8>>, AnswerError> {
         let size_text = String::from_utf8_lossy(&b[..eol]);
         let size_hex = size_text.split(';').next().unwrap_or("").trim();
         let size = usize::from_str_radix(size_hex, 16)
-            .map_err(|_| AnswerError::Malformed(format!("chunk size '{size_hex}'")))?;
+            .ok()
+            .filter(|n| *n <= MAX_ANSWER)
+            .ok_or_else(|| AnswerError::Malformed(format!("chunk size '{size_hex}'")))?;
         b = &b[eol + 2..];
         if size == 0 {
             // Trailers end with an empty line.
             return Ok(find(b, b"\r\n").map(|_| out));
         }
-        if b.len() < size + 2 {
+        let (Some(chunk), Some(after)) = (b.get(..size), b.get(size + 2..)) else {
             return Ok(None);
-        }
-        out.extend_from_slice(&b[..size]);
-        b = &b[size + 2..];
+        };
+        out.extend_from_slice(chunk);
+        b = after;
     }
 }
 
@@ -271,6 +279,24 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_huge_chunk_size_is_malformed_not_a_panic_and_interim_answers_are_skipped() {
+        for size in ["ffffffffffffffff", "ffffffff", "40001"] {
+            let a = format!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{size}\r\nx");
+            assert!(
+                matches!(
+                    parse_answer(a.as_bytes(), false),
+                    Err(AnswerError::Malformed(_))
+                ),
+                "{size}"
+            );
+        }
+        let a = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(parse_answer(a, false).unwrap().unwrap().status, 503);
+        let partial = b"HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n";
+        assert!(parse_answer(partial, false).unwrap().is_none());
+    }
 
     #[test]
     fn urls() {

@@ -166,6 +166,9 @@ impl Sender {
                     // Delivered but still in the outbox: sent again later,
                     // which the event id makes harmless.
                     self.note_error(format!("cannot remove a delivered event: {e}"));
+                    // Wait as after a failure: a store that cannot write
+                    // must not turn into a stream of repeats.
+                    self.backoff.failed(Instant::now(), fastrand::f64());
                     return false;
                 }
                 self.stats.delivered += 1;
@@ -188,7 +191,7 @@ impl Sender {
             Err(Undeliverable::Delivery(e)) => {
                 if e.is_certificate() {
                     self.stats.certificate_refused += 1;
-                    warn!(webhook = %self.name, url = %b.settings.url, "{e}; nothing is sent to this receiver until it presents a trusted certificate");
+                    warn!(webhook = %self.name, "{e}; nothing is sent to this receiver until it presents a trusted certificate");
                 }
                 e.to_string()
             }

@@ -160,7 +160,7 @@ mod tests {
         let full = h.run(get("/api/v1/system/backup"));
         assert_eq!(full.status, 200);
         assert_eq!(body(&full), h.file());
-        assert!(body(&full).contains("s3cret"));
+        assert!(body(&full).contains("s3cret") && body(&full).contains("whsec"));
         let bare = h.run(get("/api/v1/system/backup?secrets=false"));
         assert_eq!(bare.status, 200);
         let text = body(&bare);
@@ -168,10 +168,12 @@ mod tests {
         let parsed: toml::Value = toml::from_str(&text).unwrap();
         let keys = serde_json::to_value(&parsed).unwrap().to_string();
         assert!(
-            !keys.contains("\"password\"") && !keys.contains("s3cret"),
+            !keys.contains("\"password\"")
+                && !keys.contains("\"secret\"")
+                && !keys.contains("s3cret"),
             "{keys}"
         );
-        assert!(!text.contains("s3cret"));
+        assert!(!text.contains("s3cret") && !text.contains("whsec"));
         assert!(text.contains("# "), "comments are kept");
         // Restored, the stripped backup changes nothing: passwords kept.
         let r = restore(&h, &text);

@@ -26,6 +26,9 @@ pub use sessions::Session;
 pub use tokens::{Token, TokenError};
 pub use users::UsersError;
 
+/// Password checks running at once, at most.
+static VERIFYING: smol::lock::Semaphore = smol::lock::Semaphore::new(2);
+
 /// The browser's session cookie.
 pub const COOKIE: &str = "pbxgate_session";
 
@@ -159,6 +162,10 @@ impl Auth {
         {
             return Login::Limited(wait);
         }
+        // Counted before the check, not after: requests racing in parallel
+        // each see the ones before them, so no more than `login_failures`
+        // guesses get through a window. A success clears the count.
+        self.lock().limiter.failed(source, now);
         self.reload_users();
         let found = self
             .lock()
@@ -170,14 +177,15 @@ impl Auth {
         let ok = match &found {
             Some(u) => {
                 let (pass, hash) = (pass.to_string(), u.hash.clone());
-                // Argon2 takes tens of milliseconds on purpose: off the
-                // server's threads.
+                // Argon2 takes tens of milliseconds and 19 MiB on
+                // purpose: off the server's threads, two at a time, so a
+                // burst of logins cannot take a small board's memory.
+                let _turn = VERIFYING.acquire().await;
                 smol::unblock(move || password::verify(&pass, &hash)).await
             }
             None => false,
         };
         let (Some(u), true) = (found, ok) else {
-            self.lock().limiter.failed(source, now);
             tracing::info!(%source, user = %crate::logging::Escaped(user.as_bytes()), "web login refused");
             return Login::Refused;
         };

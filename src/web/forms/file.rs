@@ -7,7 +7,17 @@ use super::save::{from_json, to_json, Refused};
 use super::secrets;
 use crate::config::Config;
 
-/// The file's text with every `password` key removed, comments kept.
+/// Keys that hold a secret wherever they are: passwords (accounts, inbound
+/// users, targets, MQTT) and webhook signing secrets.
+const SECRET_KEYS: &[&str] = &["password", "secret"];
+
+fn remove_secrets(t: &mut dyn toml_edit::TableLike) {
+    for k in SECRET_KEYS {
+        t.remove(k);
+    }
+}
+
+/// The file's text with every secret key removed, comments kept.
 /// Text that does not parse is refused rather than passed on whole (it
 /// could hold a password the stripping did not see).
 pub fn without_passwords(text: &str) -> Result<String, String> {
@@ -21,14 +31,14 @@ pub fn without_passwords(text: &str) -> Result<String, String> {
 fn strip_item(item: &mut Item) {
     match item {
         Item::Table(t) => {
-            t.remove("password");
+            remove_secrets(t);
             for (_, v) in t.iter_mut() {
                 strip_item(v);
             }
         }
         Item::ArrayOfTables(a) => {
             for t in a.iter_mut() {
-                t.remove("password");
+                remove_secrets(t);
                 for (_, v) in t.iter_mut() {
                     strip_item(v);
                 }
@@ -42,7 +52,7 @@ fn strip_item(item: &mut Item) {
 fn strip_value(v: &mut toml_edit::Value) {
     match v {
         toml_edit::Value::InlineTable(t) => {
-            t.remove("password");
+            remove_secrets(t);
             for (_, x) in t.iter_mut() {
                 strip_value(x);
             }

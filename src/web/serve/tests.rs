@@ -283,6 +283,45 @@ fn repeated_failures_from_a_source_are_limited() {
     assert_eq!(run(&b, other).status, 303, "another source is not limited");
 }
 
+/// Twenty wrong passwords posted at once: each is counted before its
+/// (slow) check, so no more than the limit are checked at all.
+#[test]
+fn logins_racing_in_parallel_get_no_more_guesses_than_the_limit() {
+    let b = start("race");
+    let now = Instant::now();
+    let tries = (0..20).map(|_| {
+        serve(
+            &b.ctx,
+            &b.auth,
+            form("/login", &[("user", "admin"), ("password", "wrong guess")]),
+            now,
+        )
+    });
+    let answers = smol::block_on(futures_join(tries.collect()));
+    let statuses: Vec<u16> = answers.iter().map(|r| r.status).collect();
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    assert_eq!(checked, 5, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        15,
+        "{statuses:?}"
+    );
+}
+
+/// Runs the futures concurrently on one thread and returns their answers.
+async fn futures_join<F: std::future::Future<Output = Response>>(futs: Vec<F>) -> Vec<Response> {
+    let ex = smol::LocalExecutor::new();
+    let tasks: Vec<_> = futs.into_iter().map(|f| ex.spawn(f)).collect();
+    ex.run(async {
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await);
+        }
+        out
+    })
+    .await
+}
+
 #[test]
 fn a_sessions_state_changes_need_its_csrf_token_and_a_bearer_does_not() {
     let b = start("csrf");
