@@ -171,8 +171,22 @@ fn event_ids() -> IdGenerator {
     })
 }
 
+/// Events of sinks the configuration no longer has are removed, logged.
+fn forget_old_sinks(store: &mut Store, sinks: &EventSinks, health: &mut Health) {
+    let keep: Vec<String> = sinks.sinks.iter().map(|(n, _)| n.clone()).collect();
+    if let Some(gone) = health.report(
+        store.outbox_forget_others(&keep),
+        "removing old sinks' events",
+    ) {
+        for (sink, n) in gone {
+            warn!(sink = %sink, events = n, "undelivered events of a sink no longer configured are removed (a webhook removed or renamed, or MQTT turned off)");
+        }
+    }
+}
+
 fn run(mut store: Store, rx: Receiver<Msg>, mut limits: HistoryConfig, mut sinks: EventSinks) {
     let mut health = Health::default();
+    forget_old_sinks(&mut store, &sinks, &mut health);
     let mut prune_at = Instant::now();
     loop {
         let now = Instant::now();
@@ -210,7 +224,10 @@ fn run(mut store: Store, rx: Receiver<Msg>, mut limits: HistoryConfig, mut sinks
                     limits = l;
                     prune_at = Instant::now();
                 }
-                Msg::Sinks(s) => sinks = s,
+                Msg::Sinks(s) => {
+                    sinks = s;
+                    forget_old_sinks(&mut store, &sinks, &mut health);
+                }
             }
             if batch.len() < BATCH_MAX && events.len() < BATCH_MAX {
                 next = rx.try_recv().ok();

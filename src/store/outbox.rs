@@ -272,6 +272,36 @@ impl Store {
         }
     }
 
+    /// Removes the undelivered events of every sink not in `keep` (a
+    /// webhook removed or renamed, MQTT turned off): nothing would ever
+    /// deliver them, and they would count against the bounds. Returns how
+    /// many went, per sink.
+    pub fn outbox_forget_others(
+        &mut self,
+        keep: &[String],
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT sink, COUNT(*) FROM outbox GROUP BY sink")
+            .map_err(at(&self.path, "reading the outbox"))?;
+        let present = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+            .map_err(at(&self.path, "reading the outbox"))?;
+        drop(stmt);
+        let mut gone = Vec::new();
+        for (sink, n) in present {
+            if keep.contains(&sink) {
+                continue;
+            }
+            self.conn
+                .execute("DELETE FROM outbox WHERE sink = ?1", [&sink])
+                .map_err(at(&self.path, "removing a sink's events"))?;
+            gone.push((sink, n.max(0) as u64));
+        }
+        Ok(gone)
+    }
+
     /// Per sink: undelivered events, the oldest one's time, events dropped.
     pub fn outbox_backlog(&self) -> Result<Vec<SinkBacklog>, StoreError> {
         let mut out: Vec<SinkBacklog> = Vec::new();

@@ -552,3 +552,15 @@ fn a_full_outbox_drops_the_oldest_events_of_the_sink_that_is_behind() {
     let b = s.outbox_backlog().unwrap();
     assert_eq!(b.iter().find(|b| b.sink == "dead").unwrap().dropped, 4);
 }
+
+#[test]
+fn the_events_of_a_sink_no_longer_configured_are_removed() {
+    let dir = TempDir::new();
+    let mut s = Store::open(&dir.db()).unwrap();
+    s.write_calls_and_events(&[], &[event("e1", "c", &["old", "crm"])])
+        .unwrap();
+    let gone = s.outbox_forget_others(&["crm".to_string()]).unwrap();
+    assert_eq!(gone, [("old".to_string(), 1)]);
+    assert!(s.outbox_pending("old", 10).unwrap().is_empty());
+    assert_eq!(s.outbox_pending("crm", 10).unwrap().len(), 1);
+}
