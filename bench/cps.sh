@@ -9,6 +9,13 @@
 # STATUS_REFRESH=1: while the calls run, a client reads the status page and
 # /api/v1/status once a second with a session, as an open browser does
 # (what status.js asks for); the line then says refresh=1.
+# WEBHOOK=1: one [[webhook]] (json, secret, ca_file) to a local HTTPS
+# receiver answering 200 (bench/events.py serve on 127.0.214.2:9445, CPU 1);
+# the line then says webhook=1, and after the calls the script waits for the
+# outbox to drain and also prints CPU per call including the drain.
+# WEBHOOK=down: the same webhook with nothing listening (connections refused,
+# the sender backs off): the events are only written to the outbox, so this
+# is the cost of making and appending them; the line says webhook=down.
 set -u
 R=${1:-1000}; S=${2:-20}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -59,6 +66,26 @@ bind = "127.0.0.1:25443"
 [log]
 level = "warn"
 TOML
+webhook=0
+if [ -n "${WEBHOOK:-}" ]; then
+  webhook=1
+  python3 "$root/bench/events.py" certs "$w" 127.0.214.2
+  if [ "$WEBHOOK" = down ]; then
+    webhook=down
+  else
+    taskset -c 1 python3 "$root/bench/events.py" serve 127.0.214.2:9445 "$w/rx.pem" "$w/rx.key" "$w/rx.json" &
+    rxp=$!; pids+=($rxp)
+  fi
+  cat >> "$w/pbxgate.toml" <<TOML
+
+[[webhook]]
+name = "crm"
+url = "https://127.0.214.2:9445/events"
+format = "json"
+secret = "bench-secret"
+ca_file = "$w/ca.pem"
+TOML
+fi
 taskset -c 0 "$root/target/release/pbxgate" --data-dir "$w" >"$w/gw.log" 2>&1 &
 gp=$!; pids+=($gp)
 for _ in $(seq 50); do grep -q "SIP wan:" "$w/gw.log" 2>/dev/null && break; sleep 0.1; done
@@ -89,18 +116,37 @@ cpu1=$(awk '{print $14+$15}' /proc/$gp/stat)
 pss=$(awk '/^Pss:/{print $2}' /proc/$gp/smaps_rollup)
 rss=$(awk '/^Rss:/{print $2}' /proc/$gp/smaps_rollup)
 hz=$(getconf CLK_TCK)
+drain=""
+if [ "$webhook" = 1 ]; then
+  # The events of these calls may still be on their way: wait for the
+  # outbox to drain, then take the CPU again.
+  t0=$(date +%s.%N)
+  for _ in $(seq 1200); do
+    left=$(sqlite3 "$w/pbxgate.db" "SELECT count(*) FROM outbox" 2>/dev/null || echo 1)
+    [ "$left" = 0 ] && break; sleep 0.1
+  done
+  cpu2=$(awk '{print $14+$15}' /proc/$gp/stat)
+  t1=$(date +%s.%N)
+  kill "$rxp"; sleep 0.3
+  drain="$left $(python3 -c "print(f'{$t1-$t0:.1f}')") $cpu2 $(python3 -c "import json;print(json.load(open('$w/rx.json'))['events'])")"
+fi
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; pids=(); sleep 0.5
 [ -s "$w/stat.csv" ] || { echo "sipp wrote no statistics" >&2; exit 1; }
-ours=$(python3 - "$w/stat.csv" "$R" "$S" "$pss" "$rss" "$cpu0" "$cpu1" "$hz" "$refresh" <<'PY'
+ours=$(python3 - "$w/stat.csv" "$R" "$S" "$pss" "$rss" "$cpu0" "$cpu1" "$hz" "$refresh" "$webhook" "$drain" <<'PY'
 import csv,sys
-f,R,S,pss,rss,c0,c1,hz,refresh=sys.argv[1:]
+f,R,S,pss,rss,c0,c1,hz,refresh,webhook,drain=sys.argv[1:]
 rows=list(csv.reader(open(f),delimiter=';'))
 h=rows[0]; last=rows[-1]
 g=lambda k: last[h.index(k)]
 ok=int(g('SuccessfulCall(C)')); fail=int(g('FailedCall(C)')); rt=int(g('Retransmissions(C)'))
 ticks=int(c1)-int(c0)
 us=1e6*ticks/int(hz)/max(ok,1)
-print(f"pbxgate refresh={refresh} rate={R} ok={ok} failed={fail} retrans={rt} rss_kib={rss} pss_kib={pss} cpu_pct={100.0*ticks/int(hz)/float(S):.0f} cpu_us_per_call={us:.0f}")
+extra=""
+if drain:
+    left,secs,c2,got=drain.split()
+    extra=(f" events_received={got} outbox_left={left} drain_s={secs}"
+           f" cpu_us_per_call_with_drain={1e6*(int(c2)-int(c0))/int(hz)/max(ok,1):.0f}")
+print(f"pbxgate refresh={refresh} webhook={webhook} rate={R} ok={ok} failed={fail} retrans={rt} rss_kib={rss} pss_kib={pss} cpu_pct={100.0*ticks/int(hz)/float(S):.0f} cpu_us_per_call={us:.0f}{extra}")
 PY
 )
 echo "$ours"

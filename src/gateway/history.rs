@@ -187,6 +187,9 @@ fn forget_old_sinks(store: &mut Store, sinks: &EventSinks, health: &mut Health) 
 fn run(mut store: Store, rx: Receiver<Msg>, mut limits: HistoryConfig, mut sinks: EventSinks) {
     let mut health = Health::default();
     forget_old_sinks(&mut store, &sinks, &mut health);
+    // An upper bound of the outbox's size (entries, bytes) since it was
+    // last measured: only this writer adds to it, the senders only remove.
+    let mut size: Option<(u64, u64)> = None;
     let mut prune_at = Instant::now();
     loop {
         let now = Instant::now();
@@ -227,6 +230,7 @@ fn run(mut store: Store, rx: Receiver<Msg>, mut limits: HistoryConfig, mut sinks
                 Msg::Sinks(s) => {
                     sinks = s;
                     forget_old_sinks(&mut store, &sinks, &mut health);
+                    size = None;
                 }
             }
             if batch.len() < BATCH_MAX && events.len() < BATCH_MAX {
@@ -247,18 +251,41 @@ fn run(mut store: Store, rx: Receiver<Msg>, mut limits: HistoryConfig, mut sinks
             "writing call records and events",
         );
         if written.is_some() && !appended.is_empty() {
-            bound(&mut store, &sinks, &mut health);
+            let added = appended.iter().fold((0, 0), |(n, b), e| {
+                let sinks = e.sinks.len() as u64;
+                (n + sinks, b + sinks * e.body.len() as u64)
+            });
+            size = bound(&mut store, &sinks, &mut health, size, added);
         }
     }
 }
 
 /// Keeps the outbox within `[events]`: a sink that has been failing for
-/// long loses its oldest events, counted and logged.
-fn bound(store: &mut Store, sinks: &EventSinks, health: &mut Health) {
-    let Some(dropped) = health.report(store.outbox_bound(sinks.limits), "bounding the outbox")
-    else {
-        return;
-    };
+/// long loses its oldest events, counted and logged. Measuring the outbox
+/// reads every body, so it is measured only when `size` (the last
+/// measure plus what was appended since, `added`; bytes count at least
+/// what SQLite's LENGTH does) could be over a limit: measured after every
+/// write, a dead webhook's backlog of N events cost a scan of N bodies per
+/// write. Returns the new upper bound (None: measure next time).
+fn bound(
+    store: &mut Store,
+    sinks: &EventSinks,
+    health: &mut Health,
+    size: Option<(u64, u64)>,
+    added: (u64, u64),
+) -> Option<(u64, u64)> {
+    let within = |(n, b): (u64, u64)| n <= sinks.limits.max_events && b <= sinks.limits.max_bytes;
+    if let Some((n, b)) = size {
+        let grown = (n + added.0, b + added.1);
+        if within(grown) {
+            return Some(grown);
+        }
+    }
+    let measured = health.report(store.outbox_size(), "measuring the outbox")?;
+    if within(measured) {
+        return Some(measured);
+    }
+    let dropped = health.report(store.outbox_bound(sinks.limits), "bounding the outbox")?;
     for (sink, events) in dropped.into_iter().filter(|(_, n)| *n > 0) {
         warn!(
             sink,
@@ -268,6 +295,7 @@ fn bound(store: &mut Store, sinks: &EventSinks, health: &mut Health) {
             "the event outbox is full: dropped the oldest undelivered events of the sink furthest behind (see [events] max_events and max_mib)"
         );
     }
+    None
 }
 
 /// Prunes to the limits, a bounded chunk per transaction.
@@ -518,6 +546,41 @@ mod tests {
         assert_eq!(pending[1].event_id, "04".repeat(16), "the newest kept");
         let backlog = store.outbox_backlog().unwrap();
         assert_eq!(backlog[0].dropped, 3);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The writer measures the outbox only when what it appended since
+    /// the last measure could pass a limit; entries a sender removed in
+    /// the meantime are found then, so nothing that fits is dropped.
+    #[test]
+    fn entries_a_sender_removed_count_before_anything_is_dropped() {
+        use crate::events::EventKind::*;
+        let dir = temp_dir("estimate");
+        let mut s = sinks(&["crm"]);
+        s.limits.max_events = 3;
+        let (mut w, _) = HistoryWriter::open(&dir, &HistoryConfig::default(), s, &[]).unwrap();
+        for n in 0..3u8 {
+            w.record(record("a", None), vec![event(Answer, "a", n)]);
+        }
+        let mut sender = Store::open(&Store::path_in(&dir)).unwrap();
+        let end = Instant::now() + Duration::from_secs(10);
+        let mut pending = Vec::new();
+        while pending.len() < 3 && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(10));
+            pending = sender.outbox_pending("crm", 10).unwrap();
+        }
+        assert_eq!(pending.len(), 3);
+        sender
+            .outbox_ack(&[pending[0].seq, pending[1].seq])
+            .unwrap();
+        for n in 3..5u8 {
+            w.record(record("a", None), vec![event(Answer, "a", n)]);
+        }
+        drop(w);
+        let pending = sender.outbox_pending("crm", 10).unwrap();
+        let ids: Vec<String> = pending.iter().map(|p| p.event_id.clone()).collect();
+        assert_eq!(ids, ["02".repeat(16), "03".repeat(16), "04".repeat(16)]);
+        assert_eq!(sender.outbox_backlog().unwrap()[0].dropped, 0);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

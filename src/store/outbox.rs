@@ -213,6 +213,23 @@ impl Store {
             .map_err(at(&self.path, "noting a failed delivery"))
     }
 
+    /// The outbox's entries and the characters of their bodies, as
+    /// `outbox_bound` measures them (a scan of the whole table).
+    pub fn outbox_size(&self) -> Result<(u64, u64), StoreError> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*), COALESCE(SUM(LENGTH(body)), 0) FROM outbox",
+                [],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?.max(0) as u64,
+                        r.get::<_, i64>(1)?.max(0) as u64,
+                    ))
+                },
+            )
+            .map_err(at(&self.path, "measuring the outbox"))
+    }
+
     /// Keeps the outbox within `limits`: while it is over, the oldest
     /// entries of the sink with the largest backlog (the failing one) are
     /// dropped and counted. Returns what was dropped, per sink.
