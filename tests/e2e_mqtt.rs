@@ -296,8 +296,10 @@ fn depth(gw: &GatewayProcess) -> u64 {
 fn gateway(broker: &Broker, wan_port: u16, login: &str) -> GatewayProcess {
     Gateway {
         config: format!(
-            "[mqtt]\nurl = \"{}\"\n{login}box_id = \"shop-17\"\nkeepalive_s = 5\n",
-            broker.url()
+            "[mqtt]\nurl = \"{}\"\n{login}box_id = \"shop-17\"\nkeepalive_s = 5\n\n\
+             [web]\nbind = \"{GATEWAY_IP}:{}\"\nmetrics_allow = [\"127.0.0.1\"]\n",
+            broker.url(),
+            wan_port + 1000
         ),
         rust_log: "info,pbxgate=debug".into(),
         ..Gateway::new(GATEWAY_IP, wan_port)
@@ -355,6 +357,16 @@ fn events_reach_the_broker_on_their_topics_in_order_and_survive_a_broker_restart
     assert_eq!(ids(&got), ["e1", "e2", "e3", "e4", "e5", "e6"]);
     // Acknowledged on PUBACK: nothing left for "mqtt".
     poll(T, || (depth(&gw) == 0).then_some(())).expect("the outbox is emptied");
+    // The sink's figures reach /metrics (read from the scraper's address).
+    let web: std::net::SocketAddr = format!("{GATEWAY_IP}:{}", 38840 + 1000).parse().unwrap();
+    let metrics = poll(T, || {
+        let m = common::https::Client::new(web, &gw.data_dir)
+            .get("/metrics")
+            .body;
+        m.contains("pbxgate_events_delivered_total{sink=\"mqtt\"} 6")
+            .then_some(m)
+    });
+    assert!(metrics.is_some(), "no delivered count for mqtt in /metrics");
 
     // The broker goes away: events wait in the outbox.
     broker.down();

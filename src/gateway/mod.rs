@@ -162,7 +162,7 @@ impl Gateway {
     /// `[mqtt]`). A sink that cannot start is logged; calls go on.
     pub fn start_mqtt(&mut self, data_dir: &std::path::Path) -> Option<String> {
         let config = self.compiled.config.mqtt.as_ref()?;
-        Some(match mqtt::start(config, data_dir) {
+        Some(match mqtt::start(config, data_dir, self.status.clone()) {
             Ok(summary) => summary,
             Err(e) => {
                 tracing::error!("mqtt: not started: {e}");

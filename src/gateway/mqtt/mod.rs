@@ -20,7 +20,11 @@ use session::{Session, SessionConfig};
 
 /// Starts the sink's thread for `[mqtt]`, reading the outbox in
 /// `data_dir`; returns what the start banner says about it.
-pub fn start(config: &MqttConfig, data_dir: &Path) -> Result<String, String> {
+pub fn start(
+    config: &MqttConfig,
+    data_dir: &Path,
+    board: crate::app::StatusBoard,
+) -> Result<String, String> {
     let broker = config.broker().map_err(|e| e.to_string())?;
     let tls = match broker.tls {
         true => Some(connect::tls_config(config.ca_file.as_deref())?),
@@ -58,6 +62,12 @@ pub fn start(config: &MqttConfig, data_dir: &Path) -> Result<String, String> {
         box_id,
         session,
         store,
+        board,
+        stats: crate::app::SinkStats {
+            sink: crate::config::MQTT_SINK.to_string(),
+            ..Default::default()
+        },
+        figures_at: Instant::now(),
     };
     std::thread::Builder::new()
         .name("mqtt".into())

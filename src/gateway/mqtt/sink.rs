@@ -14,6 +14,7 @@ use tracing::{info, warn};
 use super::connect::{self, Stream};
 use super::session::Session;
 use super::topic;
+use crate::app::{SinkStats, StatusBoard};
 use crate::config::{BrokerAddress, MQTT_SINK};
 use crate::store::Store;
 
@@ -51,7 +52,14 @@ pub struct Sink {
     pub box_id: String,
     pub session: Session,
     pub store: Store,
+    /// Where the status page, the API and /metrics read this sink's figures.
+    pub board: StatusBoard,
+    pub stats: SinkStats,
+    pub figures_at: Instant,
 }
+
+/// How often the backlog figures are read from the outbox and published.
+const FIGURES_EVERY: Duration = Duration::from_secs(1);
 
 /// Why a connection ended.
 type Closed = String;
@@ -88,6 +96,10 @@ impl Sink {
                 }
                 Err(e) => format!("cannot connect: {e}"),
             };
+            self.stats.failed += 1;
+            self.stats.last_error = Some(why.clone());
+            self.stats.last_error_at = Some(std::time::SystemTime::now());
+            self.publish_figures(true);
             let (unacked, wait) = self.session.on_closed(Instant::now());
             if let Some(seq) = unacked.first() {
                 if let Err(e) = self.store.outbox_failed(*seq, &why) {
@@ -135,6 +147,7 @@ impl Sink {
                         if let Err(e) = self.store.outbox_ack(&acked) {
                             return format!("acknowledging in the outbox: {e}");
                         }
+                        self.stats.delivered += acked.len() as u64;
                     }
                     Ok(_) => {}
                     Err(e) => return e.to_string(),
@@ -142,6 +155,7 @@ impl Sink {
                 Some(Err(e)) => return format!("reading: {e}"),
                 None => {}
             }
+            self.publish_figures(false);
             match self.session.on_tick(Instant::now()) {
                 Ok(Some(ping)) => {
                     if let Err(e) = write_within(conn, &ping).await {
@@ -152,6 +166,23 @@ impl Sink {
                 Err(e) => return e.to_string(),
             }
         }
+    }
+
+    /// Reads the backlog and publishes the figures, at most once a second
+    /// unless `now_anyway`.
+    fn publish_figures(&mut self, now_anyway: bool) {
+        let now = Instant::now();
+        if !now_anyway && now < self.figures_at {
+            return;
+        }
+        self.figures_at = now + FIGURES_EVERY;
+        if let Ok(all) = self.store.outbox_backlog() {
+            let mine = all.into_iter().find(|b| b.sink == MQTT_SINK);
+            self.stats.depth = mine.as_ref().map_or(0, |b| b.depth);
+            self.stats.oldest = mine.as_ref().and_then(|b| b.oldest);
+            self.stats.dropped = mine.map_or(0, |b| b.dropped);
+        }
+        self.board.update_sink(self.stats.clone());
     }
 
     /// Publishes the outbox's next entries while the window has room.
