@@ -89,10 +89,10 @@ LAYERS: Tuple[Layer, ...] = (
     ),
     Layer(
         "events", 4,
-        "reserved: the event model, the outbox, sinks (webhook, MQTT)",
+        "the event model, which sinks take which events, the wire formats, the clock's health",
         ("store", "config", "logging"),
-        "below the application core, beside call: fed by the core, writes its outbox "
-        "through the store",
+        "below the application core, beside call: the core makes events from call records; "
+        "the gateway's history writer puts them in the store's outbox and its senders deliver them",
     ),
     Layer(
         "routing", 5,
@@ -127,7 +127,7 @@ LAYERS: Tuple[Layer, ...] = (
     ),
     Layer(
         "store", 5,
-        "the data-directory database: call history, audit list (the event outbox comes with its issue)",
+        "the data-directory database: call history, audit list, the event outbox",
         ("config", "logging"),
         "below events and the application core; knows rows, not their producers",
     ),
