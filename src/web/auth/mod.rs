@@ -207,6 +207,10 @@ impl Auth {
     /// The session with cookie `id`, if it is alive (idle less than
     /// `[web] session_idle_min`); using it starts its idle time again.
     pub fn session(&self, id: &str, web: &WebConfig, now: Instant) -> Option<Session> {
+        // A `pbxgate reset-password` on the console ends the sessions at
+        // their next request, not only at someone's next login: one stat
+        // of the users file, read again only when it changed.
+        self.reload_users();
         let idle = Duration::from_secs(web.session_idle_min * 60);
         self.lock().sessions.touch(id, idle, now)
     }
