@@ -26,30 +26,8 @@ const PASSWORD: &str = "a password of my own";
 fn gateway_with_page(ip: &str, config: &str) -> (GatewayProcess, SocketAddr, Client) {
     let config = format!("[web]\nbind = \"{ip}:8443\"\n{config}");
     let gw = GatewayProcess::start(ip, 35060, &config);
-    gw.wait_for_output("web login: admin / ", Duration::from_secs(20));
-    let out = gw.stdout();
-    let one_time = out
-        .lines()
-        .find_map(|l| l.split("web login: admin / ").nth(1))
-        .and_then(|rest| rest.split(' ').next())
-        .expect("a one-time password in the banner")
-        .to_string();
     let addr: SocketAddr = format!("{ip}:8443").parse().unwrap();
-    let mut admin = Client::new(addr, &gw.data_dir);
-    let mut r = admin.log_in("admin", &one_time);
-    for _ in 0..50 {
-        if r.status == 303 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-        r = admin.log_in("admin", &one_time);
-    }
-    assert_eq!(r.header("location"), Some("/first-password"), "{r:?}");
-    let r = admin.post_form(
-        "/first-password",
-        &[("password", PASSWORD), ("confirm", PASSWORD)],
-    );
-    assert_eq!(r.status, 303, "{r:?}");
+    let admin = common::https::first_login(&gw, addr, PASSWORD);
     (gw, addr, admin)
 }
 

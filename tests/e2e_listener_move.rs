@@ -42,27 +42,8 @@ fn start() -> (GatewayProcess, Client) {
         route("queue-b", "9999", &format!("{NET}.3")),
     );
     let gw = GatewayProcess::start(&format!("{NET}.1"), 35060, &config);
-    gw.wait_for_output("web login: admin / ", Duration::from_secs(20));
-    let one_time = gw
-        .stdout()
-        .lines()
-        .find_map(|l| l.split("web login: admin / ").nth(1))
-        .and_then(|rest| rest.split(' ').next())
-        .expect("a one-time password in the banner")
-        .to_string();
     let addr: SocketAddr = format!("{NET}.1:18443").parse().unwrap();
-    let mut admin = Client::new(addr, &gw.data_dir);
-    let mut r = admin.log_in("admin", &one_time);
-    for _ in 0..50 {
-        if r.status == 303 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-        r = admin.log_in("admin", &one_time);
-    }
-    let pw = "a password of my own";
-    let r = admin.post_form("/first-password", &[("password", pw), ("confirm", pw)]);
-    assert_eq!(r.status, 303, "{r:?}");
+    let admin = common::https::first_login(&gw, addr, "a password of my own");
     (gw, admin)
 }
 

@@ -24,28 +24,8 @@ fn gateway(net: &str) -> (GatewayProcess, Client) {
          [[route]]\nname = \"q\"\ntargets = [{{ uri = \"sip:q@{net}.2:35090\" }}]\n"
     );
     let gw = GatewayProcess::start(&ip, 35060, &config);
-    gw.wait_for_output("web login: admin / ", Duration::from_secs(20));
-    let one_time = gw
-        .stdout()
-        .lines()
-        .find_map(|l| l.split("web login: admin / ").nth(1))
-        .and_then(|rest| rest.split(' ').next())
-        .expect("a one-time password in the banner")
-        .to_string();
     let addr: SocketAddr = format!("{ip}:8443").parse().unwrap();
-    let mut admin = Client::new(addr, &gw.data_dir);
-    let mut r = admin.log_in("admin", &one_time);
-    for _ in 0..50 {
-        if r.status == 303 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-        r = admin.log_in("admin", &one_time);
-    }
-    assert_eq!(r.header("location"), Some("/first-password"), "{r:?}");
-    let new = "a password of my own";
-    let r = admin.post_form("/first-password", &[("password", new), ("confirm", new)]);
-    assert_eq!(r.status, 303, "{r:?}");
+    let mut admin = common::https::first_login(&gw, addr, "a password of my own");
     let r = admin.post_json("/api/v1/tokens", &json!({"name": "control"}));
     assert_eq!(r.status, 201, "{r:?}");
     let token = r.json()["token"].as_str().expect("token").to_string();

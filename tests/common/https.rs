@@ -374,3 +374,33 @@ fn unchunk(mut s: &str) -> Option<String> {
         s = rest.get(n + 2..)?;
     }
 }
+
+/// A gateway that has just started with its web page on `addr`: reads the
+/// one-time password from its banner, logs in with it (retrying while the
+/// server comes up) and sets `password`. Returns the logged-in client.
+pub fn first_login(gw: &super::GatewayProcess, addr: SocketAddr, password: &str) -> Client {
+    gw.wait_for_output("web login: admin / ", Duration::from_secs(20));
+    let one_time = gw
+        .stdout()
+        .lines()
+        .find_map(|l| l.split("web login: admin / ").nth(1))
+        .and_then(|rest| rest.split(' ').next())
+        .expect("a one-time password in the banner")
+        .to_string();
+    let mut admin = Client::new(addr, &gw.data_dir);
+    let mut r = admin.log_in("admin", &one_time);
+    for _ in 0..50 {
+        if r.status == 303 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        r = admin.log_in("admin", &one_time);
+    }
+    assert_eq!(r.header("location"), Some("/first-password"), "{r:?}");
+    let r = admin.post_form(
+        "/first-password",
+        &[("password", password), ("confirm", password)],
+    );
+    assert_eq!(r.status, 303, "{r:?}");
+    admin
+}
