@@ -66,6 +66,9 @@ fn row(i: u64) -> CallRow {
         ended: None,
         final_status: None,
         hangup_cause: None,
+        hook: None,
+        dtmf_caller: String::new(),
+        dtmf_callee: String::new(),
         caller_media: None,
         callee_media: None,
     }

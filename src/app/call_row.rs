@@ -47,6 +47,9 @@ pub fn call_row(r: &CallRecord) -> CallRow {
         ended: r.ended,
         final_status: r.final_status,
         hangup_cause: r.hangup_cause.as_ref().map(|c| c.name().to_string()),
+        hook: r.hook.clone(),
+        dtmf_caller: String::new(),
+        dtmf_callee: String::new(),
         caller_media: r.media.as_ref().map(|m| leg(&m.caller, m.caller_codec)),
         callee_media: r.media.as_ref().map(|m| leg(&m.callee, m.callee_codec)),
     }
@@ -92,6 +95,7 @@ mod tests {
             ended: None,
             final_status: Some(487),
             hangup_cause: Some(HangupCause::Cancelled),
+            hook: None,
             media: Some(MediaSummary {
                 caller: LegMediaStats {
                     packets: 7,

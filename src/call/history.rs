@@ -73,6 +73,7 @@ mod tests {
             ended: None,
             final_status: None,
             hangup_cause: None,
+            hook: None,
             media: None,
             media_session: session,
         }

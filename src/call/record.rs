@@ -127,6 +127,9 @@ pub struct CallRecord {
     /// The final status sent to the caller (200 when answered).
     pub final_status: Option<u16>,
     pub hangup_cause: Option<HangupCause>,
+    /// What the route's hook decided, when the route has one: "targets: 2",
+    /// "rejected: 486", "no change", "timeout", "error: ...".
+    pub hook: Option<String>,
     /// Media counters per leg, when the gateway anchored the media.
     pub media: Option<MediaSummary>,
     /// The media session (the gateway's internal call number), to attach

@@ -378,6 +378,7 @@ mod tests {
             ended: cause.as_ref().map(|_| SystemTime::now()),
             final_status: None,
             hangup_cause: cause,
+            hook: None,
             media: None,
             media_session: None,
         })

@@ -23,7 +23,8 @@ const CALLEE: i64 = 1;
 
 const CALL_COLUMNS: &str = "n, id, direction, caller_call_id, callee_call_id, from_uri, to_uri, \
      route, target, emergency, retreaver_uuid, retreaver_key, retreaver_afid, retreaver_sid, \
-     diversion, started_ms, answered_ms, ended_ms, final_status, hangup_cause";
+     diversion, started_ms, answered_ms, ended_ms, final_status, hangup_cause, hook, \
+     dtmf_caller, dtmf_callee";
 
 impl Store {
     /// Writes one call's row as it is now (inserted the first time,
@@ -152,9 +153,9 @@ pub(super) fn write_call(tx: &Transaction<'_>, r: &CallRow) -> rusqlite::Result<
             "INSERT INTO calls (id, direction, caller_call_id, callee_call_id, from_uri, to_uri, \
              route, target, emergency, retreaver_uuid, retreaver_key, retreaver_afid, \
              retreaver_sid, diversion, started_ms, answered_ms, ended_ms, final_status, \
-             hangup_cause) \
+             hangup_cause, hook, dtmf_caller, dtmf_callee) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-             ?18, ?19) \
+             ?18, ?19, ?20, ?21, ?22) \
              ON CONFLICT (id) DO UPDATE SET direction = excluded.direction, \
              caller_call_id = excluded.caller_call_id, callee_call_id = excluded.callee_call_id, \
              from_uri = excluded.from_uri, to_uri = excluded.to_uri, route = excluded.route, \
@@ -163,7 +164,9 @@ pub(super) fn write_call(tx: &Transaction<'_>, r: &CallRow) -> rusqlite::Result<
              retreaver_afid = excluded.retreaver_afid, retreaver_sid = excluded.retreaver_sid, \
              diversion = excluded.diversion, started_ms = excluded.started_ms, \
              answered_ms = excluded.answered_ms, ended_ms = excluded.ended_ms, \
-             final_status = excluded.final_status, hangup_cause = excluded.hangup_cause \
+             final_status = excluded.final_status, hangup_cause = excluded.hangup_cause, \
+             hook = excluded.hook, dtmf_caller = excluded.dtmf_caller, \
+             dtmf_callee = excluded.dtmf_callee \
              RETURNING n",
         )?
         .query_row(
@@ -187,6 +190,9 @@ pub(super) fn write_call(tx: &Transaction<'_>, r: &CallRow) -> rusqlite::Result<
                 r.ended.map(to_ms),
                 r.final_status,
                 r.hangup_cause,
+                r.hook,
+                r.dtmf_caller,
+                r.dtmf_callee,
             ],
             |row| row.get(0),
         )?;
@@ -267,6 +273,9 @@ fn read_call(r: &Row<'_>) -> rusqlite::Result<(i64, CallRow)> {
         ended: r.get::<_, Option<i64>>(17)?.map(from_ms),
         final_status: status.and_then(|s| u16::try_from(s).ok()),
         hangup_cause: r.get(19)?,
+        hook: r.get(20)?,
+        dtmf_caller: r.get(21)?,
+        dtmf_callee: r.get(22)?,
         x_headers: Vec::new(),
         callee_x_headers: Vec::new(),
         headers_out: Vec::new(),

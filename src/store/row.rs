@@ -41,6 +41,11 @@ pub struct CallRow {
     pub final_status: Option<u16>,
     /// Why the call ended ("caller_hangup", "no_route", ...).
     pub hangup_cause: Option<String>,
+    /// What the route's hook decided ("targets: 1", "timeout", ...).
+    pub hook: Option<String>,
+    /// DTMF digits each side pressed, in order.
+    pub dtmf_caller: String,
+    pub dtmf_callee: String,
     pub caller_media: Option<LegMediaRow>,
     pub callee_media: Option<LegMediaRow>,
 }

@@ -91,6 +91,13 @@ const MIGRATIONS: &[&str] = &[
         events INTEGER NOT NULL
     ) WITHOUT ROWID;
     ",
+    // 3: what a routing hook decided for the call, and the DTMF digits
+    // each side pressed.
+    "
+    ALTER TABLE calls ADD COLUMN hook TEXT;
+    ALTER TABLE calls ADD COLUMN dtmf_caller TEXT NOT NULL DEFAULT '';
+    ALTER TABLE calls ADD COLUMN dtmf_callee TEXT NOT NULL DEFAULT '';
+    ",
 ];
 
 /// The schema version this build writes.

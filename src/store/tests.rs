@@ -62,6 +62,9 @@ fn row(id: &str, started: u64) -> CallRow {
         ended: None,
         final_status: None,
         hangup_cause: None,
+        hook: None,
+        dtmf_caller: String::new(),
+        dtmf_callee: String::new(),
         caller_media: None,
         callee_media: None,
     }
@@ -91,6 +94,9 @@ fn full_row(id: &str, started: u64) -> CallRow {
         ended: Some(at(started + 60)),
         final_status: Some(200),
         hangup_cause: Some("caller_hangup".into()),
+        hook: Some("targets: 1".into()),
+        dtmf_caller: "12#".into(),
+        dtmf_callee: "5".into(),
         caller_media: Some(LegMediaRow {
             codec: Some("PCMU".into()),
             packets: 3000,

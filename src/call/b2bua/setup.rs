@@ -171,6 +171,7 @@ impl B2bua {
             ended: None,
             final_status: None,
             hangup_cause: None,
+            hook: None,
             media: None,
             media_session: None,
         }

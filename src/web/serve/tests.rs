@@ -434,6 +434,7 @@ fn call(from: &str) -> CallRecord {
         ended: None,
         final_status: None,
         hangup_cause: None,
+        hook: None,
         media: Some(MediaSummary {
             caller: LegMediaStats {
                 packets: 120,

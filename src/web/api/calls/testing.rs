@@ -226,6 +226,9 @@ pub fn finished(id: &str, started: u64) -> CallRow {
         ended: Some(at(started + 65)),
         final_status: Some(200),
         hangup_cause: Some("caller_hangup".into()),
+        hook: None,
+        dtmf_caller: String::new(),
+        dtmf_callee: String::new(),
         caller_media: Some(LegMediaRow {
             codec: Some("PCMU".into()),
             packets: 3150,
@@ -276,6 +279,7 @@ pub fn set_live(ctx: &WebContext, ids: &[&str]) {
             ended: None,
             final_status: Some(200),
             hangup_cause: None,
+            hook: None,
             media: None,
             media_session: None,
         })
@@ -288,6 +292,9 @@ pub fn in_progress(id: &str, started: u64) -> CallRow {
     CallRow {
         ended: None,
         hangup_cause: None,
+        hook: None,
+        dtmf_caller: String::new(),
+        dtmf_callee: String::new(),
         caller_media: None,
         callee_media: None,
         ..finished(id, started)
