@@ -172,6 +172,22 @@ impl EventTracker {
         out
     }
 
+    /// The body a routing hook is POSTed: the call's newCall fields as
+    /// JSON, under an id of its own (the request is not an event
+    /// delivery; receivers de-duplicate events, not hook calls).
+    pub fn hook_body(&mut self, record: &CallRecord) -> String {
+        let id = self.new_id();
+        call_event(
+            EventKind::NewCall,
+            id,
+            record.started,
+            self.clock_synced,
+            &call_row(record),
+            &self.headers,
+        )
+        .to_json()
+    }
+
     fn remember_ended(&mut self, id: &str) {
         if self.ended_order.len() >= ENDED_KEPT {
             if let Some(old) = self.ended_order.pop_front() {

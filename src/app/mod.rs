@@ -178,6 +178,19 @@ pub enum Output {
     /// Events that belong to no call (registration up/down): written to
     /// the outbox by the history writer too.
     Events(Vec<crate::events::Event>),
+    /// A call waits for its route's hook: POST `body` with `settings`
+    /// and report with `Core::hook_answered`. Nothing waits on it; the
+    /// call goes on by itself at the hook's timeout.
+    Hook(HookCall),
+}
+
+/// A routing hook request (docs/routing.md).
+#[derive(Clone, Debug)]
+pub struct HookCall {
+    pub call: u64,
+    pub settings: std::sync::Arc<crate::config::WebhookConfig>,
+    /// The newCall fields as JSON.
+    pub body: String,
 }
 
 /// Contacted addresses are forgotten this long after the last packet sent.
@@ -332,6 +345,21 @@ impl Core {
         self.media_totals.add(&ev);
         self.calls
             .handle_media_event(&mut self.transactions, ev, now);
+        self.drain_events(now);
+        self.collect_outputs(now);
+    }
+
+    /// What a routing hook answered for `call` (`Output::Hook`), or why
+    /// it did not.
+    pub fn hook_answered(
+        &mut self,
+        call: u64,
+        outcome: Result<crate::routing::HookDecision, String>,
+        now: Instant,
+    ) {
+        self.last_now = now;
+        self.calls
+            .hook_answered(&mut self.transactions, call, outcome, now);
         self.drain_events(now);
         self.collect_outputs(now);
     }
@@ -643,6 +671,14 @@ impl Core {
                 self.outputs
                     .push_back(Output::CallRecord(Box::new(r), events));
             }
+        }
+        while let Some(h) = self.calls.poll_hook_request() {
+            let body = self.events.hook_body(&h.record);
+            self.outputs.push_back(Output::Hook(HookCall {
+                call: h.call,
+                settings: h.settings,
+                body,
+            }));
         }
         let registrations = self
             .events

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::routing::Route;
+use crate::routing::{Route, Target};
 use crate::sip::message::HeaderName;
 
 use super::anchor::CallMedia;
@@ -43,6 +43,11 @@ pub struct Call {
     pub session_deadline: Option<std::time::Instant>,
     /// The call's anchored media, when `[calls] sdp = "anchor"`.
     pub media: Option<CallMedia>,
+    /// Waiting for the route's hook: no target is tried yet.
+    pub hook_waiting: bool,
+    /// The targets the hook chose, in place of the route's; empty: the
+    /// route's.
+    pub hook_targets: Vec<Target>,
 }
 
 impl Call {

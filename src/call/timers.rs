@@ -16,6 +16,8 @@ pub enum TimerKind {
     DetachedBye,
     /// RFC 4028: no session refresh arrived in time.
     SessionExpiry,
+    /// The route's hook did not answer in time: the route's targets.
+    HookTimeout,
 }
 
 /// A timer that fired: the call, the leg, what for.

@@ -94,6 +94,10 @@ nonce_lifetime_s = 300
 #   { action = "set", name = "X-Queue", value = "sales" },
 #   { action = "strip", name = "X-PH-RetreaverKey" },
 # ]                            # X-PH-* pass by default; also "copy" and "pass"
+# hook = "https://hooks.example.com/route"  # asked for each call (JSON answer:
+#   # targets, headers, reject; docs/routing.md); the targets above apply when
+#   # it fails or is silent for hook_timeout_ms (default 1500)
+# hook_secret = "..."          # signs its requests as webhooks are signed
 
 # Emergency numbers: a call from the LAN whose Request-URI user is one of
 # these (after "-", ".", "(", ")", spaces and a leading "+" are removed) is

@@ -82,36 +82,7 @@ impl WebhookConfig {
     fn validate(&self, i: usize) -> Result<(), ConfigError> {
         let f = |k: &str| format!("webhook[{i}].{k}");
         check_name(f("name"), &self.name, 32, b"-_.")?;
-        let lower = self.url.to_ascii_lowercase();
-        let rest = if let Some(r) = lower.strip_prefix("https://") {
-            r
-        } else if let Some(r) = lower.strip_prefix("http://") {
-            if !self.allow_http {
-                return Err(ConfigError::invalid(
-                    f("url"),
-                    "plain http sends call data unencrypted: use https, or set allow_http = true for this webhook",
-                ));
-            }
-            r
-        } else {
-            return Err(ConfigError::invalid(
-                f("url"),
-                format!("'{}' is not an https:// (or http://) URL", self.url),
-            ));
-        };
-        let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-        if host.contains('@') {
-            return Err(ConfigError::invalid(
-                f("url"),
-                "credentials in the URL (user:password@) are not sent: use secret to sign requests, or a token in the path",
-            ));
-        }
-        if host.is_empty() || host.contains(char::is_whitespace) {
-            return Err(ConfigError::invalid(
-                f("url"),
-                format!("'{}' has no host", self.url),
-            ));
-        }
+        check_url(&f("url"), &self.url, self.allow_http, "allow_http")?;
         for (j, e) in self.events.iter().enumerate() {
             if !EVENT_NAMES.contains(&e.as_str()) {
                 return Err(ConfigError::invalid(
@@ -137,6 +108,46 @@ impl WebhookConfig {
         check_range(f("timeout_ms"), self.timeout_ms, 100..=60_000, " ms")?;
         Ok(())
     }
+}
+
+/// An https:// URL (http:// only when `allow_http`, named `allow_key` in
+/// the error) with a host and no credentials.
+pub fn check_url(
+    field: &str,
+    url: &str,
+    allow_http: bool,
+    allow_key: &str,
+) -> Result<(), ConfigError> {
+    let lower = url.to_ascii_lowercase();
+    let rest = if let Some(r) = lower.strip_prefix("https://") {
+        r
+    } else if let Some(r) = lower.strip_prefix("http://") {
+        if !allow_http {
+            return Err(ConfigError::invalid(
+                field,
+                format!(
+                    "plain http sends call data unencrypted: use https, or set {allow_key} = true"
+                ),
+            ));
+        }
+        r
+    } else {
+        return Err(ConfigError::invalid(
+            field,
+            format!("'{url}' is not an https:// (or http://) URL"),
+        ));
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if host.contains('@') {
+        return Err(ConfigError::invalid(
+            field,
+            "credentials in the URL (user:password@) are not sent: use a secret to sign requests, or a token in the path",
+        ));
+    }
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return Err(ConfigError::invalid(field, format!("'{url}' has no host")));
+    }
+    Ok(())
 }
 
 /// `[events]`: the outbox's bounds and the custom headers events carry.

@@ -2,8 +2,13 @@
 //! the shape of the TOML; `crate::routing` compiles it, and that compilation
 //! is also the validation, so the two can never disagree.
 
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
 
+use super::checks::check_range;
+use super::error::ConfigError;
+use super::events::{check_url, WebhookConfig, WebhookFormat};
 use super::media::DtmfMode;
 use super::sides::{Side, TransportName};
 
@@ -31,10 +36,78 @@ pub struct RouteConfig {
     /// How the arriving leg (the caller) carries DTMF.
     #[serde(default, skip_serializing_if = "DtmfMode::is_default")]
     pub caller_dtmf: DtmfMode,
+    /// A routing hook (docs/routing.md): the call's newCall fields are
+    /// POSTed here and the JSON answer may choose the targets, add headers
+    /// or reject the call. `https://...`; `http://` only with
+    /// `hook_allow_http`.
+    pub hook: Option<String>,
+    /// How long a call waits for the hook before the route's own targets
+    /// apply.
+    #[serde(
+        default = "default_hook_timeout_ms",
+        skip_serializing_if = "is_default_hook_timeout"
+    )]
+    pub hook_timeout_ms: u64,
+    /// Signs the hook's requests as webhooks are signed.
+    pub hook_secret: Option<String>,
+    /// PEM file of CA certificates trusted besides the public roots.
+    pub hook_ca_file: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hook_allow_http: bool,
 }
 
 fn default_from() -> Side {
     Side::Wan
+}
+
+pub const DEFAULT_HOOK_TIMEOUT_MS: u64 = 1500;
+
+fn default_hook_timeout_ms() -> u64 {
+    DEFAULT_HOOK_TIMEOUT_MS
+}
+
+fn is_default_hook_timeout(ms: &u64) -> bool {
+    *ms == DEFAULT_HOOK_TIMEOUT_MS
+}
+
+impl RouteConfig {
+    /// The hook as a webhook sink's settings (JSON, signed, one attempt
+    /// bounded by the hook's timeout), so hooks and webhooks share one
+    /// HTTPS client.
+    pub fn hook_settings(&self) -> Option<WebhookConfig> {
+        Some(WebhookConfig {
+            name: format!("hook {}", self.name),
+            url: self.hook.clone()?,
+            format: WebhookFormat::Json,
+            events: vec!["newCall".into()],
+            secret: self.hook_secret.clone(),
+            ca_file: self.hook_ca_file.clone(),
+            pin_sha256: None,
+            allow_http: self.hook_allow_http,
+            timeout_ms: self.hook_timeout_ms,
+        })
+    }
+
+    /// The hook's fields, checked; `field` is `route[i]`.
+    pub fn validate_hook(&self, field: &str) -> Result<(), ConfigError> {
+        let f = |k: &str| format!("{field}.{k}");
+        let Some(url) = &self.hook else {
+            return Ok(());
+        };
+        check_url(&f("hook"), url, self.hook_allow_http, "hook_allow_http")?;
+        if self.hook_secret.as_deref() == Some("") {
+            return Err(ConfigError::invalid(
+                f("hook_secret"),
+                "an empty secret signs nothing: leave it out or set one",
+            ));
+        }
+        check_range(
+            f("hook_timeout_ms"),
+            self.hook_timeout_ms,
+            100..=10_000,
+            " ms",
+        )
+    }
 }
 
 /// One condition: a subject (`header`, `dialled` or `caller`) and a test

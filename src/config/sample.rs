@@ -190,6 +190,11 @@ pub fn every_field_set() -> Config {
                     },
                 ],
                 caller_dtmf: DtmfMode::Rfc4733,
+                hook: Some("https://hooks.example.com/route".into()),
+                hook_timeout_ms: 2000,
+                hook_secret: Some("hooksec".into()),
+                hook_ca_file: Some("/etc/pbxgate/hooks-ca.pem".into()),
+                hook_allow_http: true,
             },
             RouteConfig {
                 name: "psap".into(),
@@ -201,6 +206,11 @@ pub fn every_field_set() -> Config {
                 }],
                 headers: Vec::new(),
                 caller_dtmf: DtmfMode::Auto,
+                hook: None,
+                hook_timeout_ms: super::route::DEFAULT_HOOK_TIMEOUT_MS,
+                hook_secret: None,
+                hook_ca_file: None,
+                hook_allow_http: false,
             },
         ],
         emergency: EmergencyConfig {

@@ -4,6 +4,7 @@
 mod compile;
 mod control;
 mod history;
+mod hook;
 mod listener_plan;
 mod listeners;
 mod mqtt;

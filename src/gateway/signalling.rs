@@ -38,6 +38,11 @@ pub enum Inbound {
     Media(Box<crate::media::messages::MediaEvent>),
     /// From the web page or the API.
     Control(crate::app::ControlRequest),
+    /// What a routing hook answered (`Output::Hook`).
+    HookAnswer {
+        call: u64,
+        outcome: Result<crate::routing::HookDecision, String>,
+    },
     /// SIGTERM or SIGINT: un-register and stop.
     Shutdown,
 }
@@ -152,6 +157,9 @@ pub async fn run(
                 endpoint.set_call_target_addresses(&host, addrs)
             }
             Wake::Input(Inbound::Media(ev)) => endpoint.handle_media_event(*ev, now),
+            Wake::Input(Inbound::HookAnswer { call, outcome }) => {
+                endpoint.hook_answered(call, outcome, now)
+            }
             Wake::Input(Inbound::Control(req)) => {
                 let stop = super::control::handle(
                     req,
@@ -225,6 +233,11 @@ pub async fn run(
                         h.events(events);
                     }
                 }
+                Output::Hook(call) => super::hook::ask(
+                    call,
+                    config_state.current.dns.nameservers.clone(),
+                    inbound_tx.clone(),
+                ),
             }
         }
         status.update_registrations(endpoint.registration_status());

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::config::{
     check_name, check_unique, AccountConfig, ConfigError, DtmfMode, EmergencyConfig, RouteConfig,
-    Side,
+    Side, WebhookConfig,
 };
 use crate::sip::message::{HeaderName, Headers, Request, Uri};
 
@@ -28,6 +28,9 @@ pub struct Route {
     pub headers: HeaderPlan,
     /// How the caller's leg carries DTMF.
     pub caller_dtmf: DtmfMode,
+    /// The routing hook asked before the targets are tried (its settings
+    /// as a webhook's, for the shell's HTTPS client).
+    pub hook: Option<Arc<WebhookConfig>>,
 }
 
 impl Route {
@@ -129,6 +132,7 @@ impl Router {
                 .map(|(k, t)| Target::compile(t, &format!("{field}.targets[{k}]"), accounts))
                 .collect::<Result<_, _>>()?;
             let headers = HeaderPlan::compile(&r.headers, &f("headers"))?;
+            r.validate_hook(&field)?;
             entries.push(Entry {
                 matches,
                 route: Arc::new(Route {
@@ -137,6 +141,7 @@ impl Router {
                     targets,
                     headers,
                     caller_dtmf: r.caller_dtmf,
+                    hook: r.hook_settings().map(Arc::new),
                 }),
             });
         }

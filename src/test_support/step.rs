@@ -72,6 +72,8 @@ pub struct Step {
     pub records: Vec<CallRecord>,
     /// Events the core queued with the records (and on their own), in order.
     pub events: Vec<crate::events::Event>,
+    /// Routing hook requests, in order.
+    pub hooks: Vec<crate::app::HookCall>,
 }
 
 impl Step {
@@ -90,6 +92,10 @@ impl Step {
                 }
                 Output::Events(events) => {
                     step.events.extend(events);
+                    continue;
+                }
+                Output::Hook(h) => {
+                    step.hooks.push(h);
                     continue;
                 }
                 Output::Transmit(t) => {
@@ -115,6 +121,7 @@ impl Step {
         self.outs.extend(other.outs);
         self.records.extend(other.records);
         self.events.extend(other.events);
+        self.hooks.extend(other.hooks);
     }
 
     pub fn is_empty(&self) -> bool {

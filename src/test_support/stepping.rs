@@ -42,6 +42,16 @@ impl TestCore {
         self.take()
     }
 
+    /// A routing hook's outcome for `call`, now.
+    pub fn hook_answered(
+        &mut self,
+        call: u64,
+        outcome: Result<crate::routing::HookDecision, String>,
+    ) -> Step {
+        self.core.hook_answered(call, outcome, self.now);
+        self.take()
+    }
+
     /// Moves the clock to `at` (never back), firing each timer at the time
     /// it is due; everything that left on the way, in order.
     pub fn run_until(&mut self, at: Instant) -> Step {

@@ -6,6 +6,7 @@
 mod callee;
 mod caller;
 mod control;
+mod hook;
 mod in_dialog;
 mod listeners;
 mod media;
@@ -14,6 +15,7 @@ mod timeouts;
 mod transfer;
 
 pub use control::CallControlError;
+pub use hook::HookRequest;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -166,6 +168,8 @@ pub struct B2bua {
     late_acks: LateAcks,
     /// Emergency calls in progress, whose messages pass the rate limit.
     emergency_live: Vec<u64>,
+    /// Calls waiting for their route's hook, for the shell to ask.
+    hook_requests: VecDeque<HookRequest>,
 }
 
 impl B2bua {
@@ -190,6 +194,7 @@ impl B2bua {
             anchor,
             late_acks: LateAcks::default(),
             emergency_live: Vec::new(),
+            hook_requests: VecDeque::new(),
         }
     }
 

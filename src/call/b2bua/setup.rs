@@ -121,6 +121,8 @@ impl B2bua {
             transfer: None,
             session_deadline: None,
             media,
+            hook_waiting: false,
+            hook_targets: Vec::new(),
         };
         call.record.media_session = call.media.as_ref().map(|_| cid);
         if call.record.emergency {
@@ -134,7 +136,11 @@ impl B2bua {
             ),
             (cid, 0),
         );
-        self.try_next_target(tx, &mut call, now);
+        // An emergency call never waits for a web service.
+        match call.route.as_ref().and_then(|r| r.hook.clone()) {
+            Some(hook) if !call.record.emergency => self.ask_hook(&mut call, hook, now),
+            _ => self.try_next_target(tx, &mut call, now),
+        }
         self.put_back(call, now);
     }
 
@@ -187,7 +193,15 @@ impl B2bua {
         let Some(route) = call.route.clone() else {
             return;
         };
-        while let Some(target) = route.targets.get(call.next_target) {
+        loop {
+            let targets = if call.hook_targets.is_empty() {
+                &route.targets
+            } else {
+                &call.hook_targets
+            };
+            let Some(target) = targets.get(call.next_target).cloned() else {
+                break;
+            };
             call.next_target += 1;
             if call.next_target > 1 {
                 self.stats.failovers += 1;
@@ -200,7 +214,7 @@ impl B2bua {
                     .unwrap_or_default();
                 warn!(call = %call.record.id, caller = %call.record.from, number = %number, route = %route.name, target = %target.uri, "emergency call");
             }
-            match self.start_target(tx, call, target, now) {
+            match self.start_target(tx, call, &target, now) {
                 Ok(()) => return,
                 Err(why) => {
                     warn!(call = %call.record.id, target = %target.uri, "{why}; trying the next target");

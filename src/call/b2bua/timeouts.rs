@@ -49,6 +49,7 @@ impl B2bua {
                 warn!(call = %call.record.id, target = l.target.as_deref().unwrap_or("-"), "target silent: failing over");
                 self.callee_failed(tx, call, leg, 408, "Request Timeout".into(), now);
             }
+            TimerKind::HookTimeout => self.hook_timed_out(tx, call, now),
             TimerKind::SessionExpiry => {
                 if call.session_deadline.is_some_and(|d| d <= now) {
                     warn!(call = %call.record.id, "session timer expired without a refresh: ending the call");

@@ -11,6 +11,7 @@ mod cancel;
 mod control;
 mod emergency;
 mod hangup;
+mod hook;
 mod records;
 mod redirect;
 mod reinvite;

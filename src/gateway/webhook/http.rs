@@ -129,6 +129,8 @@ pub struct Answer {
     pub status: u16,
     /// The start of the body (what the test button shows), lossy UTF-8.
     pub body: String,
+    /// The whole body (a routing hook's answer is read from it).
+    pub bytes: Vec<u8>,
     /// Whether the connection may carry the next request.
     pub keep_alive: bool,
 }
@@ -242,6 +244,7 @@ pub fn parse_answer(buf: &[u8], closed: bool) -> Result<Option<Answer>, AnswerEr
     Ok(Some(Answer {
         status,
         body: String::from_utf8_lossy(kept).into_owned(),
+        bytes: body,
         keep_alive,
     }))
 }
@@ -354,6 +357,7 @@ mod tests {
             Ok(Some(Answer {
                 status: 200,
                 body: "hello".into(),
+                bytes: b"hello".to_vec(),
                 keep_alive: true
             }))
         );

@@ -110,6 +110,26 @@ pub fn tester() -> crate::app::WebhookTester {
     }))
 }
 
+/// POSTs `body` (JSON) once to `settings`' receiver, signed as events
+/// are, and returns its answer (any status); for routing hooks.
+pub async fn post_json(
+    settings: &WebhookConfig,
+    request_id: &str,
+    body: &str,
+) -> Result<Answer, String> {
+    let mut client = sender::client_for(settings).map_err(|e| e.to_string())?;
+    let ts = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let headers =
+        crate::events::wire::headers(request_id, settings.secret.as_deref(), ts, body.as_bytes());
+    client
+        .post("application/json", &headers, body.as_bytes())
+        .await
+        .map_err(|e| e.to_string())
+}
+
 /// Sends one `test` event to `settings`' receiver now, not through the
 /// outbox, and returns what it answered (any status) or why nothing came.
 pub async fn send_test(settings: &WebhookConfig) -> Result<Answer, String> {

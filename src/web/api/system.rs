@@ -160,7 +160,9 @@ mod tests {
         let full = h.run(get("/api/v1/system/backup"));
         assert_eq!(full.status, 200);
         assert_eq!(body(&full), h.file());
-        assert!(body(&full).contains("s3cret") && body(&full).contains("whsec"));
+        assert!(["s3cret", "whsec", "hooksec"]
+            .iter()
+            .all(|s| body(&full).contains(s)));
         let bare = h.run(get("/api/v1/system/backup?secrets=false"));
         assert_eq!(bare.status, 200);
         let text = body(&bare);
@@ -173,7 +175,7 @@ mod tests {
                 && !keys.contains("s3cret"),
             "{keys}"
         );
-        assert!(!text.contains("s3cret") && !text.contains("whsec"));
+        assert!(!text.contains("s3cret") && !text.contains("whsec") && !text.contains("hooksec"));
         assert!(text.contains("# "), "comments are kept");
         // Restored, the stripped backup changes nothing: passwords kept.
         let r = restore(&h, &text);

@@ -8,8 +8,8 @@ use super::secrets;
 use crate::config::Config;
 
 /// Keys that hold a secret wherever they are: passwords (accounts, inbound
-/// users, targets, MQTT) and webhook signing secrets.
-const SECRET_KEYS: &[&str] = &["password", "secret"];
+/// users, targets, MQTT) and webhook and routing hook signing secrets.
+const SECRET_KEYS: &[&str] = &["password", "secret", "hook_secret"];
 
 fn remove_secrets(t: &mut dyn toml_edit::TableLike) {
     for k in SECRET_KEYS {

@@ -270,6 +270,23 @@ const ROUTE: &[Field] = &[
         "",
     ),
     f("caller_dtmf", Choice(DTMF), ""),
+    f(
+        "hook",
+        OptText,
+        "https://... asked for each call: it may choose targets, add headers or reject",
+    ),
+    f("hook_timeout_ms", Int, "then the targets above are used"),
+    f("hook_secret", OptSecret, "signs the hook's requests"),
+    f(
+        "hook_ca_file",
+        OptText,
+        "a PEM file of CAs trusted besides the public ones",
+    ),
+    f(
+        "hook_allow_http",
+        Bool,
+        "allow a plain http:// hook (unencrypted)",
+    ),
 ];
 
 const SIP: &[Field] = &[

@@ -163,6 +163,16 @@ fn details(r: &CallRow, live: bool) -> String {
             esc(if r.emergency { "yes" } else { "no" }),
         ),
         ("diversion", "Diverted from", opt(r.diversion.as_deref())),
+        ("hook", "Routing hook", opt(r.hook.as_deref())),
+        (
+            "dtmf",
+            "DTMF",
+            esc(&format!(
+                "caller {}, callee {}",
+                dash(&r.dtmf_caller),
+                dash(&r.dtmf_callee)
+            )),
+        ),
         (
             "uuid",
             "X-PH-RetreaverUUID",
@@ -287,4 +297,13 @@ fn controls(who: &Identity, id: &str, error: Option<&(&str, Refusal)>) -> String
         leg_err = err("dtmf", "leg"),
         dtmf_err = err("dtmf", "call"),
     )
+}
+
+/// Digits, or a dash for none.
+fn dash(digits: &str) -> &str {
+    if digits.is_empty() {
+        "\u{2014}"
+    } else {
+        digits
+    }
 }
