@@ -75,6 +75,8 @@ mod tests {
             hangup_cause: None,
             media: None,
             media_session: session,
+            dtmf_caller: String::new(),
+            dtmf_callee: String::new(),
         }
     }
 

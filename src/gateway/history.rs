@@ -380,6 +380,8 @@ mod tests {
             hangup_cause: cause,
             media: None,
             media_session: None,
+            dtmf_caller: String::new(),
+            dtmf_callee: String::new(),
         })
     }
 

@@ -282,8 +282,16 @@ impl Loop {
             MediaCommand::SetTranscode {
                 side, transcode, ..
             } => self.with_relay(id, |r| r.set_transcode(side, transcode)),
-            MediaCommand::SetDtmf { side, path, .. } => {
-                self.with_relay(id, |r| r.set_dtmf(side, path));
+            MediaCommand::SetDtmf {
+                side,
+                path,
+                events_in,
+                ..
+            } => {
+                self.with_relay(id, |r| {
+                    r.set_dtmf(side, path);
+                    r.set_events_in(side, events_in);
+                });
             }
             MediaCommand::SetHold { hold, .. } => self.with_relay(id, |r| r.set_hold(hold, now)),
             MediaCommand::SendDigits {
@@ -305,9 +313,12 @@ impl Loop {
                 }
             }),
             MediaCommand::Close { .. } => {
-                let Some(s) = self.sessions.close(id) else {
+                let Some(mut s) = self.sessions.close(id) else {
                     return;
                 };
+                // The last digits go before the counters, so the call
+                // record has them all when it hears the session is over.
+                report_digits(&self.events, id, &mut s.relay);
                 let closed = MediaEvent::Closed {
                     session: id,
                     caller: s.relay.stats(LegSide::Caller),
@@ -384,10 +395,25 @@ impl Loop {
             self.full_drops_logged = self.full_drops;
         }
         for s in self.sessions.iter_mut() {
+            report_digits(&self.events, s.id, &mut s.relay);
             if !s.timeout_reported && s.relay.timed_out(now) {
                 s.timeout_reported = true;
                 let _ = self.events.try_send(MediaEvent::TimedOut { session: s.id });
             }
+        }
+    }
+}
+
+/// The digits each leg of session `id` sent since the last report, one
+/// `Digits` event per leg that sent any.
+fn report_digits(events: &Sender<MediaEvent>, id: u64, relay: &mut MediaRelay) {
+    for side in [LegSide::Caller, LegSide::Callee] {
+        if let Some(digits) = relay.take_digits(side) {
+            let _ = events.try_send(MediaEvent::Digits {
+                session: id,
+                side,
+                digits,
+            });
         }
     }
 }

@@ -16,6 +16,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::dtmf::convert::{Converted, DtmfConverter, DtmfPath};
+use super::dtmf::heard::HeardDigits;
 use super::dtmf::inject::{DigitSink, Digits};
 use super::g711::{alaw_to_ulaw, ulaw_to_alaw, Law};
 pub use super::latch::Remote;
@@ -215,6 +216,8 @@ struct Leg {
     /// DTMF converted on its way from this leg, when the legs carry it
     /// differently.
     dtmf: Option<DtmfConverter>,
+    /// The digits this leg sends, noticed once each (`dtmf::heard`).
+    heard: HeardDigits,
 }
 
 impl Leg {
@@ -230,6 +233,7 @@ impl Leg {
             pt_map: [None; 4],
             transcode: None,
             dtmf: None,
+            heard: HeardDigits::default(),
         }
     }
 
@@ -438,6 +442,21 @@ impl MediaRelay {
         }
     }
 
+    /// The telephone-event payload type `side` sends (from the latest
+    /// offer/answer; None: it sends no RFC 4733 events): its events are
+    /// noticed as digits (`take_digits`).
+    pub fn set_events_in(&mut self, side: LegSide, pt: Option<u8>) {
+        self.legs[side.index()].heard.set_events_pt(pt);
+    }
+
+    /// The digits `side` sent since the last call (RFC 4733 events, one per
+    /// event, and tones the detector confirmed), as keypad symbols; None
+    /// when there were none.
+    pub fn take_digits(&mut self, side: LegSide) -> Option<String> {
+        let heard = &mut self.legs[side.index()].heard;
+        (!heard.is_empty()).then(|| heard.take())
+    }
+
     /// Sends `digits` to leg `to` as `sink` says it takes them, on the
     /// stream relayed to it from the other leg (`dtmf::inject`), each
     /// `tone_ms` long with `gap_ms` between. That direction's converter is
@@ -496,7 +515,9 @@ impl MediaRelay {
     ) -> Option<usize> {
         let leg = &mut self.legs[side.index()];
         if let Some(conv) = leg.dtmf.as_mut() {
-            match conv.convert(h, buf) {
+            let converted = conv.convert(h, buf);
+            conv.drain_detected(&mut leg.heard);
+            match converted {
                 Converted::Absorb => return None,
                 Converted::Forward(n) => {
                     conv.finish(h.sequence, &mut buf[..n]);
@@ -587,6 +608,7 @@ impl MediaRelay {
                 leg.stats.packets_in += 1;
                 leg.stats.bytes_in += len as u64;
                 leg.count_arrival(h, arrival);
+                leg.heard.on_packet(h, packet);
             }
         }
         self.last_packet = now;

@@ -173,6 +173,8 @@ impl B2bua {
             hangup_cause: None,
             media: None,
             media_session: None,
+            dtmf_caller: String::new(),
+            dtmf_callee: String::new(),
         }
     }
 
