@@ -8,7 +8,7 @@
 mod common;
 
 use std::net::UdpSocket;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::receiver::{Receiver, TestCa};
@@ -77,7 +77,7 @@ fn digit_packets(pt: u8, digits: &str) -> Vec<(u64, Vec<u8>)> {
 /// A pcap of `packets` for sipp's `play_pcap_audio`, each in the framing
 /// of sipp's own DTMF recording (its first frame's Ethernet, IPv4 and UDP
 /// headers, lengths adjusted, UDP checksum 0: none, RFC 768).
-fn write_pcap(path: &PathBuf, packets: &[(u64, Vec<u8>)]) {
+fn write_pcap(path: &Path, packets: &[(u64, Vec<u8>)]) {
     let d = std::fs::read(SIPP_DTMF_PCAP).expect("sipp's pcap (tests/run.sh installs sip-tester)");
     let incl = u32::from_le_bytes([d[32], d[33], d[34], d[35]]) as usize;
     let frame = &d[40..40 + incl];
@@ -115,7 +115,7 @@ fn write_pcap(path: &PathBuf, packets: &[(u64, Vec<u8>)]) {
 /// tests/sipp/media_cloud_uac_dtmf.xml playing `pcap` instead of sipp's
 /// recording of the digit 1, and waiting 3 s (the digits take 1 s) before
 /// the BYE.
-fn write_scenario(path: &PathBuf, pcap: &PathBuf) {
+fn write_scenario(path: &Path, pcap: &Path) {
     let xml = std::fs::read_to_string(scenario("media_cloud_uac_dtmf.xml")).unwrap();
     assert!(xml.contains(SIPP_DTMF_PCAP) && xml.contains("milliseconds=\"2000\""));
     let xml = xml
