@@ -88,6 +88,7 @@ fn open(
                         keep_audio: true,
                     }),
                 },
+                events_in: None,
             });
         }
     }

@@ -108,6 +108,8 @@ mod tests {
                 callee_codec: Some("PCMA"),
             }),
             media_session: Some(3),
+            dtmf_caller: String::new(),
+            dtmf_callee: String::new(),
         };
         let row = call_row(&record);
         assert_eq!(row.direction, "outbound");

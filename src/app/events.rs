@@ -8,7 +8,8 @@
 //! history keeps, so the events cannot tell a story the history does not,
 //! and the call layer needs no second notification path. The record
 //! marks every transition an event needs: `started` (newCall), `answered`
-//! (answer), `ended`/`hangup_cause` (hangup); a forward or transfer ends
+//! (answer), digits added to `dtmf_caller`/`dtmf_callee` (one dtmf each),
+//! `ended`/`hangup_cause` (hangup); a forward or transfer ends
 //! one record and starts another with the same caller Call-ID and a
 //! diversion, which is how `origCallId` is found.
 
@@ -18,7 +19,7 @@ use std::time::{Instant, SystemTime};
 use crate::call::{CallRecord, HangupCause};
 use crate::events::call_fields::call_event;
 use crate::events::model::event_id;
-use crate::events::{Event, EventKind, RegistrationState};
+use crate::events::{DtmfSide, Event, EventKind, RegistrationState};
 use crate::sip::ids::IdGenerator;
 use crate::sip::registration::{RegistrationState as SipState, RegistrationStatus};
 
@@ -55,6 +56,8 @@ pub struct EventTracker {
 struct Live {
     answered: bool,
     orig_call_id: Option<String>,
+    /// Digits of `dtmf_caller` and `dtmf_callee` already reported.
+    dtmf_reported: [usize; 2],
 }
 
 impl EventTracker {
@@ -128,6 +131,7 @@ impl EventTracker {
                     Live {
                         answered: false,
                         orig_call_id,
+                        dtmf_reported: [0, 0],
                     }
                 }
             };
@@ -136,6 +140,27 @@ impl EventTracker {
                 let mut e = make(self, EventKind::Answer, at);
                 e.orig_call_id = live.orig_call_id.clone();
                 events.push(e);
+            }
+            // Digits pressed since the last change, one event each, before
+            // a hangup that comes in the same change. The media thread
+            // batches them, so their time is when they were filed.
+            let at = self.wall(now);
+            for (i, (side, digits)) in [
+                (DtmfSide::Caller, &r.dtmf_caller),
+                (DtmfSide::Callee, &r.dtmf_callee),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let new = digits.get(live.dtmf_reported[i]..).unwrap_or("");
+                for d in new.chars() {
+                    let mut e = make(self, EventKind::Dtmf, at);
+                    e.orig_call_id = live.orig_call_id.clone();
+                    e.dtmf = Some(d.to_string());
+                    e.dtmf_side = Some(side);
+                    events.push(e);
+                }
+                live.dtmf_reported[i] = digits.len();
             }
             if let Some(pos) = held.iter().position(|(c, _, _)| *c == r.caller_call_id) {
                 let (_, _, e) = held.remove(pos);

@@ -4,7 +4,10 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::events::{Cause, Direction, Event, EventKind, RegistrationState};
+use crate::call::DTMF_KEPT;
+use crate::events::{Cause, Direction, DtmfSide, Event, EventKind, RegistrationState};
+use crate::media::messages::MediaEvent;
+use crate::media::relay::LegSide;
 use crate::sip::ids::IdGenerator;
 use crate::sip::message::HeaderName;
 use crate::sip::registration::{RegistrationState as SipState, RegistrationStatus};
@@ -241,6 +244,118 @@ fn a_refer_gives_the_new_call_before_the_transferors_hangup() {
     );
     assert_eq!(events[4].cause, Some(Cause::NormalClearing));
     assert_eq!(events[4].cause_detail.as_deref(), Some("transferred"));
+}
+
+/// The media thread's report of digits `side` sent in call `session`.
+fn digits(gw: &mut TestCore, session: u64, side: LegSide, digits: &str) -> Vec<Event> {
+    let now = gw.now();
+    gw.handle_media_event(
+        MediaEvent::Digits {
+            session,
+            side,
+            digits: digits.into(),
+        },
+        now,
+    );
+    gw.take().events
+}
+
+fn dtmf_of(events: &[Event]) -> Vec<(EventKind, Option<String>, Option<DtmfSide>)> {
+    events
+        .iter()
+        .map(|e| (e.event, e.dtmf.clone(), e.dtmf_side))
+        .collect()
+}
+
+/// Digits the media thread reports become one `dtmf` event each, with
+/// the side that sent them, between the answer and the hangup; the
+/// record keeps at most `DTMF_KEPT` per side, and digits after the
+/// hangup (the media thread's last batch) change the record but emit
+/// nothing.
+#[test]
+fn reported_digits_give_one_dtmf_event_each_between_answer_and_hangup() {
+    // Anchored media (the default): the call has a media session.
+    let mut gw = Setup::new(&format!(
+        "[[route]]\nname='q'\ntargets=[{{ uri='sip:q1@{PBX1}' }}]\n"
+    ))
+    .start();
+    let mut events = Vec::new();
+    let (inv, to_pbx) = dial(&mut gw, &mut events);
+    let session = gw.call_records()[0].media_session.expect("anchored media");
+    // Early media: a digit before the answer comes after newCall.
+    events.extend(digits(&mut gw, session, LegSide::Caller, "0"));
+    let out = gw.receive(
+        &answer(&to_pbx, 200, "pbx1", Some(&pbx_sdp("10.0.0.21:40000"))),
+        lan(PBX1),
+    );
+    events.extend(out.events.iter().cloned());
+    let ok = out.one(CLOUD, "SIP/2.0 200").clone();
+    let mut caller = FarEnd::caller(&inv, &ok);
+    gw.receive(&caller.ack(&ok), wan(CLOUD));
+    events.extend(digits(&mut gw, session, LegSide::Caller, "12"));
+    events.extend(digits(&mut gw, session, LegSide::Callee, "#"));
+    events.extend(digits(&mut gw, session, LegSide::Caller, "2"));
+    let out = gw.receive(&caller.request("BYE", "", None), wan(CLOUD));
+    events.extend(out.events.iter().cloned());
+    let late = digits(&mut gw, session, LegSide::Callee, "9");
+    assert!(late.is_empty(), "after the hangup: {late:?}");
+
+    use DtmfSide::{Callee, Caller};
+    let d = |c: &str, side| (EventKind::Dtmf, Some(c.to_string()), Some(side));
+    assert_eq!(
+        dtmf_of(&events),
+        [
+            (EventKind::NewCall, None, None),
+            d("0", Caller),
+            (EventKind::Answer, None, None),
+            d("1", Caller),
+            d("2", Caller),
+            d("#", Callee),
+            d("2", Caller),
+            (EventKind::Hangup, None, None),
+        ]
+    );
+    let id = gw.call_records()[0].id.clone();
+    for e in &events {
+        assert_eq!(e.call_id.as_deref(), Some(&*id));
+        assert!(e.event != EventKind::Dtmf || e.caller_call_id.as_deref() == Some("cloud-call-1"));
+    }
+    let ids: std::collections::HashSet<&str> = events.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids.len(), events.len(), "each event its own id");
+    let r = &gw.call_records()[0];
+    assert_eq!(
+        (r.dtmf_caller.as_str(), r.dtmf_callee.as_str()),
+        ("0122", "#9")
+    );
+}
+
+#[test]
+fn a_side_keeps_at_most_its_cap_of_digits() {
+    let mut gw = Setup::new(&format!(
+        "[[route]]\nname='q'\ntargets=[{{ uri='sip:q1@{PBX1}' }}]\n"
+    ))
+    .start();
+    let mut events = Vec::new();
+    dial(&mut gw, &mut events);
+    let session = gw.call_records()[0].media_session.expect("anchored");
+    let many = "0123456789".repeat(7);
+    let got = digits(&mut gw, session, LegSide::Callee, &many[..DTMF_KEPT - 2]);
+    assert_eq!(got.len(), DTMF_KEPT - 2);
+    let got = digits(&mut gw, session, LegSide::Callee, "*#AB");
+    assert_eq!(
+        dtmf_of(&got),
+        [
+            (EventKind::Dtmf, Some("*".into()), Some(DtmfSide::Callee)),
+            (EventKind::Dtmf, Some("#".into()), Some(DtmfSide::Callee)),
+        ],
+        "two fit"
+    );
+    assert!(digits(&mut gw, session, LegSide::Callee, "5").is_empty());
+    let r = &gw.call_records()[0];
+    assert_eq!(r.dtmf_callee.len(), DTMF_KEPT);
+    assert!(r.dtmf_callee.ends_with("*#"));
+    // The other side has its own room.
+    assert_eq!(digits(&mut gw, session, LegSide::Caller, "7").len(), 1);
 }
 
 fn status(state: SipState) -> RegistrationStatus {

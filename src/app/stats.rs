@@ -46,6 +46,8 @@ impl MediaTotals {
         match ev {
             MediaEvent::Failed { .. } => self.failed += 1,
             MediaEvent::TimedOut { .. } => self.timed_out += 1,
+            // Counted per call (`dtmf_rendered`, `dtmf_detected` below).
+            MediaEvent::Digits { .. } => {}
             MediaEvent::Closed { caller, callee, .. } => {
                 self.sessions_closed += 1;
                 for leg in [caller, callee] {

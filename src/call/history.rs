@@ -76,6 +76,8 @@ mod tests {
             hook: None,
             media: None,
             media_session: session,
+            dtmf_caller: String::new(),
+            dtmf_callee: String::new(),
         }
     }
 

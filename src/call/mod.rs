@@ -19,4 +19,4 @@ mod tests;
 pub use addressing::ListenerInfo;
 pub use b2bua::{B2bua, B2buaConfig, CallControlError, CallStats, Outcomes, CALL_ALLOW};
 pub use dialog::Dialog;
-pub use record::{CallDirection, CallRecord, HangupCause, LegMediaStats, MediaSummary};
+pub use record::{CallDirection, CallRecord, HangupCause, LegMediaStats, MediaSummary, DTMF_KEPT};

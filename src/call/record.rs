@@ -5,6 +5,8 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
+use crate::media::relay::LegSide;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CallDirection {
@@ -132,10 +134,35 @@ pub struct CallRecord {
     pub hook: Option<String>,
     /// Media counters per leg, when the gateway anchored the media.
     pub media: Option<MediaSummary>,
+    /// DTMF digits the caller's and the callee's side sent (keypad
+    /// symbols, in order; RFC 4733 events and detected tones), at most
+    /// `DTMF_KEPT` each (`add_dtmf`).
+    pub dtmf_caller: String,
+    pub dtmf_callee: String,
     /// The media session (the gateway's internal call number), to attach
     /// the counters that arrive when the media thread closes it.
     #[serde(skip)]
     pub media_session: Option<u64>,
+}
+
+/// Most DTMF digits a record keeps per side: enough for any menu, PIN or
+/// account number, and a bound on what a peer can make the history keep.
+pub const DTMF_KEPT: usize = 64;
+
+impl CallRecord {
+    /// Appends the digits `side` sent, up to `DTMF_KEPT`; returns how many
+    /// did not fit (0: all kept).
+    pub fn add_dtmf(&mut self, side: LegSide, digits: &str) -> usize {
+        let kept = match side {
+            LegSide::Caller => &mut self.dtmf_caller,
+            LegSide::Callee => &mut self.dtmf_callee,
+        };
+        // Keypad symbols are ASCII: one byte each.
+        let room = DTMF_KEPT.saturating_sub(kept.len());
+        let take = digits.len().min(room);
+        kept.push_str(digits.get(..take).unwrap_or(""));
+        digits.len() - take
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -9,5 +9,5 @@ pub mod restart;
 pub mod sinks;
 pub mod wire;
 
-pub use model::{Cause, Direction, Event, EventKind, RegistrationState, Xph};
+pub use model::{Cause, Direction, DtmfSide, Event, EventKind, RegistrationState, Xph};
 pub use sinks::{EventSinks, SinkFilter};

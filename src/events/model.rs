@@ -78,6 +78,15 @@ pub enum RegistrationState {
     Down,
 }
 
+/// Which side of a call pressed the keys of a `dtmf` event: the caller's
+/// leg or the callee's (as `callerCallId` and `calleeCallId` name them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DtmfSide {
+    Caller,
+    Callee,
+}
+
 /// The Retreaver X-PH values of the INVITE, nested (the sipgate form
 /// flattens them as `xph[uuid]` and so on, see docs/events.md).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -159,9 +168,12 @@ pub struct Event {
     /// The `[events] headers` the INVITE carried, by name as received.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
-    /// On dtmf: the digits (0-9, *, #, A-D).
+    /// On dtmf: the digit (0-9, *, #, A-D).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dtmf: Option<String>,
+    /// On dtmf: the side that sent it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dtmf_side: Option<DtmfSide>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emergency: Option<bool>,
     /// Registration events: the account, its state, why it is down.
@@ -204,6 +216,7 @@ impl Event {
             xph: Xph::default(),
             headers: BTreeMap::new(),
             dtmf: None,
+            dtmf_side: None,
             emergency: None,
             account: None,
             state: None,
@@ -302,7 +315,8 @@ mod tests {
             sid: Some("s".into()),
         };
         e.headers.insert("X-Campaign-ID".into(), "c7".into());
-        e.dtmf = Some("12#".into());
+        e.dtmf = Some("#".into());
+        e.dtmf_side = Some(DtmfSide::Caller);
         e.emergency = Some(false);
         e.set_dial_sip_headers(&[("X-Agent".into(), "42".into())]);
         e
@@ -339,6 +353,7 @@ mod tests {
             "xph",
             "headers",
             "dtmf",
+            "dtmfSide",
             "emergency",
             "DialSipHeader_X-Agent",
         ];
@@ -358,6 +373,10 @@ mod tests {
         );
         assert_eq!(v["headers"], serde_json::json!({"X-Campaign-ID": "c7"}));
         assert_eq!(v["DialSipHeader_X-Agent"], "42");
+        assert_eq!(
+            (&v["dtmf"], &v["dtmfSide"]),
+            (&"#".into(), &"caller".into())
+        );
     }
 
     #[test]

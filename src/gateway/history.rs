@@ -381,6 +381,8 @@ mod tests {
             hook: None,
             media: None,
             media_session: None,
+            dtmf_caller: String::new(),
+            dtmf_callee: String::new(),
         })
     }
 

@@ -282,8 +282,16 @@ impl Loop {
             MediaCommand::SetTranscode {
                 side, transcode, ..
             } => self.with_relay(id, |r| r.set_transcode(side, transcode)),
-            MediaCommand::SetDtmf { side, path, .. } => {
-                self.with_relay(id, |r| r.set_dtmf(side, path));
+            MediaCommand::SetDtmf {
+                side,
+                path,
+                events_in,
+                ..
+            } => {
+                self.with_relay(id, |r| {
+                    r.set_dtmf(side, path);
+                    r.set_events_in(side, events_in);
+                });
             }
             MediaCommand::SetHold { hold, .. } => self.with_relay(id, |r| r.set_hold(hold, now)),
             MediaCommand::SendDigits {
@@ -305,9 +313,12 @@ impl Loop {
                 }
             }),
             MediaCommand::Close { .. } => {
-                let Some(s) = self.sessions.close(id) else {
+                let Some(mut s) = self.sessions.close(id) else {
                     return;
                 };
+                // The last digits go before the counters, so the call
+                // record has them all when it hears the session is over.
+                report_digits(&self.events, id, &mut s.relay);
                 let closed = MediaEvent::Closed {
                     session: id,
                     caller: s.relay.stats(LegSide::Caller),
@@ -384,10 +395,25 @@ impl Loop {
             self.full_drops_logged = self.full_drops;
         }
         for s in self.sessions.iter_mut() {
+            report_digits(&self.events, s.id, &mut s.relay);
             if !s.timeout_reported && s.relay.timed_out(now) {
                 s.timeout_reported = true;
                 let _ = self.events.try_send(MediaEvent::TimedOut { session: s.id });
             }
+        }
+    }
+}
+
+/// The digits each leg of session `id` sent since the last report, one
+/// `Digits` event per leg that sent any.
+fn report_digits(events: &Sender<MediaEvent>, id: u64, relay: &mut MediaRelay) {
+    for side in [LegSide::Caller, LegSide::Callee] {
+        if let Some(digits) = relay.take_digits(side) {
+            let _ = events.try_send(MediaEvent::Digits {
+                session: id,
+                side,
+                digits,
+            });
         }
     }
 }
@@ -685,5 +711,70 @@ mod tests {
         assert_eq!(lp.unread, vec![key], "listed once");
         lp.serve(0, t0);
         assert!(lp.unread.is_empty(), "read out: {:?}", lp.unread);
+    }
+
+    /// Digits are reported in batches: none per packet, one `Digits` per
+    /// leg at the next timeout check, and what is left before `Closed`.
+    #[test]
+    fn digits_are_reported_in_batches_at_the_check_and_before_closed() {
+        let t0 = Instant::now();
+        let (mut lp, events, _) = new_loop(t0);
+        let call = open_call(&mut lp, 4, "127.0.153", 31600, t0);
+        set_remote(&mut lp, 4, LegSide::Caller, &call.caller, t0);
+        set_remote(&mut lp, 4, LegSide::Callee, &call.callee, t0);
+        lp.command(
+            MediaCommand::SetDtmf {
+                session: 4,
+                side: LegSide::Caller,
+                path: crate::media::dtmf::convert::DtmfPath::default(),
+                events_in: Some(101),
+            },
+            t0,
+        );
+        // Digit `code` at timestamp `ts`: an update and the end, twice.
+        let send_digit = |code: u8, seq: u16, ts: u32| {
+            for (i, flags) in [0x0a_u8, 0x8a, 0x8a].into_iter().enumerate() {
+                let mut p = vec![0u8; 16];
+                write_header(&mut p, i == 0, 101, seq + i.min(1) as u16, ts, 0xd7);
+                p[12..].copy_from_slice(&[code, flags, 0x01, 0x40]);
+                call.caller.send_to(&p, call.caller_local).unwrap();
+            }
+        };
+        send_digit(4, 1, 160);
+        send_digit(2, 3, 1600);
+        let mut relayed = 0;
+        for _ in 0..20 {
+            if relayed == 6 {
+                break;
+            }
+            turn(&mut lp, t0 + ms(10));
+            while recv_now(&call.callee).is_some() {
+                relayed += 1;
+            }
+        }
+        assert_eq!(relayed, 6, "every packet relayed");
+        assert!(events.try_recv().is_err(), "nothing per packet");
+        lp.handle_timeout(t0 + ms(150));
+        assert_eq!(
+            events.try_recv(),
+            Ok(MediaEvent::Digits {
+                session: 4,
+                side: LegSide::Caller,
+                digits: "42".into()
+            })
+        );
+        assert!(events.try_recv().is_err(), "one batch");
+        send_digit(11, 5, 3200);
+        turn(&mut lp, t0 + ms(160));
+        lp.command(MediaCommand::Close { session: 4 }, t0 + ms(170));
+        assert_eq!(
+            events.try_recv(),
+            Ok(MediaEvent::Digits {
+                session: 4,
+                side: LegSide::Caller,
+                digits: "#".into()
+            })
+        );
+        assert!(matches!(events.try_recv(), Ok(MediaEvent::Closed { .. })));
     }
 }

@@ -44,11 +44,13 @@ pub enum MediaCommand {
         side: LegSide,
         transcode: Option<Transcode>,
     },
-    /// DTMF conversion on packets from `side`.
+    /// DTMF conversion on packets from `side`, and the telephone-event
+    /// payload type `side` sends (its events are reported as `Digits`).
     SetDtmf {
         session: u64,
         side: LegSide,
         path: DtmfPath,
+        events_in: Option<u8>,
     },
     SetHold {
         session: u64,
@@ -100,6 +102,15 @@ pub enum MediaEvent {
     Failed { session: u64, reason: String },
     /// No RTP from either side for the timeout.
     TimedOut { session: u64 },
+    /// DTMF digits `side` sent (RFC 4733 events, or tones the detector
+    /// confirmed), one symbol per key press, oldest first: batched, at
+    /// most one message per side every `epoll_loop::TIMEOUT_CHECK` and
+    /// one before `Closed`.
+    Digits {
+        session: u64,
+        side: LegSide,
+        digits: String,
+    },
     /// Sent when a session closes, for the call record.
     Closed {
         session: u64,

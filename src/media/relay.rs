@@ -16,6 +16,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::dtmf::convert::{Converted, DtmfConverter, DtmfPath};
+use super::dtmf::heard::HeardDigits;
 use super::dtmf::inject::{DigitSink, Digits};
 use super::g711::{alaw_to_ulaw, ulaw_to_alaw, Law};
 pub use super::latch::Remote;
@@ -215,6 +216,8 @@ struct Leg {
     /// DTMF converted on its way from this leg, when the legs carry it
     /// differently.
     dtmf: Option<DtmfConverter>,
+    /// The digits this leg sends, noticed once each (`dtmf::heard`).
+    heard: HeardDigits,
 }
 
 impl Leg {
@@ -230,6 +233,7 @@ impl Leg {
             pt_map: [None; 4],
             transcode: None,
             dtmf: None,
+            heard: HeardDigits::default(),
         }
     }
 
@@ -438,6 +442,21 @@ impl MediaRelay {
         }
     }
 
+    /// The telephone-event payload type `side` sends (from the latest
+    /// offer/answer; None: it sends no RFC 4733 events): its events are
+    /// noticed as digits (`take_digits`).
+    pub fn set_events_in(&mut self, side: LegSide, pt: Option<u8>) {
+        self.legs[side.index()].heard.set_events_pt(pt);
+    }
+
+    /// The digits `side` sent since the last call (RFC 4733 events, one per
+    /// event, and tones the detector confirmed), as keypad symbols; None
+    /// when there were none.
+    pub fn take_digits(&mut self, side: LegSide) -> Option<String> {
+        let heard = &mut self.legs[side.index()].heard;
+        (!heard.is_empty()).then(|| heard.take())
+    }
+
     /// Sends `digits` to leg `to` as `sink` says it takes them, on the
     /// stream relayed to it from the other leg (`dtmf::inject`), each
     /// `tone_ms` long with `gap_ms` between. That direction's converter is
@@ -496,7 +515,9 @@ impl MediaRelay {
     ) -> Option<usize> {
         let leg = &mut self.legs[side.index()];
         if let Some(conv) = leg.dtmf.as_mut() {
-            match conv.convert(h, buf) {
+            let converted = conv.convert(h, buf);
+            conv.drain_detected(&mut leg.heard);
+            match converted {
                 Converted::Absorb => return None,
                 Converted::Forward(n) => {
                     conv.finish(h.sequence, &mut buf[..n]);
@@ -587,6 +608,7 @@ impl MediaRelay {
                 leg.stats.packets_in += 1;
                 leg.stats.bytes_in += len as u64;
                 leg.count_arrival(h, arrival);
+                leg.heard.on_packet(h, packet);
             }
         }
         self.last_packet = now;
@@ -1089,5 +1111,109 @@ mod tests {
         let copy = back.clone();
         forward(&mut r, Callee, &mut back);
         assert_eq!(back, copy);
+    }
+
+    /// The packets of one RFC 4733 digit from `ssrc` at `pt`: five
+    /// updates, then the end packet three times (RFC 4733 2.5.1.4), all at
+    /// the event's timestamp `ts`.
+    fn event_packets(pt: u8, code: u8, seq: u16, ts: u32) -> Vec<Vec<u8>> {
+        use crate::media::dtmf::rfc4733::TelephoneEvent;
+        let one = |seq: u16, duration: u16, end: bool| {
+            let mut p = vec![0u8; 16];
+            write_header(&mut p, seq == 0, pt, seq, ts, 0x2222);
+            let block = TelephoneEvent {
+                event: code,
+                end,
+                reserved: false,
+                volume: 10,
+                duration,
+            };
+            p[12..].copy_from_slice(&block.encode().unwrap());
+            p
+        };
+        let mut out: Vec<Vec<u8>> = (0..5u16)
+            .map(|i| one(seq + i, 160 * (i + 1), false))
+            .collect();
+        out.extend((0..3).map(|_| one(seq + 5, 960, true)));
+        out
+    }
+
+    /// Both legs speak RFC 4733 (on their own numbers): every event
+    /// packet is relayed as before, and each leg's digits are noticed once
+    /// per event, not per packet or per repeated end packet; a leg whose
+    /// telephone-event type is not known has no digits noticed.
+    #[test]
+    fn each_legs_telephone_events_are_noticed_once_per_event() {
+        let t = Instant::now();
+        let mut r = relay(t);
+        r.set_payload_map(Caller, &[(101, 96)]);
+        r.set_payload_map(Callee, &[(96, 101)]);
+        r.set_events_in(Caller, Some(101));
+        r.set_events_in(Callee, Some(96));
+        let mut relayed = 0;
+        for (i, code) in [1u8, 11, 11].into_iter().enumerate() {
+            let i = i as u16;
+            for mut p in event_packets(101, code, 10 + 6 * i, 800 * u32::from(i)) {
+                assert!(matches!(
+                    forward(&mut r, Caller, &mut p),
+                    PacketVerdict::Forward { .. }
+                ));
+                assert_eq!(p[1] & 0x7f, 96, "renumbered as before");
+                relayed += 1;
+            }
+        }
+        assert_eq!(relayed, 24);
+        for mut p in event_packets(96, 9, 500, 4000) {
+            forward(&mut r, Callee, &mut p);
+        }
+        assert_eq!(r.take_digits(Caller).as_deref(), Some("1##"));
+        assert_eq!(r.take_digits(Caller), None, "taken");
+        assert_eq!(r.take_digits(Callee).as_deref(), Some("9"));
+        // The caller's events on the callee's number are not its events.
+        for mut p in event_packets(96, 5, 100, 9000) {
+            forward(&mut r, Caller, &mut p);
+        }
+        assert_eq!(r.take_digits(Caller), None);
+        r.set_events_in(Caller, None);
+        for mut p in event_packets(101, 5, 200, 9800) {
+            forward(&mut r, Caller, &mut p);
+        }
+        assert_eq!(r.take_digits(Caller), None, "no telephone-event type");
+    }
+
+    /// A leg without RFC 4733 whose tones the gateway detects for the
+    /// other: the digit the detector confirmed is noticed once.
+    #[test]
+    fn a_tone_the_detector_confirms_is_noticed_once() {
+        use crate::media::dtmf::convert::{AudioFormat, DetectPath};
+        use crate::media::dtmf::{Digit, ToneGenerator};
+        let t = Instant::now();
+        let mut r = relay(t);
+        r.set_dtmf(
+            Caller,
+            DtmfPath {
+                render: None,
+                detect: Some(DetectPath {
+                    audio_in: AudioFormat {
+                        law: Law::Ulaw,
+                        payload_type: 0,
+                    },
+                    events_out: 101,
+                    keep_audio: false,
+                }),
+            },
+        );
+        // 100 ms of silence, 7 for 120 ms, silence to 600 ms; then 7 again.
+        let mut pcm = vec![0i16; 8 * 1200];
+        ToneGenerator::digit(Digit::D7, -10.0, 120 * 8).fill(&mut pcm[800..]);
+        ToneGenerator::digit(Digit::Star, -10.0, 120 * 8).fill(&mut pcm[8 * 700..]);
+        for (i, chunk) in pcm.chunks(160).enumerate() {
+            let mut p = rtp(i as u16, 160 * i as u32);
+            Law::Ulaw.encode_slice(chunk, &mut p[12..172]);
+            forward(&mut r, Caller, &mut p);
+        }
+        assert_eq!(r.take_digits(Caller).as_deref(), Some("7*"));
+        assert_eq!(r.stats(Caller).dtmf_detected, 2);
+        assert_eq!(r.take_digits(Callee), None);
     }
 }

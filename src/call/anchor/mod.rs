@@ -363,9 +363,11 @@ impl MediaAnchor {
         let (map_o, map_a) = payload_maps(plan);
         let (tc_o, tc_a) = transcodes(plan);
         let (dtmf_o, dtmf_a) = dtmf_paths(plan, offerer_dtmf, answerer_dtmf);
-        for (side, map, transcode, path) in [
-            (offerer, map_o, tc_o, dtmf_o),
-            (answerer, map_a, tc_a, dtmf_a),
+        // `plan.caller` is the offerer's side.
+        let (te_o, te_a) = (plan.caller.telephone_event, plan.callee.telephone_event);
+        for (side, map, transcode, path, events_in) in [
+            (offerer, map_o, tc_o, dtmf_o, te_o),
+            (answerer, map_a, tc_a, dtmf_a, te_a),
         ] {
             self.out
                 .push_back(MediaCommand::SetPayloadMap { session, side, map });
@@ -378,6 +380,7 @@ impl MediaAnchor {
                 session,
                 side,
                 path,
+                events_in,
             });
         }
     }

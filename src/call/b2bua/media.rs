@@ -2,6 +2,8 @@
 //! in-dialog offers, and the media threads' reports filed into records.
 
 use super::*;
+use crate::call::DTMF_KEPT;
+use crate::media::relay::LegSide;
 
 impl B2bua {
     /// The caller's view of the callee's SDP answer when the call's media
@@ -119,6 +121,41 @@ impl B2bua {
             // change through the field, not `note_record_change(&self)`.
             self.record_changes.push_back(r.clone());
         }
+    }
+
+    /// Digits a leg sent (the media thread's batch): appended to the
+    /// call's record, which then counts as changed, so the history keeps
+    /// them and the events layer reports them (`app::events`).
+    pub(super) fn media_digits(&mut self, session: u64, side: LegSide, digits: &str) {
+        let record = self
+            .calls
+            .get_mut(&session)
+            .map(|c| &mut c.record)
+            .or_else(|| self.history.by_media_session(session));
+        let Some(r) = record else {
+            return;
+        };
+        debug!(call = %r.id, side = ?side, digits, "DTMF digits");
+        let was_full = match side {
+            LegSide::Caller => r.dtmf_caller.len(),
+            LegSide::Callee => r.dtmf_callee.len(),
+        } >= DTMF_KEPT;
+        let dropped = r.add_dtmf(side, digits);
+        // Once per side and call: a peer that keeps sending is not worth
+        // a line per batch.
+        if dropped > 0 && !was_full {
+            warn!(
+                call = %r.id,
+                side = ?side,
+                dropped,
+                "more than {DTMF_KEPT} DTMF digits from one side: the rest of the call's are not recorded or reported"
+            );
+        }
+        if dropped == digits.len() {
+            return;
+        }
+        // Borrowed from `calls` or `history`, as in `media_closed`.
+        self.record_changes.push_back(r.clone());
     }
 
     /// Fewer than the two RTP ports a call needs are free.

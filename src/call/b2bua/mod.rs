@@ -498,6 +498,11 @@ impl B2bua {
                     }
                 });
             }
+            MediaEvent::Digits {
+                session,
+                side,
+                digits,
+            } => self.media_digits(session, side, &digits),
             MediaEvent::Closed {
                 session,
                 caller,

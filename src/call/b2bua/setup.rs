@@ -180,6 +180,8 @@ impl B2bua {
             hook: None,
             media: None,
             media_session: None,
+            dtmf_caller: String::new(),
+            dtmf_callee: String::new(),
         }
     }
 

@@ -38,6 +38,7 @@
 
 use super::detector::{DtmfDetector, DtmfEvent};
 use super::digit::Digit;
+use super::heard::HeardDigits;
 use super::inject::{DigitSink, Injected, Injection};
 use super::rfc4733::{EventPacket, EventSender, TelephoneEvent};
 use super::tone::ToneGenerator;
@@ -184,6 +185,9 @@ pub struct DtmfConverter {
     /// Digits seen, either way (for the call record and logs).
     digits_rendered: u32,
     digits_detected: u32,
+    /// Digits confirmed by the detector since `drain_detected` (at most
+    /// one or two per packet: a digit takes 40 ms to confirm).
+    detected_new: [Option<Digit>; 4],
 }
 
 impl DtmfConverter {
@@ -206,6 +210,7 @@ impl DtmfConverter {
             injecting: None,
             digits_rendered: 0,
             digits_detected: 0,
+            detected_new: [None; 4],
         }
     }
 
@@ -215,6 +220,17 @@ impl DtmfConverter {
 
     pub fn digits_detected(&self) -> u32 {
         self.digits_detected
+    }
+
+    /// Hands the digits the detector confirmed since the last call to
+    /// `into`, oldest first.
+    pub fn drain_detected(&mut self, into: &mut HeardDigits) {
+        for d in self.detected_new.iter_mut() {
+            match d.take() {
+                Some(digit) => into.push(digit),
+                None => break,
+            }
+        }
     }
 
     /// A new path (a new offer/answer) for the packets from now on: a
@@ -449,6 +465,7 @@ impl DtmfConverter {
             owed,
             ..
         } = &mut **d;
+        let detected_new = &mut self.detected_new;
         let mut started = 0;
         detector.push(&pcm[..n], &mut |e: DtmfEvent| match e.end_sample {
             Some(end) => {
@@ -475,6 +492,9 @@ impl DtmfConverter {
                     ts(e.start_sample),
                     interval,
                 ));
+                if let Some(slot) = detected_new.iter_mut().find(|s| s.is_none()) {
+                    *slot = Some(e.digit);
+                }
                 started += 1;
             }
         });

@@ -6,6 +6,7 @@ pub mod convert;
 pub mod detector;
 pub mod digit;
 pub mod goertzel;
+pub mod heard;
 pub mod inject;
 pub mod rfc4733;
 pub mod tone;

@@ -448,6 +448,8 @@ fn call(from: &str) -> CallRecord {
             callee_codec: Some("PCMU"),
         }),
         media_session: None,
+        dtmf_caller: String::new(),
+        dtmf_callee: String::new(),
     }
 }
 

@@ -282,6 +282,8 @@ pub fn set_live(ctx: &WebContext, ids: &[&str]) {
             hook: None,
             media: None,
             media_session: None,
+            dtmf_caller: String::new(),
+            dtmf_callee: String::new(),
         })
         .collect();
     ctx.status.update_calls(records, CallStats::default());
