@@ -48,8 +48,8 @@ pub fn call_row(r: &CallRecord) -> CallRow {
         final_status: r.final_status,
         hangup_cause: r.hangup_cause.as_ref().map(|c| c.name().to_string()),
         hook: r.hook.clone(),
-        dtmf_caller: String::new(),
-        dtmf_callee: String::new(),
+        dtmf_caller: r.dtmf_caller.clone(),
+        dtmf_callee: r.dtmf_callee.clone(),
         caller_media: r.media.as_ref().map(|m| leg(&m.caller, m.caller_codec)),
         callee_media: r.media.as_ref().map(|m| leg(&m.callee, m.callee_codec)),
     }
@@ -95,7 +95,7 @@ mod tests {
             ended: None,
             final_status: Some(487),
             hangup_cause: Some(HangupCause::Cancelled),
-            hook: None,
+            hook: Some("timeout".into()),
             media: Some(MediaSummary {
                 caller: LegMediaStats {
                     packets: 7,
@@ -108,13 +108,15 @@ mod tests {
                 callee_codec: Some("PCMA"),
             }),
             media_session: Some(3),
-            dtmf_caller: String::new(),
+            dtmf_caller: "12#".into(),
             dtmf_callee: String::new(),
         };
         let row = call_row(&record);
+        assert_eq!((row.dtmf_caller.as_str(), row.dtmf_callee.as_str()), ("12#", ""));
         assert_eq!(row.direction, "outbound");
         assert_eq!(row.hangup_cause.as_deref(), Some("cancelled"));
         assert!(row.emergency);
+        assert_eq!(row.hook.as_deref(), Some("timeout"));
         assert_eq!(row.headers_out, record.headers_out);
         let caller = row.caller_media.expect("caller media");
         assert_eq!(caller.codec.as_deref(), Some("PCMU"));

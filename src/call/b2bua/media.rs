@@ -135,7 +135,8 @@ impl B2bua {
         let Some(r) = record else {
             return;
         };
-        debug!(call = %r.id, side = ?side, digits, "DTMF digits");
+        // The digits themselves may be a PIN: the log says how many.
+        debug!(call = %r.id, side = ?side, count = digits.len(), "DTMF digits");
         let was_full = match side {
             LegSide::Caller => r.dtmf_caller.len(),
             LegSide::Callee => r.dtmf_callee.len(),
