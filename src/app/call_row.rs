@@ -112,7 +112,10 @@ mod tests {
             dtmf_callee: String::new(),
         };
         let row = call_row(&record);
-        assert_eq!((row.dtmf_caller.as_str(), row.dtmf_callee.as_str()), ("12#", ""));
+        assert_eq!(
+            (row.dtmf_caller.as_str(), row.dtmf_callee.as_str()),
+            ("12#", "")
+        );
         assert_eq!(row.direction, "outbound");
         assert_eq!(row.hangup_cause.as_deref(), Some("cancelled"));
         assert!(row.emergency);

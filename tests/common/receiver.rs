@@ -100,6 +100,8 @@ pub struct Request {
     pub body: Vec<u8>,
     /// The status it was answered with.
     pub status: u16,
+    /// When its body was read, before any delay.
+    pub received: std::time::SystemTime,
 }
 
 impl Request {
@@ -121,6 +123,8 @@ struct Shared {
     requests: Mutex<Vec<Request>>,
     delay: Mutex<Duration>,
     status: Mutex<u16>,
+    /// The answer's body ("ok" unless set).
+    body: Mutex<Option<String>>,
     stop: AtomicBool,
     /// TLS handshakes that failed (e.g. the client refused our certificate).
     handshake_failures: Mutex<u32>,
@@ -174,6 +178,11 @@ impl Receiver {
     /// Answers with `status` from now on.
     pub fn set_status(&self, status: u16) {
         *self.shared.status.lock().unwrap() = status;
+    }
+
+    /// Answers with `body` (as JSON) from now on.
+    pub fn set_json_body(&self, body: &str) {
+        *self.shared.body.lock().unwrap() = Some(body.to_string());
     }
 
     pub fn requests(&self) -> Vec<Request> {
@@ -272,6 +281,7 @@ fn requests(mut io: impl Read + Write, s: &Shared) {
         }
         let body = buf[start..start + len].to_vec();
         buf.drain(..start + len);
+        let received = std::time::SystemTime::now();
         let delay = *s.delay.lock().unwrap();
         std::thread::sleep(delay);
         let status = *s.status.lock().unwrap();
@@ -283,8 +293,15 @@ fn requests(mut io: impl Read + Write, s: &Shared) {
             headers,
             body,
             status,
+            received,
         });
-        let answer = format!("HTTP/1.1 {status} Answer\r\nContent-Length: 2\r\n\r\nok");
+        let answer = match s.body.lock().unwrap().clone() {
+            Some(json) => format!(
+                "HTTP/1.1 {status} Answer\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{json}",
+                json.len()
+            ),
+            None => format!("HTTP/1.1 {status} Answer\r\nContent-Length: 2\r\n\r\nok"),
+        };
         if io.write_all(answer.as_bytes()).is_err() || io.flush().is_err() {
             return;
         }

@@ -156,6 +156,9 @@ impl SippBackground {
         let child = Command::new("sipp")
             .args(args)
             .args(["-nostdin", "-timeout", "90s", "-timeout_error"])
+            // Message traces (-trace_msg) stamp local time: UTC makes them
+            // comparable with the test's clock.
+            .env("TZ", "UTC")
             .current_dir(&work)
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(work.join("stdout")).expect("file"))

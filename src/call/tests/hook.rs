@@ -175,3 +175,34 @@ fn calls_wait_for_their_own_hook_only() {
         "only the second call moved: {invite:?}"
     );
 }
+
+/// An emergency call never waits for a web service, even on a route whose
+/// hook every other call waits for.
+#[test]
+fn an_emergency_call_on_a_hooked_route_goes_out_at_once() {
+    const TRUNK: &str = "198.51.100.20:5060";
+    let mut gw = Setup::new(&format!(
+        "[calls]\n{PASSTHROUGH}\n[emergency]\nnumbers = ['911']\n\
+         [[route]]\nname='out'\nfrom='lan'\nhook='https://hooks.example.com/out'\n\
+         targets=[{{ uri='sip:trunk@{TRUNK}' }}]\n"
+    ))
+    .start();
+    let invite = |number: &str, n: u32| {
+        request(
+            "INVITE",
+            PBX2,
+            &format!("sip:{number}@{}", crate::test_support::GATEWAY_LAN),
+            &format!("pbx-call-{n}"),
+            "",
+            Some(&pbx_sdp()),
+        )
+    };
+    let out = gw.receive(&invite("5551234", 1), lan(PBX2));
+    assert_eq!((out.hooks.len(), out.count(TRUNK, "INVITE")), (1, 0));
+    let out = gw.receive(&invite("911", 2), lan(PBX2));
+    assert_eq!(out.hooks.len(), 0, "no hook request for 911");
+    out.one(TRUNK, "INVITE");
+    let record = gw.call_records().pop().expect("record");
+    assert!(record.emergency);
+    assert_eq!(record.hook, None);
+}
