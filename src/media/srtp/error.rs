@@ -27,6 +27,8 @@ pub enum SrtpError {
     TooOld { index: u64, newest: u64 },
     #[error("SRTCP packet is not encrypted (E flag 0), which this session did not negotiate")]
     SrtcpNotEncrypted,
-    #[error("the master key has protected the most packets RFC 3711 allows (2^48 SRTP, 2^31 SRTCP); a new key is needed")]
+    #[error(
+        "the master key has protected the most packets RFC 3711 §3.2.1 allows (2^48 SRTP, 2^31 SRTCP); a new key is needed"
+    )]
     KeyExhausted,
 }

@@ -75,7 +75,7 @@ pub const MAX_RTP_INDEX: u64 = (1 << 48) - 1;
 /// The index a packet with sequence number `seq` has, given the highest
 /// index of its stream so far (RFC 3711 Appendix A: the guess of the ROC
 /// nearest to s_l). An index before the stream's first packet is refused
-/// as too old; one past 2^48 means the key is used up (§9.2).
+/// as too old; one past 2^48 means the key is used up (§3.2.1).
 pub(super) fn estimate_index(newest: u64, seq: u16) -> Result<u64, SrtpError> {
     let roc = newest >> 16;
     let s_l = newest & 0xffff;

@@ -56,7 +56,7 @@ pub enum SdesError {
 #[derive(Clone, PartialEq, Eq)]
 pub struct CryptoAttribute {
     /// Identifies the line; an answer repeats the tag of the offer's line
-    /// it accepts (RFC 4568 §5.1.2).
+    /// it accepts (RFC 4568 §7.1.2).
     pub tag: u32,
     pub suite: Suite,
     pub key: MasterKey,
@@ -126,7 +126,7 @@ impl CryptoAttribute {
             // §6.3.7: a leading dash marks an optional parameter.
             _ if name.starts_with('-') => Ok(()),
             // KDR (§6.3.1), UNENCRYPTED_SRTP/SRTCP, UNAUTHENTICATED_SRTP
-            // (§6.3.2), FEC_KEY (§6.3.5) and anything unknown.
+            // (§6.3.2, §6.3.3), FEC_KEY (§6.3.5) and anything unknown.
             _ => Err(SdesError::SessionParam(printable(name))),
         }
     }

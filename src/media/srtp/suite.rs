@@ -39,7 +39,7 @@ impl Suite {
     }
 
     /// The suite an SDP name denotes; suite names are case-sensitive
-    /// tokens (RFC 4568 §9.1 lists them in upper case).
+    /// tokens (RFC 4568 §9.2 lists them in upper case).
     pub fn from_name(name: &str) -> Option<Suite> {
         match name {
             "AES_CM_128_HMAC_SHA1_80" => Some(Suite::AesCm128HmacSha1_80),

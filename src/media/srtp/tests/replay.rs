@@ -20,7 +20,7 @@ fn index_estimation_follows_rfc_3711_appendix_a() {
             newest: 5
         })
     );
-    // Past 2^48 the key is spent (RFC 3711 §9.2).
+    // Past 2^48 the key is spent (RFC 3711 §3.2.1).
     assert_eq!(
         estimate_index(MAX_RTP_INDEX, 0x0001),
         Err(SrtpError::KeyExhausted)
