@@ -30,3 +30,4 @@ pub mod relay;
 pub mod rtp;
 pub mod sdp;
 mod sessions;
+pub mod srtp;
