@@ -163,7 +163,18 @@ fn main() -> ExitCode {
         if let Some(a) = l.tcp {
             parts.push(format!("tcp {a}"));
         }
+        if let Some(a) = l.tls {
+            parts.push(format!("tls {a}"));
+        }
         println!("  SIP {}: {}", l.name, parts.join(", "));
+    }
+    match gateway.start_tls(&data_dir) {
+        Ok(Some(tls)) => println!("  SIP TLS: {tls}"),
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("pbxgate: {e}");
+            return ExitCode::from(1);
+        }
     }
     println!("  RTP:    {}", gateway.media_summary());
     println!("  history: {}", gateway.start_history(&data_dir));

@@ -54,12 +54,12 @@ fn answers(bytes: &[u8], transport: Transport) -> Vec<(u16, String)> {
         listener: ListenerId(0),
         transport,
         remote: "127.0.0.99:5099".parse().unwrap(),
-        connection: (transport == Transport::Tcp).then_some(ConnectionId(1)),
+        connection: transport.is_stream().then_some(ConnectionId(1)),
     };
     let now = Instant::now();
     match transport {
         Transport::Udp => ep.handle_datagram(bytes, from, now),
-        Transport::Tcp => {
+        Transport::Tcp | Transport::Tls => {
             let mut framer = StreamFramer::new();
             framer.push(bytes);
             while let Some(item) = framer.next_item() {

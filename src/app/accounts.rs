@@ -29,12 +29,13 @@ pub fn registration_plan(
     let transport = match account.transport {
         TransportName::Udp => Transport::Udp,
         TransportName::Tcp => Transport::Tcp,
+        TransportName::Tls => Transport::Tls,
     };
     let registrar = match Uri::parse(&account.registrar) {
-        Ok(Uri::Sip(u)) if u.secure => {
+        Ok(Uri::Sip(u)) if u.secure && transport != Transport::Tls => {
             return Err(ConfigError::invalid(
                 field("registrar"),
-                "sips: needs TLS, which the gateway does not speak yet; use sip:",
+                "a sips: registrar is reached over TLS: set transport = \"tls\" (or use sip:)",
             ))
         }
         Ok(Uri::Sip(u)) if u.user.is_none() => {

@@ -96,6 +96,7 @@ impl CoreConfig {
                     side: Side::Wan,
                     advertised: std::net::SocketAddr::from(([127, 0, 0, 1], 5060)),
                     public: None,
+                    tls_port: None,
                 }],
                 router: Default::default(),
                 accounts: Vec::new(),

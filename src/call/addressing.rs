@@ -10,7 +10,7 @@ use tracing::info;
 
 use crate::config::Side;
 use crate::sip::message::{Host, SipUri};
-use crate::sip::transport::ListenerId;
+use crate::sip::transport::{ListenerId, Transport};
 
 #[derive(Clone, Debug)]
 pub struct ListenerInfo {
@@ -19,6 +19,8 @@ pub struct ListenerInfo {
     pub advertised: SocketAddr,
     /// Configured public address (NAT): replaces `advertised`'s IP.
     pub public: Option<IpAddr>,
+    /// The TLS port, when the listener serves TLS (`tls_bind`).
+    pub tls_port: Option<u16>,
 }
 
 #[derive(Debug)]
@@ -63,6 +65,19 @@ impl Addressing {
         match info.public.or(learned) {
             Some(ip) => SocketAddr::new(ip, info.advertised.port()),
             None => info.advertised,
+        }
+    }
+
+    /// `advertised`, with the TLS port for a TLS leg: Via and Contact of a
+    /// TLS leg name the address TLS is served on.
+    pub fn advertised_for(&self, l: ListenerId, transport: Transport) -> SocketAddr {
+        let a = self.advertised(l);
+        match (
+            transport,
+            self.listeners.get(l.0 as usize).and_then(|i| i.tls_port),
+        ) {
+            (Transport::Tls, Some(port)) => SocketAddr::new(a.ip(), port),
+            _ => a,
         }
     }
 
@@ -132,15 +147,24 @@ impl Addressing {
 
     /// Where a request to `uri` goes: its IP, or the first address its host
     /// name resolved to; None while a name is not resolved.
+    #[cfg(test)]
     pub fn address_of(&self, uri: &SipUri) -> Option<SocketAddr> {
-        let port = uri.port.unwrap_or(5060);
+        self.address_for(uri, Transport::Udp)
+    }
+
+    /// Where a request to `uri` over `transport` goes: TLS defaults to
+    /// port 5061 (RFC 3261 §26.2.2), and a name's looked-up port (for UDP)
+    /// is not TLS's.
+    pub fn address_for(&self, uri: &SipUri, transport: Transport) -> Option<SocketAddr> {
+        let tls = transport == Transport::Tls || uri.secure;
+        let port = uri.port.unwrap_or(if tls { 5061 } else { 5060 });
         match &uri.host {
             Host::Domain(n) => self
                 .resolved
                 .get(&n.to_ascii_lowercase())
                 .and_then(|v| v.first())
                 .map(|a| {
-                    if uri.port.is_some() {
+                    if uri.port.is_some() || tls {
                         SocketAddr::new(a.ip(), port)
                     } else {
                         *a
@@ -162,6 +186,7 @@ mod tests {
             side,
             advertised: addr.parse().expect("addr"),
             public: public.map(|p| p.parse().expect("ip")),
+            tls_port: None,
         };
         Addressing::new(vec![
             l("wan", Side::Wan, "192.0.2.10:5060", None),
@@ -192,6 +217,7 @@ mod tests {
             side: Side::Lan,
             advertised: "10.0.0.9:5080".parse().unwrap(),
             public: None,
+            tls_port: None,
         });
         a.retire(ListenerId(1));
         assert_eq!(a.listener_for(Side::Wan, v4), Some(moved));

@@ -165,6 +165,7 @@ impl SipLeg {
         match self.transport {
             Transport::Udp => format!("<sip:pbxgate@{}>", self.local),
             Transport::Tcp => format!("<sip:pbxgate@{};transport=tcp>", self.local),
+            Transport::Tls => format!("<sip:pbxgate@{};transport=tls>", self.local),
         }
     }
 

@@ -41,6 +41,7 @@ pub const FIELD_EFFECTS: &[(&str, Effect)] = &[
     ("listener.transports", Restart),
     ("listener.tcp_idle_timeout_s", Restart),
     ("listener.public_address", Restart),
+    ("listener.tls_bind", Restart),
     ("listener.allow", Live),
     ("listener.on_deny", Live),
     ("listener.admit", Live),
@@ -96,6 +97,8 @@ pub const FIELD_EFFECTS: &[(&str, Effect)] = &[
     ("web.login_failures", Live),
     ("web.login_window_min", Live),
     ("web.metrics_allow", Live),
+    // The TLS acceptor and connector are made at start.
+    ("tls", Restart),
     // The senders are started at start, one per webhook.
     ("webhook", Restart),
     ("events.max_events", Live),
@@ -347,6 +350,7 @@ mod tests {
                 "log",
                 "history",
                 "web",
+                "tls",
                 "webhook",
                 "events",
                 "mqtt"

@@ -171,6 +171,19 @@ login_window_min = 15         # ... before it is refused (429) for a while
 # address is listed here, e.g. ["192.168.1.50"]
 metrics_allow = []
 
+# SIP over TLS (docs/tls.md). A listener speaks it when its transports list
+# "tls" (served on tls_bind, default port 5061 on wan, 5081 on lan); accounts
+# and targets use it with transport = "tls", a sips: URI or ;transport=tls.
+[tls]
+# cert_file = "/data/sip-cert.pem"  # the server certificate; default: a
+# key_file = "/data/sip-key.pem"    # self-signed one made in the data directory
+# ca_file = "/data/trunk-ca.pem"    # trusted besides the public roots
+# client_cert_file = "/data/client.pem"  # shown when a far end asks for one
+# client_key_file = "/data/client-key.pem"
+handshake_timeout_ms = 5000
+max_handshakes_per_source = 4  # handshakes in progress; more are closed
+max_handshakes = 64
+
 # Call events (newCall, answer, hangup, dtmf, registration) are written to an
 # outbox in the data directory before they count as sent, and delivered to
 # each [[webhook]] at least once, in order, with an id to de-duplicate on.

@@ -636,6 +636,7 @@ mod tests {
             ("history", Box::new(|c| c.history = s.history.clone())),
             ("web", Box::new(|c| c.web.login_failures = 3)),
             ("web", Box::new(|c| c.web = s.web.clone())),
+            ("tls", Box::new(|c| c.tls = s.tls.clone())),
             ("webhook", Box::new(|c| c.webhooks = s.webhooks.clone())),
             ("events", Box::new(|c| c.events.max_events = 1000)),
             ("events", Box::new(|c| c.events = s.events.clone())),

@@ -21,6 +21,7 @@ pub mod sample;
 mod schema;
 mod sides;
 mod store;
+mod tls;
 mod web;
 
 pub use account::AccountConfig;
@@ -42,4 +43,5 @@ pub use schema::{
 };
 pub use sides::{Side, TransportName};
 pub use store::{Checked, ConfigStore, Loaded, WideMode, CONFIG_FILE_MODE};
+pub use tls::TlsConfig;
 pub use web::WebConfig;

@@ -23,6 +23,7 @@ use super::schema::{
     AdmitMode, Config, DenyAction, DnsConfig, ListenerConfig, LogConfig, SipConfig,
 };
 use super::sides::{Side, TransportName};
+use super::tls::TlsConfig;
 use super::web::WebConfig;
 
 fn addr(s: &str) -> SocketAddr {
@@ -46,7 +47,7 @@ pub fn every_field_set() -> Config {
                 name: "wan".into(),
                 side: Side::Wan,
                 bind: addr("127.0.0.1:5062"),
-                transports: vec![TransportName::Udp],
+                transports: vec![TransportName::Udp, TransportName::Tls],
                 tcp_idle_timeout_s: 120,
                 allow: Some(strings(&["203.0.113.0/24"])),
                 on_deny: Some(DenyAction::Reject),
@@ -56,6 +57,7 @@ pub fn every_field_set() -> Config {
                 rate_per_s_listed: 1500,
                 burst_listed: 3000,
                 public_address: Some("198.51.100.20".parse().expect("an address")),
+                tls_bind: Some(addr("127.0.0.1:5071")),
             },
             ListenerConfig {
                 name: "lan".into(),
@@ -71,6 +73,7 @@ pub fn every_field_set() -> Config {
                 rate_per_s_listed: 0,
                 burst_listed: 0,
                 public_address: None,
+                tls_bind: None,
             },
         ],
         accounts: vec![AccountConfig {
@@ -238,6 +241,16 @@ pub fn every_field_set() -> Config {
             login_failures: 3,
             login_window_min: 5,
             metrics_allow: strings(&["192.168.10.50"]),
+        },
+        tls: TlsConfig {
+            cert_file: Some("/data/sip-cert.pem".into()),
+            key_file: Some("/data/sip-key.pem".into()),
+            ca_file: Some("/data/trunk-ca.pem".into()),
+            client_cert_file: Some("/data/client.pem".into()),
+            client_key_file: Some("/data/client-key.pem".into()),
+            handshake_timeout_ms: 3000,
+            max_handshakes_per_source: 2,
+            max_handshakes: 32,
         },
         webhooks: vec![WebhookConfig {
             name: "crm".into(),

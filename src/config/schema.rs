@@ -20,6 +20,7 @@ use super::media::MediaConfig;
 use super::mqtt::MqttConfig;
 use super::route::RouteConfig;
 use super::sides::{Side, TransportName};
+use super::tls::TlsConfig;
 use super::web::WebConfig;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -44,6 +45,8 @@ pub struct Config {
     pub history: HistoryConfig,
     /// The web page and JSON API; see docs/web.md.
     pub web: WebConfig,
+    /// SIP over TLS: certificates, trust and handshake limits.
+    pub tls: TlsConfig,
     /// Where call events are pushed; see docs/events.md.
     #[serde(rename = "webhook", skip_serializing_if = "Vec::is_empty")]
     pub webhooks: Vec<WebhookConfig>,
@@ -108,6 +111,10 @@ pub struct ListenerConfig {
     /// listener (`received`), else the bound address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_address: Option<IpAddr>,
+    /// Where TLS is served when `transports` has "tls"; absent: the bind
+    /// address with port 5061 (WAN) or 5081 (LAN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_bind: Option<SocketAddr>,
 }
 
 /// What a source outside the allowlist gets.
@@ -194,7 +201,20 @@ impl ListenerConfig {
             rate_per_s_listed: default_rate_listed(),
             burst_listed: default_burst_listed(),
             public_address: None,
+            tls_bind: None,
         }
+    }
+
+    /// The TLS address: `tls_bind`, or the bind address with the side's
+    /// SIPS port (RFC 3261 §26.2.2 makes 5061 the default for sips:).
+    pub fn tls_addr(&self) -> SocketAddr {
+        self.tls_bind.unwrap_or_else(|| {
+            let port = match self.side {
+                Side::Wan => 5061,
+                Side::Lan => 5081,
+            };
+            SocketAddr::new(self.bind.ip(), port)
+        })
     }
 
     pub fn allow_list(&self) -> Vec<String> {
@@ -258,6 +278,7 @@ impl Default for Config {
             dns: DnsConfig::default(),
             log: LogConfig::default(),
             web: WebConfig::default(),
+            tls: TlsConfig::default(),
             webhooks: Vec::new(),
             events: EventsConfig::default(),
             mqtt: None,
@@ -352,11 +373,24 @@ impl Config {
             if l.transports.is_empty() {
                 return Err(ConfigError::invalid(
                     field("transports"),
-                    "list at least one of \"udp\", \"tcp\"",
+                    "list at least one of \"udp\", \"tcp\", \"tls\"",
                 ));
             }
             for t in &l.transports {
-                if !binds.insert((l.bind, *t)) {
+                let at = match t {
+                    TransportName::Tls => l.tls_addr(),
+                    _ => l.bind,
+                };
+                if *t == TransportName::Tls
+                    && at == l.bind
+                    && l.transports.contains(&TransportName::Tcp)
+                {
+                    return Err(ConfigError::invalid(
+                        field("tls_bind"),
+                        format!("{at} is the listener's TCP address: TLS needs a port of its own (e.g. 5061)"),
+                    ));
+                }
+                if !binds.insert((at, *t)) {
                     return Err(ConfigError::invalid(
                         field("bind"),
                         format!("{} {:?} is already bound by another listener", l.bind, t),
@@ -412,6 +446,7 @@ impl Config {
         self.history.validate()?;
         self.emergency.validate()?;
         self.web.validate()?;
+        self.tls.validate()?;
         validate_webhooks(&self.webhooks)?;
         self.events.validate()?;
         if let Some(m) = &self.mqtt {

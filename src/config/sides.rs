@@ -17,4 +17,5 @@ pub enum Side {
 pub enum TransportName {
     Udp,
     Tcp,
+    Tls,
 }

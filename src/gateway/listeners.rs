@@ -13,7 +13,8 @@ use tracing::info;
 
 use crate::app::Core;
 use crate::config::{ListenerConfig, TransportName};
-use crate::sip::transport::{tcp, udp, ListenerId};
+use crate::sip::transport::tls::TlsEndpoint;
+use crate::sip::transport::{tcp, tls, udp, ListenerId};
 
 use super::{BindError, BoundListener, Inbound};
 
@@ -29,6 +30,8 @@ pub struct Slot {
     udp: Option<Arc<Async<UdpSocket>>>,
     /// Until the accept task takes it.
     tcp: Option<Async<TcpListener>>,
+    /// The TLS socket (`tls_bind`), until its accept task takes it.
+    tls: Option<Async<TcpListener>>,
     idle: Duration,
     tasks: Vec<smol::Task<()>>,
     retired_at: Option<Instant>,
@@ -51,9 +54,11 @@ impl Slot {
             name: l.name.clone(),
             udp: None,
             tcp: None,
+            tls: None,
         };
         let mut udp_socket = None;
         let mut tcp_socket = None;
+        let mut tls_socket = None;
         if l.transports.contains(&TransportName::Udp) {
             let s = udp::bind(l.bind).map_err(|e| err("udp", e))?;
             bound.udp = s.get_ref().local_addr().ok();
@@ -70,11 +75,24 @@ impl Slot {
             bound.tcp = s.get_ref().local_addr().ok();
             tcp_socket = Some(s);
         }
+        if l.transports.contains(&TransportName::Tls) {
+            let addr = l.tls_addr();
+            let s = tcp::bind(addr).map_err(|e| BindError {
+                name: l.name.clone(),
+                index,
+                transport: "tls",
+                addr,
+                source: e,
+            })?;
+            bound.tls = s.get_ref().local_addr().ok();
+            tls_socket = Some(s);
+        }
         Ok(Slot {
             bound,
             config: l.clone(),
             udp: udp_socket,
             tcp: tcp_socket,
+            tls: tls_socket,
             idle: Duration::from_secs(l.tcp_idle_timeout_s),
             tasks: Vec::new(),
             retired_at: None,
@@ -91,12 +109,22 @@ impl Slot {
 #[derive(Default)]
 pub struct Slots {
     slots: Vec<Slot>,
+    /// The TLS endpoint, when the configuration uses TLS.
+    tls: Option<Arc<TlsEndpoint>>,
 }
 
 impl Slots {
     pub fn push(&mut self, slot: Slot) -> ListenerId {
         self.slots.push(slot);
         ListenerId((self.slots.len() - 1) as u16)
+    }
+
+    pub fn set_tls(&mut self, tls: Option<Arc<TlsEndpoint>>) {
+        self.tls = tls;
+    }
+
+    pub fn tls(&self) -> Option<&Arc<TlsEndpoint>> {
+        self.tls.as_ref()
     }
 
     /// Starts the receive tasks of slot `id`.
@@ -116,6 +144,21 @@ impl Slots {
                 connections.clone(),
                 tx.clone(),
             )));
+        }
+        if let Some(l) = slot.tls.take() {
+            match &self.tls {
+                Some(endpoint) => slot.tasks.push(smol::spawn(tls::accept_loop(
+                    l,
+                    id,
+                    slot.idle,
+                    connections.clone(),
+                    tx.clone(),
+                    endpoint.clone(),
+                ))),
+                None => {
+                    tracing::error!(listener = %slot.bound.name, "TLS socket bound but no TLS endpoint was made; TLS not served")
+                }
+            }
         }
     }
 
@@ -144,7 +187,13 @@ impl Slots {
     pub fn running(&self) -> Vec<(ListenerId, &ListenerConfig, Vec<SocketAddr>)> {
         self.active()
             .map(|(id, s)| {
-                let bound = s.bound.udp.into_iter().chain(s.bound.tcp).collect();
+                let bound = s
+                    .bound
+                    .udp
+                    .into_iter()
+                    .chain(s.bound.tcp)
+                    .chain(s.bound.tls)
+                    .collect();
                 (id, &s.config, bound)
             })
             .collect()
@@ -192,6 +241,7 @@ impl Slots {
                 s.tasks.clear();
                 s.udp = None;
                 s.tcp = None;
+                s.tls = None;
                 s.closed = true;
             }
         }

@@ -10,6 +10,7 @@ mod listeners;
 mod mqtt;
 mod resolve;
 mod signalling;
+mod sip_tls;
 pub mod web;
 pub mod webhook;
 
@@ -31,7 +32,7 @@ use crate::app::{ControlRequest, Core, CoreConfig};
 use crate::call::{B2buaConfig, ListenerInfo};
 use crate::config::{Config, ConfigStore};
 use crate::sip::ids::{IdGenerator, RandomError};
-use crate::sip::message::SipUri;
+use crate::sip::message::{Host, SipUri};
 use crate::sip::registration::RegistrationClient;
 use crate::sip::transaction::TimerConfig;
 use crate::sip::transport::Transport;
@@ -43,6 +44,7 @@ pub struct BoundListener {
     pub name: String,
     pub udp: Option<SocketAddr>,
     pub tcp: Option<SocketAddr>,
+    pub tls: Option<SocketAddr>,
 }
 
 /// Why the gateway cannot start.
@@ -131,6 +133,33 @@ impl Gateway {
                     .into()
             }
         }
+    }
+
+    /// Makes the SIP TLS endpoint when the configuration uses TLS (its
+    /// certificate in `data_dir` unless configured); returns what the
+    /// start banner says of it.
+    pub fn start_tls(&mut self, data_dir: &std::path::Path) -> Result<Option<String>, String> {
+        if !sip_tls::uses_tls(&self.compiled.config, &self.compiled.router) {
+            return Ok(None);
+        }
+        let addresses: Vec<std::net::IpAddr> = self
+            .listeners
+            .iter()
+            .filter_map(|b| b.tls.or(b.udp).or(b.tcp))
+            .map(|a| a.ip())
+            .filter(|ip| !ip.is_unspecified())
+            .collect();
+        let (endpoint, summary) = sip_tls::endpoint(&self.compiled.config, data_dir, &addresses)?;
+        self.slots.set_tls(Some(endpoint));
+        Ok(Some(format!(
+            "certificate SHA-256 {}{}",
+            summary.fingerprint,
+            if summary.made {
+                " (self-signed, made now)"
+            } else {
+                ""
+            }
+        )))
     }
 
     /// Opens the call history in `data_dir` and starts its writer; returns
@@ -239,6 +268,7 @@ impl Gateway {
                 name,
                 self.compiled.config.dns.clone(),
                 tx.clone(),
+                self.slots.tls().cloned(),
             ))
             .detach();
         }
@@ -332,6 +362,7 @@ impl Gateway {
             let listener_addr = match transport {
                 Transport::Udp => bound.udp,
                 Transport::Tcp => bound.tcp,
+                Transport::Tls => bound.tls,
             };
             let Some(listener_addr) = listener_addr else {
                 tracing::warn!(account = %account.name, listener = %account.listener, "the listener does not speak {transport}; account not started");
@@ -348,6 +379,7 @@ impl Gateway {
                 listener_addr,
                 self.compiled.config.dns.nameservers.clone(),
                 tx.clone(),
+                self.slots.tls().cloned(),
             ))
             .detach();
         }
@@ -373,9 +405,16 @@ async fn find_registrar(
     listener: SocketAddr,
     nameservers: Vec<SocketAddr>,
     tx: smol::channel::Sender<Inbound>,
+    tls: Option<Arc<crate::sip::transport::tls::TlsEndpoint>>,
 ) {
     loop {
         let found = resolve::targets(&uri, transport, &nameservers).await;
+        // RFC 5922 §4: the registrar's certificate must be for its domain.
+        if let (Ok(addrs), Some(tls), Host::Domain(name)) = (&found, &tls, &uri.host) {
+            for a in addrs {
+                tls.expect_name(*a, name);
+            }
+        }
         // Only targets of the listener's address family can be reached from
         // its socket.
         let found = found.map(|t| {
@@ -465,6 +504,7 @@ pub(crate) fn listener_info(l: &crate::config::ListenerConfig, b: &BoundListener
         side: l.side,
         advertised: advertised_address(b.udp.or(b.tcp).unwrap_or(l.bind)),
         public: l.public_address,
+        tls_port: b.tls.map(|a| a.port()),
     }
 }
 

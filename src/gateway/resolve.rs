@@ -14,8 +14,9 @@ pub async fn targets(
     nameservers: &[SocketAddr],
 ) -> Result<Vec<SocketAddr>, String> {
     let mut uri = uri.clone();
-    if transport == Transport::Tcp && uri.params.value("transport").is_none() {
-        uri.params.set("transport", Some("tcp".into()));
+    if transport.is_stream() && uri.params.value("transport").is_none() && !uri.secure {
+        let t = transport.via_token().to_ascii_lowercase();
+        uri.params.set("transport", Some(t));
     }
     let config = match nameservers.first() {
         Some(first) => {
@@ -34,7 +35,7 @@ pub async fn targets(
             let found: Vec<SocketAddr> = list
                 .targets()
                 .iter()
-                .filter(|t| t.transport == transport && !t.tls)
+                .filter(|t| t.transport == transport)
                 .map(|t| t.addr)
                 .collect();
             if found.is_empty() {
@@ -44,7 +45,8 @@ pub async fn targets(
         }
         // No usable resolv.conf: the system resolver still knows /etc/hosts.
         Err(_) => {
-            let port = uri.port.unwrap_or(if uri.secure { 5061 } else { 5060 });
+            let tls = uri.secure || transport == Transport::Tls;
+            let port = uri.port.unwrap_or(if tls { 5061 } else { 5060 });
             let name = match &uri.host {
                 Host::Domain(d) => d.clone(),
                 other => other.to_string().trim_matches(['[', ']']).to_string(),
@@ -87,6 +89,7 @@ pub async fn call_target_loop(
     host: String,
     dns: crate::config::DnsConfig,
     tx: smol::channel::Sender<super::Inbound>,
+    tls: Option<std::sync::Arc<crate::sip::transport::tls::TlsEndpoint>>,
 ) {
     let uri = match Host::parse(&host) {
         Ok(h) => SipUri::new(h, None),
@@ -99,6 +102,13 @@ pub async fn call_target_loop(
         let wait = match targets(&uri, Transport::Udp, &dns.nameservers).await {
             Ok(addrs) => {
                 tracing::debug!(%host, ?addrs, "call target resolved");
+                // A TLS target's certificate must be for the name the
+                // route gives (RFC 5922 §4).
+                if let Some(tls) = &tls {
+                    for a in &addrs {
+                        tls.expect_name(*a, &host);
+                    }
+                }
                 let msg = super::Inbound::CallTargetAddresses {
                     host: host.clone(),
                     addrs,

@@ -12,7 +12,7 @@ use tracing::{debug, info, warn};
 use crate::app::StatusBoard;
 
 use crate::app::{Core, Output};
-use crate::sip::transport::{tcp, udp, Transmit, Transport, TransportEvent};
+use crate::sip::transport::{tcp, tls, udp, Transmit, Transport, TransportEvent};
 
 /// What the transports hand to the signalling loop.
 #[derive(Debug)]
@@ -271,7 +271,9 @@ async fn send(
             None => warn!(to = %t.to, "no UDP socket on that listener; message not sent"),
         },
         Transport::Tcp => {
-            if let Err(bytes) = connections.send(t.to.connection, t.to.remote, t.bytes) {
+            if let Err(bytes) =
+                connections.send(t.to.connection, t.to.remote, Transport::Tcp, t.bytes)
+            {
                 debug!(to = %t.to, "connection gone; opening a new one");
                 tcp::connect_and_send(
                     t.to.remote,
@@ -281,6 +283,28 @@ async fn send(
                     connections.clone(),
                     inbound_tx.clone(),
                 );
+            }
+        }
+        Transport::Tls => {
+            let Err(bytes) =
+                connections.send(t.to.connection, t.to.remote, Transport::Tls, t.bytes)
+            else {
+                return;
+            };
+            match slots.tls() {
+                Some(endpoint) => {
+                    debug!(to = %t.to, "no TLS connection; opening one");
+                    tls::connect_and_send(
+                        t.to.remote,
+                        t.to.listener,
+                        slots.idle(t.to.listener),
+                        bytes,
+                        connections.clone(),
+                        inbound_tx.clone(),
+                        endpoint.clone(),
+                    );
+                }
+                None => warn!(to = %t.to, "no TLS endpoint; message not sent"),
             }
         }
     }

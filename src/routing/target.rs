@@ -99,12 +99,6 @@ impl Target {
 
 fn target_uri(field: &str, text: &str) -> Result<SipUri, ConfigError> {
     let uri = match Uri::parse(text.trim()) {
-        Ok(Uri::Sip(u)) if u.secure => {
-            return Err(ConfigError::invalid(
-                field,
-                "sips: means TLS, and TLS is not available yet; use sip:",
-            ))
-        }
         Ok(Uri::Sip(u)) => u,
         Ok(other) => {
             return Err(ConfigError::invalid(
@@ -148,13 +142,16 @@ fn transport(
     account: Option<&AccountConfig>,
 ) -> Result<TransportName, ConfigError> {
     let from_uri = match uri.params.value("transport") {
+        // RFC 3261 §26.2: a sips: URI is reached over TLS.
+        None if uri.secure => Some(TransportName::Tls),
         None => None,
         Some(t) if t.eq_ignore_ascii_case("udp") => Some(TransportName::Udp),
         Some(t) if t.eq_ignore_ascii_case("tcp") => Some(TransportName::Tcp),
+        Some(t) if t.eq_ignore_ascii_case("tls") => Some(TransportName::Tls),
         Some(t) => {
             return Err(ConfigError::invalid(
                 field,
-                format!("the URI asks for transport={t}; only udp and tcp are available"),
+                format!("the URI asks for transport={t}; only udp, tcp and tls are available"),
             ))
         }
     };
@@ -177,6 +174,7 @@ fn name_of(t: TransportName) -> &'static str {
     match t {
         TransportName::Udp => "udp",
         TransportName::Tcp => "tcp",
+        TransportName::Tls => "tls",
     }
 }
 

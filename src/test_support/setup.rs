@@ -99,6 +99,7 @@ impl Setup {
                 side: l.side,
                 advertised: l.bind,
                 public: l.public_address,
+                tls_port: None,
             })
             .collect();
         CoreConfig {

@@ -98,7 +98,9 @@ impl B2bua {
             None
         };
         self.stats.started += 1;
-        let local = self.addressing.advertised(from.listener);
+        let local = self
+            .addressing
+            .advertised_for(from.listener, from.transport);
         let custom_headers = route.headers.apply(&req.headers);
         let mut leg = Leg::new_sip(dialog, local, from.transport, req);
         leg.sip_mut().invite_server = Some(id);
@@ -246,6 +248,7 @@ impl B2bua {
         let transport = match target.transport {
             TransportName::Udp => Transport::Udp,
             TransportName::Tcp => Transport::Tcp,
+            TransportName::Tls => Transport::Tls,
         };
         let account = target
             .account
@@ -300,7 +303,7 @@ impl B2bua {
     ) -> Result<usize, String> {
         let dest = self
             .addressing
-            .address_of(&spec.uri)
+            .address_for(&spec.uri, spec.transport)
             .ok_or_else(|| format!("no address known for {}", spec.uri.host))?;
         let caller_side = self
             .addressing
@@ -309,7 +312,7 @@ impl B2bua {
             .addressing
             .listener_for(caller_side, dest.ip())
             .ok_or("no listener on the callee side")?;
-        let local = self.addressing.advertised(listener);
+        let local = self.addressing.advertised_for(listener, spec.transport);
         let caller = call.caller();
         let caller_from = caller.sip().invite.headers.from_addr().ok();
         let display = caller_from.as_ref().and_then(|f| f.display.clone());

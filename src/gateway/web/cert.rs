@@ -1,7 +1,8 @@
-//! The web server's certificate: a configured one (`[web] cert_file`,
-//! `key_file`), or a self-signed one made at first start and kept in the
-//! data directory (`web-cert.pem`, `web-key.pem` owner-only), so the
-//! fingerprint a browser was told to trust stays the same.
+//! A server certificate: a configured one (`[web] cert_file`, `key_file`;
+//! `[tls]` the same for SIP), or a self-signed one made at first start and
+//! kept in the data directory (`web-cert.pem`, `web-key.pem` owner-only;
+//! `sip-cert.pem`, `sip-key.pem`), so the fingerprint a browser or a peer
+//! was told to trust stays the same.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -14,14 +15,18 @@ use crate::web::auth::files::write_private;
 
 pub const CERT_FILE: &str = "web-cert.pem";
 pub const KEY_FILE: &str = "web-key.pem";
+/// The SIP TLS server's, apart from the web page's: either may be
+/// replaced by a configured one without the other.
+pub const SIP_CERT_FILE: &str = "sip-cert.pem";
+pub const SIP_KEY_FILE: &str = "sip-key.pem";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CertError {
-    #[error("cannot read the web certificate {path}: {message}")]
+    #[error("cannot read the certificate {path}: {message}")]
     Read { path: PathBuf, message: String },
     #[error("{path} holds no certificate (PEM 'CERTIFICATE')")]
     NoCertificate { path: PathBuf },
-    #[error("cannot make the web certificate: {0}")]
+    #[error("cannot make a self-signed certificate: {0}")]
     Make(String),
     #[error("cannot write {path}: {source}")]
     Write {
@@ -46,9 +51,19 @@ pub fn load_or_make(
     data_dir: &Path,
     names: &[String],
 ) -> Result<Loaded, CertError> {
+    load_or_make_as(configured, data_dir, names, (CERT_FILE, KEY_FILE))
+}
+
+/// `load_or_make` with the data directory's file names.
+pub fn load_or_make_as(
+    configured: Option<(&Path, &Path)>,
+    data_dir: &Path,
+    names: &[String],
+    (cert_file, key_file): (&str, &str),
+) -> Result<Loaded, CertError> {
     let (cert_path, key_path, may_make) = match configured {
         Some((c, k)) => (c.to_path_buf(), k.to_path_buf(), false),
-        None => (data_dir.join(CERT_FILE), data_dir.join(KEY_FILE), true),
+        None => (data_dir.join(cert_file), data_dir.join(key_file), true),
     };
     let mut made = false;
     if may_make && !cert_path.exists() {

@@ -4,7 +4,7 @@
 //! (trillium-http), turns each request into a `web::Request` for
 //! `web::serve`, and writes the `web::Response` back.
 
-mod cert;
+pub(crate) mod cert;
 mod idle;
 
 use std::net::{IpAddr, SocketAddr, TcpListener};

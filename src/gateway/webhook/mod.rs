@@ -9,7 +9,7 @@ mod backoff;
 mod client;
 mod http;
 mod sender;
-mod tls;
+pub(crate) mod tls;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -34,7 +34,7 @@ pub enum TlsSetupError {
 /// ring, as the web page's TLS: it builds for a Raspberry Pi without
 /// cmake; deprecated only for lacking post-quantum key exchange.
 #[allow(deprecated)]
-fn provider() -> Arc<CryptoProvider> {
+pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
@@ -53,37 +53,39 @@ pub fn client_config(
             .with_custom_certificate_verifier(Arc::new(Pinned { pin, provider }))
             .with_no_client_auth()
     } else {
-        let mut roots = RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        if let Some(path) = ca_file {
-            let shown = path.display().to_string();
-            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-                .map_err(|e| TlsSetupError::CaFile {
-                    path: shown.clone(),
-                    reason: e.to_string(),
-                })?
-                .collect::<Result<_, _>>()
-                .map_err(|e| TlsSetupError::CaFile {
-                    path: shown.clone(),
-                    reason: e.to_string(),
-                })?;
-            if certs.is_empty() {
-                return Err(TlsSetupError::CaFileEmpty { path: shown });
-            }
-            for c in certs {
-                roots.add(c).map_err(|e| TlsSetupError::CaFile {
-                    path: shown.clone(),
-                    reason: e.to_string(),
-                })?;
-            }
-        }
+        let roots = roots(ca_file)?;
         let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
             .build()
             .map_err(|e| TlsSetupError::Rustls(e.to_string()))?;
         builder.with_webpki_verifier(verifier).with_no_client_auth()
     };
     Ok(Arc::new(config))
+}
+
+/// The public roots (compiled in), plus the certificates of `ca_file`.
+pub fn roots(ca_file: Option<&Path>) -> Result<RootCertStore, TlsSetupError> {
+    let mut roots = RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let Some(path) = ca_file else {
+        return Ok(roots);
+    };
+    let shown = path.display().to_string();
+    let bad = |e: &dyn std::fmt::Display| TlsSetupError::CaFile {
+        path: shown.clone(),
+        reason: e.to_string(),
+    };
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .map_err(|e| bad(&e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| bad(&e))?;
+    if certs.is_empty() {
+        return Err(TlsSetupError::CaFileEmpty { path: shown });
+    }
+    for c in certs {
+        roots.add(c).map_err(|e| bad(&e))?;
+    }
+    Ok(roots)
 }
 
 /// The SHA-256 of a certificate's DER, as a pin is written.

@@ -53,10 +53,10 @@ fn invalid_routes_are_refused_naming_the_field() {
             "must be a sip: URI",
         ),
         (
-            "sips",
-            with_route("targets = [{ uri = 'sips:q@pbx.lan' }]"),
-            "route[0].targets[0].uri",
-            "TLS is not available yet",
+            "sips over udp",
+            with_route("targets = [{ uri = 'sips:q@pbx.lan', transport = 'udp' }]"),
+            "route[0].targets[0]",
+            "contradicts",
         ),
         (
             "password in the uri",
@@ -260,7 +260,7 @@ fn invalid_routes_are_refused_naming_the_field() {
             "transport the gateway lacks",
             with_route("targets = [{ uri = 'sip:a@b;transport=sctp' }]"),
             "route[0].targets[0].transport",
-            "only udp and tcp",
+            "only udp, tcp and tls",
         ),
         // Shape errors come from the TOML reader, which names the key.
         (

@@ -58,7 +58,7 @@ const TCP: Via = Via {
     tls: false,
 };
 const TLS: Via = Via {
-    transport: Transport::Tcp,
+    transport: Transport::Tls,
     tls: true,
 };
 
@@ -74,7 +74,7 @@ impl Via {
     /// RFC 3263 §4.2: `_sips._tcp` for TLS, `_sip._tcp`, `_sip._udp`.
     fn srv_prefix(self) -> &'static str {
         match (self.tls, self.transport) {
-            (true, _) => "_sips._tcp",
+            (true, _) | (_, Transport::Tls) => "_sips._tcp",
             (false, Transport::Tcp) => "_sip._tcp",
             (false, Transport::Udp) => "_sip._udp",
         }

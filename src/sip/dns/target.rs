@@ -27,7 +27,7 @@ impl ServerTarget {
 
     pub fn tls(addr: SocketAddr) -> ServerTarget {
         ServerTarget {
-            transport: Transport::Tcp,
+            transport: Transport::Tls,
             addr,
             tls: true,
         }
@@ -213,6 +213,6 @@ mod tests {
     fn tls_targets_display_as_tls() {
         let t = ServerTarget::tls(SocketAddr::from(([192, 0, 2, 1], 5061)));
         assert_eq!(t.to_string(), "TLS 192.0.2.1:5061");
-        assert_eq!(t.transport, Transport::Tcp);
+        assert_eq!(t.transport, Transport::Tls);
     }
 }

@@ -246,7 +246,7 @@ impl RegistrationClient {
     /// The TCP connection to `remote` closed. If it carried this
     /// registration, the binding is unreachable: register again.
     pub fn connection_lost(&mut self, remote: SocketAddr, now: Instant) {
-        let ours = self.params.transport == Transport::Tcp
+        let ours = self.params.transport.is_stream()
             && self.targets.get(self.target) == Some(&remote)
             && matches!(self.state, RegistrationState::Registered { .. });
         if ours && !self.stopping {
@@ -656,7 +656,7 @@ impl RegistrationClient {
         let Some(to) = self.targets.get(self.target).copied() else {
             return;
         };
-        if self.params.transport == Transport::Tcp {
+        if self.params.transport.is_stream() {
             // RFC 5626 §4.4.1: a double-CRLF ping on the connection; a lost
             // connection is reported by the transport (`connection_lost`).
             self.crlf_ping = Some(to);
@@ -697,8 +697,9 @@ impl RegistrationClient {
             .unwrap_or(Host::Ipv4([0, 0, 0, 0].into()));
         let mut u = SipUri::new(host, addr.map(|a| a.port()));
         u.user = self.params.aor.user.clone();
-        if self.params.transport == Transport::Tcp {
-            u.params.set("transport", Some("tcp".into()));
+        if self.params.transport.is_stream() {
+            let t = self.params.transport.via_token().to_ascii_lowercase();
+            u.params.set("transport", Some(t));
         }
         u
     }

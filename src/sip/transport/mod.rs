@@ -4,6 +4,7 @@
 
 mod event;
 pub mod tcp;
+pub mod tls;
 pub mod udp;
 mod via_routing;
 
@@ -17,12 +18,20 @@ use std::net::SocketAddr;
 pub enum Transport {
     Udp,
     Tcp,
+    /// TLS over TCP (RFC 3261 §26.2.1, RFC 5630 for `sips:`).
+    Tls,
 }
 
 impl Transport {
     /// Reliable transports get no retransmission timers (RFC 3261 §17).
     pub fn is_reliable(self) -> bool {
-        matches!(self, Transport::Tcp)
+        matches!(self, Transport::Tcp | Transport::Tls)
+    }
+
+    /// Carried on a connection (TCP or TLS): responses go back on it and
+    /// keep-alives are CRLF pings (RFC 5626 §4.4.1).
+    pub fn is_stream(self) -> bool {
+        self.is_reliable()
     }
 
     /// The token used in Via and in `;transport=` parameters.
@@ -30,6 +39,7 @@ impl Transport {
         match self {
             Transport::Udp => "UDP",
             Transport::Tcp => "TCP",
+            Transport::Tls => "TLS",
         }
     }
 }

@@ -1,6 +1,7 @@
-//! The TCP shell: accepts connections, frames them with `StreamFramer`,
-//! closes idle ones, and writes through a per-connection queue so that
-//! responses reuse the connection their request came on (RFC 3261 §18.2.2).
+//! The stream shell (TCP, and TLS over it: `tls.rs`): accepts
+//! connections, frames them with `StreamFramer`, closes idle ones, and
+//! writes through a per-connection queue so that responses reuse the
+//! connection their request came on (RFC 3261 §18.2.2).
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -8,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_lite::{AsyncReadExt, AsyncWriteExt, FutureExt};
+use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, FutureExt};
 use smol::channel::{Receiver, Sender};
 use smol::Async;
 use tracing::{debug, info, warn};
@@ -28,7 +29,13 @@ pub struct Connections {
 
 #[derive(Default)]
 struct ConnectionTable {
-    writers: HashMap<ConnectionId, (SocketAddr, Sender<Vec<u8>>)>,
+    writers: HashMap<ConnectionId, Writer>,
+}
+
+struct Writer {
+    remote: SocketAddr,
+    transport: Transport,
+    queue: Sender<Vec<u8>>,
 }
 
 impl Connections {
@@ -45,14 +52,25 @@ impl Connections {
         self.len() == 0
     }
 
-    fn register(&self, remote: SocketAddr) -> Option<(ConnectionId, Receiver<Vec<u8>>)> {
+    fn register(
+        &self,
+        remote: SocketAddr,
+        transport: Transport,
+    ) -> Option<(ConnectionId, Receiver<Vec<u8>>)> {
         let mut t = self.lock();
         if t.writers.len() >= MAX_CONNECTIONS {
             return None;
         }
         let id = ConnectionId(self.next_id.fetch_add(1, Ordering::Relaxed));
         let (tx, rx) = smol::channel::bounded(256);
-        t.writers.insert(id, (remote, tx));
+        t.writers.insert(
+            id,
+            Writer {
+                remote,
+                transport,
+                queue: tx,
+            },
+        );
         Some((id, rx))
     }
 
@@ -64,25 +82,38 @@ impl Connections {
 
     /// Closes every connection to `remote` (it stopped answering keep-alives).
     pub fn close_to(&self, remote: SocketAddr) {
-        self.lock().writers.retain(|_, (addr, _)| *addr != remote);
+        self.lock().writers.retain(|_, w| w.remote != remote);
     }
 
     /// Queues bytes on the connection, or on another open one to the same
-    /// address. Gives the bytes back when there is none.
+    /// address over the same transport. Gives the bytes back when there
+    /// is none.
     pub fn send(
         &self,
         id: Option<ConnectionId>,
         remote: SocketAddr,
+        transport: Transport,
         bytes: Vec<u8>,
     ) -> Result<(), Vec<u8>> {
         let t = self.lock();
-        let writer = id
-            .and_then(|id| t.writers.get(&id))
-            .or_else(|| t.writers.values().find(|(addr, _)| *addr == remote));
+        let writer = id.and_then(|id| t.writers.get(&id)).or_else(|| {
+            t.writers
+                .values()
+                .find(|w| w.remote == remote && w.transport == transport)
+        });
         match writer {
-            Some((_, tx)) => tx.try_send(bytes).map_err(|e| e.into_inner()),
+            Some(w) => w.queue.try_send(bytes).map_err(|e| e.into_inner()),
             None => Err(bytes),
         }
+    }
+
+    /// Open connections over `transport`.
+    pub fn count(&self, transport: Transport) -> usize {
+        self.lock()
+            .writers
+            .values()
+            .filter(|w| w.transport == transport)
+            .count()
     }
 }
 
@@ -100,7 +131,15 @@ pub async fn accept_loop<T: From<TransportEvent> + Send + 'static>(
     loop {
         match listener_socket.accept().await {
             Ok((stream, remote)) => {
-                serve(stream, remote, listener, idle, &connections, &inbound);
+                serve(
+                    stream,
+                    remote,
+                    listener,
+                    Transport::Tcp,
+                    idle,
+                    &connections,
+                    &inbound,
+                );
             }
             Err(e) => {
                 warn!(error = %e, "TCP accept failed");
@@ -108,6 +147,16 @@ pub async fn accept_loop<T: From<TransportEvent> + Send + 'static>(
             }
         }
     }
+}
+
+/// Connects to `remote` within 5 s.
+pub async fn connect(remote: SocketAddr) -> std::io::Result<Async<TcpStream>> {
+    Async::<TcpStream>::connect(remote)
+        .or(async {
+            smol::Timer::after(Duration::from_secs(5)).await;
+            Err(std::io::ErrorKind::TimedOut.into())
+        })
+        .await
 }
 
 /// Opens a connection for a message that has none (the original one closed)
@@ -121,14 +170,19 @@ pub fn connect_and_send<T: From<TransportEvent> + Send + 'static>(
     inbound: Sender<T>,
 ) {
     smol::spawn(async move {
-        let connect = Async::<TcpStream>::connect(remote).or(async {
-            smol::Timer::after(Duration::from_secs(5)).await;
-            Err(std::io::ErrorKind::TimedOut.into())
-        });
-        match connect.await {
+        match connect(remote).await {
             Ok(stream) => {
-                if let Some(id) = serve(stream, remote, listener, idle, &connections, &inbound) {
-                    let _ = connections.send(Some(id), remote, bytes);
+                let served = serve(
+                    stream,
+                    remote,
+                    listener,
+                    Transport::Tcp,
+                    idle,
+                    &connections,
+                    &inbound,
+                );
+                if let Some(id) = served {
+                    let _ = connections.send(Some(id), remote, Transport::Tcp, bytes);
                 }
             }
             Err(e) => warn!(%remote, error = %e, "TCP connect failed; message not sent"),
@@ -137,29 +191,40 @@ pub fn connect_and_send<T: From<TransportEvent> + Send + 'static>(
     .detach();
 }
 
-fn serve<T: From<TransportEvent> + Send + 'static>(
-    stream: Async<TcpStream>,
+/// Serves an open stream (TCP, or TLS once its handshake is done): a
+/// writer task draining its queue, a reader task framing what arrives.
+pub fn serve<S, T>(
+    stream: S,
     remote: SocketAddr,
     listener: ListenerId,
+    transport: Transport,
     idle: Duration,
     connections: &Connections,
     inbound: &Sender<T>,
-) -> Option<ConnectionId> {
-    let Some((id, queue)) = connections.register(remote) else {
-        warn!(%remote, "TCP connection refused: {MAX_CONNECTIONS} connections open");
+) -> Option<ConnectionId>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    T: From<TransportEvent> + Send + 'static,
+{
+    let Some((id, queue)) = connections.register(remote, transport) else {
+        warn!(%remote, "{transport} connection refused: {MAX_CONNECTIONS} connections open");
         return None;
     };
-    debug!(%remote, connection = id.0, "TCP connection open");
-    let stream = Arc::new(stream);
+    debug!(%remote, connection = id.0, "{transport} connection open");
     let peer = Peer {
         listener,
-        transport: Transport::Tcp,
+        transport,
         remote,
         connection: Some(id),
     };
-    smol::spawn(write_loop(stream.clone(), queue)).detach();
+    let (reader, writer) = futures_lite::io::split(stream);
+    // The writer ends when the connection is closed (its queue dropped);
+    // it drops `done`, which ends the reader too.
+    let (done_tx, done_rx) = smol::channel::bounded::<()>(1);
+    smol::spawn(write_loop(writer, queue, done_tx)).detach();
     smol::spawn(read_loop(
-        stream,
+        reader,
+        done_rx,
         peer,
         idle,
         connections.clone(),
@@ -169,19 +234,28 @@ fn serve<T: From<TransportEvent> + Send + 'static>(
     Some(id)
 }
 
-async fn write_loop(stream: Arc<Async<TcpStream>>, queue: Receiver<Vec<u8>>) {
-    let mut writer = &*stream;
+async fn write_loop<W: AsyncWrite + Unpin>(
+    mut writer: W,
+    queue: Receiver<Vec<u8>>,
+    _done: Sender<()>,
+) {
     while let Ok(bytes) = queue.recv().await {
-        if let Err(e) = writer.write_all(&bytes).await {
-            debug!(error = %e, "TCP write failed");
+        let written = async {
+            writer.write_all(&bytes).await?;
+            writer.flush().await
+        };
+        if let Err(e) = written.await {
+            debug!(error = %e, "stream write failed");
             break;
         }
     }
-    let _ = stream.get_ref().shutdown(std::net::Shutdown::Both);
+    // TLS: close_notify; TCP: FIN.
+    let _ = writer.close().await;
 }
 
-async fn read_loop<T: From<TransportEvent> + Send + 'static>(
-    stream: Arc<Async<TcpStream>>,
+async fn read_loop<R: AsyncRead + Unpin, T: From<TransportEvent> + Send + 'static>(
+    mut reader: R,
+    done: Receiver<()>,
     peer: Peer,
     idle: Duration,
     connections: Connections,
@@ -189,21 +263,27 @@ async fn read_loop<T: From<TransportEvent> + Send + 'static>(
 ) {
     let mut framer = StreamFramer::new();
     let mut buf = vec![0u8; 16 * 1024];
-    let mut reader = &*stream;
     'read: loop {
-        let read = reader.read(&mut buf).or(async {
-            smol::Timer::after(idle).await;
-            Err(std::io::ErrorKind::TimedOut.into())
-        });
+        let read = reader
+            .read(&mut buf)
+            .or(async {
+                smol::Timer::after(idle).await;
+                Err(std::io::ErrorKind::TimedOut.into())
+            })
+            .or(async {
+                // The writer is gone: the connection was closed.
+                let _ = done.recv().await;
+                Ok(0)
+            });
         let n = match read.await {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                info!(peer = %peer, "closing idle TCP connection");
+                info!(peer = %peer, "closing idle {} connection", peer.transport);
                 break;
             }
             Err(e) => {
-                debug!(peer = %peer, error = %e, "TCP read failed");
+                debug!(peer = %peer, error = %e, "stream read failed");
                 break;
             }
         };
@@ -213,7 +293,12 @@ async fn read_loop<T: From<TransportEvent> + Send + 'static>(
                 StreamItem::Message(bytes) => TransportEvent::StreamMessage { bytes, from: peer },
                 StreamItem::Ping => {
                     // RFC 5626 §4.4.1: answer a double-CRLF ping with one CRLF.
-                    let _ = connections.send(peer.connection, peer.remote, b"\r\n".to_vec());
+                    let _ = connections.send(
+                        peer.connection,
+                        peer.remote,
+                        peer.transport,
+                        b"\r\n".to_vec(),
+                    );
                     TransportEvent::KeepAlive
                 }
                 StreamItem::Pong => TransportEvent::Pong {

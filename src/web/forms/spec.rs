@@ -66,7 +66,7 @@ const fn f(key: &'static str, kind: Kind, help: &'static str) -> Field {
 use Kind::*;
 
 const SIDE: &[&str] = &["wan", "lan"];
-const TRANSPORT: &[&str] = &["udp", "tcp"];
+const TRANSPORT: &[&str] = &["udp", "tcp", "tls"];
 const DTMF: &[&str] = &["auto", "rfc4733", "inband", "both"];
 
 const LISTENER: &[Field] = &[
@@ -110,6 +110,11 @@ const LISTENER: &[Field] = &[
         "public_address",
         OptText,
         "the address peers reach this box at behind NAT",
+    ),
+    f(
+        "tls_bind",
+        OptText,
+        "where TLS is served; empty = port 5061 (wan) or 5081 (lan)",
     ),
 ];
 
@@ -346,6 +351,29 @@ const WEB: &[Field] = &[
     ),
 ];
 
+const TLS: &[Field] = &[
+    f(
+        "cert_file",
+        OptText,
+        "the SIP server certificate (PEM); empty = the self-signed one",
+    ),
+    f("key_file", OptText, ""),
+    f(
+        "ca_file",
+        OptText,
+        "CAs trusted besides the public ones when connecting",
+    ),
+    f(
+        "client_cert_file",
+        OptText,
+        "shown when a far end asks for a client certificate",
+    ),
+    f("client_key_file", OptText, ""),
+    f("handshake_timeout_ms", Int, ""),
+    f("max_handshakes_per_source", Int, ""),
+    f("max_handshakes", Int, "in progress, from all sources"),
+];
+
 const WEBHOOK: &[Field] = &[
     f("name", Text, "names it in logs and on this page"),
     f("url", Text, "https://..."),
@@ -490,6 +518,12 @@ pub const SECTIONS: &[Section] = &[
         title: "Web",
         entries: None,
         fields: WEB,
+    },
+    Section {
+        key: "tls",
+        title: "TLS",
+        entries: None,
+        fields: TLS,
     },
     Section {
         key: "webhook",

@@ -19,7 +19,7 @@ use crate::web::http::{Method, Request, Response};
 /// Each page: its path, title, and the sections (file names) it edits.
 pub const PAGES: &[(&str, &str, &[&str])] = &[
     ("/config/accounts", "Accounts", &["account"]),
-    ("/config/listeners", "Listeners", &["listener"]),
+    ("/config/listeners", "Listeners", &["listener", "tls"]),
     ("/config/inbound-auth", "Inbound auth", &["inbound_auth"]),
     ("/config/routes", "Routes", &["route"]),
     ("/config/media", "Media", &["media"]),
