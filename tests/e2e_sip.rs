@@ -286,11 +286,9 @@ fn idle_tcp_connection_is_closed() {
         waited >= Duration::from_secs(4),
         "closed too early: {waited:?}"
     );
-    assert!(
-        gw.log().contains("closing idle TCP connection"),
-        "{}",
-        gw.log()
-    );
+    // The log line is written as the connection closes; give the writer
+    // a moment on a loaded machine.
+    gw.wait_for_log_line(&["closing idle TCP connection"], Duration::from_secs(10));
 }
 
 #[test]
