@@ -99,17 +99,27 @@ fn parse_args(
     Ok(Command::Run(args))
 }
 
+/// Prints a line for the operator. Standard output may be closed by
+/// then (a supervisor or a script that read the lines it wanted): the
+/// gateway must run on, where `println!` would panic on the broken pipe.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 fn main() -> ExitCode {
     let argv = std::env::args_os().skip(1);
     let args = match parse_args(argv, std::env::var_os("PBXGATE_DATA_DIR")) {
         Ok(Command::Run(a)) => a,
         Ok(Command::ResetPassword(data_dir)) => return reset_password(&data_dir),
         Ok(Command::Version) => {
-            println!("pbxgate {}", env!("CARGO_PKG_VERSION"));
+            say!("pbxgate {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
         }
         Ok(Command::Help) => {
-            println!("{USAGE}");
+            say!("{USAGE}");
             return ExitCode::SUCCESS;
         }
         Err(e) => {
@@ -145,12 +155,12 @@ fn main() -> ExitCode {
 
     let data_dir = std::fs::canonicalize(&args.data_dir).unwrap_or(args.data_dir.clone());
     let config_path = std::fs::canonicalize(store.path()).unwrap_or(store.path().to_path_buf());
-    println!("pbxgate {} started", env!("CARGO_PKG_VERSION"));
-    println!("  data:   {}", data_dir.display());
+    say!("pbxgate {} started", env!("CARGO_PKG_VERSION"));
+    say!("  data:   {}", data_dir.display());
     if existed {
-        println!("  config: {}", config_path.display());
+        say!("  config: {}", config_path.display());
     } else {
-        println!(
+        say!(
             "  config: {} (written now with the built-in defaults)",
             config_path.display()
         );
@@ -166,20 +176,20 @@ fn main() -> ExitCode {
         if let Some(a) = l.tls {
             parts.push(format!("tls {a}"));
         }
-        println!("  SIP {}: {}", l.name, parts.join(", "));
+        say!("  SIP {}: {}", l.name, parts.join(", "));
     }
     match gateway.start_tls(&data_dir) {
-        Ok(Some(tls)) => println!("  SIP TLS: {tls}"),
+        Ok(Some(tls)) => say!("  SIP TLS: {tls}"),
         Ok(None) => {}
         Err(e) => {
-            eprintln!("pbxgate: {e}");
+            esay!("pbxgate: {e}");
             return ExitCode::from(1);
         }
     }
-    println!("  RTP:    {}", gateway.media_summary());
-    println!("  history: {}", gateway.start_history(&data_dir));
+    say!("  RTP:    {}", gateway.media_summary());
+    say!("  history: {}", gateway.start_history(&data_dir));
     if let Some(mqtt) = gateway.start_mqtt(&data_dir) {
-        println!("  mqtt:   {mqtt}");
+        say!("  mqtt:   {mqtt}");
     }
     gateway.set_config_store(store.clone());
     let web = match web::start(&gateway, data_dir.clone(), config_path.clone()) {
@@ -191,17 +201,18 @@ fn main() -> ExitCode {
     };
     match &web {
         Some(w) => {
-            println!(
+            say!(
                 "  web page: {} (certificate SHA-256 {})",
-                w.url, w.fingerprint
+                w.url,
+                w.fingerprint
             );
             if let Some(pw) = &w.one_time_password {
                 let line = format!("web login: admin / {pw} (one-time: you will set your own)");
-                println!("  {line}");
+                say!("  {line}");
                 tracing::warn!("{line}");
             }
         }
-        None => println!("  web page: off (web.enabled = false)"),
+        None => say!("  web page: off (web.enabled = false)"),
     }
 
     smol::block_on(async move {
@@ -221,7 +232,7 @@ fn main() -> ExitCode {
 fn reset_password(data_dir: &std::path::Path) -> ExitCode {
     match web::reset_password(data_dir) {
         Ok(pw) => {
-            println!("web login: admin / {pw} (one-time: you will set your own)");
+            say!("web login: admin / {pw} (one-time: you will set your own)");
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -243,7 +254,7 @@ fn restart() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("pbxgate: restarting");
+    say!("pbxgate: restarting");
     let e = std::process::Command::new(&exe)
         .args(std::env::args_os().skip(1))
         .exec();
@@ -265,9 +276,9 @@ fn check_config(store: &ConfigStore) -> ExitCode {
         eprintln!("pbxgate: warning: {w}");
     }
     if exists {
-        println!("{}: ok", store.path().display());
+        say!("{}: ok", store.path().display());
     } else {
-        println!(
+        say!(
             "{}: not there; the built-in defaults are valid and would be written there on the first start",
             store.path().display()
         );

@@ -20,6 +20,14 @@ command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq
 command -v kamailio >/dev/null 2>&1 || [ -x /usr/sbin/kamailio ] || need+=(kamailio)
 # mosquitto is the MQTT broker of tests/e2e_mqtt.rs (the test runs its own
 # on loopback), mosquitto-clients its subscriber.
+# Kamailio's TLS module for the TLS registrar (tests/peers/kamailio_tls_registrar.sh),
+# openssl to make its test CA and certificate.
+dpkg -s kamailio-tls-modules >/dev/null 2>&1 || need+=(kamailio-tls-modules)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# baresip, the softphone of tests/e2e_baresip.rs (baresip-core: the program
+# and its modules without the GTK, X11 and GStreamer parts; no sound card
+# needed, the tests play and record WAV files).
+command -v baresip >/dev/null 2>&1 || need+=(baresip-core)
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v mosquitto_sub >/dev/null 2>&1 || need+=(mosquitto-clients)
 # Speech for the DTMF talk-off test (tests/dtmf_speech.rs): espeak-ng speaks,
@@ -46,6 +54,8 @@ command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || { echo "tests/
 command -v kamailio >/dev/null 2>&1 || [ -x /usr/sbin/kamailio ] || { echo "tests/run.sh: kamailio is still missing after apt-get" >&2; exit 1; }
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || { echo "tests/run.sh: mosquitto is still missing after apt-get" >&2; exit 1; }
 command -v mosquitto_sub >/dev/null 2>&1 || { echo "tests/run.sh: mosquitto_sub is still missing after apt-get" >&2; exit 1; }
+command -v baresip >/dev/null 2>&1 || { echo "tests/run.sh: baresip is still missing after apt-get" >&2; exit 1; }
+dpkg -s kamailio-tls-modules >/dev/null 2>&1 || { echo "tests/run.sh: kamailio-tls-modules is still missing after apt-get" >&2; exit 1; }
 # playwright-core as package-lock.json pins it (idempotent: only when the
 # installed one differs).
 want=$(python3 -c 'import json;print(json.load(open("tests/browser/package-lock.json"))["packages"]["node_modules/playwright-core"]["version"])')

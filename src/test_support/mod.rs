@@ -17,6 +17,7 @@ mod step;
 mod stepping;
 
 /// A configuration checked and compiled as a start or a save does it.
+pub use crate::app::HookCall;
 pub use crate::gateway::compile;
 pub use messages::{answer, cancel, request, FarEnd};
 pub use noise::noise;

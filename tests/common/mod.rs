@@ -15,6 +15,8 @@
 #![allow(dead_code)]
 
 #[allow(dead_code)]
+pub mod baresip;
+#[allow(dead_code)]
 pub mod browser;
 mod gateway;
 pub mod https;
@@ -31,7 +33,7 @@ pub use gateway::{assert_has_all, Gateway, GatewayProcess};
 #[allow(unused_imports)]
 pub use peers::{md5_registrar, media_pbx};
 #[allow(unused_imports)]
-pub use process::{python3, start_dnsmasq, KillOnDrop};
+pub use process::{poll, python3, start_dnsmasq, KillOnDrop};
 #[allow(unused_imports)]
 pub use rtp::pcap_rtp;
 #[allow(unused_imports)]

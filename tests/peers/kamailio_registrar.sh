@@ -9,8 +9,11 @@
 #   MIN_EXPIRES=N MAX_EXPIRES=N MIN_EXPIRES_MODE=0|1   registrar limits (default 0 0 0, see the .cfg)
 #   REJECT_BAD_AUTH_403=1  answer a wrong password with 403 instead of a new 401
 #   KAMAILIO=/path/to/kamailio   (default: kamailio from PATH, else /usr/sbin/kamailio)
+#   TLS_DIR=DIR            listen on TLS only (tls:LISTEN_IP:PORT) with DIR/server.pem and
+#                          DIR/server.key; DIR is removed on exit like the temp dir.
+#                          kamailio_tls_registrar.sh makes DIR (a test CA and a certificate).
 #
-# It listens on udp:LISTEN_IP:PORT and tcp:LISTEN_IP:PORT only, keeps its runtime dir and pid
+# It listens on udp:LISTEN_IP:PORT and tcp:LISTEN_IP:PORT only (tls: with TLS_DIR), keeps its runtime dir and pid
 # file in a private temp dir (removed on exit), and logs to stderr. Ready when stderr shows
 # "kamailio_registrar: ready" (printed by this script once the UDP port is bound) -- or just poll
 # the port with an OPTIONS (answered 200).
@@ -46,6 +49,15 @@ defines=(-A "AUTH_ALGO=\"$algo\"" -A "AUTH_USER=\"$user\"" -A "AUTH_PASS=\"$pass
 if [ "${REJECT_BAD_AUTH_403:-0}" = 1 ]; then
     defines+=(-A REJECT_BAD_AUTH_403)
 fi
+listen=(-l "udp:$ip:$port" -l "tcp:$ip:$port")
+bound=(ss -Hlun "src $ip:$port")
+ready="kamailio_registrar: ready"
+if [ -n "${TLS_DIR:-}" ]; then
+    defines+=(-A WITH_TLS -A "TLS_CERT=\"$TLS_DIR/server.pem\"" -A "TLS_KEY=\"$TLS_DIR/server.key\"")
+    listen=(-l "tls:$ip:$port")
+    bound=(ss -Hltn "src $ip:$port")
+    ready="kamailio_registrar: ready tls ca=$TLS_DIR/ca.pem"
+fi
 
 kpid=""
 # "kill -0" is not enough: a SIGKILLed process that nobody reaped yet is a zombie and still exists
@@ -66,15 +78,15 @@ on_signal() {
     trap - TERM INT
     stop_kamailio
     wait 2>/dev/null || true
-    rm -rf "$run"
+    rm -rf "$run" ${TLS_DIR:+"$TLS_DIR"}
     exit "$1"
 }
 trap 'on_signal 143' TERM
 trap 'on_signal 130' INT
 
-echo "kamailio_registrar: $kamailio on udp+tcp $ip:$port, $algo, user $user, realm ${REALM:-kamailio.test}, dir $run" >&2
+echo "kamailio_registrar: $kamailio on ${listen[*]}, $algo, user $user, realm ${REALM:-kamailio.test}, dir $run" >&2
 "$kamailio" -f "$cfg" "${defines[@]}" \
-    -l "udp:$ip:$port" -l "tcp:$ip:$port" \
+    "${listen[@]}" \
     -DD -E -Y "$run" -P "$run/kamailio.pid" -w "$run" \
     -m 32 -M 4 -a no &
 kpid=$!
@@ -86,7 +98,7 @@ script_pid=$$
     trap '' TERM INT
     while alive "$script_pid" && alive "$kpid"; do sleep 0.2; done
     stop_kamailio
-    rm -rf "$run"
+    rm -rf "$run" ${TLS_DIR:+"$TLS_DIR"}
 ) </dev/null >/dev/null 2>&1 &
 
 # announce readiness once the UDP port is bound, and note the children's pids for the watchdog
@@ -95,10 +107,10 @@ for _ in $(seq 100); do
         wait "$kpid" || exit $?
         exit 1
     fi
-    if ss -Hlun "src $ip:$port" 2>/dev/null | grep -q .; then
+    if "${bound[@]}" 2>/dev/null | grep -q .; then
         sleep 0.3
         ps -o pid= --ppid "$kpid" > "$run/children" 2>/dev/null || true
-        echo "kamailio_registrar: ready" >&2
+        echo "$ready" >&2
         break
     fi
     sleep 0.1

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::routing::{parse_hook_answer, HookDecision};
-use crate::test_support::cancel;
+use crate::test_support::{cancel, HookCall};
 
 const PBX3: &str = "10.0.0.23:5060";
 
@@ -25,7 +25,7 @@ fn decision(json: &str) -> HookDecision {
 }
 
 /// The platform's INVITE; the hook request it makes (no INVITE yet).
-fn dial_hooked(gw: &mut TestCore) -> (String, crate::app::HookCall) {
+fn dial_hooked(gw: &mut TestCore) -> (String, HookCall) {
     let invite = cloud_invite(1);
     let out = gw.receive(&invite, wan(CLOUD));
     assert_eq!(
