@@ -182,7 +182,7 @@ fn main() -> ExitCode {
         Ok(Some(tls)) => say!("  SIP TLS: {tls}"),
         Ok(None) => {}
         Err(e) => {
-            esay!("pbxgate: {e}");
+            eprintln!("pbxgate: {e}");
             return ExitCode::from(1);
         }
     }
