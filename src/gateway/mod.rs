@@ -362,7 +362,10 @@ impl Gateway {
             let listener_addr = match transport {
                 Transport::Udp => bound.udp,
                 Transport::Tcp => bound.tcp,
-                Transport::Tls => bound.tls,
+                // A TLS registration leaves on a connection of its own
+                // and is reached back on it (RFC 5626 §4.2), so the
+                // listener need not serve TLS itself.
+                Transport::Tls => bound.tls.or(bound.tcp).or(bound.udp),
             };
             let Some(listener_addr) = listener_addr else {
                 tracing::warn!(account = %account.name, listener = %account.listener, "the listener does not speak {transport}; account not started");

@@ -1,0 +1,193 @@
+//! SIP over TLS end to end (issue 21), on 127.0.242.* and 127.0.243.*:
+//! registration over TLS to Kamailio's TLS registrar
+//! (tests/peers/kamailio_tls_registrar.sh, a CA of its own) with digest,
+//! refused while the box does not trust that CA and accepted once it
+//! does, and again after the registrar's connection drops; and a TLS
+//! client (rustls) whose OPTIONS the box answers on the connection, with
+//! the self-signed certificate it made in its data directory.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{Gateway, GatewayProcess, KillOnDrop};
+use futures_rustls::rustls;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+
+const REGISTRAR_PORT: u16 = 35161;
+
+/// Kamailio on TLS, stopped when dropped; `dir` holds its CA (`ca.pem`)
+/// and certificate.
+struct TlsRegistrar {
+    _process: KillOnDrop,
+    ca: PathBuf,
+}
+
+/// Starts the registrar on `ip`, with a new CA, or with the files of
+/// `keep` (a copy of an earlier run's directory) when given.
+fn start_registrar(ip: &str, keep: Option<&Path>) -> TlsRegistrar {
+    let peers = Path::new(common::MANIFEST_DIR).join("tests/peers");
+    let mut cmd = Command::new("bash");
+    match keep {
+        None => cmd.arg(peers.join("kamailio_tls_registrar.sh")),
+        Some(dir) => cmd
+            .env("TLS_DIR", dir)
+            .arg(peers.join("kamailio_registrar.sh")),
+    };
+    let mut child = cmd
+        .args([ip, &REGISTRAR_PORT.to_string(), "MD5", "alice", "secret"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the Kamailio TLS registrar");
+    let err = child.stderr.take().unwrap();
+    let process = KillOnDrop::term(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut seen = String::new();
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            if let Some(ca) = line.strip_prefix("kamailio_registrar: ready tls ca=") {
+                let _ = tx.send(Ok(PathBuf::from(ca)));
+            }
+            seen.push_str(&line);
+            seen.push('\n');
+        }
+        let _ = tx.send(Err(seen));
+    });
+    match rx.recv_timeout(Duration::from_secs(20)) {
+        Ok(Ok(ca)) => TlsRegistrar {
+            _process: process,
+            ca,
+        },
+        Ok(Err(log)) => panic!("the TLS registrar ended before it was ready:\n{log}"),
+        Err(_) => panic!("the TLS registrar was not ready within 20 s"),
+    }
+}
+
+/// An account registering over TLS to the registrar on `ip`; `ca` the
+/// `[tls] ca_file`, if any.
+fn tls_account(ip: &str, ca: Option<&Path>) -> String {
+    let ca = ca.map_or(String::new(), |p| {
+        format!("ca_file = \"{}\"\n", p.display())
+    });
+    format!(
+        "[sip]\nt1_ms = 100\n[tls]\n{ca}\n[[account]]\nname = \"cloud\"\n\
+         registrar = \"sips:{ip}:{REGISTRAR_PORT}\"\ntransport = \"tls\"\n\
+         username = \"alice\"\npassword = \"secret\"\nexpires_s = 60\n\
+         keepalive_interval_s = 0\nretry_base_s = 1\nretry_max_s = 2\n"
+    )
+}
+
+#[test]
+fn a_registrar_from_an_untrusted_ca_is_refused_and_with_its_ca_registration_works_and_survives_a_dropped_connection(
+) {
+    let ip = "127.0.242.5";
+    let registrar = start_registrar(ip, None);
+    // Kept for the restart: the script removes its own directory.
+    let keep = std::env::temp_dir().join(format!("pbxgate-tls-keep-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&keep);
+    std::fs::create_dir_all(&keep).unwrap();
+    let dir = registrar.ca.parent().unwrap().to_path_buf();
+    for f in ["ca.pem", "server.pem", "server.key"] {
+        std::fs::copy(dir.join(f), keep.join(f)).unwrap();
+    }
+
+    // The public roots only: Kamailio's test CA is not among them.
+    let untrusting = GatewayProcess::start("127.0.242.1", 35060, &tls_account(ip, None));
+    untrusting.wait_for_log_line(&["certificate refused"], Duration::from_secs(15));
+    assert!(
+        registrations(&untrusting.log()) == 0,
+        "registered through a refused certificate:\n{}",
+        untrusting.log()
+    );
+    drop(untrusting);
+
+    let mut gw = GatewayProcess::start("127.0.242.2", 35060, &tls_account(ip, Some(&registrar.ca)));
+    gw.wait_for_log_line(&["registered"], Duration::from_secs(15));
+    assert!(!gw.log().contains("certificate refused"), "{}", gw.log());
+
+    // The registrar goes away and comes back on the same address: the TLS
+    // connection that carried the registration drops, and the box
+    // registers again on a new one.
+    drop(registrar);
+    let before = registrations(&gw.log());
+    let _again = start_registrar(ip, Some(&keep));
+    common::poll(Duration::from_secs(30), || {
+        (registrations(&gw.log()) > before).then_some(())
+    })
+    .unwrap_or_else(|| panic!("not registered again after the drop:\n{}", gw.log()));
+    assert!(gw.is_running());
+}
+
+/// Registrations granted, as the log reports them.
+fn registrations(log: &str) -> usize {
+    log.lines()
+        .filter(|l| {
+            l.contains(" registered") && l.contains("expires=") && !l.contains("un-registered")
+        })
+        .count()
+}
+
+fn client_trusting(cert: &Path) -> Arc<ClientConfig> {
+    let mut roots = RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(cert).expect("the certificate") {
+        roots.add(c.expect("PEM")).expect("a trust anchor");
+    }
+    #[allow(deprecated)]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Arc::new(
+        ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
+#[test]
+fn options_over_tls_are_answered_on_the_connection_with_the_boxs_own_certificate() {
+    let ip = "127.0.243.1";
+    let tls_port = 35061;
+    let mut g = Gateway::new(ip, 35060);
+    g.lan = format!("transports = [\"udp\", \"tls\"]\ntls_bind = \"{ip}:{tls_port}\"\n");
+    let gw = g.start();
+    gw.wait_for_output("tls ", Duration::from_secs(10));
+    let cert = gw.data_dir.join("sip-cert.pem");
+    assert!(
+        cert.exists(),
+        "the self-signed certificate is in the data directory"
+    );
+    let name = ServerName::try_from(ip.to_string()).unwrap();
+    let conn = ClientConnection::new(client_trusting(&cert), name).unwrap();
+    let tcp = TcpStream::connect((ip, tls_port)).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let local = tcp.local_addr().unwrap();
+    let mut tls = StreamOwned::new(conn, tcp);
+    let options = format!(
+        "OPTIONS sip:{ip}:{tls_port};transport=tls SIP/2.0\r\n\
+         Via: SIP/2.0/TLS {local};branch=z9hG4bK-tls-1\r\n\
+         From: <sip:pbx@{ip}>;tag=t1\r\nTo: <sip:{ip}>\r\nCall-ID: tls-options-1\r\n\
+         CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    );
+    tls.write_all(options.as_bytes())
+        .expect("the handshake and the request");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&got).contains("\r\n\r\n") {
+        let n = tls.read(&mut buf).expect("an answer on the connection");
+        assert!(n > 0, "closed without an answer");
+        got.extend_from_slice(&buf[..n]);
+    }
+    let answer = String::from_utf8_lossy(&got);
+    assert!(answer.starts_with("SIP/2.0 200"), "{answer}");
+    assert!(answer.contains("Via: SIP/2.0/TLS"), "{answer}");
+    assert!(answer.contains("Call-ID: tls-options-1"), "{answer}");
+}
