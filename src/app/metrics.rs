@@ -258,6 +258,42 @@ impl Collector for SnapshotCollector {
             "Seconds since the gateway started.",
             &[(Vec::new(), self.process.uptime_seconds as i64)],
         )?;
+        if let Some(t) = &s.tls {
+            for (name, help, value) in [
+                (
+                    "pbxgate_tls_accepted",
+                    "TLS connections accepted (handshake done).",
+                    t.accepted,
+                ),
+                (
+                    "pbxgate_tls_connected",
+                    "TLS connections the gateway opened (handshake done).",
+                    t.connected,
+                ),
+                (
+                    "pbxgate_tls_certificate_refused",
+                    "TLS handshakes failed on a certificate (untrusted, wrong name, expired).",
+                    t.certificate_failures,
+                ),
+                (
+                    "pbxgate_tls_handshake_failed",
+                    "TLS handshakes failed for another reason.",
+                    t.handshake_failures,
+                ),
+                (
+                    "pbxgate_tls_handshake_timeouts",
+                    "TLS handshakes not done within [tls] handshake_timeout_ms.",
+                    t.timeouts,
+                ),
+                (
+                    "pbxgate_tls_over_limit",
+                    "TLS connections closed unshaken: too many handshakes in progress.",
+                    t.over_limit,
+                ),
+            ] {
+                counter(&mut enc, name, help, &[(&[], value)])?;
+            }
+        }
         self.encode_sinks(&mut enc)?;
         Ok(())
     }
@@ -353,6 +389,12 @@ mod tests {
             dropped: 2,
             ..Default::default()
         });
+        board.update_tls(Some(crate::sip::transport::tls::TlsStats {
+            accepted: 9,
+            certificate_failures: 2,
+            over_limit: 496,
+            ..Default::default()
+        }));
         let text = render(
             &board,
             ProcessStats {
@@ -376,6 +418,9 @@ mod tests {
             "pbxgate_events_failed_total{sink=\"crm\"} 3",
             "pbxgate_events_dropped_total{sink=\"crm\"} 2",
             "pbxgate_events_certificate_refused_total{sink=\"crm\"} 1",
+            "pbxgate_tls_accepted_total 9",
+            "pbxgate_tls_certificate_refused_total 2",
+            "pbxgate_tls_over_limit_total 496",
         ] {
             assert!(text.contains(line), "{line} in:\n{text}");
         }

@@ -59,6 +59,8 @@ pub struct Snapshot {
     pub media: MediaTotals,
     /// Transactions under way.
     pub transactions: usize,
+    /// SIP over TLS, when the configuration uses it.
+    pub tls: Option<crate::sip::transport::tls::TlsStats>,
 }
 
 /// A listener's admission counters and the networks it refused most.
@@ -131,6 +133,11 @@ impl StatusBoard {
         let mut s = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         s.calls = calls;
         s.call_stats = stats;
+    }
+
+    /// The TLS endpoint's counters (once a second).
+    pub fn update_tls(&self, tls: Option<crate::sip::transport::tls::TlsStats>) {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).tls = tls;
     }
 
     /// The core's counters, with the calls (once a second).

@@ -248,6 +248,7 @@ pub async fn run(
             endpoint.set_clock_synced(crate::events::clock::synced());
             status.update_calls(endpoint.call_records(), endpoint.call_stats().clone());
             status.update_counters(&endpoint);
+            status.update_tls(slots.tls().map(|t| t.counters.snapshot()));
             slots.sweep(&endpoint, now);
         }
     }

@@ -34,6 +34,14 @@ pub fn status(ctx: &WebContext, snap: &Snapshot, now: Instant, wall: SystemTime)
         "calls_active": active.iter().map(|c| call(c, wall)).collect::<Vec<_>>(),
         "calls_recent": recent.iter().rev().map(|c| call(c, wall)).collect::<Vec<_>>(),
         "counters": counters(snap, active.len()),
+        "tls": snap.tls.map(|t| json!({
+            "accepted": t.accepted,
+            "connected": t.connected,
+            "certificate_refused": t.certificate_failures,
+            "handshake_failed": t.handshake_failures,
+            "handshake_timeouts": t.timeouts,
+            "over_limit": t.over_limit,
+        })),
         "events": ctx.status.sinks().iter().map(|k| json!({
             "sink": k.sink,
             "pending": k.depth,

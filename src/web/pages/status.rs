@@ -131,6 +131,7 @@ pub fn render(ctx: &WebContext, snap: &Snapshot, now: Instant, wall: SystemTime)
     }
     let uptime = now.saturating_duration_since(ctx.started).as_secs();
     let events = events_table(&ctx.status.sinks(), wall);
+    let tls = tls_table(snap.tls);
     format!(
         r#"<p class="summary">Version <span id="version">{version}</span> · up <span id="uptime" data-seconds="{uptime}">{h}h {mm:02}m</span></p>
 <h2>Registrations</h2>
@@ -141,10 +142,31 @@ pub fn render(ctx: &WebContext, snap: &Snapshot, now: Instant, wall: SystemTime)
 <table id="counters" class="narrow"><tbody>{counters}</tbody></table>
 <h2>Admission by listener</h2>
 <table id="admission"><thead><tr><th>Listener</th><th>Admitted</th><th>Dropped (not allowed)</th><th>Refused (not allowed)</th><th>Dropped (rate)</th><th>Top refused sources</th></tr></thead><tbody>{admission}</tbody></table>
-{events}<script src="/assets/status.js"></script>"#,
+{tls}{events}<script src="/assets/status.js"></script>"#,
         version = esc(ctx.version),
         h = uptime / 3600,
         mm = uptime % 3600 / 60,
+    )
+}
+
+/// SIP over TLS (only when the configuration uses it).
+fn tls_table(tls: Option<crate::sip::transport::tls::TlsStats>) -> String {
+    let Some(t) = tls else {
+        return String::new();
+    };
+    let row = |id: &str, label: &str, n: u64| {
+        format!(r#"<tr><th>{label}</th><td id="tls-{id}">{n}</td></tr>"#)
+    };
+    format!(
+        r#"<h2>SIP over TLS</h2>
+<table id="tls" class="narrow"><tbody>{}{}{}{}{}{}</tbody></table>
+"#,
+        row("accepted", "Connections accepted", t.accepted),
+        row("connected", "Connections opened", t.connected),
+        row("certificate-refused", "Certificates refused", t.certificate_failures),
+        row("handshake-failed", "Handshakes failed", t.handshake_failures),
+        row("handshake-timeouts", "Handshakes timed out", t.timeouts),
+        row("over-limit", "Closed over the handshake limit", t.over_limit),
     )
 }
 
