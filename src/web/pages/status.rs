@@ -163,10 +163,22 @@ fn tls_table(tls: Option<crate::sip::transport::tls::TlsStats>) -> String {
 "#,
         row("accepted", "Connections accepted", t.accepted),
         row("connected", "Connections opened", t.connected),
-        row("certificate-refused", "Certificates refused", t.certificate_failures),
-        row("handshake-failed", "Handshakes failed", t.handshake_failures),
+        row(
+            "certificate-refused",
+            "Certificates refused",
+            t.certificate_failures
+        ),
+        row(
+            "handshake-failed",
+            "Handshakes failed",
+            t.handshake_failures
+        ),
         row("handshake-timeouts", "Handshakes timed out", t.timeouts),
-        row("over-limit", "Closed over the handshake limit", t.over_limit),
+        row(
+            "over-limit",
+            "Closed over the handshake limit",
+            t.over_limit
+        ),
     )
 }
 
