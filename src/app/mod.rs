@@ -36,7 +36,7 @@ pub use metrics::{render as render_metrics, ProcessStats};
 pub use sinks::{SinkStats, WebhookAnswer, WebhookTestFuture, WebhookTester};
 pub use stats::{CoreStats, MediaTotals};
 pub use status::{
-    Health, ListenerCounters, Snapshot, StatusBoard, HEARTBEAT_EVERY, HEARTBEAT_LIMIT,
+    Health, ListenerCounters, Snapshot, StatusBoard, TlsStats, HEARTBEAT_EVERY, HEARTBEAT_LIMIT,
 };
 
 use std::collections::{HashMap, VecDeque};

@@ -9,6 +9,7 @@ use ipnet::IpNet;
 use crate::call::{CallRecord, CallStats};
 use crate::policy::AdmissionCounters;
 use crate::sip::registration::RegistrationStatus;
+pub use crate::sip::transport::tls::TlsStats;
 
 use super::stats::{CoreStats, MediaTotals};
 
@@ -60,7 +61,7 @@ pub struct Snapshot {
     /// Transactions under way.
     pub transactions: usize,
     /// SIP over TLS, when the configuration uses it.
-    pub tls: Option<crate::sip::transport::tls::TlsStats>,
+    pub tls: Option<TlsStats>,
 }
 
 /// A listener's admission counters and the networks it refused most.
@@ -136,7 +137,7 @@ impl StatusBoard {
     }
 
     /// The TLS endpoint's counters (once a second).
-    pub fn update_tls(&self, tls: Option<crate::sip::transport::tls::TlsStats>) {
+    pub fn update_tls(&self, tls: Option<TlsStats>) {
         self.inner.lock().unwrap_or_else(|p| p.into_inner()).tls = tls;
     }
 

@@ -150,7 +150,7 @@ pub fn render(ctx: &WebContext, snap: &Snapshot, now: Instant, wall: SystemTime)
 }
 
 /// SIP over TLS (only when the configuration uses it).
-fn tls_table(tls: Option<crate::sip::transport::tls::TlsStats>) -> String {
+fn tls_table(tls: Option<crate::app::TlsStats>) -> String {
     let Some(t) = tls else {
         return String::new();
     };
