@@ -69,6 +69,10 @@ fn row(i: u64) -> CallRow {
         hook: None,
         dtmf_caller: String::new(),
         dtmf_callee: String::new(),
+        caller_transport: None,
+        callee_transport: None,
+        caller_srtp: false,
+        callee_srtp: false,
         caller_media: None,
         callee_media: None,
     }

@@ -315,5 +315,48 @@ fn a_handshake_flood_from_one_peer_does_not_delay_another_peers_call() {
     );
     pbx.wait(Duration::from_secs(30))
         .assert_success("the PBX took both calls");
-    drop(gw);
+    // The history says how each leg was carried.
+    let store = pbxgate::store::Store::open(&pbxgate::store::Store::path_in(&gw.data_dir))
+        .expect("the history");
+    let rows = store
+        .search(&pbxgate::store::CallQuery::default())
+        .expect("search");
+    assert_eq!(rows.len(), 2);
+    for r in rows {
+        assert_eq!(
+            (r.caller_transport.as_deref(), r.callee_transport.as_deref()),
+            (Some("TLS"), Some("UDP")),
+            "{r:#?}"
+        );
+    }
+}
+
+/// A registrar found by name (RFC 3263: `_sips._tcp` SRV, then A) whose
+/// certificate, from a trusted CA, is for its IP address only: the name
+/// the box was given is not on it, so the box refuses it.
+#[test]
+fn a_certificate_without_the_registrars_name_is_refused_though_its_ca_is_trusted() {
+    let ip = "127.0.242.15";
+    let registrar = start_registrar(ip, None);
+    let records = [
+        "--local=/tls.test/",
+        &format!("--srv-host=_sips._tcp.reg.tls.test,host.tls.test,{REGISTRAR_PORT},10,0"),
+        &format!("--host-record=host.tls.test,{ip}"),
+        &format!("--host-record=reg.tls.test,{ip}"),
+    ]
+    .map(String::from);
+    let _dns = common::start_dnsmasq("127.0.242.53", 5399, &records);
+    std::thread::sleep(Duration::from_millis(500));
+    let config = format!(
+        "[sip]\nt1_ms = 100\n[dns]\nnameservers = [\"127.0.242.53:5399\"]\n\
+         [tls]\nca_file = \"{}\"\n[[account]]\nname = \"cloud\"\n\
+         registrar = \"sips:reg.tls.test\"\ntransport = \"tls\"\n\
+         username = \"alice\"\npassword = \"secret\"\nexpires_s = 60\n\
+         keepalive_interval_s = 0\nretry_base_s = 1\nretry_max_s = 2\n",
+        registrar.ca.display()
+    );
+    let gw = GatewayProcess::start("127.0.242.16", 35060, &config);
+    let line = gw.wait_for_log_line(&["certificate refused"], Duration::from_secs(15));
+    assert!(line.contains("NotValidForName"), "{line}");
+    assert_eq!(registrations(&gw.log()), 0, "{}", gw.log());
 }

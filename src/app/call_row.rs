@@ -50,6 +50,10 @@ pub fn call_row(r: &CallRecord) -> CallRow {
         hook: r.hook.clone(),
         dtmf_caller: r.dtmf_caller.clone(),
         dtmf_callee: r.dtmf_callee.clone(),
+        caller_transport: r.caller_transport.map(str::to_string),
+        callee_transport: r.callee_transport.map(str::to_string),
+        caller_srtp: false,
+        callee_srtp: false,
         caller_media: r.media.as_ref().map(|m| leg(&m.caller, m.caller_codec)),
         callee_media: r.media.as_ref().map(|m| leg(&m.callee, m.callee_codec)),
     }
@@ -96,6 +100,8 @@ mod tests {
             final_status: Some(487),
             hangup_cause: Some(HangupCause::Cancelled),
             hook: Some("timeout".into()),
+            caller_transport: None,
+            callee_transport: None,
             media: Some(MediaSummary {
                 caller: LegMediaStats {
                     packets: 7,

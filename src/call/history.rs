@@ -74,6 +74,8 @@ mod tests {
             final_status: None,
             hangup_cause: None,
             hook: None,
+            caller_transport: None,
+            callee_transport: None,
             media: None,
             media_session: session,
             dtmf_caller: String::new(),

@@ -129,6 +129,10 @@ pub struct CallRecord {
     /// The final status sent to the caller (200 when answered).
     pub final_status: Option<u16>,
     pub hangup_cause: Option<HangupCause>,
+    /// Each leg's SIP transport, "UDP", "TCP" or "TLS" (the callee's: the
+    /// leg tried last).
+    pub caller_transport: Option<&'static str>,
+    pub callee_transport: Option<&'static str>,
     /// What the route's hook decided, when the route has one: "targets: 2",
     /// "rejected: 486", "no change", "timeout", "error: ...".
     pub hook: Option<String>,

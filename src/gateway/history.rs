@@ -379,6 +379,8 @@ mod tests {
             final_status: None,
             hangup_cause: cause,
             hook: None,
+            caller_transport: None,
+            callee_transport: None,
             media: None,
             media_session: None,
             dtmf_caller: String::new(),

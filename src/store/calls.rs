@@ -24,7 +24,7 @@ const CALLEE: i64 = 1;
 const CALL_COLUMNS: &str = "n, id, direction, caller_call_id, callee_call_id, from_uri, to_uri, \
      route, target, emergency, retreaver_uuid, retreaver_key, retreaver_afid, retreaver_sid, \
      diversion, started_ms, answered_ms, ended_ms, final_status, hangup_cause, hook, \
-     dtmf_caller, dtmf_callee";
+     dtmf_caller, dtmf_callee, caller_transport, callee_transport, caller_srtp, callee_srtp";
 
 impl Store {
     /// Writes one call's row as it is now (inserted the first time,
@@ -153,9 +153,10 @@ pub(super) fn write_call(tx: &Transaction<'_>, r: &CallRow) -> rusqlite::Result<
             "INSERT INTO calls (id, direction, caller_call_id, callee_call_id, from_uri, to_uri, \
              route, target, emergency, retreaver_uuid, retreaver_key, retreaver_afid, \
              retreaver_sid, diversion, started_ms, answered_ms, ended_ms, final_status, \
-             hangup_cause, hook, dtmf_caller, dtmf_callee) \
+             hangup_cause, hook, dtmf_caller, dtmf_callee, caller_transport, callee_transport, \
+             caller_srtp, callee_srtp) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-             ?18, ?19, ?20, ?21, ?22) \
+             ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26) \
              ON CONFLICT (id) DO UPDATE SET direction = excluded.direction, \
              caller_call_id = excluded.caller_call_id, callee_call_id = excluded.callee_call_id, \
              from_uri = excluded.from_uri, to_uri = excluded.to_uri, route = excluded.route, \
@@ -166,7 +167,9 @@ pub(super) fn write_call(tx: &Transaction<'_>, r: &CallRow) -> rusqlite::Result<
              answered_ms = excluded.answered_ms, ended_ms = excluded.ended_ms, \
              final_status = excluded.final_status, hangup_cause = excluded.hangup_cause, \
              hook = excluded.hook, dtmf_caller = excluded.dtmf_caller, \
-             dtmf_callee = excluded.dtmf_callee \
+             dtmf_callee = excluded.dtmf_callee, caller_transport = excluded.caller_transport, \
+             callee_transport = excluded.callee_transport, caller_srtp = excluded.caller_srtp, \
+             callee_srtp = excluded.callee_srtp \
              RETURNING n",
         )?
         .query_row(
@@ -193,6 +196,10 @@ pub(super) fn write_call(tx: &Transaction<'_>, r: &CallRow) -> rusqlite::Result<
                 r.hook,
                 r.dtmf_caller,
                 r.dtmf_callee,
+                r.caller_transport,
+                r.callee_transport,
+                r.caller_srtp,
+                r.callee_srtp,
             ],
             |row| row.get(0),
         )?;
@@ -276,6 +283,10 @@ fn read_call(r: &Row<'_>) -> rusqlite::Result<(i64, CallRow)> {
         hook: r.get(20)?,
         dtmf_caller: r.get(21)?,
         dtmf_callee: r.get(22)?,
+        caller_transport: r.get(23)?,
+        callee_transport: r.get(24)?,
+        caller_srtp: r.get(25)?,
+        callee_srtp: r.get(26)?,
         x_headers: Vec::new(),
         callee_x_headers: Vec::new(),
         headers_out: Vec::new(),

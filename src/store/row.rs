@@ -46,6 +46,12 @@ pub struct CallRow {
     /// DTMF digits each side pressed, in order.
     pub dtmf_caller: String,
     pub dtmf_callee: String,
+    /// Each leg's SIP transport ("UDP", "TCP", "TLS"), when known.
+    pub caller_transport: Option<String>,
+    pub callee_transport: Option<String>,
+    /// Each leg's media was SRTP.
+    pub caller_srtp: bool,
+    pub callee_srtp: bool,
     pub caller_media: Option<LegMediaRow>,
     pub callee_media: Option<LegMediaRow>,
 }

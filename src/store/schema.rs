@@ -98,6 +98,14 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE calls ADD COLUMN dtmf_caller TEXT NOT NULL DEFAULT '';
     ALTER TABLE calls ADD COLUMN dtmf_callee TEXT NOT NULL DEFAULT '';
     ",
+    // 4: how each leg was carried: its SIP transport (UDP, TCP, TLS) and
+    // whether its media was SRTP.
+    "
+    ALTER TABLE calls ADD COLUMN caller_transport TEXT;
+    ALTER TABLE calls ADD COLUMN callee_transport TEXT;
+    ALTER TABLE calls ADD COLUMN caller_srtp INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE calls ADD COLUMN callee_srtp INTEGER NOT NULL DEFAULT 0;
+    ",
 ];
 
 /// The schema version this build writes.

@@ -65,6 +65,10 @@ fn row(id: &str, started: u64) -> CallRow {
         hook: None,
         dtmf_caller: String::new(),
         dtmf_callee: String::new(),
+        caller_transport: None,
+        callee_transport: None,
+        caller_srtp: false,
+        callee_srtp: false,
         caller_media: None,
         callee_media: None,
     }
@@ -97,6 +101,10 @@ fn full_row(id: &str, started: u64) -> CallRow {
         hook: Some("targets: 1".into()),
         dtmf_caller: "12#".into(),
         dtmf_callee: "5".into(),
+        caller_transport: Some("TLS".into()),
+        callee_transport: Some("UDP".into()),
+        caller_srtp: true,
+        callee_srtp: false,
         caller_media: Some(LegMediaRow {
             codec: Some("PCMU".into()),
             packets: 3000,

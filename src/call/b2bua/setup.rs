@@ -30,6 +30,7 @@ impl B2bua {
             .map(str::to_string);
         let record = CallRecord {
             emergency: emergency.is_some(),
+            caller_transport: Some(from.transport.via_token()),
             ..self.new_record(&req, side, now)
         };
         if let Some(number) = &emergency {
@@ -180,6 +181,8 @@ impl B2bua {
             final_status: None,
             hangup_cause: None,
             hook: None,
+            caller_transport: None,
+            callee_transport: None,
             media: None,
             media_session: None,
             dtmf_caller: String::new(),
@@ -433,6 +436,7 @@ impl B2bua {
             call.callee = Some(index);
             call.record.callee_call_id = Some(call.legs[index].sip().dialog.call_id.clone());
             call.record.target = call.legs[index].target.clone();
+            call.record.callee_transport = Some(spec.transport.via_token());
             call.record.headers_out = (call.custom_headers.iter().chain(&spec.extra_headers))
                 .map(|(n, v)| (n.as_str().to_string(), v.clone()))
                 .collect();

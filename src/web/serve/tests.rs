@@ -435,6 +435,8 @@ fn call(from: &str) -> CallRecord {
         final_status: None,
         hangup_cause: None,
         hook: None,
+        caller_transport: None,
+        callee_transport: None,
         media: Some(MediaSummary {
             caller: LegMediaStats {
                 packets: 120,

@@ -165,6 +165,24 @@ fn details(r: &CallRow, live: bool) -> String {
         ("diversion", "Diverted from", opt(r.diversion.as_deref())),
         ("hook", "Routing hook", opt(r.hook.as_deref())),
         (
+            "signalling",
+            "Signalling",
+            esc(&format!(
+                "caller {}, callee {}",
+                r.caller_transport.as_deref().unwrap_or("\u{2014}"),
+                r.callee_transport.as_deref().unwrap_or("\u{2014}")
+            )),
+        ),
+        (
+            "media-encryption",
+            "Media",
+            esc(&format!(
+                "caller {}, callee {}",
+                if r.caller_srtp { "SRTP" } else { "RTP" },
+                if r.callee_srtp { "SRTP" } else { "RTP" }
+            )),
+        ),
+        (
             "dtmf",
             "DTMF",
             esc(&format!(
