@@ -161,6 +161,8 @@ pub fn call(c: &CallRecord, wall: SystemTime) -> Value {
         "route": c.route,
         "target": c.target,
         "codec": codec(c),
+        "caller_transport": c.caller_transport,
+        "callee_transport": c.callee_transport,
         "duration_s": duration_s(c, wall),
         "answered": c.answered.is_some(),
         "final_status": c.final_status,
