@@ -62,6 +62,9 @@ pub struct Snapshot {
     pub transactions: usize,
     /// SIP over TLS, when the configuration uses it.
     pub tls: Option<TlsStats>,
+    /// The SHA-256 of the SIP TLS server certificate (`AB:CD:...`), for a
+    /// peer that pins it.
+    pub tls_certificate: Option<String>,
 }
 
 /// A listener's admission counters and the networks it refused most.
@@ -134,6 +137,14 @@ impl StatusBoard {
         let mut s = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         s.calls = calls;
         s.call_stats = stats;
+    }
+
+    /// The SIP TLS certificate's fingerprint (at start).
+    pub fn set_tls_certificate(&self, fingerprint: String) {
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .tls_certificate = Some(fingerprint);
     }
 
     /// The TLS endpoint's counters (once a second).

@@ -151,6 +151,7 @@ impl Gateway {
             .collect();
         let (endpoint, summary) = sip_tls::endpoint(&self.compiled.config, data_dir, &addresses)?;
         self.slots.set_tls(Some(endpoint));
+        self.status.set_tls_certificate(summary.fingerprint.clone());
         Ok(Some(format!(
             "certificate SHA-256 {}{}",
             summary.fingerprint,

@@ -35,6 +35,7 @@ pub fn status(ctx: &WebContext, snap: &Snapshot, now: Instant, wall: SystemTime)
         "calls_recent": recent.iter().rev().map(|c| call(c, wall)).collect::<Vec<_>>(),
         "counters": counters(snap, active.len()),
         "tls": snap.tls.map(|t| json!({
+            "certificate_sha256": snap.tls_certificate,
             "accepted": t.accepted,
             "connected": t.connected,
             "certificate_refused": t.certificate_failures,

@@ -131,7 +131,7 @@ pub fn render(ctx: &WebContext, snap: &Snapshot, now: Instant, wall: SystemTime)
     }
     let uptime = now.saturating_duration_since(ctx.started).as_secs();
     let events = events_table(&ctx.status.sinks(), wall);
-    let tls = tls_table(snap.tls);
+    let tls = tls_table(snap.tls, snap.tls_certificate.as_deref());
     format!(
         r#"<p class="summary">Version <span id="version">{version}</span> · up <span id="uptime" data-seconds="{uptime}">{h}h {mm:02}m</span></p>
 <h2>Registrations</h2>
@@ -150,7 +150,7 @@ pub fn render(ctx: &WebContext, snap: &Snapshot, now: Instant, wall: SystemTime)
 }
 
 /// SIP over TLS (only when the configuration uses it).
-fn tls_table(tls: Option<crate::app::TlsStats>) -> String {
+fn tls_table(tls: Option<crate::app::TlsStats>, certificate: Option<&str>) -> String {
     let Some(t) = tls else {
         return String::new();
     };
@@ -159,8 +159,10 @@ fn tls_table(tls: Option<crate::app::TlsStats>) -> String {
     };
     format!(
         r#"<h2>SIP over TLS</h2>
+<p>Certificate SHA-256 <code id="tls-certificate">{}</code></p>
 <table id="tls" class="narrow"><tbody>{}{}{}{}{}{}</tbody></table>
 "#,
+        esc(certificate.unwrap_or("\u{2013}")),
         row("accepted", "Connections accepted", t.accepted),
         row("connected", "Connections opened", t.connected),
         row(

@@ -538,3 +538,35 @@ fn the_status_page_and_api_show_each_sinks_delivery() {
     assert_eq!(e["failed"], 2);
     assert_eq!(e["last_error"], "HTTP 503 <busy>");
 }
+
+#[test]
+fn the_status_page_and_api_show_tls_counters_and_the_certificate() {
+    let b = start("tls");
+    let (cookie, _) = first_login(&b, "my own password");
+    let page = body(&run(&b, with(req(Method::Get, "/"), "cookie", &cookie)));
+    assert!(!page.contains(r#"id="tls""#), "no TLS configured, no table");
+    b.ctx.status.set_tls_certificate("AB:CD".into());
+    b.ctx.status.update_tls(Some(crate::app::TlsStats {
+        accepted: 3,
+        certificate_failures: 1,
+        over_limit: 496,
+        ..Default::default()
+    }));
+    let page = body(&run(&b, with(req(Method::Get, "/"), "cookie", &cookie)));
+    for part in [
+        r#"<code id="tls-certificate">AB:CD</code>"#,
+        r#"<td id="tls-accepted">3</td>"#,
+        r#"<td id="tls-certificate-refused">1</td>"#,
+        r#"<td id="tls-over-limit">496</td>"#,
+    ] {
+        assert!(page.contains(part), "{part} in {page}");
+    }
+    let r = run(
+        &b,
+        with(req(Method::Get, "/api/v1/status"), "cookie", &cookie),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(v["tls"]["certificate_sha256"], "AB:CD");
+    assert_eq!(v["tls"]["certificate_refused"], 1);
+    assert_eq!(v["tls"]["over_limit"], 496);
+}
