@@ -4,7 +4,9 @@
 
 use std::fmt;
 
-use crate::config::{AccountConfig, ConfigError, DtmfMode, TargetConfig, TransportName};
+use crate::config::{
+    AccountConfig, ConfigError, DtmfMode, SrtpMode, TargetConfig, TransportName, SDES_NEEDS_TLS,
+};
 use crate::sip::message::{HeaderName, SipUri, Uri};
 
 use super::header_text::header_line;
@@ -36,6 +38,8 @@ pub struct Target {
     /// Added for this target only, after the route's header plan.
     pub extra_headers: Vec<(HeaderName, String)>,
     pub dtmf: DtmfMode,
+    /// SRTP toward the target: its own setting, else its account's.
+    pub srtp: SrtpMode,
 }
 
 impl Target {
@@ -86,6 +90,19 @@ impl Target {
             .enumerate()
             .map(|(i, line)| header_line(&format!("{field}.headers[{i}]"), line))
             .collect::<Result<_, _>>()?;
+        let srtp = match (cfg.srtp, account) {
+            (SrtpMode::Off, Some(a)) => a.srtp,
+            (s, _) => s,
+        };
+        if srtp != SrtpMode::Off && transport != TransportName::Tls {
+            return Err(ConfigError::invalid(
+                f("srtp"),
+                format!(
+                    "{SDES_NEEDS_TLS}: use transport = \"tls\", a sips: URI or ;transport=tls for srtp = \"{}\"",
+                    srtp.name()
+                ),
+            ));
+        }
         Ok(Target {
             uri,
             transport,
@@ -93,6 +110,7 @@ impl Target {
             account: cfg.account.clone(),
             extra_headers,
             dtmf: cfg.dtmf,
+            srtp,
         })
     }
 }
