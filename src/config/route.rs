@@ -10,8 +10,8 @@ use super::checks::check_range;
 use super::error::ConfigError;
 use super::events::{check_url, WebhookConfig, WebhookFormat};
 use super::media::DtmfMode;
-use super::srtp::SrtpMode;
 use super::sides::{Side, TransportName};
+use super::srtp::SrtpMode;
 
 // The `Option` fields below carry no serde attributes: serde reads a
 // missing key as `None`, and the TOML writer leaves a `None` out.

@@ -19,9 +19,9 @@ use super::dtmf::convert::{Converted, DtmfConverter, DtmfPath};
 use super::dtmf::heard::HeardDigits;
 use super::dtmf::inject::{DigitSink, Digits};
 use super::g711::{alaw_to_ulaw, ulaw_to_alaw, Law};
-use super::leg_crypto::{LegCrypto, LegKeys};
 pub use super::latch::Remote;
 use super::latch::{Arrival, Decision, Latch, RtpFacts, SourceRules};
+use super::leg_crypto::{LegCrypto, LegKeys};
 use super::rtp::{is_rtcp, RtpHeader};
 use super::srtp::SRTP_MAX_OVERHEAD;
 
@@ -963,7 +963,13 @@ mod tests {
             sent("10.0.0.21:41000", Callee)
         );
         assert_eq!(
-            r.handle_rtcp(Caller, addr("203.0.113.1:20001"), &mut [0x80u8; 172], 172, t),
+            r.handle_rtcp(
+                Caller,
+                addr("203.0.113.1:20001"),
+                &mut [0x80u8; 172],
+                172,
+                t
+            ),
             PacketVerdict::Drop(DropReason::Foreign)
         );
     }
