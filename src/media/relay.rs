@@ -779,6 +779,8 @@ mod tests {
     use crate::media::rtp::write_header;
     use LegSide::{Callee, Caller};
 
+    mod srtp;
+
     /// The far ends' SDP addresses in `relay()`.
     const CALLER: &str = "198.51.100.7:20000";
     const CALLEE: &str = "10.0.0.21:30000";
