@@ -222,3 +222,55 @@ fn credentials(
         password: password.to_string(),
     })
 }
+
+#[cfg(test)]
+mod srtp_tests {
+    use super::*;
+    use crate::config::SrtpMode;
+
+    fn target(uri: &str, srtp: SrtpMode, account: Option<&str>) -> TargetConfig {
+        TargetConfig {
+            uri: uri.into(),
+            srtp,
+            account: account.map(str::to_string),
+            ..TargetConfig::default()
+        }
+    }
+
+    fn account(transport: TransportName, srtp: SrtpMode) -> AccountConfig {
+        let mut a: AccountConfig =
+            toml::from_str("name='cloud'\nregistrar='sip:sip.example.com'\nusername='pbx'\n")
+                .unwrap();
+        a.transport = transport;
+        a.srtp = srtp;
+        a
+    }
+
+    #[test]
+    fn srtp_needs_a_tls_target_and_defaults_to_the_account_s() {
+        let f = "route[0].targets[0]";
+        let e = Target::compile(&target("sip:q@pbx", SrtpMode::Offer, None), f, &[]).unwrap_err();
+        let e = e.to_string();
+        assert!(e.contains("route[0].targets[0].srtp"), "{e}");
+        assert!(e.contains("SDES keys travel only over TLS"), "{e}");
+        for uri in ["sips:q@trunk", "sip:q@trunk;transport=tls"] {
+            let t = Target::compile(&target(uri, SrtpMode::Require, None), f, &[]).expect(uri);
+            assert_eq!(t.srtp, SrtpMode::Require);
+        }
+        let tls = [account(TransportName::Tls, SrtpMode::Require)];
+        let t = Target::compile(
+            &target("sip:q@trunk", SrtpMode::Off, Some("cloud")),
+            f,
+            &tls,
+        )
+        .expect("the account's");
+        assert_eq!(
+            (t.transport, t.srtp),
+            (TransportName::Tls, SrtpMode::Require)
+        );
+        let mut udp = target("sip:q@trunk", SrtpMode::Off, Some("cloud"));
+        udp.transport = Some(TransportName::Udp);
+        let e = Target::compile(&udp, f, &tls).unwrap_err().to_string();
+        assert!(e.contains("targets[0].srtp"), "{e}");
+    }
+}
