@@ -24,8 +24,9 @@ pub struct LegKeys {
     pub theirs: MasterKey,
 }
 
-/// The two SRTP contexts of a leg.
+/// The two SRTP contexts of a leg, and the keys they were made from.
 pub struct LegCrypto {
+    keys: LegKeys,
     inbound: SrtpContext,
     outbound: SrtpContext,
 }
@@ -33,9 +34,24 @@ pub struct LegCrypto {
 impl LegCrypto {
     pub fn new(keys: &LegKeys) -> LegCrypto {
         LegCrypto {
+            keys: keys.clone(),
             inbound: SrtpContext::new(keys.suite, &keys.theirs),
             outbound: SrtpContext::new(keys.suite, &keys.ours),
         }
+    }
+
+    /// New keys from a later offer or answer. A context whose key is
+    /// unchanged is kept: a fresh one with the same key would start its
+    /// SRTCP index and ROC again and so reuse keystream (RFC 3711 §9.1),
+    /// and would forget the replay window.
+    pub fn update(&mut self, keys: &LegKeys) {
+        if keys.suite != self.keys.suite || keys.theirs != self.keys.theirs {
+            self.inbound = SrtpContext::new(keys.suite, &keys.theirs);
+        }
+        if keys.suite != self.keys.suite || keys.ours != self.keys.ours {
+            self.outbound = SrtpContext::new(keys.suite, &keys.ours);
+        }
+        self.keys = keys.clone();
     }
 
     /// SRTP or SRTCP from the peer, in `buf[..len]`, to RTP or RTCP;

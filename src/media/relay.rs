@@ -375,11 +375,15 @@ impl MediaRelay {
     }
 
     /// SRTP on `side` with `keys` from the latest offer/answer, or plain
-    /// RTP (None). New keys start new contexts (rollover counters and
-    /// replay windows from zero, as for a new SDES key, RFC 4568 §7.1.4).
+    /// RTP (None). A new key starts a new context (rollover counter and
+    /// replay window from zero, as for a new SDES key, RFC 4568 §7.1.4);
+    /// the other direction's context goes on (`LegCrypto::update`).
     pub fn set_srtp(&mut self, side: LegSide, keys: Option<&LegKeys>) {
         let leg = &mut self.legs[side.index()];
-        leg.crypto = keys.map(|k| Box::new(LegCrypto::new(k)));
+        match (leg.crypto.as_mut(), keys) {
+            (Some(c), Some(k)) => c.update(k),
+            (_, k) => leg.crypto = k.map(|k| Box::new(LegCrypto::new(k))),
+        }
         leg.stats.srtp |= keys.is_some();
     }
 

@@ -215,6 +215,12 @@ pub fn settle_reoffer(
     offered: Option<CryptoAttribute>,
 ) -> Result<(), String> {
     match (leg.as_mut(), offered) {
+        // The gateway's key stays; with another suite it would protect
+        // under the same session keys again (both suites derive alike).
+        (Some(l), Some(c)) if c.suite != l.suite => Err(format!(
+            "the offer changes the crypto suite from {} to {}; not supported in a call",
+            l.suite, c.suite
+        )),
         (Some(l), Some(c)) => {
             l.take_offer(c);
             Ok(())

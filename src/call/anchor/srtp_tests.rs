@@ -314,4 +314,10 @@ fn a_re_invite_keeps_each_leg_s_keys_and_a_new_caller_key_is_applied() {
     let mut plain = AVP_OFFER.as_bytes().to_vec();
     let why = a.offer(1, &mut m, (0, 1), &mut plain).unwrap_err();
     assert!(why.contains("drops SRTP"), "{why}");
+    // So is another suite under the gateway's unchanged key.
+    let mut other_suite = savp_offer()
+        .replace("AES_CM_128_HMAC_SHA1_32", "AES_CM_128_HMAC_SHA1_80")
+        .into_bytes();
+    let why = a.offer(1, &mut m, (0, 1), &mut other_suite).unwrap_err();
+    assert!(why.contains("crypto suite"), "{why}");
 }

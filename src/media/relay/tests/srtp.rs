@@ -246,3 +246,50 @@ fn event_packets_the_relay_adds_for_an_srtp_leg_are_protected() {
     }
     assert!(added_seen > 0, "events went on next to the tones");
 }
+
+/// A new key from the caller (a re-INVITE) restarts only the inbound
+/// context: what the gateway sends on with its unchanged key goes on
+/// from where it was (a restarted SRTCP index would reuse keystream).
+#[test]
+fn a_new_peer_key_leaves_the_outbound_context_as_it_was() {
+    let t = Instant::now();
+    let suite = Suite::AesCm128HmacSha1_80;
+    let mut r = srtp_relay(t, suite);
+    let mut rr = vec![0u8; 32];
+    rr[..8].copy_from_slice(&[0x81, 201, 0, 7, 0, 0, 0x22, 0x22]);
+    let rtcp_to_caller = |r: &mut MediaRelay| {
+        let mut buf = [0u8; 2048];
+        buf[..rr.len()].copy_from_slice(&rr);
+        match r.handle_rtcp(Callee, addr("10.0.0.21:30001"), &mut buf, rr.len(), t) {
+            PacketVerdict::Forward { len, .. } => buf[..len].to_vec(),
+            v => panic!("{v:?}"),
+        }
+    };
+    let first = rtcp_to_caller(&mut r);
+    let new_theirs = MasterKey::from_bytes(&[0x77; 30]);
+    r.set_srtp(
+        Caller,
+        Some(&LegKeys {
+            theirs: new_theirs.clone(),
+            ..keys(suite)
+        }),
+    );
+    let second = rtcp_to_caller(&mut r);
+    // The SRTCP index (E flag and 31 bits before the tag) went on.
+    let index = |p: &[u8]| {
+        let at = p.len() - 10 - 4;
+        u32::from_be_bytes([p[at], p[at + 1], p[at + 2], p[at + 3]]) & 0x7fff_ffff
+    };
+    assert_eq!((index(&first), index(&second)), (0, 1));
+    // And the caller's packets under its new key are opened.
+    let mut fresh = SrtpContext::new(suite, &new_theirs);
+    let plain = audio(40);
+    let mut p = {
+        let mut b = [0u8; 2048];
+        b[..plain.len()].copy_from_slice(&plain);
+        let n = fresh.protect(&mut b, plain.len()).unwrap();
+        b[..n].to_vec()
+    };
+    assert_eq!(forward(&mut r, Caller, &mut p), sent(CALLEE, Callee));
+    assert_eq!(p, plain);
+}
