@@ -17,9 +17,11 @@ use pbxgate::media::dtmf::convert::{AudioFormat, DetectPath, DtmfPath};
 use pbxgate::media::dtmf::inject::{DigitSink, Digits};
 use pbxgate::media::engine::spawn;
 use pbxgate::media::g711::{alaw_to_ulaw, ulaw_to_alaw, Law};
+use pbxgate::media::leg_crypto::LegKeys;
 use pbxgate::media::messages::{MediaCommand, MediaEvent};
 use pbxgate::media::relay::LegSide;
 use pbxgate::media::rtp::write_header;
+use pbxgate::media::srtp::{MasterKey, SrtpContext, Suite};
 
 #[path = "../benches/common/counting_alloc.rs"]
 mod counting_alloc;
@@ -236,6 +238,68 @@ fn relay_injected(call: &Call, first_seq: u16, bursts: usize) -> usize {
     injected
 }
 
+/// The caller's end of an SRTP call: it sends with its key, and opens
+/// what the gateway sends with the gateway's.
+struct SrtpPeer {
+    send: SrtpContext,
+    recv: SrtpContext,
+}
+
+const OURS: [u8; 30] = [0x5a; 30];
+const THEIRS: [u8; 30] = [0xa5; 30];
+
+/// Makes the caller's leg of `session` SRTP; returns the caller's end.
+fn srtp_caller(cmd: &smol::channel::Sender<MediaCommand>, session: u64) -> SrtpPeer {
+    let suite = Suite::AesCm128HmacSha1_80;
+    cmd.send_blocking(MediaCommand::SetSrtp {
+        session,
+        side: LegSide::Caller,
+        keys: Some(LegKeys {
+            suite,
+            ours: MasterKey::from_bytes(&OURS),
+            theirs: MasterKey::from_bytes(&THEIRS),
+        }),
+    })
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    SrtpPeer {
+        send: SrtpContext::new(suite, &MasterKey::from_bytes(&THEIRS)),
+        recv: SrtpContext::new(suite, &MasterKey::from_bytes(&OURS)),
+    }
+}
+
+/// Like `relay`, with the caller speaking SRTP and the callee plain RTP:
+/// what each receives is, once opened, what the other sent.
+fn relay_srtp(call: &Call, peer: &mut SrtpPeer, first_seq: u16, bursts: usize) {
+    let mut p = [0u8; PACKET];
+    let mut buf = [0u8; 2048];
+    let mut seq = first_seq;
+    for _ in 0..bursts {
+        for k in 0..BURST as u16 {
+            fill(&mut p, 0, seq.wrapping_add(k));
+            buf[..PACKET].copy_from_slice(&p);
+            let n = peer.send.protect(&mut buf, PACKET).unwrap();
+            call.caller.send_to(&buf[..n], call.caller_local).unwrap();
+            call.callee.send_to(&p, call.callee_local).unwrap();
+        }
+        for k in 0..BURST as u16 {
+            fill(&mut p, 0, seq.wrapping_add(k));
+            let (n, _) = call.callee.recv_from(&mut buf).expect("relayed packet");
+            assert_eq!(&buf[..n], &p[..], "plain at the callee");
+        }
+        for k in 0..BURST as u16 {
+            fill(&mut p, 0, seq.wrapping_add(k));
+            let (n, _) = call.caller.recv_from(&mut buf).expect("relayed packet");
+            let n = peer
+                .recv
+                .unprotect(&mut buf, n)
+                .expect("SRTP at the caller");
+            assert_eq!(&buf[..n], &p[..]);
+        }
+        seq = seq.wrapping_add(BURST as u16);
+    }
+}
+
 /// Relays 5000 packets each way (passthrough, PCMU↔PCMA transcoding, and
 /// passthrough with the in-band DTMF detector listening both ways)
 /// after a warm-up, counting allocations in the whole process; then the
@@ -261,6 +325,21 @@ fn relaying_allocates_nothing_per_packet() {
         cmd.send_blocking(MediaCommand::Close { session }).unwrap();
         assert!(ev_rx.recv_blocking().is_ok());
     }
+    // SRTP on the caller's leg, plain RTP on the callee's.
+    let call = open(&cmd, 5, 3, false, false);
+    let mut peer = srtp_caller(&cmd, 5);
+    relay_srtp(&call, &mut peer, 0, 500 / BURST);
+    counting_alloc::start(trace);
+    relay_srtp(&call, &mut peer, 1000, 5000_usize.div_ceil(BURST));
+    let allocs = counting_alloc::stop();
+    eprintln!("srtp: {allocs} allocations while relaying");
+    assert_eq!(
+        allocs, 0,
+        "srtp: {allocs} allocations (PBXGATE_ALLOC_TRACE=1 shows where)"
+    );
+    cmd.send_blocking(MediaCommand::Close { session: 5 })
+        .unwrap();
+    assert!(ev_rx.recv_blocking().is_ok());
     let call = open_injecting(&cmd, 4);
     relay_injected(&call, 0, 500 / BURST);
     send_digits(&cmd, 4);

@@ -23,6 +23,8 @@ pub fn call_row(r: &CallRecord) -> CallRow {
         source_learned: s.source_learned,
         dtmf_rendered: s.dtmf_rendered,
         dtmf_detected: s.dtmf_detected,
+        srtp: s.srtp,
+        dropped_auth: s.dropped_auth,
     };
     CallRow {
         id: r.id.clone(),

@@ -97,6 +97,7 @@ impl CoreConfig {
                     advertised: std::net::SocketAddr::from(([127, 0, 0, 1], 5060)),
                     public: None,
                     tls_port: None,
+                    srtp: Default::default(),
                 }],
                 router: Default::default(),
                 accounts: Vec::new(),

@@ -21,6 +21,8 @@ pub struct ListenerInfo {
     pub public: Option<IpAddr>,
     /// The TLS port, when the listener serves TLS (`tls_bind`).
     pub tls_port: Option<u16>,
+    /// SRTP on the calls that arrive on the listener (its `srtp`).
+    pub srtp: crate::config::SrtpMode,
 }
 
 #[derive(Debug)]
@@ -48,6 +50,14 @@ impl Addressing {
 
     /// The side listener `l` faces (an unknown one counts as WAN: trusted
     /// least).
+    /// The `srtp` setting of listener `l`, for the calls arriving on it.
+    pub fn srtp_of(&self, l: ListenerId) -> crate::config::SrtpMode {
+        self.listeners
+            .get(l.0 as usize)
+            .map(|i| i.srtp)
+            .unwrap_or_default()
+    }
+
     pub fn side_of(&self, l: ListenerId) -> Side {
         self.listeners
             .get(l.0 as usize)
@@ -187,6 +197,7 @@ mod tests {
             advertised: addr.parse().expect("addr"),
             public: public.map(|p| p.parse().expect("ip")),
             tls_port: None,
+            srtp: Default::default(),
         };
         Addressing::new(vec![
             l("wan", Side::Wan, "192.0.2.10:5060", None),
@@ -218,6 +229,7 @@ mod tests {
             advertised: "10.0.0.9:5080".parse().unwrap(),
             public: None,
             tls_port: None,
+            srtp: Default::default(),
         });
         a.retire(ListenerId(1));
         assert_eq!(a.listener_for(Side::Wan, v4), Some(moved));

@@ -197,4 +197,9 @@ pub struct LegMediaStats {
     /// rendered as tones, tones detected and sent as events.
     pub dtmf_rendered: u32,
     pub dtmf_detected: u32,
+    /// The leg's media was SRTP (RFC 3711, SDES keys).
+    pub srtp: bool,
+    /// SRTP/SRTCP packets from the leg that failed authentication or
+    /// replay checks, dropped.
+    pub dropped_auth: u64,
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::checks::{check_name, check_range, NAME_MAX, NAME_PUNCTUATION};
 use super::error::ConfigError;
 use super::sides::TransportName;
+use super::srtp::{SrtpMode, SDES_NEEDS_TLS};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,6 +54,10 @@ pub struct AccountConfig {
     pub retry_base_s: u64,
     #[serde(default = "default_retry_max")]
     pub retry_max_s: u64,
+    /// SRTP on the calls placed through this account (its targets'
+    /// default); "offer" or "require" only over TLS.
+    #[serde(default, skip_serializing_if = "SrtpMode::is_default")]
+    pub srtp: SrtpMode,
 }
 
 fn yes() -> bool {
@@ -135,6 +140,24 @@ impl AccountConfig {
                 "retry_base_s must be at least 1, and retry_max_s between retry_base_s and 86400",
             ));
         }
+        if self.srtp != SrtpMode::Off && !self.uses_tls() {
+            return Err(ConfigError::invalid(
+                field("srtp"),
+                format!(
+                    "{SDES_NEEDS_TLS}: set transport = \"tls\" (or a sips: registrar) for srtp = \"{}\"",
+                    self.srtp.name()
+                ),
+            ));
+        }
         Ok(())
+    }
+
+    /// The account is reached over TLS: `transport = "tls"`, a sips:
+    /// registrar or `;transport=tls` on it.
+    pub fn uses_tls(&self) -> bool {
+        let r = self.registrar.trim().to_ascii_lowercase();
+        self.transport == TransportName::Tls
+            || r.starts_with("sips:")
+            || r.contains(";transport=tls")
     }
 }

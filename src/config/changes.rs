@@ -42,6 +42,8 @@ pub const FIELD_EFFECTS: &[(&str, Effect)] = &[
     ("listener.tcp_idle_timeout_s", Restart),
     ("listener.public_address", Restart),
     ("listener.tls_bind", Restart),
+    // Read into the call layer's listener table at start.
+    ("listener.srtp", Restart),
     ("listener.allow", Live),
     ("listener.on_deny", Live),
     ("listener.admit", Live),

@@ -32,6 +32,9 @@ burst_listed = 4000
 # public_address = "198.51.100.20"   # behind NAT with ports forwarded: put in
 #                             # Contact and SDP; default: what a registrar
 #                             # reports (Via received=), else the bound address
+# srtp = "offer"              # SRTP with SDES keys on calls arriving here:
+#                             # "off" (default), "offer" or "require"; needs
+#                             # "tls" in transports (docs/media.md)
 
 # The side that faces the on-prem PBX (its SIP trunk points here).
 [[listener]]
@@ -59,6 +62,8 @@ burst_listed = 4000
 # outbound_proxy = "sip:proxy.example.com"   # optional
 # public_address = "203.0.113.7:5060"        # optional; learned otherwise
 # keepalive_interval_s = 30   # NAT keep-alive; 0 = off
+# srtp = "offer"              # SRTP on calls through it: "off" (default),
+#                             # "offer", "require"; needs transport = "tls"
 
 # Digest credentials WAN-side peers may present (e.g. Retreaver inbound SIP
 # by username/password). With no users, nothing is challenged.
@@ -87,7 +92,8 @@ nonce_lifetime_s = 300
 #   # transport = "tcp", account = "name", headers = ["X-Campaign-ID: 1234"],
 #   # dtmf = "inband" (how the target carries DTMF: "auto", the default, uses
 #   # RFC 4733 events when its SDP has telephone-event and tones otherwise;
-#   # "rfc4733", "inband" or "both")
+#   # "rfc4733", "inband" or "both"), srtp = "offer" or "require" (SRTP over
+#   # a TLS target; default: its account's, else "off")
 # caller_dtmf = "auto"         # the same for the caller's leg
 # headers = [
 #   { action = "rename", from = "X-PH-RetreaverAFID", name = "X-Publisher-ID" },

@@ -20,6 +20,7 @@ mod route;
 pub mod sample;
 mod schema;
 mod sides;
+mod srtp;
 mod store;
 mod tls;
 mod web;
@@ -42,6 +43,7 @@ pub use schema::{
     default_allow, AdmitMode, Config, DenyAction, DnsConfig, ListenerConfig, LogConfig, SipConfig,
 };
 pub use sides::{Side, TransportName};
+pub use srtp::{SrtpMode, SDES_NEEDS_TLS};
 pub use store::{Checked, ConfigStore, Loaded, WideMode, CONFIG_FILE_MODE};
 pub use tls::TlsConfig;
 pub use web::WebConfig;

@@ -11,6 +11,7 @@ use super::error::ConfigError;
 use super::events::{check_url, WebhookConfig, WebhookFormat};
 use super::media::DtmfMode;
 use super::sides::{Side, TransportName};
+use super::srtp::SrtpMode;
 
 // The `Option` fields below carry no serde attributes: serde reads a
 // missing key as `None`, and the TOML writer leaves a `None` out.
@@ -147,6 +148,10 @@ pub struct TargetConfig {
     /// that only hears tones).
     #[serde(default, skip_serializing_if = "DtmfMode::is_default")]
     pub dtmf: DtmfMode,
+    /// SRTP toward this target; "off" takes the account's setting.
+    /// "offer" or "require" only over TLS.
+    #[serde(default, skip_serializing_if = "SrtpMode::is_default")]
+    pub srtp: SrtpMode,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -23,6 +23,7 @@ use super::schema::{
     AdmitMode, Config, DenyAction, DnsConfig, ListenerConfig, LogConfig, SipConfig,
 };
 use super::sides::{Side, TransportName};
+use super::srtp::SrtpMode;
 use super::tls::TlsConfig;
 use super::web::WebConfig;
 
@@ -58,6 +59,7 @@ pub fn every_field_set() -> Config {
                 burst_listed: 3000,
                 public_address: Some("198.51.100.20".parse().expect("an address")),
                 tls_bind: Some(addr("127.0.0.1:5071")),
+                srtp: SrtpMode::Offer,
             },
             ListenerConfig {
                 name: "lan".into(),
@@ -74,6 +76,7 @@ pub fn every_field_set() -> Config {
                 burst_listed: 0,
                 public_address: None,
                 tls_bind: None,
+                srtp: SrtpMode::Off,
             },
         ],
         accounts: vec![AccountConfig {
@@ -85,13 +88,14 @@ pub fn every_field_set() -> Config {
             password: "secret".into(),
             domain: Some("example.com".into()),
             expires_s: 600,
-            transport: TransportName::Tcp,
+            transport: TransportName::Tls,
             outbound_proxy: Some("sip:proxy.example.com".into()),
             public_address: Some(addr("203.0.113.7:5060")),
             listener: "wan".into(),
             keepalive_interval_s: 15,
             retry_base_s: 5,
             retry_max_s: 120,
+            srtp: SrtpMode::Require,
         }],
         inbound_auth: InboundAuthConfig {
             realm: "edge".into(),
@@ -167,6 +171,7 @@ pub fn every_field_set() -> Config {
                         account: None,
                         headers: strings(&["X-Campaign-ID: 1234"]),
                         dtmf: DtmfMode::Inband,
+                        srtp: SrtpMode::Off,
                     },
                     TargetConfig {
                         uri: "sip:+18885551234@sip.example.com".into(),
@@ -176,6 +181,7 @@ pub fn every_field_set() -> Config {
                         account: Some("signalwire".into()),
                         headers: Vec::new(),
                         dtmf: DtmfMode::Auto,
+                        srtp: SrtpMode::Offer,
                     },
                 ],
                 headers: vec![

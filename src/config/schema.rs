@@ -20,6 +20,7 @@ use super::media::MediaConfig;
 use super::mqtt::MqttConfig;
 use super::route::RouteConfig;
 use super::sides::{Side, TransportName};
+use super::srtp::{SrtpMode, SDES_NEEDS_TLS};
 use super::tls::TlsConfig;
 use super::web::WebConfig;
 
@@ -115,6 +116,10 @@ pub struct ListenerConfig {
     /// address with port 5061 (WAN) or 5081 (LAN).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_bind: Option<SocketAddr>,
+    /// SRTP on the calls that arrive on this listener; "offer" or
+    /// "require" only when `transports` has "tls".
+    #[serde(default, skip_serializing_if = "SrtpMode::is_default")]
+    pub srtp: SrtpMode,
 }
 
 /// What a source outside the allowlist gets.
@@ -202,6 +207,7 @@ impl ListenerConfig {
             burst_listed: default_burst_listed(),
             public_address: None,
             tls_bind: None,
+            srtp: SrtpMode::Off,
         }
     }
 
@@ -396,6 +402,15 @@ impl Config {
                         format!("{} {:?} is already bound by another listener", l.bind, t),
                     ));
                 }
+            }
+            if l.srtp != SrtpMode::Off && !l.transports.contains(&TransportName::Tls) {
+                return Err(ConfigError::invalid(
+                    field("srtp"),
+                    format!(
+                        "{SDES_NEEDS_TLS}: add \"tls\" to transports for srtp = \"{}\"",
+                        l.srtp.name()
+                    ),
+                ));
             }
             check_at_most(field("rate_per_s"), l.rate_per_s, MAX_RATE, " packets/s")?;
             if l.rate_per_s > 0 && l.burst == 0 {

@@ -509,6 +509,7 @@ pub(crate) fn listener_info(l: &crate::config::ListenerConfig, b: &BoundListener
         advertised: advertised_address(b.udp.or(b.tcp).unwrap_or(l.bind)),
         public: l.public_address,
         tls_port: b.tls.map(|a| a.port()),
+        srtp: l.srtp,
     }
 }
 

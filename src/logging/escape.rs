@@ -35,6 +35,8 @@ impl<T: AsRef<[u8]>> fmt::Debug for Escaped<T> {
 /// Displays a whole SIP message for a debug log: each CRLF-ended line of the
 /// message on a line of its own, ending with a newline, everything else
 /// escaped as by [`Escaped`], so a bare CR or LF inside a line stays visible.
+/// SDES keys (`a=crypto:... inline:<key>`, RFC 4568) show as
+/// `inline:<redacted>`: a log must not hold what decrypts a call.
 pub struct Dump<'a>(pub &'a [u8]);
 
 impl fmt::Display for Dump<'_> {
@@ -44,11 +46,35 @@ impl fmt::Display for Dump<'_> {
             rest = r;
         }
         for line in split_crlf(rest) {
-            write_escaped_bytes(f, line, Lines::One)?;
+            write_redacted(f, line)?;
             f.write_char('\n')?;
         }
         Ok(())
     }
+}
+
+/// What precedes an SDES key (RFC 4568 §9.2 `key-method ":" key-info`).
+const INLINE: &[u8] = b"inline:";
+
+/// One line, escaped, with the base64 after every `inline:` replaced.
+/// Searched anywhere in the line, not only at `a=crypto:`, so an SDP body
+/// with bare-LF line ends (one dump line) is covered too.
+fn write_redacted(f: &mut impl Write, line: &[u8]) -> fmt::Result {
+    let mut rest = line;
+    while let Some(at) = rest
+        .windows(INLINE.len())
+        .position(|w| w.eq_ignore_ascii_case(INLINE))
+    {
+        let (head, tail) = rest.split_at(at + INLINE.len());
+        write_escaped_bytes(f, head, Lines::One)?;
+        f.write_str("<redacted>")?;
+        let key_len = tail
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+            .count();
+        rest = &tail[key_len..];
+    }
+    write_escaped_bytes(f, rest, Lines::One)
 }
 
 /// The lines of `bytes`, split at CRLF only (RFC 3261 §7: CRLF ends a
@@ -186,6 +212,27 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, "a\n    2026-01-01T00:00:00Z  INFO forged\\x0d");
+    }
+
+    #[test]
+    fn a_dump_never_shows_an_sdes_key() {
+        let key = "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz";
+        let msg = format!(
+            "INVITE sip:a SIP/2.0\r\nContent-Type: application/sdp\r\n\r\n\
+             m=audio 4000 RTP/SAVP 0\r\n\
+             a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{key}|2^20|1:4\r\n\
+             a=crypto:2 AES_CM_128_HMAC_SHA1_32 INLINE:{key}\na=sendrecv\r\n"
+        );
+        let out = Dump(msg.as_bytes()).to_string();
+        assert!(!out.contains(&key[..8]), "{out}");
+        assert!(
+            out.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:<redacted>|2^20|1:4\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("INLINE:<redacted>\\x0aa=sendrecv\n"),
+            "bare LF: {out}"
+        );
     }
 
     #[test]

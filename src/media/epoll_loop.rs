@@ -294,6 +294,9 @@ impl Loop {
                 });
             }
             MediaCommand::SetHold { hold, .. } => self.with_relay(id, |r| r.set_hold(hold, now)),
+            MediaCommand::SetSrtp { side, keys, .. } => {
+                self.with_relay(id, |r| r.set_srtp(side, keys.as_ref()));
+            }
             MediaCommand::SendDigits {
                 to,
                 sink,

@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::dtmf::convert::DtmfPath;
 use super::dtmf::inject::{DigitSink, Digits};
 use super::latch::SourceRules;
+use super::leg_crypto::LegKeys;
 use super::relay::{LegSide, LegStats, Remote, Transcode};
 
 /// What signalling asks of the media thread. `session` is the call's id.
@@ -56,6 +57,14 @@ pub enum MediaCommand {
         session: u64,
         hold: bool,
     },
+    /// `side` speaks SRTP with these keys (RFC 3711, SDES), or plain RTP
+    /// (None). Sent before the `SetRemote` of the same offer or answer,
+    /// so held packets are opened with the right key.
+    SetSrtp {
+        session: u64,
+        side: LegSide,
+        keys: Option<LegKeys>,
+    },
     /// The gateway sends `digits` to leg `to`, as `sink` says it takes
     /// them, in the stream relayed to it (`dtmf::inject`): each `tone_ms`
     /// long, `gap_ms` between.
@@ -88,6 +97,7 @@ impl MediaCommand {
             | MediaCommand::SetTranscode { session, .. }
             | MediaCommand::SetDtmf { session, .. }
             | MediaCommand::SetHold { session, .. }
+            | MediaCommand::SetSrtp { session, .. }
             | MediaCommand::SendDigits { session, .. }
             | MediaCommand::Close { session } => *session,
             MediaCommand::Barrier { .. } => 0,
@@ -96,6 +106,9 @@ impl MediaCommand {
 }
 
 /// What a media thread tells signalling about a session.
+// `Closed` carries both legs' counters by value: one event per call, off
+// the packet path, so its size costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MediaEvent {
     /// The ports could not be bound: the call cannot have media.

@@ -1,8 +1,8 @@
 //! Media: SDP offer/answer, RTP relay, G.711 and DTMF. Sans-IO cores; the
 //! relay's hot path allocates nothing per packet.
 //!
-//! The relay's files import only those listed before them: `relay` (the
-//! sans-IO decision per packet), `messages` (commands and events), `epoll`
+//! The relay's files import only those listed before them: `leg_crypto`
+//! (a leg's SRTP contexts), `relay` (the sans-IO decision per packet), `messages` (commands and events), `epoll`
 //! and `mmsg` (syscall wrappers), `sessions` (one thread's calls and their
 //! sockets), `epoll_loop` (one media thread's loop, the one place commands
 //! are applied), `engine` (the threads, and the API signalling uses).
@@ -22,6 +22,7 @@ mod epoll;
 mod epoll_loop;
 pub mod g711;
 pub mod latch;
+pub mod leg_crypto;
 pub mod messages;
 mod mmsg;
 pub mod negotiate;

@@ -21,7 +21,9 @@ use super::dtmf::inject::{DigitSink, Digits};
 use super::g711::{alaw_to_ulaw, ulaw_to_alaw, Law};
 pub use super::latch::Remote;
 use super::latch::{Arrival, Decision, Latch, RtpFacts, SourceRules};
+use super::leg_crypto::{LegCrypto, LegKeys};
 use super::rtp::{is_rtcp, RtpHeader};
+use super::srtp::SRTP_MAX_OVERHEAD;
 
 /// Packets held per leg before the signalling says where they go.
 pub const HELD_PER_LEG: usize = 16;
@@ -41,8 +43,9 @@ pub struct Transcode {
     pub to_pt: u8,
 }
 
-/// Most bytes `MediaRelay::take_added` hands out.
-pub const ADDED_PACKET_MAX: usize = super::dtmf::convert::EVENT_PACKET;
+/// Most bytes `MediaRelay::take_added` hands out: an event packet, with
+/// room for its SRTP tag when it goes to an SRTP leg.
+pub const ADDED_PACKET_MAX: usize = super::dtmf::convert::EVENT_PACKET + SRTP_MAX_OVERHEAD;
 
 /// Which of a call's two media legs: the caller's or the callee's. (Not
 /// `config::Side`, which is the network a peer is on.)
@@ -91,6 +94,11 @@ pub struct LegStats {
     /// DTMF from this leg converted for the other (see `DtmfConverter`).
     pub dtmf_rendered: u32,
     pub dtmf_detected: u32,
+    /// The leg's media was SRTP (RFC 3711) at some point of the call.
+    pub srtp: bool,
+    /// SRTP/SRTCP packets refused: authentication tag wrong, replayed, or
+    /// too old for the replay window. Never relayed, never learned from.
+    pub dropped_auth: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,6 +113,8 @@ pub enum DropReason {
     Absorbed,
     /// Kept until the signalling says where it goes (`pop_held`).
     Held,
+    /// An SRTP/SRTCP packet that did not authenticate, or a replay.
+    Unauthenticated,
 }
 
 /// What becomes of one received packet. (Not `policy::AdmissionVerdict`, which
@@ -198,7 +208,7 @@ impl std::fmt::Debug for HeldQueue {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 struct Leg {
     remote: Option<Remote>,
     /// Where this leg's peer really sends from, and so where its media
@@ -218,6 +228,9 @@ struct Leg {
     dtmf: Option<DtmfConverter>,
     /// The digits this leg sends, noticed once each (`dtmf::heard`).
     heard: HeardDigits,
+    /// The leg's SRTP contexts when it negotiated RTP/SAVP (boxed: made
+    /// once per call, not per packet).
+    crypto: Option<Box<LegCrypto>>,
 }
 
 impl Leg {
@@ -234,6 +247,7 @@ impl Leg {
             transcode: None,
             dtmf: None,
             heard: HeardDigits::default(),
+            crypto: None,
         }
     }
 
@@ -271,7 +285,7 @@ impl Leg {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct MediaRelay {
     legs: [Leg; 2],
     sources: SourceRules,
@@ -360,6 +374,19 @@ impl MediaRelay {
         PacketVerdict::Drop(DropReason::Held)
     }
 
+    /// SRTP on `side` with `keys` from the latest offer/answer, or plain
+    /// RTP (None). A new key starts a new context (rollover counter and
+    /// replay window from zero, as for a new SDES key, RFC 4568 §7.1.4);
+    /// the other direction's context goes on (`LegCrypto::update`).
+    pub fn set_srtp(&mut self, side: LegSide, keys: Option<&LegKeys>) {
+        let leg = &mut self.legs[side.index()];
+        match (leg.crypto.as_mut(), keys) {
+            (Some(c), Some(k)) => c.update(k),
+            (_, k) => leg.crypto = k.map(|k| Box::new(LegCrypto::new(k))),
+        }
+        leg.stats.srtp |= keys.is_some();
+    }
+
     pub fn set_clock_rate(&mut self, side: LegSide, hz: u32) {
         self.legs[side.index()].clock_rate = hz.max(1);
     }
@@ -389,9 +416,11 @@ impl MediaRelay {
         &mut self,
         side: LegSide,
         src: SocketAddr,
+        buf: &mut [u8],
         len: usize,
         now: Instant,
     ) -> PacketVerdict {
+        let len = len.min(buf.len());
         let mode = self.sources.mode;
         let leg = &mut self.legs[side.index()];
         let admitted = leg
@@ -401,16 +430,64 @@ impl MediaRelay {
             leg.stats.dropped_foreign += 1;
             return PacketVerdict::Drop(DropReason::Foreign);
         }
+        let len = match self.open(side, buf, len, true) {
+            Ok(n) => n,
+            Err(drop) => return drop,
+        };
+        let leg = &mut self.legs[side.index()];
         leg.stats.rtcp_in += 1;
         self.last_packet = now;
-        match self.legs[side.other().index()].destination() {
-            Some(to) => PacketVerdict::Forward {
-                to: SocketAddr::new(to.ip(), to.port().wrapping_add(1)),
-                from_side: side.other(),
-                len,
-            },
-            None => PacketVerdict::Drop(DropReason::NoDestination),
+        let Some(to) = self.legs[side.other().index()].destination() else {
+            return PacketVerdict::Drop(DropReason::NoDestination);
+        };
+        let len = match self.seal(side, buf, len, true) {
+            Ok(n) => n,
+            Err(drop) => return drop,
+        };
+        PacketVerdict::Forward {
+            to: SocketAddr::new(to.ip(), to.port().wrapping_add(1)),
+            from_side: side.other(),
+            len,
         }
+    }
+
+    /// SRTP/SRTCP from `side`'s peer to plain (RFC 3711 §3.3, §3.4), when
+    /// the leg has keys; a packet that does not authenticate is counted
+    /// and dropped here, before anything learns from it.
+    fn open(
+        &mut self,
+        side: LegSide,
+        buf: &mut [u8],
+        len: usize,
+        rtcp: bool,
+    ) -> Result<usize, PacketVerdict> {
+        let leg = &mut self.legs[side.index()];
+        let Some(c) = leg.crypto.as_mut() else {
+            return Ok(len);
+        };
+        c.open(buf, len, rtcp).map_err(|_| {
+            leg.stats.dropped_auth += 1;
+            PacketVerdict::Drop(DropReason::Unauthenticated)
+        })
+    }
+
+    /// A packet from `side` protected for the other leg, when that leg has
+    /// keys. Fails only when the buffer has no room for the trailer, or
+    /// the key is spent (RFC 3711 §3.2.1).
+    fn seal(
+        &mut self,
+        side: LegSide,
+        buf: &mut [u8],
+        len: usize,
+        rtcp: bool,
+    ) -> Result<usize, PacketVerdict> {
+        let Some(c) = self.legs[side.other().index()].crypto.as_mut() else {
+            return Ok(len);
+        };
+        c.seal(buf, len, rtcp).map_err(|_| {
+            self.legs[side.index()].stats.dropped_malformed += 1;
+            PacketVerdict::Drop(DropReason::Malformed)
+        })
     }
 
     /// Payload-type translation between the legs: `(from, to)` pairs applied
@@ -497,10 +574,16 @@ impl MediaRelay {
     /// `side` (same destination), copied into `out` (at least
     /// `ADDED_PACKET_MAX` bytes); its length, 0 when there is none.
     pub fn take_added(&mut self, side: LegSide, out: &mut [u8]) -> usize {
-        self.legs[side.index()]
+        let n = self.legs[side.index()]
             .dtmf
             .as_mut()
-            .map_or(0, |c| c.take_added(out))
+            .map_or(0, |c| c.take_added(out));
+        if n == 0 {
+            return 0;
+        }
+        // It goes where the packet from `side` went: sealed for that leg
+        // like the rest of its stream.
+        self.seal(side, out, n, false).unwrap_or(0)
     }
 
     /// Rewrites the `len`-byte RTP packet from `side` (header `h`) in `buf`
@@ -569,6 +652,13 @@ impl MediaRelay {
             return self.hold(side, src, &buf[..len], now);
         };
         let arrival = self.arrival_units(side, now);
+        // RTCP multiplexed on the RTP port (RFC 5761) is SRTCP on an SRTP
+        // leg. Opened before the latch sees it: only packets that pass
+        // authentication are learned or latched from.
+        let len = match self.open(side, buf, len, is_rtcp(&buf[..len])) {
+            Ok(n) => n,
+            Err(drop) => return drop,
+        };
         let leg = &mut self.legs[side.index()];
         let packet = &buf[..len];
         // The RTP header, parsed once for learning, the counters and the
@@ -613,12 +703,17 @@ impl MediaRelay {
         }
         self.last_packet = now;
         // RTCP passes untouched.
+        let rtcp = header.is_none();
         let len = match header {
             None => len,
             Some(h) => match self.rewrite(side, &h, buf, len) {
                 Some(n) => n,
                 None => return PacketVerdict::Drop(DropReason::Absorbed),
             },
+        };
+        let len = match self.seal(side, buf, len, rtcp) {
+            Ok(n) => n,
+            Err(drop) => return drop,
         };
         PacketVerdict::Forward {
             to,
@@ -670,7 +765,7 @@ pub(crate) fn decide(
     now: Instant,
 ) -> (PacketVerdict, usize) {
     if p.rtcp {
-        (relay.handle_rtcp(p.side, p.src, p.len, now), 0)
+        (relay.handle_rtcp(p.side, p.src, buf, p.len, now), 0)
     } else {
         let v = relay.handle_packet(p.side, p.src, buf, p.len, now);
         let extra = match v {
@@ -687,6 +782,8 @@ mod tests {
     use crate::config::SourceMode;
     use crate::media::rtp::write_header;
     use LegSide::{Callee, Caller};
+
+    mod srtp;
 
     /// The far ends' SDP addresses in `relay()`.
     const CALLER: &str = "198.51.100.7:20000";
@@ -864,7 +961,7 @@ mod tests {
         let mut r = relay(t);
         send(&mut r, Callee, "10.0.0.21:41000", (1, 0), t);
         assert_eq!(
-            r.handle_rtcp(Callee, addr("10.0.0.21:41001"), 172, t),
+            r.handle_rtcp(Callee, addr("10.0.0.21:41001"), &mut [0x80u8; 172], 172, t),
             sent("198.51.100.7:20001", Caller)
         );
         assert_eq!(
@@ -872,7 +969,13 @@ mod tests {
             sent("10.0.0.21:41000", Callee)
         );
         assert_eq!(
-            r.handle_rtcp(Caller, addr("203.0.113.1:20001"), 172, t),
+            r.handle_rtcp(
+                Caller,
+                addr("203.0.113.1:20001"),
+                &mut [0x80u8; 172],
+                172,
+                t
+            ),
             PacketVerdict::Drop(DropReason::Foreign)
         );
     }
@@ -1042,11 +1145,11 @@ mod tests {
         assert_eq!(r.stats(Caller).dropped_foreign, 1);
         // RTCP follows: from the learned host, not from the SDP's.
         assert!(matches!(
-            r.handle_rtcp(Caller, addr("127.0.0.1:41001"), 80, t),
+            r.handle_rtcp(Caller, addr("127.0.0.1:41001"), &mut [0x80u8; 80], 80, t),
             PacketVerdict::Forward { .. }
         ));
         assert_eq!(
-            r.handle_rtcp(Caller, addr("198.51.100.7:20001"), 80, t),
+            r.handle_rtcp(Caller, addr("198.51.100.7:20001"), &mut [0x80u8; 80], 80, t),
             PacketVerdict::Drop(DropReason::Foreign)
         );
     }

@@ -4,7 +4,9 @@
 
 use std::fmt;
 
-use crate::config::{AccountConfig, ConfigError, DtmfMode, TargetConfig, TransportName};
+use crate::config::{
+    AccountConfig, ConfigError, DtmfMode, SrtpMode, TargetConfig, TransportName, SDES_NEEDS_TLS,
+};
 use crate::sip::message::{HeaderName, SipUri, Uri};
 
 use super::header_text::header_line;
@@ -36,6 +38,8 @@ pub struct Target {
     /// Added for this target only, after the route's header plan.
     pub extra_headers: Vec<(HeaderName, String)>,
     pub dtmf: DtmfMode,
+    /// SRTP toward the target: its own setting, else its account's.
+    pub srtp: SrtpMode,
 }
 
 impl Target {
@@ -86,6 +90,19 @@ impl Target {
             .enumerate()
             .map(|(i, line)| header_line(&format!("{field}.headers[{i}]"), line))
             .collect::<Result<_, _>>()?;
+        let srtp = match (cfg.srtp, account) {
+            (SrtpMode::Off, Some(a)) => a.srtp,
+            (s, _) => s,
+        };
+        if srtp != SrtpMode::Off && transport != TransportName::Tls {
+            return Err(ConfigError::invalid(
+                f("srtp"),
+                format!(
+                    "{SDES_NEEDS_TLS}: use transport = \"tls\", a sips: URI or ;transport=tls for srtp = \"{}\"",
+                    srtp.name()
+                ),
+            ));
+        }
         Ok(Target {
             uri,
             transport,
@@ -93,6 +110,7 @@ impl Target {
             account: cfg.account.clone(),
             extra_headers,
             dtmf: cfg.dtmf,
+            srtp,
         })
     }
 }
@@ -203,4 +221,56 @@ fn credentials(
         username: username.to_string(),
         password: password.to_string(),
     })
+}
+
+#[cfg(test)]
+mod srtp_tests {
+    use super::*;
+    use crate::config::SrtpMode;
+
+    fn target(uri: &str, srtp: SrtpMode, account: Option<&str>) -> TargetConfig {
+        TargetConfig {
+            uri: uri.into(),
+            srtp,
+            account: account.map(str::to_string),
+            ..TargetConfig::default()
+        }
+    }
+
+    fn account(transport: TransportName, srtp: SrtpMode) -> AccountConfig {
+        let mut a: AccountConfig =
+            toml::from_str("name='cloud'\nregistrar='sip:sip.example.com'\nusername='pbx'\n")
+                .unwrap();
+        a.transport = transport;
+        a.srtp = srtp;
+        a
+    }
+
+    #[test]
+    fn srtp_needs_a_tls_target_and_defaults_to_the_account_s() {
+        let f = "route[0].targets[0]";
+        let e = Target::compile(&target("sip:q@pbx", SrtpMode::Offer, None), f, &[]).unwrap_err();
+        let e = e.to_string();
+        assert!(e.contains("route[0].targets[0].srtp"), "{e}");
+        assert!(e.contains("SDES keys travel only over TLS"), "{e}");
+        for uri in ["sips:q@trunk", "sip:q@trunk;transport=tls"] {
+            let t = Target::compile(&target(uri, SrtpMode::Require, None), f, &[]).expect(uri);
+            assert_eq!(t.srtp, SrtpMode::Require);
+        }
+        let tls = [account(TransportName::Tls, SrtpMode::Require)];
+        let t = Target::compile(
+            &target("sip:q@trunk", SrtpMode::Off, Some("cloud")),
+            f,
+            &tls,
+        )
+        .expect("the account's");
+        assert_eq!(
+            (t.transport, t.srtp),
+            (TransportName::Tls, SrtpMode::Require)
+        );
+        let mut udp = target("sip:q@trunk", SrtpMode::Off, Some("cloud"));
+        udp.transport = Some(TransportName::Udp);
+        let e = Target::compile(&udp, f, &tls).unwrap_err().to_string();
+        assert!(e.contains("targets[0].srtp"), "{e}");
+    }
 }

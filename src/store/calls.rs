@@ -311,6 +311,9 @@ fn read_media(r: &Row<'_>) -> rusqlite::Result<LegMediaRow> {
         source_learned: r.get(11)?,
         dtmf_rendered: u32::try_from(uint(r, 12)?).unwrap_or(u32::MAX),
         dtmf_detected: u32::try_from(uint(r, 13)?).unwrap_or(u32::MAX),
+        // No columns for these yet (a migration adds them).
+        srtp: false,
+        dropped_auth: 0,
     })
 }
 

@@ -74,6 +74,10 @@ pub struct LegMediaRow {
     pub source_learned: bool,
     pub dtmf_rendered: u32,
     pub dtmf_detected: u32,
+    /// The leg's media was SRTP; SRTP packets dropped (authentication or
+    /// replay). Not stored yet: `call_media` needs the columns.
+    pub srtp: bool,
+    pub dropped_auth: u64,
 }
 
 /// Most rows one search returns; page with `offset` for more.

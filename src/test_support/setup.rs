@@ -100,6 +100,7 @@ impl Setup {
                 advertised: l.bind,
                 public: l.public_address,
                 tls_port: None,
+                srtp: l.srtp,
             })
             .collect();
         CoreConfig {

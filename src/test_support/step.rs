@@ -230,6 +230,10 @@ fn describe_media(c: &MediaCommand) -> String {
             path.detect.is_some()
         ),
         MediaCommand::SetHold { hold, .. } => format!("SetHold {hold}"),
+        MediaCommand::SetSrtp { side, keys, .. } => match keys {
+            Some(k) => format!("SetSrtp {side:?} {}", k.suite),
+            None => format!("SetSrtp {side:?} none"),
+        },
         MediaCommand::SendDigits {
             to,
             sink,

@@ -9,23 +9,27 @@
 //! packets held until the address is known are relayed the moment it is.
 
 pub mod rewrite;
+pub mod srtp;
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use crate::config::{DtmfMode, MediaConfig};
+use crate::config::{DtmfMode, MediaConfig, SrtpMode};
 use crate::media::dtmf::inject::{DigitSink, Digits, DEFAULT_GAP_MS, DEFAULT_TONE_MS};
 use crate::media::latch::SourceRules;
+use crate::media::leg_crypto::LegKeys;
 use crate::media::messages::MediaCommand;
 use crate::media::negotiate::MediaPlan;
 use crate::media::ports::PortPool;
 use crate::media::relay::{LegSide, Remote};
 use crate::media::sdp::Media;
+use crate::media::srtp::MasterKey;
 
 use rewrite::{
-    digit_sinks, dtmf_paths, payload_maps, rewrite_answer, rewrite_offer, transcodes, ParsedOffer,
+    digit_sinks, dtmf_paths, payload_maps, rewrite_answer_with, transcodes, ParsedOffer,
 };
+use srtp::{caller_srtp, crypto_of, settle_answer, settle_reoffer, LegSrtp};
 
 /// Why a call's media cannot be anchored: what the caller is answered.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,6 +57,11 @@ pub struct CallMedia {
     /// How the caller's side and the callee's take the digits the gateway
     /// sends them, from the last answer (None before one).
     pub digit_sinks: [Option<DigitSink>; 2],
+    /// Each side's SRTP (caller, callee), None on a plain leg.
+    pub srtp: [Option<LegSrtp>; 2],
+    /// The keys each side's media thread has (to send them only when they
+    /// change).
+    applied: [Option<LegKeys>; 2],
 }
 
 impl CallMedia {
@@ -80,6 +89,15 @@ impl CallMedia {
             let i = usize::from(media_side(leg) == LegSide::Callee);
             self.digit_sinks[i] = Some(sink);
         }
+    }
+
+    /// Whether each side (caller, callee) is SRTP as negotiated so far.
+    pub fn encrypted(&self) -> [bool; 2] {
+        [self.srtp[0].is_some(), self.srtp[1].is_some()]
+    }
+
+    fn srtp_of(&mut self, leg: usize) -> &mut Option<LegSrtp> {
+        &mut self.srtp[usize::from(media_side(leg) == LegSide::Callee)]
     }
 
     fn local_of(&self, leg: usize) -> SocketAddr {
@@ -144,13 +162,31 @@ impl MediaAnchor {
     /// A new call's media: the caller's offer is checked (so an unusable
     /// one is refused before any target is called) and two port pairs are
     /// taken, the caller's on `caller_ip`.
+    #[cfg(test)]
     pub fn start(
         &mut self,
         offer: &[u8],
         caller_ip: IpAddr,
         caller_dtmf: DtmfMode,
     ) -> Result<CallMedia, Refusal> {
+        let key = MasterKey::from_bytes(&[0; crate::media::srtp::MASTER_LEN]);
+        self.start_with(offer, caller_ip, caller_dtmf, (SrtpMode::Off, false, key))
+    }
+
+    /// `start`, with the caller's SRTP: its listener's setting, whether
+    /// the INVITE came over TLS, and the gateway's fresh key for the leg
+    /// (from the caller's random source). An RTP/SAVP offer is answered
+    /// with the offered line's tag and `key` (RFC 4568 §7.1.2).
+    pub fn start_with(
+        &mut self,
+        offer: &[u8],
+        caller_ip: IpAddr,
+        caller_dtmf: DtmfMode,
+        (srtp, tls, key): (SrtpMode, bool, MasterKey),
+    ) -> Result<CallMedia, Refusal> {
         let caller_offer = ParsedOffer::parse(offer).map_err(|r| Refusal::Offer(r.reason))?;
+        let caller_srtp =
+            caller_srtp(&caller_offer.offered, srtp, tls, key).map_err(Refusal::Offer)?;
         let pool = self.ports.as_mut().ok_or(Refusal::NoPorts)?;
         let caller_port = pool.allocate().ok_or(Refusal::NoPorts)?;
         let Some(callee_port) = pool.allocate() else {
@@ -167,11 +203,14 @@ impl MediaAnchor {
             caller_dtmf,
             callee_dtmf: DtmfMode::Auto,
             digit_sinks: [None; 2],
+            srtp: [caller_srtp, None],
+            applied: [None, None],
         })
     }
 
     /// The caller's offer as the callee leg sent from `local_ip` gets it;
     /// the first one opens the call's media session.
+    #[cfg(test)]
     pub fn offer_to_callee(
         &mut self,
         session: u64,
@@ -179,11 +218,29 @@ impl MediaAnchor {
         local_ip: IpAddr,
         dtmf: DtmfMode,
     ) -> Result<Vec<u8>, String> {
+        self.offer_to_callee_with(session, m, local_ip, dtmf, None)
+    }
+
+    /// `offer_to_callee`, with the callee leg's SRTP: its setting and the
+    /// gateway's fresh key for it (None: plain RTP).
+    pub fn offer_to_callee_with(
+        &mut self,
+        session: u64,
+        m: &mut CallMedia,
+        local_ip: IpAddr,
+        dtmf: DtmfMode,
+        srtp: Option<(SrtpMode, MasterKey)>,
+    ) -> Result<Vec<u8>, String> {
         m.callee_local = SocketAddr::new(local_ip, m.callee_local.port());
         m.callee_dtmf = dtmf;
+        // A new target, a new key: each callee leg has its own.
+        m.srtp[1] = srtp
+            .filter(|(mode, _)| *mode != SrtpMode::Off)
+            .map(|(mode, key)| LegSrtp::offering(mode, key));
+        let line = m.srtp[1].as_ref().map(LegSrtp::line);
         let offer = m
             .caller_offer
-            .rewrite_for(local_ip, m.callee_local.port(), dtmf)
+            .rewrite_with(local_ip, m.callee_local.port(), dtmf, line.as_ref())
             .map_err(|r| r.reason)?;
         if !m.opened {
             m.opened = true;
@@ -194,6 +251,7 @@ impl MediaAnchor {
                 timeout: self.timeout,
                 sources: self.sources.clone(),
             });
+            self.push_srtp(session, m, LegSide::Caller);
             self.out.push_back(MediaCommand::SetRemote {
                 session,
                 side: LegSide::Caller,
@@ -215,14 +273,17 @@ impl MediaAnchor {
         body: &[u8],
     ) -> Result<(Vec<u8>, Codecs), String> {
         let (caller_dtmf, callee_dtmf) = (m.caller_dtmf, m.callee_dtmf);
-        let a = rewrite_answer(
+        let line = m.srtp[0].as_ref().map(LegSrtp::line);
+        let a = rewrite_answer_with(
             body,
             &m.caller_offer.offered,
             m.caller_local.ip(),
             m.caller_local.port(),
             caller_dtmf,
+            line.as_ref(),
         )
         .map_err(|r| r.reason)?;
+        settle_answer(&mut m.srtp[1], a.answerer_crypto.clone(), true)?;
         m.set_digit_sinks(&a.plan, 0, 1);
         self.push_plan(
             session,
@@ -230,6 +291,7 @@ impl MediaAnchor {
             (LegSide::Caller, caller_dtmf),
             (LegSide::Callee, callee_dtmf),
         );
+        self.push_srtp(session, m, LegSide::Callee);
         self.out.push_back(MediaCommand::SetRemote {
             session,
             side: LegSide::Callee,
@@ -255,10 +317,15 @@ impl MediaAnchor {
         body: &mut Vec<u8>,
     ) -> Result<(), String> {
         let local = m.local_of(to);
-        let offer =
-            rewrite_offer(body, local.ip(), local.port(), m.dtmf_of(to)).map_err(|r| r.reason)?;
+        let parsed = ParsedOffer::parse(body).map_err(|r| r.reason)?;
+        settle_reoffer(m.srtp_of(from), crypto_of(&parsed.offered)?)?;
+        let line = m.srtp_of(to).as_ref().map(LegSrtp::line);
+        let offer = parsed
+            .rewrite_with(local.ip(), local.port(), m.dtmf_of(to), line.as_ref())
+            .map_err(|r| r.reason)?;
         *body = offer.body;
         m.pending_offer = Some((from, offer.offered));
+        self.push_srtp(session, m, media_side(from));
         self.out.push_back(MediaCommand::SetRemote {
             session,
             side: media_side(from),
@@ -291,8 +358,17 @@ impl MediaAnchor {
         }
         let local = m.local_of(offerer);
         let modes = (m.dtmf_of(offerer), m.dtmf_of(answerer));
-        let a = rewrite_answer(body, &offered, local.ip(), local.port(), modes.0)
-            .map_err(|r| r.reason)?;
+        let line = m.srtp_of(offerer).as_ref().map(LegSrtp::line);
+        let a = rewrite_answer_with(
+            body,
+            &offered,
+            local.ip(),
+            local.port(),
+            modes.0,
+            line.as_ref(),
+        )
+        .map_err(|r| r.reason)?;
+        settle_answer(m.srtp_of(answerer), a.answerer_crypto.clone(), false)?;
         m.set_digit_sinks(&a.plan, offerer, answerer);
         // The plan first, as in `answer`.
         self.push_plan(
@@ -301,6 +377,7 @@ impl MediaAnchor {
             (media_side(offerer), modes.0),
             (media_side(answerer), modes.1),
         );
+        self.push_srtp(session, m, media_side(answerer));
         self.out.push_back(MediaCommand::SetRemote {
             session,
             side: media_side(answerer),
@@ -351,6 +428,22 @@ impl MediaAnchor {
         self.out.pop_front()
     }
 
+    /// Tells the media thread `side`'s SRTP keys when they changed (new
+    /// keys, or SRTP dropped after an `offer` leg answered plain RTP).
+    /// Before the side's `SetRemote`: held packets are opened with them.
+    fn push_srtp(&mut self, session: u64, m: &mut CallMedia, side: LegSide) {
+        let i = usize::from(side == LegSide::Callee);
+        let keys = m.srtp[i].as_ref().and_then(LegSrtp::keys);
+        if keys != m.applied[i] {
+            m.applied[i] = keys.clone();
+            self.out.push_back(MediaCommand::SetSrtp {
+                session,
+                side,
+                keys,
+            });
+        }
+    }
+
     /// How packets change between the legs under `plan` (its `caller` is
     /// the offerer's side); each side comes with its leg's DTMF mode.
     fn push_plan(
@@ -385,6 +478,9 @@ impl MediaAnchor {
         }
     }
 }
+
+#[cfg(test)]
+mod srtp_tests;
 
 #[cfg(test)]
 mod tests {

@@ -13,6 +13,9 @@ use crate::media::latch::PayloadTypes;
 use crate::media::negotiate::{callee_offer, settle, Codec, LegMedia, MediaPlan};
 use crate::media::relay::Transcode;
 use crate::media::sdp::{Direction, Media, SessionDescription};
+use crate::media::srtp::sdes::CryptoAttribute;
+
+use super::srtp::{crypto_of, set_crypto};
 
 /// A SIP answer for a body the gateway cannot anchor: 488 with a reason.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -101,11 +104,24 @@ impl ParsedOffer {
     /// offerer's codecs plus the other G.711 law and (unless the leg is
     /// in-band only) telephone-event; streams other than the first audio
     /// one are refused (port 0), as RFC 3264 §6 allows.
+    #[cfg(test)]
     pub fn rewrite_for(
         &self,
         local_ip: IpAddr,
         local_port: u16,
         dtmf: DtmfMode,
+    ) -> Result<RewrittenOffer, SdpRefusal> {
+        self.rewrite_with(local_ip, local_port, dtmf, None)
+    }
+
+    /// `rewrite_for`, with the gateway's `a=crypto` line for the leg when
+    /// it is SRTP (RTP/SAVP), else plain RTP/AVP (`srtp::set_crypto`).
+    pub fn rewrite_with(
+        &self,
+        local_ip: IpAddr,
+        local_port: u16,
+        dtmf: DtmfMode,
+        crypto: Option<&CryptoAttribute>,
     ) -> Result<RewrittenOffer, SdpRefusal> {
         let ours = callee_offer(&self.offered, dtmf != DtmfMode::Inband)
             .map_err(|e| refuse(e.to_string()))?;
@@ -125,6 +141,7 @@ impl ParsedOffer {
             m.attributes.retain(|a| !is_codec_attr(&a.name));
             m.attributes.splice(0..0, ours.attributes.clone());
             m.set_direction(dir);
+            set_crypto(m, crypto);
         }
         Ok(RewrittenOffer {
             body: sd.to_bytes(),
@@ -138,6 +155,7 @@ impl ParsedOffer {
 
 /// Rewrites an offer for one leg (`ParsedOffer::rewrite_for`), reading it
 /// first: for in-dialog offers, which go to one leg only.
+#[cfg(test)]
 pub fn rewrite_offer(
     body: &[u8],
     local_ip: IpAddr,
@@ -158,18 +176,34 @@ pub struct RewrittenAnswer {
     pub answerer_remote: SocketAddr,
     /// The payload types the answerer may send.
     pub answerer_payload_types: PayloadTypes,
+    /// The answerer's `a=crypto` line when it answered RTP/SAVP.
+    pub answerer_crypto: Option<CryptoAttribute>,
 }
 
 /// Rewrites the answer to our offer for the offerer, whose original audio
 /// stream is `offered`, whose local media address is `local_ip:port` and
 /// whose DTMF mode is `dtmf` (an in-band offerer is not answered
 /// telephone-event even if it offered it).
+#[cfg(test)]
 pub fn rewrite_answer(
     body: &[u8],
     offered: &Media,
     local_ip: IpAddr,
     local_port: u16,
     dtmf: DtmfMode,
+) -> Result<RewrittenAnswer, SdpRefusal> {
+    rewrite_answer_with(body, offered, local_ip, local_port, dtmf, None)
+}
+
+/// `rewrite_answer`, answering the offerer with the gateway's `crypto`
+/// line when its leg is SRTP.
+pub fn rewrite_answer_with(
+    body: &[u8],
+    offered: &Media,
+    local_ip: IpAddr,
+    local_port: u16,
+    dtmf: DtmfMode,
+    crypto: Option<&CryptoAttribute>,
 ) -> Result<RewrittenAnswer, SdpRefusal> {
     let mut sd = SessionDescription::parse(body)
         .map_err(|e| refuse(format!("bad SDP in the answer: {e}")))?;
@@ -178,6 +212,7 @@ pub fn rewrite_answer(
         remote_of(&sd, i).ok_or_else(|| refuse("the answer's audio stream has no address"))?;
     let mut plan = settle(offered, &sd.media[i]).map_err(|e| refuse(e.to_string()))?;
     let answerer_payload_types = payload_types(&sd.media[i]);
+    let answerer_crypto = crypto_of(&sd.media[i]).map_err(refuse)?;
     if dtmf == DtmfMode::Inband {
         plan.caller.telephone_event = None;
     }
@@ -209,11 +244,13 @@ pub fn rewrite_answer(
     m.attributes.retain(|a| !is_codec_attr(&a.name));
     m.attributes.splice(0..0, attrs);
     m.set_direction(dir);
+    set_crypto(m, crypto);
     Ok(RewrittenAnswer {
         body: sd.to_bytes(),
         plan,
         answerer_remote,
         answerer_payload_types,
+        answerer_crypto,
     })
 }
 

@@ -293,6 +293,12 @@ impl B2bua {
                 .media
                 .as_ref()
                 .map_or(DtmfMode::Auto, |m| m.callee_dtmf),
+            // ... and the same SRTP setting.
+            srtp: call
+                .media
+                .as_ref()
+                .and_then(|m| m.srtp[1].as_ref())
+                .map_or(SrtpMode::Off, |l| l.mode),
         };
         if let Err(why) = self.start_callee(tx, call, spec, now) {
             warn!(call = %call.record.id, "cannot follow the redirect: {why}");

@@ -152,6 +152,7 @@ impl B2bua {
             diversion: Some(format!("<{from_target}>;reason=deflection;counter=1")),
             referred_by: None,
             dtmf: DtmfMode::Auto,
+            srtp: SrtpMode::Off,
         };
         call.transfer = Some(Transfer {
             referrer: callee,

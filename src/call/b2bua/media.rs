@@ -21,6 +21,7 @@ impl B2bua {
             return Ok(None);
         }
         let (body, codecs) = self.anchor.answer(call.id, m, &resp.body)?;
+        let [caller_srtp, callee_srtp] = m.encrypted();
         let summary = call.record.media.get_or_insert(MediaSummary {
             caller: LegMediaStats::default(),
             callee: LegMediaStats::default(),
@@ -29,6 +30,9 @@ impl B2bua {
         });
         summary.caller_codec = Some(codecs.caller);
         summary.callee_codec = Some(codecs.callee);
+        // Known from the answer, before the media thread's counters.
+        summary.caller.srtp = caller_srtp;
+        summary.callee.srtp = callee_srtp;
         Ok(Some(body))
     }
 
@@ -101,6 +105,9 @@ impl B2bua {
                 caller_source = %source(a),
                 callee_source = %source(b),
                 caller_codec = m.caller_codec.unwrap_or("-"),
+                caller_srtp = a.srtp,
+                callee_srtp = b.srtp,
+                srtp_dropped = a.dropped_auth + b.dropped_auth,
                 caller_packets = a.packets,
                 caller_lost = a.lost,
                 caller_jitter = a.jitter,

@@ -25,9 +25,10 @@ use std::time::{Duration, Instant, SystemTime};
 use tracing::{debug, info, warn};
 
 use crate::config::{
-    AccountConfig, CallsConfig, DtmfMode, MediaConfig, SdpMode, Side, TransportName,
+    AccountConfig, CallsConfig, DtmfMode, MediaConfig, SdpMode, Side, SrtpMode, TransportName,
 };
 use crate::media::messages::{MediaCommand, MediaEvent};
+use crate::media::srtp::MasterKey;
 use crate::routing::{x_headers, CallTags, Router, Target};
 use crate::sip::auth::pick_challenge;
 use crate::sip::ids::IdGenerator;
@@ -521,6 +522,8 @@ impl B2bua {
                     source_learned: s.source_learned,
                     dtmf_rendered: s.dtmf_rendered,
                     dtmf_detected: s.dtmf_detected,
+                    srtp: s.srtp,
+                    dropped_auth: s.dropped_auth,
                 };
                 self.media_closed(session, conv(caller), conv(callee));
             }
@@ -649,6 +652,9 @@ struct CalleeSpec {
     referred_by: Option<String>,
     /// How the callee carries DTMF (the target's setting).
     dtmf: DtmfMode,
+    /// SRTP toward the callee (the target's or account's setting); only
+    /// ever used over TLS.
+    srtp: SrtpMode,
 }
 
 /// The RFC 4028 headers that travel from one leg to the other.

@@ -72,7 +72,15 @@ impl B2bua {
         }
         let media = if anchor {
             let caller_ip = self.addressing.advertised(from.listener).ip();
-            match self.anchor.start(&req.body, caller_ip, route.caller_dtmf) {
+            let srtp = (
+                self.addressing.srtp_of(from.listener),
+                from.transport == Transport::Tls,
+                MasterKey::from_bytes(&self.ids.bytes()),
+            );
+            match self
+                .anchor
+                .start_with(&req.body, caller_ip, route.caller_dtmf, srtp)
+            {
                 Ok(m) => Some(m),
                 Err(Refusal::Offer(reason)) => {
                     let r = Response::for_request(&req, 488, Some(&tag))
@@ -292,6 +300,7 @@ impl B2bua {
             diversion: None,
             referred_by: None,
             dtmf: target.dtmf,
+            srtp: target.srtp,
         };
         self.start_callee(tx, call, spec, now).map(|_| ())
     }
@@ -363,9 +372,12 @@ impl B2bua {
             - 1;
         let mut body = caller.sip().invite.body.clone();
         if let Some(m) = call.media.as_mut() {
+            // SDES keys go only where the signalling is TLS (RFC 4568 §8.3).
+            let srtp = (spec.transport == Transport::Tls && spec.srtp != SrtpMode::Off)
+                .then(|| (spec.srtp, MasterKey::from_bytes(&self.ids.bytes())));
             body = self
                 .anchor
-                .offer_to_callee(call.id, m, local.ip(), spec.dtmf)
+                .offer_to_callee_with(call.id, m, local.ip(), spec.dtmf, srtp)
                 .map_err(|why| format!("cannot offer media: {why}"))?;
         }
         let caller = call.caller();

@@ -48,6 +48,7 @@ impl B2bua {
             diversion: Some(format!("<{from_target}>;reason=deflection;counter=1")),
             referred_by: req.headers.get(&HeaderName::ReferredBy).map(str::to_string),
             dtmf: DtmfMode::Auto,
+            srtp: SrtpMode::Off,
         };
         call.transfer = Some(Transfer {
             referrer: leg,

@@ -17,6 +17,7 @@ mod redirect;
 mod reinvite;
 mod session_timer;
 mod setup;
+mod srtp;
 mod transfer;
 
 use crate::call::HangupCause;

@@ -150,6 +150,7 @@ pub fn call(c: &CallRecord, wall: SystemTime) -> Value {
             "source_learned": l.source_learned,
             "packets": l.packets,
             "lost": l.lost,
+            "srtp": l.srtp,
         })
     };
     json!({

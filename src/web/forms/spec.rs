@@ -116,7 +116,14 @@ const LISTENER: &[Field] = &[
         OptText,
         "where TLS is served; empty = port 5061 (wan) or 5081 (lan)",
     ),
+    f(
+        "srtp",
+        Choice(SRTP),
+        "SRTP (SDES) on calls arriving here; offer/require need tls",
+    ),
 ];
+
+const SRTP: &[&str] = &["off", "offer", "require"];
 
 const ACCOUNT: &[Field] = &[
     f("name", Text, ""),
@@ -142,6 +149,11 @@ const ACCOUNT: &[Field] = &[
     f("keepalive_interval_s", Int, "0 = off"),
     f("retry_base_s", Int, ""),
     f("retry_max_s", Int, ""),
+    f(
+        "srtp",
+        Choice(SRTP),
+        "SRTP on calls through it; offer/require need tls",
+    ),
 ];
 
 const INBOUND_USER: &[Field] = &[f("username", Text, ""), f("password", Secret, "")];
@@ -231,6 +243,11 @@ const TARGET: &[Field] = &[
     ),
     f("headers", Lines, "extra headers, one a line, Name: value"),
     f("dtmf", Choice(DTMF), ""),
+    f(
+        "srtp",
+        Choice(SRTP),
+        "SRTP toward it (off: the account's); needs tls",
+    ),
 ];
 
 const HEADER_ACTION: &[Field] = &[

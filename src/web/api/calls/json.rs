@@ -29,6 +29,8 @@ fn media_json(m: &LegMediaRow) -> Value {
         "source_learned": m.source_learned,
         "dtmf_rendered": m.dtmf_rendered,
         "dtmf_detected": m.dtmf_detected,
+        "srtp": m.srtp,
+        "srtp_dropped": m.dropped_auth,
     })
 }
 

@@ -284,6 +284,11 @@ fn media(id: &str, title: &str, m: Option<&LegMediaRow>) -> String {
         ("Source", source),
         ("DTMF sent to this leg", m.dtmf_rendered.to_string()),
         ("DTMF detected from this leg", m.dtmf_detected.to_string()),
+        (
+            "Media encryption",
+            if m.srtp { "SRTP" } else { "none (RTP)" }.into(),
+        ),
+        ("SRTP packets refused", m.dropped_auth.to_string()),
     ];
     let mut s = format!(r#"<h3>{title}</h3><table id="{id}" class="media">"#);
     for (label, value) in rows {
