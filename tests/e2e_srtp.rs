@@ -200,4 +200,23 @@ fn an_srtp_phone_over_tls_reaches_a_plain_pbx_byte_exact() {
             "a key in the log: {line}"
         );
     }
+    // The history keeps how each leg was carried (written when the media
+    // thread reported the call's counters).
+    let path = pbxgate::store::Store::path_in(&gw.data_dir);
+    let row = common::poll(Duration::from_secs(10), || {
+        let store = pbxgate::store::Store::open(&path).ok()?;
+        let rows = store.search(&pbxgate::store::CallQuery::default()).ok()?;
+        rows.into_iter().next().filter(|r| r.caller_media.is_some())
+    })
+    .expect("the call's row with its media");
+    assert_eq!(
+        (
+            row.caller_transport.as_deref(),
+            row.callee_transport.as_deref()
+        ),
+        (Some("TLS"), Some("UDP"))
+    );
+    assert!(row.caller_srtp && !row.callee_srtp, "{row:#?}");
+    let caller = row.caller_media.expect("caller media");
+    assert!(caller.srtp && caller.dropped_auth == 0, "{caller:#?}");
 }

@@ -54,8 +54,8 @@ pub fn call_row(r: &CallRecord) -> CallRow {
         dtmf_callee: r.dtmf_callee.clone(),
         caller_transport: r.caller_transport.map(str::to_string),
         callee_transport: r.callee_transport.map(str::to_string),
-        caller_srtp: false,
-        callee_srtp: false,
+        caller_srtp: r.media.as_ref().is_some_and(|m| m.caller.srtp),
+        callee_srtp: r.media.as_ref().is_some_and(|m| m.callee.srtp),
         caller_media: r.media.as_ref().map(|m| leg(&m.caller, m.caller_codec)),
         callee_media: r.media.as_ref().map(|m| leg(&m.callee, m.callee_codec)),
     }

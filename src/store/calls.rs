@@ -128,8 +128,8 @@ impl Store {
             .conn
             .prepare_cached(
                 "SELECT leg, codec, packets, bytes, lost, jitter, rtcp, dropped_foreign, held, \
-                 dropped_held, source, source_learned, dtmf_rendered, dtmf_detected \
-                 FROM call_media WHERE call = ?1",
+                 dropped_held, source, source_learned, dtmf_rendered, dtmf_detected, srtp, \
+                 dropped_auth FROM call_media WHERE call = ?1",
             )
             .map_err(at(&self.path, "reading media"))?;
         let legs = s
@@ -224,7 +224,8 @@ pub(super) fn write_call(tx: &Transaction<'_>, r: &CallRow) -> rusqlite::Result<
     let mut insert = tx.prepare_cached(
         "INSERT INTO call_media (call, leg, codec, packets, bytes, lost, jitter, rtcp, \
          dropped_foreign, held, dropped_held, source, source_learned, dtmf_rendered, \
-         dtmf_detected) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+         dtmf_detected, srtp, dropped_auth) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, \
+         ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
     )?;
     for (leg, media) in [(CALLER, &r.caller_media), (CALLEE, &r.callee_media)] {
         let Some(m) = media else { continue };
@@ -244,6 +245,8 @@ pub(super) fn write_call(tx: &Transaction<'_>, r: &CallRow) -> rusqlite::Result<
             m.source_learned,
             m.dtmf_rendered,
             m.dtmf_detected,
+            m.srtp,
+            int(m.dropped_auth),
         ])?;
     }
     Ok(())
@@ -311,9 +314,8 @@ fn read_media(r: &Row<'_>) -> rusqlite::Result<LegMediaRow> {
         source_learned: r.get(11)?,
         dtmf_rendered: u32::try_from(uint(r, 12)?).unwrap_or(u32::MAX),
         dtmf_detected: u32::try_from(uint(r, 13)?).unwrap_or(u32::MAX),
-        // No columns for these yet (a migration adds them).
-        srtp: false,
-        dropped_auth: 0,
+        srtp: r.get(14)?,
+        dropped_auth: uint(r, 15)?,
     })
 }
 

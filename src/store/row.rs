@@ -75,7 +75,7 @@ pub struct LegMediaRow {
     pub dtmf_rendered: u32,
     pub dtmf_detected: u32,
     /// The leg's media was SRTP; SRTP packets dropped (authentication or
-    /// replay). Not stored yet: `call_media` needs the columns.
+    /// replay).
     pub srtp: bool,
     pub dropped_auth: u64,
 }

@@ -106,6 +106,12 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE calls ADD COLUMN caller_srtp INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE calls ADD COLUMN callee_srtp INTEGER NOT NULL DEFAULT 0;
     ",
+    // 5: per leg's media, whether it was SRTP and how many SRTP packets
+    // failed authentication or replay checks.
+    "
+    ALTER TABLE call_media ADD COLUMN srtp INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE call_media ADD COLUMN dropped_auth INTEGER NOT NULL DEFAULT 0;
+    ",
 ];
 
 /// The schema version this build writes.

@@ -114,6 +114,8 @@ fn full_row(id: &str, started: u64) -> CallRow {
             source: Some("203.0.113.9:41000".into()),
             source_learned: true,
             dtmf_detected: 4,
+            srtp: true,
+            dropped_auth: 3,
             ..LegMediaRow::default()
         }),
         callee_media: Some(LegMediaRow {
