@@ -101,8 +101,27 @@ fn a_registrar_from_an_untrusted_ca_is_refused_and_with_its_ca_registration_work
     }
 
     // The public roots only: Kamailio's test CA is not among them.
-    let untrusting = GatewayProcess::start("127.0.242.1", 35060, &tls_account(ip, None));
+    let web: std::net::SocketAddr = "127.0.242.1:36443".parse().unwrap();
+    let untrusting = GatewayProcess::start(
+        "127.0.242.1",
+        35060,
+        &format!(
+            "{}[web]\nbind = \"{web}\"\nmetrics_allow = [\"127.0.0.1\"]\n",
+            tls_account(ip, None)
+        ),
+    );
     untrusting.wait_for_log_line(&["certificate refused"], Duration::from_secs(15));
+    // ... and counted, where an operator's monitoring sees it.
+    let counted = common::poll(Duration::from_secs(10), || {
+        let m = common::https::Client::new(web, &untrusting.data_dir)
+            .get("/metrics")
+            .body;
+        m.lines()
+            .find(|l| l.starts_with("pbxgate_tls_certificate_refused_total "))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .filter(|n| *n >= 1)
+    });
+    assert!(counted.is_some(), "no refused certificate in /metrics");
     assert!(
         registrations(&untrusting.log()) == 0,
         "registered through a refused certificate:\n{}",
