@@ -213,6 +213,16 @@ impl Collector for SnapshotCollector {
                 m.sources_learned,
             ),
             (
+                "pbxgate_media_srtp_legs",
+                "Call legs whose media was SRTP (closed sessions).",
+                m.srtp_legs,
+            ),
+            (
+                "pbxgate_media_srtp_refused",
+                "SRTP packets refused (authentication or replay) on closed sessions.",
+                m.srtp_refused,
+            ),
+            (
                 "pbxgate_dtmf_rendered",
                 "RFC 4733 digits turned into tones.",
                 m.dtmf_rendered,

@@ -38,6 +38,10 @@ pub struct MediaTotals {
     /// Legs whose media came from a source other than their SDP's, learned
     /// (`[media] source = "learn"`).
     pub sources_learned: u64,
+    /// Legs whose media was SRTP, and SRTP packets refused on them
+    /// (authentication or replay).
+    pub srtp_legs: u64,
+    pub srtp_refused: u64,
 }
 
 impl MediaTotals {
@@ -60,8 +64,36 @@ impl MediaTotals {
                     self.dtmf_rendered += u64::from(leg.dtmf_rendered);
                     self.dtmf_detected += u64::from(leg.dtmf_detected);
                     self.sources_learned += u64::from(leg.source_learned);
+                    self.srtp_legs += u64::from(leg.srtp);
+                    self.srtp_refused = self.srtp_refused.saturating_add(leg.dropped_auth);
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::messages::MediaEvent;
+    use crate::media::relay::LegStats;
+
+    #[test]
+    fn closed_sessions_add_their_srtp_legs_and_refusals() {
+        let mut t = MediaTotals::default();
+        t.add(&MediaEvent::Closed {
+            session: 1,
+            caller: LegStats {
+                srtp: true,
+                dropped_auth: 2,
+                packets_in: 10,
+                ..LegStats::default()
+            },
+            callee: LegStats {
+                packets_in: 12,
+                ..LegStats::default()
+            },
+        });
+        assert_eq!((t.srtp_legs, t.srtp_refused, t.packets), (1, 2, 22));
     }
 }
