@@ -18,7 +18,7 @@
 #   threads (schedstat) / packets relayed. PBXGATE_NO_RTPENGINE=1 skips it.
 # A fresh relay per (calls, mode). Ports: pbxgate 127.0.0.x:28000-29999, rtpengine 127.0.0.x:
 # 27000-27999 and ng 127.0.0.1:26901, the load 127.0.2.x:28000-29999. Run nothing heavy beside it.
-set -eu
+set -euo pipefail
 S=${1:-10}; shift || true
 LOADS=${*:-200 1000}
 NG=26901
