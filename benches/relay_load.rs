@@ -5,7 +5,7 @@
 //! mode). A counting global allocator (`common/counting_alloc.rs`, shared
 //! with `tests/media_alloc.rs`) counts allocations in the whole process.
 //!
-//! Two modes:
+//! Three modes:
 //!
 //! `relay_load rtpload CALLS MODE PORTS DESTS STOP WINDOW_START WINDOW_LEN`
 //!   MODE is `passthrough` or `transcode`. Waits for PORTS (written by
@@ -29,6 +29,10 @@
 //!   Prints p50/p99/p99.9/max one-way times for each, the relays' CPU time
 //!   per packet and the hypervisor's steal on the relays' CPU.
 //!   Load sockets: 127.0.2.x ports 28000–29999.
+//!
+//! `relay_load srtp CALLS SECONDS plain|srtp [rtpengine NG_PORT PID]`
+//!   The SRTP↔RTP relay (`bench/srtp.sh`): its own load on CPU 1, the
+//!   caller's leg SRTP in mode `srtp`; see `srtp_relay/mod.rs`.
 
 use std::io::Write;
 use std::net::{SocketAddr, UdpSocket};
@@ -39,12 +43,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pbxgate::media::engine::spawn;
+use pbxgate::media::leg_crypto::LegKeys;
 use pbxgate::media::messages::{MediaCommand, MediaEvent};
+use pbxgate::media::relay::LegSide;
 
 #[path = "common/counting_alloc.rs"]
 mod counting_alloc;
 #[path = "common/media_call.rs"]
 mod media_call;
+#[path = "srtp_relay/mod.rs"]
+mod srtp_relay;
 
 const BASE_PORT: u16 = 28000;
 const CALLS_PER_ADDRESS: usize = 500;
@@ -123,25 +131,40 @@ fn thread_cpu_ns(tid: u32) -> u64 {
 }
 
 /// Opens one session per `(caller, callee)` pair of far ends and returns
-/// where each stream must send (caller's, then callee's, per call).
+/// where each stream must send (caller's, then callee's, per call). With
+/// `srtp` (one per call, or empty) the caller's leg is SRTP with those
+/// keys, given before its `SetRemote` as the call anchor does.
 fn open_calls(
     cmd: &smol::channel::Sender<MediaCommand>,
     events: &smol::channel::Receiver<MediaEvent>,
     peers: &[(SocketAddr, SocketAddr)],
     transcode: bool,
+    srtp: &[LegKeys],
 ) -> Vec<SocketAddr> {
     let mut dests = Vec::with_capacity(2 * peers.len());
     let send = |c| cmd.send_blocking(c).expect("media thread running");
     for (i, (a, b)) in peers.iter().enumerate() {
         let session = i as u64 + 1;
         let (caller_local, callee_local) = relay_ports(i);
-        for c in media_call::open_commands(
+        let mut commands = media_call::open_commands(
             session,
             (caller_local, callee_local),
             (*a, *b),
             Duration::from_secs(3600),
             transcode,
-        ) {
+        );
+        if let Some(keys) = srtp.get(i) {
+            // After `Open`, before the `SetRemote`s.
+            commands.insert(
+                1,
+                MediaCommand::SetSrtp {
+                    session,
+                    side: LegSide::Caller,
+                    keys: Some(keys.clone()),
+                },
+            );
+        }
+        for c in commands {
             send(c);
         }
         dests.push(caller_local);
@@ -198,7 +221,7 @@ fn rtpload_mode(args: &[String]) {
         std::process::exit(1);
     }
     let peers: Vec<_> = streams.chunks(2).map(|c| (c[0], c[1])).collect();
-    let to = open_calls(&cmd, &events, &peers, transcode);
+    let to = open_calls(&cmd, &events, &peers, transcode, &[]);
     let mut out = String::new();
     for a in &to {
         out.push_str(&format!("{} {}\n", a.ip(), a.port()));
@@ -583,7 +606,7 @@ fn latency_mode(args: &[String]) {
     stop.store(true, Ordering::Relaxed);
     let (minimal_cpu, minimal_packets) = minimal.join().unwrap_or((0, 0));
     // Through pbxgate: each call a session, streams send to its ports.
-    let dests = open_calls(&cmd, &events, &peers, false);
+    let dests = open_calls(&cmd, &events, &peers, false, &[]);
     for (s, d) in streams.iter_mut().zip(&dests) {
         s.to = *d;
     }
@@ -639,7 +662,8 @@ fn latency_mode(args: &[String]) {
 fn usage() -> ! {
     eprintln!(
         "usage: relay_load rtpload CALLS passthrough|transcode PORTS DESTS STOP WINDOW_START WINDOW_LEN\n\
-         \x20      relay_load latency CALLS SECONDS"
+         \x20      relay_load latency CALLS SECONDS\n\
+         \x20      relay_load srtp CALLS SECONDS plain|srtp [rtpengine NG_PORT PID]"
     );
     std::process::exit(2)
 }
@@ -651,6 +675,7 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("rtpload") => rtpload_mode(&args[1..]),
         Some("latency") => latency_mode(&args[1..]),
+        Some("srtp") => srtp_relay::main(&args[1..]),
         _ => usage(),
     }
 }
