@@ -188,6 +188,9 @@ fn an_srtp_phone_over_tls_reaches_a_plain_pbx_byte_exact() {
         media.contains("caller_srtp=true") && media.contains("callee_srtp=false"),
         "{media}"
     );
+    // No audio packet was refused. (SRTCP refusals are counted apart:
+    // baresip 1.0 may restart its SRTCP index under the same key, whose
+    // reports are then refused as replays; they carry no audio.)
     assert!(media.contains("srtp_dropped=0"), "{media}");
     assert!(log.contains("RTP/SAVP"), "the SDP was dumped at debug");
     assert!(

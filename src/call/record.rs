@@ -202,4 +202,7 @@ pub struct LegMediaStats {
     /// SRTP/SRTCP packets from the leg that failed authentication or
     /// replay checks, dropped.
     pub dropped_auth: u64,
+    /// SRTCP packets refused the same way (counted apart: reports, not
+    /// audio).
+    pub dropped_auth_rtcp: u64,
 }

@@ -96,9 +96,13 @@ pub struct LegStats {
     pub dtmf_detected: u32,
     /// The leg's media was SRTP (RFC 3711) at some point of the call.
     pub srtp: bool,
-    /// SRTP/SRTCP packets refused: authentication tag wrong, replayed, or
-    /// too old for the replay window. Never relayed, never learned from.
+    /// SRTP packets refused: authentication tag wrong, replayed, or too
+    /// old for the replay window. Never relayed, never learned from.
     pub dropped_auth: u64,
+    /// The same for SRTCP, apart: a peer that restarts its SRTCP index
+    /// under the same key (seen with baresip) has its reports refused as
+    /// replays while its audio is fine.
+    pub dropped_auth_rtcp: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -466,7 +470,11 @@ impl MediaRelay {
             return Ok(len);
         };
         c.open(buf, len, rtcp).map_err(|_| {
-            leg.stats.dropped_auth += 1;
+            if rtcp {
+                leg.stats.dropped_auth_rtcp += 1;
+            } else {
+                leg.stats.dropped_auth += 1;
+            }
             PacketVerdict::Drop(DropReason::Unauthenticated)
         })
     }

@@ -108,6 +108,7 @@ impl B2bua {
                 caller_srtp = a.srtp,
                 callee_srtp = b.srtp,
                 srtp_dropped = a.dropped_auth + b.dropped_auth,
+                srtcp_dropped = a.dropped_auth_rtcp + b.dropped_auth_rtcp,
                 caller_packets = a.packets,
                 caller_lost = a.lost,
                 caller_jitter = a.jitter,

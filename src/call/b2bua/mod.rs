@@ -524,6 +524,7 @@ impl B2bua {
                     dtmf_detected: s.dtmf_detected,
                     srtp: s.srtp,
                     dropped_auth: s.dropped_auth,
+                    dropped_auth_rtcp: s.dropped_auth_rtcp,
                 };
                 self.media_closed(session, conv(caller), conv(callee));
             }

@@ -182,6 +182,9 @@ fn srtcp_is_opened_and_rtcp_to_the_caller_sealed() {
         r.handle_rtcp(Caller, addr("198.51.100.7:20001"), &mut buf2, n, t),
         PacketVerdict::Drop(DropReason::Unauthenticated)
     );
+    // Counted apart from the audio's refusals.
+    let s = r.stats(Caller);
+    assert_eq!((s.dropped_auth_rtcp, s.dropped_auth), (1, 0));
     // The callee's plain RTCP leaves as SRTCP the caller opens.
     let mut buf3 = [0u8; 2048];
     buf3[..rr.len()].copy_from_slice(&rr);
