@@ -161,7 +161,7 @@ impl Cadence {
     pub const MAX_MS: u16 = 10_000;
 
     pub fn new(ms: &[u16]) -> Result<Cadence, LineError> {
-        if ms.len() < 2 || ms.len() % 2 != 0 {
+        if ms.len() < 2 || !ms.len().is_multiple_of(2) {
             return Err(LineError::BadCadence);
         }
         for &v in ms {

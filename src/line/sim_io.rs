@@ -122,9 +122,14 @@ fn relink(link: &Path, target: &str) -> io::Result<()> {
 /// Runs the simulator until `quit` or the end of standard input.
 pub fn run(port: SimPort, firmware: &str) -> Result<(), SimError> {
     let firmware = Firmware::new("firmware", firmware).map_err(SimError::Firmware)?;
+    let mut board = SimBoard::new(firmware, Instant::now());
     let (mut writer, reader, link): (Box<dyn Write + Send>, Box<dyn Read + Send>, _) = match &port {
         SimPort::Pty(link) => {
-            let pty = open_pty().map_err(SimError::Pty)?;
+            let mut pty = open_pty().map_err(SimError::Pty)?;
+            // Power-up lines go out before the port appears at the link, as
+            // a board is on before its cable is plugged: a box that opens the
+            // port discards them and asks with RESET (docs/line-protocol.md).
+            flush_due(&mut board, &mut pty.master).map_err(SimError::Port)?;
             relink(link, &pty.name).map_err(|source| SimError::Link {
                 link: link.clone(),
                 source,
@@ -159,7 +164,7 @@ pub fn run(port: SimPort, firmware: &str) -> Result<(), SimError> {
     std::thread::spawn(move || read_port(reader, port_tx));
     std::thread::spawn(move || read_script(tx));
 
-    let result = serve(&mut *writer, &rx, firmware);
+    let result = serve(&mut board, &mut *writer, &rx);
     if let Some(link) = link {
         let _ = std::fs::remove_file(link);
     }
@@ -213,20 +218,25 @@ fn read_script(tx: mpsc::Sender<Input>) {
     let _ = tx.send(Input::ScriptEnd);
 }
 
+/// Sends the lines that are due and prints them.
+fn flush_due(board: &mut SimBoard, writer: &mut dyn Write) -> io::Result<()> {
+    while let Some(line) = board.poll_transmit(Instant::now()) {
+        writer.write_all(&line)?;
+        say!(">> {}", String::from_utf8_lossy(line.trim_ascii_end()));
+    }
+    Ok(())
+}
+
 fn serve(
+    board: &mut SimBoard,
     writer: &mut dyn Write,
     rx: &mpsc::Receiver<Input>,
-    firmware: Firmware,
 ) -> Result<(), SimError> {
-    let mut board = SimBoard::new(firmware, Instant::now());
     let mut framer = LineFramer::new();
     let mut quitting = false;
     loop {
+        flush_due(board, writer).map_err(SimError::Port)?;
         let now = Instant::now();
-        while let Some(line) = board.poll_transmit(now) {
-            writer.write_all(&line).map_err(SimError::Port)?;
-            say!(">> {}", String::from_utf8_lossy(line.trim_ascii_end()));
-        }
         let next = board.poll_timeout();
         if quitting && next.is_none() {
             return Ok(());
