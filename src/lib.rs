@@ -6,6 +6,7 @@ pub mod call;
 pub mod config;
 pub mod events;
 pub mod gateway;
+pub mod line;
 pub mod logging;
 pub mod media;
 pub mod policy;

@@ -12,6 +12,7 @@ use pbxgate::logging::Escaped;
 
 const USAGE: &str = "usage: pbxgate [--data-dir DIR] [--config FILE] [--check-config]
        pbxgate reset-password [--data-dir DIR]
+       pbxgate linesim (--pty LINK | --port PATH [--baud N]) [--firmware NAME]
 
   --data-dir DIR   where the gateway keeps its config and state
                    (default: $PBXGATE_DATA_DIR, else ./data)
@@ -22,6 +23,10 @@ const USAGE: &str = "usage: pbxgate [--data-dir DIR] [--config FILE] [--check-co
 
   reset-password   give the web page's admin a new one-time password
                    (printed); the running gateway takes it at the next login
+
+  linesim          play a line board (docs/line-protocol.md): --pty makes a
+                   pseudo-terminal linked at LINK, --port uses a terminal
+                   (baud 115200 unless --baud); a script on standard input
 
   --data-dir=DIR and --config=FILE work as well.";
 
@@ -111,6 +116,10 @@ macro_rules! say {
 
 fn main() -> ExitCode {
     let argv = std::env::args_os().skip(1);
+    let mut argv = argv.peekable();
+    if argv.peek().is_some_and(|a| a == "linesim") {
+        return linesim(argv.skip(1));
+    }
     let args = match parse_args(argv, std::env::var_os("PBXGATE_DATA_DIR")) {
         Ok(Command::Run(a)) => a,
         Ok(Command::ResetPassword(data_dir)) => return reset_password(&data_dir),
@@ -301,6 +310,47 @@ fn read_config(store: &ConfigStore, check_only: bool) -> Result<(Compiled, bool)
             eprintln!("pbxgate: configuration refused: {e}");
             ExitCode::from(1)
         })
+}
+
+/// `pbxgate linesim ...`: the line-board simulator (docs/line-protocol.md).
+fn linesim(argv: impl Iterator<Item = OsString>) -> ExitCode {
+    use pbxgate::gateway::linesim::{run, SimPort};
+    let mut args = argv.map(|a| a.to_string_lossy().into_owned());
+    let (mut pty, mut port, mut baud, mut firmware) = (None, None, 115_200u32, None);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or(format!("{arg} needs a value"));
+        let r = match arg.as_str() {
+            "--pty" => value().map(|v| pty = Some(PathBuf::from(v))),
+            "--port" => value().map(|v| port = Some(v)),
+            "--baud" => value().and_then(|v| {
+                v.parse()
+                    .map(|b| baud = b)
+                    .map_err(|_| format!("--baud '{v}' is not a number"))
+            }),
+            "--firmware" => value().map(|v| firmware = Some(v)),
+            _ => Err(format!("unknown argument '{arg}'")),
+        };
+        if let Err(e) = r {
+            eprintln!("pbxgate linesim: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    }
+    let where_ = match (pty, port) {
+        (Some(link), None) => SimPort::Pty(link),
+        (None, Some(path)) => SimPort::Device { path, baud },
+        _ => {
+            eprintln!("pbxgate linesim: give one of --pty LINK or --port PATH\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let default_fw = format!("linesim-{}", env!("CARGO_PKG_VERSION"));
+    match run(where_, firmware.as_deref().unwrap_or(&default_fw)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pbxgate linesim: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ mod compile;
 mod control;
 mod history;
 mod hook;
+pub mod linesim;
 mod listener_plan;
 mod listeners;
 mod mqtt;

@@ -1,0 +1,10 @@
+//! Local lines: the serial protocol to the line board (sans-IO codec and
+//! framer, the box's serial shell), the board simulator, and board files.
+//! ALSA audio joins here later.
+
+pub mod board;
+pub mod framer;
+pub mod protocol;
+pub mod serial;
+pub mod sim;
+pub mod sim_io;
