@@ -11,13 +11,11 @@ mod common;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use common::receiver::{Receiver, Request, TestCa};
 use common::{scenario, GatewayProcess, Scenario, Sipp};
-use hmac::{Hmac, Mac};
 use serde_json::Value;
-use sha2::Sha256;
 
 const SECRET: &str = "acceptance-secret";
 const PBX_PORT: u16 = 35090;
@@ -157,29 +155,7 @@ fn as_form(e: &Value) -> Vec<(String, String)> {
 /// HMAC-SHA256(secret, timestamp + "." + raw body) as `v1=<hex>`,
 /// recomputed over the exact bytes received; the timestamp is recent.
 fn assert_signed(r: &Request) {
-    let ts = r.header("x-pbxgate-timestamp").expect("timestamp header");
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let t: u64 = ts.parse().unwrap();
-    assert!(t <= now && now - t < 300, "timestamp {t} vs now {now}");
-    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
-    mac.update(ts.as_bytes());
-    mac.update(b".");
-    mac.update(&r.body);
-    let hex: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    assert_eq!(
-        r.header("x-pbxgate-signature"),
-        Some(format!("v1={hex}").as_str()),
-        "signature of {}",
-        r.body_text()
-    );
+    r.assert_signed(SECRET);
 }
 
 /// The header actions call_pbx_uas_5678.xml and the call_* PBXes check.

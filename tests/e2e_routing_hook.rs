@@ -13,10 +13,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::receiver::{Receiver, Request, TestCa};
 use common::{GatewayProcess, Scenario, Sipp};
-use hmac::{Hmac, Mac};
 use pbxgate::store::{CallQuery, CallRow, Store};
 use serde_json::Value;
-use sha2::Sha256;
 
 const SECRET: &str = "hook-secret";
 const PBX_PORT: u16 = 35090;
@@ -88,21 +86,7 @@ impl Drop for Hook {
 
 /// HMAC-SHA256(secret, timestamp + "." + body), as webhooks are signed.
 fn assert_signed(r: &Request) {
-    let ts = r.header("x-pbxgate-timestamp").expect("timestamp header");
-    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
-    mac.update(ts.as_bytes());
-    mac.update(b".");
-    mac.update(&r.body);
-    let hex: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    assert_eq!(
-        r.header("x-pbxgate-signature"),
-        Some(format!("v1={hex}").as_str())
-    );
+    r.assert_signed(SECRET);
 }
 
 fn caller(gw: &GatewayProcess, net: &str) -> Sipp {

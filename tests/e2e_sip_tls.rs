@@ -8,69 +8,20 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Gateway, GatewayProcess, KillOnDrop};
+use common::kamailio_tls::start_registrar;
+use common::{Gateway, GatewayProcess};
 use futures_rustls::rustls;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 
-const REGISTRAR_PORT: u16 = 35161;
-
-/// Kamailio on TLS, stopped when dropped; `dir` holds its CA (`ca.pem`)
-/// and certificate.
-struct TlsRegistrar {
-    _process: KillOnDrop,
-    ca: PathBuf,
-}
-
-/// Starts the registrar on `ip`, with a new CA, or with the files of
-/// `keep` (a copy of an earlier run's directory) when given.
-fn start_registrar(ip: &str, keep: Option<&Path>) -> TlsRegistrar {
-    let peers = Path::new(common::MANIFEST_DIR).join("tests/peers");
-    let mut cmd = Command::new("bash");
-    match keep {
-        None => cmd.arg(peers.join("kamailio_tls_registrar.sh")),
-        Some(dir) => cmd
-            .env("TLS_DIR", dir)
-            .arg(peers.join("kamailio_registrar.sh")),
-    };
-    let mut child = cmd
-        .args([ip, &REGISTRAR_PORT.to_string(), "MD5", "alice", "secret"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the Kamailio TLS registrar");
-    let err = child.stderr.take().unwrap();
-    let process = KillOnDrop::term(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut seen = String::new();
-        for line in BufReader::new(err).lines().map_while(Result::ok) {
-            if let Some(ca) = line.strip_prefix("kamailio_registrar: ready tls ca=") {
-                let _ = tx.send(Ok(PathBuf::from(ca)));
-            }
-            seen.push_str(&line);
-            seen.push('\n');
-        }
-        let _ = tx.send(Err(seen));
-    });
-    match rx.recv_timeout(Duration::from_secs(20)) {
-        Ok(Ok(ca)) => TlsRegistrar {
-            _process: process,
-            ca,
-        },
-        Ok(Err(log)) => panic!("the TLS registrar ended before it was ready:\n{log}"),
-        Err(_) => panic!("the TLS registrar was not ready within 20 s"),
-    }
-}
+use common::kamailio_tls::REGISTRAR_PORT;
 
 /// An account registering over TLS to the registrar on `ip`; `ca` the
 /// `[tls] ca_file`, if any.

@@ -17,6 +17,7 @@ mod common;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
+use common::audio::{collect, find, send_pcmu, ulaw_noise};
 use common::baresip::Baresip;
 use common::{media_pbx, Gateway};
 use pbxgate::media::dtmf::rfc4733::TelephoneEvent;
@@ -30,58 +31,6 @@ const PBX_RTP_PORT: u16 = 42000;
 /// The gateway's callee-side RTP port: the second pair of [media].
 const GW_CALLEE_RTP_PORT: u16 = 30002;
 const DIGITS: &str = "47";
-
-/// µ-law noise without the two codes of zero, which survives any G.711
-/// encoder byte for byte (as in e2e_baresip.rs).
-fn ulaw_noise(mut x: u32, n: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(n);
-    while out.len() < n {
-        x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-        let b = (x >> 24) as u8;
-        if b & 0x7f != 0x7f {
-            out.push(b);
-        }
-    }
-    out
-}
-
-/// Every packet that reaches `sock` until `quiet` passes without one.
-fn collect(sock: &UdpSocket, quiet: Duration, limit: Duration) -> Vec<Vec<u8>> {
-    sock.set_read_timeout(Some(Duration::from_millis(100)))
-        .expect("timeout");
-    let start = Instant::now();
-    let mut last = None::<Instant>;
-    let mut out = Vec::new();
-    let mut buf = [0u8; 2048];
-    while start.elapsed() < limit {
-        match sock.recv_from(&mut buf) {
-            Ok((n, _)) => {
-                out.push(buf[..n].to_vec());
-                last = Some(Instant::now());
-            }
-            Err(_) if last.is_some_and(|l| l.elapsed() > quiet) => break,
-            Err(_) => {}
-        }
-    }
-    out
-}
-
-/// 20 ms PCMU packets of `payload` from the PBX, every 20 ms.
-fn send_pcmu(sock: &UdpSocket, to: SocketAddr, payload: &[u8]) {
-    for (i, chunk) in payload.chunks(160).enumerate() {
-        let mut p = vec![0x80, 0];
-        p.extend_from_slice(&(700 + i as u16).to_be_bytes());
-        p.extend_from_slice(&(16000 + 160 * i as u32).to_be_bytes());
-        p.extend_from_slice(&0x5e_c2e7u32.to_be_bytes());
-        p.extend_from_slice(chunk);
-        sock.send_to(&p, to).expect("send");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn find<T: PartialEq>(hay: &[T], needle: &[T]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
 
 #[test]
 fn an_srtp_phone_over_tls_reaches_a_plain_pbx_byte_exact() {

@@ -9,14 +9,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{IpAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::KillOnDrop;
 use futures_rustls::rustls;
 use pbxgate::sip::auth::{response, Algorithm, DigestInput};
 use rustls::pki_types::pem::PemObject;
@@ -24,48 +22,7 @@ use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 
 const IP: &str = "127.0.251.5";
-const PORT: u16 = 35161;
-
-/// The registrar, stopped when dropped, and its CA certificate's path.
-struct TlsRegistrar {
-    _process: KillOnDrop,
-    ca: PathBuf,
-}
-
-fn start_registrar() -> TlsRegistrar {
-    let script = Path::new(common::MANIFEST_DIR).join("tests/peers/kamailio_tls_registrar.sh");
-    let mut child = Command::new("bash")
-        .arg(&script)
-        .args([IP, &PORT.to_string(), "MD5", "alice", "secret"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kamailio_tls_registrar.sh");
-    let err = child.stderr.take().unwrap();
-    // SIGTERM: the script's trap stops Kamailio and removes its files.
-    let process = KillOnDrop::term(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut seen = String::new();
-        for line in BufReader::new(err).lines().map_while(Result::ok) {
-            if let Some(ca) = line.strip_prefix("kamailio_registrar: ready tls ca=") {
-                let _ = tx.send(Ok(PathBuf::from(ca)));
-            }
-            seen.push_str(&line);
-            seen.push('\n');
-        }
-        let _ = tx.send(Err(seen));
-    });
-    match rx.recv_timeout(Duration::from_secs(20)) {
-        Ok(Ok(ca)) => TlsRegistrar {
-            _process: process,
-            ca,
-        },
-        Ok(Err(log)) => panic!("the TLS registrar ended before it was ready:\n{log}"),
-        Err(_) => panic!("the TLS registrar was not ready within 20 s"),
-    }
-}
+use common::kamailio_tls::{start_registrar, REGISTRAR_PORT as PORT};
 
 fn client_config(ca: &Path) -> Arc<ClientConfig> {
     let mut roots = RootCertStore::empty();
@@ -155,7 +112,7 @@ fn param<'a>(header: &'a str, name: &str) -> &'a str {
 
 #[test]
 fn kamailio_tls_registrar_is_trusted_for_its_address_and_challenges_register() {
-    let registrar = start_registrar();
+    let registrar = start_registrar(IP, None);
     let config = client_config(&registrar.ca);
 
     // The certificate is for the registrar's IP only: another expected

@@ -14,9 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use common::receiver::{Identity, Receiver, Request, TestCa};
 use common::GatewayProcess;
-use hmac::{Hmac, Mac};
 use pbxgate::store::{NewEvent, Store};
-use sha2::Sha256;
 
 const SECRET: &str = "s3cret-for-tests";
 const T: Duration = Duration::from_secs(30);
@@ -77,29 +75,7 @@ fn pending(data_dir: &Path, sink: &str) -> Vec<pbxgate::store::OutboxEntry> {
 
 /// The signature recomputed here over the exact bytes received.
 fn assert_signed(r: &Request) {
-    let ts = r.header("x-pbxgate-timestamp").expect("timestamp header");
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let t: u64 = ts.parse().unwrap();
-    assert!(t <= now && now - t < 120, "timestamp {t} vs now {now}");
-    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
-    mac.update(ts.as_bytes());
-    mac.update(b".");
-    mac.update(&r.body);
-    let hex: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    assert_eq!(
-        r.header("x-pbxgate-signature"),
-        Some(format!("v1={hex}").as_str()),
-        "signature of {}",
-        r.body_text()
-    );
+    r.assert_signed(SECRET);
 }
 
 /// The event id and the (call, index) a request carries, from either

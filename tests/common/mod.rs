@@ -14,12 +14,13 @@
 //! ```
 #![allow(dead_code)]
 
+pub mod audio;
 #[allow(dead_code)]
 pub mod baresip;
-#[allow(dead_code)]
 pub mod browser;
 mod gateway;
 pub mod https;
+pub mod kamailio_tls;
 mod peers;
 mod process;
 pub mod receiver;

@@ -116,6 +116,39 @@ impl Request {
     pub fn body_text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
+
+    /// The gateway's signature, byte for byte: `X-Pbxgate-Signature:
+    /// v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>` over the exact
+    /// bytes received, with a timestamp of this attempt (under 2 minutes
+    /// old).
+    pub fn assert_signed(&self, secret: &str) {
+        use hmac::{Hmac, Mac};
+        let ts = self
+            .header("x-pbxgate-timestamp")
+            .expect("timestamp header");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let t: u64 = ts.parse().unwrap();
+        assert!(t <= now && now - t < 120, "timestamp {t} vs now {now}");
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(ts.as_bytes());
+        mac.update(b".");
+        mac.update(&self.body);
+        let hex: String = mac
+            .finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(
+            self.header("x-pbxgate-signature"),
+            Some(format!("v1={hex}").as_str()),
+            "signature of {}",
+            self.body_text()
+        );
+    }
 }
 
 #[derive(Default)]
