@@ -114,7 +114,8 @@ LAYERS: Tuple[Layer, ...] = (
     ),
     Layer(
         "line", 5,
-        "reserved: local lines: ALSA audio, the serial line protocol, board definitions",
+        "local lines: the serial line protocol (codec, framer, link, simulator) and board "
+        "definitions; ALSA audio to come",
         ("media", "config", "logging"),
         "at the level of media (a call's leg may be a line, as it may be SIP); encodes "
         "line audio with media's G.711; media never uses line",
