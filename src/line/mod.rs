@@ -4,6 +4,7 @@
 
 pub mod board;
 pub mod framer;
+pub mod phone;
 pub mod protocol;
 pub mod serial;
 pub mod sim;
