@@ -14,6 +14,7 @@ mod counters;
 mod emergency;
 mod events;
 mod inbound_auth;
+pub mod lines;
 mod listeners;
 mod local_uas;
 mod metrics;
@@ -141,6 +142,8 @@ pub struct Core {
     outputs: VecDeque<Output>,
     /// Events derived from record and registration changes.
     events: events::EventTracker,
+    /// The box's local lines, each an in-process SIP user agent.
+    lines: lines::Lines,
 }
 
 /// What a saved configuration changes in a running core.
@@ -184,6 +187,11 @@ pub enum Output {
     /// and report with `Core::hook_answered`. Nothing waits on it; the
     /// call goes on by itself at the hook's timeout.
     Hook(HookCall),
+    /// Something for a local line's shells: a board command or audio.
+    Line {
+        line: usize,
+        action: lines::LineAction,
+    },
 }
 
 /// A routing hook request (docs/routing.md).
@@ -194,6 +202,10 @@ pub struct HookCall {
     /// The newCall fields as JSON.
     pub body: String,
 }
+
+/// Message exchanges between the B2BUA and the lines per step; a handful
+/// are needed (INVITE, 180, 200, ACK), the bound only stops a loop.
+const LINE_ROUNDS: usize = 16;
 
 /// Contacted addresses are forgotten this long after the last packet sent.
 const CONTACTED_TTL: Duration = Duration::from_secs(3600);
@@ -244,6 +256,7 @@ impl Core {
             contacted: HashMap::new(),
             last_now: now,
             events: events::EventTracker::new(event_ids, now, wall),
+            lines: lines::Lines::default(),
         }
     }
 
@@ -433,6 +446,28 @@ impl Core {
 
     pub fn shutdown_done(&self) -> bool {
         !self.registrations.unregistering()
+    }
+
+    /// A local line, its audio socket bound at `setup.audio`: the B2BUA
+    /// reaches it as `line_host(name)`. Returns its index for
+    /// `handle_line_input` and `Output::Line`.
+    pub fn add_line(&mut self, setup: lines::LineSetup) -> usize {
+        let host = lines::line_host(&setup.name);
+        let listener = self.calls.add_line(&setup.name, &host, setup.audio);
+        let index = self.lines.add(setup, self.ids.fork());
+        debug_assert_eq!(listener, lines::Lines::listener(index));
+        index
+    }
+
+    /// What a line's board or audio reported.
+    pub fn handle_line_input(&mut self, line: usize, input: lines::LineInput, now: Instant) {
+        self.last_now = now;
+        self.lines.input(line, input, now);
+        self.collect_outputs(now);
+    }
+
+    pub fn line_statuses(&self) -> Vec<lines::LineStatus> {
+        self.lines.statuses()
     }
 
     /// One UDP datagram.
@@ -631,6 +666,7 @@ impl Core {
         self.transactions.handle_timeout(now);
         self.calls.handle_timeout(&mut self.transactions, now);
         self.registrations.handle_timeout(now);
+        self.lines.handle_timeout(now);
         self.drain_events(now);
         self.collect_outputs(now);
     }
@@ -651,20 +687,41 @@ impl Core {
         {
             self.outputs.push_back(Output::CloseConnection(remote));
         }
-        while let Some(cmd) = self.calls.poll_media_command() {
-            self.outputs.push_back(Output::Media(cmd));
-        }
-        while let Some(t) = self.transactions.poll_transmit() {
-            // Only requests make a peer trusted: answering someone (a 403
-            // to a scanner) must not open the allowlist to it.
-            if !t.bytes.starts_with(b"SIP/2.0 ") {
-                if self.contacted.len() >= 65_536 {
-                    self.contacted
-                        .retain(|_, at| now.saturating_duration_since(*at) < CONTACTED_TTL);
-                }
-                self.contacted.insert(t.to.remote.ip(), now);
+        // A local line talks with the B2BUA in-process: a message for a
+        // line is handed to it, and what it says back is handled at once,
+        // until neither side has more to say (a few rounds per step).
+        for _ in 0..LINE_ROUNDS {
+            while let Some(cmd) = self.calls.poll_media_command() {
+                self.outputs.push_back(Output::Media(cmd));
             }
-            self.outputs.push_back(Output::Transmit(t));
+            while let Some(t) = self.transactions.poll_transmit() {
+                if let Some(line) = self.lines.index_of(t.to.listener) {
+                    self.lines.deliver(line, &t.bytes, now);
+                    continue;
+                }
+                // Only requests make a peer trusted: answering someone (a 403
+                // to a scanner) must not open the allowlist to it.
+                if !t.bytes.starts_with(b"SIP/2.0 ") {
+                    if self.contacted.len() >= 65_536 {
+                        self.contacted
+                            .retain(|_, at| now.saturating_duration_since(*at) < CONTACTED_TTL);
+                    }
+                    self.contacted.insert(t.to.remote.ip(), now);
+                }
+                self.outputs.push_back(Output::Transmit(t));
+            }
+            let mut said = false;
+            while let Some((peer, bytes)) = self.lines.poll_to_core() {
+                said = true;
+                trace!(peer = %peer, "from a local line:\n{}", Dump(&bytes));
+                self.handle_bytes(&bytes, Framing::Stream, peer, now);
+            }
+            if !said {
+                break;
+            }
+        }
+        while let Some((line, action)) = self.lines.poll_action() {
+            self.outputs.push_back(Output::Line { line, action });
         }
         let records: Vec<CallRecord> =
             std::iter::from_fn(|| self.calls.poll_record_change()).collect();
@@ -697,6 +754,7 @@ impl Core {
             self.calls.poll_timeout(),
             self.drop_log.poll_timeout(),
             self.counters_clock.poll_timeout(),
+            self.lines.poll_timeout(),
         ]
         .into_iter()
         .flatten()

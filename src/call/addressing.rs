@@ -25,6 +25,20 @@ pub struct ListenerInfo {
     pub srtp: crate::config::SrtpMode,
 }
 
+/// Listener ids from here on are local lines (`app::lines`): each line is
+/// an in-process far end with an id of its own, never a socket.
+pub const LINE_LISTENER_BASE: u16 = 0xFF00;
+
+/// A local line as a far end: where the B2BUA's requests to it go.
+#[derive(Clone, Debug)]
+struct LineEnd {
+    name: String,
+    host: String,
+    info: ListenerInfo,
+    /// The line's own address (its Via and Contact).
+    address: SocketAddr,
+}
+
 #[derive(Debug)]
 pub struct Addressing {
     /// By `ListenerId`. A listener re-bound or removed by a saved
@@ -36,6 +50,8 @@ pub struct Addressing {
     learned_public: Vec<Option<IpAddr>>,
     /// Addresses of target hosts that are names, filled by the shell.
     resolved: HashMap<String, Vec<SocketAddr>>,
+    /// By `ListenerId` minus `LINE_LISTENER_BASE`.
+    lines: Vec<LineEnd>,
 }
 
 impl Addressing {
@@ -45,30 +61,72 @@ impl Addressing {
             listeners,
             learned_public: Vec::new(),
             resolved: HashMap::new(),
+            lines: Vec::new(),
         }
+    }
+
+    fn info(&self, l: ListenerId) -> Option<&ListenerInfo> {
+        match l.0.checked_sub(LINE_LISTENER_BASE) {
+            Some(i) => self.lines.get(usize::from(i)).map(|e| &e.info),
+            None => self.listeners.get(l.0 as usize),
+        }
+    }
+
+    /// A local line, reached in-process at `address` (its own SIP and RTP
+    /// address on the box): calls from it count as LAN calls, and the
+    /// anchor's port for it is on `address`'s IP. `host` is the host of
+    /// the URIs that name it.
+    pub fn add_line(&mut self, name: &str, host: &str, address: SocketAddr) -> ListenerId {
+        let id = ListenerId(LINE_LISTENER_BASE + self.lines.len() as u16);
+        self.lines.push(LineEnd {
+            name: name.to_string(),
+            host: host.to_ascii_lowercase(),
+            info: ListenerInfo {
+                name: format!("line:{name}"),
+                side: Side::Lan,
+                advertised: SocketAddr::new(address.ip(), 5060),
+                public: None,
+                tls_port: None,
+                srtp: crate::config::SrtpMode::Off,
+            },
+            address,
+        });
+        id
+    }
+
+    /// The line listener `l` stands for, by name.
+    pub fn line_of(&self, l: ListenerId) -> Option<&str> {
+        let i = l.0.checked_sub(LINE_LISTENER_BASE)?;
+        self.lines.get(usize::from(i)).map(|e| e.name.as_str())
+    }
+
+    /// A target URI that names a line (`NAME.line.invalid`): its listener
+    /// and address.
+    pub fn line_target(&self, uri: &SipUri) -> Option<(ListenerId, SocketAddr)> {
+        let Host::Domain(host) = &uri.host else {
+            return None;
+        };
+        let host = host.to_ascii_lowercase();
+        self.lines.iter().enumerate().find_map(|(i, e)| {
+            (e.host == host).then(|| (ListenerId(LINE_LISTENER_BASE + i as u16), e.address))
+        })
     }
 
     /// The side listener `l` faces (an unknown one counts as WAN: trusted
     /// least).
     /// The `srtp` setting of listener `l`, for the calls arriving on it.
     pub fn srtp_of(&self, l: ListenerId) -> crate::config::SrtpMode {
-        self.listeners
-            .get(l.0 as usize)
-            .map(|i| i.srtp)
-            .unwrap_or_default()
+        self.info(l).map(|i| i.srtp).unwrap_or_default()
     }
 
     pub fn side_of(&self, l: ListenerId) -> Side {
-        self.listeners
-            .get(l.0 as usize)
-            .map(|i| i.side)
-            .unwrap_or(Side::Wan)
+        self.info(l).map(|i| i.side).unwrap_or(Side::Wan)
     }
 
     /// Our address on listener `l` as peers see it: the configured public
     /// address, else one a registrar reported, else the bound one.
     pub fn advertised(&self, l: ListenerId) -> SocketAddr {
-        let Some(info) = self.listeners.get(l.0 as usize) else {
+        let Some(info) = self.info(l) else {
             return SocketAddr::from(([127, 0, 0, 1], 5060));
         };
         let learned = self.learned_public.get(l.0 as usize).copied().flatten();
@@ -82,10 +140,7 @@ impl Addressing {
     /// TLS leg name the address TLS is served on.
     pub fn advertised_for(&self, l: ListenerId, transport: Transport) -> SocketAddr {
         let a = self.advertised(l);
-        match (
-            transport,
-            self.listeners.get(l.0 as usize).and_then(|i| i.tls_port),
-        ) {
+        match (transport, self.info(l).and_then(|i| i.tls_port)) {
             (Transport::Tls, Some(port)) => SocketAddr::new(a.ip(), port),
             _ => a,
         }
@@ -147,6 +202,33 @@ impl Addressing {
         candidates()
             .find(|(_, l)| l.advertised.is_ipv4() == dest.is_ipv4())
             .or_else(|| candidates().next())
+            .map(|(i, _)| ListenerId(i as u16))
+    }
+
+    /// The listener a call from a local line leaves from: a line is on
+    /// neither side, so the listener whose address shares the longest
+    /// prefix with the destination (the PBX on the LAN's subnet, the cloud
+    /// by the WAN's), the WAN one when that does not tell.
+    pub fn listener_toward(&self, dest: IpAddr) -> Option<ListenerId> {
+        let common = |a: IpAddr| match (a, dest) {
+            (IpAddr::V4(a), IpAddr::V4(d)) => (u32::from(a) ^ u32::from(d)).leading_zeros(),
+            (IpAddr::V6(a), IpAddr::V6(d)) => (u128::from(a) ^ u128::from(d)).leading_zeros(),
+            _ => 0,
+        };
+        self.listeners
+            .iter()
+            .enumerate()
+            .filter(|(i, l)| {
+                !self.retired.get(*i).copied().unwrap_or(false)
+                    && l.advertised.is_ipv4() == dest.is_ipv4()
+            })
+            .max_by_key(|(i, l)| {
+                (
+                    common(l.advertised.ip()),
+                    l.side == Side::Wan,
+                    usize::MAX - i,
+                )
+            })
             .map(|(i, _)| ListenerId(i as u16))
     }
 
@@ -239,6 +321,37 @@ mod tests {
             Side::Wan,
             "unknown: the wary side"
         );
+    }
+
+    #[test]
+    fn a_lines_calls_leave_toward_the_destination_and_lines_are_found_by_host() {
+        let mut a = addressing();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        // lan and wan-nat are both bound on 10.0.0.1: a tie goes to the WAN.
+        assert_eq!(a.listener_toward(ip("10.0.0.20")), Some(ListenerId(3)));
+        a.retire(ListenerId(3));
+        assert_eq!(
+            a.listener_toward(ip("10.0.0.20")),
+            Some(ListenerId(1)),
+            "the PBX's subnet"
+        );
+        assert_eq!(a.listener_toward(ip("203.0.113.5")), Some(ListenerId(0)));
+        assert_eq!(a.listener_toward(ip("fd00::9")), Some(ListenerId(2)));
+        let l = a.add_line(
+            "kitchen",
+            "kitchen.line.invalid",
+            "127.0.0.1:41000".parse().unwrap(),
+        );
+        assert_eq!(l, ListenerId(LINE_LISTENER_BASE));
+        assert_eq!(a.line_of(l), Some("kitchen"));
+        assert_eq!(a.side_of(l), Side::Lan);
+        assert_eq!(a.advertised(l).ip(), ip("127.0.0.1"));
+        assert_eq!(
+            a.line_target(&sip("sip:201@Kitchen.line.invalid")),
+            Some((l, "127.0.0.1:41000".parse().unwrap()))
+        );
+        assert_eq!(a.line_target(&sip("sip:201@kitchen.example.com")), None);
+        assert_eq!(a.line_of(ListenerId(1)), None);
     }
 
     #[test]

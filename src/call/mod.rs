@@ -16,7 +16,7 @@ mod timers;
 #[cfg(test)]
 mod tests;
 
-pub use addressing::ListenerInfo;
+pub use addressing::{ListenerInfo, LINE_LISTENER_BASE};
 pub use b2bua::{B2bua, B2buaConfig, CallControlError, CallStats, Outcomes, CALL_ALLOW};
 pub use dialog::Dialog;
 pub use record::{CallDirection, CallRecord, HangupCause, LegMediaStats, MediaSummary, DTMF_KEPT};

@@ -233,6 +233,8 @@ pub async fn run(
                         h.events(events);
                     }
                 }
+                // No line is added to the core before the lines' shells run.
+                Output::Line { .. } => {}
                 Output::Hook(call) => super::hook::ask(
                     call,
                     config_state.current.dns.nameservers.clone(),

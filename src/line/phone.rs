@@ -55,7 +55,10 @@ pub enum PhoneState {
     /// An incoming call rings the line.
     Ringing,
     /// Off the hook: dial tone until the first digit, then digits.
-    Dialling { digits: String, deadline: Instant },
+    Dialling {
+        digits: String,
+        deadline: Instant,
+    },
     /// We placed a call and wait for its answer.
     Calling,
     /// In a call.
@@ -310,7 +313,7 @@ impl Phone {
                 digits.push(digit);
                 *deadline = now + self.settings.digit_timeout;
                 let number = digits.clone();
-                if self.settings.emergency.iter().any(|e| *e == number) {
+                if self.settings.emergency.contains(&number) {
                     self.place(number, true);
                 } else if number.len() >= NUMBER_MAX {
                     self.place(number, false);

@@ -56,7 +56,10 @@ fn an_incoming_call_rings_with_the_callers_number_and_off_hook_answers() {
     assert_eq!(p.ring(Some("+4930123456")), Ok(()));
     assert_eq!(drain(&mut p).0, vec!["RING 2000/4000 +4930123456"]);
     p.board_event(&ev("OFFHOOK"), t);
-    assert_eq!(drain(&mut p), (vec!["RING OFF".into()], vec![PhoneIntent::Answer]));
+    assert_eq!(
+        drain(&mut p),
+        (vec!["RING OFF".into()], vec![PhoneIntent::Answer])
+    );
     assert_eq!(p.state(), &PhoneState::Talking);
     // A key during the call goes to the call with its length.
     p.board_event(&ev("DIGIT 5 120"), t);
@@ -128,7 +131,11 @@ fn off_hook_gives_dial_tone_and_digits_are_placed_after_the_inter_digit_wait() {
     p.board_event(&ev("OFFHOOK"), t);
     assert_eq!(drain(&mut p).0, vec!["TONE DIAL"]);
     press(&mut p, "1", t);
-    assert_eq!(drain(&mut p).0, vec!["TONE OFF"], "the first key stops dial tone");
+    assert_eq!(
+        drain(&mut p).0,
+        vec!["TONE OFF"],
+        "the first key stops dial tone"
+    );
     press(&mut p, "00", t + Duration::from_secs(1));
     assert_eq!(p.poll_timeout(), Some(t + Duration::from_secs(5)));
     p.handle_timeout(t + Duration::from_millis(4999));

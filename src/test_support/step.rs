@@ -74,6 +74,8 @@ pub struct Step {
     pub events: Vec<crate::events::Event>,
     /// Routing hook requests, in order.
     pub hooks: Vec<crate::app::HookCall>,
+    /// What local lines' shells were told, in order.
+    pub lines: Vec<(usize, crate::app::lines::LineAction)>,
 }
 
 impl Step {
@@ -96,6 +98,10 @@ impl Step {
                 }
                 Output::Hook(h) => {
                     step.hooks.push(h);
+                    continue;
+                }
+                Output::Line { line, action } => {
+                    step.lines.push((line, action));
                     continue;
                 }
                 Output::Transmit(t) => {

@@ -235,6 +235,11 @@ impl B2bua {
     }
 
     /// The addresses a target host name resolves to (from the shell's DNS).
+    /// A local line (`app::lines`): calls to `host` go to it in-process.
+    pub fn add_line(&mut self, name: &str, host: &str, address: SocketAddr) -> ListenerId {
+        self.addressing.add_line(name, host, address)
+    }
+
     pub fn set_resolved(&mut self, host: &str, addrs: Vec<SocketAddr>) {
         self.addressing.set_resolved(host, addrs);
     }

@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// What the record says a local line's leg is carried by.
+const LINE_TRANSPORT: &str = "LINE";
+
 impl B2bua {
     pub(super) fn new_call(
         &mut self,
@@ -30,7 +33,10 @@ impl B2bua {
             .map(str::to_string);
         let record = CallRecord {
             emergency: emergency.is_some(),
-            caller_transport: Some(from.transport.via_token()),
+            caller_transport: Some(match self.addressing.line_of(from.listener) {
+                Some(_) => LINE_TRANSPORT,
+                None => from.transport.via_token(),
+            }),
             ..self.new_record(&req, side, now)
         };
         if let Some(number) = &emergency {
@@ -313,17 +319,32 @@ impl B2bua {
         spec: CalleeSpec,
         now: Instant,
     ) -> Result<usize, String> {
-        let dest = self
-            .addressing
-            .address_for(&spec.uri, spec.transport)
-            .ok_or_else(|| format!("no address known for {}", spec.uri.host))?;
-        let caller_side = self
-            .addressing
-            .side_of(call.caller().sip().dialog.peer.listener);
-        let listener = self
-            .addressing
-            .listener_for(caller_side, dest.ip())
-            .ok_or("no listener on the callee side")?;
+        // A local line is reached in-process over a reliable transport,
+        // plain: the anchor keeps any SRTP on the other leg.
+        let caller_peer = call.caller().sip().dialog.peer.listener;
+        let line = self.addressing.line_target(&spec.uri);
+        let mut spec = spec;
+        if line.is_some() {
+            spec.transport = Transport::Tcp;
+            spec.srtp = SrtpMode::Off;
+        }
+        let (dest, listener) = match line {
+            Some((listener, address)) => (address, listener),
+            None => {
+                let dest = self
+                    .addressing
+                    .address_for(&spec.uri, spec.transport)
+                    .ok_or_else(|| format!("no address known for {}", spec.uri.host))?;
+                let listener = if self.addressing.line_of(caller_peer).is_some() {
+                    self.addressing.listener_toward(dest.ip())
+                } else {
+                    let caller_side = self.addressing.side_of(caller_peer);
+                    self.addressing.listener_for(caller_side, dest.ip())
+                }
+                .ok_or("no listener on the callee side")?;
+                (dest, listener)
+            }
+        };
         let local = self.addressing.advertised_for(listener, spec.transport);
         let caller = call.caller();
         let caller_from = caller.sip().invite.headers.from_addr().ok();
@@ -342,7 +363,15 @@ impl B2bua {
             Some(d) => format!("{d} <{from_uri}>"),
             None => format!("<{from_uri}>"),
         };
-        let request_uri = Uri::Sip(spec.uri.clone());
+        let mut uri = spec.uri.clone();
+        if uri.user.is_none() && self.addressing.line_of(caller_peer).is_some() {
+            // A handset dials a number, not a URI: a target without a user
+            // part (a PBX or a trunk) gets the number dialled on the line.
+            if let Some(Uri::Sip(dialled)) = Some(&call.caller().sip().invite.uri) {
+                uri.user = dialled.user.clone();
+            }
+        }
+        let request_uri = Uri::Sip(uri);
         let peer = Peer {
             listener,
             transport: spec.transport,
@@ -423,7 +452,10 @@ impl B2bua {
             invite.body = body;
         }
         leg.sip_mut().credentials = spec.credentials;
-        leg.target = Some(spec.uri.to_string());
+        leg.target = Some(match self.addressing.line_of(listener) {
+            Some(name) => format!("line:{name}"),
+            None => spec.uri.to_string(),
+        });
         leg.sip_mut().invite = invite.clone();
         let client = tx
             .send_request(invite, peer, now)
@@ -448,7 +480,11 @@ impl B2bua {
             call.callee = Some(index);
             call.record.callee_call_id = Some(call.legs[index].sip().dialog.call_id.clone());
             call.record.target = call.legs[index].target.clone();
-            call.record.callee_transport = Some(spec.transport.via_token());
+            call.record.callee_transport = Some(if line.is_some() {
+                LINE_TRANSPORT
+            } else {
+                spec.transport.via_token()
+            });
             call.record.headers_out = (call.custom_headers.iter().chain(&spec.extra_headers))
                 .map(|(n, v)| (n.as_str().to_string(), v.clone()))
                 .collect();
