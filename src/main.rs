@@ -7,10 +7,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use pbxgate::config::ConfigStore;
-use pbxgate::gateway::{compile, web, Compiled, Gateway};
+use pbxgate::gateway::{compile_with, web, Compiled, Gateway, Options};
 use pbxgate::logging::Escaped;
 
-const USAGE: &str = "usage: pbxgate [--data-dir DIR] [--config FILE] [--check-config]
+const USAGE: &str =
+    "usage: pbxgate [--data-dir DIR] [--config FILE] [--board NAME] [--check-config]
        pbxgate reset-password [--data-dir DIR]
        pbxgate linesim (--pty LINK | --port PATH [--baud N]) [--firmware NAME]
 
@@ -18,6 +19,8 @@ const USAGE: &str = "usage: pbxgate [--data-dir DIR] [--config FILE] [--check-co
                    (default: $PBXGATE_DATA_DIR, else ./data)
   --config FILE    the configuration file (default: DIR/pbxgate.toml; written
                    with the built-in defaults when it does not exist)
+  --board NAME     the board this box is (rpi4, rpi5, x86-gateway): local
+                   lines' default devices; replaces [system] board for this run
   --check-config   validate the configuration and exit; writes nothing
   --version        print the version and exit
 
@@ -28,12 +31,14 @@ const USAGE: &str = "usage: pbxgate [--data-dir DIR] [--config FILE] [--check-co
                    pseudo-terminal linked at LINK, --port uses a terminal
                    (baud 115200 unless --baud); a script on standard input
 
-  --data-dir=DIR and --config=FILE work as well.";
+  --data-dir=DIR, --config=FILE and --board=NAME work as well.";
 
 #[derive(Debug, PartialEq)]
 struct Args {
     data_dir: PathBuf,
     config: Option<PathBuf>,
+    /// `--board NAME`: the board for this run, over `[system] board`.
+    board: Option<String>,
     check_only: bool,
 }
 
@@ -56,6 +61,7 @@ fn parse_args(
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("data")),
         config: None,
+        board: None,
         check_only: false,
     };
     let mut it = argv.into_iter().peekable();
@@ -87,6 +93,18 @@ fn parse_args(
         match name {
             "--data-dir" => args.data_dir = value("a directory")?.into(),
             "--config" if !reset => args.config = Some(value("a file")?.into()),
+            "--board" if !reset => {
+                let v = value("a board name")?;
+                // Board names are ASCII; whether one exists is said by
+                // the configuration's check, with the names there are.
+                let Some(name) = v.to_str() else {
+                    return Err(format!(
+                        "--board '{}' is not a board name\n{USAGE}",
+                        Escaped(v.as_bytes())
+                    ));
+                };
+                args.board = Some(name.to_string());
+            }
             "--check-config" if inline.is_none() && !reset => args.check_only = true,
             "--version" | "-V" if inline.is_none() => return Ok(Command::Version),
             "--help" | "-h" if inline.is_none() => return Ok(Command::Help),
@@ -140,10 +158,14 @@ fn main() -> ExitCode {
         Some(path) => ConfigStore::at(path.clone()),
         None => ConfigStore::in_data_dir(&args.data_dir),
     };
+    let options = Options {
+        board: args.board.clone(),
+        ..Options::default()
+    };
     if args.check_only {
-        return check_config(&store);
+        return check_config(&store, &options);
     }
-    let (compiled, existed) = match read_config(&store, false) {
+    let (compiled, existed) = match read_config(&store, &options, false) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -273,8 +295,8 @@ fn restart() -> ExitCode {
 
 /// `--check-config`: validates the file, or the built-in defaults when
 /// there is none, and writes nothing (no data directory, no file).
-fn check_config(store: &ConfigStore) -> ExitCode {
-    let (compiled, exists) = match read_config(store, true) {
+fn check_config(store: &ConfigStore, options: &Options) -> ExitCode {
+    let (compiled, exists) = match read_config(store, options, true) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -299,13 +321,17 @@ fn check_config(store: &ConfigStore) -> ExitCode {
 /// `--check-config` accepts starts; and whether the file was there. A
 /// missing file is written with the defaults, unless `check_only`. A
 /// refusal is said on stderr and is exit status 1.
-fn read_config(store: &ConfigStore, check_only: bool) -> Result<(Compiled, bool), ExitCode> {
+fn read_config(
+    store: &ConfigStore,
+    options: &Options,
+    check_only: bool,
+) -> Result<(Compiled, bool), ExitCode> {
     let read = if check_only {
         store.check().map(|c| (c.config, c.exists))
     } else {
         store.load_or_init().map(|l| (l.config, !l.created))
     };
-    read.and_then(|(config, existed)| Ok((compile(config)?, existed)))
+    read.and_then(|(config, existed)| Ok((compile_with(config, options)?, existed)))
         .map_err(|e| {
             eprintln!("pbxgate: configuration refused: {e}");
             ExitCode::from(1)
@@ -366,8 +392,32 @@ mod tests {
         Command::Run(Args {
             data_dir: data_dir.into(),
             config: config.map(PathBuf::from),
+            board: None,
             check_only,
         })
+    }
+
+    #[test]
+    fn a_board_is_taken_by_name() {
+        let want = Command::Run(Args {
+            data_dir: "data".into(),
+            config: None,
+            board: Some("rpi5".into()),
+            check_only: true,
+        });
+        assert_eq!(
+            parse(&[b"--board", b"rpi5", b"--check-config"]).unwrap(),
+            want
+        );
+        assert_eq!(parse(&[b"--board=rpi5", b"--check-config"]).unwrap(), want);
+        let e = parse(&[b"--board"]).unwrap_err();
+        assert!(e.starts_with("--board needs a board name"), "{e}");
+        let e = parse(&[b"--board=rp\xffi"]).unwrap_err();
+        assert!(
+            e.starts_with("--board 'rp\\xffi' is not a board name"),
+            "{e}"
+        );
+        assert!(parse(&[b"reset-password", b"--board", b"rpi4"]).is_err());
     }
 
     #[test]

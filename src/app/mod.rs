@@ -338,7 +338,10 @@ impl Core {
     pub fn test_call(&self, invite: &str, from_lan: bool) -> Result<Explanation, String> {
         let req = control::parse_pasted_invite(invite)?;
         let side = if from_lan { Side::Lan } else { Side::Wan };
-        Ok(self.calls.router().explain(&req, side))
+        Ok(self
+            .calls
+            .router()
+            .explain(&req, crate::routing::Origin::Side(side)))
     }
 
     /// Calls in progress and recently finished, for the status page.

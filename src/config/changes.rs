@@ -108,6 +108,10 @@ pub const FIELD_EFFECTS: &[(&str, Effect)] = &[
     ("events.headers", Live),
     // The MQTT sink is started at start, when [mqtt] is set.
     ("mqtt", Restart),
+    // A line's audio and serial port are opened at start; the board
+    // gives their defaults.
+    ("system.board", Restart),
+    ("line", Restart),
 ];
 
 /// The sections (file names: `sip`, `listener`, `route`...) that differ,
@@ -355,7 +359,9 @@ mod tests {
                 "tls",
                 "webhook",
                 "events",
-                "mqtt"
+                "mqtt",
+                "system",
+                "line"
             ]
         );
         let restart = restart_fields(&Config::default(), &every_field_set());

@@ -217,6 +217,31 @@ headers = []                  # INVITE headers copied into events, e.g. ["X-Camp
 # box_id = "shop-17"            # default: from /etc/machine-id (hashed)
 # ca_file = "/data/broker-ca.pem"  # CAs trusted besides the public ones
 # keepalive_s = 30
+
+# The board this box is, one of the board files built into pbxgate ("rpi4",
+# "rpi5", "x86-gateway"; board/NAME.toml): local lines take their sound
+# devices and serial port from it. `pbxgate --board NAME` overrides it for a
+# run. See docs/lines.md.
+# [system]
+# board = "rpi4"
+
+# Local lines: analog phones on the box's line board (or a sound device).
+# None by default. Routes reach one with targets = [{ line = "desk" }], and
+# take its calls with from = "line" (any line) or from = "line:desk". An
+# example:
+# [[line]]
+# name = "desk"                 # 1-32 of a-z, 0-9 and '-'
+# extension = "201"             # its number: the caller of its calls, and
+#                             # what a PBX dials to reach it (1-15 digits)
+# capture = "plughw:CARD=Device,DEV=0"    # ALSA devices; default: the board's
+# playback = "plughw:CARD=Device,DEV=0"   # [audio]
+# serial_port = "/dev/ttyUSB0"  # the line board; default: the board's [serial]
+# baud = 115200
+# dtmf = "auto"                 # RFC 4733 events when the far end takes them,
+#                             # else tones; or "rfc4733", "inband", "both"
+# ring_cadence = "2000/4000"    # ms on/off, 2 to 8 values, starting with ringing
+# digit_timeout_ms = 4000       # wait after the last digit before the number
+#                             # is dialled ('#' dials at once); 1000-20000
 "#;
 
 #[cfg(test)]

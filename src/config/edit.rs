@@ -641,6 +641,8 @@ mod tests {
             ("events", Box::new(|c| c.events.max_events = 1000)),
             ("events", Box::new(|c| c.events = s.events.clone())),
             ("mqtt", Box::new(|c| c.mqtt = s.mqtt.clone())),
+            ("system", Box::new(|c| c.system = s.system.clone())),
+            ("line", Box::new(|c| c.lines = s.lines.clone())),
         ];
         let base = read(DEFAULT_CONFIG_TOML);
         let mut covered: Vec<String> = Vec::new();

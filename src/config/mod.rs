@@ -13,6 +13,7 @@ mod error;
 mod events;
 mod history;
 mod inbound_auth;
+mod line;
 mod media;
 mod mqtt;
 mod route;
@@ -22,6 +23,7 @@ mod schema;
 mod sides;
 mod srtp;
 mod store;
+mod system;
 mod tls;
 mod web;
 
@@ -36,14 +38,21 @@ pub use error::ConfigError;
 pub use events::{EventsConfig, WebhookConfig, WebhookFormat, EVENT_NAMES};
 pub use history::{HistoryConfig, MAX_HISTORY_CALLS};
 pub use inbound_auth::{InboundAuthConfig, InboundUser, DIGEST_ALGORITHMS};
+pub use line::{
+    valid_line_name, LineConfig, DEFAULT_DIGIT_TIMEOUT_MS, DEFAULT_RING_CADENCE, EXTENSION_MAX,
+    LINE_NAME_MAX,
+};
 pub use media::{DtmfMode, MediaConfig, SourceMode};
 pub use mqtt::{BrokerAddress, MqttConfig, MQTT_SINK};
-pub use route::{HeaderActionConfig, HeaderActionKind, MatchConfig, RouteConfig, TargetConfig};
+pub use route::{
+    HeaderActionConfig, HeaderActionKind, MatchConfig, RouteConfig, RouteFrom, TargetConfig,
+};
 pub use schema::{
     default_allow, AdmitMode, Config, DenyAction, DnsConfig, ListenerConfig, LogConfig, SipConfig,
 };
 pub use sides::{Side, TransportName};
 pub use srtp::{SrtpMode, SDES_NEEDS_TLS};
 pub use store::{Checked, ConfigStore, Loaded, WideMode, CONFIG_FILE_MODE};
+pub use system::SystemConfig;
 pub use tls::TlsConfig;
 pub use web::WebConfig;

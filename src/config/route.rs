@@ -2,13 +2,15 @@
 //! the shape of the TOML; `crate::routing` compiles it, and that compilation
 //! is also the validation, so the two can never disagree.
 
+use std::fmt;
 use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::checks::check_range;
 use super::error::ConfigError;
 use super::events::{check_url, WebhookConfig, WebhookFormat};
+use super::line::valid_line_name;
 use super::media::DtmfMode;
 use super::sides::{Side, TransportName};
 use super::srtp::SrtpMode;
@@ -21,9 +23,10 @@ use super::srtp::SrtpMode;
 pub struct RouteConfig {
     /// Unique; appears in logs and call records.
     pub name: String,
-    /// The side the call arrives on.
+    /// Where the call comes from: a side ("wan", "lan"), any local line
+    /// ("line") or one ("line:NAME").
     #[serde(default = "default_from")]
-    pub from: Side,
+    pub from: RouteFrom,
     /// All must pass; none = a catch-all route.
     #[serde(default, rename = "match", skip_serializing_if = "Vec::is_empty")]
     pub matches: Vec<MatchConfig>,
@@ -57,8 +60,76 @@ pub struct RouteConfig {
     pub hook_allow_http: bool,
 }
 
-fn default_from() -> Side {
-    Side::Wan
+fn default_from() -> RouteFrom {
+    RouteFrom::Side(Side::Wan)
+}
+
+/// A route's `from`: the calls it takes. Written as one word in the file
+/// and on the form: "wan", "lan", "line" or "line:NAME". Whether NAME is a
+/// configured line is checked when the routes are compiled
+/// (`routing::Router::compile`), which knows the lines.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum RouteFrom {
+    /// Calls arriving on a listener of this side.
+    Side(Side),
+    /// Calls placed from any local line.
+    AnyLine,
+    /// Calls placed from the line of this name.
+    Line(String),
+}
+
+impl RouteFrom {
+    pub const LAN: RouteFrom = RouteFrom::Side(Side::Lan);
+    pub const WAN: RouteFrom = RouteFrom::Side(Side::Wan);
+
+    /// Reads the file's word; the error says what is accepted.
+    pub fn parse(s: &str) -> Result<RouteFrom, String> {
+        match s {
+            "wan" => Ok(RouteFrom::WAN),
+            "lan" => Ok(RouteFrom::LAN),
+            "line" => Ok(RouteFrom::AnyLine),
+            _ => match s.strip_prefix("line:") {
+                Some(name) if valid_line_name(name) => Ok(RouteFrom::Line(name.to_string())),
+                Some(name) => Err(format!(
+                    "'{name}' in '{s}' is not a line name (1-32 of a-z, 0-9 and '-')"
+                )),
+                None => Err(format!(
+                    "'{s}' is not a route origin: use \"wan\", \"lan\", \"line\" (any line) \
+                     or \"line:NAME\""
+                )),
+            },
+        }
+    }
+
+    /// Whether every call this origin takes is also taken by `self`: a
+    /// catch-all route from `self` hides later routes from `other`.
+    pub fn covers(&self, other: &RouteFrom) -> bool {
+        self == other || (*self == RouteFrom::AnyLine && matches!(other, RouteFrom::Line(_)))
+    }
+}
+
+impl fmt::Display for RouteFrom {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RouteFrom::Side(Side::Wan) => f.write_str("wan"),
+            RouteFrom::Side(Side::Lan) => f.write_str("lan"),
+            RouteFrom::AnyLine => f.write_str("line"),
+            RouteFrom::Line(name) => write!(f, "line:{name}"),
+        }
+    }
+}
+
+impl Serialize for RouteFrom {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for RouteFrom {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RouteFrom, D::Error> {
+        let s = String::deserialize(d)?;
+        RouteFrom::parse(&s).map_err(serde::de::Error::custom)
+    }
 }
 
 pub const DEFAULT_HOOK_TIMEOUT_MS: u64 = 1500;
@@ -129,11 +200,17 @@ pub struct MatchConfig {
 }
 
 /// Where to send a call. The URI says where; credentials are separate and
-/// used only when the far end challenges (never taken from the URI).
+/// used only when the far end challenges (never taken from the URI). Or a
+/// local line (`line = "NAME"`), which takes no URI, account, credentials,
+/// transport, SRTP or headers.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TargetConfig {
+    /// Empty for a line target.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub uri: String,
+    /// A `[[line]]` by name: the call rings that phone.
+    pub line: Option<String>,
     /// Default: the URI's `transport=` parameter, else the account's, else UDP.
     pub transport: Option<TransportName>,
     pub username: Option<String>,
@@ -226,7 +303,7 @@ targets = [{ account = "cloud", uri = "sip:+18005550000@sip.example.com" }]
         assert_eq!(cfg.routes.len(), 2);
         let r = &cfg.routes[0];
         assert_eq!(r.name, "afid-5678");
-        assert_eq!(r.from, Side::Wan);
+        assert_eq!(r.from, RouteFrom::WAN);
         assert_eq!(r.matches.len(), 5);
         assert_eq!(
             r.matches[2],
@@ -247,7 +324,7 @@ targets = [{ account = "cloud", uri = "sip:+18005550000@sip.example.com" }]
         assert_eq!(r.headers.len(), 5);
         assert_eq!(r.headers[4].action, HeaderActionKind::Pass);
         assert_eq!(r.headers[4].name, "X-Twilio-*");
-        assert_eq!(cfg.routes[1].from, Side::Lan);
+        assert_eq!(cfg.routes[1].from, RouteFrom::LAN);
         assert!(cfg.routes[1].matches.is_empty());
 
         let again = match Config::from_toml(&cfg.to_toml()) {
@@ -255,6 +332,44 @@ targets = [{ account = "cloud", uri = "sip:+18005550000@sip.example.com" }]
             Err(e) => panic!("{e}\n{}", cfg.to_toml()),
         };
         assert_eq!(again, cfg);
+    }
+
+    #[test]
+    fn origins_read_and_write_as_one_word() {
+        for (word, from) in [
+            ("wan", RouteFrom::WAN),
+            ("lan", RouteFrom::LAN),
+            ("line", RouteFrom::AnyLine),
+            ("line:desk-2", RouteFrom::Line("desk-2".into())),
+        ] {
+            let text = format!(
+                "[[line]]\nname = \"desk-2\"\nextension = \"201\"\n\
+                 [[route]]\nname = \"a\"\nfrom = \"{word}\"\ntargets = [{{ line = \"desk-2\" }}]\n"
+            );
+            let cfg = Config::from_toml(&text).unwrap_or_else(|e| panic!("{word}: {e}"));
+            assert_eq!(cfg.routes[0].from, from);
+            assert_eq!(cfg.routes[0].targets[0].line.as_deref(), Some("desk-2"));
+            assert_eq!(cfg.routes[0].targets[0].uri, "");
+            let out = cfg.to_toml();
+            assert!(out.contains(&format!("from = \"{word}\"")), "{out}");
+            assert!(!out.contains("uri"), "{out}");
+            assert_eq!(Config::from_toml(&out).expect("again"), cfg);
+        }
+        for (bad, says) in [
+            ("pbx", "'pbx' is not a route origin"),
+            ("line:", "is not a line name"),
+            ("line:Desk", "'Desk' in 'line:Desk' is not a line name"),
+            ("LAN", "is not a route origin"),
+        ] {
+            let e = Config::from_toml(&format!(
+                "[[route]]\nname = \"a\"\nfrom = \"{bad}\"\ntargets = [{{ uri = \"sip:q@10.0.0.2\" }}]\n"
+            ))
+            .expect_err(bad);
+            assert!(e.contains(says) && e.contains("from"), "{bad}: {e}");
+        }
+        assert!(RouteFrom::AnyLine.covers(&RouteFrom::Line("a".into())));
+        assert!(!RouteFrom::Line("a".into()).covers(&RouteFrom::AnyLine));
+        assert!(!RouteFrom::LAN.covers(&RouteFrom::AnyLine));
     }
 
     #[test]

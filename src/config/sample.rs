@@ -16,14 +16,18 @@ use super::emergency::EmergencyConfig;
 use super::events::{EventsConfig, WebhookConfig, WebhookFormat};
 use super::history::HistoryConfig;
 use super::inbound_auth::{InboundAuthConfig, InboundUser};
+use super::line::LineConfig;
 use super::media::{DtmfMode, MediaConfig, SourceMode};
 use super::mqtt::MqttConfig;
-use super::route::{HeaderActionConfig, HeaderActionKind, MatchConfig, RouteConfig, TargetConfig};
+use super::route::{
+    HeaderActionConfig, HeaderActionKind, MatchConfig, RouteConfig, RouteFrom, TargetConfig,
+};
 use super::schema::{
     AdmitMode, Config, DenyAction, DnsConfig, ListenerConfig, LogConfig, SipConfig,
 };
 use super::sides::{Side, TransportName};
 use super::srtp::SrtpMode;
+use super::system::SystemConfig;
 use super::tls::TlsConfig;
 use super::web::WebConfig;
 
@@ -134,7 +138,7 @@ pub fn every_field_set() -> Config {
         routes: vec![
             RouteConfig {
                 name: "publisher-5678".into(),
-                from: Side::Wan,
+                from: RouteFrom::WAN,
                 matches: vec![
                     MatchConfig {
                         header: Some("X-PH-RetreaverAFID".into()),
@@ -168,6 +172,7 @@ pub fn every_field_set() -> Config {
                         transport: Some(TransportName::Tcp),
                         username: Some("u".into()),
                         password: Some("p".into()),
+                        line: None,
                         account: None,
                         headers: strings(&["X-Campaign-ID: 1234"]),
                         dtmf: DtmfMode::Inband,
@@ -178,6 +183,7 @@ pub fn every_field_set() -> Config {
                         transport: None,
                         username: None,
                         password: None,
+                        line: None,
                         account: Some("signalwire".into()),
                         headers: Vec::new(),
                         dtmf: DtmfMode::Auto,
@@ -207,10 +213,47 @@ pub fn every_field_set() -> Config {
             },
             RouteConfig {
                 name: "psap".into(),
-                from: Side::Lan,
+                from: RouteFrom::LAN,
                 matches: Vec::new(),
                 targets: vec![TargetConfig {
                     uri: "sip:911@sip.example.com".into(),
+                    ..TargetConfig::default()
+                }],
+                headers: Vec::new(),
+                caller_dtmf: DtmfMode::Auto,
+                hook: None,
+                hook_timeout_ms: super::route::DEFAULT_HOOK_TIMEOUT_MS,
+                hook_secret: None,
+                hook_ca_file: None,
+                hook_allow_http: false,
+            },
+            RouteConfig {
+                name: "to-desk".into(),
+                from: RouteFrom::WAN,
+                matches: vec![MatchConfig {
+                    dialled: Some(true),
+                    equals: Some("201".into()),
+                    ..MatchConfig::default()
+                }],
+                targets: vec![TargetConfig {
+                    line: Some("desk".into()),
+                    ..TargetConfig::default()
+                }],
+                headers: Vec::new(),
+                caller_dtmf: DtmfMode::Auto,
+                hook: None,
+                hook_timeout_ms: super::route::DEFAULT_HOOK_TIMEOUT_MS,
+                hook_secret: None,
+                hook_ca_file: None,
+                hook_allow_http: false,
+            },
+            RouteConfig {
+                name: "desk-out".into(),
+                from: RouteFrom::Line("desk".into()),
+                matches: Vec::new(),
+                targets: vec![TargetConfig {
+                    uri: "sip:+18005550100@sip.example.com".into(),
+                    account: Some("signalwire".into()),
                     ..TargetConfig::default()
                 }],
                 headers: Vec::new(),
@@ -282,6 +325,20 @@ pub fn every_field_set() -> Config {
             ca_file: Some("/data/broker-ca.pem".into()),
             keepalive_s: 45,
         }),
+        system: SystemConfig {
+            board: Some("rpi4".into()),
+        },
+        lines: vec![LineConfig {
+            name: "desk".into(),
+            extension: "201".into(),
+            capture: Some("plughw:CARD=Phone,DEV=0".into()),
+            playback: Some("plughw:CARD=Phone,DEV=1".into()),
+            serial_port: Some("/dev/ttyUSB0".into()),
+            baud: Some(57_600),
+            dtmf: DtmfMode::Rfc4733,
+            ring_cadence: "400/200/400/2000".into(),
+            digit_timeout_ms: 3000,
+        }],
     }
 }
 
@@ -305,4 +362,6 @@ fn the_sample_is_valid_and_differs_from_the_default_in_every_section() {
     assert_ne!(s.webhooks, d.webhooks);
     assert_ne!(s.events, d.events);
     assert_ne!(s.mqtt, d.mqtt);
+    assert_ne!(s.system, d.system);
+    assert_ne!(s.lines, d.lines);
 }

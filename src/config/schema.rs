@@ -16,11 +16,13 @@ use super::error::ConfigError;
 use super::events::{validate_webhooks, EventsConfig, WebhookConfig};
 use super::history::HistoryConfig;
 use super::inbound_auth::InboundAuthConfig;
+use super::line::{validate_lines, LineConfig};
 use super::media::MediaConfig;
 use super::mqtt::MqttConfig;
 use super::route::RouteConfig;
 use super::sides::{Side, TransportName};
 use super::srtp::{SrtpMode, SDES_NEEDS_TLS};
+use super::system::SystemConfig;
 use super::tls::TlsConfig;
 use super::web::WebConfig;
 
@@ -60,6 +62,12 @@ pub struct Config {
         deserialize_with = "super::mqtt::deserialize_optional"
     )]
     pub mqtt: Option<MqttConfig>,
+    /// The board the box is (its devices are the lines' defaults).
+    #[serde(skip_serializing_if = "SystemConfig::is_default")]
+    pub system: SystemConfig,
+    /// Local lines: phones on the line board; see docs/lines.md.
+    #[serde(rename = "line", skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<LineConfig>,
 }
 
 /// Where names (registrars, proxies) are looked up.
@@ -288,6 +296,8 @@ impl Default for Config {
             webhooks: Vec::new(),
             events: EventsConfig::default(),
             mqtt: None,
+            system: SystemConfig::default(),
+            lines: Vec::new(),
         }
     }
 }
@@ -467,6 +477,8 @@ impl Config {
         if let Some(m) = &self.mqtt {
             m.validate()?;
         }
+        self.system.validate()?;
+        validate_lines(&self.lines)?;
         let level = self.log.level.to_ascii_lowercase();
         if !["error", "warn", "info", "debug", "trace"].contains(&level.as_str()) {
             return Err(ConfigError::invalid(

@@ -9,6 +9,9 @@ use std::sync::Arc;
 
 use crate::app::{registration_plan, RegistrationPlan};
 use crate::config::{Config, ConfigError};
+use crate::line::board::Board;
+use crate::line::boards;
+use crate::line::spec::LineSpec;
 use crate::policy::{Admission, Allowlist};
 use crate::routing::{route_warnings, Router};
 
@@ -23,9 +26,44 @@ pub struct Compiled {
     /// What still works but deserves a look (`--check-config` prints them,
     /// the gateway logs them at start).
     pub warnings: Vec<String>,
+    /// The board selected (`--board`, else `[system] board`), if any.
+    pub board: Option<Board>,
+    /// The local lines, in configuration order, with the board's defaults
+    /// filled in.
+    pub lines: Vec<LineSpec>,
+    /// What it was compiled with, so a save compiles the same way.
+    pub options: Options,
 }
 
+/// How a configuration is compiled besides its own content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// `pbxgate --board NAME`: replaces `[system] board` for this run
+    /// (the file is not changed).
+    pub board: Option<String>,
+    /// Whether this binary can run local lines' audio (the cargo feature
+    /// `alsa`); a parameter so both answers are tested in either build.
+    pub alsa: bool,
+}
+
+// `alsa` is true in a build with the feature: not derivable there.
+#[allow(clippy::derivable_impls)]
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            board: None,
+            alsa: cfg!(feature = "alsa"),
+        }
+    }
+}
+
+/// Compiles with the default options: the board of the file, and this
+/// binary's ALSA support.
 pub fn compile(config: Config) -> Result<Compiled, ConfigError> {
+    compile_with(config, &Options::default())
+}
+
+pub fn compile_with(config: Config, options: &Options) -> Result<Compiled, ConfigError> {
     config.validate()?;
     let mut admission = Vec::with_capacity(config.listeners.len());
     for (i, l) in config.listeners.iter().enumerate() {
@@ -43,7 +81,12 @@ pub fn compile(config: Config) -> Result<Compiled, ConfigError> {
             }
         }
     }
-    let router = Router::compile(&config.routes, &config.accounts, &config.emergency)?;
+    let router = Router::compile(
+        &config.routes,
+        &config.accounts,
+        &config.lines,
+        &config.emergency,
+    )?;
     let mut registrations = Vec::new();
     for (i, account) in config.accounts.iter().enumerate() {
         // Every account is read, so a disabled one is ready when enabled.
@@ -52,6 +95,14 @@ pub fn compile(config: Config) -> Result<Compiled, ConfigError> {
             registrations.push((i, plan));
         }
     }
+    let board = select_board(&config, options)?;
+    let lines = config
+        .lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| LineSpec::resolve(i, l, board.as_ref()))
+        .collect::<Result<Vec<_>, _>>()?;
+    check_line_support(&lines, options.alsa)?;
     let mut warnings = config.media.warnings();
     warnings.extend(config.calls.warnings(&config.history));
     warnings.extend(route_warnings(&router));
@@ -61,7 +112,47 @@ pub fn compile(config: Config) -> Result<Compiled, ConfigError> {
         admission,
         registrations,
         warnings,
+        board,
+        lines,
+        options: options.clone(),
     })
+}
+
+/// The board named by `--board`, else by `[system] board`, from those
+/// built into the binary.
+fn select_board(config: &Config, options: &Options) -> Result<Option<Board>, ConfigError> {
+    let (field, name) = match (&options.board, &config.system.board) {
+        (Some(name), _) => ("--board", name),
+        (None, Some(name)) => ("system.board", name),
+        (None, None) => return Ok(None),
+    };
+    match boards::built_in(name) {
+        Some(Ok(board)) => Ok(Some(board)),
+        // The built-in files are checked by a test; kept as an error, not
+        // a panic, all the same.
+        Some(Err(e)) => Err(ConfigError::invalid(field, e.to_string())),
+        None => Err(ConfigError::invalid(
+            field,
+            format!(
+                "no board is named '{name}'; this pbxgate knows {}",
+                boards::names()
+            ),
+        )),
+    }
+}
+
+/// A binary built without the `alsa` feature cannot run a line: refuse
+/// the configuration (at start, `--check-config` and a save) with how to
+/// get one that can, rather than start with a line that never works.
+pub fn check_line_support(lines: &[LineSpec], alsa: bool) -> Result<(), ConfigError> {
+    match lines.first() {
+        Some(line) if !alsa => Err(ConfigError::invalid(
+            format!("line '{}'", line.name),
+            "this pbxgate was built without ALSA support; build it with \
+             `cargo build --release --features alsa` (needs libasound2-dev)",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Parses TOML text and compiles it: for tests and tools that start from
@@ -69,6 +160,12 @@ pub fn compile(config: Config) -> Result<Compiled, ConfigError> {
 pub fn compile_toml(text: &str) -> Result<Compiled, String> {
     let config = Config::from_toml(text)?;
     compile(config).map_err(|e| e.to_string())
+}
+
+/// The same with `options`.
+pub fn compile_toml_with(text: &str, options: &Options) -> Result<Compiled, String> {
+    let config = Config::from_toml(text)?;
+    compile_with(config, options).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -115,6 +212,110 @@ mod tests {
                 .any(|w| w.starts_with("emergency.numbers")),
             "{:?}",
             c.warnings
+        );
+    }
+
+    const LINE: &str = "[[line]]\nname = 'desk'\nextension = '201'\n";
+
+    fn with_alsa(board: Option<&str>) -> Options {
+        Options {
+            board: board.map(str::to_string),
+            alsa: true,
+        }
+    }
+
+    #[test]
+    fn lines_take_the_selected_board_s_devices() {
+        let text = format!("[system]\nboard = 'rpi4'\n{LINE}");
+        let c = compile_toml_with(&text, &with_alsa(None)).expect("compiles");
+        assert_eq!(c.board.as_ref().map(|b| b.name.as_str()), Some("rpi4"));
+        assert_eq!(c.lines.len(), 1);
+        assert_eq!(c.lines[0].name, "desk");
+        assert_eq!(c.lines[0].extension, "201");
+        assert_eq!(c.lines[0].serial_port, "/dev/serial0");
+        // --board replaces the file's board.
+        let c = compile_toml_with(&text, &with_alsa(Some("x86-gateway"))).expect("compiles");
+        assert_eq!(c.lines[0].serial_port, "/dev/ttyS0");
+        let c = compile_toml_with(LINE, &with_alsa(Some("rpi5"))).expect("compiles");
+        assert_eq!(c.lines[0].serial_port, "/dev/ttyAMA0");
+        assert_eq!(c.options, with_alsa(Some("rpi5")));
+        // No board: the line must name its devices.
+        let e = compile_toml_with(LINE, &with_alsa(None))
+            .err()
+            .expect("refused");
+        assert!(
+            e.starts_with("line[0].capture: not set and no board selected; set capture = \""),
+            "{e}"
+        );
+        // A board selected without lines is fine, and the defaults have none.
+        let c = compile_toml_with("[system]\nboard = 'rpi5'\n", &with_alsa(None)).expect("ok");
+        assert!(c.lines.is_empty() && c.board.is_some());
+        let c = compile(Config::default()).expect("defaults");
+        assert!(c.lines.is_empty() && c.board.is_none());
+    }
+
+    #[test]
+    fn an_unknown_board_is_refused_naming_the_ones_there_are() {
+        let e = compile_toml_with("[system]\nboard = 'rpi3'\n", &with_alsa(None))
+            .err()
+            .expect("refused");
+        assert_eq!(
+            e,
+            "system.board: no board is named 'rpi3'; this pbxgate knows rpi4, rpi5, x86-gateway"
+        );
+        let e = compile_toml_with("", &with_alsa(Some("pc")))
+            .err()
+            .expect("refused");
+        assert!(e.starts_with("--board: no board is named 'pc'"), "{e}");
+        let e = compile_toml_with("[system]\nboard = '../x'\n", &with_alsa(None))
+            .err()
+            .expect("refused");
+        assert!(
+            e.starts_with("system.board: '../x' is not a board name"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_build_without_alsa_refuses_a_line_and_says_how_to_build_one() {
+        let text = format!("[system]\nboard = 'rpi4'\n{LINE}");
+        let without = Options {
+            board: None,
+            alsa: false,
+        };
+        let e = compile_toml_with(&text, &without).err().expect("refused");
+        assert_eq!(
+            e,
+            "line 'desk': this pbxgate was built without ALSA support; build it with \
+             `cargo build --release --features alsa` (needs libasound2-dev)"
+        );
+        // Without lines, nothing is asked of the build.
+        compile_toml_with("[system]\nboard = 'rpi4'\n", &without).expect("no lines");
+        compile_toml_with(&text, &with_alsa(None)).expect("with ALSA");
+        // This build answers as its feature says.
+        assert_eq!(Options::default().alsa, cfg!(feature = "alsa"));
+        assert_eq!(compile_toml(&text).is_ok(), cfg!(feature = "alsa"));
+    }
+
+    #[test]
+    fn routes_to_and_from_lines_compile_against_the_lines() {
+        let text = format!(
+            "[system]\nboard = 'rpi4'\n{LINE}\
+             [[route]]\nname = 'out'\nfrom = 'line:desk'\ntargets = [{{ uri = 'sip:a@pbx' }}]\n\
+             [[route]]\nname = 'in'\nfrom = 'lan'\ntargets = [{{ line = 'desk' }}]\n"
+        );
+        let c = compile_toml_with(&text, &with_alsa(None)).expect("compiles");
+        let inbound = c.router.routes().nth(1).expect("in");
+        assert_eq!(inbound.targets[0].line.as_deref(), Some("desk"));
+        let e = compile_toml_with(
+            &text.replace("line = 'desk'", "line = 'hall'"),
+            &with_alsa(None),
+        )
+        .err()
+        .expect("refused");
+        assert!(
+            e.starts_with("route[1].targets[0].line: no [[line]] is named 'hall'"),
+            "{e}"
         );
     }
 

@@ -17,7 +17,7 @@ use smol::channel::Sender;
 
 use crate::sip::transport::tcp;
 
-use super::compile::compile;
+use super::compile::compile_with;
 use super::history::HistoryWriter;
 use super::listener_plan::plan;
 use super::listeners::{Slot, Slots};
@@ -31,6 +31,9 @@ pub struct ConfigState {
     /// pass a configuration in memory): saves are refused.
     pub store: Option<ConfigStore>,
     pub shared: Arc<RwLock<Config>>,
+    /// What the running configuration was compiled with (`--board`): a
+    /// save is compiled the same way.
+    pub options: super::compile::Options,
 }
 
 /// The parts of the signalling loop's shell a control request may touch.
@@ -128,7 +131,7 @@ fn save(
     shell: Shell,
     now: Instant,
 ) -> Result<SaveReport, ConfigError> {
-    let compiled = compile(new)?;
+    let compiled = compile_with(new, &cfg.options)?;
     let Some(store) = &cfg.store else {
         return Err(ConfigError::invalid(
             "config",

@@ -15,7 +15,9 @@ mod sip_tls;
 pub mod web;
 pub mod webhook;
 
-pub use compile::{compile, compile_toml, Compiled};
+pub use compile::{
+    check_line_support, compile, compile_toml, compile_toml_with, compile_with, Compiled, Options,
+};
 pub use control::restart_requested;
 pub use history::HistoryWriter;
 pub use listeners::RETIRED_LINGER;
@@ -308,6 +310,7 @@ impl Gateway {
             current: self.compiled.config.clone(),
             store: self.config_store.take(),
             shared: self.shared_config.clone(),
+            options: self.compiled.options.clone(),
         };
         // Kept for as long as the gateway runs.
         let _webhooks = self.webhooks.take();

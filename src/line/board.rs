@@ -86,7 +86,7 @@ pub enum BoardError {
 }
 
 /// termios rates a line board may use.
-const BAUD_RATES: &[u32] = &[
+pub(crate) const BAUD_RATES: &[u32] = &[
     1200, 2400, 4800, 9600, 19200, 38400, 57600, 115_200, 230_400, 460_800, 921_600,
 ];
 
@@ -116,7 +116,7 @@ fn check_target(t: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn check_alsa(name: &str) -> Result<(), String> {
+pub(crate) fn check_alsa(name: &str) -> Result<(), String> {
     if name.is_empty() || name.len() > 64 || !name.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(format!(
             "'{name}' is not an ALSA PCM name (1 to 64 printable characters, no spaces)"
@@ -125,7 +125,7 @@ fn check_alsa(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn check_port(port: &str) -> Result<(), String> {
+pub(crate) fn check_port(port: &str) -> Result<(), String> {
     let ok = port.starts_with("/dev/")
         && port.len() > 5
         && port.bytes().all(|b| b.is_ascii_graphic())

@@ -3,9 +3,11 @@
 //! ALSA audio joins here later.
 
 pub mod board;
+pub mod boards;
 pub mod framer;
 pub mod phone;
 pub mod protocol;
 pub mod serial;
 pub mod sim;
 pub mod sim_io;
+pub mod spec;

@@ -3,10 +3,10 @@
 //! not match — the same decisions `Router::route` makes, written down for a
 //! person.
 
-use crate::config::Side;
 use crate::sip::message::Request;
 
 use super::matcher::{Match, MatchSubject, MatchTest};
+use super::origin::{from_words, Origin};
 use super::router::Router;
 
 /// One route looked at, in order.
@@ -40,9 +40,9 @@ pub struct Explanation {
 }
 
 impl Router {
-    /// Explains the choice `route(req, arrived_on)` makes.
-    pub fn explain(&self, req: &Request, arrived_on: Side) -> Explanation {
-        let emergency = self.emergency_number(req, arrived_on).map(str::to_string);
+    /// Explains the choice `route(req, origin)` makes.
+    pub fn explain(&self, req: &Request, origin: Origin<'_>) -> Explanation {
+        let emergency = self.emergency_number(req, origin).map(str::to_string);
         let mut out = Explanation {
             dialled: super::matcher::dialled(req),
             caller: super::matcher::caller(req),
@@ -51,7 +51,7 @@ impl Router {
             targets: Vec::new(),
             headers_out: Vec::new(),
         };
-        let taken = self.route(req, arrived_on);
+        let taken = self.route(req, origin);
         let emergency_route = emergency.is_some() && self.has_emergency_route();
         for (route, matches) in self.entries() {
             let is_taken = taken
@@ -73,11 +73,8 @@ impl Router {
                 break;
             }
             let mut reasons = Vec::new();
-            if route.from != arrived_on {
-                reasons.push(format!(
-                    "it takes calls from the {} side",
-                    side_name(route.from)
-                ));
+            if !origin.is_taken_by(&route.from) {
+                reasons.push(format!("it takes calls from {}", from_words(&route.from)));
             }
             for (i, m) in matches.iter().enumerate() {
                 if !m.matches(req) {
@@ -105,13 +102,6 @@ impl Router {
             }
         }
         out
-    }
-}
-
-fn side_name(s: Side) -> &'static str {
-    match s {
-        Side::Wan => "wan",
-        Side::Lan => "lan",
     }
 }
 
@@ -151,12 +141,12 @@ fn why_not(m: &Match, req: &Request) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
+    use crate::config::{Config, Side};
     use crate::sip::message::{parse_message, Framing, SipMessage};
 
     fn router(toml: &str) -> Router {
         let cfg = Config::from_toml(toml).expect("config");
-        Router::compile(&cfg.routes, &cfg.accounts, &cfg.emergency).expect("routes")
+        Router::compile(&cfg.routes, &cfg.accounts, &cfg.lines, &cfg.emergency).expect("routes")
     }
 
     fn invite(user: &str, extra: &str) -> Request {
@@ -184,7 +174,7 @@ mod tests {
         let r = router(ROUTES);
         let e = r.explain(
             &invite("+18885550000", "X-PH-RetreaverAFID: 5678\r\n"),
-            Side::Wan,
+            Origin::Side(Side::Wan),
         );
         assert_eq!(e.dialled.as_deref(), Some("+18885550000"));
         let names: Vec<(&str, bool)> = e
@@ -208,7 +198,7 @@ mod tests {
 
         let e = r.explain(
             &invite("+18885550000", "X-PH-RetreaverAFID: 1234\r\n"),
-            Side::Wan,
+            Origin::Side(Side::Wan),
         );
         assert_eq!(e.routes.len(), 3);
         assert_eq!(
@@ -216,7 +206,7 @@ mod tests {
             vec!["match[0]: X-PH-RetreaverAFID is '1234', not equal to '5678'"]
         );
         assert!(e.routes[2].taken);
-        let e = r.explain(&invite("+18885550000", ""), Side::Wan);
+        let e = r.explain(&invite("+18885550000", ""), Origin::Side(Side::Wan));
         assert_eq!(
             e.routes[1].reasons,
             vec!["match[0]: there is no X-PH-RetreaverAFID, not equal to '5678'"]
@@ -229,7 +219,7 @@ mod tests {
             "[[route]]\nname = 'only'\nmatch = [{ dialled = true, prefix = '+1' }]\n\
              targets = [{ uri = 'sip:q@10.0.0.12' }]\n",
         );
-        let e = r.explain(&invite("4930123", ""), Side::Wan);
+        let e = r.explain(&invite("4930123", ""), Origin::Side(Side::Wan));
         assert!(e.targets.is_empty());
         assert_eq!(
             e.routes,
@@ -247,7 +237,7 @@ mod tests {
     #[test]
     fn an_emergency_call_says_so() {
         let r = router(&format!("[emergency]\nroute = 'out'\n{ROUTES}"));
-        let e = r.explain(&invite("112", ""), Side::Lan);
+        let e = r.explain(&invite("112", ""), Origin::Side(Side::Lan));
         assert_eq!(e.emergency.as_deref(), Some("112"));
         assert!(e.routes[0].taken);
         assert!(e.routes[0].reasons[0].contains("emergency route"), "{e:?}");

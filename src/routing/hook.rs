@@ -119,7 +119,7 @@ pub fn parse_hook_answer(body: &[u8]) -> Result<HookDecision, HookAnswerError> {
                 ..TargetConfig::default()
             };
             // No accounts: a hook names where, never whose credentials.
-            Target::compile(&cfg, &format!("targets[{i}]"), &[])
+            Target::compile(&cfg, &format!("targets[{i}]"), &[], &[])
         })
         .collect::<Result<Vec<_>, _>>()?;
     let headers = answer

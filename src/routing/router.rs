@@ -1,13 +1,14 @@
-//! Picks the route for an incoming call: the first, in configuration order,
-//! for the side the call arrived on whose conditions all pass; for an
-//! emergency call from the LAN, the configured emergency route first.
+//! Picks the route for a call: the first, in configuration order, that
+//! takes calls from where it comes (a side, or a local line) and whose
+//! conditions all pass; for an emergency call from the LAN or a line, the
+//! configured emergency route first.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::config::{
-    check_name, check_unique, AccountConfig, ConfigError, DtmfMode, EmergencyConfig, RouteConfig,
-    Side, WebhookConfig,
+    check_name, check_unique, AccountConfig, ConfigError, DtmfMode, EmergencyConfig, LineConfig,
+    RouteConfig, RouteFrom, WebhookConfig,
 };
 use crate::sip::message::{HeaderName, Headers, Request, Uri};
 
@@ -15,6 +16,7 @@ use super::emergency::EmergencyNumbers;
 
 use super::header_plan::HeaderPlan;
 use super::matcher::Match;
+use super::origin::{from_words, Origin};
 use super::target::Target;
 
 /// What the B2BUA needs once a call is routed. Shared (`Arc`) so that a
@@ -22,7 +24,7 @@ use super::target::Target;
 #[derive(Clone, Debug)]
 pub struct Route {
     pub name: String,
-    pub from: Side,
+    pub from: RouteFrom,
     /// In failover order; never empty.
     pub targets: Vec<Target>,
     pub headers: HeaderPlan,
@@ -64,7 +66,8 @@ pub struct Router {
 }
 
 impl Router {
-    /// Compiles and checks every route, without emergency numbers.
+    /// Compiles and checks every route, without emergency numbers or
+    /// lines.
     pub fn from_config(
         routes: &[RouteConfig],
         accounts: &[AccountConfig],
@@ -73,7 +76,7 @@ impl Router {
             numbers: Vec::new(),
             route: None,
         };
-        Router::compile(routes, accounts, &none)
+        Router::compile(routes, accounts, &[], &none)
     }
 
     /// Compiles and checks every route and the emergency route (the
@@ -82,36 +85,45 @@ impl Router {
     pub fn compile(
         routes: &[RouteConfig],
         accounts: &[AccountConfig],
+        lines: &[LineConfig],
         emergency: &EmergencyConfig,
     ) -> Result<Router, ConfigError> {
         let mut names = HashSet::new();
-        let mut catch_all: [Option<usize>; 2] = [None, None];
+        // The catch-all routes so far (no match): each takes every call
+        // from its origin.
+        let mut catch_all: Vec<usize> = Vec::new();
         let mut entries = Vec::with_capacity(routes.len());
         for (i, r) in routes.iter().enumerate() {
             let field = format!("route[{i}]");
             let f = |k: &str| format!("{field}.{k}");
             check_name(f("name"), &r.name, 64, b"-_.")?;
             check_unique(&mut names, f("name"), &r.name, "route")?;
-            // A route behind a catch-all for the same side can never be
+            if let RouteFrom::Line(name) = &r.from {
+                if !lines.iter().any(|l| &l.name == name) {
+                    return Err(ConfigError::invalid(
+                        f("from"),
+                        format!("no [[line]] is named '{name}'"),
+                    ));
+                }
+            }
+            // A route behind a catch-all for the same calls can never be
             // chosen; that is always a mistake in the order.
-            let side = match r.from {
-                Side::Wan => 0,
-                Side::Lan => 1,
-            };
             // Emergency calls reach the emergency route wherever it is.
             let is_emergency_route = emergency.route.as_deref() == Some(r.name.as_str());
-            if let (Some(j), false) = (catch_all[side], is_emergency_route) {
+            let hidden_by = catch_all.iter().find(|&&j| routes[j].from.covers(&r.from));
+            if let (Some(&j), false) = (hidden_by, is_emergency_route) {
                 return Err(ConfigError::invalid(
                     field,
                     format!(
                         "can never be chosen: route[{j}] '{}' before it has no match and takes \
-                         every call from this side; move the catch-all route last",
-                        routes[j].name
+                         every call from {}; move the catch-all route last",
+                        routes[j].name,
+                        from_words(&routes[j].from)
                     ),
                 ));
             }
-            if r.matches.is_empty() && catch_all[side].is_none() {
-                catch_all[side] = Some(i);
+            if r.matches.is_empty() {
+                catch_all.push(i);
             }
             let matches = r
                 .matches
@@ -129,7 +141,7 @@ impl Router {
                 .targets
                 .iter()
                 .enumerate()
-                .map(|(k, t)| Target::compile(t, &format!("{field}.targets[{k}]"), accounts))
+                .map(|(k, t)| Target::compile(t, &format!("{field}.targets[{k}]"), accounts, lines))
                 .collect::<Result<_, _>>()?;
             let headers = HeaderPlan::compile(&r.headers, &f("headers"))?;
             r.validate_hook(&field)?;
@@ -137,7 +149,7 @@ impl Router {
                 matches,
                 route: Arc::new(Route {
                     name: r.name.clone(),
-                    from: r.from,
+                    from: r.from.clone(),
                     targets,
                     headers,
                     caller_dtmf: r.caller_dtmf,
@@ -148,13 +160,14 @@ impl Router {
         let emergency_route = match &emergency.route {
             None => None,
             Some(name) => match entries.iter().find(|e| &e.route.name == name) {
-                Some(e) if e.route.from == Side::Lan => Some(Arc::clone(&e.route)),
+                Some(e) if e.route.from != RouteFrom::WAN => Some(Arc::clone(&e.route)),
                 Some(_) => {
                     return Err(ConfigError::invalid(
                         "emergency.route",
                         format!(
                             "route '{name}' has from = \"wan\"; emergency calls come from the \
-                             PBX, so name a route with from = \"lan\""
+                             PBX or a local line, so name a route with from = \"lan\" or \
+                             \"line\""
                         ),
                     ))
                 }
@@ -173,26 +186,28 @@ impl Router {
         })
     }
 
-    /// The route for a request that arrived on `arrived_on`, if any. An
-    /// emergency call takes the emergency route when there is one, before
-    /// any other.
-    pub fn route(&self, req: &Request, arrived_on: Side) -> Option<Arc<Route>> {
+    /// The route for a request from `origin`, if any. An emergency call
+    /// takes the emergency route when there is one, before any other. A
+    /// call from a line comes as the INVITE it would be (Request-URI the
+    /// dialled number, From the line's extension), so conditions read it
+    /// as they read a SIP call.
+    pub fn route(&self, req: &Request, origin: Origin<'_>) -> Option<Arc<Route>> {
         if let Some(r) = &self.emergency_route {
-            if self.emergency_number(req, arrived_on).is_some() {
+            if self.emergency_number(req, origin).is_some() {
                 return Some(Arc::clone(r));
             }
         }
         self.entries
             .iter()
-            .find(|e| e.route.from == arrived_on && e.matches.iter().all(|m| m.matches(req)))
+            .find(|e| origin.is_taken_by(&e.route.from) && e.matches.iter().all(|m| m.matches(req)))
             .map(|e| Arc::clone(&e.route))
     }
 
-    /// The emergency number a call dials, when it is one: from the LAN,
-    /// and its Request-URI user (or `tel:` number) is a configured number
-    /// once separators and a leading '+' are removed.
-    pub fn emergency_number(&self, req: &Request, arrived_on: Side) -> Option<&str> {
-        if arrived_on != Side::Lan {
+    /// The emergency number a call dials, when it is one: from the LAN or
+    /// a local line, and its Request-URI user (or `tel:` number) is a
+    /// configured number once separators and a leading '+' are removed.
+    pub fn emergency_number(&self, req: &Request, origin: Origin<'_>) -> Option<&str> {
+        if !origin.may_dial_emergency() {
             return None;
         }
         let user = match &req.uri {
@@ -214,7 +229,8 @@ impl Router {
     pub fn carries_emergency(&self, number: &str) -> bool {
         self.emergency_route.is_some()
             || self.entries.iter().any(|e| {
-                e.route.from == Side::Lan && e.matches.iter().all(|m| m.may_pass_dialled(number))
+                e.route.from == RouteFrom::LAN
+                    && e.matches.iter().all(|m| m.may_pass_dialled(number))
             })
     }
 

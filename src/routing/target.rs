@@ -5,7 +5,8 @@
 use std::fmt;
 
 use crate::config::{
-    AccountConfig, ConfigError, DtmfMode, SrtpMode, TargetConfig, TransportName, SDES_NEEDS_TLS,
+    AccountConfig, ConfigError, DtmfMode, LineConfig, SrtpMode, TargetConfig, TransportName,
+    SDES_NEEDS_TLS,
 };
 use crate::sip::message::{HeaderName, SipUri, Uri};
 
@@ -27,9 +28,16 @@ impl fmt::Debug for TargetCredentials {
     }
 }
 
+/// A SIP destination, or a local line. For a line, `line` is its name and
+/// `uri` is `sip:EXTENSION@NAME.line.invalid`: the line's number at a host
+/// under `.invalid`, which RFC 2606 §2 reserves as never resolving, so a
+/// line target that reached the SIP side by mistake could not leave the
+/// box; logs and call records still show a readable destination.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {
     pub uri: SipUri,
+    /// Some: the call rings this `[[line]]`, and nothing is sent over SIP.
+    pub line: Option<String>,
     pub transport: TransportName,
     /// Answers a 401/407 from this target; None = never authenticate.
     pub credentials: Option<TargetCredentials>,
@@ -48,8 +56,19 @@ impl Target {
         cfg: &TargetConfig,
         field: &str,
         accounts: &[AccountConfig],
+        lines: &[LineConfig],
     ) -> Result<Target, ConfigError> {
         let f = |k: &str| format!("{field}.{k}");
+        if let Some(name) = &cfg.line {
+            return line_target(cfg, field, name, lines);
+        }
+        if cfg.uri.trim().is_empty() {
+            return Err(ConfigError::invalid(
+                f("uri"),
+                "a target needs a uri (e.g. uri = \"sip:queue@pbx.example.com\") or a line \
+                 (line = \"NAME\")",
+            ));
+        }
         let uri = target_uri(&f("uri"), &cfg.uri)?;
         let account = match &cfg.account {
             None => None,
@@ -105,6 +124,7 @@ impl Target {
         }
         Ok(Target {
             uri,
+            line: None,
             transport,
             credentials,
             account: cfg.account.clone(),
@@ -113,6 +133,55 @@ impl Target {
             srtp,
         })
     }
+}
+
+/// A `{ line = "NAME" }` target: the line must exist, and what only a SIP
+/// destination has is refused rather than ignored.
+fn line_target(
+    cfg: &TargetConfig,
+    field: &str,
+    name: &str,
+    lines: &[LineConfig],
+) -> Result<Target, ConfigError> {
+    let f = |k: &str| format!("{field}.{k}");
+    let Some(line) = lines.iter().find(|l| l.name == name) else {
+        return Err(ConfigError::invalid(
+            f("line"),
+            format!("no [[line]] is named '{name}'"),
+        ));
+    };
+    let sip_only = [
+        ("uri", !cfg.uri.is_empty()),
+        ("account", cfg.account.is_some()),
+        ("username", cfg.username.is_some()),
+        ("password", cfg.password.is_some()),
+        ("transport", cfg.transport.is_some()),
+        ("srtp", cfg.srtp != SrtpMode::Off),
+        ("headers", !cfg.headers.is_empty()),
+        ("dtmf", cfg.dtmf != DtmfMode::Auto),
+    ];
+    if let Some((key, _)) = sip_only.iter().find(|(_, set)| *set) {
+        let why = match *key {
+            "dtmf" => "a line target takes the line's own dtmf; set it on the [[line]]".to_string(),
+            _ => format!(
+                "a line target is reached on the box, not over SIP: remove {key}, or remove \
+                 line to call a SIP destination"
+            ),
+        };
+        return Err(ConfigError::invalid(f(key), why));
+    }
+    let text = format!("sip:{}@{}.line.invalid", line.extension, line.name);
+    let uri = target_uri(&f("line"), &text)?;
+    Ok(Target {
+        uri,
+        line: Some(line.name.clone()),
+        transport: TransportName::Udp,
+        credentials: None,
+        account: None,
+        extra_headers: Vec::new(),
+        dtmf: line.dtmf,
+        srtp: SrtpMode::Off,
+    })
 }
 
 fn target_uri(field: &str, text: &str) -> Result<SipUri, ConfigError> {
@@ -249,12 +318,13 @@ mod srtp_tests {
     #[test]
     fn srtp_needs_a_tls_target_and_defaults_to_the_account_s() {
         let f = "route[0].targets[0]";
-        let e = Target::compile(&target("sip:q@pbx", SrtpMode::Offer, None), f, &[]).unwrap_err();
+        let e =
+            Target::compile(&target("sip:q@pbx", SrtpMode::Offer, None), f, &[], &[]).unwrap_err();
         let e = e.to_string();
         assert!(e.contains("route[0].targets[0].srtp"), "{e}");
         assert!(e.contains("SDES keys travel only over TLS"), "{e}");
         for uri in ["sips:q@trunk", "sip:q@trunk;transport=tls"] {
-            let t = Target::compile(&target(uri, SrtpMode::Require, None), f, &[]).expect(uri);
+            let t = Target::compile(&target(uri, SrtpMode::Require, None), f, &[], &[]).expect(uri);
             assert_eq!(t.srtp, SrtpMode::Require);
         }
         let tls = [account(TransportName::Tls, SrtpMode::Require)];
@@ -262,6 +332,7 @@ mod srtp_tests {
             &target("sip:q@trunk", SrtpMode::Off, Some("cloud")),
             f,
             &tls,
+            &[],
         )
         .expect("the account's");
         assert_eq!(
@@ -270,7 +341,7 @@ mod srtp_tests {
         );
         let mut udp = target("sip:q@trunk", SrtpMode::Off, Some("cloud"));
         udp.transport = Some(TransportName::Udp);
-        let e = Target::compile(&udp, f, &tls).unwrap_err().to_string();
+        let e = Target::compile(&udp, f, &tls, &[]).unwrap_err().to_string();
         assert!(e.contains("targets[0].srtp"), "{e}");
     }
 }

@@ -30,7 +30,7 @@ mod tests {
 
     fn warned(toml: &str) -> Vec<String> {
         let cfg = Config::from_toml(toml).unwrap_or_else(|e| panic!("{e}\n{toml}"));
-        let router = Router::compile(&cfg.routes, &cfg.accounts, &cfg.emergency)
+        let router = Router::compile(&cfg.routes, &cfg.accounts, &cfg.lines, &cfg.emergency)
             .unwrap_or_else(|e| panic!("{e}\n{toml}"));
         route_warnings(&router)
     }

@@ -16,9 +16,10 @@ mod setup;
 mod step;
 mod stepping;
 
-/// A configuration checked and compiled as a start or a save does it.
 pub use crate::app::HookCall;
-pub use crate::gateway::compile;
+/// A configuration checked and compiled as a start or a save does it, with
+/// options (a board, a build's ALSA support).
+pub use crate::gateway::{compile_with, Options as CompileOptions};
 pub use messages::{answer, cancel, request, FarEnd};
 pub use noise::noise;
 pub use reconfig::reconfiguration;

@@ -28,6 +28,7 @@ pub const NAV: &[(&str, &str)] = &[
     ("/config/listeners", "Listeners"),
     ("/config/inbound-auth", "Inbound auth"),
     ("/config/routes", "Routes"),
+    ("/config/lines", "Lines"),
     ("/config/media", "Media"),
     ("/config/emergency", "Emergency"),
     ("/config/calls", "Call limits"),

@@ -1,6 +1,7 @@
 //! Call set-up: a new INVITE becomes a call, routed and sent to its first target.
 
 use super::*;
+use crate::routing::Origin;
 
 /// What the record says a local line's leg is carried by.
 const LINE_TRANSPORT: &str = "LINE";
@@ -29,7 +30,7 @@ impl B2bua {
         let emergency = self
             .cfg
             .router
-            .emergency_number(&req, side)
+            .emergency_number(&req, Origin::Side(side))
             .map(str::to_string);
         let record = CallRecord {
             emergency: emergency.is_some(),
@@ -57,7 +58,7 @@ impl B2bua {
             self.finish_record(record, 503, HangupCause::Busy, now);
             return;
         }
-        let Some(route) = self.cfg.router.route(&req, side) else {
+        let Some(route) = self.cfg.router.route(&req, Origin::Side(side)) else {
             self.stats.no_route += 1;
             let r = Response::for_request(&req, 480, Some(&tag))
                 .with_reason("Temporarily Unavailable (no route matches)");
@@ -231,7 +232,7 @@ impl B2bua {
                 let number = self
                     .cfg
                     .router
-                    .emergency_number(&call.caller().sip().invite, Side::Lan)
+                    .emergency_number(&call.caller().sip().invite, Origin::Side(Side::Lan))
                     .unwrap_or_default();
                 warn!(call = %call.record.id, caller = %call.record.from, number = %number, route = %route.name, target = %target.uri, "emergency call");
             }

@@ -6,7 +6,8 @@ use crate::test_support::assert_refused;
 /// routes (as `gateway::compile` does).
 fn load(text: &str) -> Result<Config, String> {
     let cfg = Config::from_toml(text)?;
-    Router::compile(&cfg.routes, &cfg.accounts, &cfg.emergency).map_err(|e| e.to_string())?;
+    Router::compile(&cfg.routes, &cfg.accounts, &cfg.lines, &cfg.emergency)
+        .map_err(|e| e.to_string())?;
     Ok(cfg)
 }
 
@@ -275,7 +276,12 @@ fn invalid_routes_are_refused_naming_the_field() {
             "delete",
             "unknown variant",
         ),
-        ("unknown side", with_route(&format!("from = 'dmz'\n{T}")), "dmz", "unknown variant"),
+        (
+            "unknown origin",
+            with_route(&format!("from = 'dmz'\n{T}")),
+            "dmz",
+            "is not a route origin: use \"wan\", \"lan\", \"line\" (any line) or \"line:NAME\"",
+        ),
     ];
     for (what, text, field, advice) in rows {
         let e = assert_refused(load(&text), what, &text, field, advice);

@@ -3,6 +3,7 @@
 
 mod config_errors;
 mod header_plan;
+mod lines;
 mod matcher;
 mod router;
 mod tags;

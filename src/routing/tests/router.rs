@@ -1,6 +1,6 @@
 use super::{cloud_invite, invite, routes_of};
 use crate::config::{Side, TransportName};
-use crate::routing::{Router, TargetCredentials};
+use crate::routing::{Origin, Router, TargetCredentials};
 use crate::sip::message::Request;
 
 const ROUTES: &str = r#"
@@ -104,7 +104,7 @@ fn first_matching_route_for_the_side_wins() {
         ),
     ];
     for (what, req, side, expected) in rows {
-        let got = r.route(&req, side);
+        let got = r.route(&req, Origin::Side(side));
         assert_eq!(got.as_ref().map(|r| r.name.as_str()), expected, "{what}");
     }
 }
@@ -114,10 +114,14 @@ fn no_route_without_catch_all_and_default_router_routes_nothing() {
     let r = router(
         "[[route]]\nname='a'\nmatch=[{header='X-A', equals='1'}]\ntargets=[{uri='sip:a@b'}]\n",
     );
-    assert!(r.route(&cloud_invite(&["X-A: 2"]), Side::Wan).is_none());
-    assert!(r.route(&cloud_invite(&["X-A: 1"]), Side::Wan).is_some());
+    assert!(r
+        .route(&cloud_invite(&["X-A: 2"]), Origin::Side(Side::Wan))
+        .is_none());
+    assert!(r
+        .route(&cloud_invite(&["X-A: 1"]), Origin::Side(Side::Wan))
+        .is_some());
     assert!(Router::default()
-        .route(&cloud_invite(&["X-A: 1"]), Side::Wan)
+        .route(&cloud_invite(&["X-A: 1"]), Origin::Side(Side::Wan))
         .is_none());
     assert_eq!(Router::default().routes().count(), 0);
 }
@@ -193,7 +197,7 @@ fn targets_are_compiled_in_order() {
 fn target_headers_follow_and_override_the_plan() {
     let r = router(ROUTES);
     let req = cloud_invite(&["X-PH-RetreaverAFID: 5678", "X-PH-RetreaverUUID: u"]);
-    let route = r.route(&req, Side::Wan).expect("routed");
+    let route = r.route(&req, Origin::Side(Side::Wan)).expect("routed");
     let got = |i: usize| -> Vec<(String, String)> {
         route
             .outgoing_headers(&route.targets[i], &req.headers)
@@ -241,7 +245,7 @@ fn emergency_calls_take_the_emergency_route_first() {
             Ok(c) => c,
             Err(e) => panic!("{e}\n{t}"),
         };
-        Router::compile(&cfg.routes, &cfg.accounts, &cfg.emergency).expect("router")
+        Router::compile(&cfg.routes, &cfg.accounts, &cfg.lines, &cfg.emergency).expect("router")
     };
     let with_route = compile(&text("route = 'psap'"));
     let call = |ruri: &str, caller: &str| {
@@ -349,15 +353,23 @@ fn emergency_calls_take_the_emergency_route_first() {
         "",
     ));
     for (what, req, side, number, with, without) in rows {
-        assert_eq!(with_route.emergency_number(&req, side), number, "{what}");
-        assert_eq!(without_route.emergency_number(&req, side), number, "{what}");
-        let got = with_route.route(&req, side);
+        assert_eq!(
+            with_route.emergency_number(&req, Origin::Side(side)),
+            number,
+            "{what}"
+        );
+        assert_eq!(
+            without_route.emergency_number(&req, Origin::Side(side)),
+            number,
+            "{what}"
+        );
+        let got = with_route.route(&req, Origin::Side(side));
         assert_eq!(
             got.as_ref().map(|r| r.name.as_str()),
             with,
             "{what}: with [emergency] route"
         );
-        let got = without_route.route(&req, side);
+        let got = without_route.route(&req, Origin::Side(side));
         assert_eq!(
             got.as_ref().map(|r| r.name.as_str()),
             without,
@@ -366,7 +378,7 @@ fn emergency_calls_take_the_emergency_route_first() {
     }
     // The default router (no [emergency]) knows no numbers.
     assert_eq!(
-        Router::default().emergency_number(&call("sip:112@gw.lan", "ops"), Side::Lan),
+        Router::default().emergency_number(&call("sip:112@gw.lan", "ops"), Origin::Side(Side::Lan)),
         None
     );
 }

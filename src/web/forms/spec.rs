@@ -232,7 +232,12 @@ const MATCH: &[Field] = &[
 ];
 
 const TARGET: &[Field] = &[
-    f("uri", Text, "a SIP URI"),
+    f("uri", Text, "a SIP URI; empty for a line"),
+    f(
+        "line",
+        OptText,
+        "or a local line by name (then nothing else here)",
+    ),
     f("transport", OptChoice(TRANSPORT), ""),
     f("username", OptText, ""),
     f("password", OptSecret, ""),
@@ -263,7 +268,11 @@ const HEADER_ACTION: &[Field] = &[
 
 const ROUTE: &[Field] = &[
     f("name", Text, ""),
-    f("from", Choice(SIDE), "the side calls come from"),
+    f(
+        "from",
+        Text,
+        "wan or lan (the side calls come from), line (any local line) or line:NAME",
+    ),
     f(
         "match",
         Entries {
@@ -308,6 +317,52 @@ const ROUTE: &[Field] = &[
         "hook_allow_http",
         Bool,
         "allow a plain http:// hook (unencrypted)",
+    ),
+];
+
+const SYSTEM: &[Field] = &[f(
+    "board",
+    OptText,
+    "rpi4, rpi5 or x86-gateway: the lines' default devices; empty = none",
+)];
+
+const LINE: &[Field] = &[
+    f(
+        "name",
+        Text,
+        "1-32 of a-z, 0-9 and -; routes name the line by it",
+    ),
+    f(
+        "extension",
+        Text,
+        "its number (1-15 digits): the caller of its calls, what the PBX dials",
+    ),
+    f(
+        "capture",
+        OptText,
+        "ALSA device, e.g. plughw:CARD=Device,DEV=0; empty = the board's",
+    ),
+    f("playback", OptText, "empty = the board's"),
+    f(
+        "serial_port",
+        OptText,
+        "the line board, e.g. /dev/ttyUSB0; empty = the board's",
+    ),
+    f("baud", Int, "empty = the board's"),
+    f(
+        "dtmf",
+        Choice(DTMF),
+        "auto: RFC 4733 events when the far end takes them, else tones",
+    ),
+    f(
+        "ring_cadence",
+        OptText,
+        "ms on/off from ringing, e.g. 400/200/400/2000; empty = 2000/4000",
+    ),
+    f(
+        "digit_timeout_ms",
+        Int,
+        "wait after the last digit before dialling; empty = 4000",
     ),
 ];
 
@@ -559,6 +614,18 @@ pub const SECTIONS: &[Section] = &[
         title: "MQTT",
         entries: None,
         fields: MQTT,
+    },
+    Section {
+        key: "system",
+        title: "Board",
+        entries: None,
+        fields: SYSTEM,
+    },
+    Section {
+        key: "line",
+        title: "Local lines",
+        entries: Some(("name", "line")),
+        fields: LINE,
     },
 ];
 

@@ -89,7 +89,13 @@ impl Harness {
             if let ControlRequest::SaveConfig { config, reply, .. } = req {
                 self.asked.fetch_add(1, Ordering::SeqCst);
                 let old = self.ctx.config();
-                let answer = crate::test_support::compile(*config).and_then(|c| {
+                // As a build with ALSA would, so lines can be edited in
+                // every build (a build without refuses them: compile.rs).
+                let options = crate::test_support::CompileOptions {
+                    board: None,
+                    alsa: true,
+                };
+                let answer = crate::test_support::compile_with(*config, &options).and_then(|c| {
                     self.store.save_edited(&old, &c.config)?;
                     let report = SaveReport {
                         needs_restart: restart_fields(&old, &c.config),

@@ -22,6 +22,7 @@ pub const PAGES: &[(&str, &str, &[&str])] = &[
     ("/config/listeners", "Listeners", &["listener", "tls"]),
     ("/config/inbound-auth", "Inbound auth", &["inbound_auth"]),
     ("/config/routes", "Routes", &["route"]),
+    ("/config/lines", "Lines", &["system", "line"]),
     ("/config/media", "Media", &["media"]),
     ("/config/emergency", "Emergency", &["emergency"]),
     ("/config/calls", "Call limits", &["calls"]),
