@@ -143,7 +143,7 @@ fn a_line_that_is_out_of_service_refuses_with_a_reason() {
 #[test]
 fn a_number_dialled_on_the_line_goes_to_the_pbx_and_connects() {
     let mut gw = core(&format!(
-        "[[route]]\nname='line-out'\nfrom='lan'\ntargets=[{{uri='sip:{PBX}'}}]\n"
+        "[[route]]\nname='line-out'\nfrom='line'\ntargets=[{{uri='sip:{PBX}'}}]\n"
     ));
     assert_eq!(
         board_commands(&board(&mut gw, "OFFHOOK")),
@@ -195,7 +195,7 @@ fn a_number_dialled_on_the_line_goes_to_the_pbx_and_connects() {
 #[test]
 fn an_emergency_number_dialled_on_the_line_is_placed_at_once() {
     let mut gw = core(&format!(
-        "[emergency]\nnumbers=['911']\n[[route]]\nname='line-out'\nfrom='lan'\ntargets=[{{uri='sip:{PBX}'}}]\n"
+        "[emergency]\nnumbers=['911']\n[[route]]\nname='line-out'\nfrom='line'\ntargets=[{{uri='sip:{PBX}'}}]\n"
     ));
     board(&mut gw, "OFFHOOK");
     board(&mut gw, "DIGIT 9 100");

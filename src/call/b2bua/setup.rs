@@ -17,6 +17,11 @@ impl B2bua {
     ) {
         let tag = self.tag();
         let side = self.addressing.side_of(from.listener);
+        let line = self.addressing.line_of(from.listener).map(str::to_string);
+        let origin = match &line {
+            Some(name) => Origin::Line(name),
+            None => Origin::Side(side),
+        };
         let reply_to = response_target(&from, req.headers.top_via().ok().as_ref());
         let dialog = match Dialog::for_uas(&req, &tag, reply_to) {
             Ok(d) => d,
@@ -30,11 +35,11 @@ impl B2bua {
         let emergency = self
             .cfg
             .router
-            .emergency_number(&req, Origin::Side(side))
+            .emergency_number(&req, origin)
             .map(str::to_string);
         let record = CallRecord {
             emergency: emergency.is_some(),
-            caller_transport: Some(match self.addressing.line_of(from.listener) {
+            caller_transport: Some(match line {
                 Some(_) => LINE_TRANSPORT,
                 None => from.transport.via_token(),
             }),
@@ -58,7 +63,7 @@ impl B2bua {
             self.finish_record(record, 503, HangupCause::Busy, now);
             return;
         }
-        let Some(route) = self.cfg.router.route(&req, Origin::Side(side)) else {
+        let Some(route) = self.cfg.router.route(&req, origin) else {
             self.stats.no_route += 1;
             let r = Response::for_request(&req, 480, Some(&tag))
                 .with_reason("Temporarily Unavailable (no route matches)");
