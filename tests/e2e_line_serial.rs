@@ -2,79 +2,17 @@
 //! over a real pseudo-terminal: commands and events both ways, and the link
 //! coming back after the board's terminal is closed and made again.
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command as Process, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+mod common;
+
+use common::linesim::Sim;
 use futures_lite::FutureExt;
 use pbxgate::line::protocol::{Cadence, CallerNumber, Command, Digit, Event, LineError, Tone};
 use pbxgate::line::serial::{LinkEvent, SerialError, SerialLink, SerialSettings};
 
 const WAIT: Duration = Duration::from_secs(10);
-
-struct Sim {
-    child: Child,
-    stdin: ChildStdin,
-    out: mpsc::Receiver<String>,
-}
-
-impl Sim {
-    fn start(link: &Path) -> Sim {
-        let mut child = Process::new(env!("CARGO_BIN_EXE_pbxgate"))
-            .arg("linesim")
-            .arg("--pty")
-            .arg(link)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, out) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let sim = Sim { child, stdin, out };
-        sim.expect("linesim: ");
-        sim
-    }
-
-    fn say(&mut self, script: &str) {
-        writeln!(self.stdin, "{script}").unwrap();
-    }
-
-    /// The next printed line that starts with `prefix` (others are skipped).
-    fn expect(&self, prefix: &str) -> String {
-        let end = Instant::now() + WAIT;
-        loop {
-            let left = end.saturating_duration_since(Instant::now());
-            match self.out.recv_timeout(left) {
-                Ok(l) if l.starts_with(prefix) => return l,
-                Ok(_) => {}
-                Err(e) => panic!("simulator printed no '{prefix}': {e}"),
-            }
-        }
-    }
-
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn next(link: &SerialLink) -> LinkEvent {
     smol::block_on(

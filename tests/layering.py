@@ -82,7 +82,7 @@ LAYERS: Tuple[Layer, ...] = (
     ),
     Layer(
         "call", 4,
-        "the B2BUA: a call is legs (SIP, or a local line) and a media session",
+        "the B2BUA: a call is SIP legs (a local line is one, in-process) and a media session",
         ("routing", "policy", "media", "sip", "line", "config", "logging"),
         "emits its own events; the application core turns them into the event "
         "model, so call needs no events",
@@ -114,8 +114,9 @@ LAYERS: Tuple[Layer, ...] = (
     ),
     Layer(
         "line", 5,
-        "local lines: the serial line protocol (codec, framer, link, simulator) and board "
-        "definitions; ALSA audio to come",
+        "local lines without SIP: the serial line protocol (codec, framer, link, "
+        "simulator), the handset's state machine, the audio endpoint and its ALSA shell, "
+        "board files",
         ("media", "config", "logging"),
         "at the level of media (a call's leg may be a line, as it may be SIP); encodes "
         "line audio with media's G.711; media never uses line",

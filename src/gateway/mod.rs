@@ -5,6 +5,7 @@ mod compile;
 mod control;
 mod history;
 mod hook;
+mod lines;
 pub mod linesim;
 mod listener_plan;
 mod listeners;
@@ -277,6 +278,13 @@ impl Gateway {
             .detach();
         }
         self.start_registrations(&mut endpoint, &tx);
+        let lines = lines::LineShells::start(
+            &self.compiled.lines,
+            &self.compiled.config.emergency.numbers,
+            &mut endpoint,
+            &tx,
+            self.ids.fork(),
+        );
         smol::spawn(watch_signals(tx.clone())).detach();
         let (media_ev_tx, media_ev_rx) = smol::channel::unbounded();
         let threads = self.compiled.config.media.thread_count();
@@ -321,6 +329,7 @@ impl Gateway {
             media,
             history: self.history.take(),
             config,
+            lines,
         };
         signalling::run(endpoint, rx, tx, outlets).await;
     }

@@ -43,6 +43,11 @@ pub enum Inbound {
         call: u64,
         outcome: Result<crate::routing::HookDecision, String>,
     },
+    /// A local line's board or audio reported something.
+    Line {
+        line: usize,
+        input: crate::app::lines::LineInput,
+    },
     /// SIGTERM or SIGINT: un-register and stop.
     Shutdown,
 }
@@ -74,6 +79,8 @@ pub struct Outlets {
     pub history: Option<super::HistoryWriter>,
     /// The configuration in force, for saves from the web page.
     pub config: super::control::ConfigState,
+    /// The local lines' serial links and audio.
+    pub lines: super::lines::LineShells,
 }
 
 pub async fn run(
@@ -89,6 +96,7 @@ pub async fn run(
         media,
         mut history,
         config: mut config_state,
+        mut lines,
     } = outlets;
     let mut stop_by: Option<Instant> = None;
     let mut calls_published = Instant::now()
@@ -157,6 +165,9 @@ pub async fn run(
                 endpoint.set_call_target_addresses(&host, addrs)
             }
             Wake::Input(Inbound::Media(ev)) => endpoint.handle_media_event(*ev, now),
+            Wake::Input(Inbound::Line { line, input }) => {
+                endpoint.handle_line_input(line, input, now)
+            }
             Wake::Input(Inbound::HookAnswer { call, outcome }) => {
                 endpoint.hook_answered(call, outcome, now)
             }
@@ -233,8 +244,7 @@ pub async fn run(
                         h.events(events);
                     }
                 }
-                // No line is added to the core before the lines' shells run.
-                Output::Line { .. } => {}
+                Output::Line { line, action } => lines.apply(line, action),
                 Output::Hook(call) => super::hook::ask(
                     call,
                     config_state.current.dns.nameservers.clone(),

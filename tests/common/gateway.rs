@@ -26,6 +26,8 @@ pub struct Gateway {
     pub rust_log: String,
     /// The config file's permission bits.
     pub config_mode: u32,
+    /// More environment for the process (HOME and JACK for lines' audio).
+    pub env: Vec<(&'static str, String)>,
 }
 
 impl Gateway {
@@ -44,6 +46,7 @@ impl Gateway {
             // Owner-only, as the gateway writes it (it warns about
             // anything wider).
             config_mode: 0o600,
+            env: Vec::new(),
         }
     }
 
@@ -57,6 +60,7 @@ impl Gateway {
             lan,
             rust_log,
             config_mode,
+            env,
         } = self;
         let lan_port = wan_port + 20;
         let data_dir = std::env::temp_dir().join(format!(
@@ -82,7 +86,7 @@ impl Gateway {
         std::fs::write(&path, text).expect("config");
         let mode = std::os::unix::fs::PermissionsExt::from_mode(config_mode);
         std::fs::set_permissions(&path, mode).expect("config mode");
-        let child = spawn(&data_dir, &rust_log);
+        let child = spawn(&data_dir, &rust_log, &env);
         let mut g = GatewayProcess {
             child,
             ip,
@@ -90,6 +94,7 @@ impl Gateway {
             lan_port,
             data_dir,
             rust_log,
+            env,
             stdout: Arc::new(Mutex::new(String::new())),
         };
         g.capture_output();
@@ -107,15 +112,17 @@ pub struct GatewayProcess {
     pub lan_port: u16,
     pub data_dir: PathBuf,
     rust_log: String,
+    env: Vec<(&'static str, String)>,
     stdout: Arc<Mutex<String>>,
 }
 
 /// `pbxgate --data-dir DIR` with its output piped.
-fn spawn(data_dir: &std::path::Path, rust_log: &str) -> Child {
+fn spawn(data_dir: &std::path::Path, rust_log: &str, env: &[(&'static str, String)]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_pbxgate"))
         .arg("--data-dir")
         .arg(data_dir)
         .env("RUST_LOG", rust_log)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -233,7 +240,7 @@ impl GatewayProcess {
             self.terminate(Duration::from_secs(10))
                 .expect("the gateway stops on SIGTERM");
         }
-        self.child = spawn(&self.data_dir, &self.rust_log);
+        self.child = spawn(&self.data_dir, &self.rust_log, &self.env);
         // A buffer of its own: the old process's reader may still be
         // appending its last lines under load.
         self.stdout = Arc::new(Mutex::new(String::new()));

@@ -21,6 +21,7 @@ pub mod browser;
 mod gateway;
 pub mod https;
 pub mod kamailio_tls;
+pub mod linesim;
 mod peers;
 mod process;
 pub mod receiver;
