@@ -153,4 +153,6 @@ async fn audit(ctx: &WebContext, req: &Request) -> Response {
 }
 
 #[cfg(test)]
+mod line_tests;
+#[cfg(test)]
 mod tests;

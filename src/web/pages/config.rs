@@ -212,4 +212,6 @@ pub fn notice_html(changed: &[String], restart: &[String]) -> String {
 }
 
 #[cfg(test)]
+mod line_tests;
+#[cfg(test)]
 mod tests;
