@@ -65,6 +65,8 @@ pub struct Snapshot {
     /// The SHA-256 of the SIP TLS server certificate (`AB:CD:...`), for a
     /// peer that pins it.
     pub tls_certificate: Option<String>,
+    /// The local lines (refreshed with the calls).
+    pub lines: Vec<super::lines::LineStatus>,
 }
 
 /// A listener's admission counters and the networks it refused most.
@@ -148,6 +150,10 @@ impl StatusBoard {
     }
 
     /// The TLS endpoint's counters (once a second).
+    pub fn update_lines(&self, lines: Vec<super::lines::LineStatus>) {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).lines = lines;
+    }
+
     pub fn update_tls(&self, tls: Option<TlsStats>) {
         self.inner.lock().unwrap_or_else(|p| p.into_inner()).tls = tls;
     }

@@ -261,6 +261,7 @@ pub async fn run(
             status.update_calls(endpoint.call_records(), endpoint.call_stats().clone());
             status.update_counters(&endpoint);
             status.update_tls(slots.tls().map(|t| t.counters.snapshot()));
+            status.update_lines(endpoint.line_statuses());
             slots.sweep(&endpoint, now);
         }
     }

@@ -129,6 +129,11 @@ impl Phone {
         }
     }
 
+    /// Out of service only for want of audio devices.
+    pub fn down_reason_is_audio(&self) -> bool {
+        self.board_ready && self.fault.is_none() && !self.audio_ok
+    }
+
     /// The serial link closed (or a new one opened: the board's READY
     /// follows).
     pub fn link_down(&mut self) {

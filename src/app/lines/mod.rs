@@ -138,11 +138,11 @@ impl Lines {
             LineInput::Board(ev) => ua.board_event(&ev, now),
             LineInput::AudioReady => {
                 info!(line = %ua.name, "line audio devices ready");
-                ua.audio(true, now);
+                ua.audio(None, now);
             }
             LineInput::AudioFailed { device, error } => {
                 warn!(line = %ua.name, device = %device, error = %Escaped(&error), "line audio device failed; the line is out of service until it is back");
-                ua.audio(false, now);
+                ua.audio(Some(format!("audio device {device}: {error}")), now);
             }
         }
     }
@@ -182,7 +182,7 @@ impl Lines {
                 name: ua.name.clone(),
                 extension: ua.extension.clone(),
                 in_service: ua.phone().in_service(),
-                down_reason: ua.phone().down_reason(),
+                down_reason: ua.down_reason(),
                 off_hook: ua.phone().off_hook(),
                 in_call: ua.in_call(),
             })

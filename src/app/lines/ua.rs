@@ -80,6 +80,8 @@ pub struct LineUa {
     addressing: LineAddressing,
     phone: Phone,
     ids: IdGenerator,
+    /// The audio side's last complaint, while the devices are not working.
+    audio_error: Option<String>,
     session_id: u64,
     dialog: Option<Dialog>,
     to_core: VecDeque<Vec<u8>>,
@@ -101,6 +103,7 @@ impl LineUa {
             dtmf_events,
             addressing,
             phone,
+            audio_error: None,
             session_id: ids.u32().into(),
             ids,
             dialog: None,
@@ -144,9 +147,19 @@ impl LineUa {
         self.pump(now);
     }
 
-    pub fn audio(&mut self, ok: bool, now: Instant) {
-        self.phone.audio(ok);
+    /// The audio devices work (`None`) or do not (why, naming the device).
+    pub fn audio(&mut self, error: Option<String>, now: Instant) {
+        self.phone.audio(error.is_none());
+        self.audio_error = error;
         self.pump(now);
+    }
+
+    /// Why the line is out of service, naming the device when it is audio.
+    pub fn down_reason(&self) -> Option<String> {
+        match (&self.audio_error, self.phone.down_reason()) {
+            (Some(e), Some(_)) if self.phone.down_reason_is_audio() => Some(e.clone()),
+            (_, r) => r,
+        }
     }
 
     pub fn board_event(&mut self, event: &Event, now: Instant) {
@@ -247,7 +260,7 @@ impl LineUa {
         };
         match self.phone.ring(caller.as_deref()) {
             Err(Unavailable::Down) => {
-                let why = self.phone.down_reason().unwrap_or_default();
+                let why = self.down_reason().unwrap_or_default();
                 info!(line = %self.name, reason = %why, "call to a line that is out of service");
                 let reason = format!("Temporarily Unavailable (line out of service: {why})");
                 self.respond(&req, 480, Some(&reason), Vec::new());

@@ -23,7 +23,7 @@ fn ua() -> LineUa {
         IdGenerator::from_seed(3),
     );
     let t = Instant::now();
-    ua.audio(true, t);
+    ua.audio(None, t);
     board(&mut ua, "READY 1 sim");
     board(&mut ua, "ONHOOK");
     drain(&mut ua);

@@ -43,6 +43,14 @@ pub fn status(ctx: &WebContext, snap: &Snapshot, now: Instant, wall: SystemTime)
             "handshake_timeouts": t.timeouts,
             "over_limit": t.over_limit,
         })),
+        "lines": snap.lines.iter().map(|l| json!({
+            "name": l.name,
+            "extension": l.extension,
+            "in_service": l.in_service,
+            "down_reason": l.down_reason,
+            "off_hook": l.off_hook,
+            "in_call": l.in_call,
+        })).collect::<Vec<_>>(),
         "events": ctx.status.sinks().iter().map(|k| json!({
             "sink": k.sink,
             "pending": k.depth,

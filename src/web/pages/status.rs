@@ -132,6 +132,7 @@ pub fn render(ctx: &WebContext, snap: &Snapshot, now: Instant, wall: SystemTime)
     let uptime = now.saturating_duration_since(ctx.started).as_secs();
     let events = events_table(&ctx.status.sinks(), wall);
     let tls = tls_table(snap.tls, snap.tls_certificate.as_deref());
+    let lines = lines_table(&snap.lines);
     format!(
         r#"<p class="summary">Version <span id="version">{version}</span> · up <span id="uptime" data-seconds="{uptime}">{h}h {mm:02}m</span></p>
 <h2>Registrations</h2>
@@ -142,10 +143,39 @@ pub fn render(ctx: &WebContext, snap: &Snapshot, now: Instant, wall: SystemTime)
 <table id="counters" class="narrow"><tbody>{counters}</tbody></table>
 <h2>Admission by listener</h2>
 <table id="admission"><thead><tr><th>Listener</th><th>Admitted</th><th>Dropped (not allowed)</th><th>Refused (not allowed)</th><th>Dropped (rate)</th><th>Top refused sources</th></tr></thead><tbody>{admission}</tbody></table>
-{tls}{events}<script src="/assets/status.js"></script>"#,
+{lines}{tls}{events}<script src="/assets/status.js"></script>"#,
         version = esc(ctx.version),
         h = uptime / 3600,
         mm = uptime % 3600 / 60,
+    )
+}
+
+/// The local lines (only when there are some).
+fn lines_table(lines: &[crate::app::lines::LineStatus]) -> String {
+    if lines.is_empty() {
+        return String::new();
+    }
+    let rows: String = lines
+        .iter()
+        .map(|l| {
+            let state = match (&l.down_reason, l.in_call, l.off_hook) {
+                (Some(why), _, _) => format!("out of service: {why}"),
+                (None, true, _) => "in a call".into(),
+                (None, false, true) => "off the hook".into(),
+                (None, false, false) => "idle".into(),
+            };
+            format!(
+                r#"<tr data-line="{name}"><td>{name}</td><td>{}</td><td class="state">{}</td></tr>"#,
+                esc(&l.extension),
+                esc(&state),
+                name = esc(&l.name),
+            )
+        })
+        .collect();
+    format!(
+        r#"<h2>Local lines</h2>
+<table id="lines"><thead><tr><th>Line</th><th>Extension</th><th>State</th></tr></thead><tbody>{rows}</tbody></table>
+"#
     )
 }
 
