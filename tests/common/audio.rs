@@ -60,3 +60,30 @@ pub fn send_pcmu(sock: &UdpSocket, to: SocketAddr, payload: &[u8]) {
 pub fn find<T: PartialEq>(hay: &[T], needle: &[T]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
+
+/// Normalised cross-correlation of two equally long runs of samples: 1.0
+/// for the same waveform at any gain.
+pub fn ncc(a: &[f32], b: &[f32]) -> f64 {
+    let (mut ab, mut aa, mut bb) = (0f64, 0f64, 0f64);
+    for (&x, &y) in a.iter().zip(b) {
+        let (x, y) = (f64::from(x), f64::from(y));
+        ab += x * y;
+        aa += x * x;
+        bb += y * y;
+    }
+    if aa == 0.0 || bb == 0.0 {
+        return 0.0;
+    }
+    ab / (aa * bb).sqrt()
+}
+
+/// Where `got[at..at + window]` best matches `reference` (the offset into
+/// `reference`), and the normalised cross-correlation there. For audio that
+/// went through a device and a codec: the delay is unknown, the waveform
+/// must be kept.
+pub fn align(reference: &[f32], got: &[f32], at: usize, window: usize) -> Option<(usize, f64)> {
+    let w = got.get(at..at + window)?;
+    (0..reference.len().checked_sub(window)? + 1)
+        .map(|off| (off, ncc(&reference[off..off + window], w)))
+        .max_by(|x, y| x.1.total_cmp(&y.1))
+}

@@ -20,6 +20,7 @@ pub mod baresip;
 pub mod browser;
 mod gateway;
 pub mod https;
+pub mod jack;
 pub mod kamailio_tls;
 pub mod linesim;
 mod peers;
