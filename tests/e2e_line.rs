@@ -12,7 +12,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::audio::{assert_carries, read_s16, signal, write_s16};
+use common::audio::{assert_carries, assert_carries_windows, read_s16, signal, write_s16};
 use common::jack::{AlsaHome, Jackd};
 use common::linesim::Sim;
 use common::{poll, Gateway, GatewayProcess, Sipp};
@@ -55,7 +55,12 @@ fn bench(name: &str) -> Bench {
     let dir = std::env::temp_dir().join(format!("pbxgate-e2e-line-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let jackd = Jackd::named(&format!("pbxgate-line-{name}-{}", std::process::id()), 8_000, 160, &dir);
+    let jackd = Jackd::named(
+        &format!("pbxgate-line-{name}-{}", std::process::id()),
+        8_000,
+        160,
+        &dir,
+    );
     let mut home = AlsaHome::in_dir(&dir);
     let mut captured = signal(8_000, CAPTURE_S);
     for (digit, (from, to)) in [('7', TONE_7), ('5', TONE_5)] {
@@ -104,7 +109,10 @@ fn gateway(b: &Bench, port: u16, extra: &str) -> GatewayProcess {
     }
     .start();
     gw.wait_for_log_line(&["line board ready", "desk"], Duration::from_secs(10));
-    gw.wait_for_log_line(&["line audio devices ready", "desk"], Duration::from_secs(10));
+    gw.wait_for_log_line(
+        &["line audio devices ready", "desk"],
+        Duration::from_secs(10),
+    );
     gw
 }
 
@@ -117,7 +125,6 @@ fn cloud_socket(port: u16) -> UdpSocket {
 /// An RTP packet as the cloud's socket got it.
 struct Rtp {
     pt: u8,
-    seq: u16,
     ts: u32,
     payload: Vec<u8>,
 }
@@ -125,7 +132,6 @@ struct Rtp {
 fn parse(p: &[u8]) -> Option<Rtp> {
     (p.len() >= 12 && p[0] >> 6 == 2).then(|| Rtp {
         pt: p[1] & 0x7f,
-        seq: u16::from_be_bytes([p[2], p[3]]),
         ts: u32::from_be_bytes([p[4], p[5], p[6], p[7]]),
         payload: p[12..].to_vec(),
     })
@@ -140,8 +146,9 @@ struct CloudMedia {
 
 impl CloudMedia {
     /// Receives for `d`; from `send_from` on (time into the call), sends
-    /// `send` as PCMU, 20 ms a packet, to where the packets come from;
-    /// calls `at_audio(seconds_of_line_audio)` as the line's stream goes on.
+    /// `send` as PCMU, 20 ms a packet on a clock of its own, to where the
+    /// packets come from; calls `at_audio(seconds_of_line_audio)` as the
+    /// line's stream goes on.
     fn run(
         sock: &UdpSocket,
         d: Duration,
@@ -150,35 +157,56 @@ impl CloudMedia {
         mut at_audio: impl FnMut(f32),
     ) -> CloudMedia {
         let start = Instant::now();
+        let end = start + d;
+        let (anchor_tx, anchor_rx) = std::sync::mpsc::channel::<SocketAddr>();
+        let out = sock.try_clone().unwrap();
+        let packets: Vec<Vec<u8>> = send
+            .chunks_exact(160)
+            .enumerate()
+            .map(|(i, chunk)| {
+                let mut p = vec![0x80, 0];
+                p.extend_from_slice(&(100 + i as u16).to_be_bytes());
+                p.extend_from_slice(&(4_000 + 160 * i as u32).to_be_bytes());
+                p.extend_from_slice(&0x5eed_c10du32.to_be_bytes());
+                p.extend(chunk.iter().map(|&x| ulaw_encode((x * 32_767.0) as i16)));
+                p
+            })
+            .collect();
+        let sender = std::thread::spawn(move || {
+            let Ok(to) = anchor_rx.recv_timeout(d) else {
+                return;
+            };
+            let t0 = Instant::now().max(start + send_from);
+            for (i, p) in packets.iter().enumerate() {
+                let due = t0 + Duration::from_millis(20 * i as u64);
+                if due >= end {
+                    return;
+                }
+                std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                out.send_to(p, to).unwrap();
+            }
+        });
         let mut m = CloudMedia {
             packets: Vec::new(),
             anchor: None,
         };
         let mut buf = [0u8; 2048];
-        let mut sent = 0usize;
-        let mut next_send = start + send_from;
         let mut first_ts = None::<u32>;
-        while start.elapsed() < d {
+        while Instant::now() < end {
             if let Ok((n, from)) = sock.recv_from(&mut buf) {
-                m.anchor.get_or_insert(from);
+                if m.anchor.is_none() {
+                    m.anchor = Some(from);
+                    let _ = anchor_tx.send(from);
+                }
                 if let Some(p) = parse(&buf[..n]) {
                     let ts0 = *first_ts.get_or_insert(p.ts);
                     at_audio(p.ts.wrapping_sub(ts0) as f32 / 8_000.0);
                     m.packets.push(p);
                 }
             }
-            while let Some(to) = m.anchor.filter(|_| Instant::now() >= next_send) {
-                let Some(chunk) = send.get(sent * 160..(sent + 1) * 160) else { break };
-                let mut p = vec![0x80, 0];
-                p.extend_from_slice(&(100 + sent as u16).to_be_bytes());
-                p.extend_from_slice(&(4_000 + 160 * sent as u32).to_be_bytes());
-                p.extend_from_slice(&0x5eed_c10du32.to_be_bytes());
-                p.extend(chunk.iter().map(|&x| ulaw_encode((x * 32_767.0) as i16)));
-                sock.send_to(&p, to).unwrap();
-                sent += 1;
-                next_send += Duration::from_millis(20);
-            }
         }
+        drop(anchor_tx);
+        sender.join().unwrap();
         m
     }
 
@@ -209,7 +237,11 @@ impl CloudMedia {
     /// and final duration in samples.
     fn events(&self) -> Vec<(char, u32)> {
         let mut events: Vec<(u32, char, u32)> = Vec::new();
-        for p in self.packets.iter().filter(|p| p.pt == 101 && p.payload.len() >= 4) {
+        for p in self
+            .packets
+            .iter()
+            .filter(|p| p.pt == 101 && p.payload.len() >= 4)
+        {
             let digit = match p.payload[0] {
                 d @ 0..=9 => (b'0' + d) as char,
                 10 => '*',
@@ -240,9 +272,8 @@ fn a_call_to_the_line_rings_it_carries_audio_and_keys_and_busy_tone_follows_the_
     let sock = cloud_socket(40300);
     let sipp = Sipp::new("line_cloud_uac.xml")
         .on(CLOUD, 35300)
-        .media(CLOUD, 40300)
         .key("rtp_port", 40300)
-        .key("hold_ms", 10_000)
+        .args(&["-d", "10000"])
         .to(gw.wan())
         .start();
     // RING carries the caller's number for caller-ID.
@@ -252,17 +283,23 @@ fn a_call_to_the_line_rings_it_carries_audio_and_keys_and_busy_tone_follows_the_
     let cloud_voice = other_audio();
     let mut pressed_123 = false;
     let mut pressed_5 = false;
-    let media = CloudMedia::run(&sock, Duration::from_secs(9), &cloud_voice, Duration::from_secs(1), |t| {
-        if !pressed_123 && t >= 2.0 {
-            pressed_123 = true;
-            b.sim().say("digits 123 100 100");
-        }
-        if !pressed_5 && t >= TONE_5.0 {
-            // The same key the audio carries, held as long as its tone.
-            pressed_5 = true;
-            b.sim().say("digits 5 400");
-        }
-    });
+    let media = CloudMedia::run(
+        &sock,
+        Duration::from_secs(9),
+        &cloud_voice,
+        Duration::from_secs(1),
+        |t| {
+            if !pressed_123 && t >= 3.5 {
+                pressed_123 = true;
+                b.sim().say("digits 123 100 100");
+            }
+            if !pressed_5 && t >= TONE_5.0 {
+                // The same key the audio carries, held as long as its tone.
+                pressed_5 = true;
+                b.sim().say("digits 5 400");
+            }
+        },
+    );
     sipp.wait(Duration::from_secs(20))
         .assert_success("the cloud's call to the line connected and ended");
     // The far end's BYE: busy tone until the handset goes down.
@@ -272,23 +309,38 @@ fn a_call_to_the_line_rings_it_carries_audio_and_keys_and_busy_tone_follows_the_
 
     // Audio from the line's capture device reaches the cloud.
     let got = media.audio();
-    assert!(got.len() > 4 * 8_000, "only {} samples from the line", got.len());
+    assert!(
+        got.len() > 4 * 8_000,
+        "only {} samples from the line",
+        got.len()
+    );
     let before_tones = (TONE_7.0 * 8_000.0) as usize - 8_000;
-    assert_carries(&b.captured[..before_tones], &got[..before_tones.min(got.len())], 3 * 8_000, "line → cloud");
+    assert_carries(
+        &b.captured[..before_tones],
+        &got[..before_tones.min(got.len())],
+        3 * 8_000,
+        "line → cloud",
+    );
     // And the cloud's audio comes out of the line's playback device.
     let played = read_s16(&b.played);
-    assert_carries(&cloud_voice, &played, 3 * 8_000, "cloud → line");
+    assert_carries_windows(&cloud_voice, &played, 3.0, "cloud → line");
     // Keys: 1 2 3 pressed (100 ms each, ±20 ms), 7 only in the audio, 5 in
     // both: each sent once.
     let events = media.events();
     let digits: String = events.iter().map(|e| e.0).collect();
     assert_eq!(digits, "12375", "events {events:?}");
     for (d, samples) in &events[..3] {
-        assert!((640..=960).contains(samples), "key {d} lasted {samples} samples, want 800 ± 160");
+        assert!(
+            (640..=960).contains(samples),
+            "key {d} lasted {samples} samples, want 800 ± 160"
+        );
     }
     // The record says where the call went and how.
     let history = std::fs::read_to_string(gw.data_dir.join("stderr.log")).unwrap();
-    assert!(history.contains("line answered"), "the gateway logged the answer");
+    assert!(
+        history.contains("line answered"),
+        "the gateway logged the answer"
+    );
     drop(gw);
     let _ = std::fs::remove_dir_all(&b.dir);
 }
@@ -298,7 +350,9 @@ fn a_number_dialled_on_the_line_reaches_the_cloud_and_audio_flows_both_ways() {
     let mut b = bench("out");
     let gw = gateway(&b, 35360, "");
     let cloud_rtp = UdpSocket::bind((CLOUD_UAS, 42300)).unwrap();
-    cloud_rtp.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+    cloud_rtp
+        .set_read_timeout(Some(Duration::from_millis(20)))
+        .unwrap();
     let sipp = Sipp::new("line_cloud_uas.xml")
         .on(CLOUD_UAS, 35290)
         .key("rtp_port", 42300)
@@ -311,14 +365,20 @@ fn a_number_dialled_on_the_line_reaches_the_cloud_and_audio_flows_both_ways() {
     b.sim().expect("<< TONE RINGBACK");
     b.sim().expect("<< TONE OFF");
     let cloud_voice = other_audio();
-    let media = CloudMedia::run(&cloud_rtp, Duration::from_secs(5), &cloud_voice, Duration::from_millis(500), |_| {});
+    let media = CloudMedia::run(
+        &cloud_rtp,
+        Duration::from_secs(5),
+        &cloud_voice,
+        Duration::from_millis(500),
+        |_| {},
+    );
     b.sim().say("onhook");
     sipp.wait(Duration::from_secs(10))
         .assert_success("the cloud got the line's call for 5551234 and its BYE");
     let got = media.audio();
     assert_carries(&b.captured, &got, 3 * 8_000, "line → cloud");
     let played = read_s16(&b.played);
-    assert_carries(&cloud_voice, &played, 3 * 8_000, "cloud → line");
+    assert_carries_windows(&cloud_voice, &played, 3.0, "cloud → line");
     drop(gw);
     let _ = std::fs::remove_dir_all(&b.dir);
 }
@@ -329,15 +389,15 @@ fn short_call(b: &mut Bench, gw: &GatewayProcess, sip_port: u16, rtp_port: u16) 
     let sock = cloud_socket(rtp_port);
     let sipp = Sipp::new("line_cloud_uac.xml")
         .on(CLOUD, sip_port)
-        .media(CLOUD, rtp_port)
         .key("rtp_port", rtp_port)
-        .key("hold_ms", 2_500)
+        .args(&["-d", "2500"])
         .to(gw.wan())
         .start();
     b.sim().expect("<< RING 2000/4000 +4930123456");
     b.sim().say("offhook");
     let media = CloudMedia::run(&sock, Duration::from_secs(2), &[], Duration::ZERO, |_| {});
-    sipp.wait(Duration::from_secs(15)).assert_success("a call to the line");
+    sipp.wait(Duration::from_secs(15))
+        .assert_success("a call to the line");
     b.sim().expect("<< TONE BUSY");
     b.sim().say("onhook");
     b.sim().expect("<< TONE OFF");
@@ -348,7 +408,10 @@ fn short_call(b: &mut Bench, gw: &GatewayProcess, sip_port: u16, rtp_port: u16) 
 fn the_line_recovers_when_its_board_port_and_its_sound_server_come_back() {
     let mut b = bench("recover");
     let gw = gateway(&b, 35460, "");
-    assert!(short_call(&mut b, &gw, 35400, 40400), "audio before anything failed");
+    assert!(
+        short_call(&mut b, &gw, 35400, 40400),
+        "audio before anything failed"
+    );
 
     // The board's terminal goes away and comes back.
     b.sim.take().expect("the board").kill();
@@ -356,12 +419,18 @@ fn the_line_recovers_when_its_board_port_and_its_sound_server_come_back() {
     b.sim = Some(Sim::start(&b.board));
     b.sim().expect("<< RESET");
     wait_logged(&gw, "line board ready", 2);
-    assert!(short_call(&mut b, &gw, 35401, 40402), "audio after the board came back");
+    assert!(
+        short_call(&mut b, &gw, 35401, 40402),
+        "audio after the board came back"
+    );
 
     // The sound server dies and comes back.
     b.jackd.kill();
     b.jackd.restart();
-    assert!(short_call(&mut b, &gw, 35402, 40404), "audio after jackd restarted");
+    assert!(
+        short_call(&mut b, &gw, 35402, 40404),
+        "audio after jackd restarted"
+    );
     drop(gw);
     let _ = std::fs::remove_dir_all(&b.dir);
 }
@@ -371,14 +440,18 @@ fn wait_logged(gw: &GatewayProcess, needle: &str, times: usize) {
     let ok = poll(Duration::from_secs(10), || {
         (gw.log().matches(needle).count() >= times).then_some(())
     });
-    assert!(ok.is_some(), "'{needle}' not logged {times} times:\n{}", gw.log());
+    assert!(
+        ok.is_some(),
+        "'{needle}' not logged {times} times:\n{}",
+        gw.log()
+    );
 }
 
 #[test]
 fn a_line_whose_device_does_not_exist_is_named_and_the_other_line_works() {
     let mut b = bench("baddev");
     let spare = b.dir.join("board2");
-    let mut sim2 = Sim::start(&spare);
+    let sim2 = Sim::start(&spare);
     let gw = gateway(
         &b,
         35560,
@@ -388,11 +461,17 @@ fn a_line_whose_device_does_not_exist_is_named_and_the_other_line_works() {
             spare.display()
         ),
     );
-    let line = gw.wait_for_log_line(&["line audio device failed", "broken"], Duration::from_secs(10));
+    let line = gw.wait_for_log_line(
+        &["line audio device failed", "broken"],
+        Duration::from_secs(10),
+    );
     assert!(line.contains("no_such_pcm"), "the device is named: {line}");
     sim2.expect("<< RESET");
     // The other line takes calls as before.
-    assert!(short_call(&mut b, &gw, 35500, 40500), "the working line's call");
+    assert!(
+        short_call(&mut b, &gw, 35500, 40500),
+        "the working line's call"
+    );
     drop(gw);
     let _ = std::fs::remove_dir_all(&b.dir);
 }

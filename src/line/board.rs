@@ -126,12 +126,17 @@ pub(crate) fn check_alsa(name: &str) -> Result<(), String> {
 }
 
 pub(crate) fn check_port(port: &str) -> Result<(), String> {
-    let ok = port.starts_with("/dev/")
-        && port.len() > 5
+    // Usually under /dev/ (ttyS0, serial/by-id/...), but a link elsewhere
+    // is a terminal too: a udev rule's or socat's under /run, a simulator's
+    // pseudo-terminal.
+    let ok = port.starts_with('/')
+        && port.len() > 1
         && port.bytes().all(|b| b.is_ascii_graphic())
         && !port.split('/').any(|p| p == "..");
     if !ok {
-        return Err(format!("'{port}' is not a device path under /dev/"));
+        return Err(format!(
+            "'{port}' is not an absolute path of a serial device (e.g. /dev/ttyUSB0)"
+        ));
     }
     Ok(())
 }

@@ -76,7 +76,8 @@ impl Jackd {
     /// Starts the server of this process (`JACK_DEFAULT_SERVER`) at `rate`
     /// with `period` frames, and waits until clients can connect.
     pub fn start(rate: u32, period: u32) -> Jackd {
-        let name = std::env::var("JACK_DEFAULT_SERVER").expect("JACK_DEFAULT_SERVER (run in own_process)");
+        let name =
+            std::env::var("JACK_DEFAULT_SERVER").expect("JACK_DEFAULT_SERVER (run in own_process)");
         Jackd::named(&name, rate, period, &home())
     }
 
@@ -122,7 +123,12 @@ impl Jackd {
                 .ok()
                 .filter(|s| s.success())
         });
-        assert!(up.is_some(), "jackd {} did not come up (see {})", self.name, self.log.display());
+        assert!(
+            up.is_some(),
+            "jackd {} did not come up (see {})",
+            self.name,
+            self.log.display()
+        );
     }
 
     /// Kills the server the hard way (SIGKILL), as a crash would.
@@ -212,7 +218,13 @@ impl AlsaHome {
     /// `file` plugin PCMs over `slave`: capture reads `capture_from`
     /// (raw, in the format the application agreed), playback copies what is
     /// written to `playback_to`. Returns (capture, playback) PCM names.
-    fn files(&mut self, name: &str, slave: &str, capture_from: &Path, playback_to: &Path) -> (String, String) {
+    fn files(
+        &mut self,
+        name: &str,
+        slave: &str,
+        capture_from: &Path,
+        playback_to: &Path,
+    ) -> (String, String) {
         let capture = format!("{name}_capture");
         let playback = format!("{name}_playback");
         self.add(&format!(
@@ -228,17 +240,30 @@ impl AlsaHome {
     /// so the line gets 8 kHz mono S16 whatever the server runs at. Capture
     /// samples come from `capture_from` (raw S16LE, 8 kHz mono), playback is
     /// copied to `playback_to` (the same format). Returns (capture, playback).
-    pub fn line(&mut self, name: &str, capture_from: &Path, playback_to: &Path) -> (String, String) {
+    pub fn line(
+        &mut self,
+        name: &str,
+        capture_from: &Path,
+        playback_to: &Path,
+    ) -> (String, String) {
         let jack = self.jack(name, 1);
         let plug = format!("{name}_plug");
-        self.add(&format!("pcm.{plug} {{\n    type plug\n    slave.pcm \"{jack}\"\n}}\n"));
+        self.add(&format!(
+            "pcm.{plug} {{\n    type plug\n    slave.pcm \"{jack}\"\n}}\n"
+        ));
         self.files(name, &plug, capture_from, playback_to)
     }
 
     /// A line's PCMs straight on the `jack` PCM with `channels` ports: FLOAT
     /// only, at the server's rate, so the line must convert and resample.
     /// The files hold interleaved float32 LE at the server's rate.
-    pub fn line_raw_jack(&mut self, name: &str, channels: usize, capture_from: &Path, playback_to: &Path) -> (String, String) {
+    pub fn line_raw_jack(
+        &mut self,
+        name: &str,
+        channels: usize,
+        capture_from: &Path,
+        playback_to: &Path,
+    ) -> (String, String) {
         let jack = self.jack(name, channels);
         self.files(name, &jack, capture_from, playback_to)
     }

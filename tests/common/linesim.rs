@@ -71,4 +71,3 @@ impl Drop for Sim {
         let _ = self.child.wait();
     }
 }
-

@@ -257,6 +257,8 @@ impl B2bua {
             .router
             .routes()
             .flat_map(|r| r.targets.iter())
+            // A local line is reached in-process, never looked up.
+            .filter(|t| t.line.is_none())
             .filter_map(|t| match &t.uri.host {
                 Host::Domain(n) => Some(n.to_ascii_lowercase()),
                 _ => None,

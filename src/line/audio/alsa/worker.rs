@@ -215,7 +215,8 @@ impl Worker {
             }
             self.wait(&mut s, &mut fds, &mut frame, &mut buf);
         };
-        let xruns = s.capture.as_ref().map_or(0, |d| d.xruns) + s.playback.as_ref().map_or(0, |d| d.xruns);
+        let xruns =
+            s.capture.as_ref().map_or(0, |d| d.xruns) + s.playback.as_ref().map_or(0, |d| d.xruns);
         let stats = s.endpoint.stats();
         tracing::debug!(line = %self.line, xruns, ?stats, "line audio stream ended");
         // Dropping the devices closes them: a line not in a call holds none.
@@ -238,7 +239,13 @@ impl Worker {
 
     /// One wake-up: wait for capture, the socket or a deadline, then move
     /// whatever is ready.
-    fn wait(&mut self, s: &mut Stream, fds: &mut [pollfd; MAX_FDS], frame: &mut Frame, buf: &mut [u8]) {
+    fn wait(
+        &mut self,
+        s: &mut Stream,
+        fds: &mut [pollfd; MAX_FDS],
+        frame: &mut Frame,
+        buf: &mut [u8],
+    ) {
         fds[0] = pollfd {
             fd: self.socket.as_raw_fd(),
             events: libc::POLLIN,
@@ -260,7 +267,9 @@ impl Worker {
             deadline = deadline.min(s.retry_at);
         }
         // Commands are looked at after each wake-up: at least every 100 ms.
-        let timeout = deadline.saturating_duration_since(now).min(Duration::from_millis(100));
+        let timeout = deadline
+            .saturating_duration_since(now)
+            .min(Duration::from_millis(100));
         let timeout_ms = timeout.as_micros().div_ceil(1000) as i32;
         if alsa::poll::poll(&mut fds[..n], timeout_ms).is_err() {
             // EINTR: look again.

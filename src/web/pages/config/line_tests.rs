@@ -73,7 +73,7 @@ fn a_bad_line_is_shown_at_its_field_and_nothing_is_saved() {
         (
             "line[0].serial_port",
             "ttyUSB0",
-            "is not a device path under /dev/",
+            "is not an absolute path of a serial device",
         ),
         ("line[0].digit_timeout_ms", "500", "1000..=20000"),
     ] {
