@@ -55,12 +55,10 @@ fn bench(name: &str) -> Bench {
     let dir = std::env::temp_dir().join(format!("pbxgate-e2e-line-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let jackd = Jackd::named(
-        &format!("pbxgate-line-{name}-{}", std::process::id()),
-        8_000,
-        160,
-        &dir,
-    );
+    // A fixed name: jackd frees a dead server's registry slot (it has
+    // eight) only when a server of the same name starts, so a name per run
+    // would leak a slot each time a run is killed.
+    let jackd = Jackd::named(&format!("pbxgate-line-{name}"), 8_000, 160, &dir);
     let mut home = AlsaHome::in_dir(&dir);
     let mut captured = signal(8_000, CAPTURE_S);
     for (digit, (from, to)) in [('7', TONE_7), ('5', TONE_5)] {
