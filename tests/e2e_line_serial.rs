@@ -3,7 +3,7 @@
 //! coming back after the board's terminal is closed and made again.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 mod common;
 
