@@ -3,6 +3,7 @@
 # USB stick, eMMC, SSD) and verifies it by reading it back. Run
 # `./flash.sh --help` for what it checks and refuses.
 set -euo pipefail
+shopt -s inherit_errexit
 
 prog=flash.sh
 
@@ -128,14 +129,14 @@ system_disks() {
     if [ -n "${FLASH_SH_SYSTEM_DISK:-}" ]; then
         for d in $FLASH_SH_SYSTEM_DISK; do
             [ -b "$d" ] || die "FLASH_SH_SYSTEM_DISK names $d, which is not a block device"
-            disks_under "$(readlink -f -- "$d")"
+            disks_under "$(readlink -f -- "$d")" || die "lsblk cannot list the disks under $d"
         done
         return 0
     fi
     if ! src=$(source_device /); then
         die "cannot tell which disk / is on (it is mounted from '$src', not a block device); set FLASH_SH_SYSTEM_DISK to the system disk to go on"
     fi
-    disks_under "$src"
+    disks_under "$src" || die "lsblk cannot list the disks under $src (the device / is on)"
 }
 
 # --- arguments ---------------------------------------------------------------
@@ -151,7 +152,7 @@ while [ $# -gt 0 ]; do
         -y | --yes) yes=1 ;;
         -n | --dry-run) dry_run=1 ;;
         --system-disk)
-            sys=$(system_disks)
+            sys=$(system_disks) || exit 1
             [ -n "$sys" ] || die "found no disk under /"
             echo "$sys"
             exit 0
@@ -190,9 +191,12 @@ esac
 device=$(readlink -f -- "$device_arg")
 [ -b "$device" ] || die "$device_arg is not a block device (give a whole disk such as /dev/sdb or /dev/mmcblk0)"
 
-target_num=$(devnum "$device")
-sys_disks=$(system_disks)
+target_num=$(devnum "$device") || die "cannot stat $device_arg"
+# system_disks has said why when it fails.
+sys_disks=$(system_disks) || exit 1
 [ -n "$sys_disks" ] || die "found no disk under / (set FLASH_SH_SYSTEM_DISK to the system disk to go on)"
+target_disks=$(disks_under "$device") || die "lsblk cannot list the disks under $device_arg"
+[ -n "$target_disks" ] || die "lsblk finds no disk under $device_arg"
 while IFS= read -r target_disk; do
     while IFS= read -r sys_disk; do
         if [ "$(devnum "$target_disk")" = "$(devnum "$sys_disk")" ]; then
@@ -202,9 +206,9 @@ while IFS= read -r target_disk; do
             die "$device_arg is on the system disk $sys_disk (the running system is on it); refusing to overwrite it"
         fi
     done <<<"$sys_disks"
-done < <(disks_under "$device")
+done <<<"$target_disks"
 
-type=$(lsblk -dno TYPE -- "$device" | tr -d ' ')
+type=$(lsblk -dno TYPE -- "$device" | tr -d ' ') || die "lsblk cannot tell what kind of device $device_arg is"
 case "$type" in
     disk | loop) ;;
     part)
@@ -216,7 +220,8 @@ esac
 
 # lsblk lists the device and everything on it (partitions, volumes built on
 # it); a mount point in any of them, or [SWAP], means it is in use.
-mounted=$(lsblk -nrpo NAME,MOUNTPOINT -- "$device" | awk 'NF > 1 { printf "%s%s on %s", sep, $1, $2; sep = ", " }')
+mounted=$(lsblk -nrpo NAME,MOUNTPOINT -- "$device" | awk 'NF > 1 { printf "%s%s on %s", sep, $1, $2; sep = ", " }') ||
+    die "lsblk cannot tell whether $device_arg is mounted"
 if [ -n "$mounted" ]; then
     die "$device_arg is in use: $mounted; unmount it first"
 fi
@@ -245,10 +250,12 @@ if [ "$kind" = xz ]; then
         xz_err=$(printf '%s' "$xz_err" | tail -n 1)
         die "$image is not a whole .xz file (truncated or corrupt: ${xz_err#xz: }); download it again"
     fi
-    image_size=$(xz --robot --list -- "$image" | awk -F '\t' '$1 == "totals" { print $5 }')
+    xz_list=$(xz --robot --list -- "$image" 2>&1) ||
+        die "cannot read the unpacked size of $image from its index: $(printf '%s' "$xz_list" | tail -n 1)"
+    image_size=$(awk -F '\t' '$1 == "totals" { print $5 }' <<<"$xz_list")
     [[ "$image_size" =~ ^[0-9]+$ ]] || die "cannot read the unpacked size of $image from its index"
 else
-    image_size=$(stat -L -c %s -- "$image")
+    image_size=$(stat -L -c %s -- "$image") || die "cannot stat $image"
 fi
 [ "$image_size" -gt 0 ] || die "$image is empty"
 if [ "$image_size" -gt "$device_size" ]; then
