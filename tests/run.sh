@@ -39,6 +39,15 @@ command -v sox >/dev/null 2>&1 || need+=(sox)
 # downloads a browser of its own); node and npm for the driver.
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v npm >/dev/null 2>&1 || need+=(npm)
+# flash.sh and tests/flash/run.sh: loop devices and mount (mount), lsblk,
+# findmnt and blockdev (util-linux), mkfs.ext4 (e2fsprogs), sfdisk for the
+# test image's MBR (fdisk), xz (xz-utils), shellcheck for flash.sh.
+command -v losetup >/dev/null 2>&1 || [ -x /usr/sbin/losetup ] || need+=(mount)
+command -v lsblk >/dev/null 2>&1 || need+=(util-linux)
+command -v mkfs.ext4 >/dev/null 2>&1 || [ -x /usr/sbin/mkfs.ext4 ] || need+=(e2fsprogs)
+command -v sfdisk >/dev/null 2>&1 || [ -x /usr/sbin/sfdisk ] || need+=(fdisk)
+command -v xz >/dev/null 2>&1 || need+=(xz-utils)
+command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
 if [ ${#need[@]} -gt 0 ]; then
     echo "tests/run.sh: installing ${need[*]}"
     sudo=""
@@ -96,3 +105,5 @@ echo "== cargo build --release (the end-to-end tests run 'cargo run --release' a
 cargo build --release --quiet
 echo "== cargo test (unit, corpus, end-to-end with sipp, RFC 4475 torture run)"
 cargo test -- --test-threads 2
+echo "== flash.sh on loop devices (tests/flash/run.sh; needs root, runs itself with sudo otherwise)"
+tests/flash/run.sh
