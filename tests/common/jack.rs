@@ -41,7 +41,13 @@ pub fn own_process(test: &str) -> bool {
     let home = std::env::temp_dir().join(format!("pbxgate-jack-{test}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&home);
     std::fs::create_dir_all(&home).expect("temp HOME");
-    let server = format!("pbxgate-{test}-{}", std::process::id());
+    let server = format!("pbxgate-{}-{}", &test[..test.len().min(12)], std::process::id());
+    // One clocked test at a time on the machine: the audio threads and the
+    // jack servers are real-time work, and tests in parallel (or another
+    // test binary's) would starve them and fail on timing, not on audio.
+    let lock = std::fs::File::create(std::env::temp_dir().join("pbxgate-jack.lock")).expect("lock file");
+    // SAFETY: flock(2) on a descriptor we own; released when `lock` closes.
+    unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
     let status = Command::new(std::env::current_exe().expect("test binary"))
         .args([test, "--exact", "--nocapture", "--test-threads", "1"])
         .env(CHILD, "1")
@@ -51,6 +57,7 @@ pub fn own_process(test: &str) -> bool {
         .env("JACK_NO_START_SERVER", "1")
         .status()
         .expect("run the test in its own process");
+    drop(lock);
     if status.success() {
         let _ = std::fs::remove_dir_all(&home);
     }
@@ -202,7 +209,7 @@ impl AlsaHome {
                 .join(" ")
         };
         self.add(&format!(
-            "pcm.{pcm} {{\n    type jack\n    playback_ports {{ {} }}\n    capture_ports {{ {} }}\n}}\n",
+            "pcm.{pcm} {{\n    type jack\n    name \"{pcm}\"\n    playback_ports {{ {} }}\n    capture_ports {{ {} }}\n}}\n",
             ports("playback"),
             ports("capture")
         ));

@@ -10,6 +10,9 @@
 //! in-band, never doubled). docs/lines.md, "Audio: frames, jitter buffer,
 //! keys", says how they behave.
 
+#[cfg(feature = "alsa")]
+mod alsa;
+pub mod device;
 mod endpoint;
 mod jitter;
 mod keys;
@@ -20,6 +23,7 @@ mod endpoint_tests;
 #[cfg(test)]
 mod jitter_tests;
 
+pub use device::{AudioDevices, AudioError, AudioEvent, LineAudio};
 pub use endpoint::{DigitSource, EndpointParams, EndpointStats, LineEndpoint};
 pub use jitter::JitterSettings;
 

@@ -100,17 +100,18 @@ impl Worker {
     pub fn run(mut self) {
         self.probe();
         loop {
-            let command = if self.healthy == Some(true) {
-                self.commands.recv().ok()
-            } else {
-                match self.commands.recv_timeout(PROBE_EVERY) {
-                    Ok(c) => Some(c),
-                    Err(RecvTimeoutError::Timeout) => {
+            let command = match self.commands.recv_timeout(PROBE_EVERY) {
+                Ok(c) => Some(c),
+                Err(RecvTimeoutError::Timeout) => {
+                    // Packets sent to a line not in a call are nobody's;
+                    // the next call must not start with a backlog.
+                    self.drain_socket();
+                    if self.healthy != Some(true) {
                         self.probe();
-                        continue;
                     }
-                    Err(RecvTimeoutError::Disconnected) => None,
+                    continue;
                 }
+                Err(RecvTimeoutError::Disconnected) => None,
             };
             let (mut remote, mut params) = match command {
                 None | Some(Command::Quit) => return,
@@ -186,7 +187,6 @@ impl Worker {
 
     /// Runs one call's media until a command ends it.
     fn call(&mut self, remote: SocketAddr, params: EndpointParams) -> End {
-        self.drain_socket();
         let now = Instant::now();
         let capture = self.open(CAPTURE);
         let playback = self.open(PLAYBACK);
@@ -220,6 +220,7 @@ impl Worker {
         tracing::debug!(line = %self.line, xruns, ?stats, "line audio stream ended");
         // Dropping the devices closes them: a line not in a call holds none.
         drop(s);
+        self.drain_socket();
         let _ = self.events.try_send(AudioEvent::Stopped(stats));
         end
     }
@@ -392,7 +393,8 @@ impl Worker {
         s.retry_at = now + RETRY;
     }
 
-    /// Packets that came while no call ran are not this call's.
+    /// Drops what waits in the socket (a call's leftovers, or packets sent
+    /// while no call ran); the far end of a new call starts after `start`.
     fn drain_socket(&self) {
         let mut buf = [0u8; 2048];
         while self.socket.recv_from(&mut buf).is_ok() {}
