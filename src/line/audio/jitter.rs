@@ -15,10 +15,12 @@
 //! that spread plus one frame (a 20 ms read needs its last sample as much
 //! as its first, and packets need not line up with reads), kept within
 //! [`JitterSettings`]. The playout offset (our clock minus the playout
-//! timestamp) is steered to base + target: by 5 % (8 samples a frame,
-//! stretched or compressed) when it is off by more than 10 ms, by a whole
-//! concealed frame when it is short by more than a frame (the buffer has
-//! just run dry, so the repetition is what would play anyway). A spike
+//! timestamp) is steered to between base + target and a frame more (reads
+//! come every 20 ms at any phase to the arrivals): by 5 % (8 samples a
+//! frame, stretched or compressed) when it is outside, give or take 5 ms
+//! of the playout clock's wobble, by a whole concealed frame when it is
+//! short by more than a frame (the buffer has just run dry, so the
+//! repetition is what would play anyway). A spike
 //! raises the target at once; it leaves the window 128 packets later and
 //! the delay comes down again. The RFC 3550 §A.8 interarrival jitter is
 //! kept for the stats.
@@ -66,8 +68,12 @@ const MASK: u32 = CAPACITY as u32 - 1;
 const FRAME: i64 = FRAME_SAMPLES as i64;
 /// Packets whose transits make the window.
 const WINDOW: usize = 128;
-/// Offset error left alone (10 ms): the playout clock's own wobble.
-const TOLERANCE: i64 = 80;
+/// How far the playout offset may fall short of the wanted one (5 ms:
+/// the playout clock's own wobble) or exceed it (a frame more: reads come
+/// every 20 ms at whatever phase to the packets' arrivals) before it is
+/// steered.
+const SHORT_BY: i64 = 40;
+const OVER_BY: i64 = FRAME;
 /// Samples stretched or compressed per frame while steering (5 %).
 const STEP: usize = 8;
 /// A transit that moves this much (1 s) means the timestamps jumped.
@@ -257,6 +263,7 @@ impl JitterBuffer {
             if moved >= CLOCK_JUMP {
                 jumped = true;
                 self.transit_len = 0;
+                self.transit_pos = 0;
             } else {
                 // RFC 3550 §A.8: J += (|D| − J) / 16, kept scaled by 16.
                 self.jitter16 += moved - (self.jitter16 + 8) / 16;
@@ -300,6 +307,7 @@ impl JitterBuffer {
         self.last_ts = ts;
         self.last_ext = i64::from(ts);
         self.transit_len = 0;
+        self.transit_pos = 0;
         self.last_transit = None;
     }
 
@@ -389,15 +397,15 @@ impl JitterBuffer {
         }
         let offset = self.clock(now) - self.play_ext;
         let error = self.wanted_offset().map_or(0, |w| w - offset);
-        let concealed = if error > FRAME + TOLERANCE {
+        let concealed = if error > FRAME + SHORT_BY {
             // Short of a whole frame: the buffer ran dry (a late packet,
             // a spike); one frame of concealment buys the time without
             // consuming anything.
             self.plc.conceal(out)
         } else {
             let take = match error {
-                e if e > TOLERANCE => FRAME_SAMPLES - STEP,
-                e if e < -TOLERANCE => FRAME_SAMPLES + STEP,
+                e if e > SHORT_BY => FRAME_SAMPLES - STEP,
+                e if e < -OVER_BY => FRAME_SAMPLES + STEP,
                 _ => FRAME_SAMPLES,
             };
             let mut scratch = [0i16; FRAME_SAMPLES + STEP];
