@@ -41,11 +41,16 @@ pub fn own_process(test: &str) -> bool {
     let home = std::env::temp_dir().join(format!("pbxgate-jack-{test}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&home);
     std::fs::create_dir_all(&home).expect("temp HOME");
-    let server = format!("pbxgate-{}-{}", &test[..test.len().min(12)], std::process::id());
+    // jackd registers a server name machine-wide in a table of 8, and frees
+    // a crashed server's entry only when a server of the same name starts:
+    // names with a pid in them would fill the table for good. The lock
+    // below keeps two runs of one test from meeting.
+    let server = format!("pbxgate-{}", &test[..test.len().min(24)]);
     // One clocked test at a time on the machine: the audio threads and the
     // jack servers are real-time work, and tests in parallel (or another
     // test binary's) would starve them and fail on timing, not on audio.
-    let lock = std::fs::File::create(std::env::temp_dir().join("pbxgate-jack.lock")).expect("lock file");
+    let lock =
+        std::fs::File::create(std::env::temp_dir().join("pbxgate-jack.lock")).expect("lock file");
     // SAFETY: flock(2) on a descriptor we own; released when `lock` closes.
     unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
     let status = Command::new(std::env::current_exe().expect("test binary"))
@@ -83,12 +88,14 @@ impl Jackd {
     /// Starts the server of this process (`JACK_DEFAULT_SERVER`) at `rate`
     /// with `period` frames, and waits until clients can connect.
     pub fn start(rate: u32, period: u32) -> Jackd {
-        let name = std::env::var("JACK_DEFAULT_SERVER").expect("JACK_DEFAULT_SERVER (run in own_process)");
+        let name =
+            std::env::var("JACK_DEFAULT_SERVER").expect("JACK_DEFAULT_SERVER (run in own_process)");
         Jackd::named(&name, rate, period, &home())
     }
 
     /// Starts a server called `name` (a gateway under test gets it through
-    /// [`AlsaHome::env`]), logging to `log_dir`/jackd.log.
+    /// [`AlsaHome::env`]), logging to `log_dir`/jackd.log. Use a fixed name
+    /// (see [`own_process`]: jackd's machine-wide table has 8 entries).
     pub fn named(name: &str, rate: u32, period: u32, log_dir: &Path) -> Jackd {
         let mut j = Jackd {
             name: name.to_string(),
@@ -111,7 +118,17 @@ impl Jackd {
             .append(true)
             .open(&self.log)
             .expect("jackd.log");
-        let child = Command::new("jackd")
+        let mut command = Command::new("jackd");
+        // SAFETY: prctl(2) between fork and exec, async-signal-safe. A test
+        // process that dies (a crash in it, a failed assertion's abort)
+        // takes its server with it: jackd allows few servers per machine.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let child = command
             .args(["--no-realtime", "-n", &self.name, "-d", "dummy"])
             .args(["-r", &self.rate.to_string(), "-p", &self.period.to_string()])
             .stdin(Stdio::null())
@@ -129,7 +146,12 @@ impl Jackd {
                 .ok()
                 .filter(|s| s.success())
         });
-        assert!(up.is_some(), "jackd {} did not come up (see {})", self.name, self.log.display());
+        assert!(
+            up.is_some(),
+            "jackd {} did not come up (see {})",
+            self.name,
+            self.log.display()
+        );
     }
 
     /// Kills the server the hard way (SIGKILL), as a crash would.
@@ -219,7 +241,13 @@ impl AlsaHome {
     /// `file` plugin PCMs over `slave`: capture reads `capture_from`
     /// (raw, in the format the application agreed), playback copies what is
     /// written to `playback_to`. Returns (capture, playback) PCM names.
-    fn files(&mut self, name: &str, slave: &str, capture_from: &Path, playback_to: &Path) -> (String, String) {
+    fn files(
+        &mut self,
+        name: &str,
+        slave: &str,
+        capture_from: &Path,
+        playback_to: &Path,
+    ) -> (String, String) {
         let capture = format!("{name}_capture");
         let playback = format!("{name}_playback");
         self.add(&format!(
@@ -235,17 +263,30 @@ impl AlsaHome {
     /// so the line gets 8 kHz mono S16 whatever the server runs at. Capture
     /// samples come from `capture_from` (raw S16LE, 8 kHz mono), playback is
     /// copied to `playback_to` (the same format). Returns (capture, playback).
-    pub fn line(&mut self, name: &str, capture_from: &Path, playback_to: &Path) -> (String, String) {
+    pub fn line(
+        &mut self,
+        name: &str,
+        capture_from: &Path,
+        playback_to: &Path,
+    ) -> (String, String) {
         let jack = self.jack(name, 1);
         let plug = format!("{name}_plug");
-        self.add(&format!("pcm.{plug} {{\n    type plug\n    slave.pcm \"{jack}\"\n}}\n"));
+        self.add(&format!(
+            "pcm.{plug} {{\n    type plug\n    slave.pcm \"{jack}\"\n}}\n"
+        ));
         self.files(name, &plug, capture_from, playback_to)
     }
 
     /// A line's PCMs straight on the `jack` PCM with `channels` ports: FLOAT
     /// only, at the server's rate, so the line must convert and resample.
     /// The files hold interleaved float32 LE at the server's rate.
-    pub fn line_raw_jack(&mut self, name: &str, channels: usize, capture_from: &Path, playback_to: &Path) -> (String, String) {
+    pub fn line_raw_jack(
+        &mut self,
+        name: &str,
+        channels: usize,
+        capture_from: &Path,
+        playback_to: &Path,
+    ) -> (String, String) {
         let jack = self.jack(name, channels);
         self.files(name, &jack, capture_from, playback_to)
     }

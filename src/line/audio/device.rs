@@ -104,8 +104,7 @@ impl LineAudio {
         })?;
         let (commands, command_rx) = std::sync::mpsc::channel();
         let (event_tx, events) = smol::channel::unbounded();
-        let worker =
-            super::alsa::Worker::new(line, devices, socket, jitter, command_rx, event_tx);
+        let worker = super::alsa::Worker::new(line, devices, socket, jitter, command_rx, event_tx);
         let thread = std::thread::Builder::new()
             .name(format!("line-audio-{line}"))
             .spawn(move || worker.run())

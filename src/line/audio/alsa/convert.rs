@@ -13,7 +13,8 @@ pub enum SampleFormat {
 }
 
 impl SampleFormat {
-    pub const PREFERENCE: [SampleFormat; 3] = [SampleFormat::S16, SampleFormat::S32, SampleFormat::F32];
+    pub const PREFERENCE: [SampleFormat; 3] =
+        [SampleFormat::S16, SampleFormat::S32, SampleFormat::F32];
 
     pub fn alsa(self) -> alsa::pcm::Format {
         match self {

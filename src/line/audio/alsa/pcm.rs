@@ -143,7 +143,10 @@ impl Device {
         if n > fds.len() {
             return Err(DeviceError::new(
                 &self.name,
-                format!("needs {n} poll descriptors, more than the {} we keep", fds.len()),
+                format!(
+                    "needs {n} poll descriptors, more than the {} we keep",
+                    fds.len()
+                ),
             ));
         }
         self.pcm
@@ -290,7 +293,9 @@ fn negotiate(pcm: &PCM, dir: Direction) -> Result<Negotiated, String> {
         .ok_or("the device offers none of the sample formats S16, S32, FLOAT")?;
     hwp.set_format(format.alsa()).map_err(alsa)?;
     let channels = hwp.set_channels_near(1).map_err(alsa)? as usize;
-    let rate = hwp.set_rate_near(LINE_RATE, ValueOr::Nearest).map_err(alsa)?;
+    let rate = hwp
+        .set_rate_near(LINE_RATE, ValueOr::Nearest)
+        .map_err(alsa)?;
     if rate % 50 != 0 {
         // A period must hold exactly 20 ms; every common rate does.
         return Err(format!(
