@@ -125,11 +125,15 @@ fn wait_event(
     .unwrap_or_else(|| panic!("no such event within {within:?}"))
 }
 
-/// Packets that reach `sock` during `d`, with their arrival times.
+/// Packets that reach `sock` during `d`, with their arrival times (what
+/// waited in the socket before is dropped: it did not arrive in that time).
 fn collect_for(sock: &UdpSocket, d: Duration) -> Vec<(Instant, Vec<u8>)> {
+    let mut buf = [0u8; 2048];
+    sock.set_nonblocking(true).unwrap();
+    while sock.recv(&mut buf).is_ok() {}
+    sock.set_nonblocking(false).unwrap();
     let end = Instant::now() + d;
     let mut out = Vec::new();
-    let mut buf = [0u8; 2048];
     while Instant::now() < end {
         if let Ok(n) = sock.recv(&mut buf) {
             out.push((Instant::now(), buf[..n].to_vec()));
@@ -172,6 +176,48 @@ fn assert_real_time(packets: &[(Instant, Vec<u8>)], span: Duration) {
     assert!(
         spread >= span.as_secs_f64() * 0.85,
         "the packets came within {spread:.2} s, not spread over {span:?}"
+    );
+}
+
+/// `got` holds `reference` after a jitter buffer: the buffer may shift the
+/// alignment a little when it adapts its delay (it stretches or conceals a
+/// few milliseconds), so each quarter second of `got` is aligned on its own
+/// (near the previous alignment). Two thirds of them must correlate at 0.98
+/// or better, none may be silent or foreign.
+fn assert_carries_windows(reference: &[f32], got: &[f32], seconds: f32, what: &str) {
+    const W: usize = 2_000;
+    let at = audio_start(got);
+    let n = (seconds * 4.0) as usize;
+    let (mut off, _) = align(reference, got, at, W).expect("audio to compare");
+    let mut scores = Vec::new();
+    for k in 0..n {
+        let g = at + k * W;
+        let Some(w) = got.get(g..g + W) else { break };
+        let expect = off + k * W;
+        // A resynchronisation may move it by up to the buffer's depth.
+        let lo = expect.saturating_sub(1_600);
+        let hi = (expect + 1_600).min(reference.len().saturating_sub(W));
+        let (o, score) = (lo..=hi)
+            .map(|o| (o, ncc(&reference[o..o + W], w)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .unwrap_or((expect, 0.0));
+        off = o - k * W;
+        scores.push(score);
+    }
+    let good = scores.iter().filter(|&&s| s >= 0.98).count();
+    eprintln!("{what}: per-quarter-second ncc {scores:.3?}");
+    assert!(
+        scores.len() >= n,
+        "{what}: only {} quarter seconds of audio",
+        scores.len()
+    );
+    assert!(
+        good * 3 >= n * 2,
+        "{what}: {good} of {n} quarter seconds correlate at 0.98"
+    );
+    assert!(
+        scores.iter().all(|&s| s >= 0.5),
+        "{what}: a quarter second that is not the audio sent"
     );
 }
 
@@ -283,7 +329,7 @@ fn rtp_to_the_line_is_played() {
         return;
     }
     let _jackd = Jackd::start(8_000, 160);
-    let source = signal(8_000, 3.0);
+    let source = signal(8_000, 4.0);
     let output = home().join("playback.raw");
     let silence = home().join("silence.raw");
     write_s16(&silence, &vec![0.0; 8_000 * 20]);
@@ -293,27 +339,32 @@ fn rtp_to_the_line_is_played() {
     let line = start_line("l2", pcms, "127.0.220.13");
     wait_event(&line, Duration::from_secs(5), is_ready);
     line.start(far.local_addr().unwrap(), params());
-    let started = Instant::now();
     let to = line.local_addr();
     let sender = std::thread::scope(|s| {
         let h = s.spawn(|| send_audio(&far, &intruder, to, &source));
-        // Half-way: the device has played about as much as time has passed.
-        std::thread::sleep(Duration::from_millis(1_500));
-        let played = read_s16(&output).len() as f64 / 8_000.0;
-        let elapsed = started.elapsed().as_secs_f64();
+        // The device plays in real time: over a second in the middle of the
+        // stream, a second more audio reaches the file (the file plugin
+        // writes in blocks, so allow a period or two either way).
+        std::thread::sleep(Duration::from_millis(1_000));
+        let (t0, n0) = (Instant::now(), read_s16(&output).len());
+        std::thread::sleep(Duration::from_millis(1_000));
+        let (t1, n1) = (Instant::now(), read_s16(&output).len());
+        let played = (n1 - n0) as f64 / 8_000.0;
+        let elapsed = t1.duration_since(t0).as_secs_f64();
         assert!(
-            (played - elapsed).abs() < 0.25,
-            "{played:.2} s played after {elapsed:.2} s"
+            (played - elapsed).abs() < 0.1,
+            "{played:.2} s played in {elapsed:.2} s"
         );
         h.join()
     });
     sender.unwrap();
     std::thread::sleep(Duration::from_millis(400));
     line.stop();
-    wait_event(&line, Duration::from_secs(2), |e| {
+    let stopped = wait_event(&line, Duration::from_secs(2), |e| {
         matches!(e, AudioEvent::Stopped(_))
     });
-    assert_carries(&source, &read_s16(&output), 16_000, "played audio");
+    eprintln!("{stopped:?}");
+    assert_carries_windows(&source, &read_s16(&output), 3.0, "played audio");
 }
 
 /// (c) jackd dies mid-call: DeviceFailed, RTP goes on (silence); jackd
@@ -362,7 +413,15 @@ fn jackd_killed_and_restarted_mid_call() {
         16_000,
         "captured audio after jackd came back",
     );
+    // Closing the devices after the server came back must not crash
+    // (libjack keeps state per server; a handle of the old server closed
+    // now did).
     line.stop();
+    wait_event(&line, Duration::from_secs(2), |e| {
+        matches!(e, AudioEvent::Stopped(_))
+    });
+    drop(line);
+    drop(jackd);
 }
 
 /// (d) A PCM that does not exist: DeviceFailed naming it; the RTP side
@@ -460,13 +519,13 @@ fn float_48k_stereo_device_is_resampled() {
 
     let to = line.local_addr();
     let intruder = far_end("127.0.223.3");
-    let sent = signal(8_000, 3.0);
+    let sent = signal(8_000, 4.0);
     let packets = std::thread::scope(|s| {
-        let h = s.spawn(|| collect_for(&far, Duration::from_secs(3)));
+        let h = s.spawn(|| collect_for(&far, Duration::from_secs(4)));
         send_audio(&far, &intruder, to, &sent);
         h.join().unwrap()
     });
-    assert_real_time(&packets, Duration::from_secs(3));
+    assert_real_time(&packets, Duration::from_secs(4));
     assert_carries(
         &signal(8_000, 5.0),
         &decode(&packets),
@@ -487,7 +546,7 @@ fn float_48k_stereo_device_is_resampled() {
     // The device played at 48 kHz: decimate by 6 at the phase that fits best.
     let played = read_f32_left(&output);
     let secs = played.len() as f64 / 48_000.0;
-    assert!(secs > 3.5 && secs < 6.0, "{secs:.2} s of 48 kHz playback");
+    assert!(secs > 4.5 && secs < 7.0, "{secs:.2} s of 48 kHz playback");
     let phases: Vec<Vec<f32>> = (0..6)
         .map(|phase| played.iter().skip(phase).step_by(6).copied().collect())
         .collect();
@@ -503,5 +562,5 @@ fn float_48k_stereo_device_is_resampled() {
         .iter()
         .max_by(|a, b| score(a).total_cmp(&score(b)))
         .unwrap();
-    assert_carries(&sent, best, 16_000, "8 kHz RTP played at 48 kHz");
+    assert_carries_windows(&sent, best, 3.0, "8 kHz RTP played at 48 kHz");
 }

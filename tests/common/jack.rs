@@ -41,7 +41,18 @@ pub fn own_process(test: &str) -> bool {
     let home = std::env::temp_dir().join(format!("pbxgate-jack-{test}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&home);
     std::fs::create_dir_all(&home).expect("temp HOME");
-    let server = format!("pbxgate-{test}-{}", std::process::id());
+    // jackd registers a server name machine-wide in a table of 8, and frees
+    // a crashed server's entry only when a server of the same name starts:
+    // names with a pid in them would fill the table for good. The lock
+    // below keeps two runs of one test from meeting.
+    let server = format!("pbxgate-{}", &test[..test.len().min(24)]);
+    // One clocked test at a time on the machine: the audio threads and the
+    // jack servers are real-time work, and tests in parallel (or another
+    // test binary's) would starve them and fail on timing, not on audio.
+    let lock =
+        std::fs::File::create(std::env::temp_dir().join("pbxgate-jack.lock")).expect("lock file");
+    // SAFETY: flock(2) on a descriptor we own; released when `lock` closes.
+    unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
     let status = Command::new(std::env::current_exe().expect("test binary"))
         .args([test, "--exact", "--nocapture", "--test-threads", "1"])
         .env(CHILD, "1")
@@ -51,6 +62,7 @@ pub fn own_process(test: &str) -> bool {
         .env("JACK_NO_START_SERVER", "1")
         .status()
         .expect("run the test in its own process");
+    drop(lock);
     if status.success() {
         let _ = std::fs::remove_dir_all(&home);
     }
@@ -82,7 +94,8 @@ impl Jackd {
     }
 
     /// Starts a server called `name` (a gateway under test gets it through
-    /// [`AlsaHome::env`]), logging to `log_dir`/jackd.log.
+    /// [`AlsaHome::env`]), logging to `log_dir`/jackd.log. Use a fixed name
+    /// (see [`own_process`]: jackd's machine-wide table has 8 entries).
     pub fn named(name: &str, rate: u32, period: u32, log_dir: &Path) -> Jackd {
         let mut j = Jackd {
             name: name.to_string(),
@@ -105,7 +118,17 @@ impl Jackd {
             .append(true)
             .open(&self.log)
             .expect("jackd.log");
-        let child = Command::new("jackd")
+        let mut command = Command::new("jackd");
+        // SAFETY: prctl(2) between fork and exec, async-signal-safe. A test
+        // process that dies (a crash in it, a failed assertion's abort)
+        // takes its server with it: jackd allows few servers per machine.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let child = command
             .args(["--no-realtime", "-n", &self.name, "-d", "dummy"])
             .args(["-r", &self.rate.to_string(), "-p", &self.period.to_string()])
             .stdin(Stdio::null())
@@ -208,7 +231,7 @@ impl AlsaHome {
                 .join(" ")
         };
         self.add(&format!(
-            "pcm.{pcm} {{\n    type jack\n    playback_ports {{ {} }}\n    capture_ports {{ {} }}\n}}\n",
+            "pcm.{pcm} {{\n    type jack\n    name \"{pcm}\"\n    playback_ports {{ {} }}\n    capture_ports {{ {} }}\n}}\n",
             ports("playback"),
             ports("capture")
         ));

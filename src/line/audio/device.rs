@@ -168,3 +168,23 @@ impl Drop for LineAudio {
         }
     }
 }
+
+#[cfg(all(test, not(feature = "alsa")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_the_feature_spawn_says_how_to_build_it() {
+        let devices = AudioDevices {
+            capture: "default".into(),
+            playback: "default".into(),
+        };
+        let bind = "127.0.0.1:0".parse().unwrap();
+        let Err(e) = LineAudio::spawn("l1", devices, bind, JitterSettings::default()) else {
+            panic!("spawned without ALSA");
+        };
+        let text = e.to_string();
+        assert!(text.contains("--features alsa"), "{text}");
+        assert!(text.contains("libasound2-dev"), "{text}");
+    }
+}

@@ -10,6 +10,9 @@
 //! packet (the talkspurt's start, RFC 3551 §4.1). Keys go out as `keys.rs`
 //! says: an RFC 4733 event packet takes a frame's place while a digit is
 //! sent, on the same sequence and timestamp clock (RFC 4733 §2.5.1.2).
+//! When events are sent, audio leaves one frame (20 ms) after it was
+//! captured, so that a tone's frames before the detector confirmed it are
+//! replaced by the event too (`capture` says why).
 //!
 //! Receiving: the agreed audio payload type goes to the jitter buffer;
 //! the far end's telephone-events are counted (the line plays no DTMF to
@@ -111,6 +114,9 @@ pub struct LineEndpoint {
     /// Timestamp of the next captured frame's first sample.
     ts: u32,
     sent_any: bool,
+    /// Audio is sent one frame late (see `capture`), when events are.
+    hold: bool,
+    held: Option<(Frame, u32)>,
     keys: Keys,
     jitter: JitterBuffer,
     stats: EndpointStats,
@@ -124,6 +130,8 @@ impl LineEndpoint {
             seq: params.first_seq,
             ts: params.first_timestamp,
             sent_any: false,
+            hold: events,
+            held: None,
             keys: Keys::new(events, params.first_timestamp),
             jitter: JitterBuffer::new(jitter, params.codec, now),
             stats: EndpointStats::default(),
@@ -136,9 +144,22 @@ impl LineEndpoint {
         let mut pcm = *frame;
         let ts = self.ts;
         self.ts = ts.wrapping_add(FRAME_SAMPLES as u32);
+        let out = self.keys.step(&mut pcm, ts, now);
+        // With events, audio goes out a frame late: the detector confirms
+        // a tone 31-37 ms into it, and the frame held back is replaced by
+        // the event too, so at most ~17 ms of the tone reach the far end
+        // as audio (under the 23 ms ITU-T Q.24 receivers must reject).
+        // Sent at once, up to 37 ms would: enough for a far-end detector
+        // to hear the digit that the event also carries.
+        let audio = if self.hold {
+            self.held.replace((pcm, ts))
+        } else {
+            Some((pcm, ts))
+        };
         let mut buf = [0u8; PACKET];
-        let len = match self.keys.step(&mut pcm, ts, now) {
+        let len = match out {
             Out::Audio => {
+                let Some((pcm, ts)) = audio else { return };
                 let marker = !self.sent_any;
                 write_header(
                     &mut buf,

@@ -47,7 +47,7 @@ impl DeviceBuf {
 
     /// Downmixes the interleaved samples into `mono` (one value per frame,
     /// full scale ±1.0).
-    pub fn to_mono(&self, channels: usize, mono: &mut [f32]) {
+    pub fn mix_to_mono(&self, channels: usize, mono: &mut [f32]) {
         match self {
             DeviceBuf::S16(b) => downmix(b, channels, mono, |s| f32::from(s) / 32_768.0),
             DeviceBuf::S32(b) => downmix(b, channels, mono, |s| s as f32 / 2_147_483_648.0),
@@ -56,7 +56,7 @@ impl DeviceBuf {
     }
 
     /// Writes `mono` to every channel of the interleaved buffer.
-    pub fn from_mono(&mut self, channels: usize, mono: &[f32]) {
+    pub fn fill_from_mono(&mut self, channels: usize, mono: &[f32]) {
         match self {
             DeviceBuf::S16(b) => upmix(mono, channels, b, |x| {
                 (x * 32_768.0).round().clamp(-32_768.0, 32_767.0) as i16
@@ -108,9 +108,9 @@ mod tests {
         let mut dev = DeviceBuf::new(SampleFormat::S16, 160, 1);
         let mut mono = [0f32; 160];
         frame_to_f32(&samples, &mut mono);
-        dev.from_mono(1, &mono);
+        dev.fill_from_mono(1, &mono);
         let mut back_f = [0f32; 160];
-        dev.to_mono(1, &mut back_f);
+        dev.mix_to_mono(1, &mut back_f);
         let mut back = [0i16; 160];
         f32_to_frame(&back_f, &mut back);
         assert_eq!(&back[..], &samples[..]);
@@ -119,14 +119,14 @@ mod tests {
     #[test]
     fn stereo_downmix_is_the_mean_and_upmix_copies() {
         let mut dev = DeviceBuf::new(SampleFormat::F32, 2, 2);
-        dev.from_mono(2, &[0.5, -0.25]);
+        dev.fill_from_mono(2, &[0.5, -0.25]);
         match &dev {
             DeviceBuf::F32(b) => assert_eq!(b, &vec![0.5, 0.5, -0.25, -0.25]),
             other => panic!("{other:?}"),
         }
         let dev = DeviceBuf::S32(vec![i32::MAX, 0, i32::MIN, i32::MIN]);
         let mut mono = [0f32; 2];
-        dev.to_mono(2, &mut mono);
+        dev.mix_to_mono(2, &mut mono);
         assert!((mono[0] - 0.5).abs() < 1e-6);
         assert!((mono[1] + 1.0).abs() < 1e-6);
     }
@@ -137,7 +137,7 @@ mod tests {
         f32_to_frame(&[1.2, -1.5], &mut frame);
         assert_eq!(frame, [32_767, -32_768]);
         let mut dev = DeviceBuf::new(SampleFormat::S32, 1, 1);
-        dev.from_mono(1, &[1.5]);
+        dev.fill_from_mono(1, &[1.5]);
         match dev {
             DeviceBuf::S32(b) => assert_eq!(b[0], i32::MAX),
             other => panic!("{other:?}"),

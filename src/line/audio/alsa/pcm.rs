@@ -198,7 +198,7 @@ impl Device {
     }
 
     fn period_to_frame(&mut self, frame: &mut Frame) -> Result<(), DeviceError> {
-        self.buf.to_mono(self.got.channels, &mut self.mono);
+        self.buf.mix_to_mono(self.got.channels, &mut self.mono);
         match &mut self.resampler {
             None => f32_to_frame(&self.mono, frame),
             Some(r) => {
@@ -236,7 +236,7 @@ impl Device {
                     .map_err(|e| DeviceError::new(&self.name, e))?;
             }
         }
-        self.buf.from_mono(self.got.channels, &self.mono);
+        self.buf.fill_from_mono(self.got.channels, &self.mono);
         let r = match &self.buf {
             DeviceBuf::S16(b) => self.pcm.io_i16().and_then(|io| io.writei(b)),
             DeviceBuf::S32(b) => self.pcm.io_i32().and_then(|io| io.writei(b)),
@@ -296,7 +296,7 @@ fn negotiate(pcm: &PCM, dir: Direction) -> Result<Negotiated, String> {
     let rate = hwp
         .set_rate_near(LINE_RATE, ValueOr::Nearest)
         .map_err(alsa)?;
-    if rate % 50 != 0 {
+    if !rate.is_multiple_of(50) {
         // A period must hold exactly 20 ms; every common rate does.
         return Err(format!(
             "the device runs at {rate} Hz, which has no whole number of frames in 20 ms"

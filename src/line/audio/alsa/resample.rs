@@ -32,7 +32,7 @@ impl Resample {
     pub fn new(from: u32, to: u32) -> Result<Resample, String> {
         let input = period_frames(from);
         let output = period_frames(to);
-        if from % 50 != 0 || to % 50 != 0 || input == 0 || output == 0 {
+        if !from.is_multiple_of(50) || !to.is_multiple_of(50) || input == 0 || output == 0 {
             return Err(format!(
                 "cannot resample {from} Hz to {to} Hz in 20 ms periods"
             ));

@@ -23,6 +23,7 @@ use alsa::Direction;
 use smol::channel::Sender;
 
 use super::pcm::{Device, DeviceError, PLAYBACK_FILL};
+use super::stamp;
 use crate::line::audio::device::{AudioDevices, AudioEvent, Command};
 use crate::line::audio::{EndpointParams, Frame, JitterSettings, LineEndpoint, FRAME_SAMPLES};
 
@@ -33,6 +34,8 @@ const RETRY: Duration = Duration::from_millis(500);
 /// A capture device that delivers nothing for this long is failed (a jack
 /// server that went away may leave its clients waiting forever).
 const STALL: Duration = Duration::from_millis(500);
+/// How far the playout clock may run from the fill level's estimate.
+const REANCHOR: Duration = Duration::from_millis(60);
 /// One frame.
 const FRAME: Duration = Duration::from_millis(20);
 /// Descriptors polled: the socket and up to this many minus one of the device.
@@ -71,6 +74,14 @@ struct Stream {
     playback: Option<Device>,
     /// The last captured frame (the stall watchdog).
     last_frame: Instant,
+    /// The last frame the playback device took (its stall watchdog).
+    last_played: Instant,
+    /// The playout time of the next frame, advanced by 20 ms a frame: the
+    /// playback device's clock as the jitter buffer must see it.
+    play_clock: Option<Instant>,
+    /// The latest time given to the endpoint: a sans-IO core's clock never
+    /// goes back, and a packet's kernel stamp may be older than a playout.
+    ep_time: Instant,
     /// The next silence frame while capture is down.
     next_tick: Instant,
     retry_at: Instant,
@@ -98,19 +109,25 @@ impl Worker {
     }
 
     pub fn run(mut self) {
+        if let Err(e) = stamp::enable(&self.socket) {
+            // The buffer then sees when the thread read a packet, not when
+            // it came: more jitter than there is, never wrong audio.
+            tracing::warn!(line = %self.line, error = %e, "no kernel receive timestamps on the line's RTP socket");
+        }
         self.probe();
         loop {
-            let command = if self.healthy == Some(true) {
-                self.commands.recv().ok()
-            } else {
-                match self.commands.recv_timeout(PROBE_EVERY) {
-                    Ok(c) => Some(c),
-                    Err(RecvTimeoutError::Timeout) => {
+            let command = match self.commands.recv_timeout(PROBE_EVERY) {
+                Ok(c) => Some(c),
+                Err(RecvTimeoutError::Timeout) => {
+                    // Packets sent to a line not in a call are nobody's;
+                    // the next call must not start with a backlog.
+                    self.drain_socket();
+                    if self.healthy != Some(true) {
                         self.probe();
-                        continue;
                     }
-                    Err(RecvTimeoutError::Disconnected) => None,
+                    continue;
                 }
+                Err(RecvTimeoutError::Disconnected) => None,
             };
             let (mut remote, mut params) = match command {
                 None | Some(Command::Quit) => return,
@@ -186,19 +203,26 @@ impl Worker {
 
     /// Runs one call's media until a command ends it.
     fn call(&mut self, remote: SocketAddr, params: EndpointParams) -> End {
-        self.drain_socket();
-        let now = Instant::now();
         let capture = self.open(CAPTURE);
         let playback = self.open(PLAYBACK);
         if capture.is_some() && playback.is_some() {
             self.ready();
         }
+        // Opening takes a while (a jack client: over 100 ms). What the far
+        // end sent meanwhile would reach the jitter buffer as a burst that
+        // it must first conceal or squeeze away; the call's audio starts
+        // when the devices can play it.
+        self.drain_socket();
+        let now = Instant::now();
         let mut s = Stream {
             endpoint: LineEndpoint::new(params, self.jitter, now),
             remote,
             capture,
             playback,
             last_frame: now,
+            last_played: now,
+            play_clock: None,
+            ep_time: now,
             next_tick: now + FRAME,
             retry_at: now + RETRY,
         };
@@ -221,6 +245,7 @@ impl Worker {
         tracing::debug!(line = %self.line, xruns, ?stats, "line audio stream ended");
         // Dropping the devices closes them: a line not in a call holds none.
         drop(s);
+        self.drain_socket();
         let _ = self.events.try_send(AudioEvent::Stopped(stats));
         end
     }
@@ -288,9 +313,12 @@ impl Worker {
 
     fn receive(&self, s: &mut Stream, buf: &mut [u8], now: Instant) {
         for _ in 0..MAX_RECV {
-            match self.socket.recv_from(buf) {
+            match stamp::recv(&self.socket, buf, now) {
                 // The line talks only to the box's own media anchor.
-                Ok((len, from)) if from == s.remote => s.endpoint.receive(&buf[..len], now),
+                Ok((len, from, at)) if from == s.remote => {
+                    s.ep_time = s.ep_time.max(at);
+                    s.endpoint.receive(&buf[..len], s.ep_time);
+                }
                 Ok(_) => {}
                 Err(_) => break,
             }
@@ -355,34 +383,58 @@ impl Worker {
         };
         let mut result = Ok(());
         for _ in 0..PLAYBACK_FILL + 1 {
+            // The jitter buffer steers its delay by when frames are played
+            // (within ±5 ms), so playout comes on a 20 ms cadence: a top-up
+            // may write two frames at once, and the fill level moves in
+            // whole periods whenever we happen to wake. The cadence follows
+            // `now` again when they part by more than [`REANCHOR`]: after an
+            // xrun, a reopened device, or drift between the device's clock
+            // and ours piling up.
             match p.wants_frame(now) {
                 Ok(true) => {}
+                Ok(false) if now.duration_since(s.last_played) > STALL => {
+                    result = Err(DeviceError::Failed {
+                        device: self.devices.playback.clone(),
+                        error: format!(
+                            "played nothing for {} ms (device stopped)",
+                            STALL.as_millis()
+                        ),
+                    });
+                    break;
+                }
                 Ok(false) => break,
                 Err(e) => {
                     result = Err(e);
                     break;
                 }
             }
-            s.endpoint.playout(now, frame);
+            let at = match s.play_clock {
+                Some(c) if c.max(now) - c.min(now) <= REANCHOR => c,
+                _ => now,
+            };
+            s.play_clock = Some(at + FRAME);
+            s.ep_time = s.ep_time.max(at);
+            s.endpoint.playout(s.ep_time, frame);
             if let Err(e) = p.write_frame(frame, now) {
                 result = Err(e);
                 break;
             }
+            s.last_played = now;
         }
         if let Err(e) = result {
             self.lose(s, PLAYBACK, &e);
         }
     }
 
-    /// A device failed for good: close it, say so, retry later.
+    /// A device failed for good: close both, say so, retry later. Both,
+    /// because a line's two devices are nearly always one card or one sound
+    /// server: when it goes, the other handle is dead too, and closing a
+    /// handle of a server that has since restarted is not safe (libjack).
     fn lose(&mut self, s: &mut Stream, which: usize, e: &DeviceError) {
         let now = Instant::now();
-        if which == CAPTURE {
-            s.capture = None;
-            s.next_tick = now + FRAME;
-        } else {
-            s.playback = None;
-        }
+        s.capture = None;
+        s.playback = None;
+        s.next_tick = now + FRAME;
         s.retry_at = now + RETRY;
         self.failed(which, e);
     }
@@ -394,6 +446,8 @@ impl Worker {
         }
         if s.playback.is_none() {
             s.playback = self.open(PLAYBACK);
+            s.last_played = now;
+            s.play_clock = None;
         }
         if s.capture.is_some() && s.playback.is_some() {
             self.ready();
@@ -401,7 +455,8 @@ impl Worker {
         s.retry_at = now + RETRY;
     }
 
-    /// Packets that came while no call ran are not this call's.
+    /// Drops what waits in the socket (a call's leftovers, or packets sent
+    /// while no call ran); the far end of a new call starts after `start`.
     fn drain_socket(&self) {
         let mut buf = [0u8; 2048];
         while self.socket.recv_from(&mut buf).is_ok() {}
