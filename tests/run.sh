@@ -123,7 +123,7 @@ echo "== layering (tests/layering.py: imports point down, no cycles, file sizes)
 python3 tests/layering.py --self-test
 python3 tests/layering.py
 echo "== cargo build --release (the end-to-end tests run 'cargo run --release' as a user would)"
-cargo build --release --features alsa --quiet
+cargo build --release --quiet
 echo "== cargo test (unit, corpus, end-to-end with sipp, RFC 4475 torture run)"
 cargo test --features alsa -- --test-threads 2
 echo "== flash.sh on loop devices (tests/flash/run.sh; needs root, runs itself with sudo otherwise)"
