@@ -218,6 +218,8 @@ impl LineEndpoint {
             return;
         };
         if Some(h.payload_type) == self.params.event_payload_type {
+            // Events share the audio's sequence numbers (RFC 4733 §2.1).
+            self.jitter.note_sequence(h.ssrc, h.sequence);
             self.stats.events_in += 1;
             return;
         }

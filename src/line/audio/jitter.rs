@@ -296,6 +296,14 @@ impl JitterBuffer {
         Inserted::Buffered
     }
 
+    /// A packet of the stream that carries no audio (a telephone-event):
+    /// it used a sequence number, which is then neither lost nor a gap.
+    pub(super) fn note_sequence(&mut self, ssrc: u32, seq: u16) {
+        if self.started && self.ssrc == Some(ssrc) && self.sequence(seq).is_ok() {
+            self.received_stream += 1;
+        }
+    }
+
     fn start_stream(&mut self, seq: u16, ts: u32) {
         self.started = true;
         self.synced = false;

@@ -268,7 +268,7 @@ impl Keys {
         let Some(cur) = self.current.as_mut() else {
             return Out::Audio;
         };
-        let out = if let Some(s) = cur.sender.as_mut() {
+        if let Some(s) = cur.sender.as_mut() {
             let p = s.poll(now_ts);
             if s.is_done() {
                 self.not_before = cur.end_ts.map(|e| e.wrapping_add(MIN_GAP));
@@ -285,8 +285,7 @@ impl Keys {
         } else {
             self.current = None;
             Out::Audio
-        };
-        out
+        }
     }
 
     fn sample_ts(&self, sample: u64) -> u32 {
