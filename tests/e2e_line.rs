@@ -93,8 +93,15 @@ impl Bench {
 }
 
 fn gateway(b: &Bench, port: u16, extra: &str) -> GatewayProcess {
+    // Lines' media is anchored on 127.0.0.1, which every gateway of the
+    // tests shares: each gets a port range of its own.
+    let media = format!(
+        "[media]\nport_min = {}\nport_max = {}\n",
+        port + 10_000,
+        port + 10_099
+    );
     let config = format!(
-        "{extra}\n[[line]]\nname = \"desk\"\nextension = \"201\"\ncapture = \"desk_capture\"\n\
+        "{media}{extra}\n[[line]]\nname = \"desk\"\nextension = \"201\"\ncapture = \"desk_capture\"\n\
          playback = \"desk_playback\"\nserial_port = \"{}\"\nbaud = 115200\n\
          [[route]]\nname = \"to-desk\"\nfrom = \"wan\"\ntargets = [{{ line = \"desk\" }}]\n\
          [[route]]\nname = \"desk-out\"\nfrom = \"line\"\ntargets = [{{ uri = \"sip:{CLOUD_UAS}:35290\" }}]\n",
@@ -103,6 +110,7 @@ fn gateway(b: &Bench, port: u16, extra: &str) -> GatewayProcess {
     let gw = Gateway {
         config,
         env: b.home.env(&b.jackd),
+        rust_log: "info,pbxgate::gateway::lines=debug".into(),
         ..Gateway::new(GW, port)
     }
     .start();
@@ -270,6 +278,8 @@ fn a_call_to_the_line_rings_it_carries_audio_and_keys_and_busy_tone_follows_the_
     let sock = cloud_socket(40300);
     let sipp = Sipp::new("line_cloud_uac.xml")
         .on(CLOUD, 35300)
+        // sipp's own media socket (unused): one port per test on CLOUD.
+        .args(&["-mp", "46300"])
         .key("rtp_port", 40300)
         .args(&["-d", "10000"])
         .to(gw.wan())
@@ -291,7 +301,9 @@ fn a_call_to_the_line_rings_it_carries_audio_and_keys_and_busy_tone_follows_the_
                 pressed_123 = true;
                 b.sim().say("digits 123 100 100");
             }
-            if !pressed_5 && t >= TONE_5.0 {
+            // Just before the tone: once it is heard, event packets
+            // (stamped with the tone's start) take the audio's place.
+            if !pressed_5 && t >= TONE_5.0 - 0.05 {
                 // The same key the audio carries, held as long as its tone.
                 pressed_5 = true;
                 b.sim().say("digits 5 400");
@@ -387,6 +399,7 @@ fn short_call(b: &mut Bench, gw: &GatewayProcess, sip_port: u16, rtp_port: u16) 
     let sock = cloud_socket(rtp_port);
     let sipp = Sipp::new("line_cloud_uac.xml")
         .on(CLOUD, sip_port)
+        .args(&["-mp", &(rtp_port + 6_000).to_string()])
         .key("rtp_port", rtp_port)
         .args(&["-d", "2500"])
         .to(gw.wan())
