@@ -63,7 +63,10 @@ impl Call {
             let now = self.t0 + Duration::from_millis(20) * (k + 1);
             let mut f: Frame = [0; FRAME_SAMPLES];
             for s in f.iter_mut() {
-                self.noise = self.noise.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                self.noise = self
+                    .noise
+                    .wrapping_mul(1_664_525)
+                    .wrapping_add(1_013_904_223);
                 *s = (self.noise >> 20) as i16 - 2048;
             }
             if keys && k % 50 == 10 {
@@ -93,7 +96,9 @@ impl Call {
 
 fn main() {
     let budget = Duration::from_millis(400);
-    println!("line endpoint: CPU per line-call second (50 × capture + 50 × receive + 50 × playout)");
+    println!(
+        "line endpoint: CPU per line-call second (50 × capture + 50 × receive + 50 × playout)"
+    );
     for (name, lossy, keys) in [
         ("clean", false, false),
         ("5% loss+reorder", true, false),
