@@ -7,8 +7,9 @@
 //! reboots into the new one. The uploaded file is removed whatever the
 //! outcome.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -27,9 +28,10 @@ const REBOOT_AFTER: Duration = Duration::from_secs(2);
 /// health check's `PENDING_FILE`).
 pub const PENDING_FILE: &str = "update-pending";
 
-/// One upload or installation at a time: RAUC installs one bundle at a
-/// time, and two uploads would need twice the room.
-static BUSY: AtomicBool = AtomicBool::new(false);
+/// One upload or installation at a time per data directory (per box):
+/// RAUC installs one bundle at a time, and two uploads would need twice
+/// the room.
+static BUSY: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
 
 pub fn is_upload(req: &Request) -> bool {
     req.method == Method::Post && req.path == UPLOAD_PATH
@@ -104,10 +106,9 @@ pub async fn receive<R: AsyncRead + Unpin>(
         Ok(u) => u,
         Err(e) => return refused(&e),
     };
-    if BUSY.swap(true, Ordering::SeqCst) {
+    let Some(_busy) = Busy::take(&ctx.data_dir) else {
         return refused(&UpdateError::Busy);
-    }
-    let _busy = Busy;
+    };
     let declared = req
         .header("content-length")
         .and_then(|v| v.trim().parse::<u64>().ok());
@@ -238,11 +239,23 @@ pub async fn reboot_soon(ctx: &WebContext, who: &Identity) -> Result<(), UpdateE
     Ok(())
 }
 
-struct Busy;
+struct Busy(PathBuf);
+
+impl Busy {
+    fn take(dir: &Path) -> Option<Busy> {
+        let mut set = BUSY.lock().unwrap_or_else(|p| p.into_inner());
+        set.get_or_insert_with(HashSet::new)
+            .insert(dir.to_path_buf())
+            .then(|| Busy(dir.to_path_buf()))
+    }
+}
 
 impl Drop for Busy {
     fn drop(&mut self) {
-        BUSY.store(false, Ordering::SeqCst);
+        let mut set = BUSY.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = set.as_mut() {
+            s.remove(&self.0);
+        }
     }
 }
 
@@ -255,3 +268,6 @@ impl Drop for Remove {
         let _ = std::fs::remove_file(&self.0);
     }
 }
+
+#[cfg(test)]
+mod tests;
