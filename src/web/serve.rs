@@ -148,6 +148,10 @@ fn admit(req: &Request, proof: Proof) -> Result<(Identity, Option<(String, Sessi
     }
 }
 
+/// Of a refused upload's body, what is read (and dropped) before the
+/// answer: as much as the server takes of any request.
+const REFUSED_BODY_READ: usize = 1024 * 1024;
+
 /// A request whose body is a file to stream to the data directory rather
 /// than hold in memory (a firmware update): the HTTPS shell hands it
 /// `serve_upload` with the body unread.
@@ -168,13 +172,30 @@ where
     R: futures_lite::AsyncRead + Unpin,
 {
     let proof = prove(ctx, auth, &req, now);
-    let mut r = match admit(&req, proof) {
+    let refused = match admit(&req, proof) {
         Err(r) => r,
         Ok((_, Some((_, session)))) if session.must_change => {
             Response::api_error(403, None, "set your own password at /first-password first")
         }
-        Ok((who, _)) => super::api::update::receive(ctx, &who, &req, body).await,
+        Ok((who, _)) => {
+            let mut r = super::api::update::receive(ctx, &who, &req, body).await;
+            secure(&mut r);
+            return r;
+        }
     };
+    // A client that sends its body before reading (no Expect:
+    // 100-continue) would see the connection reset instead of the answer;
+    // as much as any other request may carry is read and dropped first.
+    let mut r = refused;
+    let mut body = body;
+    let mut sink = [0u8; 16 * 1024];
+    let mut left = REFUSED_BODY_READ;
+    while left > 0 {
+        match futures_lite::AsyncReadExt::read(&mut body, &mut sink).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => left = left.saturating_sub(n),
+        }
+    }
     secure(&mut r);
     r
 }
