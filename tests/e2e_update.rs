@@ -92,8 +92,15 @@ fn health_check_and_streamed_upload_against_a_real_gateway() {
     );
     let answer = String::from_utf8_lossy(&admin.exchange(raw.as_bytes()).unwrap()).into_owned();
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
-    assert!(answer.contains("the update bundle is over 512 MiB"), "{answer}");
-    assert!(uploads_left(&gw.data_dir).is_empty(), "{:?}", uploads_left(&gw.data_dir));
+    assert!(
+        answer.contains("the update bundle is over 512 MiB"),
+        "{answer}"
+    );
+    assert!(
+        uploads_left(&gw.data_dir).is_empty(),
+        "{:?}",
+        uploads_left(&gw.data_dir)
+    );
     let r = admin.get("/api/v1/system/slots");
     assert_eq!(r.status, 503, "{r:?}");
     let page = admin.get("/system");
@@ -102,7 +109,10 @@ fn health_check_and_streamed_upload_against_a_real_gateway() {
     gw.kill();
     let (passed, _, err) = health_check(&gw.data_dir, 3);
     assert!(!passed);
-    assert!(err.contains("SIP listener 'wan' (127.0.236.1:36060)"), "{err}");
+    assert!(
+        err.contains("SIP listener 'wan' (127.0.236.1:36060)"),
+        "{err}"
+    );
     assert!(err.contains("SIP listener 'lan'"), "{err}");
     assert!(err.contains("web page (127.0.236.1:28443)"), "{err}");
     assert!(err.contains("pbxgate health-check: failed after "), "{err}");

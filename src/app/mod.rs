@@ -37,10 +37,10 @@ pub use control::{parse_pasted_invite, Actor, ControlError, ControlRequest, Save
 pub use metrics::{render as render_metrics, ProcessStats};
 pub use sinks::{SinkStats, WebhookAnswer, WebhookTestFuture, WebhookTester};
 pub use stats::{CoreStats, MediaTotals};
-pub use update::{BundleInfo, SharedUpdater, SlotInfo, Slots, UpdateError, Updater};
 pub use status::{
     Health, ListenerCounters, Snapshot, StatusBoard, TlsStats, HEARTBEAT_EVERY, HEARTBEAT_LIMIT,
 };
+pub use update::{BundleInfo, SharedUpdater, SlotInfo, Slots, UpdateError, Updater};
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};

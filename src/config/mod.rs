@@ -24,8 +24,8 @@ mod sides;
 mod srtp;
 mod store;
 mod system;
-mod update;
 mod tls;
+mod update;
 mod web;
 
 pub use account::AccountConfig;
@@ -55,6 +55,6 @@ pub use sides::{Side, TransportName};
 pub use srtp::{SrtpMode, SDES_NEEDS_TLS};
 pub use store::{Checked, ConfigStore, Loaded, WideMode, CONFIG_FILE_MODE};
 pub use system::SystemConfig;
-pub use update::UpdateConfig;
 pub use tls::TlsConfig;
+pub use update::UpdateConfig;
 pub use web::WebConfig;

@@ -28,8 +28,8 @@ use super::schema::{
 use super::sides::{Side, TransportName};
 use super::srtp::SrtpMode;
 use super::system::SystemConfig;
-use super::update::UpdateConfig;
 use super::tls::TlsConfig;
+use super::update::UpdateConfig;
 use super::web::WebConfig;
 
 fn addr(s: &str) -> SocketAddr {

@@ -23,8 +23,8 @@ use super::route::RouteConfig;
 use super::sides::{Side, TransportName};
 use super::srtp::{SrtpMode, SDES_NEEDS_TLS};
 use super::system::SystemConfig;
-use super::update::UpdateConfig;
 use super::tls::TlsConfig;
+use super::update::UpdateConfig;
 use super::web::WebConfig;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -54,12 +54,18 @@ mod tests {
     #[test]
     fn defaults_and_bounds() {
         let c = Config::from_toml("").unwrap();
-        assert_eq!((c.update.health_timeout_s, c.update.boot_attempts), (120, 1));
+        assert_eq!(
+            (c.update.health_timeout_s, c.update.boot_attempts),
+            (120, 1)
+        );
         let e = Config::from_toml("[update]\nboot_attempts = 4\n").unwrap_err();
         assert!(e.to_string().contains("update.boot_attempts"), "{e}");
         let e = Config::from_toml("[update]\nhealth_timeout_s = 5\n").unwrap_err();
         assert!(e.to_string().contains("update.health_timeout_s"), "{e}");
         let c = Config::from_toml("[update]\nboot_attempts = 3\nhealth_timeout_s = 300\n").unwrap();
-        assert_eq!((c.update.health_timeout_s, c.update.boot_attempts), (300, 3));
+        assert_eq!(
+            (c.update.health_timeout_s, c.update.boot_attempts),
+            (300, 3)
+        );
     }
 }

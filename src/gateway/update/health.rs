@@ -228,7 +228,8 @@ fn options_over_udp(to: SocketAddr) -> Result<(), String> {
         port = to.port(),
         mport = me.port(),
     );
-    sock.send_to(msg.as_bytes(), to).map_err(|e| e.to_string())?;
+    sock.send_to(msg.as_bytes(), to)
+        .map_err(|e| e.to_string())?;
     let mut buf = [0u8; 4096];
     let deadline = Instant::now() + PROBE_WAIT;
     while Instant::now() < deadline {
@@ -256,8 +257,8 @@ fn web_answers(bind: SocketAddr, cert: &Path) -> Result<(), String> {
         .ok_or_else(|| format!("{} holds no certificate", cert.display()))?
         .map_err(|e| format!("cannot read {}: {e}", cert.display()))?;
     let pin: [u8; 32] = Sha256::digest(der.as_ref()).into();
-    let config = crate::gateway::webhook::tls::client_config(None, Some(pin))
-        .map_err(|e| e.to_string())?;
+    let config =
+        crate::gateway::webhook::tls::client_config(None, Some(pin)).map_err(|e| e.to_string())?;
     let to = reachable(bind);
     let tcp = TcpStream::connect_timeout(&to, PROBE_WAIT).map_err(|e| e.to_string())?;
     tcp.set_read_timeout(Some(PROBE_WAIT))
@@ -267,8 +268,8 @@ fn web_answers(bind: SocketAddr, cert: &Path) -> Result<(), String> {
     let name = ServerName::try_from("localhost")
         .map_err(|e| e.to_string())?
         .to_owned();
-    let conn = rustls::ClientConnection::new(Arc::clone(&config), name)
-        .map_err(|e| e.to_string())?;
+    let conn =
+        rustls::ClientConnection::new(Arc::clone(&config), name).map_err(|e| e.to_string())?;
     let mut tls = rustls::StreamOwned::new(conn, tcp);
     tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         .map_err(|e| format!("TLS: {e}"))?;
@@ -300,8 +301,14 @@ mod tests {
     fn a_new_slot_is_confirmed_or_rebooted_and_a_rollback_marks_the_update_bad() {
         // No update waiting: pass marks good; a failure leaves the flags
         // (nothing to go back to, and a reboot would not help).
-        assert_eq!(decide(true, "rootfs.0", None), Action::MarkGood { other_bad: false });
-        assert_eq!(decide(false, "rootfs.0", None), Action::Leave { other_bad: false });
+        assert_eq!(
+            decide(true, "rootfs.0", None),
+            Action::MarkGood { other_bad: false }
+        );
+        assert_eq!(
+            decide(false, "rootfs.0", None),
+            Action::Leave { other_bad: false }
+        );
         // The update's slot is booted: pass confirms it, failure reboots.
         assert_eq!(
             decide(true, "rootfs.1", Some("rootfs.1")),

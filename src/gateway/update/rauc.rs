@@ -61,9 +61,10 @@ impl Rauc {
             .env("LC_ALL", "C")
             .output()
             .map_err(|e| match e.kind() {
-                ErrorKind::NotFound => {
-                    UpdateError::NotAvailable(format!("{} is not installed", self.program.display()))
-                }
+                ErrorKind::NotFound => UpdateError::NotAvailable(format!(
+                    "{} is not installed",
+                    self.program.display()
+                )),
                 _ => UpdateError::Failed(format!("cannot run {}: {e}", self.program.display())),
             })
     }
@@ -224,8 +225,8 @@ fn parse_info(json: &[u8]) -> Result<BundleInfo, UpdateError> {
     let v: Value = serde_json::from_slice(json)
         .map_err(|e| UpdateError::Failed(format!("rauc info answered no JSON: {e}")))?;
     let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-    let compatible =
-        text("compatible").ok_or_else(|| UpdateError::NotABundle("its manifest has no compatible".into()))?;
+    let compatible = text("compatible")
+        .ok_or_else(|| UpdateError::NotABundle("its manifest has no compatible".into()))?;
     Ok(BundleInfo {
         compatible,
         version: text("version").unwrap_or_default(),
@@ -240,7 +241,12 @@ pub fn parse_status(json: &[u8]) -> Result<Slots, UpdateError> {
         .map_err(|e| UpdateError::Failed(format!("rauc status answered no JSON: {e}")))?;
     let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
     let mut slots = Vec::new();
-    for entry in v.get("slots").and_then(Value::as_array).into_iter().flatten() {
+    for entry in v
+        .get("slots")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let Some(map) = entry.as_object() else {
             continue;
         };
@@ -307,7 +313,10 @@ mod tests {
         assert_eq!(s.primary.as_deref(), Some("rootfs.1"));
         assert_eq!(s.slots.len(), 2);
         let a = &s.slots[0];
-        assert_eq!((a.name.as_str(), a.bootname.as_deref()), ("rootfs.0", Some("A")));
+        assert_eq!(
+            (a.name.as_str(), a.bootname.as_deref()),
+            ("rootfs.0", Some("A"))
+        );
         assert!(!a.booted && a.good == Some(true) && a.version.is_none());
         let b = s.booted().unwrap();
         assert_eq!(b.name, "rootfs.1");
@@ -319,7 +328,10 @@ mod tests {
     #[test]
     fn rauc_words_become_specific_errors() {
         let e = info_error("signature verification failed: Verify error: self-signed certificate");
-        assert_eq!(e, UpdateError::NotTrusted("Verify error: self-signed certificate".into()));
+        assert_eq!(
+            e,
+            UpdateError::NotTrusted("Verify error: self-signed certificate".into())
+        );
         assert_eq!(
             e.to_string(),
             "bundle signature not trusted: Verify error: self-signed certificate"
@@ -330,20 +342,36 @@ mod tests {
         ));
         let e = service_error("Error retrieving slot status via D-Bus: error creating proxy: Could not connect: No such file or directory");
         assert_eq!(e.status(), 503);
-        assert!(e.to_string().starts_with("no RAUC on this system: updates need the appliance image"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("no RAUC on this system: updates need the appliance image"),
+            "{e}"
+        );
         let wrong = UpdateError::WrongBoard {
             bundle: "pbxgate-rpi4".into(),
             system: "pbxgate-x86-gateway".into(),
         };
-        assert_eq!(wrong.to_string(), "bundle is for pbxgate-rpi4, this box is pbxgate-x86-gateway");
+        assert_eq!(
+            wrong.to_string(),
+            "bundle is for pbxgate-rpi4, this box is pbxgate-x86-gateway"
+        );
     }
 
     #[test]
     fn system_conf_values() {
         let text = "# c\n[system]\ncompatible=pbxgate-x86-gateway\nbootloader=grub\ngrubenv=/boot/efi/EFI/BOOT/grubenv\n[keyring]\npath=/etc/rauc/keyring.pem\n";
-        assert_eq!(ini_value(text, "system", "compatible").as_deref(), Some("pbxgate-x86-gateway"));
-        assert_eq!(ini_value(text, "system", "grubenv").as_deref(), Some("/boot/efi/EFI/BOOT/grubenv"));
+        assert_eq!(
+            ini_value(text, "system", "compatible").as_deref(),
+            Some("pbxgate-x86-gateway")
+        );
+        assert_eq!(
+            ini_value(text, "system", "grubenv").as_deref(),
+            Some("/boot/efi/EFI/BOOT/grubenv")
+        );
         assert_eq!(ini_value(text, "system", "path"), None);
-        assert_eq!(ini_value(text, "keyring", "path").as_deref(), Some("/etc/rauc/keyring.pem"));
+        assert_eq!(
+            ini_value(text, "keyring", "path").as_deref(),
+            Some("/etc/rauc/keyring.pem")
+        );
     }
 }

@@ -58,7 +58,11 @@ fn slots_table(list: &Slots, pending: Option<&str>) -> String {
         s.push_str(&format!(
             r#"<tr data-slot="{}"{}><td>{} ({})</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
             esc(&slot.name),
-            if slot.booted { r#" class="booted""# } else { "" },
+            if slot.booted {
+                r#" class="booted""#
+            } else {
+                ""
+            },
             esc(slot.bootname.as_deref().unwrap_or("?")),
             esc(&slot.name),
             esc(slot.version.as_deref().unwrap_or("as flashed")),

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use crate::app::{BundleInfo, SlotInfo, Slots, UpdateError, Updater};
 use crate::config::Config;
-use crate::gateway::update::Rauc;
+use crate::test_support::Rauc;
 use crate::web::forms::testing::{body, get, request, Harness};
 use crate::web::http::{Method, Request, Response};
 
@@ -85,7 +85,12 @@ fn bundles() -> &'static Bundles {
         bundle(
             "x86-gateway",
             "stranger.raucb",
-            &["--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap()],
+            &[
+                "--cert",
+                cert.to_str().unwrap(),
+                "--key",
+                key.to_str().unwrap(),
+            ],
         );
         let junk: Vec<u8> = (0..100_000).map(|_| fastrand::u8(..)).collect();
         std::fs::write(dir.join("junk.raucb"), junk).unwrap();
@@ -209,8 +214,15 @@ fn uploads_are_checked_refused_with_the_reason_and_removed() {
         .push(("content-length".into(), (super::UPLOAD_MAX + 1).to_string()));
     let r = h.run(big);
     assert_eq!(r.status, 413);
-    assert_eq!(json_of(&r)["error"], json!("the update bundle is over 512 MiB"));
-    assert!(uploads_left(&h.dir).is_empty(), "{:?}", uploads_left(&h.dir));
+    assert_eq!(
+        json_of(&r)["error"],
+        json!("the update bundle is over 512 MiB")
+    );
+    assert!(
+        uploads_left(&h.dir).is_empty(),
+        "{:?}",
+        uploads_left(&h.dir)
+    );
     assert!(!h.dir.join(super::PENDING_FILE).exists());
     // The slots: no RAUC service here either.
     let r = h.run(get("/api/v1/system/slots"));
@@ -245,7 +257,12 @@ fn without_rauc_the_api_and_page_say_updates_need_the_appliance_image() {
         json_of(&r)["error"],
         json!("no RAUC on this system: updates need the appliance image (/nonexistent/rauc is not installed)")
     );
-    let r = h.run(request(Method::Post, "/api/v1/system/reboot", b"", "text/plain"));
+    let r = h.run(request(
+        Method::Post,
+        "/api/v1/system/reboot",
+        b"",
+        "text/plain",
+    ));
     assert_eq!(r.status, 503);
     let page = body(&h.run(get("/system")));
     assert!(page.contains(r#"id="firmware-unavailable""#), "{page}");
@@ -280,7 +297,14 @@ impl Updater for Played {
         let installed = self.installed.lock().unwrap().clone();
         Ok(Slots {
             compatible: "pbxgate-x86-gateway".into(),
-            primary: Some(if installed.is_some() { "rootfs.1" } else { "rootfs.0" }.into()),
+            primary: Some(
+                if installed.is_some() {
+                    "rootfs.1"
+                } else {
+                    "rootfs.0"
+                }
+                .into(),
+            ),
             slots: vec![
                 SlotInfo {
                     name: "rootfs.0".into(),
@@ -329,11 +353,16 @@ fn an_installed_update_says_what_happens_next_and_the_page_shows_both_slots() {
     assert_eq!(r.status, 200, "{}", body(&r));
     let v = json_of(&r);
     assert_eq!(v["installed"]["version"], json!("1.2.3"));
-    assert_eq!((v["slot"].clone(), v["bootname"].clone()), (json!("rootfs.1"), json!("B")));
+    assert_eq!(
+        (v["slot"].clone(), v["bootname"].clone()),
+        (json!("rootfs.1"), json!("B"))
+    );
     assert_eq!(v["rebooting"], json!(false));
     let next = v["next"].as_str().unwrap();
     assert!(
-        next.contains("POST /api/v1/system/reboot") && next.contains("2 boots") && next.contains("120 s"),
+        next.contains("POST /api/v1/system/reboot")
+            && next.contains("2 boots")
+            && next.contains("120 s"),
         "{next}"
     );
     assert_eq!(played.calls.load(Ordering::SeqCst), 1);
@@ -350,9 +379,19 @@ fn an_installed_update_says_what_happens_next_and_the_page_shows_both_slots() {
     assert_eq!(v["slots"][1]["version"], json!("1.2.3"));
     let page = body(&h.run(get("/system")));
     assert!(page.contains(r#"<tr data-slot="rootfs.0" class="booted"><td>A (rootfs.0)</td><td>as flashed</td><td>running, good</td>"#), "{page}");
-    assert!(page.contains(r#"<td>B (rootfs.1)</td><td>1.2.3</td><td>good, starts at the next reboot</td>"#), "{page}");
+    assert!(
+        page.contains(
+            r#"<td>B (rootfs.1)</td><td>1.2.3</td><td>good, starts at the next reboot</td>"#
+        ),
+        "{page}"
+    );
     assert!(page.contains(r#"id="form-reboot""#));
-    let r = h.run(request(Method::Post, "/api/v1/system/reboot", b"", "text/plain"));
+    let r = h.run(request(
+        Method::Post,
+        "/api/v1/system/reboot",
+        b"",
+        "text/plain",
+    ));
     assert_eq!(r.status, 202);
 }
 
