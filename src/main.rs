@@ -430,7 +430,7 @@ fn health_check(argv: impl Iterator<Item = OsString>) -> ExitCode {
         let updater = system_updater();
         match health::run(&store, &data_dir, &*updater, timeout) {
             Ok((report, action)) => {
-                say!("pbxgate health-check: {action:?}");
+                say!("pbxgate health-check: {action}");
                 report
             }
             Err(e) => {

@@ -48,6 +48,28 @@ pub enum Action {
     Leave { other_bad: bool },
 }
 
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let back = "; the update in the other slot did not pass and is marked bad";
+        match self {
+            Action::MarkGood { other_bad } => write!(
+                f,
+                "the booted slot is marked good{}",
+                if *other_bad { back } else { "" }
+            ),
+            Action::Reboot => write!(
+                f,
+                "the updated slot failed its health check: rebooting (the boot loader goes back to the old slot once its boot attempts are used)"
+            ),
+            Action::Leave { other_bad } => write!(
+                f,
+                "no update to undo: the slot flags are left as they are{}",
+                if *other_bad { back } else { "" }
+            ),
+        }
+    }
+}
+
 /// The decision, from the check's result, the booted slot and the slot an
 /// update went to (`pending`), if one is waiting to be confirmed.
 pub fn decide(passed: bool, booted: &str, pending: Option<&str>) -> Action {
