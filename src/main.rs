@@ -14,6 +14,7 @@ const USAGE: &str =
     "usage: pbxgate [--data-dir DIR] [--config FILE] [--board NAME] [--check-config]
        pbxgate reset-password [--data-dir DIR]
        pbxgate linesim (--pty LINK | --port PATH [--baud N]) [--firmware NAME]
+       pbxgate health-check [--data-dir DIR] [--config FILE] [--timeout S] [--act]
 
   --data-dir DIR   where the gateway keeps its config and state
                    (default: $PBXGATE_DATA_DIR, else ./data)
@@ -30,6 +31,14 @@ const USAGE: &str =
   linesim          play a line board (docs/line-protocol.md): --pty makes a
                    pseudo-terminal linked at LINK, --port uses a terminal
                    (baud 115200 unless --baud); a script on standard input
+
+  health-check     whether the running gateway works: every SIP listener
+                   answers, the web page answers /healthz, the configuration
+                   loads; tried until [update] health_timeout_s (or
+                   --timeout S). Exit 0 when it passes, 1 when not. --act (the
+                   image's boot unit): mark the booted slot good through RAUC,
+                   or reboot a freshly updated slot that failed
+                   (docs/updates.md)
 
   --data-dir=DIR, --config=FILE and --board=NAME work as well.";
 
@@ -137,6 +146,9 @@ fn main() -> ExitCode {
     let mut argv = argv.peekable();
     if argv.peek().is_some_and(|a| a == "linesim") {
         return linesim(argv.skip(1));
+    }
+    if argv.peek().is_some_and(|a| a == "health-check") {
+        return health_check(argv.skip(1));
     }
     let args = match parse_args(argv, std::env::var_os("PBXGATE_DATA_DIR")) {
         Ok(Command::Run(a)) => a,
@@ -376,6 +388,78 @@ fn linesim(argv: impl Iterator<Item = OsString>) -> ExitCode {
             eprintln!("pbxgate linesim: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// `pbxgate health-check`: see USAGE and docs/updates.md.
+fn health_check(argv: impl Iterator<Item = OsString>) -> ExitCode {
+    use pbxgate::gateway::update::{health, system_updater};
+    let mut data_dir = std::env::var_os("PBXGATE_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("data"));
+    let (mut config, mut timeout, mut act) = (None, None, false);
+    let mut args = argv.map(|a| a.to_string_lossy().into_owned());
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or(format!("{arg} needs a value"));
+        let r = match arg.as_str() {
+            "--data-dir" => value().map(|v| data_dir = PathBuf::from(v)),
+            "--config" => value().map(|v| config = Some(PathBuf::from(v))),
+            "--timeout" => value().and_then(|v| match v.parse::<u64>() {
+                Ok(s) if s > 0 => {
+                    timeout = Some(std::time::Duration::from_secs(s));
+                    Ok(())
+                }
+                _ => Err(format!("--timeout '{v}' is not a number of seconds")),
+            }),
+            "--act" => {
+                act = true;
+                Ok(())
+            }
+            _ => Err(format!("unknown argument '{arg}'")),
+        };
+        if let Err(e) = r {
+            eprintln!("pbxgate health-check: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    }
+    let store = match config {
+        Some(path) => ConfigStore::at(path),
+        None => ConfigStore::in_data_dir(&data_dir),
+    };
+    let report = if act {
+        let updater = system_updater();
+        match health::run(&store, &data_dir, &*updater, timeout) {
+            Ok((report, action)) => {
+                say!("pbxgate health-check: {action}");
+                report
+            }
+            Err(e) => {
+                eprintln!("pbxgate health-check: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    } else {
+        let timeout = timeout.unwrap_or_else(|| {
+            let s = store.check().map(|c| c.config.update.health_timeout_s);
+            std::time::Duration::from_secs(u64::from(s.unwrap_or(120)))
+        });
+        health::check(&store, &data_dir, timeout)
+    };
+    if report.passed {
+        say!(
+            "pbxgate health-check: passed in {} s",
+            report.took.as_secs()
+        );
+        ExitCode::SUCCESS
+    } else {
+        for f in &report.failures {
+            eprintln!("pbxgate health-check: {f}");
+        }
+        eprintln!(
+            "pbxgate health-check: failed after {} s",
+            report.took.as_secs()
+        );
+        ExitCode::from(1)
     }
 }
 

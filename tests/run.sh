@@ -48,6 +48,10 @@ command -v mkfs.ext4 >/dev/null 2>&1 || [ -x /usr/sbin/mkfs.ext4 ] || need+=(e2f
 command -v sfdisk >/dev/null 2>&1 || [ -x /usr/sbin/sfdisk ] || need+=(fdisk)
 command -v xz >/dev/null 2>&1 || need+=(xz-utils)
 command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
+# Update bundles: image/bundle.sh and the update API's tests make real
+# bundles (rauc bundle, which runs mksquashfs) and check them (rauc info).
+command -v rauc >/dev/null 2>&1 || need+=(rauc)
+command -v mksquashfs >/dev/null 2>&1 || need+=(squashfs-tools)
 # Local lines' audio (cargo feature alsa): libasound2-dev to build it,
 # jackd2 (a clocked sound server with a dummy backend, no sound card) and
 # libasound2-plugins (ALSA's jack PCM) for tests/e2e_line_audio.rs.
@@ -76,7 +80,7 @@ if [ ${#audio[@]} -gt 0 ]; then
     $sudo apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${audio[@]}" >/dev/null
 fi
 command -v jackd >/dev/null 2>&1 || { echo "tests/run.sh: jackd is still missing after apt-get" >&2; exit 1; }
-for tool in sipp tcpdump espeak-ng sox; do
+for tool in sipp tcpdump espeak-ng sox rauc mksquashfs openssl; do
     command -v "$tool" >/dev/null 2>&1 || { echo "tests/run.sh: $tool is still missing after apt-get" >&2; exit 1; }
 done
 command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || { echo "tests/run.sh: dnsmasq is still missing after apt-get" >&2; exit 1; }

@@ -22,6 +22,7 @@ mod registrations;
 mod sinks;
 mod stats;
 mod status;
+mod update;
 pub mod view;
 
 #[cfg(test)]
@@ -39,6 +40,7 @@ pub use stats::{CoreStats, MediaTotals};
 pub use status::{
     Health, ListenerCounters, Snapshot, StatusBoard, TlsStats, HEARTBEAT_EVERY, HEARTBEAT_LIMIT,
 };
+pub use update::{BundleInfo, SharedUpdater, SlotInfo, Slots, UpdateError, Updater};
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};

@@ -112,6 +112,8 @@ pub const FIELD_EFFECTS: &[(&str, Effect)] = &[
     // gives their defaults.
     ("system.board", Restart),
     ("line", Restart),
+    // Read by `pbxgate health-check` at each boot.
+    ("update", Live),
 ];
 
 /// The sections (file names: `sip`, `listener`, `route`...) that differ,
@@ -361,7 +363,8 @@ mod tests {
                 "events",
                 "mqtt",
                 "system",
-                "line"
+                "line",
+                "update"
             ]
         );
         let restart = restart_fields(&Config::default(), &every_field_set());

@@ -242,6 +242,15 @@ headers = []                  # INVITE headers copied into events, e.g. ["X-Camp
 # ring_cadence = "2000/4000"    # ms on/off, 2 to 8 values, starting with ringing
 # digit_timeout_ms = 4000       # wait after the last digit before the number
 #                             # is dialled ('#' dials at once); 1000-20000
+
+# Firmware updates (the appliance image; docs/updates.md): a newly installed
+# slot must pass its health check (SIP listeners answer, web page up,
+# configuration loaded) within health_timeout_s, or the box reboots; after
+# boot_attempts boots without passing, the old slot comes back by itself.
+# Read at each boot.
+[update]
+health_timeout_s = 120        # 10-3600
+boot_attempts = 1             # 1-3
 "#;
 
 #[cfg(test)]

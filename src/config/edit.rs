@@ -643,6 +643,7 @@ mod tests {
             ("mqtt", Box::new(|c| c.mqtt = s.mqtt.clone())),
             ("system", Box::new(|c| c.system = s.system.clone())),
             ("line", Box::new(|c| c.lines = s.lines.clone())),
+            ("update", Box::new(|c| c.update = s.update.clone())),
         ];
         let base = read(DEFAULT_CONFIG_TOML);
         let mut covered: Vec<String> = Vec::new();

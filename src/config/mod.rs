@@ -25,6 +25,7 @@ mod srtp;
 mod store;
 mod system;
 mod tls;
+mod update;
 mod web;
 
 pub use account::AccountConfig;
@@ -55,4 +56,5 @@ pub use srtp::{SrtpMode, SDES_NEEDS_TLS};
 pub use store::{Checked, ConfigStore, Loaded, WideMode, CONFIG_FILE_MODE};
 pub use system::SystemConfig;
 pub use tls::TlsConfig;
+pub use update::UpdateConfig;
 pub use web::WebConfig;

@@ -29,6 +29,7 @@ use super::sides::{Side, TransportName};
 use super::srtp::SrtpMode;
 use super::system::SystemConfig;
 use super::tls::TlsConfig;
+use super::update::UpdateConfig;
 use super::web::WebConfig;
 
 fn addr(s: &str) -> SocketAddr {
@@ -339,6 +340,10 @@ pub fn every_field_set() -> Config {
             ring_cadence: "400/200/400/2000".into(),
             digit_timeout_ms: 3000,
         }],
+        update: UpdateConfig {
+            health_timeout_s: 300,
+            boot_attempts: 2,
+        },
     }
 }
 
@@ -364,4 +369,5 @@ fn the_sample_is_valid_and_differs_from_the_default_in_every_section() {
     assert_ne!(s.mqtt, d.mqtt);
     assert_ne!(s.system, d.system);
     assert_ne!(s.lines, d.lines);
+    assert_ne!(s.update, d.update);
 }

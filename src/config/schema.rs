@@ -24,6 +24,7 @@ use super::sides::{Side, TransportName};
 use super::srtp::{SrtpMode, SDES_NEEDS_TLS};
 use super::system::SystemConfig;
 use super::tls::TlsConfig;
+use super::update::UpdateConfig;
 use super::web::WebConfig;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -68,6 +69,9 @@ pub struct Config {
     /// Local lines: phones on the line board; see docs/lines.md.
     #[serde(rename = "line", skip_serializing_if = "Vec::is_empty")]
     pub lines: Vec<LineConfig>,
+    /// How a firmware update proves itself; see docs/updates.md.
+    #[serde(skip_serializing_if = "UpdateConfig::is_default")]
+    pub update: UpdateConfig,
 }
 
 /// Where names (registrars, proxies) are looked up.
@@ -298,6 +302,7 @@ impl Default for Config {
             mqtt: None,
             system: SystemConfig::default(),
             lines: Vec::new(),
+            update: UpdateConfig::default(),
         }
     }
 }
@@ -479,6 +484,7 @@ impl Config {
         }
         self.system.validate()?;
         validate_lines(&self.lines)?;
+        self.update.validate()?;
         let level = self.log.level.to_ascii_lowercase();
         if !["error", "warn", "info", "debug", "trace"].contains(&level.as_str()) {
             return Err(ConfigError::invalid(

@@ -13,6 +13,7 @@ mod mqtt;
 mod resolve;
 mod signalling;
 mod sip_tls;
+pub mod update;
 pub mod web;
 pub mod webhook;
 

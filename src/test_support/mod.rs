@@ -17,6 +17,8 @@ mod step;
 mod stepping;
 
 pub use crate::app::HookCall;
+/// The RAUC shell, for the update API's tests over the real `rauc` tool.
+pub use crate::gateway::update::Rauc;
 /// A configuration checked and compiled as a start or a save does it, with
 /// options (a board, a build's ALSA support).
 pub use crate::gateway::{compile_with, Options as CompileOptions};

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use smol::channel::Sender;
 
-use crate::app::{ControlRequest, StatusBoard, WebhookTester};
+use crate::app::{ControlRequest, SharedUpdater, StatusBoard, WebhookTester};
 use crate::config::Config;
 use crate::store::{Store, StoreError};
 
@@ -27,6 +27,8 @@ pub struct WebContext {
     pub version: &'static str,
     /// Sends a webhook's test event (`None`: no gateway behind the page).
     pub webhook_tester: Option<WebhookTester>,
+    /// Firmware updates (RAUC on the appliance; `None`: none here).
+    pub updater: Option<SharedUpdater>,
 }
 
 impl WebContext {

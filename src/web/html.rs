@@ -36,6 +36,7 @@ pub const NAV: &[(&str, &str)] = &[
     ("/config/web", "Web"),
     ("/config/events", "Events"),
     ("/config/sip", "SIP, DNS, log"),
+    ("/config/updates", "Updates"),
     ("/system", "System"),
     ("/tokens", "API tokens"),
 ];

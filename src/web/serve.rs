@@ -60,54 +60,15 @@ async fn dispatch(ctx: &WebContext, auth: &Auth, req: &Request, now: Instant) ->
         }
         _ => {}
     }
-    let is_api = path.starts_with("/api/");
     let proof = prove(ctx, auth, req, now);
     if path == "/metrics" {
         return metrics(ctx, req, &proof);
     }
-    let refuse = || {
-        if is_api {
-            Response::api_error(
-                401,
-                None,
-                "log in, or send an API token as Authorization: Bearer",
-            )
-        } else {
-            Response::redirect("/login")
-        }
+    let (who, session_id) = match admit(req, proof) {
+        Ok(a) => a,
+        Err(r) => return r,
     };
-    let (who, session_id) = match &proof {
-        Proof::None => return refuse(),
-        // A token is for scripts: the API only (and /metrics above).
-        Proof::Token(_) if !path.starts_with("/api/v1/") => return refuse(),
-        Proof::Token(name) => (
-            Identity {
-                who: format!("token {name}"),
-                csrf: None,
-            },
-            None,
-        ),
-        Proof::Session { id, session } => {
-            if req.method.changes_state() && !csrf_ok(req, session) {
-                return if is_api {
-                    Response::api_error(
-                        403,
-                        None,
-                        "the CSRF token (X-CSRF-Token header) is missing or wrong",
-                    )
-                } else {
-                    Response::text(403, "The form's CSRF token is missing or wrong; reload the page and try again.\n")
-                };
-            }
-            (
-                Identity {
-                    who: session.user.clone(),
-                    csrf: Some(session.csrf.clone()),
-                },
-                Some((id.as_str(), session)),
-            )
-        }
-    };
+    let session_id = session_id.as_ref().map(|(id, s)| (id.as_str(), s));
     if let Some((id, session)) = session_id {
         if (req.method, path) == (Method::Post, "/logout") {
             auth.logout(id);
@@ -120,7 +81,7 @@ async fn dispatch(ctx: &WebContext, auth: &Auth, req: &Request, now: Instant) ->
             return auth_pages::first_password(auth, id, &who, req).await;
         }
         if session.must_change {
-            return if is_api {
+            return if path.starts_with("/api/") {
                 Response::api_error(403, None, "set your own password at /first-password first")
             } else {
                 Response::redirect("/first-password")
@@ -134,6 +95,109 @@ async fn dispatch(ctx: &WebContext, auth: &Auth, req: &Request, now: Instant) ->
         return r;
     }
     routes::handle_authenticated(ctx, &who, req).await
+}
+
+/// Who sent a request that needs a login, from its proof: a bearer
+/// token (the API only), or a session whose CSRF token a state-changing
+/// request carries; else the answer that refuses it.
+fn admit(req: &Request, proof: Proof) -> Result<(Identity, Option<(String, Session)>), Response> {
+    let path = req.path.as_str();
+    let is_api = path.starts_with("/api/");
+    let refuse = || {
+        if is_api {
+            Response::api_error(
+                401,
+                None,
+                "log in, or send an API token as Authorization: Bearer",
+            )
+        } else {
+            Response::redirect("/login")
+        }
+    };
+    match proof {
+        Proof::None => Err(refuse()),
+        // A token is for scripts: the API only (and /metrics above).
+        Proof::Token(_) if !path.starts_with("/api/v1/") => Err(refuse()),
+        Proof::Token(name) => Ok((
+            Identity {
+                who: format!("token {name}"),
+                csrf: None,
+            },
+            None,
+        )),
+        Proof::Session { id, session } => {
+            if req.method.changes_state() && !csrf_ok(req, &session) {
+                return Err(if is_api {
+                    Response::api_error(
+                        403,
+                        None,
+                        "the CSRF token (X-CSRF-Token header) is missing or wrong",
+                    )
+                } else {
+                    Response::text(403, "The form's CSRF token is missing or wrong; reload the page and try again.\n")
+                });
+            }
+            Ok((
+                Identity {
+                    who: session.user.clone(),
+                    csrf: Some(session.csrf.clone()),
+                },
+                Some((id, session)),
+            ))
+        }
+    }
+}
+
+/// Of a refused upload's body, what is read (and dropped) before the
+/// answer: as much as the server takes of any request.
+const REFUSED_BODY_READ: usize = 1024 * 1024;
+
+/// A request whose body is a file to stream to the data directory rather
+/// than hold in memory (a firmware update): the HTTPS shell hands it
+/// `serve_upload` with the body unread.
+pub fn is_upload(req: &Request) -> bool {
+    super::api::update::is_upload(req)
+}
+
+/// `serve` for an upload: the login (and CSRF header) is checked before a
+/// byte of the body is read, so nobody without one fills the disk.
+pub async fn serve_upload<R>(
+    ctx: &WebContext,
+    auth: &Auth,
+    req: Request,
+    body: R,
+    now: Instant,
+) -> Response
+where
+    R: futures_lite::AsyncRead + Unpin,
+{
+    let proof = prove(ctx, auth, &req, now);
+    let refused = match admit(&req, proof) {
+        Err(r) => r,
+        Ok((_, Some((_, session)))) if session.must_change => {
+            Response::api_error(403, None, "set your own password at /first-password first")
+        }
+        Ok((who, _)) => {
+            let mut r = super::api::update::receive(ctx, &who, &req, body).await;
+            secure(&mut r);
+            return r;
+        }
+    };
+    // A client that sends its body before reading (no Expect:
+    // 100-continue) would see the connection reset instead of the answer;
+    // as much as any other request may carry is read and dropped first.
+    let mut r = refused;
+    let mut body = body;
+    let mut sink = [0u8; 16 * 1024];
+    let mut left = REFUSED_BODY_READ;
+    while left > 0 {
+        match futures_lite::AsyncReadExt::read(&mut body, &mut sink).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => left = left.saturating_sub(n),
+        }
+    }
+    secure(&mut r);
+    r
 }
 
 fn prove(ctx: &WebContext, auth: &Auth, req: &Request, now: Instant) -> Proof {

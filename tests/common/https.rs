@@ -156,6 +156,11 @@ impl Client {
         r
     }
 
+    /// The session cookie as the client sends it (`name=value`).
+    pub fn cookie_header(&self) -> Option<String> {
+        self.cookie.clone()
+    }
+
     pub fn with_bearer(mut self, token: &str) -> Client {
         self.bearer = Some(token.to_string());
         self

@@ -131,6 +131,7 @@ pub fn start(
         started: Instant::now(),
         version: env!("CARGO_PKG_VERSION"),
         webhook_tester: Some(super::webhook::tester()),
+        updater: Some(super::update::system_updater()),
     };
     Ok(Some(WebServer {
         listener,
@@ -257,10 +258,20 @@ async fn connection(
         .run(transport, move |mut conn| {
             let (ctx, auth) = (ctx.clone(), auth.clone());
             async move {
-                let (req, refused) = request(&mut conn, peer).await;
-                let resp = match refused {
-                    Some(r) => r,
-                    None => web::serve(&ctx, &auth, req, Instant::now()).await,
+                let head = request_head(&conn, peer);
+                let resp = if web::serve::is_upload(&head) {
+                    // A firmware bundle: streamed to the data directory
+                    // after the login is checked, never held in memory.
+                    let body = conn
+                        .request_body()
+                        .with_max_len(web::api::update::UPLOAD_MAX);
+                    web::serve::serve_upload(&ctx, &auth, head, body, Instant::now()).await
+                } else {
+                    let (req, refused) = request(&mut conn, head).await;
+                    match refused {
+                        Some(r) => r,
+                        None => web::serve(&ctx, &auth, req, Instant::now()).await,
+                    }
                 };
                 respond(&mut conn, resp);
                 conn
@@ -272,12 +283,8 @@ async fn connection(
     }
 }
 
-/// The request as the handlers see it, or the answer when its body cannot
-/// be read.
-async fn request<T>(
-    conn: &mut trillium_http::Conn<T>,
-    peer: IpAddr,
-) -> (web::Request, Option<web::Response>)
+/// The request's line and headers, its body not read yet.
+fn request_head<T>(conn: &trillium_http::Conn<T>, peer: IpAddr) -> web::Request
 where
     T: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin + Send + Sync + 'static,
 {
@@ -301,14 +308,25 @@ where
     let query = form_urlencoded::parse(conn.querystring().as_bytes())
         .into_owned()
         .collect();
-    let mut req = web::Request {
+    web::Request {
         method,
         path: conn.path().to_string(),
         query,
         headers,
         body: Vec::new(),
         peer,
-    };
+    }
+}
+
+/// The request as the handlers see it, or the answer when its body cannot
+/// be read.
+async fn request<T>(
+    conn: &mut trillium_http::Conn<T>,
+    mut req: web::Request,
+) -> (web::Request, Option<web::Response>)
+where
+    T: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin + Send + Sync + 'static,
+{
     let refused = match conn.request_body().read_bytes().await {
         Ok(body) => {
             req.body = body;

@@ -6,6 +6,7 @@ pub mod config;
 pub mod status;
 pub mod system;
 pub mod test_call;
+pub mod update;
 pub mod webhooks;
 
 use super::context::{Identity, WebContext};
@@ -25,6 +26,9 @@ pub async fn handle(ctx: &WebContext, who: &Identity, req: &Request) -> Option<R
         return Some(r);
     }
     if let Some(r) = webhooks::handle(ctx, who, req).await {
+        return Some(r);
+    }
+    if let Some(r) = update::handle(ctx, who, req).await {
         return Some(r);
     }
     system::handle(ctx, who, req).await

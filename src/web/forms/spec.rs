@@ -397,6 +397,19 @@ const EMERGENCY: &[Field] = &[
     ),
 ];
 
+const UPDATE: &[Field] = &[
+    f(
+        "health_timeout_s",
+        Int,
+        "seconds a new slot has to pass its health check (10-3600)",
+    ),
+    f(
+        "boot_attempts",
+        Int,
+        "boots a new slot gets before the old one comes back (1-3)",
+    ),
+];
+
 const HISTORY: &[Field] = &[f("max_calls", Int, ""), f("max_age_days", Int, "")];
 
 const WEB: &[Field] = &[
@@ -626,6 +639,12 @@ pub const SECTIONS: &[Section] = &[
         title: "Local lines",
         entries: Some(("name", "line")),
         fields: LINE,
+    },
+    Section {
+        key: "update",
+        title: "Firmware updates",
+        entries: None,
+        fields: UPDATE,
     },
 ];
 

@@ -55,6 +55,7 @@ impl Harness {
             started: Instant::now(),
             version: "test",
             webhook_tester: None,
+            updater: None,
         };
         Harness {
             ctx,

@@ -30,6 +30,7 @@ pub const PAGES: &[(&str, &str, &[&str])] = &[
     ("/config/web", "Web", &["web"]),
     ("/config/events", "Events", &["webhook", "events", "mqtt"]),
     ("/config/sip", "SIP, DNS and log", &["sip", "dns", "log"]),
+    ("/config/updates", "Updates", &["update"]),
 ];
 
 pub async fn handle(ctx: &WebContext, who: &Identity, req: &Request) -> Option<Response> {

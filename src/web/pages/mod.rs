@@ -5,6 +5,7 @@ pub mod config;
 pub mod status;
 pub mod system;
 pub mod test_call;
+pub mod update;
 pub mod webhook_test;
 
 use super::context::{Identity, WebContext};

@@ -9,6 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use crate::logging::recent_lines;
 use crate::store::{rfc3339, AuditEntry};
 use crate::web::api::system::restart;
+use crate::web::api::update::reboot_soon;
 use crate::web::context::{Identity, WebContext};
 use crate::web::forms::file::restored;
 use crate::web::forms::{save, Refused};
@@ -40,6 +41,13 @@ async fn post(ctx: &WebContext, who: &Identity, req: &Request) -> Response {
         };
         return Response::html(200, page("System", "/system", Some(who), &body));
     }
+    if req.form_value("_action").as_deref() == Some("reboot") {
+        let body = match reboot_soon(ctx, who).await {
+            Ok(()) => r#"<div class="notice" id="rebooting"><p>The box is rebooting: calls in progress end. Reload this page in a minute.</p></div>"#.to_string(),
+            Err(e) => format!(r#"<p class="error" id="reboot-error">{}</p>"#, esc(&e.to_string())),
+        };
+        return Response::html(200, page("System", "/system", Some(who), &body));
+    }
     let text = req.form_value("toml").unwrap_or_default();
     let result = match restored(&text, &ctx.config()) {
         Ok(new) => save(ctx, who, new).await,
@@ -63,6 +71,7 @@ async fn show(
 ) -> Response {
     let mut body = notice;
     body.push_str(&addresses_html(&host_addresses()));
+    body.push_str(&super::update::section(ctx, who).await);
     body.push_str(
         r#"<section id="backup"><h2>Backup</h2><p class="notice warning" id="backup-warning">The full backup holds every password of the configuration (accounts, inbound users, targets): keep it where only you can read it, or download it without passwords.</p><p><a href="/api/v1/system/backup" id="backup-full" download="pbxgate.toml">Download the configuration</a> · <a href="/api/v1/system/backup?secrets=false" id="backup-nosecrets" download="pbxgate-no-passwords.toml">Download without passwords</a></p></section>"#,
     );

@@ -39,6 +39,7 @@ fn start(name: &str) -> Box_ {
         started: Instant::now(),
         version: "9.9.9",
         webhook_tester: None,
+        updater: None,
     };
     Box_ {
         ctx,

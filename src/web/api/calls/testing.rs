@@ -67,6 +67,7 @@ impl Fixture {
                 started: Instant::now(),
                 version: "test",
                 webhook_tester: None,
+                updater: None,
             },
             seen,
             dir,
