@@ -48,6 +48,16 @@ command -v mkfs.ext4 >/dev/null 2>&1 || [ -x /usr/sbin/mkfs.ext4 ] || need+=(e2f
 command -v sfdisk >/dev/null 2>&1 || [ -x /usr/sbin/sfdisk ] || need+=(fdisk)
 command -v xz >/dev/null 2>&1 || need+=(xz-utils)
 command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
+# The appliance image (image/build.sh) and its boot test (tests/image/boot.sh):
+# mmdebstrap for the Debian root, mkfs.vfat (dosfstools) and mtools for the
+# EFI partition, GRUB's EFI build and grub-editenv, qemu and OVMF to boot it.
+command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
+command -v mkfs.vfat >/dev/null 2>&1 || [ -x /usr/sbin/mkfs.vfat ] || need+=(dosfstools)
+command -v mcopy >/dev/null 2>&1 || need+=(mtools)
+command -v grub-editenv >/dev/null 2>&1 || need+=(grub-common)
+[ -d /usr/lib/grub/x86_64-efi ] || need+=(grub-efi-amd64-bin)
+command -v qemu-system-x86_64 >/dev/null 2>&1 || need+=(qemu-system-x86)
+[ -f /usr/share/ovmf/OVMF.fd ] || need+=(ovmf)
 if [ ${#need[@]} -gt 0 ]; then
     echo "tests/run.sh: installing ${need[*]}"
     sudo=""
@@ -107,3 +117,5 @@ echo "== cargo test (unit, corpus, end-to-end with sipp, RFC 4475 torture run)"
 cargo test -- --test-threads 2
 echo "== flash.sh on loop devices (tests/flash/run.sh; needs root, runs itself with sudo otherwise)"
 tests/flash/run.sh
+echo "== the x86-64 image in qemu (tests/image/boot.sh: build, boot, SIP, HTTPS, a change survives a reboot)"
+timeout 2400 tests/image/boot.sh
