@@ -52,6 +52,16 @@ command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
 # bundles (rauc bundle, which runs mksquashfs) and check them (rauc info).
 command -v rauc >/dev/null 2>&1 || need+=(rauc)
 command -v mksquashfs >/dev/null 2>&1 || need+=(squashfs-tools)
+# The appliance image (image/build.sh) and its boot test (tests/image/boot.sh):
+# mmdebstrap for the Debian root, mkfs.vfat (dosfstools) and mtools for the
+# EFI partition, GRUB's EFI build and grub-editenv, qemu and OVMF to boot it.
+command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
+command -v mkfs.vfat >/dev/null 2>&1 || [ -x /usr/sbin/mkfs.vfat ] || need+=(dosfstools)
+command -v mcopy >/dev/null 2>&1 || need+=(mtools)
+command -v grub-editenv >/dev/null 2>&1 || need+=(grub-common)
+[ -d /usr/lib/grub/x86_64-efi ] || need+=(grub-efi-amd64-bin)
+command -v qemu-system-x86_64 >/dev/null 2>&1 || need+=(qemu-system-x86)
+[ -f /usr/share/ovmf/OVMF.fd ] || need+=(ovmf)
 # Local lines' audio (cargo feature alsa): libasound2-dev to build it,
 # jackd2 (a clocked sound server with a dummy backend, no sound card) and
 # libasound2-plugins (ALSA's jack PCM) for tests/e2e_line_audio.rs.
@@ -132,3 +142,5 @@ echo "== cargo test (unit, corpus, end-to-end with sipp, RFC 4475 torture run)"
 cargo test --features alsa -- --test-threads 2
 echo "== flash.sh on loop devices (tests/flash/run.sh; needs root, runs itself with sudo otherwise)"
 tests/flash/run.sh
+echo "== the x86-64 image in qemu (tests/image/boot.sh: build, boot, SIP, HTTPS, a change survives a reboot)"
+timeout 2400 tests/image/boot.sh
