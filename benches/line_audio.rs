@@ -271,9 +271,8 @@ fn latency(clicks: usize) {
         fifo.write_all(if is_click { &click } else { &silence })
             .expect("feed");
     }
-    // The line's capture blocks on the fifo until a period is there, and
-    // stop() waits for the audio thread: keep it fed with silence from
-    // another thread while it stops.
+    // The line's capture blocks on the fifo until a period is there: keep
+    // it fed with silence from another thread until it reports Stopped.
     let stopped = Arc::new(AtomicBool::new(false));
     let feeder = {
         let stopped = stopped.clone();
@@ -285,6 +284,14 @@ fn latency(clicks: usize) {
         })
     };
     line.stop();
+    let asked = Instant::now();
+    while asked.elapsed() < Duration::from_secs(5) {
+        match line.events().try_recv() {
+            Ok(AudioEvent::Stopped(_)) => break,
+            Ok(_) => {}
+            Err(_) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
     stopped.store(true, Ordering::Relaxed);
     let _ = feeder.join();
     let packets = receiver.join().unwrap();

@@ -320,6 +320,34 @@ fn jackd_killed_and_restarted_mid_call() {
 
 /// (d) A PCM that does not exist: DeviceFailed naming it; the RTP side
 /// still runs (on silence), and another line on good devices is unaffected.
+/// A device without a clock (a misconfigured PCM) hands over frames as
+/// fast as they are read: the line must still take commands and stop.
+#[test]
+fn a_device_without_a_clock_still_stops() {
+    if jack::own_process("a_device_without_a_clock_still_stops") {
+        return;
+    }
+    let input = home().join("capture.raw");
+    write_s16(&input, &signal(8_000, 1.0));
+    let pcms = AlsaHome::from_env().line_without_clock("fast", &input, Path::new("/dev/null"));
+    let line = start_line("fast", pcms, "127.0.222.5");
+    wait_event(&line, Duration::from_secs(5), is_ready);
+    let far = far_end("127.0.222.6");
+    line.start(far.local_addr().unwrap(), params());
+    let sent = collect_for(&far, Duration::from_millis(300));
+    assert!(!sent.is_empty(), "the line sent nothing");
+    let asked = Instant::now();
+    line.stop();
+    wait_event(&line, Duration::from_secs(2), |e| {
+        matches!(e, AudioEvent::Stopped(_))
+    });
+    eprintln!(
+        "{} packets in 300 ms from the clockless device; stopped {:?} after asked",
+        sent.len(),
+        asked.elapsed()
+    );
+}
+
 #[test]
 fn missing_device_is_named_and_other_lines_run() {
     if jack::own_process("missing_device_is_named_and_other_lines_run") {
