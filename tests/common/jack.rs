@@ -224,6 +224,17 @@ impl AlsaHome {
     /// at the server's rate, nothing else offered.
     fn jack(&mut self, name: &str, channels: usize) -> String {
         let pcm = format!("{name}_jack");
+        // The client's name carries the HOME directory's (one per test):
+        // libjack names a client's notification socket by the client's name
+        // and not the server's, so two tests' lines of the same name on two
+        // servers, opening at the same moment, took each other's socket
+        // ("Cannot write socket ... Broken pipe", the open failed).
+        let tag = self
+            .dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let client: String = format!("{pcm}_{tag}").chars().take(48).collect();
         let ports = |dir: &str| {
             (0..channels)
                 .map(|i| format!("{i} system:{dir}_{}", i + 1))
@@ -231,7 +242,7 @@ impl AlsaHome {
                 .join(" ")
         };
         self.add(&format!(
-            "pcm.{pcm} {{\n    type jack\n    name \"{pcm}\"\n    playback_ports {{ {} }}\n    capture_ports {{ {} }}\n}}\n",
+            "pcm.{pcm} {{\n    type jack\n    name \"{client}\"\n    playback_ports {{ {} }}\n    capture_ports {{ {} }}\n}}\n",
             ports("playback"),
             ports("capture")
         ));
