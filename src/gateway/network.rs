@@ -106,6 +106,10 @@ impl NetworkFile {
             }
         };
         let who = if self.applied {
+            if matches!(plan, NetworkPlan::Dhcp) && !changed {
+                // Nothing of pbxgate's: the image's own DHCP file.
+                return what;
+            }
             "pbxgate-network.service applies it"
         } else {
             "not the appliance image: nothing here applies it (the image's pbxgate-network.service does)"
