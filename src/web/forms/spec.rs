@@ -273,8 +273,10 @@ const ROUTE: &[Field] = &[
     f("name", Text, ""),
     f(
         "from",
-        Text,
-        "wan or lan (the side calls come from), line (any local line) or line:NAME",
+        // Empty leaves it out: the file's default, "wan", as for a route
+        // added on the page.
+        OptText,
+        "wan (empty) or lan (the side calls come from), line (any local line) or line:NAME",
     ),
     f(
         "match",

@@ -122,6 +122,10 @@ mod tests {
         let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
         rx.set_nonblocking(true).unwrap();
         enable(&rx).unwrap();
+        // Linux turns receive stamping on for the machine through deferred
+        // work when the first socket asks for it; until then a packet gets
+        // the time it is read. Give it a moment, as a line's first call does.
+        std::thread::sleep(Duration::from_millis(100));
         let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
         tx.send_to(b"hello", rx.local_addr().unwrap()).unwrap();
         std::thread::sleep(Duration::from_millis(50));
