@@ -220,6 +220,7 @@ chroot "$rootfs" passwd --lock root >/dev/null
 systemctl --root="$rootfs" --quiet enable \
     pbxgate.service pbxgate-data.service pbxgate-mark-good.service \
     systemd-networkd.service systemd-resolved.service systemd-timesyncd.service
+systemctl --root="$rootfs" --quiet enable pbxgate-network.service pbxgate-network.path
 # Nothing installs packages on a read-only root; e2scrub needs LVM.
 systemctl --root="$rootfs" --quiet mask \
     apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer e2scrub_reap.service

@@ -231,6 +231,7 @@ fn main() -> ExitCode {
     }
     say!("  RTP:    {}", gateway.media_summary());
     say!("  history: {}", gateway.start_history(&data_dir));
+    say!("  network: {}", gateway.start_network(&data_dir));
     if let Some(mqtt) = gateway.start_mqtt(&data_dir) {
         say!("  mqtt:   {mqtt}");
     }

@@ -214,3 +214,117 @@ fn a_source_outside_the_allow_list_gets_nothing() {
     let tried = c.exchange(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     assert!(tried.is_err(), "{tried:?}");
 }
+
+/// `[network]` through the API of a real gateway: a static address is
+/// written as the networkd file in the data directory (the appliance
+/// applies it; here nothing does), a bad one is refused naming the field
+/// and writes nothing, a restart leaves the file as it is, DHCP removes
+/// it. The addresses are TEST-NET-1's, only ever written to the file.
+#[test]
+fn a_static_address_saved_through_the_api_is_the_data_directory_s_networkd_file() {
+    let (gw, addr, _) = start("127.0.171.20", 18463, "");
+    let out = gw.stdout();
+    let banner = out
+        .lines()
+        .find(|l| l.contains("network: "))
+        .expect("a network line in the banner");
+    assert!(
+        banner.contains("network: DHCP on every wired port; not the appliance image"),
+        "{banner}"
+    );
+    let mut gw = gw;
+    let mut admin = https::first_login(&gw, addr, "a password of my own 23");
+    let file = gw.data_dir.join("network").join("10-pbxgate.network");
+    assert!(!file.exists());
+
+    let put = |c: &mut Client, v: serde_json::Value| c.put_json("/api/v1/config/network", &v);
+    let r = put(
+        &mut admin,
+        serde_json::json!({
+            "mode": "static", "interface": "eth0", "address": "192.0.2.50/24",
+            "gateway": "192.0.2.1", "dns": ["192.0.2.53", "2001:db8::53"],
+        }),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"changed": ["network"], "needs_restart": []})
+    );
+    let text = std::fs::read_to_string(&file).expect("the networkd file");
+    let body: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(
+        body,
+        [
+            "[Match]",
+            "Name=eth0",
+            "",
+            "[Network]",
+            "DHCP=no",
+            "Address=192.0.2.50/24",
+            "Gateway=192.0.2.1",
+            "DNS=192.0.2.53",
+            "DNS=2001:db8::53",
+        ]
+    );
+    let saved = gw.log();
+    assert!(
+        saved.contains("network: static 192.0.2.50/24 on eth0, gateway 192.0.2.1"),
+        "{saved}"
+    );
+    let status = admin.get("/api/v1/system/network").json();
+    assert_eq!(status["mode"], "static");
+    assert_eq!(status["file"], file.display().to_string());
+    assert!(status["interfaces"].is_array(), "{status}");
+
+    // A bad address: refused naming the field, the file as it was.
+    let before = std::fs::metadata(&file).unwrap().modified().unwrap();
+    let r = put(
+        &mut admin,
+        serde_json::json!({"mode": "static", "interface": "eth0", "address": "192.0.2.300/24"}),
+    );
+    assert_eq!(r.status, 422, "{r:?}");
+    assert_eq!(r.json()["field"], "network.address");
+    assert_eq!(
+        r.json()["error"],
+        "\"192.0.2.300/24\" is not an address with a prefix length, like 192.168.1.50/24"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+    let r = put(&mut admin, serde_json::json!({"mode": "fixed"}));
+    assert_eq!(
+        (r.status, r.json()["field"].clone()),
+        (400, "network.mode".into())
+    );
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().modified().unwrap(),
+        before
+    );
+
+    // A restart writes the same file again only if it differs: untouched,
+    // so the appliance does not reconfigure the port at every start.
+    std::thread::sleep(Duration::from_millis(20));
+    gw.restart();
+    gw.wait_for_output("network: ", Duration::from_secs(20));
+    let out = gw.stdout();
+    assert!(
+        out.contains(&format!(
+            "network: static 192.0.2.50/24 on eth0, gateway 192.0.2.1, DNS 192.0.2.53 2001:db8::53, in {}",
+            file.display()
+        )),
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().modified().unwrap(),
+        before
+    );
+
+    // Back to DHCP: the file is gone, so the image's own DHCP file applies.
+    let mut admin = Client::login(addr, &gw.data_dir, "admin", "a password of my own 23");
+    let r = put(&mut admin, serde_json::json!({"mode": "dhcp"}));
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(!file.exists());
+    let status = admin.get("/api/v1/system/network").json();
+    assert_eq!(
+        (status["mode"].clone(), status["file"].clone()),
+        ("dhcp".into(), serde_json::Value::Null)
+    );
+}

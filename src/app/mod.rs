@@ -18,6 +18,7 @@ pub mod lines;
 mod listeners;
 mod local_uas;
 mod metrics;
+pub mod network;
 mod registrations;
 mod sinks;
 mod stats;

@@ -114,6 +114,9 @@ pub const FIELD_EFFECTS: &[(&str, Effect)] = &[
     ("line", Restart),
     // Read by `pbxgate health-check` at each boot.
     ("update", Live),
+    // Written to the data directory's networkd file at once, which the
+    // appliance applies (docs/network.md).
+    ("network", Live),
 ];
 
 /// The sections (file names: `sip`, `listener`, `route`...) that differ,
@@ -364,7 +367,8 @@ mod tests {
                 "mqtt",
                 "system",
                 "line",
-                "update"
+                "update",
+                "network"
             ]
         );
         let restart = restart_fields(&Config::default(), &every_field_set());

@@ -251,6 +251,18 @@ headers = []                  # INVITE headers copied into events, e.g. ["X-Camp
 [update]
 health_timeout_s = 120        # 10-3600
 boot_attempts = 1             # 1-3
+
+# How the box gets its address (docs/network.md). "dhcp": every wired port
+# asks a DHCP server, as the image does by itself. "static": the address
+# below on one interface; applied at once on the appliance when saved. A
+# wrong static address leaves the box reachable only from its console
+# (image/README.md, "Console").
+[network]
+mode = "dhcp"                 # or "static"
+# interface = "eth0"          # default: the board's first network interface
+# address = "192.168.1.50/24" # the address and its prefix length (IPv4 or IPv6)
+# gateway = "192.168.1.1"     # the default route; for IPv4 within the address's network
+# dns = ["192.168.1.1"]       # name servers
 "#;
 
 #[cfg(test)]

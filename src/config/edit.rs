@@ -644,6 +644,7 @@ mod tests {
             ("system", Box::new(|c| c.system = s.system.clone())),
             ("line", Box::new(|c| c.lines = s.lines.clone())),
             ("update", Box::new(|c| c.update = s.update.clone())),
+            ("network", Box::new(|c| c.network = s.network.clone())),
         ];
         let base = read(DEFAULT_CONFIG_TOML);
         let mut covered: Vec<String> = Vec::new();

@@ -16,6 +16,7 @@ mod inbound_auth;
 mod line;
 mod media;
 mod mqtt;
+mod network;
 mod route;
 #[cfg(test)]
 pub mod sample;
@@ -45,6 +46,7 @@ pub use line::{
 };
 pub use media::{DtmfMode, MediaConfig, SourceMode};
 pub use mqtt::{BrokerAddress, MqttConfig, MQTT_SINK};
+pub use network::{valid_interface, IfAddress, NetworkConfig, NetworkMode, MAX_DNS};
 pub use route::{
     HeaderActionConfig, HeaderActionKind, MatchConfig, RouteConfig, RouteFrom, TargetConfig,
 };

@@ -19,6 +19,7 @@ use super::inbound_auth::{InboundAuthConfig, InboundUser};
 use super::line::LineConfig;
 use super::media::{DtmfMode, MediaConfig, SourceMode};
 use super::mqtt::MqttConfig;
+use super::network::{NetworkConfig, NetworkMode};
 use super::route::{
     HeaderActionConfig, HeaderActionKind, MatchConfig, RouteConfig, RouteFrom, TargetConfig,
 };
@@ -344,6 +345,13 @@ pub fn every_field_set() -> Config {
             health_timeout_s: 300,
             boot_attempts: 2,
         },
+        network: NetworkConfig {
+            mode: NetworkMode::Static,
+            interface: Some("eth1".into()),
+            address: Some("192.168.7.20/24".into()),
+            gateway: Some("192.168.7.1".into()),
+            dns: strings(&["192.168.7.1", "2001:db8::53"]),
+        },
     }
 }
 
@@ -370,4 +378,5 @@ fn the_sample_is_valid_and_differs_from_the_default_in_every_section() {
     assert_ne!(s.system, d.system);
     assert_ne!(s.lines, d.lines);
     assert_ne!(s.update, d.update);
+    assert_ne!(s.network, d.network);
 }

@@ -19,6 +19,7 @@ use super::inbound_auth::InboundAuthConfig;
 use super::line::{validate_lines, LineConfig};
 use super::media::MediaConfig;
 use super::mqtt::MqttConfig;
+use super::network::NetworkConfig;
 use super::route::RouteConfig;
 use super::sides::{Side, TransportName};
 use super::srtp::{SrtpMode, SDES_NEEDS_TLS};
@@ -72,6 +73,9 @@ pub struct Config {
     /// How a firmware update proves itself; see docs/updates.md.
     #[serde(skip_serializing_if = "UpdateConfig::is_default")]
     pub update: UpdateConfig,
+    /// How the box gets its address: DHCP, or a static one; see
+    /// docs/network.md.
+    pub network: NetworkConfig,
 }
 
 /// Where names (registrars, proxies) are looked up.
@@ -303,6 +307,7 @@ impl Default for Config {
             system: SystemConfig::default(),
             lines: Vec::new(),
             update: UpdateConfig::default(),
+            network: NetworkConfig::default(),
         }
     }
 }
@@ -485,6 +490,7 @@ impl Config {
         self.system.validate()?;
         validate_lines(&self.lines)?;
         self.update.validate()?;
+        self.network.validate()?;
         let level = self.log.level.to_ascii_lowercase();
         if !["error", "warn", "info", "debug", "trace"].contains(&level.as_str()) {
             return Err(ConfigError::invalid(

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use crate::app::network::NetworkPlan;
 use crate::app::{registration_plan, RegistrationPlan};
 use crate::config::{Config, ConfigError};
 use crate::line::board::Board;
@@ -31,6 +32,8 @@ pub struct Compiled {
     /// The local lines, in configuration order, with the board's defaults
     /// filled in.
     pub lines: Vec<LineSpec>,
+    /// `[network]` with the board's first interface as the default.
+    pub network: NetworkPlan,
     /// What it was compiled with, so a save compiles the same way.
     pub options: Options,
 }
@@ -103,6 +106,10 @@ pub fn compile_with(config: Config, options: &Options) -> Result<Compiled, Confi
         .map(|(i, l)| LineSpec::resolve(i, l, board.as_ref()))
         .collect::<Result<Vec<_>, _>>()?;
     check_line_support(&lines, options.alsa)?;
+    let network = NetworkPlan::resolve(
+        &config.network,
+        board.as_ref().map(|b| b.network.wan.as_str()),
+    )?;
     let mut warnings = config.media.warnings();
     warnings.extend(config.calls.warnings(&config.history));
     warnings.extend(route_warnings(&router));
@@ -114,6 +121,7 @@ pub fn compile_with(config: Config, options: &Options) -> Result<Compiled, Confi
         warnings,
         board,
         lines,
+        network,
         options: options.clone(),
     })
 }
@@ -252,6 +260,36 @@ mod tests {
         assert!(c.lines.is_empty() && c.board.is_some());
         let c = compile(Config::default()).expect("defaults");
         assert!(c.lines.is_empty() && c.board.is_none());
+    }
+
+    #[test]
+    fn a_static_address_goes_on_the_board_s_first_interface_unless_named() {
+        use crate::app::network::NetworkPlan;
+        let net = "[network]\nmode = 'static'\naddress = '10.0.2.15/24'\n";
+        let iface = |c: &Compiled| match &c.network {
+            NetworkPlan::Static(s) => s.interface.clone(),
+            NetworkPlan::Dhcp => "dhcp".into(),
+        };
+        let c = compile_toml_with(net, &with_alsa(Some("x86-gateway"))).expect("compiles");
+        assert_eq!(iface(&c), "enp1s0");
+        let text = format!("[system]\nboard = 'rpi4'\n{net}");
+        assert_eq!(iface(&compile_toml(&text).expect("compiles")), "eth0");
+        let text = format!("{net}interface = 'ens3'\n");
+        assert_eq!(
+            iface(&compile_toml_with(&text, &with_alsa(Some("rpi5"))).expect("compiles")),
+            "ens3"
+        );
+        // No board and no interface: refused at start, --check-config and
+        // a save alike.
+        let e = compile_toml(net).err().expect("refused");
+        assert!(
+            e.starts_with("network.interface: not set and no board selected"),
+            "{e}"
+        );
+        assert_eq!(
+            iface(&compile(Config::default()).expect("defaults")),
+            "dhcp"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use tracing::{info, warn};
 
+use crate::app::network::NetworkPlan;
 use crate::app::{ControlError, ControlRequest, Core, Reconfiguration, SaveReport};
 use crate::call::CallControlError;
 use crate::config::{changed_sections, restart_fields, Config, ConfigError, ConfigStore};
@@ -34,6 +35,11 @@ pub struct ConfigState {
     /// What the running configuration was compiled with (`--board`): a
     /// save is compiled the same way.
     pub options: super::compile::Options,
+    /// Where `[network]` is written (None: not started with a data
+    /// directory's network file, as in tests: the plan is kept, no file).
+    pub network_file: Option<super::network::NetworkFile>,
+    /// The network plan in force (the file says it).
+    pub network: NetworkPlan,
 }
 
 /// The parts of the signalling loop's shell a control request may touch.
@@ -150,7 +156,28 @@ fn save(
             bound.push((i, slot));
         }
     }
-    store.save_edited(&cfg.current, c)?;
+    // The network file before the configuration, so a file that cannot
+    // be written refuses the save; put back if the configuration cannot be.
+    let network_file = cfg
+        .network_file
+        .as_ref()
+        .filter(|_| compiled.network != cfg.network);
+    if let Some(f) = network_file {
+        let changed = f.apply(&compiled.network)?;
+        info!(who = %who, "network: {}", f.describe(&compiled.network, changed));
+    }
+    if let Err(e) = store.save_edited(&cfg.current, c) {
+        if let Some(f) = network_file {
+            if let Err(back) = f.apply(&cfg.network) {
+                warn!(
+                    "network: {} could not be put back: {back}",
+                    f.path().display()
+                );
+            }
+        }
+        return Err(e);
+    }
+    cfg.network = compiled.network.clone();
     let mut needs_restart = restart_fields(&cfg.current, c);
     if let Some(p) = &listener_plan {
         // Applied now: no restart for these.

@@ -10,6 +10,7 @@ pub mod linesim;
 mod listener_plan;
 mod listeners;
 mod mqtt;
+mod network;
 mod notify;
 mod resolve;
 mod signalling;
@@ -88,6 +89,8 @@ pub struct Gateway {
     webhooks: Option<webhook::Webhooks>,
     /// Where saves from the web page are written (`set_config_store`).
     config_store: Option<ConfigStore>,
+    /// Where `[network]` is written for the appliance (`start_network`).
+    network_file: Option<network::NetworkFile>,
     /// The configuration in force, as the web server reads it.
     shared_config: Arc<RwLock<Config>>,
     control_tx: smol::channel::Sender<ControlRequest>,
@@ -118,6 +121,7 @@ impl Gateway {
             history: None,
             webhooks: None,
             config_store: None,
+            network_file: None,
             shared_config,
             control_tx,
             control_rx,
@@ -207,6 +211,28 @@ impl Gateway {
                 format!("not started: {e}")
             }
         })
+    }
+
+    /// Writes `[network]` as `data_dir`/network/10-pbxgate.network (a
+    /// static address) or removes it (DHCP), and again at each save that
+    /// changes it; returns what the start banner says. A file that cannot
+    /// be written is logged; the gateway runs all the same.
+    pub fn start_network(&mut self, data_dir: &std::path::Path) -> String {
+        let file = network::NetworkFile::in_data_dir(data_dir);
+        let plan = &self.compiled.network;
+        let line = match file.apply(plan) {
+            Ok(changed) => {
+                let line = file.describe(plan, changed);
+                tracing::info!("network: {line}");
+                line
+            }
+            Err(e) => {
+                tracing::error!("network: {} not applied: {e}", plan.summary());
+                format!("{} not applied: {e}", plan.summary())
+            }
+        };
+        self.network_file = Some(file);
+        line
     }
 
     /// Saves from the web page and the API are written to `store` (the
@@ -322,6 +348,8 @@ impl Gateway {
             store: self.config_store.take(),
             shared: self.shared_config.clone(),
             options: self.compiled.options.clone(),
+            network_file: self.network_file.take(),
+            network: self.compiled.network.clone(),
         };
         // Kept for as long as the gateway runs.
         let _webhooks = self.webhooks.take();

@@ -37,6 +37,7 @@ pub const NAV: &[(&str, &str)] = &[
     ("/config/events", "Events"),
     ("/config/sip", "SIP, DNS, log"),
     ("/config/updates", "Updates"),
+    ("/config/network", "Network"),
     ("/system", "System"),
     ("/tokens", "API tokens"),
 ];

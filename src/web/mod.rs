@@ -11,6 +11,7 @@
 //! - config: every section's page and API, saves, the audit list;
 //! - test a call; system (log tail, backup and restore, restart).
 
+pub mod addresses;
 pub mod api;
 pub mod assets;
 pub mod auth;

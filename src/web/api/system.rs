@@ -1,21 +1,22 @@
-//! The system area over the API: the host's addresses, the log tail,
+//! The system area over the API: the host's addresses (static or DHCP), the log tail,
 //! backup and restore of the configuration file. See docs/api.md.
 
 use serde_json::{json, Value};
 
 use crate::app::ControlRequest;
 use crate::logging::{recent_lines, RECENT_LINES};
+use crate::web::addresses;
 use crate::web::api::config::refused;
 use crate::web::context::{Identity, WebContext};
 use crate::web::forms::file::{restored, without_passwords};
 use crate::web::forms::save;
 use crate::web::http::{Method, Request, Response};
-use crate::web::pages::system::{host_addresses, TAIL_LINES};
+use crate::web::pages::system::{configured, TAIL_LINES};
 
 pub async fn handle(ctx: &WebContext, who: &Identity, req: &Request) -> Option<Response> {
     let rest = req.path.strip_prefix("/api/v1/system/")?;
     let allowed = match rest {
-        "addresses" | "log" | "backup" => Method::Get,
+        "addresses" | "network" | "log" | "backup" => Method::Get,
         "restore" | "restart" => Method::Post,
         _ => return None,
     };
@@ -34,15 +35,25 @@ pub async fn handle(ctx: &WebContext, who: &Identity, req: &Request) -> Option<R
         ));
     }
     Some(match rest {
-        "addresses" => Response::json(
-            200,
-            &Value::Array(
-                host_addresses()
-                    .into_iter()
-                    .map(|(i, a)| json!({ "interface": i, "address": a.to_string() }))
-                    .collect(),
-            ),
-        ),
+        "addresses" => {
+            let list = addresses::read().await;
+            Response::json(
+                200,
+                &Value::Array(
+                    list.flat()
+                        .map(|(i, a)| {
+                            json!({
+                                "interface": i,
+                                "address": a.address.to_string(),
+                                "prefix_len": a.prefix,
+                                "origin": a.origin.map(|o| o.name()),
+                            })
+                        })
+                        .collect(),
+                ),
+            )
+        }
+        "network" => network(ctx).await,
         "log" => log(req),
         "backup" => backup(ctx, req).await,
         "restart" => match restart(ctx, who).await {
@@ -51,6 +62,20 @@ pub async fn handle(ctx: &WebContext, who: &Identity, req: &Request) -> Option<R
         },
         _ => restore(ctx, who, req).await,
     })
+}
+
+/// The configured `[network]`, its file, and the addresses in use.
+async fn network(ctx: &WebContext) -> Response {
+    let n = ctx.config().network;
+    let file = ctx
+        .data_dir
+        .join(crate::app::network::NETWORK_DIR)
+        .join(crate::app::network::NETWORK_FILE);
+    let mut v = addresses::read().await.to_json();
+    v["mode"] = json!(n.mode.name());
+    v["configured"] = json!(configured(&n));
+    v["file"] = json!(file.exists().then(|| file.display().to_string()));
+    Response::json(200, &v)
 }
 
 fn log(req: &Request) -> Response {

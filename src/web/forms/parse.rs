@@ -86,7 +86,7 @@ fn fields(
         let present = text.filter(|t| !t.is_empty());
         let v = match f.kind {
             Kind::Text => Some(Value::String(text.unwrap_or_default().to_string())),
-            Kind::OptText | Kind::Choice(_) | Kind::OptChoice(_) => {
+            Kind::OptText | Kind::Choice(_) | Kind::OptChoice(_) | Kind::Radio(_) => {
                 present.map(|t| Value::String(t.to_string()))
             }
             Kind::Int => present.map(|t| match t.parse::<i64>() {

@@ -203,6 +203,23 @@ fn leaf(out: &mut String, path: &str, f: &Field, v: Option<&Value>, error: Field
             choices.extend(words.iter().map(|w| (*w, *w)));
             select(path, &id, &choices, &text_of(v))
         }
+        Kind::Radio(words) => {
+            let current = text_of(v);
+            let current = if current.is_empty() {
+                words.first().map(|w| w.to_string()).unwrap_or_default()
+            } else {
+                current
+            };
+            let mut s = format!(r#"<span class="choices" id="{id}">"#);
+            for w in words {
+                let checked = if current == *w { " checked" } else { "" };
+                s.push_str(&format!(
+                    r#"<label><input type="radio" name="{name}" id="{id}-{w}" value="{w}"{checked}> {w}</label>"#
+                ));
+            }
+            s.push_str("</span>");
+            s
+        }
         Kind::ChoiceSet(words) => {
             let on: Vec<String> = v
                 .and_then(Value::as_array)

@@ -22,6 +22,9 @@ pub enum Kind {
     Choice(&'static [&'static str]),
     /// The same with an empty first choice that leaves the key out.
     OptChoice(&'static [&'static str]),
+    /// Radio buttons, one per allowed word (a choice that changes what the
+    /// other fields mean, seen at a glance).
+    Radio(&'static [&'static str]),
     /// Checkboxes, one per allowed word; the checked ones in order.
     ChoiceSet(&'static [&'static str]),
     /// A textarea, one entry a line.
@@ -412,6 +415,30 @@ const UPDATE: &[Field] = &[
     ),
 ];
 
+const NETWORK: &[Field] = &[
+    f(
+        "mode",
+        Radio(&["dhcp", "static"]),
+        "dhcp: every wired port asks a DHCP server; static: the address below",
+    ),
+    f(
+        "interface",
+        OptText,
+        "e.g. eth0; empty = the board's first network interface",
+    ),
+    f(
+        "address",
+        OptText,
+        "with its prefix length, e.g. 192.168.1.50/24 or 2001:db8::50/64",
+    ),
+    f(
+        "gateway",
+        OptText,
+        "the default route, e.g. 192.168.1.1; empty = none",
+    ),
+    f("dns", Lines, "name servers, one address a line"),
+];
+
 const HISTORY: &[Field] = &[f("max_calls", Int, ""), f("max_age_days", Int, "")];
 
 const WEB: &[Field] = &[
@@ -647,6 +674,12 @@ pub const SECTIONS: &[Section] = &[
         title: "Firmware updates",
         entries: None,
         fields: UPDATE,
+    },
+    Section {
+        key: "network",
+        title: "Network",
+        entries: None,
+        fields: NETWORK,
     },
 ];
 

@@ -188,7 +188,7 @@ pub fn form_values(html: &str, id: &str) -> Vec<(String, String)> {
             continue;
         } else if t.starts_with("<input") {
             let kind = attr(open, "type").unwrap_or_default();
-            if kind == "checkbox" && !open.contains(" checked") {
+            if (kind == "checkbox" || kind == "radio") && !open.contains(" checked") {
                 continue;
             }
             out.push((name, attr(open, "value").unwrap_or_else(|| "on".into())));

@@ -31,6 +31,7 @@ pub const PAGES: &[(&str, &str, &[&str])] = &[
     ("/config/events", "Events", &["webhook", "events", "mqtt"]),
     ("/config/sip", "SIP, DNS and log", &["sip", "dns", "log"]),
     ("/config/updates", "Updates", &["update"]),
+    ("/config/network", "Network", &["network"]),
 ];
 
 pub async fn handle(ctx: &WebContext, who: &Identity, req: &Request) -> Option<Response> {
@@ -67,6 +68,9 @@ impl View<'_> {
     fn show(&self, ctx: &WebContext, posted: Option<Posted>, notice: String) -> Response {
         let stored = to_json(&ctx.config()).unwrap_or(Value::Null);
         let mut body = notice;
+        if self.path == "/config/network" {
+            body.push_str(NETWORK_WARNING);
+        }
         let mut status = 200;
         for key in self.keys {
             let Some(s) = section(key) else { continue };
@@ -162,6 +166,10 @@ impl View<'_> {
     }
 }
 
+/// Above the network form: what a wrong static address does, and the way
+/// back.
+const NETWORK_WARNING: &str = r#"<div class="notice warning" id="network-warning"><p><strong>A wrong static address makes the box unreachable</strong> from the network: it applies as soon as it is saved, and the web page and SIP are then only at the new address. Check the address, the prefix length and the gateway against your network before saving.</p><p>If the box cannot be reached any more, use its console (a screen and keyboard, or the serial console; image/README.md, "Console"): set <code>mode = "dhcp"</code> under <code>[network]</code> in <code>/data/pbxgate.toml</code> and run <code>systemctl restart pbxgate</code>, or make a factory reset (wipe the data partition and reboot: every setting is lost).</p></div>"#;
+
 /// Where a save answers to: the page, with what changed in its query so
 /// the page can say it after the redirect.
 pub fn saved_location(path: &str, report: &SaveReport) -> String {
@@ -214,5 +222,7 @@ pub fn notice_html(changed: &[String], restart: &[String]) -> String {
 
 #[cfg(test)]
 mod line_tests;
+#[cfg(test)]
+mod network_tests;
 #[cfg(test)]
 mod tests;

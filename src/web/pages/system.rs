@@ -1,13 +1,13 @@
-//! `/system`: the host's network addresses, the log tail, backup and
+//! `/system`: the host's network addresses (static or DHCP), the log tail, backup and
 //! restore of the configuration file, and the audit list. A restored file
 //! is saved through the signalling loop like any other save: checked as a
 //! whole, written keeping comments, applied to new calls.
 
-use std::ffi::CStr;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-
+use crate::app::network::NetworkPlan;
+use crate::config::NetworkConfig;
 use crate::logging::recent_lines;
 use crate::store::{rfc3339, AuditEntry};
+use crate::web::addresses;
 use crate::web::api::system::restart;
 use crate::web::api::update::reboot_soon;
 use crate::web::context::{Identity, WebContext};
@@ -16,6 +16,18 @@ use crate::web::forms::{save, Refused};
 use crate::web::html::{csrf_field, esc, page};
 use crate::web::http::{Method, Request, Response};
 use crate::web::pages::config::{notice, saved_location};
+
+/// `[network]` in a few words: the plan, with the board's interface
+/// named as such when the file leaves it to the board.
+pub fn configured(n: &NetworkConfig) -> String {
+    match NetworkPlan::resolve(n, None) {
+        Ok(plan) => plan.summary(),
+        Err(_) => format!(
+            "static {} on the board's first network interface",
+            n.address.as_deref().unwrap_or("(no address)")
+        ),
+    }
+}
 
 /// Log lines the page shows.
 pub const TAIL_LINES: usize = 200;
@@ -70,7 +82,11 @@ async fn show(
     status: u16,
 ) -> Response {
     let mut body = notice;
-    body.push_str(&addresses_html(&host_addresses()));
+    body.push_str(
+        &addresses::read()
+            .await
+            .html(&configured(&ctx.config().network)),
+    );
     body.push_str(&super::update::section(ctx, who).await);
     body.push_str(
         r#"<section id="backup"><h2>Backup</h2><p class="notice warning" id="backup-warning">The full backup holds every password of the configuration (accounts, inbound users, targets): keep it where only you can read it, or download it without passwords.</p><p><a href="/api/v1/system/backup" id="backup-full" download="pbxgate.toml">Download the configuration</a> · <a href="/api/v1/system/backup?secrets=false" id="backup-nosecrets" download="pbxgate-no-passwords.toml">Download without passwords</a></p></section>"#,
@@ -111,21 +127,6 @@ async fn show(
     Response::html(status, page("System", "/system", Some(who), &body))
 }
 
-fn addresses_html(list: &[(String, IpAddr)]) -> String {
-    let mut s = String::from(
-        r#"<section id="network"><h2>Network addresses</h2><table id="addresses"><thead><tr><th>Interface</th><th>Address</th></tr></thead><tbody>"#,
-    );
-    for (name, addr) in list {
-        s.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td></tr>",
-            esc(name),
-            esc(&addr.to_string())
-        ));
-    }
-    s.push_str("</tbody></table></section>");
-    s
-}
-
 fn audit_html(list: Result<Vec<AuditEntry>, String>) -> String {
     let mut s = String::from(r#"<section id="audit-list"><h2>Changes</h2>"#);
     match list {
@@ -149,51 +150,6 @@ fn audit_html(list: Result<Vec<AuditEntry>, String>) -> String {
     }
     s.push_str("</section>");
     s
-}
-
-/// The host's interfaces and their addresses, from the OS (getifaddrs).
-pub fn host_addresses() -> Vec<(String, IpAddr)> {
-    let mut out = Vec::new();
-    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
-    // SAFETY: getifaddrs writes the head of a list it allocates; it is
-    // freed below with freeifaddrs and not used after.
-    if unsafe { libc::getifaddrs(&mut head) } != 0 {
-        return out;
-    }
-    let mut p = head;
-    while !p.is_null() {
-        // SAFETY: p is a node of the list getifaddrs made, not yet freed.
-        let ifa = unsafe { &*p };
-        p = ifa.ifa_next;
-        if ifa.ifa_addr.is_null() || ifa.ifa_name.is_null() {
-            continue;
-        }
-        // SAFETY: ifa_name is a NUL-terminated string of the list, and
-        // ifa_addr points to a sockaddr whose family says its real type.
-        let (name, family) = unsafe {
-            (
-                CStr::from_ptr(ifa.ifa_name).to_string_lossy().into_owned(),
-                i32::from((*ifa.ifa_addr).sa_family),
-            )
-        };
-        let addr = match family {
-            libc::AF_INET => {
-                // SAFETY: AF_INET: the sockaddr is a sockaddr_in.
-                let sin = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in) };
-                IpAddr::V4(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)))
-            }
-            libc::AF_INET6 => {
-                // SAFETY: AF_INET6: the sockaddr is a sockaddr_in6.
-                let sin6 = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in6) };
-                IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr))
-            }
-            _ => continue,
-        };
-        out.push((name, addr));
-    }
-    // SAFETY: head came from getifaddrs and is freed once.
-    unsafe { libc::freeifaddrs(head) };
-    out
 }
 
 #[cfg(test)]
