@@ -211,14 +211,14 @@ PBXGATE_VERSION=$version
 SOURCE=$git_rev
 BUILT=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 EOF
-# Mount points on the read-only root, and where RAUC mounts bundles.
-mkdir -p "$rootfs/data" "$rootfs/boot/efi" "$rootfs/mnt/rauc"
+# Mount points on the read-only root (RAUC mounts bundles under /run).
+mkdir -p "$rootfs/data" "$rootfs/boot/efi"
 # The pbxgate user (usr/lib/sysusers.d/pbxgate.conf); the root is read-only
 # at run time, so users are made now.
 systemd-sysusers --root="$rootfs" >/dev/null
 chroot "$rootfs" passwd --lock root >/dev/null
 systemctl --root="$rootfs" --quiet enable \
-    pbxgate.service pbxgate-data.service pbxgate-mark-good.service \
+    pbxgate.service pbxgate-data.service pbxgate-health.service \
     systemd-networkd.service systemd-resolved.service systemd-timesyncd.service
 # Nothing installs packages on a read-only root; e2scrub needs LVM.
 systemctl --root="$rootfs" --quiet mask \
