@@ -12,9 +12,26 @@ cd "$(dirname "$0")/.."
 secs=${1:-20}
 clicks=${2:-40}
 
+# What it needs, installed once as the other bench scripts do (apt-get
+# needs root): jackd2 (the clocked dummy device), ALSA's jack plugin,
+# alsaloop (alsa-utils) for the anchor, libasound2-dev for the alsa feature.
+need=()
+command -v jackd >/dev/null 2>&1 || need+=(jackd2)
+command -v alsaloop >/dev/null 2>&1 || need+=(alsa-utils)
+dpkg -s libasound2-plugins >/dev/null 2>&1 || need+=(libasound2-plugins)
+dpkg -s libasound2-dev >/dev/null 2>&1 || need+=(libasound2-dev)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
+if [ ${#need[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "jackd2 jackd/tweak_rt_limits boolean false" | $sudo debconf-set-selections
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=120 "${need[@]}" >/dev/null ||
+        { $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=120 "${need[@]}" >/dev/null; }
+fi
 for tool in jackd jack_lsp alsaloop python3; do
     command -v "$tool" >/dev/null 2>&1 || {
-        echo "bench/line_audio.sh: $tool is missing (apt install jackd2 alsa-utils libasound2-plugins python3)" >&2
+        echo "bench/line_audio.sh: $tool is still missing after apt-get" >&2
         exit 1
     }
 done
@@ -27,8 +44,11 @@ export HOME=$tmp JACK_DEFAULT_SERVER=pbxgate-bench JACK_NO_START_SERVER=1
 jackd_pid=""
 loop_pid=""
 cleanup() {
-    [ -n "$loop_pid" ] && kill "$loop_pid" 2>/dev/null || true
-    [ -n "$jackd_pid" ] && kill "$jackd_pid" 2>/dev/null && wait "$jackd_pid" 2>/dev/null || true
+    if [ -n "$loop_pid" ]; then kill "$loop_pid" 2>/dev/null || true; fi
+    if [ -n "$jackd_pid" ]; then
+        kill "$jackd_pid" 2>/dev/null || true
+        wait "$jackd_pid" 2>/dev/null || true
+    fi
     rm -rf "$tmp"
 }
 trap cleanup EXIT

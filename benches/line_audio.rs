@@ -271,12 +271,29 @@ fn latency(clicks: usize) {
         fifo.write_all(if is_click { &click } else { &silence })
             .expect("feed");
     }
-    // The line reads what it needs; keep it fed with silence while it stops.
+    // The line's capture blocks on the fifo until a period is there: keep
+    // it fed with silence from another thread until it reports Stopped.
+    let stopped = Arc::new(AtomicBool::new(false));
+    let feeder = {
+        let stopped = stopped.clone();
+        std::thread::spawn(move || {
+            while !stopped.load(Ordering::Relaxed) {
+                let _ = fifo.write_all(&silence);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
     line.stop();
-    for _ in 0..20 {
-        let _ = fifo.write_all(&silence);
-        std::thread::sleep(Duration::from_millis(20));
+    let asked = Instant::now();
+    while asked.elapsed() < Duration::from_secs(5) {
+        match line.events().try_recv() {
+            Ok(AudioEvent::Stopped(_)) => break,
+            Ok(_) => {}
+            Err(_) => std::thread::sleep(Duration::from_millis(10)),
+        }
     }
+    stopped.store(true, Ordering::Relaxed);
+    let _ = feeder.join();
     let packets = receiver.join().unwrap();
     let mut lat: Vec<f64> = fed
         .iter()

@@ -258,12 +258,23 @@ fn main() -> ExitCode {
         None => say!("  web page: off (web.enabled = false)"),
     }
 
+    // Under systemd (the appliance's Type=notify unit): ready once the
+    // listeners are bound and the web page is up; the watchdog is fed while
+    // the signalling loop turns.
+    let notifier = pbxgate::gateway::Notifier::from_env();
+    if let Some(n) = &notifier {
+        n.ready(&format!("pbxgate {} running", env!("CARGO_PKG_VERSION")));
+        n.start_watchdog(gateway.status());
+    }
     smol::block_on(async move {
         if let Some(w) = web {
             smol::spawn(w.run()).detach();
         }
         gateway.run().await
     });
+    if let Some(n) = &notifier {
+        n.stopping();
+    }
     if pbxgate::gateway::restart_requested() {
         return restart();
     }

@@ -63,9 +63,10 @@ fn bench(name: &str) -> Bench {
     let mut captured = signal(8_000, CAPTURE_S);
     for (digit, (from, to)) in [('7', TONE_7), ('5', TONE_5)] {
         let (lo, hi) = dtmf(digit);
-        for i in (from * 8_000.0) as usize..(to * 8_000.0) as usize {
+        let span = (from * 8_000.0) as usize..(to * 8_000.0) as usize;
+        for (sample, i) in captured[span.clone()].iter_mut().zip(span) {
             let t = i as f32 / 8_000.0;
-            captured[i] = 0.25 * (2.0 * std::f32::consts::PI * lo * t).sin()
+            *sample = 0.25 * (2.0 * std::f32::consts::PI * lo * t).sin()
                 + 0.25 * (2.0 * std::f32::consts::PI * hi * t).sin();
         }
     }

@@ -15,7 +15,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::audio::{align, ncc};
+use common::audio::{
+    align, assert_carries, assert_carries_windows, audio_start, ncc, read_s16, signal, write_s16,
+};
 use common::jack::{self, home, AlsaHome, Jackd};
 use common::poll;
 use pbxgate::line::audio::{
@@ -42,49 +44,6 @@ unsafe impl GlobalAlloc for Counting {
 }
 #[global_allocator]
 static A: Counting = Counting;
-
-/// Test audio: seven tones between 300 Hz and 2.8 kHz at unrelated
-/// frequencies, slowly swelling, so no two half-seconds look alike and the
-/// whole of it passes a telephone band and any resampler.
-fn signal(rate: u32, seconds: f32) -> Vec<f32> {
-    const TONES: [(f32, f32); 7] = [
-        (313.0, 0.0),
-        (577.0, 1.1),
-        (911.0, 2.3),
-        (1297.0, 0.7),
-        (1733.0, 1.9),
-        (2203.0, 2.9),
-        (2711.0, 0.4),
-    ];
-    let n = (rate as f32 * seconds) as usize;
-    (0..n)
-        .map(|i| {
-            let t = i as f32 / rate as f32;
-            let swell = 0.6 + 0.4 * (2.0 * std::f32::consts::PI * 1.3 * t).sin();
-            let sum: f32 = TONES
-                .iter()
-                .map(|(f, ph)| (2.0 * std::f32::consts::PI * f * t + ph).sin())
-                .sum();
-            0.09 * swell * sum
-        })
-        .collect()
-}
-
-fn write_s16(path: &Path, samples: &[f32]) {
-    let bytes: Vec<u8> = samples
-        .iter()
-        .flat_map(|&x| ((x * 32_767.0) as i16).to_le_bytes())
-        .collect();
-    std::fs::write(path, bytes).unwrap();
-}
-
-fn read_s16(path: &Path) -> Vec<f32> {
-    std::fs::read(path)
-        .unwrap_or_default()
-        .chunks_exact(2)
-        .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32_768.0)
-        .collect()
-}
 
 fn params() -> EndpointParams {
     EndpointParams {
@@ -176,71 +135,6 @@ fn assert_real_time(packets: &[(Instant, Vec<u8>)], span: Duration) {
     assert!(
         spread >= span.as_secs_f64() * 0.85,
         "the packets came within {spread:.2} s, not spread over {span:?}"
-    );
-}
-
-/// `got` holds `reference` after a jitter buffer: the buffer may shift the
-/// alignment a little when it adapts its delay (it stretches or conceals a
-/// few milliseconds), so each quarter second of `got` is aligned on its own
-/// (near the previous alignment). Two thirds of them must correlate at 0.98
-/// or better, none may be silent or foreign.
-fn assert_carries_windows(reference: &[f32], got: &[f32], seconds: f32, what: &str) {
-    const W: usize = 2_000;
-    let at = audio_start(got);
-    let n = (seconds * 4.0) as usize;
-    let (mut off, _) = align(reference, got, at, W).expect("audio to compare");
-    let mut scores = Vec::new();
-    for k in 0..n {
-        let g = at + k * W;
-        let Some(w) = got.get(g..g + W) else { break };
-        let expect = off + k * W;
-        // A resynchronisation may move it by up to the buffer's depth.
-        let lo = expect.saturating_sub(1_600);
-        let hi = (expect + 1_600).min(reference.len().saturating_sub(W));
-        let (o, score) = (lo..=hi)
-            .map(|o| (o, ncc(&reference[o..o + W], w)))
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .unwrap_or((expect, 0.0));
-        off = o - k * W;
-        scores.push(score);
-    }
-    let good = scores.iter().filter(|&&s| s >= 0.98).count();
-    eprintln!("{what}: per-quarter-second ncc {scores:.3?}");
-    assert!(
-        scores.len() >= n,
-        "{what}: only {} quarter seconds of audio",
-        scores.len()
-    );
-    assert!(
-        good * 3 >= n * 2,
-        "{what}: {good} of {n} quarter seconds correlate at 0.98"
-    );
-    assert!(
-        scores.iter().all(|&s| s >= 0.5),
-        "{what}: a quarter second that is not the audio sent"
-    );
-}
-
-/// The first sample after which `got` carries audio, plus 100 ms.
-fn audio_start(got: &[f32]) -> usize {
-    got.iter().position(|x| x.abs() > 0.05).unwrap_or(0) + 800
-}
-
-/// `got` holds `reference` somewhere after its silent start: align half a
-/// second, then the correlation over `check` samples there.
-fn assert_carries(reference: &[f32], got: &[f32], check: usize, what: &str) {
-    let at = audio_start(got);
-    let (off, first) = align(reference, got, at, 4_000)
-        .unwrap_or_else(|| panic!("{what}: only {} samples ({at} before audio)", got.len()));
-    let n = check.min(got.len() - at).min(reference.len() - off);
-    let whole = ncc(&reference[off..off + n], &got[at..at + n]);
-    eprintln!(
-        "{what}: aligned at {off}/{at}, ncc {first:.4} over 0.5 s, {whole:.4} over {n} samples"
-    );
-    assert!(n >= 8_000, "{what}: only {n} samples to compare");
-    assert!(
-        whole >= 0.98,
-        "{what}: normalised cross-correlation {whole:.4} < 0.98"
     );
 }
 
@@ -426,6 +320,34 @@ fn jackd_killed_and_restarted_mid_call() {
 
 /// (d) A PCM that does not exist: DeviceFailed naming it; the RTP side
 /// still runs (on silence), and another line on good devices is unaffected.
+/// A device without a clock (a misconfigured PCM) hands over frames as
+/// fast as they are read: the line must still take commands and stop.
+#[test]
+fn a_device_without_a_clock_still_stops() {
+    if jack::own_process("a_device_without_a_clock_still_stops") {
+        return;
+    }
+    let input = home().join("capture.raw");
+    write_s16(&input, &signal(8_000, 1.0));
+    let pcms = AlsaHome::from_env().line_without_clock("fast", &input, Path::new("/dev/null"));
+    let line = start_line("fast", pcms, "127.0.222.5");
+    wait_event(&line, Duration::from_secs(5), is_ready);
+    let far = far_end("127.0.222.6");
+    line.start(far.local_addr().unwrap(), params());
+    let sent = collect_for(&far, Duration::from_millis(300));
+    assert!(!sent.is_empty(), "the line sent nothing");
+    let asked = Instant::now();
+    line.stop();
+    wait_event(&line, Duration::from_secs(2), |e| {
+        matches!(e, AudioEvent::Stopped(_))
+    });
+    eprintln!(
+        "{} packets in 300 ms from the clockless device; stopped {:?} after asked",
+        sent.len(),
+        asked.elapsed()
+    );
+}
+
 #[test]
 fn missing_device_is_named_and_other_lines_run() {
     if jack::own_process("missing_device_is_named_and_other_lines_run") {

@@ -10,6 +10,7 @@ pub mod linesim;
 mod listener_plan;
 mod listeners;
 mod mqtt;
+mod notify;
 mod resolve;
 mod signalling;
 mod sip_tls;
@@ -23,6 +24,7 @@ pub use compile::{
 pub use control::restart_requested;
 pub use history::HistoryWriter;
 pub use listeners::RETIRED_LINGER;
+pub use notify::Notifier;
 
 use listeners::{Slot, Slots};
 

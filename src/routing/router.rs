@@ -63,6 +63,8 @@ pub struct Router {
     emergency: EmergencyNumbers,
     /// `[emergency] route`: taken by every emergency call.
     emergency_route: Option<Arc<Route>>,
+    /// The configured lines' names (they dial emergency numbers too).
+    line_names: Vec<String>,
 }
 
 impl Router {
@@ -183,6 +185,7 @@ impl Router {
             entries,
             emergency: EmergencyNumbers::new(emergency),
             emergency_route,
+            line_names: lines.iter().map(|l| l.name.clone()).collect(),
         })
     }
 
@@ -222,16 +225,22 @@ impl Router {
         &self.emergency
     }
 
-    /// Whether a call from the LAN to `number` has a route: the emergency
-    /// route, or a LAN route whose `dialled` items accept the number (its
-    /// header and caller items depend on the call, so they are assumed to
-    /// pass). For `--check-config`.
-    pub fn carries_emergency(&self, number: &str) -> bool {
+    /// Whether a call from `origin` (the LAN, a line) to `number` has a
+    /// route: the emergency route, or a route taking calls from there whose
+    /// `dialled` items accept the number (its header and caller items
+    /// depend on the call, so they are assumed to pass). For
+    /// `--check-config`.
+    pub fn carries_emergency(&self, number: &str, origin: Origin<'_>) -> bool {
         self.emergency_route.is_some()
             || self.entries.iter().any(|e| {
-                e.route.from == RouteFrom::LAN
+                origin.is_taken_by(&e.route.from)
                     && e.matches.iter().all(|m| m.may_pass_dialled(number))
             })
+    }
+
+    /// The configured lines' names.
+    pub fn line_names(&self) -> &[String] {
+        &self.line_names
     }
 
     /// Every route with its conditions, in configuration order.

@@ -174,8 +174,9 @@ pub fn assert_carries_windows(reference: &[f32], got: &[f32], seconds: f32, what
         let g = at + k * W;
         let Some(w) = got.get(g..g + W) else { break };
         let expect = off + k * W;
-        let lo = expect.saturating_sub(400);
-        let hi = (expect + 400).min(reference.len().saturating_sub(W));
+        // A resynchronisation may move it by up to the buffer's depth.
+        let lo = expect.saturating_sub(1_600);
+        let hi = (expect + 1_600).min(reference.len().saturating_sub(W));
         let (o, score) = (lo..=hi)
             .map(|o| (o, ncc(&reference[o..o + W], w)))
             .max_by(|a, b| a.1.total_cmp(&b.1))

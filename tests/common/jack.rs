@@ -277,6 +277,23 @@ impl AlsaHome {
         self.files(name, &plug, capture_from, playback_to)
     }
 
+    /// A line's PCMs with no clock at all: a `plug` over ALSA's `null`
+    /// PCM, which takes and gives frames as fast as they are asked for
+    /// (capture reads `capture_from`, then silence). Returns (capture,
+    /// playback).
+    pub fn line_without_clock(
+        &mut self,
+        name: &str,
+        capture_from: &Path,
+        playback_to: &Path,
+    ) -> (String, String) {
+        let plug = format!("{name}_null");
+        self.add(&format!(
+            "pcm.{plug} {{\n    type plug\n    slave.pcm {{ type null }}\n}}\n"
+        ));
+        self.files(name, &plug, capture_from, playback_to)
+    }
+
     /// A line's PCMs straight on the `jack` PCM with `channels` ports: FLOAT
     /// only, at the server's rate, so the line must convert and resample.
     /// The files hold interleaved float32 LE at the server's rate.

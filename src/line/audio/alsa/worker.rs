@@ -42,6 +42,8 @@ const FRAME: Duration = Duration::from_millis(20);
 const MAX_FDS: usize = 9;
 /// Packets taken from the socket per wake-up, so a flood cannot starve capture.
 const MAX_RECV: usize = 64;
+/// Capture frames read per wake-up at most (200 ms of audio).
+const MAX_FRAMES_PER_WAKE: usize = 10;
 const SILENCE: Frame = [0; FRAME_SAMPLES];
 const CAPTURE: usize = 0;
 const PLAYBACK: usize = 1;
@@ -347,7 +349,13 @@ impl Worker {
         };
         let result = c.poll_revents(fds).and_then(|error| {
             let mut got = false;
-            while c.read_frame(frame, now)? {
+            let mut read = 0;
+            // A device that always has a frame (one without a clock, a
+            // plugin at the end of its file) would keep this loop from
+            // ever returning to the commands: catch up at most this much
+            // per wake-up, the rest waits for the next.
+            while read < MAX_FRAMES_PER_WAKE && c.read_frame(frame, now)? {
+                read += 1;
                 s.endpoint.capture(frame, now, &mut send);
                 if no_playback {
                     s.endpoint.playout(now, &mut nowhere);
