@@ -446,7 +446,14 @@ fn health_check(argv: impl Iterator<Item = OsString>) -> ExitCode {
             say!("pbxgate health-check: {action}");
         };
         match health::run(&store, &data_dir, &*updater, timeout, &mut tell) {
-            Ok((report, _)) => report,
+            Ok((report, action)) => {
+                // Marked (or left alone): the slot flags are as said. A
+                // reboot is under way instead.
+                if action != health::Action::Reboot {
+                    say!("pbxgate health-check: done");
+                }
+                report
+            }
             Err(e) => {
                 eprintln!("pbxgate health-check: {e}");
                 return ExitCode::from(1);

@@ -19,6 +19,10 @@
 #                        extended regular expression PATTERN; 1 at the deadline
 #   check ...            tests/image/check.py (SIP, HTTPS, the API, QMP)
 #   grubenv              the boot flags on the disk's EFI partition
+#   health_done          the console's line once the boot's health check has
+#                        marked the slot (or left it), for wait_console; not
+#                        systemd's "Finished": systemd stops writing to the
+#                        console once the console's getty starts
 #
 # IMAGE_TEST_KEEP=1 keeps the work directory (disk, console logs) for a look
 # afterwards.
@@ -26,6 +30,8 @@
 : "${me:?tests/image/lib.sh: set me= before sourcing it}"
 repo=$(pwd)
 ovmf=/usr/share/ovmf/OVMF.fd
+# shellcheck disable=SC2034 # for the callers' wait_console
+health_done='pbxgate health-check: done'
 
 fail() {
     echo "$me: FAIL: $*" >&2
