@@ -50,11 +50,12 @@ pub enum Action {
 
 impl std::fmt::Display for Action {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let back = "; the update in the other slot did not pass and is marked bad";
+        // Said before it is done (`run`'s `tell`).
+        let back = "; the update in the other slot did not pass: marking it bad";
         match self {
             Action::MarkGood { other_bad } => write!(
                 f,
-                "the booted slot is marked good{}",
+                "marking the booted slot good{}",
                 if *other_bad { back } else { "" }
             ),
             Action::Reboot => write!(
@@ -63,7 +64,7 @@ impl std::fmt::Display for Action {
             ),
             Action::Leave { other_bad } => write!(
                 f,
-                "no update to undo: the slot flags are left as they are{}",
+                "no update to undo: leaving the slot flags as they are{}",
                 if *other_bad { back } else { "" }
             ),
         }
