@@ -15,6 +15,9 @@ qemu's forwarded loopback ports (standard library only).
       logs in and prints [calls] max_concurrent as the API gives it
   check.py slots WEBPORT CONSOLE_LOG PASSWORD
       logs in and prints GET /api/v1/system/slots (JSON)
+  check.py slots-page WEBPORT CONSOLE_LOG PASSWORD
+      logs in and prints the System page's slot table, one row a line:
+      BOOTNAME|VERSION|STATE ("*" before a booted slot's name)
   check.py set-update WEBPORT CONSOLE_LOG PASSWORD TIMEOUT_S ATTEMPTS
       logs in and sets [update] health_timeout_s and boot_attempts
   check.py upload WEBPORT CONSOLE_LOG PASSWORD BUNDLE [reboot]
@@ -205,6 +208,21 @@ def slots(port, console_log, password):
     print(json.dumps(json.loads(body)))
 
 
+def slots_page(port, console_log, password):
+    web = logged_in(port, console_log, password)
+    status, _, _, page = web.send("GET", "/system")
+    if status != 200:
+        fail(f"GET /system answered {status}")
+    table = re.search(r'<table id="slots">(.*?)</table>', page, re.S)
+    if not table:
+        fail("the System page has no slot table")
+    rows = re.findall(r'<tr data-slot="[^"]*"( class="booted")?><td>(\w+) \([^)]*\)</td><td>([^<]*)</td><td>([^<]*)</td>', table.group(1))
+    if not rows:
+        fail(f"no slot rows in {table.group(0)}")
+    for booted, name, version, state in rows:
+        print(f"{'*' if booted else ''}{name}|{version}|{state}")
+
+
 def set_update(port, console_log, password, timeout_s, attempts):
     web = logged_in(port, console_log, password)
     status, _, _, body = web.send("GET", "/api/v1/config/update")
@@ -269,6 +287,8 @@ def main(argv):
         power_button(args[0])
     elif what == "slots" and len(args) == 3:
         slots(int(args[0]), args[1], args[2])
+    elif what == "slots-page" and len(args) == 3:
+        slots_page(int(args[0]), args[1], args[2])
     elif what == "set-update" and len(args) == 5:
         set_update(int(args[0]), args[1], args[2], int(args[3]), int(args[4]))
     elif what == "upload" and len(args) in (4, 5):

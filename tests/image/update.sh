@@ -4,7 +4,8 @@
 # it is not there) in qemu, updated over its HTTPS API with RAUC bundles
 # (docs/updates.md):
 #
-#   - the first boot: slot A runs, marked good, with the image's version
+#   - the first boot: slot A runs, marked good, with the image's version;
+#     the System page's slot table says so too
 #   - a bundle signed by a CA the box does not trust is refused (422, the
 #     error names the signature), and one for another board too; the slots
 #     are as they were, no update is pending
@@ -17,7 +18,8 @@
 #     exit) is installed into A with ?reboot=true: the box boots it, the
 #     health check fails and reboots, [update] boot_attempts times, then
 #     GRUB boots B by itself; B's health check marks A bad. The API shows B
-#     running with the old version and A bad; grubenv agrees.
+#     running with the old version and A bad, and so does the System page;
+#     grubenv agrees.
 #
 # The box reboots itself (systemd, the kernel's reset); qemu runs with
 # -no-reboot, so that reset ends it, and the test starts it again on the
@@ -151,6 +153,11 @@ expect "slot A's good" "$(slot "$s" A good)" True
 expect "slot B's good" "$(slot "$s" B good)" False
 expect "the pending update" "$(field "$s" "s['pending']")" None
 echo "   slots: A booted, version $version, good; B bad (empty)"
+page=$(check slots-page "$web_port" "$log" "$password" | paste -sd ' ' -) || console_fail 1 "the System page failed"
+case "$page" in
+"*A|$version|running, good B|"*"|bad") echo "   the System page: $page" ;;
+*) fail "the System page's slots are '$page'" ;;
+esac
 
 # --- refused bundles ---------------------------------------------------------
 refused() {
@@ -233,6 +240,9 @@ expect "slot A's version" "$(slot "$s" A version)" "$bad_version"
 expect "slot A's good" "$(slot "$s" A good)" False
 expect "the pending update" "$(field "$s" "s['pending']")" None
 echo "   slots: B booted, version $good_version, good; A ($bad_version) marked bad"
+page=$(check slots-page "$web_port" "$log" "$password" | paste -sd ' ' -) || console_fail 1 "the System page failed"
+expect "the System page's slots" "$page" "A|$bad_version|bad *B|$good_version|running, good"
+echo "   the System page: $page"
 
 power_off 1
 env=$(grubenv)
