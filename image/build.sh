@@ -5,12 +5,15 @@ set -euo pipefail
 
 usage() {
     cat <<'EOF'
-usage: image/build.sh BOARD [--no-xz] [--binary PATH] [--keyring PEM] [--fresh]
+usage: image/build.sh BOARD [--no-xz] [--binary PATH] [--keyring PEM]
+                      [--bundle-cert PEM --bundle-key PEM|PKCS11-URL] [--fresh]
 
 Builds image/out/pbxgate-BOARD.img (and .img.xz) for board/BOARD.toml: a GPT
 disk with an EFI partition (GRUB choosing root slot A or B), two root slots
 (ext4, mounted read-only; B starts empty) and a data partition that the
-first boot grows to the end of the disk and formats.
+first boot grows to the end of the disk and formats. Also the signed update
+bundle of the same system, image/out/pbxgate-BOARD.raucb (image/bundle.sh),
+and the slot's file system it is made of, pbxgate-BOARD.rootfs.ext4.
 
   --no-xz         skip the .img.xz (its compression takes minutes)
   --binary PATH   put this pbxgate binary in (it must be built for the
@@ -19,6 +22,10 @@ first boot grows to the end of the disk and formats.
   --keyring PEM   the CA certificate update bundles must chain to (default:
                   the TEST CA in image/keys/test/; production images give
                   the production CA here)
+  --bundle-cert PEM, --bundle-key PEM|PKCS11-URL
+                  the signer of the update bundle (default: the TEST signer
+                  in image/keys/test/); it must chain to the keyring's CA.
+                  docs/updates.md, "Keys", says where production keys live
   --fresh         rebuild the cached Debian root filesystem (image/out/cache/)
                   even when the package lists have not changed, e.g. for
                   Debian's latest security updates
@@ -26,7 +33,7 @@ first boot grows to the end of the disk and formats.
 Needs root (mmdebstrap, chroot, file owners in the image); run as another
 user it builds the binary first and then runs itself with sudo. Debian
 packages: mmdebstrap, e2fsprogs, fdisk, dosfstools, mtools, grub-common,
-grub-efi-amd64-bin, xz-utils, python3.
+grub-efi-amd64-bin, xz-utils, python3, rauc, squashfs-tools.
 EOF
 }
 
@@ -44,6 +51,8 @@ board=""
 xz=yes
 binary=""
 keyring=$here/keys/test/test-ca.cert.pem
+bundle_cert=$here/keys/test/test-signing.cert.pem
+bundle_key=$here/keys/test/test-signing.key.pem
 fresh=no
 # Partition sizes in MiB. A slot holds a root filesystem of about 650 MiB;
 # the rest is room for later updates, which must fit the same slot.
@@ -55,13 +64,19 @@ while [ $# -gt 0 ]; do
     case "$1" in
     --no-xz) xz=no ;;
     --fresh) fresh=yes ;;
-    --binary | --keyring)
+    --binary | --keyring | --bundle-cert | --bundle-key)
         if [ $# -lt 2 ] || [ -z "$2" ]; then
             echo "image/build.sh: $1 needs a file" >&2
             usage >&2
             exit 2
         fi
-        if [ "$1" = --binary ]; then binary=$(realpath "$2"); else keyring=$(realpath "$2"); fi
+        case "$1" in
+        --binary) binary=$(realpath "$2") ;;
+        --keyring) keyring=$(realpath "$2") ;;
+        --bundle-cert) bundle_cert=$(realpath "$2") ;;
+        # A hardware token's key is a PKCS#11 URL, not a file.
+        --bundle-key) case "$2" in pkcs11:*) bundle_key=$2 ;; *) bundle_key=$(realpath "$2") ;; esac ;;
+        esac
         shift
         ;;
     -h | --help)
@@ -126,7 +141,7 @@ machine=$(od -An -t u2 -j 18 -N 2 "$binary" | tr -d ' ')
 
 if [ "$(id -u)" -ne 0 ]; then
     step "running as root from here on (sudo)"
-    args=("$board" --binary "$binary" --keyring "$keyring")
+    args=("$board" --binary "$binary" --keyring "$keyring" --bundle-cert "$bundle_cert" --bundle-key "$bundle_key")
     [ "$xz" = yes ] || args+=(--no-xz)
     [ "$fresh" = no ] || args+=(--fresh)
     exec sudo "$0" "${args[@]}"
@@ -136,11 +151,16 @@ if [ "$arch" = arm64 ]; then
     die "board $board: the Raspberry Pi's boot partition (its firmware and U-Boot's A/B script) is not assembled by this script yet; image/README.md, \"Raspberry Pi\", gives the steps by hand"
 fi
 
-for tool in mmdebstrap mkfs.ext4 sfdisk mkfs.vfat mmd mcopy grub-mkstandalone grub-editenv systemctl systemd-sysusers openssl; do
-    command -v "$tool" >/dev/null 2>&1 || die "$tool is missing (apt-get install mmdebstrap e2fsprogs fdisk dosfstools mtools grub-common grub-efi-amd64-bin systemd openssl)"
+for tool in mmdebstrap mkfs.ext4 sfdisk mkfs.vfat mmd mcopy grub-mkstandalone grub-editenv systemctl systemd-sysusers openssl rauc mksquashfs; do
+    command -v "$tool" >/dev/null 2>&1 || die "$tool is missing (apt-get install mmdebstrap e2fsprogs fdisk dosfstools mtools grub-common grub-efi-amd64-bin systemd openssl rauc squashfs-tools)"
 done
 [ -d /usr/lib/grub/x86_64-efi ] || die "GRUB's EFI modules are missing (apt-get install grub-efi-amd64-bin)"
 openssl x509 -noout -in "$keyring" 2>/dev/null || die "--keyring $keyring is not a PEM certificate"
+openssl x509 -noout -in "$bundle_cert" 2>/dev/null || die "--bundle-cert $bundle_cert is not a PEM certificate"
+# The bundle's signer must chain to the image's keyring, or the box would
+# refuse its own update: say so now, not after minutes of building.
+openssl verify -CAfile "$keyring" -purpose any "$bundle_cert" >/dev/null 2>&1 \
+    || die "the bundle signer $bundle_cert is not issued by the keyring's CA $keyring (give --bundle-cert/--bundle-key of a signer that is)"
 
 mkdir -p "$cache"
 exec 9>"$out/.lock"
@@ -211,14 +231,14 @@ PBXGATE_VERSION=$version
 SOURCE=$git_rev
 BUILT=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 EOF
-# Mount points on the read-only root, and where RAUC mounts bundles.
-mkdir -p "$rootfs/data" "$rootfs/boot/efi" "$rootfs/mnt/rauc"
+# Mount points on the read-only root (RAUC mounts bundles under /run).
+mkdir -p "$rootfs/data" "$rootfs/boot/efi"
 # The pbxgate user (usr/lib/sysusers.d/pbxgate.conf); the root is read-only
 # at run time, so users are made now.
 systemd-sysusers --root="$rootfs" >/dev/null
 chroot "$rootfs" passwd --lock root >/dev/null
 systemctl --root="$rootfs" --quiet enable \
-    pbxgate.service pbxgate-data.service pbxgate-mark-good.service \
+    pbxgate.service pbxgate-data.service pbxgate-health.service \
     systemd-networkd.service systemd-resolved.service systemd-timesyncd.service
 systemctl --root="$rootfs" --quiet enable pbxgate-network.service pbxgate-network.path
 # Nothing installs packages on a read-only root; e2scrub needs LVM.
@@ -277,8 +297,17 @@ dd if="$work/rootfs.ext4" of="$img" bs=1M seek=$a_at conv=notrunc,sparse status=
 # Slot B and the data partition stay zero: B is marked bad until an update
 # fills it; a blank data partition is formatted at the first boot.
 
-# The slot's file system, for update bundles.
+# The slot's file system, and the update bundle made of it: the same system
+# as slot A, signed for boxes that trust the keyring.
 mv "$work/rootfs.ext4" "$out/pbxgate-$board.rootfs.ext4"
+bundle=$out/pbxgate-$board.raucb
+step "update bundle: $bundle"
+rm -f "$bundle"
+"$here/bundle.sh" "$board" "$out/pbxgate-$board.rootfs.ext4" "$bundle" \
+    --version "$version" --cert "$bundle_cert" --key "$bundle_key" >/dev/null \
+    || die "image/bundle.sh failed"
+rauc info --keyring="$keyring" "$bundle" >/dev/null 2>&1 \
+    || die "$bundle does not check against the keyring $keyring (rauc info --keyring=$keyring $bundle says why)"
 
 if [ "$xz" = yes ]; then
     step "xz"
@@ -289,6 +318,7 @@ fi
 step "done"
 files=("$img")
 [ "$xz" = no ] || files+=("$img.xz")
+files+=("$bundle")
 for f in "${files[@]}"; do
     echo "   $f: $(($(stat -c %s "$f") / 1048576)) MiB"
 done

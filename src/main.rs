@@ -440,9 +440,19 @@ fn health_check(argv: impl Iterator<Item = OsString>) -> ExitCode {
     };
     let report = if act {
         let updater = system_updater();
-        match health::run(&store, &data_dir, &*updater, timeout) {
+        // What was found and what is done about it are said before it is
+        // done: a reboot may leave no time afterwards.
+        let mut tell = |report: &health::Report, action: &health::Action| {
+            tell_health(report);
+            say!("pbxgate health-check: {action}");
+        };
+        match health::run(&store, &data_dir, &*updater, timeout, &mut tell) {
             Ok((report, action)) => {
-                say!("pbxgate health-check: {action}");
+                // Marked (or left alone): the slot flags are as said. A
+                // reboot is under way instead.
+                if action != health::Action::Reboot {
+                    say!("pbxgate health-check: done");
+                }
                 report
             }
             Err(e) => {
@@ -455,14 +465,24 @@ fn health_check(argv: impl Iterator<Item = OsString>) -> ExitCode {
             let s = store.check().map(|c| c.config.update.health_timeout_s);
             std::time::Duration::from_secs(u64::from(s.unwrap_or(120)))
         });
-        health::check(&store, &data_dir, timeout)
+        let report = health::check(&store, &data_dir, timeout);
+        tell_health(&report);
+        report
     };
+    if report.passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// The health check's outcome in words: passed, or each failure.
+fn tell_health(report: &pbxgate::gateway::update::health::Report) {
     if report.passed {
         say!(
             "pbxgate health-check: passed in {} s",
             report.took.as_secs()
         );
-        ExitCode::SUCCESS
     } else {
         for f in &report.failures {
             eprintln!("pbxgate health-check: {f}");
@@ -471,7 +491,6 @@ fn health_check(argv: impl Iterator<Item = OsString>) -> ExitCode {
             "pbxgate health-check: failed after {} s",
             report.took.as_secs()
         );
-        ExitCode::from(1)
     }
 }
 

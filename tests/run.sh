@@ -144,3 +144,5 @@ echo "== flash.sh on loop devices (tests/flash/run.sh; needs root, runs itself w
 tests/flash/run.sh
 echo "== the x86-64 image in qemu (tests/image/boot.sh: build, boot, SIP, HTTPS, a change survives a reboot)"
 timeout 2400 tests/image/boot.sh
+echo "== firmware updates on that image in qemu (tests/image/update.sh: bad signature refused, update to B, a failed update comes back to B)"
+timeout 1200 tests/image/update.sh

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""What tests/image/boot.sh asks of the booted image, over qemu's forwarded
-loopback ports (standard library only).
+"""What tests/image/boot.sh and update.sh ask of the booted image, over
+qemu's forwarded loopback ports (standard library only).
 
   check.py sip-ready PORT SECONDS
       sends SIP OPTIONS to 127.0.0.1:PORT once a second until a 200 comes
@@ -13,9 +13,21 @@ loopback ports (standard library only).
       logs in and sets [calls] max_concurrent to VALUE through the API
   check.py get-calls WEBPORT CONSOLE_LOG PASSWORD
       logs in and prints [calls] max_concurrent as the API gives it
+  check.py slots WEBPORT CONSOLE_LOG PASSWORD
+      logs in and prints GET /api/v1/system/slots (JSON)
+  check.py slots-page WEBPORT CONSOLE_LOG PASSWORD
+      logs in and prints the System page's slot table, one row a line:
+      BOOTNAME|VERSION|STATE ("*" before a booted slot's name)
+  check.py set-update WEBPORT CONSOLE_LOG PASSWORD TIMEOUT_S ATTEMPTS
+      logs in and sets [update] health_timeout_s and boot_attempts
+  check.py upload WEBPORT CONSOLE_LOG PASSWORD BUNDLE [reboot]
+      logs in and POSTs the bundle file to /api/v1/system/update (with
+      ?reboot=true for "reboot"); prints {"status": N, "answer": {...}}
   check.py power-button QMP_SOCKET
       presses the virtual machine's ACPI power button (a clean shutdown)
 """
+
+import os
 
 import hashlib
 import http.client
@@ -96,8 +108,8 @@ class Web:
         self.tls.check_hostname = False
         self.tls.verify_mode = ssl.CERT_NONE
 
-    def send(self, method, path, body=None, kind=None):
-        conn = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.tls, timeout=30)
+    def send(self, method, path, body=None, kind=None, length=None, timeout=30):
+        conn = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.tls, timeout=timeout)
         headers = {}
         if self.cookie:
             headers["Cookie"] = self.cookie
@@ -105,6 +117,9 @@ class Web:
             headers["X-CSRF-Token"] = self.csrf
         if body is not None:
             headers["Content-Type"] = kind
+        if length is not None:
+            # A file body is streamed; http.client needs its length given.
+            headers["Content-Length"] = str(length)
         conn.request(method, path, body=body, headers=headers)
         der = conn.sock.getpeercert(binary_form=True)
         got = hashlib.sha256(der).hexdigest()
@@ -175,6 +190,68 @@ def set_calls(port, console_log, password, value):
     print(f"[calls] max_concurrent = {value} through the API")
 
 
+# --- updates -----------------------------------------------------------------
+
+
+def logged_in(port, console_log, password):
+    web, _ = web_for(port, console_log)
+    if web.log_in("admin", password) != "/":
+        fail("login with the password set before did not lead to /")
+    return web
+
+
+def slots(port, console_log, password):
+    web = logged_in(port, console_log, password)
+    status, _, _, body = web.send("GET", "/api/v1/system/slots")
+    if status != 200:
+        fail(f"GET /api/v1/system/slots answered {status}: {body}")
+    print(json.dumps(json.loads(body)))
+
+
+def slots_page(port, console_log, password):
+    web = logged_in(port, console_log, password)
+    status, _, _, page = web.send("GET", "/system")
+    if status != 200:
+        fail(f"GET /system answered {status}")
+    table = re.search(r'<table id="slots">(.*?)</table>', page, re.S)
+    if not table:
+        fail("the System page has no slot table")
+    rows = re.findall(r'<tr data-slot="[^"]*"( class="booted")?><td>(\w+) \([^)]*\)</td><td>([^<]*)</td><td>([^<]*)</td>', table.group(1))
+    if not rows:
+        fail(f"no slot rows in {table.group(0)}")
+    for booted, name, version, state in rows:
+        print(f"{'*' if booted else ''}{name}|{version}|{state}")
+
+
+def set_update(port, console_log, password, timeout_s, attempts):
+    web = logged_in(port, console_log, password)
+    status, _, _, body = web.send("GET", "/api/v1/config/update")
+    if status != 200:
+        fail(f"GET /api/v1/config/update answered {status}: {body}")
+    section = json.loads(body)
+    section["health_timeout_s"] = timeout_s
+    section["boot_attempts"] = attempts
+    status, _, _, body = web.send("PUT", "/api/v1/config/update", json.dumps(section), "application/json")
+    if status != 200:
+        fail(f"PUT /api/v1/config/update answered {status}: {body}")
+    print(f"[update] health_timeout_s = {timeout_s}, boot_attempts = {attempts} through the API")
+
+
+def upload(port, console_log, password, bundle, reboot):
+    web = logged_in(port, console_log, password)
+    path = "/api/v1/system/update" + ("?reboot=true" if reboot else "")
+    with open(bundle, "rb") as f:
+        # Checking and installing a slot's image takes a while under TCG.
+        status, _, _, body = web.send(
+            "POST", path, f, "application/octet-stream", length=os.path.getsize(bundle), timeout=600
+        )
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        answer = {"body": body}
+    print(json.dumps({"status": status, "answer": answer}))
+
+
 # --- qemu --------------------------------------------------------------------
 
 
@@ -208,6 +285,16 @@ def main(argv):
         set_calls(int(args[0]), args[1], args[2], int(args[3]))
     elif what == "power-button" and len(args) == 1:
         power_button(args[0])
+    elif what == "slots" and len(args) == 3:
+        slots(int(args[0]), args[1], args[2])
+    elif what == "slots-page" and len(args) == 3:
+        slots_page(int(args[0]), args[1], args[2])
+    elif what == "set-update" and len(args) == 5:
+        set_update(int(args[0]), args[1], args[2], int(args[3]), int(args[4]))
+    elif what == "upload" and len(args) in (4, 5):
+        if len(args) == 5 and args[4] != "reboot":
+            fail(__doc__)
+        upload(int(args[0]), args[1], args[2], args[3], len(args) == 5)
     elif what == "get-calls" and len(args) == 3:
         _, section = calls(int(args[0]), args[1], args[2])
         print(section.get("max_concurrent"))

@@ -50,11 +50,12 @@ pub enum Action {
 
 impl std::fmt::Display for Action {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let back = "; the update in the other slot did not pass and is marked bad";
+        // Said before it is done (`run`'s `tell`).
+        let back = "; the update in the other slot did not pass: marking it bad";
         match self {
             Action::MarkGood { other_bad } => write!(
                 f,
-                "the booted slot is marked good{}",
+                "marking the booted slot good{}",
                 if *other_bad { back } else { "" }
             ),
             Action::Reboot => write!(
@@ -63,7 +64,7 @@ impl std::fmt::Display for Action {
             ),
             Action::Leave { other_bad } => write!(
                 f,
-                "no update to undo: the slot flags are left as they are{}",
+                "no update to undo: leaving the slot flags as they are{}",
                 if *other_bad { back } else { "" }
             ),
         }
@@ -135,12 +136,15 @@ pub fn check(store: &ConfigStore, data_dir: &Path, timeout: Duration) -> Report 
 }
 
 /// Runs the check and acts on it through `updater`; returns the action
-/// taken. `timeout`: `[update] health_timeout_s` unless given.
+/// taken. `timeout`: `[update] health_timeout_s` unless given. `tell`
+/// hears the outcome and the decision before it is acted on (once the box
+/// reboots there may be no time left to say why).
 pub fn run(
     store: &ConfigStore,
     data_dir: &Path,
     updater: &dyn Updater,
     timeout: Option<Duration>,
+    tell: &mut dyn FnMut(&Report, &Action),
 ) -> Result<(Report, Action), UpdateError> {
     let (configured, attempts) = match store.check() {
         Ok(c) => (
@@ -167,6 +171,7 @@ pub fn run(
         .map(|t| t.trim().to_string())
         .filter(|t| !t.is_empty());
     let action = decide(report.passed, &booted, pending.as_deref());
+    tell(&report, &action);
     match &action {
         Action::MarkGood { other_bad } | Action::Leave { other_bad } => {
             if matches!(action, Action::MarkGood { .. }) {
@@ -346,6 +351,131 @@ mod tests {
             decide(false, "rootfs.0", Some("rootfs.1")),
             Action::Leave { other_bad: true }
         );
+    }
+
+    /// An updater that writes down what is asked of it, in one list with
+    /// what the check tells.
+    struct Recorder<'a> {
+        booted: &'static str,
+        log: &'a std::sync::Mutex<Vec<String>>,
+    }
+
+    impl Recorder<'_> {
+        fn note(&self, what: &str) {
+            self.log.lock().unwrap().push(what.to_string());
+        }
+    }
+
+    impl Updater for Recorder<'_> {
+        fn check(&self, _: &Path) -> Result<crate::app::BundleInfo, UpdateError> {
+            Err(UpdateError::Failed("not here".into()))
+        }
+        fn install(&self, _: &Path) -> Result<(), UpdateError> {
+            Err(UpdateError::Failed("not here".into()))
+        }
+        fn slots(&self) -> Result<Slots, UpdateError> {
+            let slot = |name: &str, boot: &str| crate::app::SlotInfo {
+                name: name.into(),
+                bootname: Some(boot.into()),
+                booted: name == self.booted,
+                good: Some(true),
+                version: None,
+                installed: None,
+            };
+            Ok(Slots {
+                compatible: "pbxgate-x86-gateway".into(),
+                primary: Some(self.booted.into()),
+                slots: vec![slot("rootfs.0", "A"), slot("rootfs.1", "B")],
+            })
+        }
+        fn mark_booted(&self, good: bool) -> Result<(), UpdateError> {
+            self.note(if good { "mark good" } else { "mark bad" });
+            Ok(())
+        }
+        fn mark_other_bad(&self) -> Result<(), UpdateError> {
+            self.note("mark other bad");
+            Ok(())
+        }
+        fn set_boot_attempts(&self, attempts: u8) -> Result<(), UpdateError> {
+            self.note(&format!("attempts {attempts}"));
+            Ok(())
+        }
+        fn reboot(&self) -> Result<(), UpdateError> {
+            self.note("reboot");
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_outcome_is_told_before_the_box_reboots_or_is_marked() {
+        let dir = std::env::temp_dir().join(format!("pbxgate-health-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        // A configuration that does not load fails the check at once.
+        std::fs::write(dir.join("pbxgate.toml"), "[update\n").unwrap();
+        std::fs::write(pending_path(&dir), "rootfs.1\n").unwrap();
+        let store = ConfigStore::in_data_dir(&dir);
+        let log = std::sync::Mutex::new(Vec::new());
+        let updater = Recorder {
+            booted: "rootfs.1",
+            log: &log,
+        };
+        let mut tell = |r: &Report, a: &Action| {
+            log.lock().unwrap().push(format!("tell {} {a:?}", r.passed));
+        };
+        let (report, action) = run(
+            &store,
+            &dir,
+            &updater,
+            Some(Duration::from_secs(1)),
+            &mut tell,
+        )
+        .unwrap();
+        assert_eq!(action, Action::Reboot);
+        assert!(
+            report
+                .failures
+                .iter()
+                .any(|f| f.starts_with("configuration: ")),
+            "{:?}",
+            report.failures
+        );
+        // Default boot attempts (the file did not load), the decision
+        // told, then the reboot; the pending update stays for the next boot.
+        assert_eq!(
+            *log.lock().unwrap(),
+            ["attempts 1", "tell false Reboot", "reboot"]
+        );
+        assert!(pending_path(&dir).exists());
+
+        // The old slot booted (the boot loader came back): told, then the
+        // update's slot is marked bad and the pending file goes.
+        std::fs::write(dir.join("pbxgate.toml"), "").unwrap();
+        log.lock().unwrap().clear();
+        let updater = Recorder {
+            booted: "rootfs.0",
+            log: &log,
+        };
+        let mut tell = |r: &Report, a: &Action| {
+            log.lock().unwrap().push(format!("tell {} {a:?}", r.passed));
+        };
+        let (_, action) = run(
+            &store,
+            &dir,
+            &updater,
+            Some(Duration::from_secs(1)),
+            &mut tell,
+        )
+        .unwrap();
+        let passed = matches!(action, Action::MarkGood { other_bad: true });
+        let failed = matches!(action, Action::Leave { other_bad: true });
+        assert!(passed || failed, "{action:?}");
+        let log = log.lock().unwrap();
+        assert_eq!(log[0], "attempts 1");
+        assert!(log[1].starts_with("tell "), "{log:?}");
+        assert_eq!(log.last().map(String::as_str), Some("mark other bad"));
+        assert!(!pending_path(&dir).exists());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

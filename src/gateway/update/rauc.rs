@@ -16,6 +16,9 @@ use crate::app::{BundleInfo, SlotInfo, Slots, UpdateError, Updater};
 
 /// Where RAUC's system configuration is on the image.
 pub const SYSTEM_CONF: &str = "/etc/rauc/system.conf";
+/// What image/build.sh wrote about the system in this slot (board,
+/// `PBXGATE_VERSION`, source, build time).
+pub const IMAGE_FILE: &str = "/etc/pbxgate-image";
 
 #[derive(Clone, Debug)]
 pub struct Rauc {
@@ -112,7 +115,11 @@ impl Updater for Rauc {
 
     fn slots(&self) -> Result<Slots, UpdateError> {
         let out = self.service(&["status", "--output-format=json", "--detailed"])?;
-        parse_status(&out.stdout)
+        let mut slots = parse_status(&out.stdout)?;
+        if let Ok(text) = std::fs::read_to_string(IMAGE_FILE) {
+            running_version(&mut slots, &text);
+        }
+        Ok(slots)
     }
 
     fn mark_booted(&self, good: bool) -> Result<(), UpdateError> {
@@ -279,6 +286,23 @@ pub fn parse_status(json: &[u8]) -> Result<Slots, UpdateError> {
     })
 }
 
+/// RAUC knows the version of what it installed; the slot the box was
+/// flashed with has none in its records. When that slot is the booted one,
+/// its version is the running system's, from `/etc/pbxgate-image`
+/// (`PBXGATE_VERSION=`).
+fn running_version(slots: &mut Slots, image_file: &str) {
+    let version = image_file
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("PBXGATE_VERSION="))
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
+    if let (Some(v), Some(s)) = (version, slots.slots.iter_mut().find(|s| s.booted)) {
+        if s.version.is_none() {
+            s.version = Some(v.to_string());
+        }
+    }
+}
+
 /// `NAME=value` in `[section]` of an INI file (RAUC's system.conf).
 fn ini_value(text: &str, section: &str, name: &str) -> Option<String> {
     let mut inside = false;
@@ -323,6 +347,31 @@ mod tests {
         assert_eq!(b.version.as_deref(), Some("0.2.0"));
         assert_eq!(b.installed.as_deref(), Some("2026-12-06T15:00:00Z"));
         assert_eq!(s.other().unwrap().name, "rootfs.0");
+    }
+
+    #[test]
+    fn the_flashed_slot_when_booted_shows_the_running_version() {
+        let image = "BOARD=x86-gateway\nPBXGATE_VERSION=0.2.0\nSOURCE=abc\n";
+        // Booted B has RAUC's version: kept; A (not booted) stays unknown.
+        let mut s = parse_status(STATUS.as_bytes()).unwrap();
+        running_version(&mut s, image);
+        assert_eq!(s.slots[0].version, None);
+        assert_eq!(s.slots[1].version.as_deref(), Some("0.2.0"));
+        // The factory slot booted: the image's version.
+        let flashed = STATUS
+            .replace(r#""state":"inactive""#, r#""state":"booted_a""#)
+            .replace(r#""state":"booted""#, r#""state":"inactive""#)
+            .replace(r#""state":"booted_a""#, r#""state":"booted""#)
+            .replace(r#""version":"0.2.0""#, r#""version":"0.3.0""#);
+        let mut s = parse_status(flashed.as_bytes()).unwrap();
+        assert_eq!(s.booted().map(|b| b.name.as_str()), Some("rootfs.0"));
+        running_version(&mut s, image);
+        assert_eq!(s.slots[0].version.as_deref(), Some("0.2.0"));
+        assert_eq!(s.slots[1].version.as_deref(), Some("0.3.0"));
+        // No version line: nothing made up.
+        let mut s = parse_status(flashed.as_bytes()).unwrap();
+        running_version(&mut s, "BOARD=x86-gateway\nPBXGATE_VERSION=\n");
+        assert_eq!(s.slots[0].version, None);
     }
 
     #[test]
