@@ -143,6 +143,9 @@ cargo test --features alsa -- --test-threads 2
 echo "== flash.sh on loop devices (tests/flash/run.sh; needs root, runs itself with sudo otherwise)"
 tests/flash/run.sh
 echo "== the x86-64 image in qemu (tests/image/boot.sh: build, boot, SIP, HTTPS, a change survives a reboot)"
-timeout 2400 tests/image/boot.sh
+timeout 1200 tests/image/boot.sh
 echo "== firmware updates on that image in qemu (tests/image/update.sh: bad signature refused, update to B, a failed update comes back to B)"
-timeout 1200 tests/image/update.sh
+timeout 900 tests/image/update.sh
+echo "== a static address on that image (tests/image/apply_network.sh, then tests/image/network.sh in qemu)"
+tests/image/apply_network.sh
+timeout 600 tests/image/network.sh

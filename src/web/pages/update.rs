@@ -65,11 +65,50 @@ fn slots_table(list: &Slots, pending: Option<&str>) -> String {
             },
             esc(slot.bootname.as_deref().unwrap_or("?")),
             esc(&slot.name),
-            esc(slot.version.as_deref().unwrap_or("as flashed")),
+            // RAUC records versions of what it installed: the running system
+            // without one is the image as flashed, another slot without one
+            // holds nothing an update put there.
+            esc(slot.version.as_deref().unwrap_or(if slot.booted {
+                "as flashed"
+            } else {
+                "nothing installed"
+            })),
             esc(&state.join(", ")),
             esc(slot.installed.as_deref().unwrap_or("")),
         ));
     }
     s.push_str("</tbody></table>");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::SlotInfo;
+
+    #[test]
+    fn a_slot_without_a_version_is_the_image_when_running_and_empty_otherwise() {
+        let slot = |name: &str, boot: &str, booted: bool| SlotInfo {
+            name: name.into(),
+            bootname: Some(boot.into()),
+            booted,
+            good: Some(booted),
+            version: None,
+            installed: None,
+        };
+        let list = Slots {
+            compatible: "pbxgate-x86-gateway".into(),
+            primary: Some("rootfs.0".into()),
+            slots: vec![slot("rootfs.0", "A", true), slot("rootfs.1", "B", false)],
+        };
+        let table = slots_table(&list, None);
+        assert!(
+            table.contains("<td>A (rootfs.0)</td><td>as flashed</td><td>running, good</td>"),
+            "{table}"
+        );
+        assert!(
+            table.contains("<td>B (rootfs.1)</td><td>nothing installed</td><td>bad</td>"),
+            "{table}"
+        );
+    }
 }
