@@ -18,95 +18,21 @@
 #
 # Prints the times: about 2 minutes with the root filesystem cached (two
 # boots of about 45 s each in TCG, a few seconds for each change to apply).
-# Every qemu run is under `timeout`. IMAGE_NETWORK_KEEP=1
+# Every qemu run is under `timeout`. IMAGE_TEST_KEEP=1
 # keeps the work directory (disk, console logs).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-repo=$(pwd)
+me=network.sh
+# shellcheck source=tests/image/lib.sh
+. tests/image/lib.sh
 started=$SECONDS
 
-fail() {
-    echo "tests/image/network.sh: FAIL: $*" >&2
-    exit 1
-}
+need_tools qemu-system-x86_64 sipp python3 timeout
+net() { python3 "$repo/tests/image/network_check.py" "$@"; }
 
-for tool in qemu-system-x86_64 sipp python3 timeout; do
-    command -v "$tool" >/dev/null 2>&1 || fail "$tool is missing (tests/run.sh installs it)"
-done
-ovmf=/usr/share/ovmf/OVMF.fd
-[ -f "$ovmf" ] || fail "$ovmf is missing (apt-get install ovmf)"
-
-# --- build -------------------------------------------------------------------
-t=$SECONDS
-timeout 1800 image/build.sh x86-gateway --no-xz || fail "image/build.sh failed"
-build_s=$((SECONDS - t))
-img=image/out/pbxgate-x86-gateway.img
-[ -f "$img" ] || fail "no $img after the build"
-
-# --- the box -----------------------------------------------------------------
-work=$(mktemp -d /tmp/pbxgate-image-network.XXXXXX)
-qemu_pid=""
-cleanup() {
-    if [ -n "$qemu_pid" ] && kill -0 "$qemu_pid" 2>/dev/null; then
-        kill "$qemu_pid" 2>/dev/null || true
-        wait "$qemu_pid" 2>/dev/null || true
-    fi
-    if [ "${IMAGE_NETWORK_KEEP:-0}" = 1 ]; then
-        echo "tests/image/network.sh: kept $work"
-    else
-        rm -rf "$work"
-    fi
-}
-trap cleanup EXIT
-
-cp --sparse=always "$img" "$work/disk.img"
-truncate -s +1G "$work/disk.img"
-
-free_port() {
-    python3 -c 'import socket,sys; s=socket.socket(socket.AF_INET, getattr(socket, sys.argv[1])); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' "$1"
-}
-sip_port=$(free_port SOCK_DGRAM)
-web_port=$(free_port SOCK_STREAM)
-check() { python3 tests/image/check.py "$@"; }
-net() { python3 tests/image/network_check.py "$@"; }
-
-# boot N: qemu on the disk; the console (ttyS1 on this board) to console-N.log.
-boot() {
-    local n=$1
-    rm -f "$work/qmp.sock"
-    timeout 900 qemu-system-x86_64 \
-        -machine q35 -accel tcg,thread=multi -smp 2 -m 1024 \
-        -bios "$ovmf" \
-        -drive "file=$work/disk.img,format=raw,if=virtio" \
-        -netdev "user,id=lan,net=10.0.2.0/24,dhcpstart=10.0.2.15,hostfwd=udp:127.0.0.1:$sip_port-:5080,hostfwd=tcp:127.0.0.1:$web_port-:8443" \
-        -device virtio-net-pci,netdev=lan \
-        -nographic -monitor none \
-        -serial null -serial "file:$work/console-$n.log" \
-        -qmp "unix:$work/qmp.sock,server=on,wait=off" \
-        >"$work/qemu-$n.out" 2>&1 &
-    qemu_pid=$!
-}
-
-power_off() {
-    local n=$1
-    check power-button "$work/qmp.sock" || fail "qemu's monitor did not take the power button"
-    for _ in $(seq 1 120); do
-        kill -0 "$qemu_pid" 2>/dev/null || break
-        sleep 1
-    done
-    if kill -0 "$qemu_pid" 2>/dev/null; then
-        tail -20 "$work/console-$n.log" >&2
-        fail "boot $n did not power off within 120 s of the power button"
-    fi
-    wait "$qemu_pid" || true
-    qemu_pid=""
-}
-
-console_fail() {
-    echo "--- the last lines of console-$1.log:" >&2
-    tail -40 "$work/console-$1.log" >&2 || true
-    fail "$2"
-}
+# --- build and the box (tests/image/lib.sh) -----------------------------------
+build_image
+new_box
 
 password="network test: a password of our own"
 address=10.0.2.15
